@@ -1,0 +1,5 @@
+"""Complete visual object trackers composed from the trackkit libraries."""
+
+__version__ = "0.1.0"
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""Association for multi-object tracking: cost matrices, matching, batched Kalman motion and a track store (numpy only)."""
+
+__version__ = "0.1.0"
+
+__all__: list[str] = []

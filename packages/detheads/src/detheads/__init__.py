@@ -1,0 +1,5 @@
+"""Detection heads for trackers: backbones, FPN, RetinaNet / FCOS / RetinaTrack heads, losses, assignment, decoding."""
+
+__version__ = "0.1.0"
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""Knowledge distillation for trackers: teachers, distillation losses, best-teacher selection and fusion."""
+
+__version__ = "0.1.0"
+
+__all__: list[str] = []

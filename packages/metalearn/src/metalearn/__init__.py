@@ -1,0 +1,5 @@
+"""Functional MAML for any torch module: inner loops, learned learning rates, multi-step loss, online adaptation."""
+
+__version__ = "0.1.0"
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""Sequence-level reinforcement learning for trackers: score-map policies, SCST, actor-critic, A3C."""
+
+__version__ = "0.1.0"
+
+__all__: list[str] = []
