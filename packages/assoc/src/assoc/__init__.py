@@ -1,4 +1,7 @@
-"""Association for multi-object tracking: cost matrices, matching, batched Kalman motion and a track store (numpy only)."""
+"""Association for multi-object tracking.
+
+Cost matrices, matching, batched Kalman motion and a track store (numpy only).
+"""
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,7 @@
-"""Detection heads for trackers: backbones, FPN, RetinaNet / FCOS / RetinaTrack heads, losses, assignment, decoding."""
+"""Detection heads for trackers.
+
+Backbones, FPN, RetinaNet / FCOS / RetinaTrack heads, losses, assignment, decoding.
+"""
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,7 @@
-"""Knowledge distillation for trackers: teachers, distillation losses, best-teacher selection and fusion."""
+"""Knowledge distillation for trackers.
+
+Teachers, distillation losses, best-teacher selection and fusion.
+"""
 
 __version__ = "0.1.0"
 

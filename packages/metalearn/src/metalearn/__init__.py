@@ -1,4 +1,7 @@
-"""Functional MAML for any torch module: inner loops, learned learning rates, multi-step loss, online adaptation."""
+"""Functional MAML for any torch module.
+
+Inner loops, learned learning rates, multi-step loss, online adaptation.
+"""
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,7 @@
-"""Sequence-level reinforcement learning for trackers: score-map policies, SCST, actor-critic, A3C."""
+"""Sequence-level reinforcement learning for trackers.
+
+Score-map policies, SCST, actor-critic, A3C.
+"""
 
 __version__ = "0.1.0"
 
