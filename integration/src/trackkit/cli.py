@@ -1,0 +1,62 @@
+"""The ``trackkit`` command line.
+
+Subcommands live in :mod:`trackkit._cli`, one module each, discovered at start-up. Expected
+user errors (a missing file, a malformed annotation, a bad option value) print one line
+``trackkit: error: ...`` and exit with status 2 instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from trackkit import _cli
+
+__all__ = ["CLIError", "build_parser", "main"]
+
+
+class CLIError(Exception):
+    """An error the user can fix; reported as one line without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every subcommand found in :mod:`trackkit._cli`."""
+    parser = argparse.ArgumentParser(
+        prog="trackkit",
+        description=(
+            "Visual object tracking: run, evaluate and train the trackers of the trackkit "
+            "libraries. Run 'trackkit COMMAND --help' for the options of one command."
+        ),
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(_cli.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{_cli.__name__}.{info.name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``trackkit`` console script; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except (CLIError, FileNotFoundError, NotADirectoryError, ValueError) as err:
+        print(f"trackkit: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("trackkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
