@@ -1,8 +1,55 @@
-"""Association for multi-object tracking.
+"""Association for multi-object tracking, in numpy.
 
-Cost matrices, matching, batched Kalman motion and a track store (numpy only).
+Cost matrices on ``boxes_xyxy`` arrays (IoU, GIoU, cosine distance, RetinaTrack's fused
+similarity, Mahalanobis gating), greedy and Hungarian matching, a constant-velocity box Kalman
+filter batched over all tracks, a track store with a lifecycle and per-track history, and two
+small trackers composed from these parts (SORT-style and RetinaTrack-style).
 """
+
+from assoc._costs import (
+    cosine_distance,
+    cosine_similarity,
+    fused_similarity,
+    giou_matrix,
+    iou_matrix,
+)
+from assoc._gating import chi2_gating_threshold, gate_cost, mahalanobis_gate, squared_mahalanobis
+from assoc._kalman import BatchedKalmanFilter, kalman_predict, kalman_update
+from assoc._layout import StateLayout, boxes_to_measurements, measurements_to_boxes
+from assoc._matching import MatchResult, greedy_match, hungarian_match
+from assoc._retinatrack import RetinaTrackConfig, RetinaTrackTracker
+from assoc._sort import SortConfig, SortTracker
+from assoc._store import History, TrackState, TrackStore, reduce_by_owner
+from assoc._tracks import Tracks
 
 __version__ = "0.1.0"
 
-__all__: list[str] = []
+__all__ = [
+    "BatchedKalmanFilter",
+    "History",
+    "MatchResult",
+    "RetinaTrackConfig",
+    "RetinaTrackTracker",
+    "SortConfig",
+    "SortTracker",
+    "StateLayout",
+    "TrackState",
+    "TrackStore",
+    "Tracks",
+    "boxes_to_measurements",
+    "chi2_gating_threshold",
+    "cosine_distance",
+    "cosine_similarity",
+    "fused_similarity",
+    "gate_cost",
+    "giou_matrix",
+    "greedy_match",
+    "hungarian_match",
+    "iou_matrix",
+    "kalman_predict",
+    "kalman_update",
+    "mahalanobis_gate",
+    "measurements_to_boxes",
+    "reduce_by_owner",
+    "squared_mahalanobis",
+]

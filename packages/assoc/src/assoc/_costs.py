@@ -1,0 +1,154 @@
+"""Pairwise cost and similarity matrices between two sets of boxes or embeddings."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from assoc._validate import FloatArray, check_boxes_xyxy, check_embeddings
+
+
+def _areas(boxes_xyxy: FloatArray) -> FloatArray:
+    return (boxes_xyxy[:, 2] - boxes_xyxy[:, 0]) * (boxes_xyxy[:, 3] - boxes_xyxy[:, 1])
+
+
+def _intersection_union(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray]:
+    top_left = np.maximum(a[:, None, :2], b[None, :, :2])  # [N, M, 2]
+    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])  # [N, M, 2]
+    wh = np.clip(bottom_right - top_left, 0.0, None)
+    intersection = wh[..., 0] * wh[..., 1]
+    union = _areas(a)[:, None] + _areas(b)[None, :] - intersection
+    return intersection, union
+
+
+def _safe_divide(numerator: FloatArray, denominator: FloatArray) -> FloatArray:
+    out = np.zeros_like(numerator)
+    np.divide(numerator, denominator, out=out, where=denominator > 0.0)
+    return out
+
+
+def iou_matrix(boxes_xyxy_a: ArrayLike, boxes_xyxy_b: ArrayLike) -> FloatArray:
+    """Intersection over union of every pair of boxes.
+
+    Args:
+        boxes_xyxy_a: ``Array[N, 4]`` boxes ``(x1, y1, x2, y2)``, ``x2 >= x1``, ``y2 >= y1``.
+        boxes_xyxy_b: ``Array[M, 4]`` boxes in the same format.
+
+    Returns:
+        ``Array[N, M]`` float64 IoU in ``[0, 1]``. Pairs whose union has zero area (two
+        degenerate boxes) get IoU 0.
+
+    Raises:
+        ValueError: a box array has the wrong shape or dtype, holds NaN/inf, or has x2 < x1.
+    """
+    a = check_boxes_xyxy("boxes_xyxy_a", boxes_xyxy_a)
+    b = check_boxes_xyxy("boxes_xyxy_b", boxes_xyxy_b)
+    intersection, union = _intersection_union(a, b)
+    return np.clip(_safe_divide(intersection, union), 0.0, 1.0)
+
+
+def giou_matrix(boxes_xyxy_a: ArrayLike, boxes_xyxy_b: ArrayLike) -> FloatArray:
+    """Generalised IoU (Rezatofighi et al. 2019, Alg. 1) of every pair of boxes.
+
+    ``GIoU = IoU - (|C| - |A u B|) / |C|`` with ``C`` the smallest enclosing box.
+
+    Args:
+        boxes_xyxy_a: ``Array[N, 4]`` boxes ``(x1, y1, x2, y2)``.
+        boxes_xyxy_b: ``Array[M, 4]`` boxes in the same format.
+
+    Returns:
+        ``Array[N, M]`` float64 in ``[-1, 1]``; pairs whose enclosing box has zero area get 0.
+
+    Raises:
+        ValueError: as for :func:`iou_matrix`.
+    """
+    a = check_boxes_xyxy("boxes_xyxy_a", boxes_xyxy_a)
+    b = check_boxes_xyxy("boxes_xyxy_b", boxes_xyxy_b)
+    intersection, union = _intersection_union(a, b)
+    iou = _safe_divide(intersection, union)
+    enclosing_wh = np.maximum(a[:, None, 2:], b[None, :, 2:]) - np.minimum(
+        a[:, None, :2], b[None, :, :2]
+    )  # [N, M, 2]
+    enclosing = enclosing_wh[..., 0] * enclosing_wh[..., 1]
+    giou = iou - _safe_divide(enclosing - union, enclosing)
+    return np.clip(giou, -1.0, 1.0)
+
+
+def cosine_similarity(embeddings_a: ArrayLike, embeddings_b: ArrayLike) -> FloatArray:
+    """Cosine similarity of every pair of embedding vectors.
+
+    Args:
+        embeddings_a: ``Array[N, D]``, no all-zero row.
+        embeddings_b: ``Array[M, D]``, no all-zero row.
+
+    Returns:
+        ``Array[N, M]`` float64 in ``[-1, 1]``.
+
+    Raises:
+        ValueError: wrong shape or dtype, NaN/inf, an all-zero row, or differing ``D``.
+    """
+    a = check_embeddings("embeddings_a", embeddings_a)
+    b = check_embeddings("embeddings_b", embeddings_b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(
+            f"embeddings_a and embeddings_b must have the same dimension D, got {a.shape[1]} "
+            f"and {b.shape[1]}"
+        )
+    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    return np.clip(a @ b.T, -1.0, 1.0)
+
+
+def cosine_distance(embeddings_a: ArrayLike, embeddings_b: ArrayLike) -> FloatArray:
+    """Cosine distance ``1 - cos(a, b)`` of every pair of embeddings, ``Array[N, M]`` in ``[0, 2]``.
+
+    Args:
+        embeddings_a: ``Array[N, D]``, no all-zero row.
+        embeddings_b: ``Array[M, D]``, no all-zero row.
+
+    Raises:
+        ValueError: as for :func:`cosine_similarity`.
+    """
+    return 1.0 - cosine_similarity(embeddings_a, embeddings_b)
+
+
+def fused_similarity(
+    boxes_xyxy_a: ArrayLike,
+    boxes_xyxy_b: ArrayLike,
+    embeddings_a: ArrayLike,
+    embeddings_b: ArrayLike,
+    *,
+    iou_weight: float = 0.5,
+    embedding_weight: float = 0.5,
+    iou_truncation: float = 0.4,
+) -> FloatArray:
+    """RetinaTrack's association similarity (Lu et al. 2020, sec. 3.5).
+
+    ``S = iou_weight * IoU_t + embedding_weight * cos(e_a, e_b)`` where ``IoU_t`` is the IoU with
+    values below ``iou_truncation`` set to 0. The paper uses a uniformly weighted sum with
+    truncation threshold 0.4, hence the defaults.
+
+    Args:
+        boxes_xyxy_a: ``Array[N, 4]`` boxes ``(x1, y1, x2, y2)``.
+        boxes_xyxy_b: ``Array[M, 4]`` boxes.
+        embeddings_a: ``Array[N, D]`` embeddings of the ``a`` boxes.
+        embeddings_b: ``Array[M, D]`` embeddings of the ``b`` boxes.
+        iou_weight: weight of the truncated IoU term (>= 0).
+        embedding_weight: weight of the cosine similarity term (>= 0).
+        iou_truncation: IoU values strictly below this become 0; must lie in ``[0, 1]``.
+
+    Returns:
+        ``Array[N, M]`` float64 similarity (higher is more alike).
+    """
+    for name, weight in (("iou_weight", iou_weight), ("embedding_weight", embedding_weight)):
+        if not np.isfinite(weight) or weight < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {weight!r}")
+    if not 0.0 <= iou_truncation <= 1.0:
+        raise ValueError(f"iou_truncation must lie in [0, 1], got {iou_truncation!r}")
+    boxes_a = check_boxes_xyxy("boxes_xyxy_a", boxes_xyxy_a)
+    boxes_b = check_boxes_xyxy("boxes_xyxy_b", boxes_xyxy_b)
+    emb_a = check_embeddings("embeddings_a", embeddings_a, rows=boxes_a.shape[0])
+    emb_b = check_embeddings("embeddings_b", embeddings_b, rows=boxes_b.shape[0])
+    iou = iou_matrix(boxes_a, boxes_b)
+    iou = np.where(iou < iou_truncation, 0.0, iou)
+    return iou_weight * iou + embedding_weight * cosine_similarity(emb_a, emb_b)

@@ -1,0 +1,200 @@
+"""Batched linear Kalman filter: predict and update all N tracks at once in numpy.
+
+The update uses the same equations and order of operations as ``filterpy.kalman.KalmanFilter``
+(Joseph-form covariance update), so a batch of N tracks equals N filterpy filters run one by one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from assoc._gating import chi2_gating_threshold, squared_mahalanobis
+from assoc._layout import StateLayout, boxes_to_measurements, measurements_to_boxes
+from assoc._validate import FloatArray, IntArray
+
+
+def kalman_predict(
+    mean: FloatArray, covariance: FloatArray, transition: FloatArray, process_noise: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """Kalman prediction for a batch: ``x = F x``, ``P = F P F^T + Q``.
+
+    Args:
+        mean: ``Array[N, n]`` state means.
+        covariance: ``Array[N, n, n]`` state covariances.
+        transition: ``Array[n, n]`` transition ``F``.
+        process_noise: ``Array[n, n]`` process noise ``Q``.
+
+    Returns:
+        ``(mean[N, n], covariance[N, n, n])``, new arrays.
+    """
+    new_mean = mean @ transition.T
+    new_cov = transition @ covariance @ transition.T + process_noise
+    return new_mean, new_cov
+
+
+def kalman_update(
+    mean: FloatArray,
+    covariance: FloatArray,
+    measurement: FloatArray,
+    measurement_matrix: FloatArray,
+    measurement_noise: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Kalman update for a batch, Joseph form as in filterpy.
+
+    ``y = z - H x``, ``S = H P H^T + R``, ``K = P H^T S^-1``, ``x += K y``,
+    ``P = (I - K H) P (I - K H)^T + K R K^T``.
+
+    Args:
+        mean: ``Array[N, n]`` prior means.
+        covariance: ``Array[N, n, n]`` prior covariances.
+        measurement: ``Array[N, m]`` one measurement per row.
+        measurement_matrix: ``Array[m, n]`` ``H``.
+        measurement_noise: ``Array[m, m]`` ``R``.
+
+    Returns:
+        ``(mean[N, n], covariance[N, n, n])``, new arrays.
+    """
+    h = measurement_matrix
+    residual = measurement - mean @ h.T  # [N, m]
+    pht = covariance @ h.T  # [N, n, m]
+    innovation = h @ pht + measurement_noise  # [N, m, m]
+    gain = pht @ np.linalg.inv(innovation)  # [N, n, m]
+    new_mean = mean + np.einsum("nij,nj->ni", gain, residual)
+    i_kh = np.eye(mean.shape[1]) - gain @ h  # [N, n, n]
+    new_cov = i_kh @ covariance @ np.swapaxes(i_kh, 1, 2) + gain @ measurement_noise @ np.swapaxes(
+        gain, 1, 2
+    )
+    return new_mean, new_cov
+
+
+class BatchedKalmanFilter:
+    """Constant-velocity box Kalman filter over N tracks, state held as stacked arrays.
+
+    Rows are tracks. ``initiate`` appends rows, ``select`` drops rows, ``predict`` advances all
+    rows one frame, ``update`` corrects a subset of rows with matched boxes. Equal (to 1e-8) to
+    one ``filterpy.kalman.KalmanFilter`` per track configured as in SORT (Bewley et al. 2016)
+    for the default :class:`StateLayout`.
+
+    Args:
+        layout: state layout and noise settings; SORT's 7-dim ``[x, y, s, r, vx, vy, vs]``
+            by default.
+
+    Attributes:
+        mean: ``Array[N, dim_x]`` state means.
+        covariance: ``Array[N, dim_x, dim_x]`` state covariances.
+    """
+
+    def __init__(self, layout: StateLayout | None = None) -> None:
+        layout = StateLayout() if layout is None else layout
+        if not isinstance(layout, StateLayout):
+            raise ValueError(f"layout must be a StateLayout, got {type(layout).__name__}")
+        self.layout = layout
+        self._f = layout.transition()
+        self._h = layout.measurement_matrix()
+        self._r, self._p0, self._q = layout.noise_matrices()
+        self.mean: FloatArray = np.zeros((0, layout.dim_x))
+        self.covariance: FloatArray = np.zeros((0, layout.dim_x, layout.dim_x))
+
+    def __len__(self) -> int:
+        return int(self.mean.shape[0])
+
+    def initiate(self, boxes_xyxy: ArrayLike) -> None:
+        """Append one track per box: position from the box, zero velocity, covariance ``P0``.
+
+        Args:
+            boxes_xyxy: ``Array[K, 4]`` boxes with positive width and height.
+        """
+        z = boxes_to_measurements(boxes_xyxy, self.layout.measurement)
+        mean = np.zeros((z.shape[0], self.layout.dim_x))
+        mean[:, :4] = z
+        cov = np.broadcast_to(self._p0, (z.shape[0], *self._p0.shape))
+        self.mean = np.concatenate([self.mean, mean], axis=0)
+        self.covariance = np.concatenate([self.covariance, cov], axis=0)
+
+    def predict(self) -> None:
+        """Advance every track by one time step."""
+        self.mean, self.covariance = kalman_predict(self.mean, self.covariance, self._f, self._q)
+
+    def update(self, rows: ArrayLike, boxes_xyxy: ArrayLike) -> None:
+        """Correct the tracks ``rows`` with one box each.
+
+        Args:
+            rows: ``Array[K]`` distinct integer row indices.
+            boxes_xyxy: ``Array[K, 4]`` matched boxes, positive width and height.
+        """
+        index = self._rows(rows)
+        z = boxes_to_measurements(boxes_xyxy, self.layout.measurement)
+        if z.shape[0] != index.shape[0]:
+            raise ValueError(
+                f"boxes_xyxy must have one box per row, got {z.shape[0]} boxes for "
+                f"{index.shape[0]} rows"
+            )
+        if index.size == 0:
+            return
+        mean, cov = kalman_update(self.mean[index], self.covariance[index], z, self._h, self._r)
+        self.mean[index] = mean
+        self.covariance[index] = cov
+
+    def select(self, keep: ArrayLike) -> None:
+        """Keep only the rows selected by a bool mask ``Array[N]`` or an index array."""
+        selector = np.asarray(keep)
+        if selector.dtype == np.bool_:
+            if selector.shape != (len(self),):
+                raise ValueError(
+                    f"keep must be a bool mask of shape ({len(self)},), got {selector.shape}"
+                )
+        else:
+            selector = self._rows(selector, name="keep", distinct=False)
+        self.mean = self.mean[selector]
+        self.covariance = self.covariance[selector]
+
+    def freeze_shrinking_sizes(self) -> None:
+        """SORT's guard before predicting: zero a size velocity that would make the size <= 0.
+
+        ``sort.py`` does ``if x[6] + x[2] <= 0: x[6] = 0``. Here it is applied to every size
+        component (indices 2 and 3 of each layout) that has a velocity.
+        """
+        for offset, k in enumerate(self.layout.velocity_of):
+            if k < 2:
+                continue
+            v = 4 + offset
+            shrinking = self.mean[:, k] + self.layout.dt * self.mean[:, v] <= 0.0
+            self.mean[shrinking, v] = 0.0
+
+    def project(self) -> tuple[FloatArray, FloatArray]:
+        """Measurement-space distribution: ``(H x [N, 4], S = H P H^T + R [N, 4, 4])``."""
+        mean = self.mean @ self._h.T
+        cov = self._h @ self.covariance @ self._h.T + self._r
+        return mean, cov
+
+    def boxes_xyxy(self) -> FloatArray:
+        """Current state of every track as ``Array[N, 4]`` xyxy boxes."""
+        return measurements_to_boxes(self.mean[:, :4], self.layout.measurement)
+
+    def gating_distance(self, boxes_xyxy: ArrayLike) -> FloatArray:
+        """Squared Mahalanobis distance ``Array[N, M]`` of each box to each track's projection."""
+        z = boxes_to_measurements(boxes_xyxy, self.layout.measurement)
+        mean, cov = self.project()
+        return squared_mahalanobis(mean, cov, z)
+
+    def gate(self, boxes_xyxy: ArrayLike, *, probability: float = 0.95) -> NDArray[np.bool_]:
+        """``Array[N, M]`` bool, True where a box lies inside a track's chi-square gate."""
+        return self.gating_distance(boxes_xyxy) <= chi2_gating_threshold(4, probability=probability)
+
+    def _rows(self, rows: Any, *, name: str = "rows", distinct: bool = True) -> IntArray:
+        array = np.asarray(rows)
+        if array.shape == (0,):
+            return np.zeros(0, dtype=np.int64)
+        if array.ndim != 1 or array.dtype.kind not in "iu":
+            raise ValueError(
+                f"{name} must be a 1-D integer array, got dtype {array.dtype} shape {array.shape}"
+            )
+        index = array.astype(np.int64)
+        if np.any((index < 0) | (index >= len(self))):
+            raise ValueError(f"{name} must lie in [0, {len(self)}), got {index.tolist()}")
+        if distinct and np.unique(index).size != index.size:
+            raise ValueError(f"{name} must not repeat a row, got {index.tolist()}")
+        return index

@@ -1,0 +1,140 @@
+"""State layouts for the constant-velocity box Kalman filter and box <-> measurement maps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from assoc._validate import FloatArray, check_boxes_xyxy
+
+Measurement = Literal["xysr", "xyah", "cxcywh"]
+MEASUREMENTS: tuple[str, ...] = ("xysr", "xyah", "cxcywh")
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    """Layout of a constant-velocity box state: 4 measured components, then velocities.
+
+    The state is ``[z_0, z_1, z_2, z_3, v_k for k in velocity_of]``, the measurement
+    ``z = H x`` its first four entries. The defaults are SORT's 7-dim state
+    ``[x, y, s, r, vx, vy, vs]`` with centre ``(x, y)``, area ``s`` and aspect ratio ``r = w/h``
+    and SORT's noise settings (Bewley et al. 2016, ``sort.py``: ``R[2:, 2:] *= 10``,
+    ``P[4:, 4:] *= 1000; P *= 10``, ``Q[-1, -1] *= 0.01; Q[4:, 4:] *= 0.01``).
+
+    Attributes:
+        measurement: box parametrisation of ``z``: ``"xysr"`` (SORT), ``"xyah"`` (centre,
+            aspect ``w/h``, height; DeepSORT's) or ``"cxcywh"`` (centre, width, height).
+        velocity_of: indices (0-3) of measured components that get a velocity state, in order.
+        measurement_noise: diagonal of ``R`` (4 values, > 0).
+        initial_covariance: diagonal of the initial ``P`` (``dim_x`` values, > 0).
+        process_noise: diagonal of ``Q`` (``dim_x`` values, >= 0).
+        dt: time step between frames in the transition ``F``.
+    """
+
+    measurement: Measurement = "xysr"
+    velocity_of: tuple[int, ...] = (0, 1, 2)
+    measurement_noise: tuple[float, ...] = (1.0, 1.0, 10.0, 10.0)
+    initial_covariance: tuple[float, ...] = (10.0, 10.0, 10.0, 10.0, 1e4, 1e4, 1e4)
+    process_noise: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1e-2, 1e-2, 1e-4)
+    dt: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.measurement not in MEASUREMENTS:
+            raise ValueError(f"measurement must be one of {MEASUREMENTS}, got {self.measurement!r}")
+        velocity = tuple(self.velocity_of)
+        if len(set(velocity)) != len(velocity) or any(
+            isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < 4 for k in velocity
+        ):
+            raise ValueError(f"velocity_of must hold distinct ints in 0..3, got {velocity!r}")
+        dim_x = 4 + len(velocity)
+        checks = (
+            ("measurement_noise", self.measurement_noise, 4, False),
+            ("initial_covariance", self.initial_covariance, dim_x, False),
+            ("process_noise", self.process_noise, dim_x, True),
+        )
+        for name, values, length, zero_ok in checks:
+            array = np.asarray(values, dtype=np.float64)
+            if array.shape != (length,):
+                raise ValueError(f"{name} must hold {length} values, got {values!r}")
+            if not np.all(np.isfinite(array)) or np.any(array < 0 if zero_ok else array <= 0):
+                sign = ">= 0" if zero_ok else "> 0"
+                raise ValueError(f"{name} must be finite and {sign}, got {values!r}")
+        if not np.isfinite(self.dt) or self.dt <= 0:
+            raise ValueError(f"dt must be a finite number > 0, got {self.dt!r}")
+
+    @property
+    def dim_x(self) -> int:
+        """Number of state components."""
+        return 4 + len(self.velocity_of)
+
+    def transition(self) -> FloatArray:
+        """Constant-velocity transition matrix ``F``, ``Array[dim_x, dim_x]``."""
+        f = np.eye(self.dim_x)
+        for offset, k in enumerate(self.velocity_of):
+            f[k, 4 + offset] = self.dt
+        return f
+
+    def measurement_matrix(self) -> FloatArray:
+        """``H``, ``Array[4, dim_x]``, selecting the measured components."""
+        return np.eye(4, self.dim_x)
+
+    def noise_matrices(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """``(R[4, 4], P0[dim_x, dim_x], Q[dim_x, dim_x])`` as diagonal matrices."""
+        return (
+            np.diag(np.asarray(self.measurement_noise, dtype=np.float64)),
+            np.diag(np.asarray(self.initial_covariance, dtype=np.float64)),
+            np.diag(np.asarray(self.process_noise, dtype=np.float64)),
+        )
+
+
+def boxes_to_measurements(boxes_xyxy: ArrayLike, measurement: Measurement = "xysr") -> FloatArray:
+    """Map ``Array[N, 4]`` xyxy boxes with positive width and height to ``Array[N, 4]`` ``z``.
+
+    Args:
+        boxes_xyxy: boxes ``(x1, y1, x2, y2)``, ``x2 > x1`` and ``y2 > y1``.
+        measurement: ``"xysr"``, ``"xyah"`` or ``"cxcywh"`` (see :class:`StateLayout`).
+    """
+    if measurement not in MEASUREMENTS:
+        raise ValueError(f"measurement must be one of {MEASUREMENTS}, got {measurement!r}")
+    boxes = check_boxes_xyxy("boxes_xyxy", boxes_xyxy)
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    flat = (w <= 0) | (h <= 0)
+    if np.any(flat):
+        row = int(np.flatnonzero(flat)[0])
+        raise ValueError(
+            f"boxes_xyxy must have positive width and height for the Kalman filter, row {row} "
+            f"is {boxes[row].tolist()}"
+        )
+    cx = boxes[:, 0] + w / 2.0
+    cy = boxes[:, 1] + h / 2.0
+    if measurement == "xysr":
+        return np.stack([cx, cy, w * h, w / h], axis=1)
+    if measurement == "xyah":
+        return np.stack([cx, cy, w / h, h], axis=1)
+    return np.stack([cx, cy, w, h], axis=1)
+
+
+def measurements_to_boxes(measurements: ArrayLike, measurement: Measurement = "xysr") -> FloatArray:
+    """Inverse of :func:`boxes_to_measurements`; ``Array[N, 4]`` ``z`` -> xyxy boxes.
+
+    Negative sizes, which a filter can predict, collapse to zero width/height rather than
+    producing NaN (SORT returns NaN there and drops the track).
+    """
+    if measurement not in MEASUREMENTS:
+        raise ValueError(f"measurement must be one of {MEASUREMENTS}, got {measurement!r}")
+    z = np.asarray(measurements, dtype=np.float64)
+    if z.ndim != 2 or z.shape[1] != 4:
+        raise ValueError(f"measurements must have shape (N, 4), got shape {z.shape}")
+    cx, cy, a, b = z[:, 0], z[:, 1], np.maximum(z[:, 2], 0.0), np.maximum(z[:, 3], 0.0)
+    if measurement == "xysr":
+        w = np.sqrt(a * b)
+        h = np.divide(a, w, out=np.zeros_like(w), where=w > 0)
+    elif measurement == "xyah":
+        w, h = a * b, b
+    else:
+        w, h = a, b
+    return np.stack([cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0], axis=1)

@@ -1,0 +1,139 @@
+"""SORT-style tracker: batched Kalman motion, IoU cost, Hungarian matching, track store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from assoc._costs import iou_matrix
+from assoc._kalman import BatchedKalmanFilter
+from assoc._layout import StateLayout
+from assoc._matching import hungarian_match
+from assoc._store import TrackState, TrackStore
+from assoc._tracks import Tracks
+from assoc._validate import check_boxes_xyxy, check_embeddings, check_positive_int, check_vector
+
+
+@dataclass(frozen=True)
+class SortConfig:
+    """Configuration of :class:`SortTracker`; defaults are SORT's (Bewley et al. 2016).
+
+    Attributes:
+        iou_threshold: minimum IoU between a predicted track box and a detection for a match
+            (SORT: ``IOU_min = 0.3``).
+        max_age: frames a track survives without a match (SORT: ``max_age = 1``).
+        min_hits: matches after the birth frame before a track is reported (SORT:
+            ``min_hits = 3``, counted like ``sort.py``'s ``hit_streak``).
+        report_warmup: report every matched track during the first ``min_hits`` frames of a
+            sequence, as ``sort.py`` does (``frame_count <= min_hits``).
+        layout: Kalman state layout; SORT's 7-dim ``[x, y, s, r, vx, vy, vs]`` by default.
+        backend: Hungarian backend, ``"lap"`` or ``"scipy"``.
+    """
+
+    iou_threshold: float = 0.3
+    max_age: int = 1
+    min_hits: int = 3
+    report_warmup: bool = True
+    layout: StateLayout = field(default_factory=StateLayout)
+    backend: Literal["lap", "scipy"] = "lap"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.iou_threshold <= 1.0:
+            raise ValueError(f"iou_threshold must lie in [0, 1], got {self.iou_threshold!r}")
+        check_positive_int("max_age", self.max_age, minimum=0)
+        check_positive_int("min_hits", self.min_hits, minimum=0)
+        if not isinstance(self.layout, StateLayout):
+            raise ValueError(f"layout must be a StateLayout, got {type(self.layout).__name__}")
+        if self.backend not in ("lap", "scipy"):
+            raise ValueError(f"backend must be 'lap' or 'scipy', got {self.backend!r}")
+
+
+class SortTracker:
+    """SORT (Bewley et al. 2016) composed from :mod:`assoc` parts.
+
+    Each :meth:`update`: guard shrinking sizes and predict all tracks
+    (:class:`BatchedKalmanFilter`), cost ``1 - IoU(predicted, detections)``,
+    :func:`hungarian_match` with threshold ``1 - iou_threshold``, Kalman update of matched
+    tracks, one new track per unmatched detection, report, then remove tracks unmatched for
+    more than ``max_age`` frames.
+
+    Output rule (as ``sort.py``): a track is reported in a frame iff it was matched (or born)
+    in that frame and is confirmed (``min_hits`` matches after birth), or the sequence is in its
+    first ``min_hits`` frames and ``report_warmup`` is set. Reported boxes are the Kalman
+    posterior, as in ``sort.py``. One difference: a confirmed track that misses frames and is
+    matched again is reported at once (``sort.py`` waits for a new streak of ``min_hits``).
+
+    Args:
+        config: a :class:`SortConfig`; SORT's defaults if omitted.
+    """
+
+    def __init__(self, config: SortConfig | None = None) -> None:
+        self.config = SortConfig() if config is None else config
+        if not isinstance(self.config, SortConfig):
+            raise ValueError(f"config must be a SortConfig, got {type(self.config).__name__}")
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all tracks and restart ids at 1 (call between sequences)."""
+        cfg = self.config
+        # The store counts the birth detection as a hit, sort.py does not.
+        self.store = TrackStore(min_hits=cfg.min_hits + 1, max_age=cfg.max_age, history=1)
+        self.kalman = BatchedKalmanFilter(cfg.layout)
+        self.frame_count = 0
+
+    def update(
+        self, boxes_xyxy: ArrayLike, scores: ArrayLike, embeddings: ArrayLike | None = None
+    ) -> Tracks:
+        """Consume one frame of detections and return the tracks to report for it.
+
+        Args:
+            boxes_xyxy: ``Array[M, 4]`` detections ``(x1, y1, x2, y2)`` with positive width and
+                height; ``M = 0`` is fine.
+            scores: ``Array[M]`` detection scores (reported with the matched tracks).
+            embeddings: optional ``Array[M, D]``, stored with the tracks but unused by SORT.
+
+        Returns:
+            :class:`Tracks` reported this frame.
+        """
+        boxes = check_boxes_xyxy("boxes_xyxy", boxes_xyxy)
+        score = check_vector("scores", scores, boxes.shape[0])
+        emb = (
+            None
+            if embeddings is None
+            else check_embeddings("embeddings", embeddings, rows=boxes.shape[0])
+        )
+        widths = boxes[:, 2:] - boxes[:, :2]
+        if np.any(widths <= 0):
+            row = int(np.flatnonzero(np.any(widths <= 0, axis=1))[0])
+            raise ValueError(
+                f"boxes_xyxy must have positive width and height, row {row} is "
+                f"{boxes[row].tolist()}"
+            )
+        self.frame_count += 1
+        kf, store = self.kalman, self.store
+
+        kf.freeze_shrinking_sizes()
+        kf.predict()
+        iou = iou_matrix(kf.boxes_xyxy(), boxes)
+        matches, _, unmatched_dets = hungarian_match(
+            1.0 - iou, threshold=1.0 - self.config.iou_threshold, backend=self.config.backend
+        )
+        rows, cols = matches[:, 0], matches[:, 1]
+        kf.update(rows, boxes[cols])
+        store.update(rows, boxes[cols], score[cols], None if emb is None else emb[cols])
+        kf.initiate(boxes[unmatched_dets])
+        store.spawn(
+            boxes[unmatched_dets],
+            score[unmatched_dets],
+            None if emb is None else emb[unmatched_dets],
+        )
+
+        fresh = store.time_since_update == 0
+        warmup = self.config.report_warmup and self.frame_count <= self.config.min_hits
+        report = fresh & ((store.states == TrackState.CONFIRMED) | warmup)
+        tracks = Tracks(store.ids[report], kf.boxes_xyxy()[report], store.latest_scores()[report])
+        kf.select(store.prune())
+        return tracks

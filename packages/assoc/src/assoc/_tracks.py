@@ -1,0 +1,46 @@
+"""The per-frame output of a tracker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from assoc._validate import FloatArray, IntArray
+
+
+@dataclass(frozen=True)
+class Tracks:
+    """Tracks a tracker reports for one frame (arrays are read-only).
+
+    Attributes:
+        ids: ``Array[M]`` int64 track identities, unique, starting at 1, never reused until
+            ``reset()``.
+        boxes_xyxy: ``Array[M, 4]`` float64 boxes ``(x1, y1, x2, y2)``.
+        scores: ``Array[M]`` float64 score of the detection each track matched this frame.
+    """
+
+    ids: IntArray
+    boxes_xyxy: FloatArray
+    scores: FloatArray
+
+    def __post_init__(self) -> None:
+        ids = np.array(self.ids, dtype=np.int64).reshape(-1)
+        boxes = np.array(self.boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+        scores = np.array(self.scores, dtype=np.float64).reshape(-1)
+        if not ids.shape[0] == boxes.shape[0] == scores.shape[0]:
+            raise ValueError(
+                f"ids, boxes_xyxy and scores must have equal length, got {ids.shape[0]}, "
+                f"{boxes.shape[0]} and {scores.shape[0]}"
+            )
+        for name, array in (("ids", ids), ("boxes_xyxy", boxes), ("scores", scores)):
+            array.flags.writeable = False
+            object.__setattr__(self, name, array)
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @classmethod
+    def empty(cls) -> Tracks:
+        """No tracks."""
+        return cls(np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0))
