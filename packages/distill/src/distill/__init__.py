@@ -1,8 +1,59 @@
 """Knowledge distillation for trackers.
 
-Teachers, distillation losses, best-teacher selection and fusion.
+Teachers (`Teacher` protocol, `OpenCVTeacher`, `ReplayTeacher`, the cached `TeacherPool`), the
+transfer set (IoU filtering, 32-frame chunks), distillation losses (masked L1 action
+distillation, Hinton soft targets, features, detection heads), best-teacher selection and
+fusion by value (paper 003, TRAS/TRAST/TRASFUST). OpenCV is optional: it is imported only when
+an OpenCV teacher is built or frames are given as image paths.
 """
+
+from ._action import (
+    BestTeacher,
+    action_distillation_mask,
+    masked_action_distillation_loss,
+    select_best_teacher,
+)
+from ._boxes import box_iou_xywh, box_iou_xywh_torch
+from ._detection import DetectionDistillation, detection_distillation_loss
+from ._feature import FeatureAdapter, feature_distillation_loss
+from ._fusion import FusionChoice, fuse_by_value
+from ._hinton import hinton_distillation_loss, soft_target_loss
+from ._opencv import OpenCVTeacher, available_opencv_kinds
+from ._pool import TeacherPool, TeacherTrajectory, sequence_digest
+from ._replay import ReplayTeacher, read_result_file, write_result_file
+from ._teacher import Teacher, check_box_xywh, check_frame
+from ._transfer import TransferChunk, build_transfer_set, chunk_indices, trajectory_keep_mask
 
 __version__ = "0.1.0"
 
-__all__: list[str] = []
+__all__ = [
+    "BestTeacher",
+    "DetectionDistillation",
+    "FeatureAdapter",
+    "FusionChoice",
+    "OpenCVTeacher",
+    "ReplayTeacher",
+    "Teacher",
+    "TeacherPool",
+    "TeacherTrajectory",
+    "TransferChunk",
+    "action_distillation_mask",
+    "available_opencv_kinds",
+    "box_iou_xywh",
+    "box_iou_xywh_torch",
+    "build_transfer_set",
+    "check_box_xywh",
+    "check_frame",
+    "chunk_indices",
+    "detection_distillation_loss",
+    "feature_distillation_loss",
+    "fuse_by_value",
+    "hinton_distillation_loss",
+    "masked_action_distillation_loss",
+    "read_result_file",
+    "select_best_teacher",
+    "sequence_digest",
+    "soft_target_loss",
+    "trajectory_keep_mask",
+    "write_result_file",
+]

@@ -1,0 +1,101 @@
+"""Fusion by value: pick among candidate boxes by their predicted values (TRAST/TRASFUST)."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+
+from ._checks import check_floating, check_tensor
+
+__all__ = ["FusionChoice", "fuse_by_value"]
+
+
+class FusionChoice(NamedTuple):
+    """Output of `fuse_by_value`: ``candidate_index``, ``boxes_xywh`` and ``value``."""
+
+    candidate_index: torch.Tensor
+    boxes_xywh: torch.Tensor
+    value: torch.Tensor
+
+
+def fuse_by_value(
+    candidate_boxes_xywh: torch.Tensor,
+    values: torch.Tensor,
+    *,
+    valid: torch.Tensor | None = None,
+    previous_index: torch.Tensor | None = None,
+    margin: float = 0.0,
+) -> FusionChoice:
+    """Choose, per item, the candidate box with the highest predicted value.
+
+    Paper 003, Sec. 3.5: TRASFUST outputs the teacher box with the highest state value
+    ``v_t^(t) = s_v(s_t^(t))`` (eq. 8); TRAST compares the student's value with one teacher's
+    and keeps the student's box when ``v_t >= v_t^(t)``. Ties go to the lowest index, so put the
+    student at index 0 to get TRAST's rule.
+
+    Hysteresis (not in the paper; ``previous_index=None`` or ``margin=0`` without a previous
+    choice reproduces it exactly): with ``previous_index``, the previous choice is kept unless
+    the best candidate's value exceeds the previous candidate's value by more than ``margin``.
+    This damps flip-flopping between candidates of near-equal value. A previous choice that is
+    no longer valid is dropped.
+
+    Args:
+        candidate_boxes_xywh: ``Tensor[..., N, 4]`` candidate boxes.
+        values: ``Tensor[..., N]`` predicted values (expected returns).
+        valid: optional bool ``Tensor[..., N]``; invalid candidates (a teacher that lost its
+            target) are never chosen. Every item needs at least one valid candidate.
+        previous_index: optional long ``Tensor[...]``, the previous step's choice.
+        margin: hysteresis margin ``>= 0``.
+
+    Returns:
+        `FusionChoice` with ``candidate_index`` (long ``[...]``), the chosen ``boxes_xywh``
+        ``[..., 4]`` and their ``value`` ``[...]``.
+    """
+    check_floating(candidate_boxes_xywh, "candidate_boxes_xywh")
+    check_floating(values, "values")
+    if candidate_boxes_xywh.dim() < 2 or candidate_boxes_xywh.shape[-1] != 4:
+        raise ValueError(
+            f"candidate_boxes_xywh must have shape [..., N, 4], got "
+            f"{tuple(candidate_boxes_xywh.shape)}"
+        )
+    if values.shape != candidate_boxes_xywh.shape[:-1]:
+        raise ValueError(
+            f"values must have shape {tuple(candidate_boxes_xywh.shape[:-1])}, got "
+            f"{tuple(values.shape)}"
+        )
+    if values.shape[-1] < 1:
+        raise ValueError("there must be at least one candidate (N >= 1)")
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    scores = values
+    if valid is not None:
+        check_tensor(valid, "valid")
+        if valid.dtype != torch.bool or valid.shape != values.shape:
+            raise ValueError(
+                f"valid must be a bool tensor of shape {tuple(values.shape)}, got "
+                f"{valid.dtype} {tuple(valid.shape)}"
+            )
+        if not bool(valid.any(dim=-1).all()):
+            raise ValueError("valid: every item needs at least one valid candidate")
+        scores = values.masked_fill(~valid, float("-inf"))
+    index = scores.argmax(dim=-1)  # first maximum on ties
+    if previous_index is not None:
+        check_tensor(previous_index, "previous_index")
+        if previous_index.dtype != torch.long or previous_index.shape != values.shape[:-1]:
+            raise ValueError(
+                f"previous_index must be a long tensor of shape {tuple(values.shape[:-1])}, "
+                f"got {previous_index.dtype} {tuple(previous_index.shape)}"
+            )
+        num = values.shape[-1]
+        if bool(((previous_index < 0) | (previous_index >= num)).any()):
+            raise ValueError(f"previous_index must lie in [0, {num}), got {previous_index}")
+        best = scores.gather(-1, index.unsqueeze(-1)).squeeze(-1)
+        kept = scores.gather(-1, previous_index.unsqueeze(-1)).squeeze(-1)
+        stay = torch.isfinite(kept) & (best <= kept + margin)
+        index = torch.where(stay, previous_index, index)
+    boxes = candidate_boxes_xywh.gather(
+        -2, index[..., None, None].expand(*index.shape, 1, 4)
+    ).squeeze(-2)
+    value = values.gather(-1, index.unsqueeze(-1)).squeeze(-1)
+    return FusionChoice(index, boxes, value)

@@ -1,0 +1,185 @@
+"""OpenCV trackers as teachers (KCF, CSRT, MIL, MedianFlow, Boosting, MOSSE, TLD).
+
+OpenCV is optional (the ``opencv`` extra installs ``opencv-contrib-python-headless``); it is
+imported only when an OpenCV teacher is built, so ``import distill`` works without it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ._teacher import check_box_xywh, check_frame
+
+__all__ = ["OpenCVTeacher", "available_opencv_kinds"]
+
+# kind -> constructor names tried in order: the main-module API first (OpenCV >= 4.5.1 keeps
+# KCF, CSRT and MIL there), then cv2.legacy (contrib), which also has the older trackers.
+_CONSTRUCTORS: dict[str, tuple[str, ...]] = {
+    "KCF": ("TrackerKCF_create", "legacy.TrackerKCF_create"),
+    "CSRT": ("TrackerCSRT_create", "legacy.TrackerCSRT_create"),
+    "MIL": ("TrackerMIL_create", "legacy.TrackerMIL_create"),
+    "MedianFlow": ("legacy.TrackerMedianFlow_create",),
+    "Boosting": ("legacy.TrackerBoosting_create",),
+    "MOSSE": ("legacy.TrackerMOSSE_create",),
+    "TLD": ("legacy.TrackerTLD_create",),
+}
+
+_INSTALL_HINT = (
+    "OpenCV teachers need OpenCV with the contrib trackers: "
+    "pip install 'trackkit-distill[opencv]' (opencv-contrib-python-headless)"
+)
+
+
+def _import_cv2() -> ModuleType:
+    try:
+        return importlib.import_module("cv2")
+    except ImportError as err:
+        raise ImportError(_INSTALL_HINT) from err
+
+
+def _lookup(cv2: ModuleType, dotted: str) -> Any:
+    obj: Any = cv2
+    for part in dotted.split("."):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def available_opencv_kinds() -> tuple[str, ...]:
+    """The teacher kinds the installed OpenCV provides, in a fixed order.
+
+    Raises:
+        ImportError: OpenCV is not installed (install the ``opencv`` extra).
+    """
+    cv2 = _import_cv2()
+    return tuple(
+        kind
+        for kind, names in _CONSTRUCTORS.items()
+        if any(_lookup(cv2, name) is not None for name in names)
+    )
+
+
+class OpenCVTeacher:
+    """An OpenCV single-object tracker behind the `Teacher` protocol.
+
+    Args:
+        kind: ``"KCF"``, ``"CSRT"``, ``"MIL"``, ``"MedianFlow"``, ``"Boosting"``, ``"MOSSE"`` or
+            ``"TLD"`` (case-insensitive), as far as the installed OpenCV provides it
+            (`available_opencv_kinds`). KCF, CSRT and MIL use the main ``cv2`` API when present,
+            the others ``cv2.legacy``. Paper 003 uses KCF as one of its teachers.
+        seed: seeds OpenCV's random generator (``cv2.setRNGSeed``) at ``init`` so stochastic
+            trackers (MIL, Boosting, TLD) give repeatable trajectories; ``None`` leaves it alone.
+
+    Behaviour: the initial box must have positive size and overlap the frame (else
+    ``ValueError``); a partly outside box is clipped to the frame before OpenCV sees it. Frames
+    must be ``H x W x 3`` uint8 BGR and keep the initial frame's size. When OpenCV reports a
+    lost target, returns an empty or non-finite box, or raises inside ``update``, the teacher
+    returns its last good box with ``success=False`` and keeps trying on later frames: no
+    OpenCV exception escapes mid-sequence. The returned box is that of OpenCV (integer pixels
+    for the main-module API, float for ``cv2.legacy``).
+
+    Raises:
+        ImportError: OpenCV is missing.
+        ValueError: ``kind`` is unknown or not provided by the installed OpenCV; the message
+            lists the available kinds.
+    """
+
+    def __init__(self, kind: str, *, seed: int | None = 0) -> None:
+        if not isinstance(kind, str):
+            raise TypeError(f"kind must be a string, got {type(kind).__name__}")
+        canonical = {k.lower(): k for k in _CONSTRUCTORS}.get(kind.lower())
+        available = available_opencv_kinds()
+        if canonical is None or canonical not in available:
+            raise ValueError(
+                f"kind {kind!r} is not an OpenCV tracker available here; available kinds: "
+                f"{', '.join(available) or 'none'}"
+            )
+        if seed is not None and not isinstance(seed, int):
+            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+        self.kind = canonical
+        self.seed = seed
+        self._tracker: Any = None
+        self._legacy = False
+        self._last = np.zeros(4, dtype=np.float64)
+        self._frame_shape: tuple[int, ...] | None = None
+
+    @property
+    def name(self) -> str:
+        """``"opencv-<kind>"``."""
+        return f"opencv-{self.kind}"
+
+    def __repr__(self) -> str:
+        return f"OpenCVTeacher({self.kind!r}, seed={self.seed})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # OpenCV tracker objects do not pickle; a copy sent to a worker process starts fresh.
+        state = dict(self.__dict__)
+        state["_tracker"] = None
+        state["_frame_shape"] = None
+        return state
+
+    def _create(self) -> Any:
+        cv2 = _import_cv2()
+        for dotted in _CONSTRUCTORS[self.kind]:
+            ctor = _lookup(cv2, dotted)
+            if ctor is not None:
+                self._legacy = dotted.startswith("legacy.")
+                return ctor()
+        raise ValueError(  # pragma: no cover - checked in __init__
+            f"kind {self.kind!r} vanished from OpenCV; available: {available_opencv_kinds()}"
+        )
+
+    def init(self, frame: NDArray[np.uint8], box_xywh: ArrayLike) -> None:
+        """Start tracking ``box_xywh`` (x, y, w, h pixels) on ``frame`` (H x W x 3 uint8 BGR)."""
+        frame = check_frame(frame)
+        box = check_box_xywh(box_xywh, frame_shape=frame.shape)
+        height, width = frame.shape[:2]
+        x1, y1 = max(box[0], 0.0), max(box[1], 0.0)
+        x2, y2 = min(box[0] + box[2], float(width)), min(box[1] + box[3], float(height))
+        clipped = np.array([x1, y1, x2 - x1, y2 - y1])
+        tracker = self._create()
+        cv2 = _import_cv2()
+        if self.seed is not None:
+            cv2.setRNGSeed(self.seed)
+        if self._legacy:
+            rect: tuple[float, ...] = tuple(float(v) for v in clipped)
+        else:
+            xi, yi = int(np.floor(x1)), int(np.floor(y1))
+            wi = max(1, min(int(np.ceil(x2)), width) - xi)
+            hi = max(1, min(int(np.ceil(y2)), height) - yi)
+            rect = (xi, yi, wi, hi)
+        try:
+            result = tracker.init(frame, rect)
+        except cv2.error as err:
+            raise RuntimeError(f"OpenCV {self.kind} failed to initialise on {rect}: {err}") from err
+        if result is False:
+            raise RuntimeError(f"OpenCV {self.kind} refused to initialise on box {rect}")
+        self._tracker = tracker
+        self._last = box.copy()
+        self._frame_shape = frame.shape
+
+    def update(self, frame: NDArray[np.uint8]) -> tuple[NDArray[np.float64], bool]:
+        """Track into ``frame``; return ``(box_xywh, success)`` (last box and False if lost)."""
+        if self._tracker is None:
+            raise RuntimeError(f"{self.name}: call init(frame, box_xywh) before update(frame)")
+        frame = check_frame(frame)
+        if frame.shape != self._frame_shape:
+            raise ValueError(
+                f"frame has shape {frame.shape}, but the track started on {self._frame_shape}"
+            )
+        cv2 = _import_cv2()
+        try:
+            ok, rect = self._tracker.update(frame)
+        except cv2.error:
+            return self._last.copy(), False
+        box = np.asarray(rect, dtype=np.float64).reshape(-1)
+        if not ok or box.shape != (4,) or not np.all(np.isfinite(box)) or np.any(box[2:] <= 0):
+            return self._last.copy(), False
+        self._last = box
+        return box.copy(), True
