@@ -75,7 +75,7 @@ for _lib in LIBRARIES:
 def _install_everything(session: nox.Session, *, test: bool) -> None:
     session.install(TORCH)
     libs = [f"packages/{lib}" for lib in LIBRARIES]
-    session.install(*libs, "integration[test]" if test else "integration")
+    session.install(*libs, "./integration[test]" if test else "./integration")
     session.install("--no-deps", MOBILENET_WEIGHTS)
 
 
