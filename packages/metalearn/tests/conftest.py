@@ -1,6 +1,17 @@
-"""Test configuration: hypothesis runs without deadlines (timings here are noisy)."""
+"""Test configuration: hypothesis runs without deadlines (timings here are noisy).
+
+The tests directory is put on `sys.path` so the shared helper module `_ml_models` imports under
+pytest's importlib import mode.
+"""
+
+import sys
+from pathlib import Path
 
 from hypothesis import settings
 
 settings.register_profile("trackkit", deadline=None, max_examples=100)
 settings.load_profile("trackkit")
+
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
