@@ -123,7 +123,7 @@ def greedy_match(
 def _augmented(matrix: FloatArray, admissible: np.ndarray, limit: float) -> FloatArray:
     """Square ``(N+M)`` problem in which leaving a row or column unmatched costs ``limit / 2``.
 
-    A real pair is then worth matching only if it costs less than ``limit``; pairs above the
+    A real pair is then worth matching only if it costs at most ``limit``; pairs above the
     limit are replaced by a finite value that is never worth taking.
     """
     n, m = matrix.shape
@@ -131,7 +131,8 @@ def _augmented(matrix: FloatArray, admissible: np.ndarray, limit: float) -> Floa
     work = np.where(admissible, matrix, blocked)
     shift = min(float(work.min()), limit)  # a common shift keeps the optimum, costs >= 0
     work = work - shift
-    half = (limit - shift) / 2.0
+    # A hair above limit / 2 so that a pair costing exactly `limit` is matched (inclusive).
+    half = (limit - shift) / 2.0 + 1e-9 * max(1.0, limit - shift)
     size = n + m
     augmented = np.full((size, size), half)
     augmented[:n, :m] = work
@@ -163,7 +164,8 @@ def hungarian_match(
     With a ``threshold`` ``t`` the matching minimises
     ``sum(cost[i, j] for matches) + t / 2 * (#unmatched rows + #unmatched cols)``, i.e. it
     maximises ``sum(t - cost)`` over the matches: a pair is worth matching only if it costs
-    less than ``t`` and pairs above ``t`` are never matched. Without a threshold it is the
+    at most ``t`` and pairs above ``t`` are never matched (a pair costing exactly ``t`` is
+    matched: the unmatched penalty is raised by a relative 1e-9 to break that tie). Without a threshold it is the
     minimum-cost matching among those with the most non-forbidden pairs. Both backends solve
     the same problem, so they agree on the optimum (and on the assignment when it is unique).
 
