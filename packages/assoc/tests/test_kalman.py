@@ -249,7 +249,7 @@ def test_filter_gate_uses_projected_distribution() -> None:
         kf.predict()
         kf.update(np.array([0]), box)
     kf.predict()
-    near = np.array([[101.0, 99.0, 141.0, 201.0]])
+    near = np.array([[101.0, 99.0, 141.0, 199.0]])  # same size, moved 1 px
     far = np.array([[400.0, 100.0, 440.0, 200.0]])
     assert kf.gate(np.concatenate([near, far])).tolist() == [[True, False]]
     mean, cov = kf.project()
