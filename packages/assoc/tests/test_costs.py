@@ -85,9 +85,7 @@ def test_giou_matches_reference_and_is_below_iou(a: np.ndarray, b: np.ndarray) -
 def test_cosine_distance_reference_and_range() -> None:
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=(5, 16)), rng.normal(size=(7, 16))
-    expected = np.array(
-        [[1 - p @ q / np.linalg.norm(p) / np.linalg.norm(q) for q in b] for p in a]
-    )
+    expected = np.array([[1 - p @ q / np.linalg.norm(p) / np.linalg.norm(q) for q in b] for p in a])
     np.testing.assert_allclose(assoc.cosine_distance(a, b), expected, atol=1e-12)
     np.testing.assert_allclose(assoc.cosine_distance(a, a).diagonal(), 0.0, atol=1e-12)
     np.testing.assert_allclose(assoc.cosine_distance(a, -a).diagonal(), 2.0, atol=1e-12)
@@ -119,10 +117,9 @@ def test_empty_inputs() -> None:
         assert fn(some, np.zeros((0, 4))).shape == (1, 0)
         assert fn([], []).shape == (0, 0)
     assert assoc.cosine_distance(np.zeros((0, 3)), np.ones((2, 3))).shape == (0, 2)
-    assert (
-        assoc.fused_similarity(some, np.zeros((0, 4)), np.ones((1, 3)), np.zeros((0, 3))).shape
-        == (1, 0)
-    )
+    assert assoc.fused_similarity(
+        some, np.zeros((0, 4)), np.ones((1, 3)), np.zeros((0, 3))
+    ).shape == (1, 0)
 
 
 @pytest.mark.parametrize(
@@ -150,11 +147,11 @@ def test_bad_boxes_raise_naming_the_argument(bad: np.ndarray, message: str) -> N
 
 def test_bad_embeddings_raise_naming_the_argument() -> None:
     good = np.ones((2, 3))
-    with pytest.raises(ValueError, match="embeddings_a.*all zeros"):
+    with pytest.raises(ValueError, match=r"embeddings_a.*all zeros"):
         assoc.cosine_distance(np.zeros((1, 3)), good)
-    with pytest.raises(ValueError, match="embeddings_b.*finite"):
+    with pytest.raises(ValueError, match=r"embeddings_b.*finite"):
         assoc.cosine_distance(good, np.array([[1.0, np.nan, 0.0]]))
     with pytest.raises(ValueError, match="same dimension"):
         assoc.cosine_distance(good, np.ones((2, 4)))
-    with pytest.raises(ValueError, match="embeddings_a.*shape"):
+    with pytest.raises(ValueError, match=r"embeddings_a.*shape"):
         assoc.cosine_distance(np.ones(3), good)

@@ -43,7 +43,12 @@ def sort_filter(box_xyxy: np.ndarray) -> KalmanFilter:
         dtype=float,
     )
     kf.H = np.array(
-        [[1, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0], [0, 0, 0, 1, 0, 0, 0]],
+        [
+            [1, 0, 0, 0, 0, 0, 0],
+            [0, 1, 0, 0, 0, 0, 0],
+            [0, 0, 1, 0, 0, 0, 0],
+            [0, 0, 0, 1, 0, 0, 0],
+        ],
         dtype=float,
     )
     kf.R[2:, 2:] *= 10.0
@@ -172,9 +177,9 @@ def test_constant_velocity_is_tracked() -> None:
     kf.initiate(box)
     for t in range(1, 30):
         kf.predict()
-        kf.update(np.array([0]), box + [2.0 * t, 1.0 * t, 2.0 * t, 1.0 * t])
+        kf.update(np.array([0]), box + np.array([2.0, 1.0, 2.0, 1.0]) * t)
     kf.predict()
-    np.testing.assert_allclose(kf.boxes_xyxy(), box + [60, 30, 60, 30], atol=0.05)
+    np.testing.assert_allclose(kf.boxes_xyxy(), box + np.array([60.0, 30.0, 60.0, 30.0]), atol=0.05)
     np.testing.assert_allclose(kf.mean[0, 4:], [2.0, 1.0, 0.0], atol=0.01)
 
 
@@ -197,9 +202,9 @@ def test_select_update_subset_and_empty() -> None:
 def test_bad_filter_input() -> None:
     kf = assoc.BatchedKalmanFilter()
     kf.initiate(random_boxes(np.random.default_rng(0), 2))
-    with pytest.raises(ValueError, match="boxes_xyxy.*positive width"):
+    with pytest.raises(ValueError, match=r"boxes_xyxy.*positive width"):
         kf.initiate(np.array([[0.0, 0.0, 0.0, 5.0]]))
-    with pytest.raises(ValueError, match="boxes_xyxy.*finite"):
+    with pytest.raises(ValueError, match=r"boxes_xyxy.*finite"):
         kf.update(np.array([0]), np.array([[0.0, 0.0, np.nan, 5.0]]))
     with pytest.raises(ValueError, match="rows"):
         kf.update(np.array([2]), np.array([[0.0, 0.0, 1.0, 1.0]]))
@@ -259,7 +264,7 @@ def test_filter_gate_uses_projected_distribution() -> None:
 
 
 def test_bad_gating_input() -> None:
-    with pytest.raises(ValueError, match="covariance.*shape"):
+    with pytest.raises(ValueError, match=r"covariance.*shape"):
         assoc.squared_mahalanobis(np.zeros((2, 3)), np.ones((2, 3)), np.zeros((1, 3)))
     with pytest.raises(ValueError, match="positive definite"):
         assoc.squared_mahalanobis(np.zeros((1, 2)), np.zeros((1, 2, 2)), np.zeros((1, 2)))

@@ -130,13 +130,15 @@ def test_backends_agree_and_beat_greedy(cost: np.ndarray, threshold: float | Non
         # Maximum number of allowed pairs first, then minimum total cost.
         assert len(results[0].matches) == len(results[1].matches) >= len(greedy.matches)
         if len(results[0].matches) == len(greedy.matches):
-            assert objective(cost, results[0].matches, None) <= objective(
-                cost, greedy.matches, None
-            ) + 1e-6
+            assert (
+                objective(cost, results[0].matches, None)
+                <= objective(cost, greedy.matches, None) + 1e-6
+            )
     else:
-        assert objective(cost, results[0].matches, threshold) <= objective(
-            cost, greedy.matches, threshold
-        ) + 1e-6
+        assert (
+            objective(cost, results[0].matches, threshold)
+            <= objective(cost, greedy.matches, threshold) + 1e-6
+        )
     assert objective(cost, results[0].matches, threshold) == pytest.approx(
         objective(cost, results[1].matches, threshold), abs=1e-6
     )
@@ -186,15 +188,15 @@ def test_bad_input(matcher: str) -> None:
             return assoc.greedy_match(cost, **kwargs)
         return assoc.hungarian_match(cost, backend=matcher, **kwargs)
 
-    with pytest.raises(ValueError, match="cost.*NaN"):
+    with pytest.raises(ValueError, match=r"cost.*NaN"):
         run(np.array([[np.nan]]))
-    with pytest.raises(ValueError, match="cost.*-inf"):
+    with pytest.raises(ValueError, match=r"cost.*-inf"):
         run(np.array([[-np.inf]]))
     with pytest.raises(ValueError, match=r"cost.*\+inf"):
         run(np.array([[np.inf]]), maximize=True)
-    with pytest.raises(ValueError, match="cost.*2-D"):
+    with pytest.raises(ValueError, match=r"cost.*2-D"):
         run(np.zeros(3))
-    with pytest.raises(ValueError, match="cost.*dtype"):
+    with pytest.raises(ValueError, match=r"cost.*dtype"):
         run(np.zeros((2, 2), dtype=bool))
     with pytest.raises(ValueError, match="threshold"):
         run(np.zeros((2, 2)), threshold=np.inf)

@@ -13,11 +13,13 @@ def _areas(boxes_xyxy: FloatArray) -> FloatArray:
 
 
 def _intersection_union(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray]:
-    top_left = np.maximum(a[:, None, :2], b[None, :, :2])  # [N, M, 2]
-    bottom_right = np.minimum(a[:, None, 2:], b[None, :, 2:])  # [N, M, 2]
-    wh = np.clip(bottom_right - top_left, 0.0, None)
-    intersection = wh[..., 0] * wh[..., 1]
-    union = _areas(a)[:, None] + _areas(b)[None, :] - intersection
+    """``(intersection[N, M], union[N, M])`` areas; outer products keep temporaries 2-D."""
+    w = np.minimum.outer(a[:, 2], b[:, 2]) - np.maximum.outer(a[:, 0], b[:, 0])
+    h = np.minimum.outer(a[:, 3], b[:, 3]) - np.maximum.outer(a[:, 1], b[:, 1])
+    np.clip(w, 0.0, None, out=w)
+    np.clip(h, 0.0, None, out=h)
+    intersection = w * h
+    union = np.add.outer(_areas(a), _areas(b)) - intersection
     return intersection, union
 
 
@@ -66,10 +68,9 @@ def giou_matrix(boxes_xyxy_a: ArrayLike, boxes_xyxy_b: ArrayLike) -> FloatArray:
     b = check_boxes_xyxy("boxes_xyxy_b", boxes_xyxy_b)
     intersection, union = _intersection_union(a, b)
     iou = _safe_divide(intersection, union)
-    enclosing_wh = np.maximum(a[:, None, 2:], b[None, :, 2:]) - np.minimum(
-        a[:, None, :2], b[None, :, :2]
-    )  # [N, M, 2]
-    enclosing = enclosing_wh[..., 0] * enclosing_wh[..., 1]
+    enclosing_w = np.maximum.outer(a[:, 2], b[:, 2]) - np.minimum.outer(a[:, 0], b[:, 0])
+    enclosing_h = np.maximum.outer(a[:, 3], b[:, 3]) - np.minimum.outer(a[:, 1], b[:, 1])
+    enclosing = enclosing_w * enclosing_h
     giou = iou - _safe_divide(enclosing - union, enclosing)
     return np.clip(giou, -1.0, 1.0)
 

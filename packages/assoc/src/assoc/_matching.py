@@ -165,9 +165,10 @@ def hungarian_match(
     ``sum(cost[i, j] for matches) + t / 2 * (#unmatched rows + #unmatched cols)``, i.e. it
     maximises ``sum(t - cost)`` over the matches: a pair is worth matching only if it costs
     at most ``t`` and pairs above ``t`` are never matched (a pair costing exactly ``t`` is
-    matched: the unmatched penalty is raised by a relative 1e-9 to break that tie). Without a threshold it is the
-    minimum-cost matching among those with the most non-forbidden pairs. Both backends solve
-    the same problem, so they agree on the optimum (and on the assignment when it is unique).
+    matched: the unmatched penalty is raised by a relative 1e-9 to break that tie). Without a
+    threshold it is the minimum-cost matching among those with the most non-forbidden pairs.
+    Both backends solve the same problem, so they agree on the optimum (and on the assignment
+    when it is unique).
 
     Args:
         cost: ``Array[N, M]`` cost (or similarity if ``maximize``); ``+inf`` forbids a pair.
@@ -191,6 +192,32 @@ def hungarian_match(
     empty = np.zeros(0, dtype=np.int64)
     if n == 0 or m == 0 or not admissible.any():
         return _result(n, m, empty, empty)
+    # Rows/columns without an admissible pair are unmatched in every optimum, and a pair that
+    # is the only admissible entry of both its row and its column is its own component of the
+    # bipartite graph and matched in an optimum: solve only the rest (SORT's shortcut, made
+    # exact).
+    row_degree = admissible.sum(axis=1)
+    col_degree = admissible.sum(axis=0)
+    lone = admissible & (row_degree == 1)[:, None] & (col_degree == 1)[None, :]
+    lone_rows, lone_cols = np.nonzero(lone)
+    rest_rows = np.flatnonzero((row_degree > 0) & ~lone.any(axis=1))
+    rest_cols = np.flatnonzero((col_degree > 0) & ~lone.any(axis=0))
+    rows, cols = empty, empty
+    if rest_rows.size and rest_cols.size:
+        sub = matrix[np.ix_(rest_rows, rest_cols)]
+        sub_admissible = admissible[np.ix_(rest_rows, rest_cols)]
+        sub_rows, sub_cols = _solve(sub, sub_admissible, limit, backend)
+        rows, cols = rest_rows[sub_rows], rest_cols[sub_cols]
+    rows = np.concatenate([lone_rows, rows])
+    cols = np.concatenate([lone_cols, cols])
+    return _result(n, m, rows, cols)
+
+
+def _solve(
+    matrix: FloatArray, admissible: np.ndarray, limit: float | None, backend: str
+) -> tuple[IntArray, IntArray]:
+    """Solve one (reduced) problem; return admissible matched ``(rows, cols)``."""
+    n, m = matrix.shape
     if limit is not None:
         problem = _augmented(matrix, admissible, limit)
         if backend == "lap":
@@ -212,4 +239,4 @@ def hungarian_match(
     real = (rows < n) & (cols >= 0) & (cols < m)
     rows, cols = rows[real], cols[real]
     keep = admissible[rows, cols]
-    return _result(n, m, rows[keep], cols[keep])
+    return rows[keep], cols[keep]
