@@ -1,0 +1,271 @@
+"""SORT-style and RetinaTrack-style trackers on scripted scenarios, plus an equivalence check."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+import assoc
+
+BENCHMARK = Path(__file__).resolve().parents[3] / "benchmarks" / "assoc_speed.py"
+
+
+def box_at(x: float, y: float = 100.0, w: float = 40.0, h: float = 100.0) -> np.ndarray:
+    return np.array([[x, y, x + w, y + h]])
+
+
+def frame(*boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    stacked = np.concatenate(boxes) if boxes else np.zeros((0, 4))
+    return stacked, np.linspace(0.9, 0.5, len(stacked))
+
+
+# --------------------------------------------------------------------------- SORT
+
+
+def test_sort_defaults_are_the_papers() -> None:
+    cfg = assoc.SortConfig()
+    assert (cfg.iou_threshold, cfg.max_age, cfg.min_hits) == (0.3, 1, 3)
+    assert cfg.layout == assoc.StateLayout() and cfg.layout.dim_x == 7
+
+
+def test_sort_keeps_ids_of_two_moving_objects() -> None:
+    tracker = assoc.SortTracker()
+    for t in range(20):
+        out = tracker.update(*frame(box_at(10 + 4 * t), box_at(400 - 3 * t, y=300)))
+        assert out.ids.tolist() == [1, 2]  # warm-up frames report at once, then confirmed
+        assert out.ids.dtype == np.int64 and out.boxes_xyxy.shape == (2, 4)
+        np.testing.assert_allclose(out.scores, [0.9, 0.5])
+        if t > 5:
+            np.testing.assert_allclose(out.boxes_xyxy[0], box_at(10 + 4 * t)[0], atol=1.0)
+
+
+def test_sort_min_hits_without_warmup() -> None:
+    tracker = assoc.SortTracker(assoc.SortConfig(report_warmup=False))
+    reported = [len(tracker.update(*frame(box_at(10 + 2 * t)))) for t in range(6)]
+    # Born in frame 1, matched in frames 2, 3, 4: reported from the 3rd match on (sort.py).
+    assert reported == [0, 0, 0, 1, 1, 1]
+
+
+@pytest.mark.parametrize(("gap", "same_id"), [(3, True), (5, True), (6, False), (9, False)])
+def test_sort_occlusion_shorter_and_longer_than_max_age(gap: int, same_id: bool) -> None:
+    tracker = assoc.SortTracker(assoc.SortConfig(max_age=5))
+    t = 0
+    for t in range(10):
+        out = tracker.update(*frame(box_at(10 + 3 * t)))
+    first_id = out.ids[0]
+    for _ in range(gap):
+        assert len(tracker.update(*frame())) == 0  # occluded: nothing reported
+    t = 10 + gap
+    out = tracker.update(*frame(box_at(10 + 3 * t)))  # reappears where it would be
+    if same_id:
+        assert out.ids.tolist() == [first_id]
+    else:
+        # Removed after max_age: a new, tentative track that is not reported yet.
+        assert len(out) == 0
+        for later in range(t + 1, t + 4):
+            out = tracker.update(*frame(box_at(10 + 3 * later)))
+        assert out.ids.tolist() == [first_id + 1]
+
+
+def test_sort_default_max_age_one_drops_after_two_missed_frames() -> None:
+    tracker = assoc.SortTracker()
+    for t in range(5):
+        tracker.update(*frame(box_at(10 + t)))
+    tracker.update(*frame())
+    assert len(tracker.store) == 1  # one miss survives (time_since_update 1 <= max_age 1)
+    tracker.update(*frame())
+    assert len(tracker.store) == 0 and len(tracker.kalman) == 0
+
+
+def test_sort_empty_frames_and_reset() -> None:
+    tracker = assoc.SortTracker()
+    for _ in range(3):
+        out = tracker.update(np.zeros((0, 4)), np.zeros(0))
+        assert len(out) == 0 and out.boxes_xyxy.shape == (0, 4)
+    out = tracker.update(*frame(box_at(0)))
+    assert len(out) == 0  # frame 4 is past the warm-up: the new track is tentative
+    assert tracker.store.ids.tolist() == [1]
+    tracker.reset()
+    assert tracker.update(*frame(box_at(500))).ids.tolist() == [1]
+
+
+def test_sort_bad_input_names_the_argument() -> None:
+    tracker = assoc.SortTracker()
+    with pytest.raises(ValueError, match="boxes_xyxy"):
+        tracker.update(np.array([[0.0, 0.0, np.nan, 1.0]]), [1.0])
+    with pytest.raises(ValueError, match="boxes_xyxy"):
+        tracker.update(np.array([[5.0, 0.0, 1.0, 1.0]]), [1.0])
+    with pytest.raises(ValueError, match="boxes_xyxy"):
+        tracker.update(np.array([[0.0, 0.0, 0.0, 1.0]]), [1.0])  # zero width
+    with pytest.raises(ValueError, match="boxes_xyxy"):
+        tracker.update(np.zeros((1, 5)), [1.0])
+    with pytest.raises(ValueError, match="scores"):
+        tracker.update(box_at(0), [1.0, 2.0])
+    with pytest.raises(ValueError, match="scores"):
+        tracker.update(box_at(0), [np.inf])
+    with pytest.raises(ValueError, match="iou_threshold"):
+        assoc.SortConfig(iou_threshold=1.5)
+    with pytest.raises(ValueError, match="backend"):
+        assoc.SortConfig(backend="munkres")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="config"):
+        assoc.SortTracker(assoc.RetinaTrackConfig())  # type: ignore[arg-type]
+    assert tracker.frame_count == 0  # failed calls did not advance the tracker
+
+
+def load_benchmark() -> ModuleType:
+    if not BENCHMARK.exists():
+        pytest.skip(f"{BENCHMARK} not present (installed without the repository)")
+    spec = importlib.util.spec_from_file_location("assoc_speed", BENCHMARK)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        assoc.SortConfig(),
+        assoc.SortConfig(max_age=4, min_hits=2, report_warmup=False, backend="scipy"),
+        assoc.SortConfig(
+            max_age=2,
+            min_hits=0,
+            layout=assoc.StateLayout(
+                measurement="cxcywh",
+                velocity_of=(0, 1, 2, 3),
+                initial_covariance=(10.0,) * 4 + (100.0,) * 4,
+                process_noise=(1.0,) * 4 + (0.01,) * 4,
+            ),
+        ),
+    ],
+)
+def test_batched_sort_equals_per_track_filterpy_sort(config: assoc.SortConfig) -> None:
+    """The benchmark's classic formulation (one filterpy filter per track) gives the same tracks."""
+    bench = load_benchmark()
+    batched, classic = assoc.SortTracker(config), bench.ClassicSortTracker(config)
+    scene = bench.make_scene(30, 60, seed=3)
+    rng = np.random.default_rng(0)
+    for t, (boxes, scores) in enumerate(scene):
+        if 20 <= t < 23:  # a few empty frames: everything misses
+            boxes, scores = boxes[:0], scores[:0]
+        keep = rng.random(len(boxes)) > 0.2  # extra misses to exercise the lifecycle
+        a = batched.update(boxes[keep], scores[keep])
+        b = classic.update(boxes[keep], scores[keep])
+        np.testing.assert_array_equal(a.ids, b.ids)
+        np.testing.assert_allclose(a.boxes_xyxy, b.boxes_xyxy, rtol=0, atol=1e-8)
+        np.testing.assert_array_equal(a.scores, b.scores)
+
+
+# --------------------------------------------------------------------------- RetinaTrack
+
+
+def unit(angle_deg: float, dim: int = 8) -> np.ndarray:
+    e = np.zeros((1, dim))
+    e[0, 0], e[0, 1] = np.cos(np.radians(angle_deg)), np.sin(np.radians(angle_deg))
+    return e
+
+
+def test_retinatrack_defaults_are_the_papers() -> None:
+    cfg = assoc.RetinaTrackConfig()
+    assert (cfg.iou_weight, cfg.embedding_weight, cfg.iou_truncation) == (0.5, 0.5, 0.4)
+    assert cfg.max_age == 40 and cfg.min_hits == 1
+
+
+@pytest.mark.parametrize(("gap", "same_id"), [(10, True), (40, True), (41, False)])
+def test_retinatrack_reidentifies_by_embedding_within_max_age(gap: int, same_id: bool) -> None:
+    tracker = assoc.RetinaTrackTracker()
+    other = unit(90.0)
+    for t in range(5):
+        out = tracker.update(
+            *frame(box_at(10 + 2 * t), box_at(600, y=400)), np.concatenate([unit(0), other])
+        )
+    assert out.ids.tolist() == [1, 2]
+    for _ in range(gap):  # target occluded, the other object stays
+        tracker.update(*frame(box_at(600, y=400)), other)
+    # Reappears far away (no overlap with anything stored): only the embedding can match it.
+    out = tracker.update(
+        *frame(box_at(300, y=10), box_at(600, y=400)), np.concatenate([unit(5), other])
+    )
+    assert out.ids.tolist() == ([1, 2] if same_id else [2, 3])
+
+
+@pytest.mark.parametrize(("history", "same_id"), [(1, False), (8, True)])
+def test_retinatrack_matches_any_of_the_h_most_recent_embeddings(
+    history: int, same_id: bool
+) -> None:
+    tracker = assoc.RetinaTrackTracker(assoc.RetinaTrackConfig(history=history))
+    # Appearance drifts 30 degrees per frame: each step is close to the last one.
+    for t in range(5):
+        out = tracker.update(*frame(box_at(10 + 2 * t)), unit(30.0 * t))
+        assert out.ids.tolist() == [1]
+    tracker.update(*frame(), np.zeros((0, 8)))
+    # Back with its first appearance, elsewhere: cosine distance 1.5 to the newest entry,
+    # 0 to the oldest.
+    out = tracker.update(*frame(box_at(400, y=300)), unit(0.0))
+    assert out.ids.tolist() == ([1] if same_id else [2])
+
+
+def test_retinatrack_embeddings_keep_identities_through_a_crossing() -> None:
+    e_a, e_b = unit(0.0), unit(90.0)
+    for embeddings in (True, False):
+        tracker = assoc.RetinaTrackTracker()
+        ids_of_a = []
+        for t in range(21):
+            xa, xb = 100 + 10 * t, 300 - 10 * t  # they meet at t = 10
+            boxes, scores = frame(box_at(xb), box_at(xa))  # detection order: b, a
+            emb = np.concatenate([e_b, e_a]) if embeddings else None
+            out = tracker.update(boxes, scores, emb)
+            if xa == xb:  # identical boxes: the output cannot tell which is which
+                continue
+            ids_of_a.append(int(out.ids[np.flatnonzero(out.boxes_xyxy[:, 0] == xa)[0]]))
+        if embeddings:
+            assert set(ids_of_a) == {ids_of_a[0]}
+        else:
+            # IoU alone swaps the identities at the crossing (a known failure it fixes).
+            assert len(set(ids_of_a)) > 1
+
+
+def test_retinatrack_iou_only_mode_and_lifecycle() -> None:
+    tracker = assoc.RetinaTrackTracker(assoc.RetinaTrackConfig(max_age=2, min_hits=2))
+    outs = [tracker.update(*frame(box_at(10 + 3 * t))) for t in range(4)]
+    assert [o.ids.tolist() for o in outs] == [[], [1], [1], [1]]
+    np.testing.assert_array_equal(outs[-1].boxes_xyxy, box_at(19))  # detection box
+    for _ in range(3):
+        tracker.update(*frame())
+    assert len(tracker.store) == 0
+
+
+def test_retinatrack_empty_and_bad_input() -> None:
+    tracker = assoc.RetinaTrackTracker()
+    assert len(tracker.update(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 4)))) == 0
+    assert len(tracker.update(np.zeros((0, 4)), np.zeros(0))) == 0
+    tracker.update(*frame(box_at(0)), unit(0.0))
+    with pytest.raises(ValueError, match="embeddings"):
+        tracker.update(*frame(box_at(0)))
+    with pytest.raises(ValueError, match="embeddings"):
+        tracker.update(*frame(box_at(0)), np.zeros((1, 8)))
+    with pytest.raises(ValueError, match="embeddings"):
+        tracker.update(*frame(box_at(0)), np.ones((2, 8)))
+    with pytest.raises(ValueError, match="boxes_xyxy"):
+        tracker.update(np.array([[0.0, 0.0, 1.0, np.inf]]), [1.0], unit(0.0))
+    with pytest.raises(ValueError, match="max_cosine_distance"):
+        assoc.RetinaTrackConfig(max_cosine_distance=3.0)
+    with pytest.raises(ValueError, match="history"):
+        assoc.RetinaTrackConfig(history=0)
+    tracker.reset()
+    assert tracker.update(*frame(box_at(0))).ids.tolist() == [1]
+
+
+def test_tracks_is_frozen_and_read_only() -> None:
+    tracks = assoc.Tracks(np.array([3]), box_at(0), np.array([0.5]))
+    with pytest.raises(AttributeError):
+        tracks.ids = np.array([4])  # type: ignore[misc]
+    with pytest.raises(ValueError):
+        tracks.boxes_xyxy[0, 0] = 1.0
+    with pytest.raises(ValueError, match="equal length"):
+        assoc.Tracks(np.array([1, 2]), box_at(0), np.array([0.5]))
+    assert len(assoc.Tracks.empty()) == 0
