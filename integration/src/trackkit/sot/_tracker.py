@@ -1,0 +1,263 @@
+"""Algorithm 1 of paper 000: an adapted instance detector as a tracker, batched over sequences.
+
+``B`` sequences are tracked in lock step: one trunk forward and one vectorised head forward
+(``torch.func.vmap`` over per-sequence fast weights) per frame for all of them. Each sequence's
+computation is independent, so tracking B sequences together gives the same boxes as tracking
+them one at a time (up to float rounding of batched kernels).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import Tensor
+
+from trackkit.sot._config import TrackerConfig
+from trackkit.sot._crop import crop_search_regions, image_to_crop, search_scale
+from trackkit.sot._detector import InstanceDetector
+from trackkit.sot._postprocess import cosine_window, distractor_ratio, select_and_interpolate
+from trackkit.sot._support import SupportBuffer
+
+__all__ = ["InstanceTracker", "check_init_boxes"]
+
+
+def check_init_boxes(boxes_xywh: NDArray[np.float64], frame_sizes: NDArray[np.int64]) -> None:
+    """Validate initial boxes ``float[B, 4]`` against frame sizes ``int[B, 2]`` (width, height).
+
+    A box must be finite, have positive width and height and overlap its frame; a box that is
+    partly outside the frame is accepted (the search region is padded with the mean colour).
+
+    Raises:
+        ValueError: naming the offending box.
+    """
+    if boxes_xywh.ndim != 2 or boxes_xywh.shape[1] != 4:
+        raise ValueError(f"box_xywh must have 4 numbers per box, got shape {boxes_xywh.shape}")
+    for i, (box, (fw, fh)) in enumerate(zip(boxes_xywh, frame_sizes)):
+        x, y, w, h = (float(v) for v in box)
+        if not np.all(np.isfinite(box)):
+            raise ValueError(f"initial box {i} must be finite, got {box.tolist()}")
+        if w <= 0 or h <= 0:
+            raise ValueError(f"initial box {i} must have positive width and height, got {w}x{h}")
+        if x >= fw or y >= fh or x + w <= 0 or y + h <= 0:
+            raise ValueError(f"initial box {i} {box.tolist()} does not overlap its {fw}x{fh} frame")
+
+
+def _frame_sizes(frames: Sequence[NDArray[np.uint8]]) -> NDArray[np.int64]:
+    sizes = []
+    for i, f in enumerate(frames):
+        if not isinstance(f, np.ndarray) or f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
+            got = f"{f.dtype}{list(f.shape)}" if isinstance(f, np.ndarray) else type(f).__name__
+            raise ValueError(f"frame {i} must be a uint8 BGR array [H, W, 3], got {got}")
+        sizes.append((f.shape[1], f.shape[0]))
+    return np.asarray(sizes, dtype=np.int64)
+
+
+class InstanceTracker:
+    """Retina-MAML / FCOS-MAML tracking (paper 000, Algorithm 1) for one or many sequences.
+
+    Single sequence: ``init(frame, box_xywh)`` then ``update(frame) -> box_xywh`` (the benchmark
+    runner's protocol). Several sequences in lock step: ``init_batch(frames, boxes_xywh)`` and
+    ``update_batch(frames) -> boxes_xywh[B, 4]``.
+
+    Per frame: crop the search region around the previous box, detect, keep the previous box if
+    every score is below ``postprocess.lost_threshold`` (0.1), otherwise apply the SiamRPN change
+    penalty and cosine window, take the best box and interpolate its shape; confident frames join
+    the support buffer, and (if ``adaptation.online_update``) every ``update_interval`` frames or
+    when a distracting peak appears the fast weights take ``update_steps`` gradient steps on the
+    buffer. Boxes returned are always finite and inside the frame: the tracked centre is kept in
+    the frame and the returned box is the tracked box clipped to the frame (a target leaving the
+    frame leaves a box at the border).
+
+    Args:
+        detector: the meta-trained :class:`InstanceDetector` (never mutated).
+        config: :class:`TrackerConfig`.
+        device: where the detector runs (default: the detector's device).
+    """
+
+    def __init__(
+        self,
+        detector: InstanceDetector,
+        *,
+        config: TrackerConfig | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        if not isinstance(detector, InstanceDetector):
+            raise TypeError(f"detector must be an InstanceDetector, got {type(detector).__name__}")
+        self.config = config if config is not None else TrackerConfig()
+        if not isinstance(self.config, TrackerConfig):
+            raise TypeError(f"config must be a TrackerConfig, got {type(self.config).__name__}")
+        self.device = torch.device(device) if device is not None else detector.device
+        self.detector = detector.to(self.device).eval()
+        self._window: Tensor | None = None
+        self._initialised = False
+
+    # ------------------------------------------------------------------ single-sequence protocol
+    def init(self, frame: NDArray[np.uint8], box_xywh: Sequence[float] | NDArray) -> None:
+        """Start tracking one sequence from its first frame and initial box (0-based xywh)."""
+        self.init_batch([frame], np.asarray(box_xywh, dtype=np.float64).reshape(1, 4))
+
+    def update(self, frame: NDArray[np.uint8]) -> NDArray[np.float64]:
+        """Track the next frame; returns ``float64[4]`` xywh inside the frame."""
+        return self.update_batch([frame])[0]
+
+    # ------------------------------------------------------------------ batched
+    def init_batch(
+        self, frames: Sequence[NDArray[np.uint8]], boxes_xywh: NDArray[np.float64]
+    ) -> None:
+        """Initialise ``B`` sequences: augmented first-frame support and ``init_steps`` GD steps.
+
+        Args:
+            frames: ``B`` first frames, ``uint8[H, W, 3]`` BGR.
+            boxes_xywh: ``float[B, 4]`` initial boxes (0-based). Boxes partly outside the frame
+                are fine; empty, non-finite or non-overlapping boxes raise ``ValueError``.
+        """
+        sizes = _frame_sizes(frames)
+        boxes = np.asarray(boxes_xywh, dtype=np.float64)
+        if boxes.shape != (len(frames), 4):
+            raise ValueError(
+                f"boxes_xywh must be [{len(frames)}, 4] for {len(frames)} frames, got {boxes.shape}"
+            )
+        check_init_boxes(boxes, sizes)
+        cfg = self.config
+        dev = self.device
+        s_size = cfg.search.search_size
+        self._frame_wh = torch.as_tensor(sizes, dtype=torch.float32, device=dev)
+        box_t = torch.as_tensor(boxes, dtype=torch.float32, device=dev)
+        self._center = box_t[:, :2] + box_t[:, 2:] / 2
+        self._size = box_t[:, 2:].clone()
+        base = search_scale(
+            self._size, exemplar_size=cfg.search.exemplar_size, context=cfg.search.context
+        )
+        augs = cfg.adaptation.first_frame_augmentations()
+        n_aug = len(augs)
+        b = len(frames)
+        zoom = torch.tensor([a[0] for a in augs], device=dev)  # [n_aug]
+        shift = torch.tensor([[a[1], a[2]] for a in augs], device=dev)  # [n_aug, 2]
+        scales = base[:, None] * zoom[None, :]  # [B, n_aug]
+        # A shift of +dx crop pixels moves the target right in the crop: centre moves left.
+        centers = self._center[:, None, :] - shift[None] / scales[..., None]  # [B, n_aug, 2]
+        crops = crop_search_regions(
+            [f for f in frames for _ in range(n_aug)],
+            centers.reshape(-1, 2).double().cpu().numpy(),
+            scales.reshape(-1).double().cpu().numpy(),
+            s_size,
+        )
+        with torch.no_grad():
+            feats = self.detector.features(crops)  # [B*n_aug, C, h, w]
+        feats = feats.reshape(b, n_aug, *feats.shape[1:])
+        box_xyxy = torch.cat([box_t[:, :2], box_t[:, :2] + box_t[:, 2:]], dim=1)  # [B, 4]
+        crop_boxes = image_to_crop(
+            box_xyxy[:, None, :].expand(b, n_aug, 4).reshape(-1, 4),
+            centers.reshape(-1, 2),
+            scales.reshape(-1),
+            s_size,
+        ).reshape(b, n_aug, 4)
+        self._support = SupportBuffer.from_first_frame(
+            feats, crop_boxes, capacity=cfg.adaptation.support_capacity
+        )
+        theta0 = self.detector.initial_params()
+        self._params = {n: p.detach()[None].expand(b, *p.shape).clone() for n, p in theta0.items()}
+        self._params = self.detector.adapt(
+            self._params,
+            self._support.features,
+            self._support.boxes_xyxy,
+            self._support.valid,
+            steps=cfg.adaptation.init_steps,
+        )
+        h, w = feats.shape[-2:]
+        self._window = cosine_window(h, w, device=dev)
+        self._frame_index = 0
+        self._initialised = True
+
+    def update_batch(self, frames: Sequence[NDArray[np.uint8]]) -> NDArray[np.float64]:
+        """Track the next frame of every sequence; returns ``float64[B, 4]`` xywh in the frames."""
+        if not self._initialised:
+            raise RuntimeError("call init() or init_batch() before update()")
+        sizes = _frame_sizes(frames)
+        if len(frames) != self._center.shape[0]:
+            raise ValueError(
+                f"expected {self._center.shape[0]} frames (one per sequence), got {len(frames)}"
+            )
+        cfg = self.config
+        pp = cfg.postprocess
+        dev = self.device
+        s_size = cfg.search.search_size
+        self._frame_wh = torch.as_tensor(sizes, dtype=torch.float32, device=dev)
+        self._frame_index += 1
+        scale = search_scale(
+            self._size, exemplar_size=cfg.search.exemplar_size, context=cfg.search.context
+        )
+        crops = crop_search_regions(
+            list(frames),
+            self._center.double().cpu().numpy(),
+            scale.double().cpu().numpy(),
+            s_size,
+        )
+        with torch.no_grad():
+            feats = self.detector.features(crops)  # [B, C, h, w]
+            boxes_c, scores = self.detector.detect(self._params, feats)  # [B, N, 4], [B, N]
+        window = self._window if self._window is not None else cosine_window(1, 1)
+        prev_wh_c = self._size * scale[:, None]
+        center_c, size_c, best = select_and_interpolate(
+            scores,
+            boxes_c,
+            prev_wh_c,
+            window,
+            penalty_k=pp.penalty_k,
+            window_influence=pp.window_influence,
+            shape_lr=pp.shape_lr,
+        )
+        best_score = scores.gather(1, best[:, None])[:, 0]
+        found = (scores.amax(dim=1) >= pp.lost_threshold) & torch.isfinite(best_score)
+        new_center = (center_c - s_size / 2.0) / scale[:, None] + self._center
+        new_size = size_c / scale[:, None]
+        ok = found & torch.isfinite(new_center).all(1) & torch.isfinite(new_size).all(1)
+        center = torch.where(ok[:, None], new_center, self._center)
+        size = torch.where(ok[:, None], new_size, self._size)
+        # Keep the state inside the frame: centre in the frame, size in [min_size, frame size].
+        center = torch.minimum(center.clamp_min(0.0), self._frame_wh)
+        min_size = torch.minimum(torch.full_like(self._frame_wh, pp.min_size), self._frame_wh)
+        size = torch.minimum(torch.maximum(size, min_size), self._frame_wh)
+        old_center = self._center
+        self._center, self._size = center, size
+
+        ad = cfg.adaptation
+        if ad.online_update:
+            h, w = feats.shape[-2:]
+            ratio = distractor_ratio(
+                scores.reshape(-1, h, w), best, exclusion_radius=ad.exclusion_radius
+            )
+            confident = ok & (best_score >= ad.confidence_threshold)
+            box_xyxy = torch.cat([center - size / 2, center + size / 2], dim=1)
+            label = image_to_crop(box_xyxy, old_center, scale, s_size)
+            self._support.add(feats, label, confident)
+            # Paper 000 counts frames from 1: update when i mod u == 0 (frames 10, 20, ...).
+            periodic = (self._frame_index + 1) % ad.update_interval == 0
+            due = ok & ((ratio > ad.distractor_threshold) | periodic)
+            index = due.nonzero()[:, 0]
+            if index.numel() > 0 and ad.update_steps > 0:
+                sub = self._support.select(index)
+                new = self.detector.adapt(
+                    {n: p[index] for n, p in self._params.items()},
+                    sub.features,
+                    sub.boxes_xyxy,
+                    sub.valid,
+                    steps=ad.update_steps,
+                )
+                for n in self._params:
+                    self._params[n] = self._params[n].index_copy(0, index, new[n])
+        return self._output_boxes()
+
+    def _output_boxes(self) -> NDArray[np.float64]:
+        x1y1 = torch.maximum(self._center - self._size / 2, torch.zeros_like(self._center))
+        x2y2 = torch.minimum(self._center + self._size / 2, self._frame_wh)
+        wh = (x2y2 - x1y1).clamp_min(0.0)
+        return torch.cat([x1y1, wh], dim=1).double().cpu().numpy()
+
+    @property
+    def search_boxes_xyxy(self) -> Tensor:
+        """``Tensor[B, 4]`` current tracked boxes (unclipped state) in image pixels."""
+        return torch.cat([self._center - self._size / 2, self._center + self._size / 2], dim=1)
