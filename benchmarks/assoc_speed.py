@@ -12,6 +12,7 @@ Run: ``python3 benchmarks/assoc_speed.py`` (writes ``docs/benchmarks/assoc.md``)
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import statistics
 import time
@@ -27,6 +28,31 @@ import assoc
 OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "assoc.md"
 
 
+def box_to_z(box: NDArray[np.float64], measurement: str) -> list[float]:
+    """Scalar box -> measurement, like sort.py's ``convert_bbox_to_z`` (no validation)."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    w, h = x2 - x1, y2 - y1
+    cx, cy = x1 + w / 2.0, y1 + h / 2.0
+    if measurement == "xysr":
+        return [cx, cy, w * h, w / h]
+    if measurement == "xyah":
+        return [cx, cy, w / h, h]
+    return [cx, cy, w, h]
+
+
+def z_to_box(z: NDArray[np.float64], measurement: str) -> list[float]:
+    """Scalar measurement -> box, like sort.py's ``convert_x_to_bbox`` (sizes clamped at 0)."""
+    cx, cy, a, b = float(z[0]), float(z[1]), max(float(z[2]), 0.0), max(float(z[3]), 0.0)
+    if measurement == "xysr":
+        w = math.sqrt(a * b)
+        h = a / w if w > 0 else 0.0
+    elif measurement == "xyah":
+        w, h = a * b, b
+    else:
+        w, h = a, b
+    return [cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0]
+
+
 class ClassicTrack:
     """One track of the classic formulation: its own filterpy filter and counters."""
 
@@ -38,7 +64,7 @@ class ClassicTrack:
         kf.F = layout.transition()
         kf.H = layout.measurement_matrix()
         kf.R, kf.P, kf.Q = layout.noise_matrices()
-        kf.x[:4, 0] = assoc.boxes_to_measurements(box_xyxy[None], layout.measurement)[0]
+        kf.x[:4, 0] = box_to_z(box_xyxy, layout.measurement)
         self.kf = kf
         self.layout = layout
         self.id = track_id
@@ -47,8 +73,8 @@ class ClassicTrack:
         self.time_since_update = 0
         self.confirmed = False
 
-    def box_xyxy(self) -> NDArray[np.float64]:
-        return assoc.measurements_to_boxes(self.kf.x[:4, 0][None], self.layout.measurement)[0]
+    def box_xyxy(self) -> list[float]:
+        return z_to_box(self.kf.x[:4, 0], self.layout.measurement)
 
 
 class ClassicSortTracker:
@@ -85,8 +111,7 @@ class ClassicSortTracker:
                 track.time_since_update += 1
                 track.hit_streak = 0
                 continue
-            z = assoc.boxes_to_measurements(boxes_xyxy[col][None], cfg.layout.measurement)[0]
-            track.kf.update(z)
+            track.kf.update(np.array(box_to_z(boxes_xyxy[col], cfg.layout.measurement)))
             track.score = float(scores[col])
             track.time_since_update = 0
             track.hit_streak += 1

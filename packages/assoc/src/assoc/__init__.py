@@ -6,21 +6,21 @@ filter batched over all tracks, a track store with a lifecycle and per-track his
 small trackers composed from these parts (SORT-style and RetinaTrack-style).
 """
 
-from assoc._costs import (
+from ._costs import (
     cosine_distance,
     cosine_similarity,
     fused_similarity,
     giou_matrix,
     iou_matrix,
 )
-from assoc._gating import chi2_gating_threshold, gate_cost, mahalanobis_gate, squared_mahalanobis
-from assoc._kalman import BatchedKalmanFilter, kalman_predict, kalman_update
-from assoc._layout import StateLayout, boxes_to_measurements, measurements_to_boxes
-from assoc._matching import MatchResult, greedy_match, hungarian_match
-from assoc._retinatrack import RetinaTrackConfig, RetinaTrackTracker
-from assoc._sort import SortConfig, SortTracker
-from assoc._store import History, TrackState, TrackStore, reduce_by_owner
-from assoc._tracks import Tracks
+from ._gating import chi2_gating_threshold, gate_cost, mahalanobis_gate, squared_mahalanobis
+from ._kalman import BatchedKalmanFilter, kalman_predict, kalman_update
+from ._layout import StateLayout, boxes_to_measurements, measurements_to_boxes
+from ._matching import MatchResult, greedy_match, hungarian_match
+from ._retinatrack import RetinaTrackConfig, RetinaTrackTracker
+from ._sort import SortConfig, SortTracker
+from ._store import History, TrackState, TrackStore, reduce_by_owner
+from ._tracks import Tracks
 
 __version__ = "0.1.0"
 

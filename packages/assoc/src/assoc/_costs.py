@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from assoc._validate import FloatArray, check_boxes_xyxy, check_embeddings
+from ._validate import FloatArray, check_boxes_xyxy, check_embeddings
 
 
 def _areas(boxes_xyxy: FloatArray) -> FloatArray:

@@ -6,7 +6,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import chi2
 
-from assoc._validate import FloatArray, as_real_array, check_cost_matrix, check_finite
+from ._validate import FloatArray, as_real_array, check_cost_matrix, check_finite
 
 
 def squared_mahalanobis(

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from assoc._gating import chi2_gating_threshold, squared_mahalanobis
-from assoc._layout import StateLayout, boxes_to_measurements, measurements_to_boxes
-from assoc._validate import FloatArray, IntArray
+from ._gating import chi2_gating_threshold, squared_mahalanobis
+from ._layout import StateLayout, boxes_to_measurements, measurements_to_boxes
+from ._validate import FloatArray, IntArray
 
 
 def kalman_predict(

@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from assoc._validate import FloatArray, check_boxes_xyxy
+from ._validate import FloatArray, check_boxes_xyxy
 
 Measurement = Literal["xysr", "xyah", "cxcywh"]
 MEASUREMENTS: tuple[str, ...] = ("xysr", "xyah", "cxcywh")

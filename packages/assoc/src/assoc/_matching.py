@@ -19,7 +19,7 @@ import lap
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from assoc._validate import FloatArray, IntArray, as_real_array, check_threshold
+from ._validate import FloatArray, IntArray, as_real_array, check_threshold
 
 
 class MatchResult(NamedTuple):

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from assoc._costs import cosine_similarity, iou_matrix
-from assoc._matching import greedy_match
-from assoc._store import TrackState, TrackStore, reduce_by_owner
-from assoc._tracks import Tracks
-from assoc._validate import (
+from ._costs import cosine_similarity, iou_matrix
+from ._matching import greedy_match
+from ._store import TrackState, TrackStore, reduce_by_owner
+from ._tracks import Tracks
+from ._validate import (
     FloatArray,
     check_boxes_xyxy,
     check_embeddings,

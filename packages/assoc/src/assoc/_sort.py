@@ -8,13 +8,13 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from assoc._costs import iou_matrix
-from assoc._kalman import BatchedKalmanFilter
-from assoc._layout import StateLayout
-from assoc._matching import hungarian_match
-from assoc._store import TrackState, TrackStore
-from assoc._tracks import Tracks
-from assoc._validate import check_boxes_xyxy, check_embeddings, check_positive_int, check_vector
+from ._costs import iou_matrix
+from ._kalman import BatchedKalmanFilter
+from ._layout import StateLayout
+from ._matching import hungarian_match
+from ._store import TrackState, TrackStore
+from ._tracks import Tracks
+from ._validate import check_boxes_xyxy, check_embeddings, check_positive_int, check_vector
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from assoc._costs import cosine_distance
-from assoc._validate import (
+from ._costs import cosine_distance
+from ._validate import (
     FloatArray,
     IntArray,
     check_boxes_xyxy,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assoc._validate import FloatArray, IntArray
+from ._validate import FloatArray, IntArray
 
 
 @dataclass(frozen=True)
