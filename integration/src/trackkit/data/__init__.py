@@ -1,0 +1,41 @@
+"""Tracking data: the `Sequence` type, dataset readers, synthetic scenes, crops and samplers.
+
+Coordinate convention: every box in trackkit is ``float64`` in 0-based pixel coordinates
+(pixel ``(i, j)`` covers ``[i, i+1) x [j, j+1)``); ``boxes_xywh`` = top-left corner, width,
+height; ``boxes_xyxy`` = corners. Readers convert 1-based benchmark files (OTB-2015, UAV123,
+DTB70, LaSOT, MOTChallenge) on reading; writers convert back. Frames are ``HxWx3`` uint8 BGR
+arrays, read with OpenCV when accessed.
+"""
+
+from trackkit.data._crop import (
+    boxes_from_crop,
+    boxes_to_crop,
+    context_size,
+    crop_and_resize,
+    enlarge_boxes_xywh,
+    search_region_xywh,
+)
+from trackkit.data._dataset import Dataset
+from trackkit.data._sequence import ArrayFrames, FrameSource, ImageFiles, Sequence, read_image
+from trackkit.data._simple import list_images, read_simple_sot
+from trackkit.data._synthetic_sot import synthetic_sot_sequence
+from trackkit.data._text import read_numeric_rows
+
+__all__ = [
+    "ArrayFrames",
+    "Dataset",
+    "FrameSource",
+    "ImageFiles",
+    "Sequence",
+    "boxes_from_crop",
+    "boxes_to_crop",
+    "context_size",
+    "crop_and_resize",
+    "enlarge_boxes_xywh",
+    "list_images",
+    "read_image",
+    "read_numeric_rows",
+    "read_simple_sot",
+    "search_region_xywh",
+    "synthetic_sot_sequence",
+]
