@@ -16,16 +16,28 @@ from trackkit.data._crop import (
     search_region_xywh,
 )
 from trackkit.data._dataset import Dataset
+from trackkit.data._mot import (
+    MOT17_CLASSES,
+    MOTRows,
+    MOTSequence,
+    read_mot_rows,
+    read_motchallenge,
+    read_seqinfo,
+    write_mot_rows,
+)
 from trackkit.data._sequence import ArrayFrames, FrameSource, ImageFiles, Sequence, read_image
 from trackkit.data._simple import list_images, read_simple_sot
 from trackkit.data._synthetic_sot import synthetic_sot_sequence
 from trackkit.data._text import read_numeric_rows
 
 __all__ = [
+    "MOT17_CLASSES",
     "ArrayFrames",
     "Dataset",
     "FrameSource",
     "ImageFiles",
+    "MOTRows",
+    "MOTSequence",
     "Sequence",
     "boxes_from_crop",
     "boxes_to_crop",
@@ -34,8 +46,12 @@ __all__ = [
     "enlarge_boxes_xywh",
     "list_images",
     "read_image",
+    "read_mot_rows",
+    "read_motchallenge",
     "read_numeric_rows",
+    "read_seqinfo",
     "read_simple_sot",
     "search_region_xywh",
     "synthetic_sot_sequence",
+    "write_mot_rows",
 ]
