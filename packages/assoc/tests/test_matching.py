@@ -154,6 +154,23 @@ def test_hungarian_is_optimal_by_brute_force(cost: np.ndarray, threshold: float)
         assert objective(cost, result.matches, threshold) == pytest.approx(best, abs=1e-6)
 
 
+@given(cost_matrices(max_side=4))
+def test_unthresholded_hungarian_by_brute_force(cost: np.ndarray) -> None:
+    """Most non-forbidden pairs first, then the least total cost."""
+    n, m = cost.shape
+    best = (0, 0.0)
+    for k in range(1, min(n, m) + 1):
+        for rows in itertools.combinations(range(n), k):
+            for cols in itertools.permutations(range(m), k):
+                values = cost[list(rows), list(cols)]
+                if np.all(np.isfinite(values)):
+                    best = min(best, (-k, float(values.sum())))
+    for backend in BACKENDS:
+        result = assoc.hungarian_match(cost, backend=backend)
+        assert len(result.matches) == -best[0]
+        assert objective(cost, result.matches, None) == pytest.approx(best[1], abs=1e-6)
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_backends_give_the_same_assignment_on_generic_costs(seed: int) -> None:
     rng = np.random.default_rng(seed)

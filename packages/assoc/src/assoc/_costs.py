@@ -45,6 +45,11 @@ def iou_matrix(boxes_xyxy_a: ArrayLike, boxes_xyxy_b: ArrayLike) -> FloatArray:
     """
     a = check_boxes_xyxy("boxes_xyxy_a", boxes_xyxy_a)
     b = check_boxes_xyxy("boxes_xyxy_b", boxes_xyxy_b)
+    return iou_unchecked(a, b)
+
+
+def iou_unchecked(a: FloatArray, b: FloatArray) -> FloatArray:
+    """:func:`iou_matrix` on boxes the caller has already validated (trackers' hot path)."""
     intersection, union = _intersection_union(a, b)
     return np.clip(_safe_divide(intersection, union), 0.0, 1.0)
 

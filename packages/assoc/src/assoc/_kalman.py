@@ -107,7 +107,10 @@ class BatchedKalmanFilter:
         Args:
             boxes_xyxy: ``Array[K, 4]`` boxes with positive width and height.
         """
-        z = boxes_to_measurements(boxes_xyxy, self.layout.measurement)
+        self.initiate_measurements(boxes_to_measurements(boxes_xyxy, self.layout.measurement))
+
+    def initiate_measurements(self, z: FloatArray) -> None:
+        """:meth:`initiate` from validated measurements ``Array[K, 4]`` (trackers' hot path)."""
         mean = np.zeros((z.shape[0], self.layout.dim_x))
         mean[:, :4] = z
         cov = np.broadcast_to(self._p0, (z.shape[0], *self._p0.shape))
@@ -132,6 +135,10 @@ class BatchedKalmanFilter:
                 f"boxes_xyxy must have one box per row, got {z.shape[0]} boxes for "
                 f"{index.shape[0]} rows"
             )
+        self.update_measurements(index, z)
+
+    def update_measurements(self, index: IntArray, z: FloatArray) -> None:
+        """:meth:`update` with validated distinct rows and measurements (trackers' hot path)."""
         if index.size == 0:
             return
         mean, cov = kalman_update(self.mean[index], self.covariance[index], z, self._h, self._r)

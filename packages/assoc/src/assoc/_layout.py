@@ -99,16 +99,27 @@ def boxes_to_measurements(boxes_xyxy: ArrayLike, measurement: Measurement = "xys
     """
     if measurement not in MEASUREMENTS:
         raise ValueError(f"measurement must be one of {MEASUREMENTS}, got {measurement!r}")
-    boxes = check_boxes_xyxy("boxes_xyxy", boxes_xyxy)
-    w = boxes[:, 2] - boxes[:, 0]
-    h = boxes[:, 3] - boxes[:, 1]
-    flat = (w <= 0) | (h <= 0)
+    boxes = check_positive_boxes("boxes_xyxy", boxes_xyxy)
+    return measurements_unchecked(boxes, measurement)
+
+
+def check_positive_boxes(name: str, value: ArrayLike) -> FloatArray:
+    """Validate xyxy boxes with strictly positive width and height."""
+    boxes = check_boxes_xyxy(name, value)
+    flat = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
     if np.any(flat):
         row = int(np.flatnonzero(flat)[0])
         raise ValueError(
-            f"boxes_xyxy must have positive width and height for the Kalman filter, row {row} "
+            f"{name} must have positive width and height for the Kalman filter, row {row} "
             f"is {boxes[row].tolist()}"
         )
+    return boxes
+
+
+def measurements_unchecked(boxes: FloatArray, measurement: str) -> FloatArray:
+    """:func:`boxes_to_measurements` on validated boxes (trackers' hot path)."""
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
     cx = boxes[:, 0] + w / 2.0
     cy = boxes[:, 1] + h / 2.0
     if measurement == "xysr":

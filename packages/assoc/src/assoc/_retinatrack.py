@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._costs import cosine_similarity, iou_matrix
+from ._costs import cosine_similarity, iou_unchecked
 from ._matching import greedy_match
 from ._store import TrackState, TrackStore, reduce_by_owner
 from ._tracks import Tracks
@@ -96,11 +96,11 @@ class RetinaTrackTracker:
         cfg = self.config
         self.store = TrackStore(min_hits=cfg.min_hits, max_age=cfg.max_age, history=cfg.history)
 
-    def similarity(self, boxes_xyxy: FloatArray, embeddings: FloatArray | None) -> FloatArray:
+    def _similarity(self, boxes_xyxy: FloatArray, embeddings: FloatArray | None) -> FloatArray:
         """``Array[T, M]`` similarity of live tracks to detections, ``-inf`` where disallowed."""
         cfg, store = self.config, self.store
         entries = store.history()
-        iou = iou_matrix(entries.boxes_xyxy, boxes_xyxy)  # [K, M]
+        iou = iou_unchecked(entries.boxes_xyxy, boxes_xyxy)  # [K, M]
         if embeddings is None or entries.embeddings is None:
             per_entry = np.where(iou >= cfg.min_iou, iou, -np.inf)
         else:
@@ -133,16 +133,13 @@ class RetinaTrackTracker:
             else check_embeddings("embeddings", embeddings, rows=boxes.shape[0])
         )
         store = self.store
-        if len(store) and (emb is None) == store.has_embeddings:
-            raise ValueError(
-                "embeddings must be given on every frame or on none (since the last reset); "
-                f"got {'None' if emb is None else 'an array'} but the live tracks were built "
-                f"{'with' if store.has_embeddings else 'without'} embeddings"
-            )
-        matches, _, unmatched = greedy_match(self.similarity(boxes, emb), maximize=True)
+        store.check_embedding_consistency(emb)
+        matches, _, unmatched = greedy_match(self._similarity(boxes, emb), maximize=True)
         rows, cols = matches[:, 0], matches[:, 1]
-        store.update(rows, boxes[cols], score[cols], None if emb is None else emb[cols])
-        store.spawn(boxes[unmatched], score[unmatched], None if emb is None else emb[unmatched])
+        store.update_unchecked(rows, boxes[cols], score[cols], None if emb is None else emb[cols])
+        store.spawn_unchecked(
+            boxes[unmatched], score[unmatched], None if emb is None else emb[unmatched]
+        )
         report = (store.time_since_update == 0) & (store.states == TrackState.CONFIRMED)
         tracks = Tracks(
             store.ids[report], store.latest_boxes_xyxy()[report], store.latest_scores()[report]

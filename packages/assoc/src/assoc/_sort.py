@@ -5,16 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
 from numpy.typing import ArrayLike
 
-from ._costs import iou_matrix
+from ._costs import iou_unchecked
 from ._kalman import BatchedKalmanFilter
-from ._layout import StateLayout
+from ._layout import StateLayout, check_positive_boxes, measurements_unchecked
 from ._matching import hungarian_match
 from ._store import TrackState, TrackStore
 from ._tracks import Tracks
-from ._validate import check_boxes_xyxy, check_embeddings, check_positive_int, check_vector
+from ._validate import check_embeddings, check_positive_int, check_vector
 
 
 @dataclass(frozen=True)
@@ -98,37 +97,31 @@ class SortTracker:
         Returns:
             :class:`Tracks` reported this frame.
         """
-        boxes = check_boxes_xyxy("boxes_xyxy", boxes_xyxy)
+        boxes = check_positive_boxes("boxes_xyxy", boxes_xyxy)
         score = check_vector("scores", scores, boxes.shape[0])
         emb = (
             None
             if embeddings is None
             else check_embeddings("embeddings", embeddings, rows=boxes.shape[0])
         )
-        widths = boxes[:, 2:] - boxes[:, :2]
-        if np.any(widths <= 0):
-            row = int(np.flatnonzero(np.any(widths <= 0, axis=1))[0])
-            raise ValueError(
-                f"boxes_xyxy must have positive width and height, row {row} is "
-                f"{boxes[row].tolist()}"
-            )
+        store = self.store
+        store.check_embedding_consistency(emb)
         self.frame_count += 1
-        kf, store = self.kalman, self.store
+        kf = self.kalman
+        z = measurements_unchecked(boxes, self.config.layout.measurement)
 
         kf.freeze_shrinking_sizes()
         kf.predict()
-        iou = iou_matrix(kf.boxes_xyxy(), boxes)
-        matches, _, unmatched_dets = hungarian_match(
+        iou = iou_unchecked(kf.boxes_xyxy(), boxes)
+        matches, _, unmatched = hungarian_match(
             1.0 - iou, threshold=1.0 - self.config.iou_threshold, backend=self.config.backend
         )
         rows, cols = matches[:, 0], matches[:, 1]
-        kf.update(rows, boxes[cols])
-        store.update(rows, boxes[cols], score[cols], None if emb is None else emb[cols])
-        kf.initiate(boxes[unmatched_dets])
-        store.spawn(
-            boxes[unmatched_dets],
-            score[unmatched_dets],
-            None if emb is None else emb[unmatched_dets],
+        kf.update_measurements(rows, z[cols])
+        store.update_unchecked(rows, boxes[cols], score[cols], None if emb is None else emb[cols])
+        kf.initiate_measurements(z[unmatched])
+        store.spawn_unchecked(
+            boxes[unmatched], score[unmatched], None if emb is None else emb[unmatched]
         )
 
         fresh = store.time_since_update == 0

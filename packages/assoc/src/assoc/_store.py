@@ -131,6 +131,32 @@ class TrackStore:
         """Whether the store keeps embeddings (fixed by the first tracks stored)."""
         return self._embeddings is not None
 
+    def check_embedding_consistency(self, embeddings: FloatArray | None) -> None:
+        """Raise ValueError unless ``embeddings`` suit the live tracks.
+
+        While tracks live, embeddings must be given iff the tracks were built with them, with
+        the same dimension ``D``.
+        """
+        if len(self) == 0:
+            return
+        if embeddings is None:
+            if self._embeddings is not None:
+                raise ValueError(
+                    "embeddings must be given on every frame or on none (until reset): got None "
+                    "but the live tracks keep embeddings"
+                )
+            return
+        if self._embeddings is None:
+            raise ValueError(
+                "embeddings must be given on every frame or on none (until reset): got an array "
+                "but the live tracks were built without embeddings"
+            )
+        if embeddings.shape[1] != self._embeddings.shape[2]:
+            raise ValueError(
+                f"embeddings must have dimension {self._embeddings.shape[2]} like the live "
+                f"tracks', got shape {embeddings.shape}"
+            )
+
     def _check_observations(
         self, count: int, boxes_xyxy: Any, scores: Any, embeddings: Any
     ) -> tuple[FloatArray, FloatArray, FloatArray | None]:
@@ -138,21 +164,8 @@ class TrackStore:
         if boxes.shape[0] != count:
             raise ValueError(f"boxes_xyxy must have {count} rows, got shape {boxes.shape}")
         score = check_vector("scores", scores, count)
-        if embeddings is None:
-            if self._embeddings is not None and len(self) > 0:
-                raise ValueError(
-                    "embeddings is None but the store keeps embeddings; pass them every frame"
-                )
-            return boxes, score, None
-        emb = check_embeddings("embeddings", embeddings, rows=count)
-        if self._embeddings is not None and len(self) > 0:
-            if emb.shape[1] != self._embeddings.shape[2]:
-                raise ValueError(
-                    f"embeddings must have dimension {self._embeddings.shape[2]}, got shape "
-                    f"{emb.shape}"
-                )
-        elif len(self) > 0:
-            raise ValueError("embeddings given but the store's tracks were created without them")
+        emb = None if embeddings is None else check_embeddings("embeddings", embeddings, rows=count)
+        self.check_embedding_consistency(emb)
         return boxes, score, emb
 
     def spawn(
@@ -168,6 +181,12 @@ class TrackStore:
         """
         count = int(np.shape(boxes_xyxy)[0]) if np.ndim(boxes_xyxy) >= 1 else -1
         boxes, score, emb = self._check_observations(count, boxes_xyxy, scores, embeddings)
+        return self.spawn_unchecked(boxes, score, emb)
+
+    def spawn_unchecked(
+        self, boxes: FloatArray, score: FloatArray, emb: FloatArray | None
+    ) -> IntArray:
+        """:meth:`spawn` on validated, consistent observations (trackers' hot path)."""
         k, h = boxes.shape[0], self.history_size
         new_ids = np.arange(self._next_id, self._next_id + k, dtype=np.int64)
         self._next_id += k
@@ -225,6 +244,12 @@ class TrackStore:
         if embeddings is None and self._embeddings is not None and index.size == 0:
             embeddings = np.zeros((0, self._embeddings.shape[2]))
         boxes, score, emb = self._check_observations(index.size, boxes_xyxy, scores, embeddings)
+        self.update_unchecked(index, boxes, score, emb)
+
+    def update_unchecked(
+        self, index: IntArray, boxes: FloatArray, score: FloatArray, emb: FloatArray | None
+    ) -> None:
+        """:meth:`update` on validated distinct rows and consistent observations (hot path)."""
         matched = np.zeros(len(self), dtype=bool)
         matched[index] = True
         self.age += 1
