@@ -7,6 +7,7 @@ pytest's importlib import mode.
 import sys
 from pathlib import Path
 
+import torch
 from hypothesis import settings
 
 settings.register_profile("trackkit", deadline=None, max_examples=100)
@@ -15,3 +16,6 @@ settings.load_profile("trackkit")
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
+
+# The models here are tiny: intra-op threading only adds overhead on the shared 2-core machine.
+torch.set_num_threads(1)

@@ -11,7 +11,14 @@ from ._inner import LossFn, batch_loss, gradient_descent, inner_loop, resolve_ad
 from ._learner import MAMLConfig, MetaLearner, MetaStepResult
 from ._lr import ElementwiseLR, FixedLR, KernelwiseLR, LearnedLR, ScalarLR
 from ._multistep import MultiStepSchedule, multi_step_loss, multi_step_weights
-from ._tasks import Task, stack_tasks
+from ._similarity import similarity_weighted_init, task_similarity
+from ._tasks import (
+    Task,
+    gather_task,
+    identity_task_indices,
+    split_support_query,
+    stack_tasks,
+)
 from ._tree import stack_trees
 from ._vmap import vmap_query_losses
 
@@ -31,14 +38,19 @@ __all__ = [
     "ScalarLR",
     "Task",
     "batch_loss",
+    "gather_task",
     "gradient_descent",
+    "identity_task_indices",
     "inner_loop",
     "load_checkpoint",
     "multi_step_loss",
     "multi_step_weights",
     "resolve_adapted",
     "save_checkpoint",
+    "similarity_weighted_init",
+    "split_support_query",
     "stack_tasks",
     "stack_trees",
+    "task_similarity",
     "vmap_query_losses",
 ]

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
-from ._inner import LossFn, batch_loss
+from ._inner import LossFn, _as_lr, _check_lr_names, batch_loss
 from ._lr import FixedLR, LearnedLR
 from ._tasks import Task
 
@@ -27,7 +27,7 @@ def vmap_query_losses(
     loss_fn: LossFn,
     *,
     steps: int,
-    lr: LearnedLR | FixedLR,
+    lr: LearnedLR | FixedLR | float,
     first_order: bool = False,
     query_loss_fn: LossFn | None = None,
 ) -> Tensor:
@@ -40,7 +40,7 @@ def vmap_query_losses(
         loss_fn: support loss `loss_fn(outputs, targets)`; also the query loss unless
             `query_loss_fn` is given.
         steps: K inner steps.
-        lr: learning-rate module.
+        lr: learning-rate module or a float.
         first_order: FOMAML approximation.
 
     Returns:
@@ -48,6 +48,8 @@ def vmap_query_losses(
     """
     q_loss = query_loss_fn if query_loss_fn is not None else loss_fn
     names = list(theta0)
+    rate = _as_lr(lr)
+    _check_lr_names(rate, names)
 
     def one_task(support: object, query: object) -> Tensor:
         def support_loss(theta: dict[str, Tensor]) -> Tensor:
@@ -60,7 +62,7 @@ def vmap_query_losses(
             grads = grad_fn(theta)
             if first_order:
                 grads = {n: g.detach() for n, g in grads.items()}
-            scaled = lr(grads, k)
+            scaled = rate(grads, k)
             theta = {n: theta[n] - scaled[n] for n in names}
             losses.append(batch_loss(model, theta, query, q_loss))  # type: ignore[arg-type]
         return torch.stack(losses)
