@@ -1,6 +1,19 @@
-"""Test configuration: hypothesis runs without deadlines (timings here are noisy)."""
+"""Test configuration: hypothesis runs without deadlines (timings here are noisy), and torch
+uses one intra-op thread (tiny tensors on a shared, loaded machine: threads only contend)."""
 
+from collections.abc import Iterator
+
+import pytest
+import torch
 from hypothesis import settings
 
 settings.register_profile("trackkit", deadline=None, max_examples=100)
 settings.load_profile("trackkit")
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
