@@ -7,6 +7,16 @@ DTB70, LaSOT, MOTChallenge) on reading; writers convert back. Frames are ``HxWx3
 arrays, read with OpenCV when accessed.
 """
 
+from trackkit.data._benchmarks import (
+    OTB_START_FRAMES,
+    polygons_to_xywh,
+    read_got10k,
+    read_lasot,
+    read_otb,
+    read_trackingnet,
+    read_uav123,
+    read_vot,
+)
 from trackkit.data._crop import (
     boxes_from_crop,
     boxes_to_crop,
@@ -32,6 +42,7 @@ from trackkit.data._text import read_numeric_rows
 
 __all__ = [
     "MOT17_CLASSES",
+    "OTB_START_FRAMES",
     "ArrayFrames",
     "Dataset",
     "FrameSource",
@@ -45,12 +56,19 @@ __all__ = [
     "crop_and_resize",
     "enlarge_boxes_xywh",
     "list_images",
+    "polygons_to_xywh",
+    "read_got10k",
     "read_image",
+    "read_lasot",
     "read_mot_rows",
     "read_motchallenge",
     "read_numeric_rows",
+    "read_otb",
     "read_seqinfo",
     "read_simple_sot",
+    "read_trackingnet",
+    "read_uav123",
+    "read_vot",
     "search_region_xywh",
     "synthetic_sot_sequence",
     "write_mot_rows",

@@ -68,12 +68,12 @@ class MOTRows:
         visibility: ``float64 [N]`` MOT16/17/20 visibility ratio; 1 when the file has none.
     """
 
-    frames: NDArray[np.int64]
-    ids: NDArray[np.int64]
-    boxes_xywh: NDArray[np.float64]
-    confidences: NDArray[np.float64]
-    classes: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
-    visibility: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    frames: NDArray[Any]
+    ids: NDArray[Any]
+    boxes_xywh: NDArray[Any]
+    confidences: NDArray[Any]
+    classes: NDArray[Any] = field(default_factory=lambda: np.zeros(0, np.int64))
+    visibility: NDArray[Any] = field(default_factory=lambda: np.zeros(0))
 
     def __post_init__(self) -> None:
         n = np.asarray(self.frames).shape[0]

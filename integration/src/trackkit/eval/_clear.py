@@ -79,10 +79,8 @@ class CLEARScores:
     def combine(cls, items: Iterable[CLEARScores]) -> CLEARScores:
         """Sum the counts of several sequences (ratios are recomputed from the sums)."""
         parts = list(items)
-        return cls(
-            *(int(sum(getattr(p, f) for p in parts)) for f in _INT_FIELDS),
-            motp_sum=float(sum(p.motp_sum for p in parts)),
-        )
+        counts = {f: int(sum(getattr(p, f) for p in parts)) for f in _INT_FIELDS}
+        return cls(**counts, motp_sum=float(sum(p.motp_sum for p in parts)))
 
 
 _INT_FIELDS = ("tp", "fn", "fp", "idsw", "mt", "pt", "ml", "frag", "frames")
