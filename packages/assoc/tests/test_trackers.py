@@ -260,6 +260,16 @@ def test_retinatrack_empty_and_bad_input() -> None:
     assert tracker.update(*frame(box_at(0))).ids.tolist() == [1]
 
 
+def test_retinatrack_embedding_dimension_may_change_once_all_tracks_died() -> None:
+    tracker = assoc.RetinaTrackTracker(assoc.RetinaTrackConfig(max_age=0))
+    tracker.update(*frame(box_at(0)), np.ones((1, 4)))
+    tracker.update(*frame(), np.zeros((0, 4)))  # the only track dies
+    out = tracker.update(*frame(box_at(0)), np.ones((1, 16)))
+    assert out.ids.tolist() == [2]
+    out = tracker.update(*frame(box_at(1)), np.ones((1, 16)))
+    assert out.ids.tolist() == [2]
+
+
 def test_tracks_is_frozen_and_read_only() -> None:
     tracks = assoc.Tracks(np.array([3]), box_at(0), np.array([0.5]))
     with pytest.raises(AttributeError):

@@ -99,6 +99,8 @@ class RetinaTrackTracker:
     def _similarity(self, boxes_xyxy: FloatArray, embeddings: FloatArray | None) -> FloatArray:
         """``Array[T, M]`` similarity of live tracks to detections, ``-inf`` where disallowed."""
         cfg, store = self.config, self.store
+        if len(store) == 0 or boxes_xyxy.shape[0] == 0:
+            return np.full((len(store), boxes_xyxy.shape[0]), -np.inf)
         entries = store.history()
         iou = iou_unchecked(entries.boxes_xyxy, boxes_xyxy)  # [K, M]
         if embeddings is None or entries.embeddings is None:

@@ -263,6 +263,8 @@ class TrackStore:
         self.hit_streak[index] += 1
         confirm = matched & ((self.hit_streak >= self.min_hits) | (self.states == TrackState.LOST))
         self.states[confirm] = TrackState.CONFIRMED
+        if index.size == 0:
+            return
         self._boxes[index] = np.concatenate([boxes[:, None], self._boxes[index, :-1]], axis=1)
         self._scores[index] = np.concatenate([score[:, None], self._scores[index, :-1]], axis=1)
         if emb is not None and self._embeddings is not None:
