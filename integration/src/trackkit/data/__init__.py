@@ -35,27 +35,51 @@ from trackkit.data._mot import (
     read_seqinfo,
     write_mot_rows,
 )
+from trackkit.data._samplers import (
+    EpisodeIndex,
+    IdentityTasks,
+    PairIndex,
+    sample_episodes,
+    sample_identity_tasks,
+    sample_pairs,
+)
 from trackkit.data._sequence import ArrayFrames, FrameSource, ImageFiles, Sequence, read_image
 from trackkit.data._simple import list_images, read_simple_sot
+from trackkit.data._synthetic_mot import synthetic_mot_sequence
 from trackkit.data._synthetic_sot import synthetic_sot_sequence
 from trackkit.data._text import read_numeric_rows
+from trackkit.data._video import (
+    AnnotatedVideoWriter,
+    VideoFrames,
+    draw_boxes,
+    id_color,
+    open_frames,
+)
 
 __all__ = [
     "MOT17_CLASSES",
     "OTB_START_FRAMES",
+    "AnnotatedVideoWriter",
     "ArrayFrames",
     "Dataset",
+    "EpisodeIndex",
     "FrameSource",
+    "IdentityTasks",
     "ImageFiles",
     "MOTRows",
     "MOTSequence",
+    "PairIndex",
     "Sequence",
+    "VideoFrames",
     "boxes_from_crop",
     "boxes_to_crop",
     "context_size",
     "crop_and_resize",
+    "draw_boxes",
     "enlarge_boxes_xywh",
+    "id_color",
     "list_images",
+    "open_frames",
     "polygons_to_xywh",
     "read_got10k",
     "read_image",
@@ -69,7 +93,11 @@ __all__ = [
     "read_trackingnet",
     "read_uav123",
     "read_vot",
+    "sample_episodes",
+    "sample_identity_tasks",
+    "sample_pairs",
     "search_region_xywh",
+    "synthetic_mot_sequence",
     "synthetic_sot_sequence",
     "write_mot_rows",
 ]

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from trackkit.data._dataset import Dataset
-from trackkit.data._sequence import ImageFiles
+from trackkit.data._sequence import FrameSource, ImageFiles
 from trackkit.data._simple import list_images
 from trackkit.data._text import read_numeric_rows
 
@@ -234,7 +234,7 @@ class MOTSequence:
 
     name: str
     num_frames: int
-    frames: ImageFiles | None
+    frames: FrameSource | None
     gt: MOTRows | None
     det: MOTRows | None
     frame_rate: float = 0.0
