@@ -111,3 +111,11 @@ def test_shape_errors_name_the_argument() -> None:
         evaluate_sot(np.zeros((3, 3)), np.zeros((3, 4)))
     with pytest.raises(ValueError, match="differ"):
         evaluate_sot(np.zeros((2, 4)), np.zeros((3, 4)))
+
+
+def test_identical_boxes_never_exceed_overlap_one() -> None:
+    rng = np.random.default_rng(0)
+    gt = np.concatenate([rng.uniform(0, 300, (200, 2)), rng.uniform(1, 90, (200, 2))], axis=1)
+    iou = overlaps_xywh(gt, gt)
+    assert (iou <= 1.0).all()
+    assert evaluate_sot(gt, gt).success[-1] == 0.0  # nothing has overlap > 1

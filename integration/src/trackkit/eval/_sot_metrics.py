@@ -78,7 +78,7 @@ def overlaps_xywh(pred_xywh: ArrayLike, gt_xywh: ArrayLike) -> NDArray[np.float6
     ih = np.minimum(pp[:, 1] + pp[:, 3], gg[:, 1] + gg[:, 3]) - np.maximum(pp[:, 1], gg[:, 1])
     inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
     union = pp[:, 2] * pp[:, 3] + gg[:, 2] * gg[:, 3] - inter
-    out[both] = inter / union
+    out[both] = np.clip(inter / union, 0.0, 1.0)  # rounding can push identical boxes past 1
     out[gv & ~pv] = 0.0
     return out
 

@@ -1,0 +1,279 @@
+"""Benchmark runner: any single-object tracker over a dataset, any MOT tracker over detections.
+
+Single-object protocol (OPE, one-pass evaluation): ``tracker.init(frame0, box0_xywh)`` with
+the first ground-truth box, then ``tracker.update(frame)`` for every later frame, returning
+``box_xywh`` (or ``(box_xywh, ok)`` like the ``distill`` teachers; when ``ok`` is False the
+previous box is reported). Boxes are 0-based ``xywh``; frames ``HxWx3`` uint8 BGR.
+
+Multi-object protocol: ``tracker.reset()`` per sequence, then per frame
+``tracker.update(boxes_xyxy[N, 4], scores[N], embeddings=None)`` returning an object with
+``ids``, ``boxes_xyxy`` and ``scores`` (``assoc.Tracks``). Only these calls are timed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from tqdm.auto import tqdm
+
+from trackkit.data._mot import MOTRows, MOTSequence, write_mot_rows
+from trackkit.data._sequence import Sequence
+from trackkit.eval._mot_metrics import MOTScores, evaluate_mot
+from trackkit.eval._results_io import write_otb_results
+from trackkit.eval._sot_metrics import SOTScores, evaluate_sot, mean_sot_scores
+
+__all__ = [
+    "MOTBenchmarkResult",
+    "MOTTracker",
+    "SOTBenchmarkResult",
+    "SOTRun",
+    "SOTTracker",
+    "run_mot_benchmark",
+    "run_mot_sequence",
+    "run_sot_benchmark",
+    "run_sot_sequence",
+]
+
+
+@runtime_checkable
+class SOTTracker(Protocol):
+    """A single-object tracker: ``init(frame, box_xywh)`` then ``update(frame) -> box_xywh``."""
+
+    def init(self, frame: NDArray[np.uint8], box_xywh: NDArray[np.float64]) -> Any: ...
+
+    def update(self, frame: NDArray[np.uint8]) -> Any: ...
+
+
+@runtime_checkable
+class MOTTracker(Protocol):
+    """A multi-object tracker over detections (the ``assoc`` tracker contract)."""
+
+    def reset(self) -> None: ...
+
+    def update(
+        self, boxes_xyxy: NDArray[np.float64], scores: NDArray[np.float64], embeddings: Any = None
+    ) -> Any: ...
+
+
+def _as_box(result: Any, previous: NDArray[np.float64]) -> NDArray[np.float64]:
+    ok = True
+    if isinstance(result, tuple) and len(result) == 2 and np.ndim(result[0]) == 1:
+        result, ok = result
+    box = np.asarray(result, dtype=np.float64).reshape(-1)
+    if box.shape != (4,):
+        raise ValueError(f"tracker.update must return a box_xywh of 4 numbers, got {box.shape}")
+    return box if bool(ok) else previous
+
+
+@dataclass(frozen=True)
+class SOTRun:
+    """One tracked sequence: boxes ``[T, 4]`` (frame 0 = the init box), seconds per frame."""
+
+    sequence: str
+    boxes_xywh: NDArray[np.float64]
+    seconds: NDArray[np.float64]
+    scores: SOTScores
+
+    @property
+    def fps(self) -> float:
+        """Frames per second of ``update`` (initialisation excluded)."""
+        total = float(self.seconds[1:].sum())
+        return (len(self.seconds) - 1) / total if total > 0 else float("nan")
+
+
+def run_sot_sequence(
+    tracker: SOTTracker,
+    sequence: Sequence,
+    *,
+    absent_policy: str = "exclude",
+    progress: bool = False,
+) -> SOTRun:
+    """Track one sequence from its first ground-truth box and score it."""
+    if not isinstance(tracker, SOTTracker):
+        raise TypeError(f"tracker must have init(frame, box) and update(frame), got {tracker!r}")
+    n = len(sequence)
+    init_box = sequence.boxes_xywh[0]
+    if not np.all(np.isfinite(init_box)):
+        raise ValueError(f"sequence {sequence.name!r} has no box in frame 0")
+    boxes = np.empty((n, 4))
+    seconds = np.zeros(n)
+    frame = sequence[0]
+    start = time.perf_counter()
+    tracker.init(frame, init_box.copy())
+    seconds[0] = time.perf_counter() - start
+    boxes[0] = init_box
+    frames: Iterable[int] = range(1, n)
+    if progress:
+        frames = tqdm(frames, desc=sequence.name, leave=False, unit="frame")
+    for t in frames:
+        frame = sequence[t]
+        start = time.perf_counter()
+        out = tracker.update(frame)
+        seconds[t] = time.perf_counter() - start
+        boxes[t] = _as_box(out, boxes[t - 1])
+    scores = evaluate_sot(boxes, sequence.boxes_xywh, sequence.absent, absent_policy=absent_policy)
+    return SOTRun(sequence.name, boxes, seconds, scores)
+
+
+@dataclass(frozen=True)
+class SOTBenchmarkResult:
+    """A tracker's runs over a dataset, their mean scores and overall speed."""
+
+    tracker: str
+    runs: dict[str, SOTRun]
+    mean: SOTScores
+
+    @property
+    def fps(self) -> float:
+        """Frames per second over all ``update`` calls of all sequences."""
+        frames = sum(len(r.seconds) - 1 for r in self.runs.values())
+        total = sum(float(r.seconds[1:].sum()) for r in self.runs.values())
+        return frames / total if total > 0 else float("nan")
+
+
+def run_sot_benchmark(
+    make_tracker: Callable[[], SOTTracker],
+    sequences: Iterable[Sequence],
+    *,
+    name: str,
+    results_dir: str | Path | None = None,
+    absent_policy: str = "exclude",
+    progress: bool = True,
+) -> SOTBenchmarkResult:
+    """Run a fresh tracker (``make_tracker()``) on every sequence, with a tqdm progress bar.
+
+    With ``results_dir`` the boxes are written as OTB-style result files
+    ``<results_dir>/<name>/<sequence>.txt`` in the sequence's file coordinate base.
+    """
+    seqs = list(sequences)
+    if not seqs:
+        raise ValueError("sequences is empty")
+    runs: dict[str, SOTRun] = {}
+    bar = tqdm(seqs, desc=name, unit="seq", disable=not progress)
+    for seq in bar:
+        bar.set_postfix_str(seq.name)
+        run = run_sot_sequence(make_tracker(), seq, absent_policy=absent_policy)
+        runs[seq.name] = run
+        if results_dir is not None:
+            base = int(seq.meta.get("coordinate_base_of_file", 0))
+            write_otb_results(
+                Path(results_dir) / name / f"{seq.name}.txt", run.boxes_xywh, coordinate_base=base
+            )
+    return SOTBenchmarkResult(name, runs, mean_sot_scores(r.scores for r in runs.values()))
+
+
+def run_mot_sequence(
+    tracker: MOTTracker,
+    detections: MOTRows,
+    num_frames: int,
+    *,
+    min_score: float = 0.0,
+    embeddings: ArrayLike | None = None,
+) -> tuple[MOTRows, float]:
+    """Feed detections frame by frame; returns the tracker's rows and seconds spent in it.
+
+    Args:
+        tracker: a :class:`MOTTracker`; ``reset()`` is called first.
+        detections: detection rows (0-based frames and boxes).
+        num_frames: sequence length; frames without detections are fed as empty arrays.
+        min_score: detections scoring below this are dropped.
+        embeddings: optional ``[N, D]`` per detection row.
+    """
+    if not isinstance(tracker, MOTTracker):
+        raise TypeError(f"tracker must have reset() and update(boxes, scores), got {tracker!r}")
+    emb = None if embeddings is None else np.asarray(embeddings, dtype=np.float64)
+    if emb is not None and emb.shape[0] != len(detections):
+        raise ValueError(f"embeddings has {emb.shape[0]} rows for {len(detections)} detections")
+    keep = detections.confidences >= min_score
+    det = detections.select(keep)
+    emb = None if emb is None else emb[keep]
+    per_frame = det.split_by_frame(num_frames)
+    boxes_xyxy = det.boxes_xyxy
+    tracker.reset()
+    parts: list[MOTRows] = []
+    spent = 0.0
+    for t in range(num_frames):
+        idx = per_frame[t]
+        start = time.perf_counter()
+        out = tracker.update(
+            boxes_xyxy[idx], det.confidences[idx], None if emb is None else emb[idx]
+        )
+        spent += time.perf_counter() - start
+        ids = np.asarray(out.ids, dtype=np.int64).reshape(-1)
+        if ids.size:
+            b = np.asarray(out.boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+            xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
+            parts.append(
+                MOTRows(np.full(ids.size, t), ids, xywh, np.asarray(out.scores, dtype=np.float64))
+            )
+    return MOTRows.concatenate(parts), spent
+
+
+@dataclass(frozen=True)
+class MOTBenchmarkResult:
+    """Per-sequence and combined MOT scores of one tracker, with association time."""
+
+    tracker: str
+    scores: dict[str, MOTScores]
+    combined: MOTScores
+    seconds: dict[str, float]
+    frames: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        """Frames per second of the tracker's ``update`` calls over all sequences."""
+        total = sum(self.seconds.values())
+        return sum(self.frames.values()) / total if total > 0 else float("nan")
+
+
+def run_mot_benchmark(
+    tracker: MOTTracker,
+    sequences: Iterable[MOTSequence],
+    *,
+    name: str,
+    results_dir: str | Path | None = None,
+    min_score: float = 0.0,
+    mot17_preprocessing: bool = False,
+    repeats: int = 1,
+    progress: bool = True,
+) -> MOTBenchmarkResult:
+    """Run a MOT tracker over the public detections of every sequence and score it.
+
+    ``repeats > 1`` runs each sequence several times and keeps the median time (the outputs
+    of the repeats must be identical, which also checks that ``reset()`` works). With
+    ``results_dir`` the tracks are written as MOTChallenge files
+    ``<results_dir>/<name>/<sequence>.txt``.
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    scores: dict[str, MOTScores] = {}
+    seconds: dict[str, float] = {}
+    frames: dict[str, int] = {}
+    for seq in tqdm(list(sequences), desc=name, unit="seq", disable=not progress):
+        if seq.det is None or seq.gt is None:
+            raise ValueError(f"sequence {seq.name!r} needs both gt and det to be scored")
+        times = []
+        tracks = None
+        for _ in range(repeats):
+            out, spent = run_mot_sequence(tracker, seq.det, seq.num_frames, min_score=min_score)
+            if tracks is not None and not np.array_equal(out.boxes_xywh, tracks.boxes_xywh):
+                raise ValueError(f"{name}: repeated runs on {seq.name} differ (reset() broken?)")
+            tracks = out
+            times.append(spent)
+        assert tracks is not None  # repeats >= 1
+        seconds[seq.name] = float(np.median(times))
+        frames[seq.name] = seq.num_frames
+        scores[seq.name] = evaluate_mot(
+            seq.gt, tracks, seq.num_frames, mot17_preprocessing=mot17_preprocessing
+        )
+        if results_dir is not None:
+            write_mot_rows(Path(results_dir) / name / f"{seq.name}.txt", tracks)
+    if not scores:
+        raise ValueError("sequences is empty")
+    return MOTBenchmarkResult(name, scores, MOTScores.combine(scores.values()), seconds, frames)
