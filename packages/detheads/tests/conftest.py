@@ -7,10 +7,15 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import settings
 
 settings.register_profile("trackkit", deadline=None, max_examples=100)
 settings.load_profile("trackkit")
+
+# Small tensors: one intra-op thread is fastest, and on a shared 2-core machine extra threads
+# spin against other processes (measured: ~10 ms vs ~2 s per learning step under load).
+torch.set_num_threads(1)
 
 
 @pytest.fixture

@@ -1,0 +1,227 @@
+"""Decoding: per-level top-k, score threshold, class-wise batched NMS in pure torch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import Tensor
+
+from ._boxes import box_iou
+from ._coding import decode_deltas, decode_ltrb
+
+
+def nms_mask(
+    boxes_xyxy: Tensor,
+    scores: Tensor,
+    iou_threshold: float,
+    *,
+    classes: Tensor | None = None,
+    valid: Tensor | None = None,
+) -> Tensor:
+    """Greedy NMS keep-mask, batched: ``Tensor[B, N, 4]``, ``Tensor[B, N]`` -> ``Tensor[B, N]``.
+
+    Exactly the classic greedy result (highest score first; a box is suppressed by a kept,
+    higher-ranked box of the same class with IoU > ``iou_threshold``), computed by the
+    Cluster-NMS fixed-point iteration (Zheng et al. 2020): ``keep_i = not any_j (keep_j and
+    j ranks above i and IoU_ij > t)``, iterated from all-kept until it stops changing. Each
+    iteration is one batched matrix operation; the number of iterations is the length of the
+    longest suppression chain (usually a handful), not ``N``. Ties in score rank by index.
+
+    Args:
+        boxes_xyxy: ``Tensor[B, N, 4]`` (or ``[N, 4]``).
+        scores: ``Tensor[B, N]`` (or ``[N]``).
+        classes: optional ``Tensor[B, N]`` ints; boxes of different classes never suppress
+            each other.
+        valid: optional ``Tensor[B, N]`` bool; invalid boxes neither survive nor suppress.
+    """
+    squeeze = boxes_xyxy.dim() == 2
+    if squeeze:
+        boxes_xyxy, scores = boxes_xyxy[None], scores[None]
+        classes = None if classes is None else classes[None]
+        valid = None if valid is None else valid[None]
+    b, n = scores.shape
+    if boxes_xyxy.shape != (b, n, 4):
+        raise ValueError(f"boxes_xyxy {tuple(boxes_xyxy.shape)} does not match scores {(b, n)}")
+    if valid is None:
+        valid = torch.ones((b, n), dtype=torch.bool, device=scores.device)
+    if n == 0:
+        return valid[0] if squeeze else valid
+    order = torch.sort(scores.masked_fill(~valid, -torch.inf), dim=1, descending=True, stable=True)
+    idx = order.indices
+    sb = torch.gather(boxes_xyxy, 1, idx[..., None].expand(b, n, 4))
+    sv = torch.gather(valid, 1, idx)
+    over = box_iou(sb, sb) > iou_threshold  # [B, N, N]
+    if classes is not None:
+        sc = torch.gather(classes, 1, idx)
+        over = over & (sc[:, :, None] == sc[:, None, :])
+    upper = torch.ones((n, n), dtype=torch.bool, device=scores.device).triu(diagonal=1)
+    over = over & upper & sv[:, :, None]  # over[j, i]: valid j ranked above i suppresses i
+    overf = over.to(boxes_xyxy.dtype)
+    keep = sv.clone()
+    for _ in range(n):
+        suppressed = torch.einsum("bj,bji->bi", keep.to(overf.dtype), overf) > 0
+        new_keep = sv & ~suppressed
+        if torch.equal(new_keep, keep):
+            break
+        keep = new_keep
+    out = torch.zeros_like(keep).scatter(1, idx, keep)
+    return out[0] if squeeze else out
+
+
+def batched_nms(
+    boxes_xyxy: Tensor, scores: Tensor, classes: Tensor, iou_threshold: float
+) -> Tensor:
+    """Class-wise NMS of one set ``Tensor[N, 4]``: kept indices sorted by decreasing score."""
+    keep = nms_mask(boxes_xyxy, scores, iou_threshold, classes=classes)
+    kept = torch.nonzero(keep).reshape(-1)
+    return kept[torch.argsort(scores[kept], descending=True, stable=True)]
+
+
+def postprocess_detections(
+    scores: Tensor,
+    boxes_xyxy: Tensor,
+    *,
+    level_sizes: Sequence[int] | None = None,
+    score_threshold: float = 0.05,
+    topk_per_level: int = 1000,
+    nms_threshold: float = 0.5,
+    max_detections: int = 100,
+    extras: Mapping[str, Tensor] | None = None,
+) -> list[dict[str, Tensor]]:
+    """Detections per image from dense scores and decoded boxes (RetinaNet / FCOS inference).
+
+    Per level: the ``topk_per_level`` best (anchor, class) scores above ``score_threshold``;
+    then class-wise NMS over all levels; then the ``max_detections`` best. Everything runs on
+    the whole batch; only the final split into images is per image.
+
+    Args:
+        scores: ``Tensor[B, A, N]`` probabilities (or ``Tensor[B, A]`` for one class).
+        boxes_xyxy: ``Tensor[B, A, 4]`` decoded boxes (class-agnostic).
+        level_sizes: anchors per level (``level_sizes(feature_sizes, K)``); ``None`` = one level.
+        extras: per-anchor tensors ``Tensor[B, A, ...]`` (e.g. ``"embeddings"``) gathered for
+            each detection, so embeddings travel with their boxes.
+
+    Returns:
+        one dict per image: ``"boxes_xyxy": [D, 4]``, ``"scores": [D]``, ``"labels": [D]``
+        long, ``"anchor_idx": [D]`` long (index into A), and ``extras[k]: [D, ...]``; sorted
+        by decreasing score.
+    """
+    if scores.dim() == 2:
+        scores = scores[..., None]
+    b, a, n = scores.shape
+    if boxes_xyxy.shape != (b, a, 4):
+        raise ValueError(f"boxes_xyxy {tuple(boxes_xyxy.shape)} does not match scores {(b, a, n)}")
+    sizes = [a] if level_sizes is None else list(level_sizes)
+    if sum(sizes) != a:
+        raise ValueError(f"level_sizes sum to {sum(sizes)}, scores have A = {a}")
+    for name, v in (("topk_per_level", topk_per_level), ("max_detections", max_detections)):
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    cand_scores, cand_flat = [], []
+    start = 0
+    for size in sizes:
+        lvl = scores[:, start : start + size].reshape(b, size * n)
+        k = min(topk_per_level, size * n)
+        top = lvl.topk(k, dim=1)
+        cand_scores.append(top.values)
+        cand_flat.append(top.indices + start * n)
+        start += size
+    cs = torch.cat(cand_scores, dim=1)
+    flat = torch.cat(cand_flat, dim=1)
+    anchor_idx = flat // n
+    labels = flat % n
+    cb = torch.gather(boxes_xyxy, 1, anchor_idx[..., None].expand(-1, -1, 4))
+    valid = cs > score_threshold
+    keep = nms_mask(cb, cs, nms_threshold, classes=labels, valid=valid)
+    final = cs.masked_fill(~keep, -torch.inf)
+    k = min(max_detections, final.shape[1])
+    top = final.topk(k, dim=1)
+    sel = top.indices
+    sel_keep = torch.isfinite(top.values)
+    result_boxes = torch.gather(cb, 1, sel[..., None].expand(-1, -1, 4))
+    result_anchor = torch.gather(anchor_idx, 1, sel)
+    result_labels = torch.gather(labels, 1, sel)
+    gathered = {}
+    for key, value in (extras or {}).items():
+        if value.shape[:2] != (b, a):
+            raise ValueError(f"extras[{key!r}] must be Tensor[B, A, ...], got {tuple(value.shape)}")
+        rest = value.shape[2:]
+        idx = result_anchor.reshape(b, k, *([1] * len(rest))).expand(b, k, *rest)
+        gathered[key] = torch.gather(value, 1, idx)
+    out = []
+    counts = sel_keep.sum(dim=1).tolist()
+    for i, c in enumerate(counts):
+        det = {
+            "boxes_xyxy": result_boxes[i, :c],
+            "scores": top.values[i, :c],
+            "labels": result_labels[i, :c],
+            "anchor_idx": result_anchor[i, :c],
+        }
+        det.update({key: v[i, :c] for key, v in gathered.items()})
+        out.append(det)
+    return out
+
+
+def decode_retinanet(
+    outputs: Mapping[str, Tensor],
+    anchors_xyxy: Tensor,
+    *,
+    level_sizes: Sequence[int] | None = None,
+    coder_weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0),
+    score_threshold: float = 0.05,
+    topk_per_level: int = 1000,
+    nms_threshold: float = 0.5,
+    max_detections: int = 100,
+    extra_keys: Sequence[str] = ("embeddings",),
+) -> list[dict[str, Tensor]]:
+    """Detections from a RetinaNet / RetinaTrack output (sigmoid scores, delta decoding).
+
+    ``outputs`` keys ``cls_logits [B, A, N]``, ``bbox_deltas [B, A, 4]``; any of ``extra_keys``
+    present (``"embeddings"`` of RetinaTrack, or ``"instance_features"``) travel with the
+    detections. Returns :func:`postprocess_detections`'s per-image dicts.
+    """
+    boxes = decode_deltas(outputs["bbox_deltas"], anchors_xyxy[None], weights=coder_weights)
+    return postprocess_detections(
+        torch.sigmoid(outputs["cls_logits"]),
+        boxes,
+        level_sizes=level_sizes,
+        score_threshold=score_threshold,
+        topk_per_level=topk_per_level,
+        nms_threshold=nms_threshold,
+        max_detections=max_detections,
+        extras={k: outputs[k] for k in extra_keys if k in outputs},
+    )
+
+
+def decode_fcos(
+    outputs: Mapping[str, Tensor],
+    points_xy: Tensor,
+    point_strides: Tensor,
+    *,
+    level_sizes: Sequence[int] | None = None,
+    score_threshold: float = 0.05,
+    topk_per_level: int = 1000,
+    nms_threshold: float = 0.6,
+    max_detections: int = 100,
+) -> list[dict[str, Tensor]]:
+    """Detections from an FCOS output.
+
+    Score = ``sqrt(sigmoid(cls) * sigmoid(centerness))`` with class logits (FCOS), or
+    ``sigmoid(centerness)`` in the tracking variant (paper 000). FCOS's NMS threshold 0.6.
+    """
+    ctr = torch.sigmoid(outputs["centerness_logits"])
+    if "cls_logits" in outputs:
+        scores = torch.sqrt(torch.sigmoid(outputs["cls_logits"]) * ctr[..., None])
+    else:
+        scores = ctr[..., None]
+    boxes = decode_ltrb(points_xy[None], outputs["bbox_ltrb"], stride=point_strides[None])
+    return postprocess_detections(
+        scores,
+        boxes,
+        level_sizes=level_sizes,
+        score_threshold=score_threshold,
+        topk_per_level=topk_per_level,
+        nms_threshold=nms_threshold,
+        max_detections=max_detections,
+    )
