@@ -166,7 +166,7 @@ def test_two_workers_learn_to_move_the_box_onto_the_target() -> None:
         num_workers=2,
         episodes_per_worker=500,
         t_max=5,
-        gamma=1.0,
+        gamma=0.5,  # every step moves onto the target: short horizons cut the variance
         rl_loss_scale=1.0,
         value_coef=0.5,
         advantage="n_step",

@@ -129,22 +129,33 @@ def test_actor_critic_loss_composes_the_pieces() -> None:
     torch.testing.assert_close(n_step.advantage_t, returns - v.detach())
 
 
+Z3 = torch.zeros(3)
+NAN1 = torch.tensor([float("nan")])
+AC = seqrl.actor_critic_loss
+NSR = seqrl.n_step_returns
+
+
 @pytest.mark.parametrize(
     ("call", "err", "match"),
     [
-        (lambda: seqrl.n_step_returns(torch.zeros(0), torch.zeros(0), 0.0, n=1), ValueError, "empty"),
-        (lambda: seqrl.n_step_returns(torch.zeros(3), torch.zeros(4), 0.0, n=1), ValueError, "same shape"),
-        (lambda: seqrl.n_step_returns(torch.tensor([float("nan")]), torch.zeros(1), 0.0, n=1), ValueError, "NaN"),
-        (lambda: seqrl.n_step_returns(torch.zeros(3), torch.zeros(3), 0.0, n=0), ValueError, "n must"),
-        (lambda: seqrl.n_step_returns(torch.zeros(3), torch.zeros(3), 0.0, n=1, gamma=1.5), ValueError, "gamma"),
-        (lambda: seqrl.n_step_returns(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(3), n=1), ValueError, "v_T"),
-        (lambda: seqrl.discounted_returns(torch.zeros(3), float("nan")), ValueError, "v_T"),
-        (lambda: seqrl.discounted_returns(torch.zeros(3), terminal=1), TypeError, "terminal"),
-        (lambda: seqrl.actor_critic_loss(torch.zeros(3), torch.zeros(3), torch.zeros(3), 0.0, advantage="gae"), ValueError, "advantage"),
-        (lambda: seqrl.policy_gradient_loss(torch.zeros(()), torch.zeros(())), ValueError, "scalar"),
+        (lambda: NSR(torch.zeros(0), torch.zeros(0), 0.0, n=1), ValueError, "empty"),
+        (lambda: NSR(Z3, torch.zeros(4), 0.0, n=1), ValueError, "same shape"),
+        (lambda: NSR(NAN1, torch.zeros(1), 0.0, n=1), ValueError, "NaN"),
+        (lambda: NSR(Z3, Z3, 0.0, n=0), ValueError, "n must"),
+        (lambda: NSR(Z3, Z3, 0.0, n=1, gamma=1.5), ValueError, "gamma"),
+        (lambda: NSR(torch.zeros(2, 3), torch.zeros(2, 3), Z3, n=1), ValueError, "v_T"),
+        (lambda: seqrl.discounted_returns(Z3, float("nan")), ValueError, "v_T"),
+        (lambda: seqrl.discounted_returns(Z3, terminal=1), TypeError, "terminal"),
+        (lambda: AC(Z3, Z3, Z3, 0.0, advantage="gae"), ValueError, "advantage"),
+        (lambda: AC(Z3, Z3, torch.zeros(2), 0.0), ValueError, "same shape"),
+        (
+            lambda: seqrl.policy_gradient_loss(torch.zeros(()), torch.zeros(())),
+            ValueError,
+            "scalar",
+        ),
         (lambda: seqrl.value_loss([1.0], torch.zeros(1)), TypeError, "returns_t"),
     ],
-)  # fmt: skip
+)
 def test_bad_inputs(call: object, err: type, match: str) -> None:
     with pytest.raises(err, match=match):
         call()  # type: ignore[operator]

@@ -98,12 +98,14 @@ class A3CConfig:
 
 @dataclass(frozen=True)
 class WorkerStats:
-    """What one worker did: per-episode undiscounted returns, env steps, gradient pushes."""
+    """What one worker did: per-episode undiscounted returns, env steps, gradient pushes and
+    the seconds it spent playing and learning (start-up excluded)."""
 
     worker_id: int
     episode_returns: tuple[float, ...]
     env_steps: int
     updates: int
+    busy_s: float
 
 
 @dataclass(frozen=True)
@@ -183,14 +185,22 @@ class _Worker:
         self.returns: list[float] = []
         self.env_steps = 0
         self.updates = 0
+        self.busy_s = 0.0
 
     def finished(self) -> bool:
         return self.episode >= self.config.episodes_per_worker
 
     def stats(self) -> WorkerStats:
-        return WorkerStats(self.worker_id, tuple(self.returns), self.env_steps, self.updates)
+        return WorkerStats(
+            self.worker_id, tuple(self.returns), self.env_steps, self.updates, self.busy_s
+        )
 
     def run_segment(self) -> None:
+        start = time.perf_counter()
+        self._run_segment()
+        self.busy_s += time.perf_counter() - start
+
+    def _run_segment(self) -> None:
         cfg = self.config
         if not self.in_episode:
             self.local.load_state_dict(self.global_model.state_dict())  # sync per episode

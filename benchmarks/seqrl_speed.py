@@ -1,0 +1,173 @@
+"""seqrl speed: SCST loss + backward over score maps, and A3C throughput with 1 vs 2 workers.
+
+Writes docs/benchmarks/seqrl.md. Every timing is a median of repeats, and each result is
+reported as a ratio against a reference measured in the same run (the machine is shared and
+noisy), with the absolute numbers alongside.
+
+    python3 benchmarks/seqrl_speed.py [--repeats 7] [--episodes 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+import seqrl
+from seqrl import toys
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks" / "seqrl.md"
+B, T, N = 8, 24, 33 * 33
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def scst_reference(logits: torch.Tensor, r: torch.Tensor, r_greedy: torch.Tensor) -> None:
+    """Obvious per-episode, per-frame loop: one score map at a time, scalars accumulated."""
+    loss = logits.new_zeros(())
+    for b in range(B):
+        total = logits.new_zeros(())
+        for t in range(T):
+            x = torch.sigmoid(logits[b, t]).clamp(1e-6, 1 - 1e-6)
+            p = torch.softmax(torch.log(x / (1 - x)), dim=0)
+            n = int(torch.multinomial(p.detach(), 1))
+            total = total + torch.log(p[n])
+        loss = loss - (r[b] - r_greedy[b]) * total
+    (loss / B).backward()
+
+
+def scst_per_frame(logits: torch.Tensor, r: torch.Tensor, r_greedy: torch.Tensor) -> None:
+    """seqrl as a tracker uses it: one batched [B, N] call per frame."""
+    logps = []
+    for t in range(T):
+        lp = seqrl.score_map_log_probs(torch.sigmoid(logits[:, t]))
+        _, logp = seqrl.select_candidates(lp, mode="sample")
+        logps.append(logp)
+    seqrl.scst_loss(torch.stack(logps, dim=1), r, r_greedy).backward()
+
+
+def scst_flat(logits: torch.Tensor, r: torch.Tensor, r_greedy: torch.Tensor) -> None:
+    """All B*T score maps in one call (when the maps are available up front)."""
+    lp = seqrl.score_map_log_probs(torch.sigmoid(logits.reshape(B * T, N)))
+    _, logp = seqrl.select_candidates(lp, mode="sample")
+    seqrl.scst_loss(logp.reshape(B, T), r, r_greedy).backward()
+
+
+def bench_scst(repeats: int) -> list[str]:
+    torch.manual_seed(0)
+    logits = torch.randn(B, T, N, requires_grad=True)
+    r, r_greedy = torch.rand(B), torch.rand(B)
+    rows = []
+    ref = median_time(lambda: scst_reference(logits, r, r_greedy), repeats)
+    for name, fn in (
+        ("reference loop (per episode, per frame)", scst_reference),
+        ("seqrl, one [B, N] call per frame", scst_per_frame),
+        ("seqrl, one [B*T, N] call", scst_flat),
+    ):
+        t = (
+            ref
+            if fn is scst_reference
+            else median_time(lambda f=fn: f(logits, r, r_greedy), repeats)
+        )
+        rows.append(f"| {name} | {t * 1e3:.2f} | {ref / t:.1f}x |")
+    return rows
+
+
+def bench_a3c(episodes: int, repeats: int) -> list[str]:
+    def run(workers: int, multiprocess: bool) -> tuple[float, float]:
+        cfg = seqrl.A3CConfig(
+            num_workers=workers,
+            episodes_per_worker=episodes,
+            rl_loss_scale=1.0,
+            optimizer=seqrl.OptimizerConfig(name="adam", lr=5e-4),
+            multiprocess=multiprocess,
+            timeout_s=600.0,
+        )
+        torch.manual_seed(0)
+        res = seqrl.run_a3c(
+            toys.MoveBoxActorCritic(), toys.make_move_box_env, toys.move_box_policy_step, cfg
+        )
+        busy = max(w.busy_s for w in res.workers)
+        return res.env_steps / busy, res.env_steps / res.elapsed_s
+
+    rows = []
+    results = {}
+    for label, workers, multi in (
+        ("single-process mode, 1 worker", 1, False),
+        ("processes, 1 worker", 1, True),
+        ("processes, 2 workers", 2, True),
+    ):
+        samples = [run(workers, multi) for _ in range(repeats)]
+        steady = statistics.median(s[0] for s in samples)
+        wall = statistics.median(s[1] for s in samples)
+        results[label] = steady
+        rows.append(f"| {label} | {steady:.0f} | {wall:.0f} |")
+    ratio = results["processes, 2 workers"] / results["processes, 1 worker"]
+    rows.append("")
+    rows.append(f"2 workers / 1 worker (steady-state env steps/s): **{ratio:.2f}x**")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--a3c-repeats", type=int, default=3)
+    parser.add_argument("--episodes", type=int, default=300)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    scst_rows = bench_scst(args.repeats)
+    a3c_rows = bench_a3c(args.episodes, args.a3c_repeats)
+    text = "\n".join(
+        [
+            "# seqrl benchmark",
+            "",
+            "Produced by `python3 benchmarks/seqrl_speed.py`. "
+            f"torch {torch.__version__}, {os.cpu_count()} CPU cores "
+            f"({platform.processor() or platform.machine()}), one intra-op thread per process, "
+            f"load average at start {load[0]:.1f} (a machine shared with other jobs: "
+            "absolute numbers are noisy, ratios less so).",
+            "",
+            f"## SCST loss + backward, B={B} episodes x T={T} frames x N={N} candidates",
+            "",
+            f"Median of {args.repeats} repeats; sampling, eq. 5 log-probabilities, "
+            "`scst_loss` and backward into the score logits.",
+            "",
+            "| implementation | ms | speed-up vs reference |",
+            "|---|---|---|",
+            *scst_rows,
+            "",
+            "## A3C throughput on `seqrl.toys.MoveBoxEnv`",
+            "",
+            f"{args.episodes} episodes (5 steps each) per worker, t_max=5, MLP actor-critic "
+            f"(64 hidden), spawn start method; median of {args.a3c_repeats} runs. "
+            "*Steady-state* = environment steps / the slowest worker's busy time (start-up "
+            "excluded); *wall* includes spawning the worker processes.",
+            "",
+            "| mode | steady-state env steps/s | wall env steps/s |",
+            "|---|---|---|",
+            *a3c_rows,
+            "",
+        ]
+    )
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
