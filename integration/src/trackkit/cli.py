@@ -59,4 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m trackkit.cli`: run the imported module's main so that the subcommands and this
+    # entry point share one CLIError class (this file also runs as __main__).
+    from trackkit.cli import main as _main
+
+    sys.exit(_main())

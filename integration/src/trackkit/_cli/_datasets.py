@@ -1,0 +1,62 @@
+"""Shared helpers of the ``trackkit`` subcommands: dataset formats and path checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trackkit.cli import CLIError
+from trackkit.data import (
+    Dataset,
+    Sequence,
+    read_got10k,
+    read_lasot,
+    read_otb,
+    read_simple_sot,
+    read_trackingnet,
+    read_uav123,
+    read_vot,
+)
+
+__all__ = ["SOT_FORMATS", "existing_dir", "open_sot_dataset"]
+
+#: ``--format`` choices of the single-object commands and their readers.
+SOT_FORMATS: dict[str, Callable[..., Dataset[Sequence]]] = {
+    "simple": read_simple_sot,
+    "otb": read_otb,
+    "uav123": read_uav123,
+    "vot": read_vot,
+    "got10k": read_got10k,
+    "lasot": read_lasot,
+    "trackingnet": read_trackingnet,
+}
+
+SOT_FORMAT_HELP = (
+    "layout of --data: simple (trackkit's <seq>/img + groundtruth.txt + manifest.json, "
+    "e.g. ../shared/data/sot), otb, uav123, vot, got10k (one split folder), lasot, "
+    "trackingnet (default: simple)"
+)
+
+
+def existing_dir(path: Path, what: str) -> Path:
+    """``path`` if it is a folder, else a one-line :class:`CLIError`."""
+    if not path.exists():
+        raise CLIError(f"{what} not found: {path}")
+    if not path.is_dir():
+        raise CLIError(f"{what} is not a folder: {path}")
+    return path
+
+
+def open_sot_dataset(path: Path, fmt: str, *, names: list[str] | None = None) -> Dataset[Sequence]:
+    """Open a single-object dataset folder in the given ``--format``."""
+    existing_dir(path, "dataset folder (--data)")
+    if fmt not in SOT_FORMATS:
+        raise CLIError(f"unknown --format {fmt!r}; choose from {', '.join(SOT_FORMATS)}")
+    kwargs: dict[str, Any] = {}
+    if names:
+        kwargs["names"] = names
+    try:
+        return SOT_FORMATS[fmt](path, **kwargs)
+    except (FileNotFoundError, NotADirectoryError, KeyError) as err:
+        raise CLIError(f"{path} does not look like a {fmt!r} dataset: {err}") from None

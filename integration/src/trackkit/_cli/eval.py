@@ -1,0 +1,255 @@
+"""``trackkit eval sot`` and ``trackkit eval mot``: score tracker results like the benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from trackkit._cli._datasets import SOT_FORMAT_HELP, SOT_FORMATS, existing_dir, open_sot_dataset
+from trackkit.cli import CLIError
+
+__all__ = ["register"]
+
+SOT_EPILOG = """\
+examples:
+  # score saved results: one sub-folder per tracker, one <sequence>.txt per sequence
+  trackkit eval sot --data ../shared/data/sot --results runs/sot --plot runs/sot/success.png
+
+  # run OpenCV's KCF and CSRT on the data first, then score them
+  trackkit eval sot --data ../shared/data/sot --opencv KCF CSRT --out runs/opencv
+
+Result files are OTB-style: one "x,y,w,h" line per frame (comma, tab or space separated), in
+the dataset's coordinate base (1-based for OTB/UAV123/LaSOT, 0-based for VOT/GOT-10k/
+TrackingNet; --results-base overrides). Frame 0 is the initialisation box.
+"""
+
+MOT_EPILOG = """\
+examples:
+  trackkit eval mot --gt ../shared/data/mot15 --results runs/mot15/sort runs/mot15/retinatrack
+  trackkit eval mot --gt ../shared/data/mot --results runs/mot17/sort --mot17 --per-sequence
+
+--gt is a MOTChallenge folder (<SEQ>/seqinfo.ini and <SEQ>/gt/gt.txt); every --results folder
+holds MOTChallenge tracker files <SEQ>.txt ("frame,id,left,top,width,height,score,..."). Only
+sequences with a result file are scored. Metrics: HOTA, CLEAR MOT, IDF1, computed like
+TrackEval.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``trackkit eval`` with ``sot`` and ``mot``."""
+    parser = subparsers.add_parser(
+        "eval",
+        help="score tracking results (single-object: AUC/precision; multi-object: HOTA/MOTA)",
+        description="Score tracking results the way the benchmarks do.",
+    )
+    kinds = parser.add_subparsers(dest="kind", metavar="KIND")
+    parser.set_defaults(func=lambda args: _missing_kind(parser))
+
+    sot = kinds.add_parser(
+        "sot",
+        help="single-object results: success AUC, precision, normalised precision, AO",
+        description=(
+            "Score single-object tracking results (OTB protocol: success AUC over overlap "
+            "thresholds 0:0.05:1, precision at 20 px; plus normalised precision and GOT-10k's "
+            "AO / SR@0.5)."
+        ),
+        epilog=SOT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sot.add_argument("--data", required=True, type=Path, help="dataset folder")
+    sot.add_argument(
+        "--format", default="simple", choices=sorted(SOT_FORMATS), help=SOT_FORMAT_HELP
+    )
+    sot.add_argument(
+        "--results",
+        type=Path,
+        default=None,
+        help="folder of result folders (one per tracker), or one tracker's folder of .txt files",
+    )
+    sot.add_argument(
+        "--opencv",
+        nargs="+",
+        default=None,
+        metavar="KIND",
+        help="run OpenCV trackers first (KCF, CSRT, MIL, MedianFlow, ...); needs --out",
+    )
+    sot.add_argument("--out", type=Path, default=None, help="where --opencv writes its results")
+    sot.add_argument("--sequences", nargs="+", default=None, metavar="NAME", help="subset")
+    sot.add_argument(
+        "--absent",
+        choices=["exclude", "otb"],
+        default="exclude",
+        help="frames without a visible target: exclude them (GOT-10k/LaSOT, default) or count "
+        "them the OTB/UAV123 toolkit way",
+    )
+    sot.add_argument(
+        "--results-base",
+        choices=["auto", "0", "1"],
+        default="auto",
+        help="coordinate base of the result files (auto: the dataset file's base)",
+    )
+    sot.add_argument("--plot", type=Path, default=None, help="write success/precision PNG here")
+    sot.add_argument("--per-sequence", action="store_true", help="also print per-sequence AUC")
+    sot.set_defaults(func=_eval_sot)
+
+    mot = kinds.add_parser(
+        "mot",
+        help="multi-object results: HOTA, MOTA, IDF1, ID switches (TrackEval-equal)",
+        description="Score MOTChallenge-format tracker files against ground truth.",
+        epilog=MOT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mot.add_argument("--gt", required=True, type=Path, help="MOTChallenge folder with gt")
+    mot.add_argument(
+        "--results",
+        required=True,
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help="one folder of <SEQ>.txt files per tracker",
+    )
+    mot.add_argument(
+        "--mot17",
+        action="store_true",
+        help="MOT16/17/20 rules: pedestrians only, matches to distractor classes ignored",
+    )
+    mot.add_argument("--per-sequence", action="store_true", help="also print each sequence")
+    mot.set_defaults(func=_eval_mot)
+
+
+def _missing_kind(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _tracker_dirs(results: Path) -> dict[str, Path]:
+    existing_dir(results, "results folder (--results)")
+    if any(results.glob("*.txt")):
+        return {results.name: results}
+    dirs = {p.name: p for p in sorted(results.iterdir()) if p.is_dir() and any(p.glob("*.txt"))}
+    if not dirs:
+        raise CLIError(f"no result files (*.txt) in {results} or its sub-folders")
+    return dirs
+
+
+def _eval_sot(args: argparse.Namespace) -> int:
+    from trackkit.eval import (
+        SOTBenchmarkResult,
+        SOTRun,
+        evaluate_sot,
+        mean_sot_scores,
+        plot_sot_results,
+        read_otb_results,
+        run_sot_benchmark,
+        sot_results_table,
+    )
+
+    if args.results is None and not args.opencv:
+        raise CLIError("give --results (saved result files) and/or --opencv (run trackers)")
+    if args.opencv and args.out is None:
+        raise CLIError("--opencv needs --out (where to write the result files)")
+    dataset = open_sot_dataset(args.data, args.format, names=args.sequences)
+    seqs = list(dataset)
+    results: list[SOTBenchmarkResult] = []
+    if args.opencv:
+        from distill import OpenCVTeacher
+
+        for kind in args.opencv:
+            try:
+                OpenCVTeacher(kind)
+            except ValueError as err:
+                raise CLIError(str(err)) from None
+            results.append(
+                run_sot_benchmark(
+                    functools.partial(OpenCVTeacher, kind),
+                    seqs,
+                    name=f"opencv-{kind}",
+                    results_dir=args.out,
+                    absent_policy=args.absent,
+                )
+            )
+    if args.results is not None:
+        for name, folder in _tracker_dirs(args.results).items():
+            runs = {}
+            missing = [s.name for s in seqs if not (folder / f"{s.name}.txt").is_file()]
+            if missing:
+                raise CLIError(
+                    f"{folder}: no result file for {len(missing)} sequence(s), e.g. "
+                    f"{missing[0]}.txt (use --sequences to score a subset)"
+                )
+            for s in seqs:
+                base = (
+                    int(s.meta.get("coordinate_base_of_file", 0))
+                    if args.results_base == "auto"
+                    else int(args.results_base)
+                )
+                boxes = read_otb_results(folder / f"{s.name}.txt", coordinate_base=base)
+                if len(boxes) != len(s):
+                    raise CLIError(
+                        f"{folder / (s.name + '.txt')}: {len(boxes)} boxes for {len(s)} frames"
+                    )
+                scores = evaluate_sot(boxes, s.boxes_xywh, s.absent, absent_policy=args.absent)
+                runs[s.name] = SOTRun(s.name, boxes, np.full(len(s), np.nan), scores)
+            results.append(
+                SOTBenchmarkResult(name, runs, mean_sot_scores(r.scores for r in runs.values()))
+            )
+    print(f"{dataset.name}: {len(seqs)} sequences, absent frames: {args.absent}\n")
+    print(sot_results_table(results))
+    if args.per_sequence:
+        print("\nAUC per sequence:")
+        header = ["sequence"] + [r.tracker for r in results]
+        print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+        for s in seqs:
+            row = [s.name] + [f"{r.runs[s.name].scores.auc:.3f}" for r in results]
+            print("| " + " | ".join(row) + " |")
+    if args.plot is not None:
+        path = plot_sot_results(results, args.plot, title=dataset.name)
+        print(f"\nplot written to {path}")
+    return 0
+
+
+def _eval_mot(args: argparse.Namespace) -> int:
+    from trackkit.data import read_mot_rows, read_motchallenge
+    from trackkit.eval import MOTBenchmarkResult, MOTScores, evaluate_mot, mot_results_table
+
+    existing_dir(args.gt, "ground-truth folder (--gt)")
+    try:
+        dataset = read_motchallenge(args.gt)
+    except (FileNotFoundError, NotADirectoryError) as err:
+        raise CLIError(f"{args.gt} is not a MOTChallenge folder: {err}") from None
+    results = []
+    for folder in args.results:
+        existing_dir(folder, "results folder (--results)")
+        scores: dict[str, MOTScores] = {}
+        for seq in dataset:
+            path = folder / f"{seq.name}.txt"
+            if not path.is_file():
+                continue
+            if seq.gt is None:
+                raise CLIError(f"{args.gt / seq.name}: no gt/gt.txt to score against")
+            scores[seq.name] = evaluate_mot(
+                seq.gt, read_mot_rows(path), seq.num_frames, mot17_preprocessing=args.mot17
+            )
+        if not scores:
+            raise CLIError(
+                f"{folder}: no <SEQ>.txt for any sequence of {args.gt} "
+                f"({', '.join(dataset.names[:4])}{', ...' if len(dataset) > 4 else ''})"
+            )
+        results.append(
+            MOTBenchmarkResult(folder.name, scores, MOTScores.combine(scores.values()), {}, {})
+        )
+        print(f"{folder.name}: {len(scores)} sequence(s): {', '.join(scores)}")
+    print()
+    print(mot_results_table(results).replace("| nan |", "| - |"))
+    if args.per_sequence:
+        for r in results:
+            per = [
+                MOTBenchmarkResult(f"{r.tracker}/{name}", {name: s}, s, {}, {})
+                for name, s in r.scores.items()
+            ]
+            print(f"\n{r.tracker} per sequence:")
+            print(mot_results_table(per).replace("| nan |", "| - |"))
+    return 0

@@ -1,0 +1,150 @@
+"""`trackkit eval sot` / `trackkit eval mot` on small data written by the tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+
+from trackkit.cli import main
+from trackkit.data import MOTRows, synthetic_mot_sequence, synthetic_sot_sequence, write_mot_rows
+from trackkit.eval import write_otb_results
+
+
+def _sot_dataset(root: Path) -> list[str]:
+    names = []
+    manifest = []
+    for seed in (0, 1):
+        seq = synthetic_sot_sequence(length=8, seed=seed, image_size=(96, 72), target_size=(16, 12))
+        (root / seq.name / "img").mkdir(parents=True)
+        for t in range(len(seq)):
+            cv2.imwrite(str(root / seq.name / "img" / f"{t + 1:06d}.png"), seq[t])
+        write_otb_results(root / seq.name / "groundtruth.txt", seq.boxes_xywh, coordinate_base=1)
+        manifest.append({"name": seq.name, "coordinate_base": 1})
+        names.append(seq.name)
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return names
+
+
+def test_eval_sot_scores_results_and_plots(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    names = _sot_dataset(data)
+    for name in names:  # a perfect tracker: the ground truth itself, and a lazy one
+        gt = (data / name / "groundtruth.txt").read_text()
+        (tmp_path / "res" / "perfect").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "res" / "perfect" / f"{name}.txt").write_text(gt)
+        first = gt.splitlines()[0]
+        (tmp_path / "res" / "lazy").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "res" / "lazy" / f"{name}.txt").write_text((first + "\n") * 8)
+    code = main(
+        [
+            "eval",
+            "sot",
+            "--data",
+            str(data),
+            "--results",
+            str(tmp_path / "res"),
+            "--plot",
+            str(tmp_path / "p.png"),
+            "--per-sequence",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "| perfect | 0.952 | 1.000 |" in out and "| lazy |" in out
+    assert (tmp_path / "p.png").stat().st_size > 5000
+
+
+def test_eval_sot_runs_opencv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    _sot_dataset(data)
+    code = main(
+        [
+            "eval",
+            "sot",
+            "--data",
+            str(data),
+            "--opencv",
+            "KCF",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    assert code == 0 and "| opencv-KCF |" in capsys.readouterr().out
+    assert len(list((tmp_path / "out" / "opencv-KCF").glob("*.txt"))) == 2
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["eval", "sot", "--data", "/nonexistent", "--results", "/tmp"], "not found"),
+        (["eval", "sot", "--data", ".", "--results", "/tmp"], "does not look like"),
+        (["eval", "mot", "--gt", "/nonexistent", "--results", "/tmp"], "not found"),
+    ],
+)
+def test_bad_paths_give_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("trackkit: error:") and message in err and "\n" not in err
+
+
+def test_eval_sot_missing_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "data"
+    _sot_dataset(data)
+    (tmp_path / "res" / "t").mkdir(parents=True)
+    (tmp_path / "res" / "t" / "other.txt").write_text("1,1,1,1\n")
+    assert main(["eval", "sot", "--data", str(data), "--results", str(tmp_path / "res")]) == 2
+    assert "no result file" in capsys.readouterr().err
+
+
+def _mot_folder(root: Path) -> MOTRows:
+    seq = synthetic_mot_sequence(length=12, num_objects=3, seed=5, render=False)
+    assert seq.gt is not None and seq.det is not None
+    folder = root / "SYN-01"
+    (folder / "gt").mkdir(parents=True)
+    (folder / "det").mkdir()
+    (folder / "seqinfo.ini").write_text(
+        "[Sequence]\nname=SYN-01\nimDir=img1\nframeRate=25\nseqLength=12\n"
+        "imWidth=320\nimHeight=240\nimExt=.jpg\n"
+    )
+    write_mot_rows(folder / "gt" / "gt.txt", seq.gt)
+    write_mot_rows(folder / "det" / "det.txt", seq.det)
+    return seq.gt
+
+
+def test_eval_mot_perfect_tracker(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gt = _mot_folder(tmp_path / "gt")
+    write_mot_rows(tmp_path / "perfect" / "SYN-01.txt", gt)
+    code = main(
+        [
+            "eval",
+            "mot",
+            "--gt",
+            str(tmp_path / "gt"),
+            "--results",
+            str(tmp_path / "perfect"),
+            "--per-sequence",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "| perfect | 1.000 | 1.000 | 1.000 | 1.000 | 1.000 |" in out
+    (tmp_path / "empty").mkdir()
+    assert (
+        main(["eval", "mot", "--gt", str(tmp_path / "gt"), "--results", str(tmp_path / "empty")])
+        == 2
+    )
+    assert "no <SEQ>.txt" in capsys.readouterr().err
+
+
+def test_help_is_there(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["eval", "sot", "--help"], ["eval", "mot", "--help"], ["mot", "--help"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 0
+        assert "examples:" in capsys.readouterr().out

@@ -1,0 +1,62 @@
+"""`trackkit mot`: association-only tracking from det.txt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trackkit.cli import main
+from trackkit.data import MOTRows, read_mot_rows, synthetic_mot_sequence, write_mot_rows
+
+
+def _mot_folder(root: Path) -> MOTRows:
+    seq = synthetic_mot_sequence(length=12, num_objects=3, seed=5, render=False)
+    assert seq.gt is not None and seq.det is not None
+    folder = root / "SYN-01"
+    (folder / "gt").mkdir(parents=True)
+    (folder / "det").mkdir()
+    (folder / "seqinfo.ini").write_text(
+        "[Sequence]\nname=SYN-01\nimDir=img1\nframeRate=25\nseqLength=12\n"
+        "imWidth=320\nimHeight=240\nimExt=.jpg\n"
+    )
+    write_mot_rows(folder / "gt" / "gt.txt", seq.gt)
+    write_mot_rows(folder / "det" / "det.txt", seq.det)
+    return seq.gt
+
+
+@pytest.mark.parametrize("tracker", ["sort", "retinatrack"])
+def test_mot_tracks_and_scores(
+    tmp_path: Path, tracker: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("assoc")
+    _mot_folder(tmp_path / "data")
+    code = main(
+        [
+            "mot",
+            "--data",
+            str(tmp_path / "data"),
+            "--out",
+            str(tmp_path / "out"),
+            "--tracker",
+            tracker,
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and f"| {tracker} |" in out
+    rows = read_mot_rows(tmp_path / "out" / tracker / "SYN-01.txt")
+    assert len(rows) > 10 and np.unique(rows.ids).size >= 3
+    # A single sequence folder works too.
+    assert (
+        main(["mot", "--data", str(tmp_path / "data" / "SYN-01"), "--out", str(tmp_path / "o2")])
+        == 0
+    )
+
+
+def test_mot_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mot", "--data", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
+    assert "not found" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["mot", "--data", str(tmp_path / "empty"), "--out", str(tmp_path)]) == 2
+    assert "not a MOTChallenge folder" in capsys.readouterr().err
