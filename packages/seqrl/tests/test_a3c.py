@@ -2,6 +2,7 @@
 per-worker loss hook, clean shutdown on errors, timeouts and Ctrl-C."""
 
 import copy
+import dataclasses
 import functools
 import os
 import signal
@@ -151,7 +152,7 @@ def test_process_mode_with_one_worker_equals_single_process_mode() -> None:
     seqrl.run_a3c(single, toys.make_move_box_env, POLICY, cfg)
     multi = _model()
     result = seqrl.run_a3c(
-        multi, toys.make_move_box_env, POLICY, _config(**{**cfg.__dict__, "multiprocess": True})
+        multi, toys.make_move_box_env, POLICY, dataclasses.replace(cfg, multiprocess=True)
     )
     assert result.workers[0].updates == 20
     torch.testing.assert_close(_flat(multi), _flat(single), atol=1e-6, rtol=1e-6)

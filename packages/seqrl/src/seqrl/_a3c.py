@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import queue as queue_mod
 import time
 import traceback
@@ -98,14 +99,15 @@ class A3CConfig:
 
 @dataclass(frozen=True)
 class WorkerStats:
-    """What one worker did: per-episode undiscounted returns, env steps, gradient pushes and
-    the seconds it spent playing and learning (start-up excluded)."""
+    """What one worker did: per-episode undiscounted returns, env steps, gradient pushes, and
+    the wall-clock and CPU seconds it spent playing and learning (start-up excluded)."""
 
     worker_id: int
     episode_returns: tuple[float, ...]
     env_steps: int
     updates: int
     busy_s: float
+    cpu_s: float
 
 
 @dataclass(frozen=True)
@@ -186,19 +188,26 @@ class _Worker:
         self.env_steps = 0
         self.updates = 0
         self.busy_s = 0.0
+        self.cpu_s = 0.0
 
     def finished(self) -> bool:
         return self.episode >= self.config.episodes_per_worker
 
     def stats(self) -> WorkerStats:
         return WorkerStats(
-            self.worker_id, tuple(self.returns), self.env_steps, self.updates, self.busy_s
+            self.worker_id,
+            tuple(self.returns),
+            self.env_steps,
+            self.updates,
+            self.busy_s,
+            self.cpu_s,
         )
 
     def run_segment(self) -> None:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         self._run_segment()
         self.busy_s += time.perf_counter() - start
+        self.cpu_s += time.process_time() - cpu
 
     def _run_segment(self) -> None:
         cfg = self.config
@@ -213,10 +222,10 @@ class _Worker:
         for _ in range(cfg.t_max):
             out, memory = self.policy_step(self.local, self.observation, self.memory, sample=True)
             out = _check_output(out)
-            next_obs, r_t, done = self.env.step(out.action.detach())
-            r = float(r_t)
+            next_obs, reward, done = self.env.step(out.action.detach())
+            r = float(reward)
             if not math.isfinite(r):
-                raise ValueError(f"environment returned a non-finite reward {r_t!r}")
+                raise ValueError(f"environment returned a non-finite reward {reward!r}")
             steps.append(Transition(self.observation, out, r))
             self.observation, self.memory = next_obs, memory
             self.env_steps += 1
@@ -297,8 +306,11 @@ def _worker_main(
         worker = _Worker(
             worker_id, global_model, optimizer, make_env, policy_step, config, loss_hook
         )
+        parent = os.getppid()
         while not worker.finished():
             worker.run_segment()
+            if os.getppid() != parent:  # the parent was killed (SIGKILL skips its cleanup)
+                return
         messages.put(("done", worker_id, worker.stats()))
     except KeyboardInterrupt:  # Ctrl-C reaches the whole process group; the parent cleans up
         messages.put(("interrupted", worker_id, "KeyboardInterrupt"))
@@ -358,7 +370,7 @@ def _run_processes(
     ctx = mp.get_context(config.start_method)
     messages = ctx.Queue()
     processes = [
-        ctx.Process(
+        ctx.Process(  # type: ignore[attr-defined]
             target=_worker_main,
             args=(i, model, state, make_env, policy_step, config, loss_hook, messages),
             name=f"seqrl-a3c-worker-{i}",

@@ -13,6 +13,7 @@ Everything here is module-level so it pickles into spawned A3C workers.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -207,9 +208,7 @@ class MoveBoxEnv:
         size = self._uniform(2, 20.0, 60.0)
         corner = self._uniform(2, 50.0, 150.0)
         self.box = torch.cat((corner, size))
-        self.target = self._move(
-            self.box, self.init_shift, float(torch.log(torch.tensor(self.init_scale)))
-        )
+        self.target = self._move(self.box, self.init_shift, math.log(self.init_scale))
         self.last_iou = float(box_iou_xywh(self.box, self.target))
         return self._observation()
 
