@@ -36,3 +36,33 @@ def shared_data() -> Path:
     if not (root / "sot").is_dir():
         pytest.skip(f"shared tracking data not found at {root} (set TRACKKIT_DATA)")
     return root
+
+
+@pytest.fixture
+def resnet18_checkpoint(tmp_path: Path) -> tuple[Path, dict[str, torch.Tensor]]:
+    """A torchvision-format resnet18 checkpoint with random values: ``(path, state_dict)``."""
+    from torch import nn
+
+    from detheads._resnet import _make_layer
+
+    with torch.device("meta"):
+        net = nn.Module()
+        net.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+        net.bn1 = nn.BatchNorm2d(64)
+        net.layer1 = _make_layer(64, 64, stride=1, dilation=1, norm="frozen_bn")
+        net.layer2 = _make_layer(64, 128, stride=2, dilation=1, norm="frozen_bn")
+        net.layer3 = _make_layer(128, 256, stride=2, dilation=1, norm="frozen_bn")
+        net.layer4 = _make_layer(256, 512, stride=2, dilation=1, norm="frozen_bn")
+        net.fc = nn.Linear(512, 1000)
+    g = torch.Generator().manual_seed(0)
+    state = {}
+    for k, v in net.state_dict().items():
+        if k.endswith("num_batches_tracked"):
+            state[k] = torch.tensor(7)
+        elif k.endswith("running_var"):
+            state[k] = torch.rand(v.shape, generator=g) + 0.5
+        else:
+            state[k] = torch.randn(v.shape, generator=g) * 0.05
+    path = tmp_path / "resnet18.pth"
+    torch.save(state, path)
+    return path, state

@@ -28,32 +28,6 @@ TV_MOBILENET_V2_PARAMS = 3_504_872
 TV_MOBILENET_V2_STATE_KEYS = 314
 
 
-def _fake_resnet18_checkpoint(path: Path, seed: int = 0) -> dict[str, torch.Tensor]:
-    """A torchvision-format resnet18 state dict with random values (shapes from the meta model)."""
-    from detheads._resnet import _make_layer
-
-    with torch.device("meta"):
-        net = nn.Module()
-        net.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        net.bn1 = nn.BatchNorm2d(64)
-        net.layer1 = _make_layer(64, 64, stride=1, dilation=1, norm="frozen_bn")
-        net.layer2 = _make_layer(64, 128, stride=2, dilation=1, norm="frozen_bn")
-        net.layer3 = _make_layer(128, 256, stride=2, dilation=1, norm="frozen_bn")
-        net.layer4 = _make_layer(256, 512, stride=2, dilation=1, norm="frozen_bn")
-        net.fc = nn.Linear(512, 1000)
-    g = torch.Generator().manual_seed(seed)
-    state = {}
-    for k, v in net.state_dict().items():
-        if k.endswith("num_batches_tracked"):
-            state[k] = torch.tensor(7)
-        elif k.endswith("running_var"):
-            state[k] = torch.rand(v.shape, generator=g) + 0.5
-        else:
-            state[k] = torch.randn(v.shape, generator=g) * 0.05
-    torch.save(state, path)
-    return state
-
-
 def test_torchvision_architecture_facts() -> None:
     with torch.device("meta"):
         mnet = MobileNetV2Classifier()
@@ -66,8 +40,10 @@ def test_torchvision_architecture_facts() -> None:
     assert len(MOBILENET_V2_CHANNELS) == 19
 
 
-def test_resnet18_param_count_matches_torchvision(tmp_path: Path) -> None:
-    state = _fake_resnet18_checkpoint(tmp_path / "r18.pth")
+def test_resnet18_param_count_matches_torchvision(
+    resnet18_checkpoint: tuple[Path, dict[str, torch.Tensor]],
+) -> None:
+    _, state = resnet18_checkpoint
     n = sum(v.numel() for k, v in state.items() if "running" not in k and "num_batches" not in k)
     assert n == TV_RESNET18_PARAMS
 
@@ -165,9 +141,11 @@ def test_mobilenet_stride8_prefix_equals_original_network() -> None:
     assert torch.equal(a(x), b(x))
 
 
-def test_resnet18_load_pretrained_checkpoint(tmp_path: Path) -> None:
-    state = _fake_resnet18_checkpoint(tmp_path / "r18.pth")
-    net = ResNet18Backbone(num_branches=2, weights_path=tmp_path / "r18.pth")
+def test_resnet18_load_pretrained_checkpoint(
+    resnet18_checkpoint: tuple[Path, dict[str, torch.Tensor]],
+) -> None:
+    path, state = resnet18_checkpoint
+    net = ResNet18Backbone(num_branches=2, weights_path=path)
     own = net.state_dict()
     assert torch.equal(own["layer3.1.conv2.weight"], state["layer3.1.conv2.weight"])
     assert torch.equal(own["layer3_copies.0.1.conv2.weight"], state["layer3.1.conv2.weight"])
@@ -187,8 +165,10 @@ def test_resnet18_shapes_263() -> None:
     assert trunk(torch.randn(1, 3, 64, 48)).shape == (1, 128, 8, 6) and trunk.out_channels == 128
 
 
-def test_load_pretrained_errors(tmp_path: Path) -> None:
-    state = _fake_resnet18_checkpoint(tmp_path / "ok.pth")
+def test_load_pretrained_errors(
+    tmp_path: Path, resnet18_checkpoint: tuple[Path, dict[str, torch.Tensor]]
+) -> None:
+    _, state = resnet18_checkpoint
     net = ResNet18Backbone()
     bad = dict(state)
     bad["head.weight"] = torch.zeros(3)
@@ -267,9 +247,11 @@ def test_functional_call_and_second_order(make) -> None:  # type: ignore[no-unty
     assert torch.isfinite(hess_vec).all() and hess_vec.abs().sum() > 0
 
 
-def test_group_norm_variant_loads_checkpoint(tmp_path: Path) -> None:
-    state = _fake_resnet18_checkpoint(tmp_path / "r18.pth")
-    net = ResNet18Backbone(norm="gn", weights_path=tmp_path / "r18.pth")
+def test_group_norm_variant_loads_checkpoint(
+    resnet18_checkpoint: tuple[Path, dict[str, torch.Tensor]],
+) -> None:
+    path, state = resnet18_checkpoint
+    net = ResNet18Backbone(norm="gn", weights_path=path)
     assert isinstance(net.bn1, nn.GroupNorm)
     assert torch.equal(net.bn1.weight, state["bn1.weight"])
     assert not any(k.endswith("running_mean") for k in net.state_dict())

@@ -32,8 +32,9 @@ from ._boxes import (
 )
 from ._coding import centerness_target, decode_deltas, decode_ltrb, encode_deltas, encode_ltrb
 from ._decode import batched_nms, decode_fcos, decode_retinanet, nms_mask, postprocess_detections
-from ._detloss import fcos_loss, retinanet_loss
+from ._detloss import fcos_loss, retinanet_loss, retinatrack_loss
 from ._fcos import FCOSHead
+from ._fpn import FPN
 from ._losses import (
     centerness_bce_loss,
     centerness_l2_loss,
@@ -50,13 +51,16 @@ from ._mobilenet import MOBILENET_V2_CHANNELS, MobileNetV2Backbone, MobileNetV2C
 from ._norm import FrozenBatchNorm2d
 from ._resnet import ResNet18Backbone
 from ._retinanet import TRACKING_ANCHOR_RATIOS, TRACKING_ANCHOR_SIZES, RetinaNetHead
+from ._retinatrack import RetinaTrackHead
 from ._tower import feature_sizes_of
+from ._triplet import batch_hard_triplet_loss, gather_identity_embeddings
 from ._weights import find_mobilenet_v2_weights
 
 __version__ = "0.1.0"
 
 __all__: list[str] = [
     "FCOS_SCALE_RANGES",
+    "FPN",
     "MOBILENET_V2_CHANNELS",
     "TRACKING_ANCHOR_RATIOS",
     "TRACKING_ANCHOR_SIZES",
@@ -68,9 +72,11 @@ __all__: list[str] = [
     "MobileNetV2Classifier",
     "ResNet18Backbone",
     "RetinaNetHead",
+    "RetinaTrackHead",
     "assign_by_iou",
     "assign_fcos",
     "assign_identities",
+    "batch_hard_triplet_loss",
     "batched_nms",
     "box_area",
     "box_iou",
@@ -91,6 +97,7 @@ __all__: list[str] = [
     "feature_sizes_of",
     "find_mobilenet_v2_weights",
     "gather_gt",
+    "gather_identity_embeddings",
     "giou_loss",
     "grid_points",
     "huber_loss",
@@ -106,6 +113,7 @@ __all__: list[str] = [
     "reduce_loss",
     "retinanet_loss",
     "retinanet_sizes",
+    "retinatrack_loss",
     "sigmoid_focal_loss",
     "smooth_l1_loss",
     "xywh_to_xyxy",

@@ -14,7 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._assign import _prepare_gt, assign_by_iou, assign_fcos, gather_gt
+from ._assign import (
+    IoUAssignment,
+    _prepare_gt,
+    assign_by_iou,
+    assign_fcos,
+    assign_identities,
+    gather_gt,
+)
 from ._coding import centerness_target, decode_deltas, decode_ltrb, encode_deltas
 from ._losses import (
     centerness_bce_loss,
@@ -27,6 +34,7 @@ from ._losses import (
     sigmoid_focal_loss,
     smooth_l1_loss,
 )
+from ._triplet import batch_hard_triplet_loss, gather_identity_embeddings
 
 REG_LOSSES_RETINA = ("smooth_l1", "huber", "l1", "giou")
 REG_LOSSES_FCOS = ("l1", "iou", "giou")
@@ -52,7 +60,7 @@ def _onehot_targets(labels: Tensor, positive: Tensor, num_classes: int) -> Tenso
     return onehot * positive[..., None]
 
 
-def retinanet_loss(
+def _retinanet_loss(
     outputs: Mapping[str, Tensor],
     anchors_xyxy: Tensor,
     gt_boxes: Tensor,
@@ -69,24 +77,8 @@ def retinanet_loss(
     delta: float = 1.0,
     coder_weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0),
     validate: bool = True,
-) -> dict[str, Tensor]:
-    """RetinaNet loss of a :class:`RetinaNetHead` output, batched over images.
-
-    Paper 000 (Retina-MAML): IoU assignment positive >= 0.5 / negative < 0.3, sigmoid focal loss
-    (alpha 0.25, gamma 2) on every non-ignored anchor, smooth L1 on the deltas of positives; both
-    divided by the number of positives. Paper 004 uses ``reg_loss="huber"``.
-
-    Args:
-        outputs: ``{"cls_logits": Tensor[B, A, N], "bbox_deltas": Tensor[B, A, 4]}``.
-        anchors_xyxy: ``Tensor[A, 4]`` (``make_anchors``).
-        gt_boxes: ``Tensor[B, G, 4]`` xyxy; ``gt_labels``: ``Tensor[B, G]`` long in ``[0, N)``
-            (``None`` = all class 0); ``gt_valid``: ``Tensor[B, G]`` bool (``None`` = all).
-        reg_loss: ``"smooth_l1"`` (beta), ``"huber"`` (delta), ``"l1"`` or ``"giou"`` (on
-            decoded boxes).
-
-    Returns:
-        ``{"loss": total, "loss_cls", "loss_reg", "num_pos": float tensor}`` (scalars).
-    """
+) -> tuple[dict[str, Tensor], IoUAssignment]:
+    """:func:`retinanet_loss` that also returns the anchor assignment."""
     if reg_loss not in REG_LOSSES_RETINA:
         raise ValueError(f"reg_loss must be one of {REG_LOSSES_RETINA}, got {reg_loss!r}")
     logits, deltas = outputs["cls_logits"], outputs["bbox_deltas"]
@@ -142,12 +134,70 @@ def retinanet_loss(
         reg = giou_loss(pred, matched, weights=pos_w, reduction="sum")
     loss_cls = normalize_by_positives(cls, num_pos)
     loss_reg = normalize_by_positives(reg, num_pos)
-    return {
+    losses = {
         "loss": loss_cls + loss_reg,
         "loss_cls": loss_cls,
         "loss_reg": loss_reg,
         "num_pos": num_pos,
     }
+    return losses, assign
+
+
+def retinanet_loss(
+    outputs: Mapping[str, Tensor],
+    anchors_xyxy: Tensor,
+    gt_boxes: Tensor,
+    gt_labels: Tensor | None = None,
+    gt_valid: Tensor | None = None,
+    *,
+    pos_iou: float = 0.5,
+    neg_iou: float = 0.3,
+    force_best: bool = True,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    reg_loss: str = "smooth_l1",
+    beta: float = 1.0 / 9.0,
+    delta: float = 1.0,
+    coder_weights: Sequence[float] = (1.0, 1.0, 1.0, 1.0),
+    validate: bool = True,
+) -> dict[str, Tensor]:
+    """RetinaNet loss of a :class:`RetinaNetHead` output, batched over images.
+
+    Paper 000 (Retina-MAML): IoU assignment positive >= 0.5 / negative < 0.3, sigmoid focal loss
+    (alpha 0.25, gamma 2) on every non-ignored anchor, smooth L1 (beta 1/9) on the deltas of
+    positives; both divided by the number of positives (at least 1). Paper 004 uses
+    ``reg_loss="huber"``.
+
+    Args:
+        outputs: ``{"cls_logits": Tensor[B, A, N], "bbox_deltas": Tensor[B, A, 4]}``.
+        anchors_xyxy: ``Tensor[A, 4]`` (``make_anchors``).
+        gt_boxes: ``Tensor[B, G, 4]`` xyxy; ``gt_labels``: ``Tensor[B, G]`` long in ``[0, N)``
+            (``None`` = all class 0); ``gt_valid``: ``Tensor[B, G]`` bool (``None`` = all).
+        reg_loss: ``"smooth_l1"`` (beta), ``"huber"`` (delta), ``"l1"`` or ``"giou"`` (on
+            decoded boxes).
+        validate: check ground truth (finite, x2 >= x1, labels in range; one host sync).
+
+    Returns:
+        ``{"loss": total, "loss_cls", "loss_reg", "num_pos": float tensor}`` (scalars).
+    """
+    losses, _ = _retinanet_loss(
+        outputs,
+        anchors_xyxy,
+        gt_boxes,
+        gt_labels,
+        gt_valid,
+        pos_iou=pos_iou,
+        neg_iou=neg_iou,
+        force_best=force_best,
+        alpha=alpha,
+        gamma=gamma,
+        reg_loss=reg_loss,
+        beta=beta,
+        delta=delta,
+        coder_weights=coder_weights,
+        validate=validate,
+    )
+    return losses
 
 
 def fcos_loss(
@@ -246,3 +296,84 @@ def fcos_loss(
     total = loss_ctr + loss_reg + (out["loss_cls"] if has_cls else 0.0)
     out.update({"loss": total, "loss_ctr": loss_ctr, "loss_reg": loss_reg, "num_pos": num_pos})
     return out
+
+
+def retinatrack_loss(
+    outputs: Mapping[str, Tensor],
+    anchors_xyxy: Tensor,
+    gt_boxes: Tensor,
+    gt_labels: Tensor | None,
+    gt_ids: Tensor,
+    gt_valid: Tensor | None = None,
+    clip_ids: Tensor | None = None,
+    *,
+    pos_iou: float = 0.5,
+    neg_iou: float = 0.5,
+    identity_iou: float = 0.7,
+    alpha: float = 0.25,
+    gamma: float = 2.0,
+    delta: float = 1.0,
+    margin: float = 0.1,
+    num_triplets: int | None = 64,
+    embedding_weight: float = 1.0,
+    generator: torch.Generator | None = None,
+    validate: bool = True,
+) -> dict[str, Tensor]:
+    """Paper 004's training loss: focal + Huber (RetinaNet part) + BatchHard triplet.
+
+    Detection: anchors positive at IoU >= 0.5 (background otherwise, plus the forced best anchor
+    per box), sigmoid focal and Huber losses normalised by positives. Embeddings: identities
+    assigned at IoU >= 0.7 (:func:`assign_identities`), soft-margin BatchHard triplets (margin
+    0.1) over at most ``num_triplets`` sampled anchors, only within a clip. The paper sums the
+    three terms unweighted (``embedding_weight=1``).
+
+    Args:
+        outputs: :class:`RetinaTrackHead` output (``cls_logits``, ``bbox_deltas``,
+            ``embeddings``).
+        gt_ids: ``Tensor[B, G]`` long track identities (unique within a clip).
+        clip_ids: ``Tensor[B]`` clip of each image (paper 004: two frames per clip); ``None``
+            = every image its own clip.
+
+    Returns:
+        ``{"loss", "loss_cls", "loss_reg", "loss_emb", "num_pos", "num_identified"}``.
+    """
+    det, assign = _retinanet_loss(
+        outputs,
+        anchors_xyxy,
+        gt_boxes,
+        gt_labels,
+        gt_valid,
+        pos_iou=pos_iou,
+        neg_iou=neg_iou,
+        force_best=True,
+        alpha=alpha,
+        gamma=gamma,
+        reg_loss="huber",
+        delta=delta,
+        validate=validate,
+    )
+    with torch.no_grad():
+        if identity_iou >= pos_iou:  # reuse the detection assignment's IoUs
+            if gt_ids.shape != gt_boxes.shape[:2] or gt_ids.dtype.is_floating_point:
+                raise ValueError(
+                    f"gt_ids must be an integer Tensor{list(gt_boxes.shape[:2])}, got "
+                    f"{gt_ids.dtype} {tuple(gt_ids.shape)}"
+                )
+            ids = gather_gt(gt_ids.long(), assign.matched_gt)
+            ids = torch.where(assign.max_iou >= identity_iou, ids, torch.full_like(ids, -1))
+        else:
+            ids = assign_identities(
+                anchors_xyxy, gt_boxes, gt_ids, gt_valid, iou_threshold=identity_iou, validate=False
+            )
+    emb, idn, clips = gather_identity_embeddings(outputs["embeddings"], ids, clip_ids)
+    loss_emb = batch_hard_triplet_loss(
+        emb, idn, clips, margin=margin, num_samples=num_triplets, generator=generator
+    )
+    return {
+        "loss": det["loss"] + embedding_weight * loss_emb,
+        "loss_cls": det["loss_cls"],
+        "loss_reg": det["loss_reg"],
+        "loss_emb": loss_emb,
+        "num_pos": det["num_pos"],
+        "num_identified": (ids >= 0).sum().to(det["num_pos"].dtype),
+    }

@@ -12,8 +12,8 @@ from torch import Tensor, nn
 from ._norm import check_norm, make_norm
 from ._weights import load_checked, read_state_dict
 
-RESNET18_STAGES: tuple[str, ...] = ("stem", "layer1", "layer2", "layer3")
-_STAGE_CHANNELS = {"stem": 64, "layer1": 64, "layer2": 128, "layer3": 256}
+RESNET18_STAGES: tuple[str, ...] = ("stem", "layer1", "layer2", "layer3", "layer4")
+_STAGE_CHANNELS = {"stem": 64, "layer1": 64, "layer2": 128, "layer3": 256, "layer4": 512}
 
 
 class BasicBlock(nn.Module):
@@ -57,14 +57,20 @@ class BasicBlock(nn.Module):
 
 
 def _make_layer(
-    inplanes: int, planes: int, *, stride: int, dilation: int, norm: str
+    inplanes: int,
+    planes: int,
+    *,
+    stride: int,
+    dilation: int,
+    norm: str,
+    first_dilation: int | None = None,
 ) -> nn.Sequential:
     first = BasicBlock(
         inplanes,
         planes,
         stride=stride,
         dilation=dilation,
-        first_dilation=max(1, dilation // 2) if dilation > 1 else 1,
+        first_dilation=first_dilation if first_dilation is not None else max(1, dilation // 2),
         norm=norm,
         downsample=stride != 1 or inplanes != planes,
     )
@@ -100,30 +106,36 @@ class ResNet18Backbone(nn.Module):
     ``layer3`` by ``load_pretrained``. ``forward`` returns branch 0; ``forward_branches`` returns
     all branches while running the shared trunk once.
 
+    For an FPN (RetinaTrack) use ``last_stage="layer4", output_stride=32`` and
+    :meth:`forward_pyramid`, which returns C3, C4, C5 (strides 8, 16, 32; 128, 256, 512
+    channels).
+
     Args:
-        last_stage: ``"layer3"`` (block-4, 256 channels, default) or ``"layer2"`` (128 channels,
-            no block-4 at all).
-        frozen_stages: how many leading stages of ``("stem", "layer1", "layer2", "layer3")`` get
-            ``requires_grad=False`` (paper 000: 3).
+        last_stage: ``"layer3"`` (block-4, 256 channels, default), ``"layer2"`` (128 channels,
+            no block-4) or ``"layer4"`` (block-5, 512 channels).
+        output_stride: 8 (default, paper 000), 16 or 32 (torchvision's strides); strides beyond
+            it become dilation.
+        frozen_stages: how many leading stages of ``("stem", "layer1", "layer2", "layer3",
+            "layer4")`` get ``requires_grad=False`` (paper 000: 3).
         norm: ``"frozen_bn"`` (BatchNorm with fixed statistics; default) or ``"gn"``
             (GroupNorm, 32 groups).
-        layer3_dilation: dilation of block-4 once its stride is removed (2 keeps the receptive
-            field of the stride-16 pre-training; 1 gives the plain stride-1 block).
+        layer3_dilation: dilation of block-4 at output stride 8 (2 keeps the receptive field of
+            the stride-16 pre-training; 1 gives the plain stride-1 block).
         num_branches: independent copies of block-4 (needs ``last_stage="layer3"``).
         weights_path: optional torchvision checkpoint to load at construction.
 
     Attributes:
-        out_channels: channels of the output map (256 or 128).
-        stride: output stride (8).
+        out_channels: channels of the output map (128, 256 or 512).
+        stride: stride of the output map.
+        pyramid_channels: channels of :meth:`forward_pyramid`'s maps.
         stage_names: the stages present, in order.
     """
-
-    stride: int = 8
 
     def __init__(
         self,
         *,
         last_stage: str = "layer3",
+        output_stride: int = 8,
         frozen_stages: int = 3,
         norm: str = "frozen_bn",
         layer3_dilation: int = 2,
@@ -132,8 +144,12 @@ class ResNet18Backbone(nn.Module):
     ) -> None:
         super().__init__()
         check_norm(norm)
-        if last_stage not in ("layer2", "layer3"):
-            raise ValueError(f"last_stage must be 'layer2' or 'layer3', got {last_stage!r}")
+        if last_stage not in ("layer2", "layer3", "layer4"):
+            raise ValueError(
+                f"last_stage must be 'layer2', 'layer3' or 'layer4', got {last_stage!r}"
+            )
+        if output_stride not in (8, 16, 32):
+            raise ValueError(f"output_stride must be 8, 16 or 32, got {output_stride!r}")
         self.stage_names: tuple[str, ...] = RESNET18_STAGES[: RESNET18_STAGES.index(last_stage) + 1]
         n_stages = len(self.stage_names)
         if not isinstance(frozen_stages, int) or not 0 <= frozen_stages <= n_stages:
@@ -154,12 +170,27 @@ class ResNet18Backbone(nn.Module):
         self.layer1 = _make_layer(64, 64, stride=1, dilation=1, norm=norm)
         self.layer2 = _make_layer(64, 128, stride=2, dilation=1, norm=norm)
         self.layer3: nn.Sequential | None = None
+        self.layer4: nn.Sequential | None = None
         self.layer3_copies = nn.ModuleList()
-        if last_stage == "layer3":
-            self.layer3 = _make_layer(128, 256, stride=1, dilation=layer3_dilation, norm=norm)
-            for _ in range(num_branches - 1):
-                self.layer3_copies.append(copy.deepcopy(self.layer3))
+        d3 = layer3_dilation if output_stride == 8 else 1
+        if last_stage in ("layer3", "layer4"):
+            s3 = 1 if output_stride == 8 else 2
+            self.layer3 = _make_layer(128, 256, stride=s3, dilation=d3, first_dilation=1, norm=norm)
+            if last_stage == "layer3":
+                for _ in range(num_branches - 1):
+                    self.layer3_copies.append(copy.deepcopy(self.layer3))
+        if last_stage == "layer4":
+            s4 = 2 if output_stride == 32 else 1
+            d4 = 1 if output_stride == 32 else (2 if output_stride == 16 else 2 * d3)
+            self.layer4 = _make_layer(
+                256, 512, stride=s4, dilation=d4, first_dilation=d3 if s4 == 1 else 1, norm=norm
+            )
         self.out_channels = _STAGE_CHANNELS[last_stage]
+        natural = {"layer2": 8, "layer3": 16, "layer4": 32}[last_stage]
+        self.stride = min(natural, output_stride)
+        self.pyramid_channels = tuple(
+            _STAGE_CHANNELS[n] for n in self.stage_names if n in ("layer2", "layer3", "layer4")
+        )
         self._freeze()
         if weights_path is not None:
             self.load_pretrained(weights_path)
@@ -169,7 +200,8 @@ class ResNet18Backbone(nn.Module):
             return [self.conv1, self.bn1]
         if name == "layer3" and self.layer3 is not None:
             return [self.layer3, *self.layer3_copies]
-        return [getattr(self, name)]
+        module = getattr(self, name)
+        return [] if module is None else [module]
 
     def _freeze(self) -> None:
         for name in self.stage_names[: self.frozen_stages]:
@@ -180,9 +212,9 @@ class ResNet18Backbone(nn.Module):
     def load_pretrained(self, path: str | Path) -> None:
         """Load a torchvision ``resnet18`` state dict (file path) into the kept stages.
 
-        Keys of dropped parts (``layer4``, ``fc``) are ignored; ``layer3`` fills every block-4
-        copy. With ``norm="gn"`` the BatchNorm statistics are dropped and BatchNorm's affine
-        ``weight``/``bias`` initialise GroupNorm's.
+        Keys of dropped parts (``layer4`` unless kept, ``fc``) are ignored; ``layer3`` fills
+        every block-4 copy. With ``norm="gn"`` the BatchNorm statistics are dropped and
+        BatchNorm's affine ``weight``/``bias`` initialise GroupNorm's.
 
         Raises:
             FileNotFoundError: no file at ``path``.
@@ -223,16 +255,29 @@ class ResNet18Backbone(nn.Module):
         Returns ``num_branches`` tensors ``Tensor[B, out_channels, H/8, W/8]`` (branch 0 is
         ``layer3``, the others ``layer3_copies``).
         """
+        if self.layer3 is None or self.layer4 is not None:
+            return [self.forward(x)]
         t = self.forward_trunk(x)
-        if self.layer3 is None:
-            return [t]
         return [self.layer3(t), *[c(t) for c in self.layer3_copies]]
+
+    def forward_pyramid(self, x: Tensor) -> list[Tensor]:
+        """Outputs of ``layer2``, ``layer3``, ``layer4`` (those kept): C3, C4, C5 for an FPN.
+
+        With ``output_stride=32``: strides 8, 16, 32 and channels ``pyramid_channels``
+        (128, 256, 512).
+        """
+        c3 = self.forward_trunk(x)
+        outs = [c3]
+        if self.layer3 is not None:
+            outs.append(self.layer3(c3))
+            if self.layer4 is not None:
+                outs.append(self.layer4(outs[-1]))
+        return outs
 
     def forward(self, x: Tensor) -> Tensor:
         """Features of ImageNet-normalised RGB images (branch 0 when block-4 is copied).
 
-        ``x: Tensor[B, 3, H, W] -> Tensor[B, out_channels, H', W']``, ``H' = ceil(H / 8)``
-        (263 -> 33).
+        ``x: Tensor[B, 3, H, W] -> Tensor[B, out_channels, H', W']``, ``H' = ceil(H / stride)``
+        (263 -> 33 at the default stride 8).
         """
-        t = self.forward_trunk(x)
-        return t if self.layer3 is None else self.layer3(t)
+        return self.forward_pyramid(x)[-1]
