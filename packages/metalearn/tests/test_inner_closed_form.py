@@ -134,3 +134,22 @@ def test_multi_step_meta_loss_gradient_closed_form() -> None:
     _, gq, jac = _closed_form(model, support, query, a, k)
     expected = sum(t * (j @ g) for t, j, g in zip(target, jac, gq))
     torch.testing.assert_close(grad.reshape(D, 1), expected)
+
+
+def test_schedule_uses_first_order_before_the_switch_epoch() -> None:
+    # FO multi-step gradient: sum_k gamma_k g_q(w_k), since d w_k / d w_0 = I.
+    model, support, query = _setup(5)
+    a, k = 0.1, 4
+    cfg = MAMLConfig(inner_steps=k, schedule=MultiStepSchedule(first_order_epochs=2.0))
+    learner = MetaLearner(model, mse, lr=a, config=cfg)
+    (fo,) = torch.autograd.grad(
+        learner.meta_loss([Task(support, query)], epoch=1.0), [model.weight]
+    )
+    (so,) = torch.autograd.grad(
+        learner.meta_loss([Task(support, query)], epoch=2.0), [model.weight]
+    )
+    _, gq, jac = _closed_form(model, support, query, a, k)
+    w1 = learner.config.schedule.weights(1.0, num_steps=k).double()
+    w2 = learner.config.schedule.weights(2.0, num_steps=k).double()
+    torch.testing.assert_close(fo.reshape(D, 1), sum(w * g for w, g in zip(w1, gq)))
+    torch.testing.assert_close(so.reshape(D, 1), sum(w * (j @ g) for w, j, g in zip(w2, jac, gq)))

@@ -7,6 +7,7 @@ import copy
 import pytest
 import torch
 from _ml_models import ConvHead, head_batch, head_loss
+from torch import nn
 
 from metalearn import (
     KernelwiseLR,
@@ -152,3 +153,42 @@ def test_bad_inputs_give_clear_errors() -> None:
         MAMLConfig(inner_steps=1)
     with pytest.raises(ValueError, match="non-empty"):
         MetaLearner(model, head_loss).step([])
+
+
+def test_vmap_on_an_unvmappable_model_names_the_fallback() -> None:
+    model = nn.Sequential(nn.Conv2d(4, 3, 3), nn.BatchNorm2d(3), nn.Flatten(), nn.Linear(75, 1))
+
+    def loss(o: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return ((o - y) ** 2).mean()
+
+    tasks = [
+        Task(
+            (torch.randn(3, 4, 7, 7), torch.randn(3, 1)),
+            (torch.randn(2, 4, 7, 7), torch.randn(2, 1)),
+        )
+        for _ in range(2)
+    ]
+    cfg = MAMLConfig(inner_steps=1, schedule=MultiStepSchedule(target=None), batching="vmap")
+    with pytest.raises(RuntimeError, match="batching='loop'"):
+        MetaLearner(model, loss, config=cfg).query_losses(tasks)
+    loop = MAMLConfig(inner_steps=1, schedule=MultiStepSchedule(target=None))
+    assert MetaLearner(model, loss, config=loop).query_losses(tasks).shape == (2, 2)
+
+
+@pytest.mark.parametrize("batching", ["loop", "vmap"])
+def test_zero_weight_steps_are_skipped_without_changing_the_gradient(batching: str) -> None:
+    torch.manual_seed(0)
+    tasks = _tasks(2)
+    base = ConvHead()
+    cfg = MAMLConfig(inner_steps=2, schedule=MultiStepSchedule(last_only=True), batching=batching)
+    model = copy.deepcopy(base)
+    learner = MetaLearner(model, head_loss, adapted=ADAPTED, config=cfg, lr=0.1)
+    learner.optimizer = torch.optim.SGD(learner.meta_parameters(), lr=0.0)
+    result = learner.step(tasks)
+    assert bool(result.query_losses[:2].isnan().all()) and bool(result.query_losses[2].isfinite())
+    stepped = _grads(learner)
+    ref_model = copy.deepcopy(base)
+    ref = MetaLearner(ref_model, head_loss, adapted=ADAPTED, config=cfg, lr=0.1)
+    ref.query_losses(tasks, first_order=True)[:, -1].mean().backward()
+    for a, b in zip(stepped, _grads(ref)):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)

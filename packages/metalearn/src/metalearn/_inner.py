@@ -100,6 +100,16 @@ def _check_batch(batch: Any, *, what: str) -> None:
         raise ValueError(f"{what} is empty (batch size 0)")
 
 
+def _wanted_steps(steps: int, at_steps: Sequence[int] | None) -> frozenset[int]:
+    if at_steps is None:
+        return frozenset(range(steps + 1))
+    wanted = frozenset(int(k) for k in at_steps)
+    bad = sorted(k for k in wanted if not 0 <= k <= steps)
+    if bad:
+        raise ValueError(f"at_steps {bad} outside 0..{steps}")
+    return wanted
+
+
 def batch_loss(
     model: nn.Module, params: Mapping[str, Tensor], batch: Batch, loss_fn: LossFn
 ) -> Tensor:

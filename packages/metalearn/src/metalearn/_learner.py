@@ -13,7 +13,15 @@ from typing import Literal, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ._inner import LossFn, _as_lr, _check_lr_names, batch_loss, inner_loop, resolve_adapted
+from ._inner import (
+    LossFn,
+    _as_lr,
+    _check_lr_names,
+    _wanted_steps,
+    batch_loss,
+    inner_loop,
+    resolve_adapted,
+)
 from ._lr import FixedLR, KernelwiseLR, LearnedLR
 from ._multistep import MultiStepSchedule, multi_step_loss
 from ._tasks import Task, stack_tasks
@@ -67,7 +75,8 @@ class MetaStepResult(NamedTuple):
 
     Attributes:
         loss: `Tensor[]`, the meta-objective averaged over tasks.
-        query_losses: `Tensor[K+1]`, mean query loss at theta_0 .. theta_K.
+        query_losses: `Tensor[K+1]`, mean query loss at theta_0 .. theta_K (NaN at steps whose
+            multi-step weight is zero: those are not evaluated).
         weights: `Tensor[K+1]`, the multi-step weights used.
         first_order: whether the first-order approximation was used.
     """
@@ -134,7 +143,9 @@ class MetaLearner:
         named = dict(self.model.named_parameters())
         return {n: named[n] for n in self.adapted}
 
-    def _task_losses(self, task: Task, first_order: bool) -> Tensor:
+    def _task_losses(
+        self, task: Task, first_order: bool, wanted: frozenset[int] | None = None
+    ) -> Tensor:
         thetas = inner_loop(
             self.model,
             task.support,
@@ -144,9 +155,14 @@ class MetaLearner:
             adapted=self.adapted,
             first_order=first_order,
         )
-        return torch.stack(
-            [batch_loss(self.model, th, task.query, self.query_loss_fn) for th in thetas]
-        )
+        zero = torch.zeros((), device=self.model_device())
+        q = [
+            batch_loss(self.model, th, task.query, self.query_loss_fn)
+            if wanted is None or k in wanted
+            else zero
+            for k, th in enumerate(thetas)
+        ]
+        return torch.stack(q)
 
     def _check_tasks(self, tasks: Sequence[Task] | Task) -> list[Task]:
         if isinstance(tasks, Task):
@@ -162,27 +178,44 @@ class MetaLearner:
             out.append(Task(*t))
         return out
 
-    def query_losses(self, tasks: Sequence[Task], *, first_order: bool = False) -> Tensor:
+    def query_losses(
+        self,
+        tasks: Sequence[Task],
+        *,
+        first_order: bool = False,
+        at_steps: Sequence[int] | None = None,
+    ) -> Tensor:
         """`Tensor[T, K+1]` query losses at theta_0..theta_K per task, with the autograd graph.
 
-        Uses `config.batching` ("vmap" stacks the tasks and vectorises them).
+        Uses `config.batching` ("vmap" stacks the tasks and vectorises them). `at_steps`
+        restricts evaluation to those k (the others are 0), default all.
         """
         task_list = self._check_tasks(tasks)
+        wanted = _wanted_steps(self.config.inner_steps, at_steps)
         if self.config.batching == "vmap":
             stacked = stack_tasks(task_list)
             device = self.model_device()
             check_device(stacked, device, what="tasks")
-            return vmap_query_losses(
-                self.model,
-                self._theta0(),
-                stacked,
-                self.loss_fn,
-                steps=self.config.inner_steps,
-                lr=self.lr,
-                first_order=first_order,
-                query_loss_fn=self.query_loss_fn,
-            )
-        return torch.stack([self._task_losses(t, first_order) for t in task_list])
+            try:
+                return vmap_query_losses(
+                    self.model,
+                    self._theta0(),
+                    stacked,
+                    self.loss_fn,
+                    steps=self.config.inner_steps,
+                    lr=self.lr,
+                    first_order=first_order,
+                    query_loss_fn=self.query_loss_fn,
+                    at_steps=sorted(wanted),
+                )
+            except RuntimeError as err:
+                first_line = str(err).splitlines()[0] if str(err) else type(err).__name__
+                raise RuntimeError(
+                    f"batching='vmap' failed for this model ({first_line}); models with in-place "
+                    "buffer updates (BatchNorm in training mode), data-dependent control flow or "
+                    ".item() cannot be vmapped: use MAMLConfig(batching='loop')"
+                ) from err
+        return torch.stack([self._task_losses(t, first_order, wanted) for t in task_list])
 
     def model_device(self) -> torch.device:
         """Device of the first adapted parameter."""
@@ -213,9 +246,12 @@ class MetaLearner:
         w = self.config.schedule.weights(
             epoch, num_steps=self.config.inner_steps, device=self.model_device()
         )
+        # Steps with zero weight (e.g. plain MAML, `last_only`) are not evaluated on the query.
+        at_steps = [k for k, wk in enumerate(w.tolist()) if wk != 0.0]
+        wanted = frozenset(at_steps)
         self.optimizer.zero_grad(set_to_none=True)
         if self.config.batching == "vmap":
-            losses = self.query_losses(task_list, first_order=fo)
+            losses = self.query_losses(task_list, first_order=fo, at_steps=at_steps)
             loss = multi_step_loss(losses, w).mean()
             loss.backward()
             per_step = losses.detach().mean(dim=0)
@@ -224,13 +260,15 @@ class MetaLearner:
             # Backward task by task: the same gradient as the mean, one task graph in memory.
             per_task = []
             for t in task_list:
-                losses = self._task_losses(t, fo)
+                losses = self._task_losses(t, fo, wanted)
                 (multi_step_loss(losses, w) / len(task_list)).backward()
                 per_task.append(losses.detach())
             stacked = torch.stack(per_task)
             per_step = stacked.mean(dim=0)
             total = multi_step_loss(stacked, w).mean()
         self.optimizer.step()
+        skipped = torch.tensor([k not in wanted for k in range(len(w))], device=per_step.device)
+        per_step = per_step.masked_fill(skipped, float("nan"))
         return MetaStepResult(loss=total, query_losses=per_step, weights=w, first_order=fo)
 
     def parameters(self) -> Iterable[nn.Parameter]:

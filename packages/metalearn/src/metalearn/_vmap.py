@@ -8,12 +8,12 @@ in training mode) or `.item()` cannot be vmapped: use `batching="loop"` for them
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from ._inner import LossFn, _as_lr, _check_lr_names, batch_loss
+from ._inner import LossFn, _as_lr, _check_lr_names, _wanted_steps, batch_loss
 from ._lr import FixedLR, LearnedLR
 from ._tasks import Task
 
@@ -30,6 +30,7 @@ def vmap_query_losses(
     lr: LearnedLR | FixedLR | float,
     first_order: bool = False,
     query_loss_fn: LossFn | None = None,
+    at_steps: Sequence[int] | None = None,
 ) -> Tensor:
     """Query losses after every inner step for T stacked tasks, vectorised over tasks.
 
@@ -42,14 +43,19 @@ def vmap_query_losses(
         steps: K inner steps.
         lr: learning-rate module or a float.
         first_order: FOMAML approximation.
+        query_loss_fn: query loss if different from `loss_fn`.
+        at_steps: evaluate the query loss only at these k (others are returned as 0, e.g. the
+            steps whose multi-step weight is zero); default all.
 
     Returns:
         `Tensor[T, K+1]`: query loss of each task at theta_0 .. theta_K.
     """
     q_loss = query_loss_fn if query_loss_fn is not None else loss_fn
     names = list(theta0)
+    wanted = _wanted_steps(steps, at_steps)
     rate = _as_lr(lr)
     _check_lr_names(rate, names)
+    device = next(iter(theta0.values())).device
 
     def one_task(support: object, query: object) -> Tensor:
         def support_loss(theta: dict[str, Tensor]) -> Tensor:
@@ -57,14 +63,20 @@ def vmap_query_losses(
 
         grad_fn = torch.func.grad(support_loss)
         theta = dict(theta0)
-        losses = [batch_loss(model, theta, query, q_loss)]  # type: ignore[arg-type]
+
+        def query_loss(k: int) -> Tensor:
+            if k not in wanted:
+                return torch.zeros((), device=device)
+            return batch_loss(model, theta, query, q_loss)  # type: ignore[arg-type]
+
+        losses = [query_loss(0)]
         for k in range(steps):
             grads = grad_fn(theta)
             if first_order:
                 grads = {n: g.detach() for n, g in grads.items()}
             scaled = rate(grads, k)
             theta = {n: theta[n] - scaled[n] for n in names}
-            losses.append(batch_loss(model, theta, query, q_loss))  # type: ignore[arg-type]
+            losses.append(query_loss(k + 1))
         return torch.stack(losses)
 
     with torch.enable_grad():
