@@ -1,4 +1,10 @@
-"""Complete visual object trackers composed from the trackkit libraries."""
+"""Complete visual object trackers composed from the trackkit libraries.
+
+Subpackages: ``trackkit.data`` (sequences, dataset readers, video IO, synthetic scenes,
+crops, samplers), ``trackkit.eval`` (SOT and MOT metrics, benchmark runner, tables, plots),
+``trackkit.sot`` and ``trackkit.train`` (trackers and training recipes), ``trackkit.cli``
+(the ``trackkit`` command).
+"""
 
 __version__ = "0.1.0"
 
