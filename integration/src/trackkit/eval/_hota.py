@@ -164,7 +164,7 @@ def hota(data: MOTEvalInput) -> HOTAScores:
     fn = np.zeros(n_alpha)
     fp = np.zeros(n_alpha)
     loc = np.zeros(n_alpha)
-    pair_tp = np.zeros((n_alpha, n_gt, n_tr))  # TPA per (alpha, gt id, tracker id)
+    pair_keys: list[NDArray[np.int64]] = []  # one key per TP: (alpha, gt id, tracker id)
     for gt_ids, tr_ids, sim in zip(data.gt_ids, data.tracker_ids, data.similarity):
         if gt_ids.size == 0 or tr_ids.size == 0:
             fp += tr_ids.size
@@ -180,11 +180,21 @@ def hota(data: MOTEvalInput) -> HOTAScores:
         fp += tr_ids.size - count
         loc += (ok * matched_sim[None, :]).sum(axis=1)
         a_idx, m_idx = np.nonzero(ok)
-        np.add.at(pair_tp, (a_idx, gt_ids[rows[m_idx]], tr_ids[cols[m_idx]]), 1)
+        pair_keys.append((a_idx * n_gt + gt_ids[rows[m_idx]]) * n_tr + tr_ids[cols[m_idx]])
+    # TPA of every (alpha, gt, tracker) pair with at least one TP, kept sparse.
+    keys, tpa = np.unique(np.concatenate(pair_keys or [np.zeros(0, np.int64)]), return_counts=True)
+    a_of, rest = np.divmod(keys, n_gt * n_tr)
+    g_of, t_of = np.divmod(rest, n_tr)
+    tpa_f = tpa.astype(np.float64)
+    g_len, t_len = gt_len[g_of, 0], tr_len[0, t_of]
+
+    def per_alpha(values: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.bincount(a_of, weights=values, minlength=n_alpha).astype(np.float64)
+
     weight = np.maximum(1.0, tp)
-    ass_a = (pair_tp * pair_tp / np.maximum(1.0, gt_len + tr_len - pair_tp)).sum(axis=(1, 2))
-    ass_re = (pair_tp * pair_tp / np.maximum(1.0, gt_len)).sum(axis=(1, 2))
-    ass_pr = (pair_tp * pair_tp / np.maximum(1.0, tr_len)).sum(axis=(1, 2))
+    ass_a = per_alpha(tpa_f * tpa_f / np.maximum(1.0, g_len + t_len - tpa_f))
+    ass_re = per_alpha(tpa_f * tpa_f / np.maximum(1.0, g_len))
+    ass_pr = per_alpha(tpa_f * tpa_f / np.maximum(1.0, t_len))
     return HOTAScores(
         tp=tp,
         fn=fn,
