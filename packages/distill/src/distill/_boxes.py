@@ -40,7 +40,7 @@ def box_iou_xywh(boxes_a_xywh: ArrayLike, boxes_b_xywh: ArrayLike) -> NDArray[np
     union = wa * ha + wb * hb - inter
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-    return np.nan_to_num(iou, nan=0.0)
+    return np.clip(np.nan_to_num(iou, nan=0.0), 0.0, 1.0)
 
 
 def box_iou_xywh_torch(boxes_a_xywh: torch.Tensor, boxes_b_xywh: torch.Tensor) -> torch.Tensor:
@@ -67,4 +67,4 @@ def box_iou_xywh_torch(boxes_a_xywh: torch.Tensor, boxes_b_xywh: torch.Tensor) -
     union = wa * ha + wb * hb - inter
     safe = torch.where(union > 0, union, torch.ones_like(union))
     iou = torch.where(union > 0, inter / safe, torch.zeros_like(union))
-    return torch.nan_to_num(iou, nan=0.0)
+    return torch.nan_to_num(iou, nan=0.0).clamp(0.0, 1.0)

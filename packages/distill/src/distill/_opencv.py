@@ -73,8 +73,6 @@ class OpenCVTeacher:
             ``"TLD"`` (case-insensitive), as far as the installed OpenCV provides it
             (`available_opencv_kinds`). KCF, CSRT and MIL use the main ``cv2`` API when present,
             the others ``cv2.legacy``. Paper 003 uses KCF as one of its teachers.
-        seed: seeds OpenCV's random generator (``cv2.setRNGSeed``) at ``init`` so stochastic
-            trackers (MIL, Boosting, TLD) give repeatable trajectories; ``None`` leaves it alone.
 
     Behaviour: the initial box must have positive size and overlap the frame (else
     ``ValueError``); a partly outside box is clipped to the frame before OpenCV sees it. Frames
@@ -82,7 +80,9 @@ class OpenCVTeacher:
     lost target, returns an empty or non-finite box, or raises inside ``update``, the teacher
     returns its last good box with ``success=False`` and keeps trying on later frames: no
     OpenCV exception escapes mid-sequence. The returned box is that of OpenCV (integer pixels
-    for the main-module API, float for ``cv2.legacy``).
+    for the main-module API, float for ``cv2.legacy``). MIL and TLD sample at random inside
+    OpenCV and ``cv2.setRNGSeed`` does not make them repeatable (checked with OpenCV 5.0), so
+    two runs can differ slightly; `TeacherPool`'s cache pins one run.
 
     Raises:
         ImportError: OpenCV is missing.
@@ -90,7 +90,7 @@ class OpenCVTeacher:
             lists the available kinds.
     """
 
-    def __init__(self, kind: str, *, seed: int | None = 0) -> None:
+    def __init__(self, kind: str) -> None:
         if not isinstance(kind, str):
             raise TypeError(f"kind must be a string, got {type(kind).__name__}")
         canonical = {k.lower(): k for k in _CONSTRUCTORS}.get(kind.lower())
@@ -100,10 +100,7 @@ class OpenCVTeacher:
                 f"kind {kind!r} is not an OpenCV tracker available here; available kinds: "
                 f"{', '.join(available) or 'none'}"
             )
-        if seed is not None and not isinstance(seed, int):
-            raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
         self.kind = canonical
-        self.seed = seed
         self._tracker: Any = None
         self._legacy = False
         self._last = np.zeros(4, dtype=np.float64)
@@ -115,7 +112,7 @@ class OpenCVTeacher:
         return f"opencv-{self.kind}"
 
     def __repr__(self) -> str:
-        return f"OpenCVTeacher({self.kind!r}, seed={self.seed})"
+        return f"OpenCVTeacher({self.kind!r})"
 
     def __getstate__(self) -> dict[str, Any]:
         # OpenCV tracker objects do not pickle; a copy sent to a worker process starts fresh.
@@ -145,8 +142,6 @@ class OpenCVTeacher:
         clipped = np.array([x1, y1, x2 - x1, y2 - y1])
         tracker = self._create()
         cv2 = _import_cv2()
-        if self.seed is not None:
-            cv2.setRNGSeed(self.seed)
         if self._legacy:
             rect: tuple[float, ...] = tuple(float(v) for v in clipped)
         else:
