@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -51,10 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sot = kinds.add_parser(
         "sot",
         help="single-object results: success AUC, precision, normalised precision, AO",
-        description=(
+        description=textwrap.fill(
             "Score single-object tracking results (OTB protocol: success AUC over overlap "
             "thresholds 0:0.05:1, precision at 20 px; plus normalised precision and GOT-10k's "
-            "AO / SR@0.5)."
+            "AO / SR@0.5).",
+            80,
         ),
         epilog=SOT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -98,7 +100,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     mot = kinds.add_parser(
         "mot",
         help="multi-object results: HOTA, MOTA, IDF1, ID switches (TrackEval-equal)",
-        description="Score MOTChallenge-format tracker files against ground truth.",
+        description=textwrap.fill(
+            "Score MOTChallenge-format tracker files against ground truth (CLEAR MOT, IDF1, "
+            "HOTA), with the MOTChallenge rules as implemented by TrackEval.",
+            80,
+        ),
         epilog=MOT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 
 from trackkit._cli._datasets import existing_dir
@@ -30,11 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser(
         "mot",
         help="track many objects from a MOTChallenge det.txt (SORT or RetinaTrack association)",
-        description=(
+        description=textwrap.fill(
             "Multi-object tracking by association only: link the public detections of "
             "MOTChallenge sequences into tracks with the assoc library's SORT (Kalman + "
             "Hungarian on IoU) or RetinaTrack-style tracker (IoU only here, as det.txt has no "
-            "embeddings)."
+            "embeddings).",
+            80,
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
