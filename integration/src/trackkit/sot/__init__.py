@@ -24,7 +24,7 @@ from trackkit.sot._config import (
 )
 from trackkit.sot._crop import crop_search_regions, crop_to_image, image_to_crop, search_scale
 from trackkit.sot._detector import InstanceDetector, build_trunk
-from trackkit.sot._head_ops import FCOSOps, RetinaOps, TrackingHead
+from trackkit.sot._head_ops import FCOSOps, RetinaOps, locations
 from trackkit.sot._postprocess import (
     change_penalty,
     cosine_window,
@@ -47,7 +47,6 @@ __all__ = [
     "SearchRegionConfig",
     "SupportBuffer",
     "TrackerConfig",
-    "TrackingHead",
     "build_trunk",
     "change_penalty",
     "check_init_boxes",
@@ -60,6 +59,7 @@ __all__ = [
     "fcos_maml",
     "image_to_crop",
     "load_detector",
+    "locations",
     "penalized_scores",
     "retina_maml",
     "save_detector",

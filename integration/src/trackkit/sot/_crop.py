@@ -49,7 +49,8 @@ def image_to_crop(boxes_xyxy: Tensor, centers: Tensor, scales: Tensor, out_size:
         out_size: side ``S`` of the crop.
     """
     extra = boxes_xyxy.ndim - 2
-    c = centers.reshape(centers.shape[0], *([1] * extra), 2).repeat_interleave(2, dim=-1)
+    c = centers.reshape(centers.shape[0], *([1] * extra), 2)
+    c = torch.cat([c, c], dim=-1)  # (cx, cy, cx, cy)
     s = scales.reshape(scales.shape[0], *([1] * extra), 1)
     return (boxes_xyxy - c) * s + out_size / 2.0
 
@@ -57,7 +58,8 @@ def image_to_crop(boxes_xyxy: Tensor, centers: Tensor, scales: Tensor, out_size:
 def crop_to_image(boxes_xyxy: Tensor, centers: Tensor, scales: Tensor, out_size: int) -> Tensor:
     """Inverse of :func:`image_to_crop`: crop pixels back to image pixels."""
     extra = boxes_xyxy.ndim - 2
-    c = centers.reshape(centers.shape[0], *([1] * extra), 2).repeat_interleave(2, dim=-1)
+    c = centers.reshape(centers.shape[0], *([1] * extra), 2)
+    c = torch.cat([c, c], dim=-1)  # (cx, cy, cx, cy)
     s = scales.reshape(scales.shape[0], *([1] * extra), 1)
     return (boxes_xyxy - out_size / 2.0) / s + c
 

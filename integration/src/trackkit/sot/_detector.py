@@ -150,13 +150,13 @@ class InstanceDetector(nn.Module):
         """The meta-learned initialisation theta_0 (the head's own parameters)."""
         return dict(self.head.named_parameters())
 
-    def head_outputs(self, params: Mapping[str, Tensor], features: Tensor) -> tuple[Tensor, ...]:
-        """Head outputs for ``features: Tensor[n, C, h, w]`` with parameters ``params``."""
+    def head_outputs(self, params: Mapping[str, Tensor], features: Tensor) -> dict[str, Tensor]:
+        """Head outputs (a dict of ``Tensor[n, h*w, ...]``) for ``features: Tensor[n, C, h, w]``."""
         return functional_call(self.head, dict(params), (features,))
 
-    def candidates(self, outputs: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
+    def candidates(self, outputs: dict[str, Tensor], hw: tuple[int, int]) -> tuple[Tensor, Tensor]:
         """``(boxes_xyxy Tensor[n, h*w, 4] in crop pixels, scores Tensor[n, h*w] in [0, 1])``."""
-        return self.ops.decode(outputs)
+        return self.ops.decode(outputs, hw)
 
     def detect(self, params: Mapping[str, Tensor], features: Tensor) -> tuple[Tensor, Tensor]:
         """Per-sequence detection with stacked fast weights (one vectorised forward).
@@ -169,25 +169,19 @@ class InstanceDetector(nn.Module):
             ``(boxes_xyxy Tensor[B, N, 4], scores Tensor[B, N])``, N = h * w.
         """
 
-        def one(p: dict[str, Tensor], f: Tensor) -> tuple[Tensor, ...]:
+        hw = (int(features.shape[-2]), int(features.shape[-1]))
+        if features.shape[0] == 1:
+            # One sequence: a plain call (vmap costs more than the head itself at B = 1).
+            return self.candidates(
+                self.head_outputs({n: p[0] for n, p in params.items()}, features), hw
+            )
+
+        def one(p: dict[str, Tensor], f: Tensor) -> dict[str, Tensor]:
             return self.head_outputs(p, f[None])
 
         outputs = torch.func.vmap(one)(dict(params), features)
-        outputs = tuple(o[:, 0] for o in outputs)
-        return self.candidates(outputs)
-
-    def sample_losses(
-        self, outputs: tuple[Tensor, ...], boxes_xyxy: Tensor, present: Tensor
-    ) -> Tensor:
-        """Per-sample detection loss ``Tensor[n]`` for one target box per crop.
-
-        Args:
-            outputs: head outputs for ``n`` crops.
-            boxes_xyxy: ``Tensor[n, 4]`` target boxes in crop pixels.
-            present: ``Tensor[n]`` 1 where the crop contains the instance, 0 for background.
-        """
-        targets = self.ops.targets(boxes_xyxy, present, outputs[0].shape[-2:])
-        return self.ops.losses(outputs, targets)
+        outputs = {k: v[:, 0] for k, v in outputs.items()}
+        return self.candidates(outputs, hw)
 
     def support_targets(
         self, boxes_xyxy: Tensor, hw: tuple[int, int] | torch.Size
@@ -195,7 +189,7 @@ class InstanceDetector(nn.Module):
         """Dense targets for support boxes ``Tensor[..., 4]`` (every sample holds the target)."""
         lead = boxes_xyxy.shape[:-1]
         flat = boxes_xyxy.reshape(-1, 4)
-        t = self.ops.targets(flat, torch.ones_like(flat[:, 0]), hw)
+        t = self.ops.targets(flat, torch.ones_like(flat[:, 0]), (int(hw[0]), int(hw[1])))
         return {k: v.reshape(*lead, *v.shape[1:]) for k, v in t.items()}
 
     def support_loss(
@@ -228,8 +222,10 @@ class InstanceDetector(nn.Module):
     ) -> dict[str, Tensor]:
         """``steps`` gradient steps with the learned rates, independently per sequence.
 
-        ``theta <- theta - alpha ⊙ grad L_support(theta)`` (paper 000, eq. 5), vectorised over
-        sequences with ``torch.func.vmap``; detached from any graph (online use).
+        ``theta <- theta - alpha ⊙ grad L_support(theta)`` (paper 000, eq. 5) for each sequence
+        on its own support set; detached from any graph (online use). Sequences are adapted one
+        after the other: on CPU, ``torch.func.vmap`` of the convolution gradients (grouped
+        convolutions) is several times slower than the loop.
 
         Args:
             params: name -> ``Tensor[B, *shape]`` fast weights.
@@ -242,27 +238,30 @@ class InstanceDetector(nn.Module):
             The adapted fast weights, same shapes.
         """
         names = list(params)
-        theta = {n: params[n].detach() for n in names}
         if steps == 0:
-            return theta
+            return {n: params[n].detach() for n in names}
         weights = valid.to(features.dtype)
         targets = self.support_targets(boxes_xyxy, features.shape[-2:])
-
-        def loss_fn(p: dict[str, Tensor], f: Tensor, t: dict[str, Tensor], w: Tensor) -> Tensor:
-            return self.support_loss(p, f, t, w)
-
-        grad_fn = torch.func.vmap(torch.func.grad(loss_fn))
-        for k in range(steps):
-            with torch.enable_grad():
-                grads = grad_fn(theta, features, targets, weights)
-            with torch.no_grad():
-                theta = {n: theta[n] - _scaled(self.lr, n, grads[n], k) for n in names}
-        return theta
+        out: list[dict[str, Tensor]] = []
+        for b in range(features.shape[0]):
+            keep = valid[b].nonzero()[:, 0]  # only the used buffer slots
+            theta = {n: params[n][b].detach() for n in names}
+            feats_b = features[b, keep]
+            targets_b = {k: v[b, keep] for k, v in targets.items()}
+            w_b = weights[b, keep]
+            for k in range(steps):
+                with torch.enable_grad():
+                    leaves = {n: t.requires_grad_(True) for n, t in theta.items()}
+                    loss = self.support_loss(leaves, feats_b, targets_b, w_b)
+                    grads = dict(zip(names, torch.autograd.grad(loss, list(leaves.values()))))
+                with torch.no_grad():
+                    theta = {n: theta[n] - _scaled(self.lr, n, grads[n], k) for n in names}
+            out.append(theta)
+        return {n: torch.stack([o[n] for o in out]) for n in names}
 
 
 def _scaled(lr: LearnedLR | FixedLR, name: str, grad: Tensor, step: int) -> Tensor:
-    """``alpha(name, step) ⊙ grad`` for a gradient with a leading sequence dimension."""
+    """``alpha(name, step) ⊙ grad`` (the rate broadcasts against the parameter)."""
     if isinstance(lr, FixedLR):
         return lr({name: grad}, step)[name]
-    rate = lr.rate(name, step).detach()
-    return rate[None] * grad if rate.dim() > 0 else rate * grad
+    return lr.rate(name, step).detach() * grad

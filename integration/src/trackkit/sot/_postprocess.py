@@ -63,7 +63,7 @@ def change_penalty(
         eps: sizes are clamped to at least ``eps`` so that the penalty is always finite.
 
     Returns:
-        ``Tensor[B, N]`` in ``(0, 1]``; exactly 1 for a candidate of the previous shape.
+        ``Tensor[B, N]`` in ``[0, 1]``; exactly 1 for a candidate of the previous shape.
     """
     if boxes_wh.ndim != 3 or boxes_wh.shape[-1] != 2:
         raise ValueError(f"boxes_wh must be [B, N, 2], got {tuple(boxes_wh.shape)}")

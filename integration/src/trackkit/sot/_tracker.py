@@ -97,7 +97,10 @@ class InstanceTracker:
     # ------------------------------------------------------------------ single-sequence protocol
     def init(self, frame: NDArray[np.uint8], box_xywh: Sequence[float] | NDArray) -> None:
         """Start tracking one sequence from its first frame and initial box (0-based xywh)."""
-        self.init_batch([frame], np.asarray(box_xywh, dtype=np.float64).reshape(1, 4))
+        box = np.asarray(box_xywh, dtype=np.float64)
+        if box.shape != (4,):
+            raise ValueError(f"box_xywh must be 4 numbers (x, y, w, h), got shape {box.shape}")
+        self.init_batch([frame], box.reshape(1, 4))
 
     def update(self, frame: NDArray[np.uint8]) -> NDArray[np.float64]:
         """Track the next frame; returns ``float64[4]`` xywh inside the frame."""

@@ -108,7 +108,7 @@ class MAMLTrainConfig:
 def _targets(
     detector: InstanceDetector, boxes: Tensor, present: Tensor, hw: torch.Size
 ) -> dict[str, Tensor]:
-    return detector.ops.targets(boxes, present, hw)
+    return detector.ops.targets(boxes, present, (int(hw[0]), int(hw[1])))
 
 
 def _split(t: dict[str, Tensor], sizes: list[int]) -> list[dict[str, Tensor]]:
