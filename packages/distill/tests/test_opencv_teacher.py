@@ -29,8 +29,8 @@ def textured_scene(
     target = np.clip(128 + 70 * noise / noise.std(), 0, 255).astype(np.uint8)
     images, boxes = [], []
     for t in range(frames):
-        x = int(round(30 + 1.5 * t))
-        y = int(round(40 + 10 * np.sin(t / 8)))
+        x = round(30 + 1.5 * t)
+        y = round(40 + 10 * float(np.sin(t / 8)))
         image = background.copy()
         image[y : y + size, x : x + size] = target
         images.append(image)
@@ -42,7 +42,7 @@ def run(teacher: Teacher, images: list[np.ndarray], box0: np.ndarray) -> np.ndar
     teacher.init(images[0], box0)
     out = [box0]
     for image in images[1:]:
-        box, ok = teacher.update(image)
+        box, _ok = teacher.update(image)
         assert box.shape == (4,)
         out.append(box)
     return np.asarray(out)
@@ -124,7 +124,7 @@ def test_partly_outside_box_is_clipped_and_tracks() -> None:
     images, gt = textured_scene(frames=5)
     teacher = OpenCVTeacher("CSRT")
     teacher.init(images[0], [gt[0, 0] - 200, gt[0, 1], gt[0, 2] + 200, gt[0, 3]])
-    box, ok = teacher.update(images[1])
+    box, _ok = teacher.update(images[1])
     assert box.shape == (4,)
     assert box[0] >= 0  # OpenCV only saw the clipped box
 
@@ -133,7 +133,7 @@ def test_grayscale_and_wrong_frames_rejected() -> None:
     images, gt = textured_scene(frames=2)
     gray = cv2.cvtColor(images[0], cv2.COLOR_BGR2GRAY)
     teacher = OpenCVTeacher("KCF")
-    with pytest.raises(ValueError, match="grayscale.*COLOR_GRAY2BGR"):
+    with pytest.raises(ValueError, match=r"grayscale.*COLOR_GRAY2BGR"):
         teacher.init(gray, gt[0])
     with pytest.raises(ValueError, match="grayscale"):
         teacher.init(gray[..., None], gt[0])

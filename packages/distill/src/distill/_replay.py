@@ -64,7 +64,8 @@ def write_result_file(
     """Write ``[T, 4]`` 0-based boxes as an OTB-style result file (``x,y,w,h`` per line).
 
     ``coordinate_base=1`` adds one to ``x, y`` (MATLAB convention); NaN rows are written as
-    ``NaN,NaN,NaN,NaN``. Values keep full float precision, so reading back is exact.
+    ``NaN,NaN,NaN,NaN``. Values keep full float precision: reading back is exact for
+    ``coordinate_base=0`` and exact up to the last bit of the ``+1 / -1`` shift for ``1``.
     """
     base = _check_base(coordinate_base)
     boxes = np.asarray(boxes_xywh, dtype=np.float64)
