@@ -15,7 +15,8 @@ Two measurements, both in one run on the same inputs:
    given: paper 000's tracking heads on ResNet-18 block-4 features (256 x 33 x 33, batch 8) and
    RetinaTrack on FPN levels of a 512x512 image.
 
-Timings are medians of interleaved repeats with one intra-op thread (the machine is shared);
+Timings are medians of interleaved repeats (each repeat times enough calls to last >= 50 ms)
+with one intra-op thread (the machine is shared);
 peak memory is the largest live total of CPU allocations recorded by ``torch.profiler`` during
 one step (inputs allocated before the step are not counted).
 
@@ -145,14 +146,20 @@ def median_time(fn: Callable[[], object], repeats: int) -> float:
 
 
 def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    for fn in fns.values():  # warm-up
+    """Median seconds per call; calls are grouped so one timed sample lasts >= ~50 ms."""
+    inner: dict[str, int] = {}
+    for k, fn in fns.items():  # warm-up and calibration
         fn()
+        t0 = time.perf_counter()
+        fn()
+        inner[k] = max(1, int(0.05 / max(time.perf_counter() - t0, 1e-6)))
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
             t0 = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t0)
+            for _ in range(inner[k]):
+                fn()
+            times[k].append((time.perf_counter() - t0) / inner[k])
     return {k: statistics.median(v) for k, v in times.items()}
 
 

@@ -203,3 +203,32 @@ def test_losses_with_empty_ground_truth_are_finite_and_push_scores_down() -> Non
     res["loss"].backward()
     assert logits.grad is not None and (logits.grad > 0).all()
     assert gather_gt(torch.zeros(2, 0, 4), torch.zeros(2, 16, dtype=torch.long)).shape == (2, 16, 4)
+
+
+def test_losses_work_under_vmap_over_tasks_with_validate_false() -> None:
+    """metalearn can vmap task losses: with validate=False there is no host sync."""
+    from torch.func import grad, vmap
+
+    torch.manual_seed(0)
+    head = RetinaNetHead.tracking(8, num_convs=1)
+    fhead = FCOSHead.tracking(8, num_convs=1)
+    anchors = make_anchors([(5, 5)], [8], ((32.0,),), (1.0,))
+    points, strides = make_points([(5, 5)], [8])
+    x = torch.randn(3, 2, 8, 5, 5)
+    boxes = torch.tensor([[[4.0, 4, 30, 30]], [[10.0, 8, 36, 40]]]).expand(3, 2, 1, 4)
+
+    def retina(p: dict[str, torch.Tensor], xx: torch.Tensor, bb: torch.Tensor) -> torch.Tensor:
+        return retinanet_loss(functional_call(head, p, (xx,)), anchors, bb, validate=False)["loss"]
+
+    def fcos(p: dict[str, torch.Tensor], xx: torch.Tensor, bb: torch.Tensor) -> torch.Tensor:
+        out = functional_call(fhead, p, (xx,))
+        return fcos_loss(out, points, strides, bb, validate=False)["loss"]
+
+    for fn, module in ((retina, head), (fcos, fhead)):
+        params = dict(module.named_parameters())
+        batched = vmap(fn, in_dims=(None, 0, 0))(params, x, boxes)
+        looped = torch.stack([fn(params, x[i], boxes[i]) for i in range(3)])
+        assert torch.allclose(batched, looped, atol=1e-6)
+        grads = vmap(grad(fn), in_dims=(None, 0, 0))(params, x, boxes)
+        name = next(iter(params))
+        assert grads[name].shape == (3, *params[name].shape)

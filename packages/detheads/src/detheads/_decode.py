@@ -93,7 +93,8 @@ def postprocess_detections(
 
     Per level: the ``topk_per_level`` best (anchor, class) scores above ``score_threshold``;
     then class-wise NMS over all levels; then the ``max_detections`` best. Everything runs on
-    the whole batch; only the final split into images is per image.
+    the whole batch (padded to the largest candidate count of any image, which costs one host
+    sync); only the final split into images is per image.
 
     Args:
         scores: ``Tensor[B, A, N]`` probabilities (or ``Tensor[B, A]`` for one class).
@@ -129,10 +130,15 @@ def postprocess_detections(
         start += size
     cs = torch.cat(cand_scores, dim=1)
     flat = torch.cat(cand_flat, dim=1)
+    valid = cs > score_threshold
+    # compact to the largest number of above-threshold candidates of any image (one host sync)
+    # so the [B, N, N] NMS matrices stay small
+    n_keep = max(int(valid.sum(dim=1).max()), 1)
+    order = cs.masked_fill(~valid, -torch.inf).topk(n_keep, dim=1).indices
+    cs, flat, valid = cs.gather(1, order), flat.gather(1, order), valid.gather(1, order)
     anchor_idx = flat // n
     labels = flat % n
     cb = torch.gather(boxes_xyxy, 1, anchor_idx[..., None].expand(-1, -1, 4))
-    valid = cs > score_threshold
     keep = nms_mask(cb, cs, nms_threshold, classes=labels, valid=valid)
     final = cs.masked_fill(~keep, -torch.inf)
     k = min(max_detections, final.shape[1])

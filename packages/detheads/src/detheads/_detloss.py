@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ._assign import (
@@ -56,8 +55,9 @@ def _check_labels(
 
 
 def _onehot_targets(labels: Tensor, positive: Tensor, num_classes: int) -> Tensor:
-    onehot = F.one_hot(labels.clamp(0, num_classes - 1), num_classes).to(torch.float32)
-    return onehot * positive[..., None]
+    classes = torch.arange(num_classes, device=labels.device)
+    onehot = labels[..., None] == classes  # comparison, not F.one_hot: vmap-friendly
+    return (onehot & positive[..., None]).to(torch.float32)
 
 
 def _retinanet_loss(
