@@ -127,8 +127,10 @@ def bench_a3c(episodes: int, repeats: int) -> list[str]:
         statistics.median(s[2] for s in samples["processes, 1 worker"])
     )
     rows.append("")
-    rows.append(f"2 workers / 1 worker (steady-state env steps/s): **{ratio:.2f}x**; ")
-    rows.append(f"per CPU-second: {cpu_ratio:.2f}x (1.0 = no per-worker overhead from Hogwild).")
+    rows.append(
+        f"2 workers / 1 worker (steady-state env steps/s): **{ratio:.2f}x**; per CPU-second: "
+        f"{cpu_ratio:.2f}x (1.0 = no per-worker overhead from Hogwild)."
+    )
     rows.append("")
     rows.append(_scheduler_note())
     return rows
