@@ -232,3 +232,21 @@ def test_losses_work_under_vmap_over_tasks_with_validate_false() -> None:
         grads = vmap(grad(fn), in_dims=(None, 0, 0))(params, x, boxes)
         name = next(iter(params))
         assert grads[name].shape == (3, *params[name].shape)
+
+
+def test_losses_ignore_nan_padding_rows() -> None:
+    """Padded ground-truth rows are never read: NaN padding gives the same loss as zeros."""
+    torch.manual_seed(0)
+    anchors = make_anchors([(6, 6)], [8], [(24.0,)], (1.0,))
+    points, strides = make_points([(6, 6)], [8])
+    a = anchors.shape[0]
+    boxes, labels, valid = _padded_gt()
+    nan_boxes = torch.where(valid[..., None], boxes, torch.full_like(boxes, float("nan")))
+    out = {"cls_logits": torch.randn(3, a, 2), "bbox_deltas": torch.randn(3, a, 4)}
+    ref = retinanet_loss(out, anchors, boxes, labels, valid)["loss"]
+    assert torch.equal(retinanet_loss(out, anchors, nan_boxes, labels, valid)["loss"], ref)
+    fout = {"centerness_logits": torch.randn(3, a), "bbox_ltrb": torch.rand(3, a, 4) + 0.5}
+    ref = fcos_loss(fout, points, strides, boxes, None, valid)["loss"]
+    assert torch.equal(fcos_loss(fout, points, strides, nan_boxes, None, valid)["loss"], ref)
+    with pytest.raises(ValueError, match="NaN"):
+        fcos_loss(fout, points, strides, nan_boxes, None, None)
