@@ -1,0 +1,88 @@
+"""Fusion by value (TRAST / TRASFUST), with validity and hysteresis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from distill import fuse_by_value
+
+
+def boxes_for(values: torch.Tensor) -> torch.Tensor:
+    """Candidate n of item b gets the box (b, n, 1, 1) so the choice is visible in the box."""
+    b, n = values.shape
+    grid = torch.stack(torch.meshgrid(torch.arange(b), torch.arange(n), indexing="ij"), -1)
+    return torch.cat([grid.float(), torch.ones(b, n, 2)], -1)
+
+
+def test_picks_highest_value_with_ties_to_lowest_index() -> None:
+    values = torch.tensor([[0.1, 0.7, 0.3], [0.5, 0.5, 0.2]])
+    out = fuse_by_value(boxes_for(values), values)
+    np.testing.assert_array_equal(out.candidate_index, [1, 0])  # TRAST: student (0) wins ties
+    torch.testing.assert_close(out.boxes_xywh[:, 1], torch.tensor([1.0, 0.0]))
+    torch.testing.assert_close(out.value, torch.tensor([0.7, 0.5]))
+
+
+def test_invalid_candidates_are_never_chosen() -> None:
+    values = torch.tensor([[0.1, 0.9, 0.3]])
+    valid = torch.tensor([[True, False, True]])
+    assert int(fuse_by_value(boxes_for(values), values, valid=valid).candidate_index) == 2
+    with pytest.raises(ValueError, match="at least one valid"):
+        fuse_by_value(boxes_for(values), values, valid=torch.zeros(1, 3, dtype=torch.bool))
+
+
+def test_hysteresis_margin() -> None:
+    values = torch.tensor([[0.50, 0.55], [0.50, 0.65], [0.5, 0.5], [0.2, 0.9]])
+    previous = torch.tensor([0, 0, 1, 0])
+    valid = torch.tensor([[True, True], [True, True], [True, True], [False, True]])
+    out = fuse_by_value(boxes_for(values), values, previous_index=previous, margin=0.1, valid=valid)
+    # 0.05 < margin: stay; 0.15 > margin: switch; tie: stay on 1; previous invalid: drop it
+    np.testing.assert_array_equal(out.candidate_index, [0, 1, 1, 1])
+    plain = fuse_by_value(boxes_for(values), values)
+    np.testing.assert_array_equal(plain.candidate_index, [1, 1, 0, 1])
+
+
+def reference(values: np.ndarray, previous: np.ndarray, margin: float) -> np.ndarray:
+    out = np.empty(values.shape[0], dtype=np.int64)
+    for i, row in enumerate(values):
+        best = int(np.argmax(row))
+        out[i] = previous[i] if row[best] <= row[previous[i]] + margin else best
+    return out
+
+
+def test_batched_matches_loop_reference() -> None:
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(64, 5)).round(1)  # rounding creates ties
+    previous = rng.integers(0, 5, 64)
+    out = fuse_by_value(
+        boxes_for(torch.tensor(values)),
+        torch.tensor(values),
+        previous_index=torch.tensor(previous),
+        margin=0.3,
+    )
+    np.testing.assert_array_equal(out.candidate_index, reference(values, previous, 0.3))
+
+
+def test_leading_dimensions() -> None:
+    values = torch.randn(2, 3, 4)
+    boxes = torch.randn(2, 3, 4, 4)
+    out = fuse_by_value(boxes, values)
+    assert out.candidate_index.shape == (2, 3) and out.boxes_xywh.shape == (2, 3, 4)
+    flat = fuse_by_value(boxes.reshape(6, 4, 4), values.reshape(6, 4))
+    torch.testing.assert_close(out.boxes_xywh.reshape(6, 4), flat.boxes_xywh)
+
+
+def test_bad_inputs() -> None:
+    values = torch.zeros(2, 3)
+    boxes = torch.zeros(2, 3, 4)
+    with pytest.raises(ValueError, match="values must have shape"):
+        fuse_by_value(boxes, torch.zeros(2, 4))
+    with pytest.raises(ValueError, match="margin"):
+        fuse_by_value(boxes, values, margin=-0.1)
+    with pytest.raises(ValueError, match="previous_index must lie"):
+        fuse_by_value(boxes, values, previous_index=torch.tensor([0, 3]))
+    with pytest.raises(ValueError, match="previous_index must be a long"):
+        fuse_by_value(boxes, values, previous_index=torch.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match="valid must be a bool"):
+        fuse_by_value(boxes, values, valid=torch.ones(2, 3))
