@@ -76,7 +76,8 @@ class OpenCVTeacher:
 
     Behaviour: the initial box must have positive size and overlap the frame (else
     ``ValueError``); a partly outside box is clipped to the frame before OpenCV sees it. Frames
-    must be ``H x W x 3`` uint8 BGR and keep the initial frame's size. When OpenCV reports a
+    must be ``H x W x 3`` uint8 BGR and keep the initial frame's size. OpenCV is initialised on
+    the smallest integer-pixel rectangle that contains the (clipped) box. When OpenCV reports a
     lost target, returns an empty or non-finite box, or raises inside ``update``, the teacher
     returns its last good box with ``success=False`` and keeps trying on later frames: no
     OpenCV exception escapes mid-sequence. The returned box is that of OpenCV (integer pixels
@@ -102,7 +103,6 @@ class OpenCVTeacher:
             )
         self.kind = canonical
         self._tracker: Any = None
-        self._legacy = False
         self._last = np.zeros(4, dtype=np.float64)
         self._frame_shape: tuple[int, ...] | None = None
 
@@ -126,7 +126,6 @@ class OpenCVTeacher:
         for dotted in _CONSTRUCTORS[self.kind]:
             ctor = _lookup(cv2, dotted)
             if ctor is not None:
-                self._legacy = dotted.startswith("legacy.")
                 return ctor()
         raise ValueError(  # pragma: no cover - checked in __init__
             f"kind {self.kind!r} vanished from OpenCV; available: {available_opencv_kinds()}"
@@ -139,16 +138,14 @@ class OpenCVTeacher:
         height, width = frame.shape[:2]
         x1, y1 = max(box[0], 0.0), max(box[1], 0.0)
         x2, y2 = min(box[0] + box[2], float(width)), min(box[1] + box[3], float(height))
-        clipped = np.array([x1, y1, x2 - x1, y2 - y1])
         tracker = self._create()
         cv2 = _import_cv2()
-        if self._legacy:
-            rect: tuple[float, ...] = tuple(float(v) for v in clipped)
-        else:
-            xi, yi = int(np.floor(x1)), int(np.floor(y1))
-            wi = max(1, min(int(np.ceil(x2)), width) - xi)
-            hi = max(1, min(int(np.ceil(y2)), height) - yi)
-            rect = (xi, yi, wi, hi)
+        # Integer pixels for every kind: the main API requires them, and cv2.legacy Boosting
+        # segfaults on its first update after a fractional box (seen with OpenCV 5.0).
+        xi, yi = int(np.floor(x1)), int(np.floor(y1))
+        wi = max(1, min(int(np.ceil(x2)), width) - xi)
+        hi = max(1, min(int(np.ceil(y2)), height) - yi)
+        rect = (xi, yi, wi, hi)
         try:
             result = tracker.init(frame, rect)
         except cv2.error as err:
