@@ -160,7 +160,7 @@ class TeacherPool:
         if isinstance(processes, bool) or not isinstance(processes, int) or processes < 1:
             raise ValueError(f"processes must be an int >= 1, got {processes!r}")
         self.teachers = teachers
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else None
         self.processes = processes
 
     def cache_path(self, sequence: str, teacher_name: str, digest: str) -> Path:
