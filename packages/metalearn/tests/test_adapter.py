@@ -95,6 +95,9 @@ def test_custom_init_and_bad_inputs() -> None:
     feats, targets = head_batch(1, 0)
     with pytest.raises(ValueError, match="device meta"):
         adapter.add(feats[0].to("meta"), (targets[0][0], targets[1][0]))
+    meta_lr = KernelwiseLR({n: p for n, p in model.named_parameters() if n in ADAPTED}).to("meta")
+    with pytest.raises(ValueError, match="lr: tensor on device meta"):
+        Adapter(model, head_loss, lr=meta_lr, adapted=ADAPTED)
     with pytest.raises(ValueError, match="capacity"):
         Adapter(model, head_loss, lr=lr, adapted=ADAPTED, capacity=0)
     with pytest.raises(ValueError, match="not parameters"):

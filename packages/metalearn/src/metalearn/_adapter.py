@@ -74,6 +74,7 @@ class Adapter:
         self.collate_fn: Collate = collate_fn if collate_fn is not None else stack_trees
         named = dict(model.named_parameters())
         self.device = named[self.names[0]].device
+        check_device(list(self.lr.parameters()), self.device, what="lr")
         self._init: dict[str, Tensor] = {}
         self.set_init(init if init is not None else {n: named[n] for n in self.names})
         self._samples: list[Any] = []

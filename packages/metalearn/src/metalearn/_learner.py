@@ -127,6 +127,7 @@ class MetaLearner:
             lr = KernelwiseLR({n: named[n] for n in self.adapted}).to(device)
         self.lr = _as_lr(lr)
         _check_lr_names(self.lr, self.adapted)
+        check_device(list(self.lr.parameters()), named[self.adapted[0]].device, what="lr")
         self.loss_fn = loss_fn
         self.query_loss_fn = query_loss_fn if query_loss_fn is not None else loss_fn
         if optimizer is None:
