@@ -97,13 +97,21 @@ def plot_sot_results(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, (ax_s, ax_p) = plt.subplots(1, 2, figsize=(11, 4.5))
+    colors = {r.tracker: f"C{k % 10}" for k, r in enumerate(results)}  # same colour both panels
     for r in sorted(results, key=lambda r: -r.mean.auc):
-        ax_s.plot(OVERLAP_THRESHOLDS, r.mean.success, lw=2, label=f"{r.tracker} [{r.mean.auc:.3f}]")
+        ax_s.plot(
+            OVERLAP_THRESHOLDS,
+            r.mean.success,
+            lw=2,
+            color=colors[r.tracker],
+            label=f"{r.tracker} [{r.mean.auc:.3f}]",
+        )
     for r in sorted(results, key=lambda r: -r.mean.precision):
         ax_p.plot(
             PRECISION_THRESHOLDS,
             r.mean.precisions,
             lw=2,
+            color=colors[r.tracker],
             label=f"{r.tracker} [{r.mean.precision:.3f}]",
         )
     ax_s.set(
