@@ -276,3 +276,29 @@ def test_input_errors() -> None:
 def test_iou_matrix_degenerate_boxes() -> None:
     m = iou_matrix_xywh([[0, 0, 10, 10], [0, 0, 0, 10]], [[5, 0, 10, 10], [0, 0, 0, 10]])
     np.testing.assert_allclose(m, [[50 / 150, 0], [0, 0]])
+
+
+DATA = Path(__file__).resolve().parents[2] / "../shared/data"
+
+
+@pytest.mark.skipif(not (DATA / "mot").is_dir(), reason="../shared/data/mot not available")
+@pytest.mark.parametrize("seq,num_frames", [("MOT17-04-FRCNN-mini", 8), ("MOT17-02-FRCNN-mini", 4)])
+def test_equals_trackeval_on_real_mot17_gt(tmp_path: Path, seq: str, num_frames: int) -> None:
+    """Real MOT17 ground truth (classes, consider flags, distractors); detections as tracks."""
+    from trackkit.data import write_mot_rows
+
+    folder = DATA / "mot" / seq
+    det = read_mot_rows(folder / "det" / "det.txt")
+    tracks = MOTRows(det.frames, np.arange(1, len(det) + 1), det.boxes_xywh, det.confidences)
+    write_mot_rows(tmp_path / "tracks.txt", tracks)
+    ref, _ = _trackeval(
+        tmp_path / "te", folder / "gt" / "gt.txt", tmp_path / "tracks.txt", num_frames, "MOT17"
+    )
+    mine = evaluate_mot(
+        read_mot_rows(folder / "gt" / "gt.txt"),
+        read_mot_rows(tmp_path / "tracks.txt"),
+        num_frames,
+        mot17_preprocessing=True,
+    )
+    _assert_equal(mine, ref)
+    assert mine.clear.tp > 20
