@@ -35,6 +35,8 @@ MYPY = "mypy==2.4.1"
 LIBRARIES = ("assoc", "metalearn", "seqrl", "detheads", "distill")
 NEEDS_TORCH = {"assoc": False, "metalearn": True, "seqrl": True, "detheads": True, "distill": True}
 EXTRAS = {"distill": "opencv,test"}
+# Extra test-only installs of a session (no dependency resolution: see above).
+NO_DEPS_EXTRAS = {"detheads": (MOBILENET_WEIGHTS,)}
 
 ISOLATION_CHECK = """
 import importlib.util, sys
@@ -62,6 +64,8 @@ def _make_library_session(lib: str) -> None:
             session.install(TORCH)
         extras = EXTRAS.get(lib, "test")
         session.install(f"packages/{lib}[{extras}]")
+        if lib in NO_DEPS_EXTRAS:
+            session.install("--no-deps", *NO_DEPS_EXTRAS[lib])
         _isolation(session, lib)
         session.run("pytest", f"packages/{lib}/tests", "-q", *session.posargs)
 
