@@ -9,3 +9,7 @@ crops, samplers), ``trackkit.eval`` (SOT and MOT metrics, benchmark runner, tabl
 __version__ = "0.1.0"
 
 __all__: list[str] = []
+
+from trackkit.sot import InstanceTracker, fcos_maml, retina_maml
+
+__all__ += ["InstanceTracker", "fcos_maml", "retina_maml"]

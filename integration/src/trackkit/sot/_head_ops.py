@@ -80,10 +80,16 @@ class FCOSOps:
 
     Args:
         config: the detector configuration (head width and depth).
+        min_normalizer: both loss terms are divided by ``max(npos, min_normalizer)``. With the
+            plain ``max(npos, 1)`` a background crop (no positive location) sums the squared
+            scores of all h*w cells undivided, which drowns the positive crops and drives every
+            score to zero; 32 is about the number of cells a target covers in the search
+            region, so positive crops keep the usual normalisation by their positives.
     """
 
-    def __init__(self, config: DetectorConfig) -> None:
+    def __init__(self, config: DetectorConfig, *, min_normalizer: float = 32.0) -> None:
         self.config = config
+        self.min_normalizer = min_normalizer
 
     def build_head(self, in_channels: int) -> nn.Module:
         """``FCOSHead.tracking`` of the configured width and depth."""
@@ -116,11 +122,11 @@ class FCOSOps:
         return {"centerness": ctr, "ltrb": ltrb.clamp_min(1e-3), "positive": inside.float()}
 
     def losses(self, outputs: Outputs, targets: dict[str, Tensor]) -> Tensor:
-        """``(sum L2(centerness) + sum_pos L1(ltrb)) / max(npos, 1)`` per sample."""
+        """``(sum L2(centerness) + sum_pos L1(ltrb)) / max(npos, min_normalizer)`` per sample."""
         pos = targets["positive"]
         l_ctr = centerness_l2_loss(outputs["centerness_logits"], targets["centerness"]).sum(1)
         l_reg = (l1_loss(outputs["bbox_ltrb"], targets["ltrb"]).sum(-1) * pos).sum(1)
-        return normalize_by_positives(l_ctr + l_reg, pos.sum(1))
+        return normalize_by_positives(l_ctr + l_reg, pos.sum(1).clamp_min(self.min_normalizer))
 
 
 def _box_iou_one_to_many(anchors: Tensor, boxes: Tensor) -> Tensor:

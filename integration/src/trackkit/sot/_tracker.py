@@ -128,7 +128,7 @@ class InstanceTracker:
         dev = self.device
         s_size = cfg.search.search_size
         self._frame_wh = torch.as_tensor(sizes, dtype=torch.float32, device=dev)
-        box_t = torch.as_tensor(boxes, dtype=torch.float32, device=dev)
+        box_t = torch.tensor(boxes, dtype=torch.float32, device=dev)
         self._center = box_t[:, :2] + box_t[:, 2:] / 2
         self._size = box_t[:, 2:].clone()
         base = search_scale(

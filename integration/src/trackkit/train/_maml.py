@@ -228,6 +228,7 @@ def train_instance_detector(
     resume: str | Path | None = None,
     progress: bool = True,
     meta: dict[str, Any] | None = None,
+    stop_after: int | None = None,
 ) -> InstanceDetector:
     """Train (or resume training of) one instance detector on cached features.
 
@@ -243,6 +244,8 @@ def train_instance_detector(
         resume: a ``train_state.pt`` to continue from.
         progress: tqdm progress bar.
         meta: extra facts stored in ``detector.pt`` (e.g. training sequences).
+        stop_after: stop once this many steps are done (a time-boxed run), after writing a
+            resumable ``train_state.pt``; ``detector.pt`` is written only when all steps ran.
     """
     cfg = config if config is not None else MAMLTrainConfig()
     out = Path(out_dir)
@@ -263,7 +266,7 @@ def train_instance_detector(
                 f"--resume: the checkpoint was trained with {saved}, not {cfg}; "
                 "resume with the same options"
             )
-        detector = detector_from_state({**state["detector"], "trunk": trunk.state_dict()})
+        detector = detector_from_state(state["detector"], trunk=trunk)
         detector.train()
         trainer = _Trainer(detector, cfg)
         trainer.optimizer.load_state_dict(state["optimizer"])
@@ -293,7 +296,8 @@ def train_instance_detector(
         disable=not progress,
     )
     with log_path.open("a") as log:
-        for step in range(start_step, cfg.steps):
+        last = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
+        for step in range(start_step, last):
             epoch = PAPER_EPOCHS * step / cfg.steps
             support, target, present = sample_pairs(
                 cache,
@@ -319,9 +323,11 @@ def train_instance_detector(
                     record["inner_lr_mean"] = float(torch.cat(rates).mean())
                 log.write(json.dumps(record) + "\n")
                 log.flush()
-            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == last:
                 _save_state(state_path, trainer, step + 1, rng, elapsed, cfg)
     bar.close()
+    if last < cfg.steps:
+        return detector
     total = elapsed0 + time.perf_counter() - t0
     detector.eval()
     save_detector(

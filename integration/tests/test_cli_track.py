@@ -1,0 +1,82 @@
+"""``trackkit track`` and ``trackkit demo`` end to end on synthetic frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from trackkit.cli import main
+from trackkit.data import synthetic_sot_sequence
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> object:
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    seq = synthetic_sot_sequence(length=12, seed=5, target_size=(40.0, 36.0))
+    root = tmp_path_factory.mktemp("frames")
+    for t in range(len(seq)):
+        cv2.imwrite(str(root / f"{t + 1:06d}.png"), seq[t])
+    return root, seq.boxes_xywh
+
+
+@pytest.mark.parametrize("tracker", ["fcos-maml", "retina-maml", "opencv-kcf"])
+def test_track_folder_writes_boxes_and_video(
+    folder: tuple[Path, np.ndarray], tmp_path: Path, tracker: str
+) -> None:
+    root, gt = folder
+    init = ",".join(f"{v:.1f}" for v in gt[0])
+    code = main(
+        [
+            "track", str(root), "--init", init, "--tracker", tracker, "--boxes",
+            str(tmp_path / "b.txt"), "--out", str(tmp_path / "v.mp4"), "--no-progress",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    boxes = np.loadtxt(tmp_path / "b.txt", delimiter=",")
+    assert boxes.shape == (12, 4) and np.isfinite(boxes).all()
+    np.testing.assert_allclose(boxes[0], gt[0], atol=0.06)  # --init was written with 1 decimal
+    assert (tmp_path / "v.mp4").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--init", "1,2,3"], "four comma-separated"),
+        (["--init", "a,b,c,d"], "four comma-separated"),
+        (["--init", "5000,5000,10,10"], "does not overlap"),
+    ],
+)
+def test_track_bad_init_is_one_line_error(
+    folder: tuple[Path, np.ndarray], argv: list[str], message: str, capsys: pytest.CaptureFixture
+) -> None:
+    root, _ = folder
+    assert main(["track", str(root), *argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_track_missing_source(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["track", str(tmp_path / "nope.mp4"), "--init", "1,1,5,5"]) == 2
+    assert "no such video" in capsys.readouterr().err
+
+
+def test_demo_prints_auc(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    png = tmp_path / "f.png"
+    assert (
+        main(["demo", "--out", str(tmp_path / "d.mp4"), "--length", "16", "--frame-png", str(png)])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "success AUC" in out
+    assert (tmp_path / "d.mp4").stat().st_size > 1000 and cv2.imread(str(png)) is not None

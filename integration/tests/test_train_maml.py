@@ -1,0 +1,154 @@
+"""Offline training: feature cache, pair sampling, a tiny MAML run, resume, checkpoints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor, nn
+
+from trackkit.sot import DetectorConfig, InstanceDetector, load_detector
+from trackkit.train import (
+    CacheConfig,
+    FeatureCache,
+    MAMLTrainConfig,
+    build_feature_cache,
+    sample_pairs,
+    synthetic_training_sequences,
+    train_instance_detector,
+)
+
+
+class TinyTrunk(nn.Module):
+    """A stride-8 trunk of three strided convolutions (fixed weights from a seed)."""
+
+    out_channels = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = nn.Sequential(
+            nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(), nn.Conv2d(8, 8, 3, 2, 1), nn.ReLU(),
+            nn.Conv2d(8, 8, 3, 2, 1),
+        )  # fmt: skip
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> object:
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def cache() -> FeatureCache:
+    seqs = synthetic_training_sequences(3, length=12)
+    det = InstanceDetector(DetectorConfig(head_channels=8), trunk=TinyTrunk())
+    return build_feature_cache(
+        seqs, det.features, config=CacheConfig(frames_per_sequence=6), progress=False
+    )
+
+
+def test_cache_shapes_and_boxes_inside_crops(cache: FeatureCache, tmp_path: Path) -> None:
+    assert len(cache) == 18
+    assert cache.support_features.shape == (18, 3, 8, 33, 33)
+    assert cache.target_features.shape == (18, 8, 33, 33)
+    # support crops are centred on the target (jitter <= 4 px); zoom 1.08 enlarges the box
+    centre = (cache.support_boxes[..., :2] + cache.support_boxes[..., 2:]) / 2
+    assert torch.all((centre - 131.5).abs() <= 4.0 + 1e-3)
+    w = cache.support_boxes[..., 2] - cache.support_boxes[..., 0]
+    torch.testing.assert_close(w[:, 1] / w[:, 0], torch.full((18,), 1.08), atol=1e-3, rtol=0)
+    cache.save(tmp_path / "c.pt")
+    again = FeatureCache.load(tmp_path / "c.pt")
+    torch.testing.assert_close(again.target_boxes, cache.target_boxes)
+    assert again.sequence_names == cache.sequence_names
+
+
+def test_sample_pairs_same_and_other_sequence(cache: FeatureCache) -> None:
+    rng = np.random.default_rng(0)
+    s, t, present = sample_pairs(cache, 200, rng, negative_prob=0.3, max_gap=4)
+    seq, frame = cache.sequence_ids.numpy(), cache.frame_ids.numpy()
+    assert np.all(seq[s][present] == seq[t][present])
+    assert np.all(np.abs(frame[s] - frame[t])[present] <= 4)
+    assert np.all(seq[s][~present] != seq[t][~present])
+    assert 0.15 < (~present).mean() < 0.45
+    with pytest.raises(ValueError, match="negative_prob"):
+        sample_pairs(cache, 2, rng, negative_prob=2.0)
+
+
+def _cfg(**kw: object) -> MAMLTrainConfig:
+    base = dict(steps=4, pairs_per_step=2, checkpoint_every=1, head_channels=8, outer_lr=1e-2)
+    base.update(kw)
+    return MAMLTrainConfig(**base)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"head": "fcos"},
+        {"head": "retina", "lr_kind": "scalar"},
+        {"head": "fcos", "method": "baseline"},
+    ],
+)
+def test_resume_continues_exactly(cache: FeatureCache, tmp_path: Path, kw: dict) -> None:
+    cfg = _cfg(**kw, first_order_fraction=0.5)  # steps 3-4 are second order
+    straight = train_instance_detector(
+        cache, tmp_path / "a", config=cfg, trunk=TinyTrunk(), progress=False
+    )
+    train_instance_detector(
+        cache, tmp_path / "b", config=cfg, trunk=TinyTrunk(), progress=False, stop_after=2
+    )
+    assert not (tmp_path / "b" / "detector.pt").exists()
+    resumed = train_instance_detector(
+        cache,
+        tmp_path / "b",
+        config=cfg,
+        trunk=TinyTrunk(),
+        progress=False,
+        resume=tmp_path / "b" / "train_state.pt",
+    )
+    for (n, p), (_, q) in zip(straight.head.named_parameters(), resumed.head.named_parameters()):
+        torch.testing.assert_close(p, q, msg=n)
+    for p, q in zip(straight.lr.parameters(), resumed.lr.parameters()):
+        torch.testing.assert_close(p, q)
+    log = [json.loads(line) for line in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    assert log[0]["step"] == 1 and log[-1]["step"] == 4
+    # the saved detector loads with weights_only=True and equals the trained one
+    loaded = load_detector(tmp_path / "a" / "detector.pt", trunk=TinyTrunk())
+    for (n, p), (_, q) in zip(straight.head.named_parameters(), loaded.head.named_parameters()):
+        torch.testing.assert_close(p, q, msg=n)
+    assert loaded.lr_kind == ("fixed" if kw.get("method") == "baseline" else straight.lr_kind)
+    assert loaded.meta["train_steps"] == 4
+
+
+def test_resume_with_other_options_is_refused(cache: FeatureCache, tmp_path: Path) -> None:
+    train_instance_detector(
+        cache, tmp_path, config=_cfg(), trunk=TinyTrunk(), progress=False, stop_after=1
+    )
+    with pytest.raises(ValueError, match="resume"):
+        train_instance_detector(
+            cache,
+            tmp_path,
+            config=_cfg(head="retina"),
+            trunk=TinyTrunk(),
+            progress=False,
+            resume=tmp_path / "train_state.pt",
+        )
+
+
+def test_maml_learns_to_adapt(cache: FeatureCache, tmp_path: Path) -> None:
+    """Meta-training lowers the post-adaptation query loss on the training pairs."""
+    cfg = _cfg(steps=30, pairs_per_step=4, outer_lr=3e-3, rate_outer_lr=3e-4)
+    train_instance_detector(cache, tmp_path, config=cfg, trunk=TinyTrunk(), progress=False)
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    first, last = log[0]["query_losses"], log[-1]["query_losses"]
+    assert last[-1] < 0.8 * first[-1]
