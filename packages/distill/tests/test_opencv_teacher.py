@@ -156,3 +156,32 @@ def test_pickles_before_and_after_init() -> None:
     with pytest.raises(RuntimeError, match="before update"):
         copy.update(images[1])
     np.testing.assert_allclose(run(copy, images, gt[0]), run(teacher, images, gt[0]))
+
+
+def test_params_reach_opencv_and_name_the_teacher() -> None:
+    images, gt = textured_scene(frames=3)
+    strict = OpenCVTeacher("KCF", params={"detect_thresh": 10.0})  # peak response never > 1
+    assert strict.name == "opencv-KCF(detect_thresh=10.0)"
+    strict.init(images[0], gt[0])
+    first, _ = strict.update(images[1])  # OpenCV's KCF skips the check on its first update
+    box, ok = strict.update(images[2])
+    assert not ok
+    np.testing.assert_array_equal(box, first)
+    default = OpenCVTeacher("KCF")
+    default.init(images[0], gt[0])
+    assert default.update(images[1])[1] and default.update(images[2])[1]
+    copy = pickle.loads(pickle.dumps(strict))
+    assert copy.params == {"detect_thresh": 10.0}
+
+
+def test_bad_params() -> None:
+    with pytest.raises(
+        ValueError, match=r"not a field of TrackerKCF_Params; fields: .*detect_thresh"
+    ):
+        OpenCVTeacher("KCF", params={"detect_threshold": 0.1})
+    with pytest.raises(TypeError, match="rejected by OpenCV"):
+        OpenCVTeacher("KCF", params={"detect_thresh": "low"})
+    with pytest.raises(ValueError, match="no TrackerMOSSE_Params"):
+        OpenCVTeacher("MOSSE", params={"x": 1})
+    with pytest.raises(TypeError, match="mapping"):
+        OpenCVTeacher("KCF", params=[("detect_thresh", 0.1)])  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ imported only when an OpenCV teacher is built, so ``import distill`` works witho
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
@@ -73,6 +74,14 @@ class OpenCVTeacher:
             ``"TLD"`` (case-insensitive), as far as the installed OpenCV provides it
             (`available_opencv_kinds`). KCF, CSRT and MIL use the main ``cv2`` API when present,
             the others ``cv2.legacy``. Paper 003 uses KCF as one of its teachers.
+        params: optional OpenCV parameters, ``{field: value}`` set on a fresh
+            ``cv2.Tracker<kind>_Params()`` (only KCF, CSRT and MIL have one). Unknown fields raise
+            ``ValueError`` listing the valid ones; a value of the wrong type raises ``TypeError``.
+            Useful: ``OpenCVTeacher("KCF", params={"detect_thresh": 0.0})``. OpenCV's KCF stops
+            moving for good once its peak response falls below ``detect_thresh`` (0.5 by
+            default): it reports failure and keeps searching around the frozen box, so on real
+            sequences it usually never recovers; with 0 it always follows the peak like the
+            original KCF (and never reports failure). Parameters appear in ``name``.
 
     Behaviour: the initial box must have positive size and overlap the frame (else
     ``ValueError``); a partly outside box is clipped to the frame before OpenCV sees it. Frames
@@ -91,7 +100,9 @@ class OpenCVTeacher:
             lists the available kinds.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(
+        self, kind: str, *, params: Mapping[str, bool | int | float] | None = None
+    ) -> None:
         if not isinstance(kind, str):
             raise TypeError(f"kind must be a string, got {type(kind).__name__}")
         canonical = {k.lower(): k for k in _CONSTRUCTORS}.get(kind.lower())
@@ -102,17 +113,47 @@ class OpenCVTeacher:
                 f"{', '.join(available) or 'none'}"
             )
         self.kind = canonical
+        if params is not None and not isinstance(params, Mapping):
+            raise TypeError(f"params must be a mapping or None, got {type(params).__name__}")
+        self.params: dict[str, bool | int | float] = dict(params or {})
+        if self.params:
+            self._make_params(_import_cv2())  # validate now, not at init
         self._tracker: Any = None
         self._last = np.zeros(4, dtype=np.float64)
         self._frame_shape: tuple[int, ...] | None = None
 
     @property
     def name(self) -> str:
-        """``"opencv-<kind>"``."""
-        return f"opencv-{self.kind}"
+        """``"opencv-<kind>"``, or ``"opencv-<kind>(field=value,...)"`` with ``params``."""
+        if not self.params:
+            return f"opencv-{self.kind}"
+        fields = ",".join(f"{k}={v!r}" for k, v in sorted(self.params.items()))
+        return f"opencv-{self.kind}({fields})"
 
     def __repr__(self) -> str:
-        return f"OpenCVTeacher({self.kind!r})"
+        extra = f", params={self.params!r}" if self.params else ""
+        return f"OpenCVTeacher({self.kind!r}{extra})"
+
+    def _make_params(self, cv2: ModuleType) -> Any:
+        params_class = getattr(cv2, f"Tracker{self.kind}_Params", None)
+        if params_class is None:
+            raise ValueError(
+                f"params: OpenCV has no Tracker{self.kind}_Params; parameters can be set for "
+                f"{[k for k in _CONSTRUCTORS if hasattr(cv2, f'Tracker{k}_Params')]}"
+            )
+        opencv_params = params_class()
+        fields = sorted(f for f in dir(opencv_params) if not f.startswith("_"))
+        for field, value in self.params.items():
+            if field not in fields:
+                raise ValueError(
+                    f"params: {field!r} is not a field of Tracker{self.kind}_Params; "
+                    f"fields: {', '.join(fields)}"
+                )
+            try:
+                setattr(opencv_params, field, value)
+            except (TypeError, cv2.error) as err:
+                raise TypeError(f"params[{field!r}] = {value!r} rejected by OpenCV: {err}") from err
+        return opencv_params
 
     def __getstate__(self) -> dict[str, Any]:
         # OpenCV tracker objects do not pickle; a copy sent to a worker process starts fresh.
@@ -126,6 +167,8 @@ class OpenCVTeacher:
         for dotted in _CONSTRUCTORS[self.kind]:
             ctor = _lookup(cv2, dotted)
             if ctor is not None:
+                if self.params:
+                    return ctor(self._make_params(cv2))
                 return ctor()
         raise ValueError(  # pragma: no cover - checked in __init__
             f"kind {self.kind!r} vanished from OpenCV; available: {available_opencv_kinds()}"
