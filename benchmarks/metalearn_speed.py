@@ -93,19 +93,21 @@ def zero(model: nn.Module, lr: nn.Module) -> None:
         p.grad = None
 
 
-def metalearn_step(batching: str, first_order: bool) -> Callable[..., None]:
+def metalearn_step(
+    batching: str, first_order: bool, loss: ml.LossFn = head_loss
+) -> Callable[..., None]:
     cfg = ml.MAMLConfig(
         inner_steps=STEPS, schedule=ml.MultiStepSchedule(last_only=True), batching=batching
     )
 
     def run(model: Head, lr: ml.KernelwiseLR, tasks: list[ml.Task]) -> None:
-        learner = ml.MetaLearner(model, head_loss, lr=lr, config=cfg, optimizer=_NO_OPT)
+        learner = ml.MetaLearner(model, loss, lr=lr, config=cfg, optimizer=_NO_OPT)
         learner.step(tasks, epoch=0.0 if first_order else cfg.schedule.first_order_epochs)
 
     return run
 
 
-def higher_step(first_order: bool) -> Callable[..., None]:
+def higher_step(first_order: bool, loss: ml.LossFn = head_loss) -> Callable[..., None]:
     import higher
 
     def run(model: Head, lr: ml.KernelwiseLR, tasks: list[ml.Task]) -> None:
@@ -117,10 +119,10 @@ def higher_step(first_order: bool) -> Callable[..., None]:
                 model, inner_opt, copy_initial_weights=False, track_higher_grads=True
             ) as (fmodel, diffopt):
                 for k in range(STEPS):
-                    support_loss = head_loss(fmodel(t.support[0]), t.support[1])
+                    support_loss = loss(fmodel(t.support[0]), t.support[1])
                     rates = [lr.rate(n, k) for n in names]
                     diffopt.step(support_loss, override={"lr": rates}, grad_callback=callback)
-                query_loss = head_loss(fmodel(t.query[0]), t.query[1])
+                query_loss = loss(fmodel(t.query[0]), t.query[1])
                 (query_loss / len(tasks)).backward()
 
     return run
@@ -145,6 +147,35 @@ CONFIGS: dict[str, Callable[[], Callable[..., None]]] = {
     "metalearn loop FO": lambda: metalearn_step("loop", True),
     "metalearn vmap FO": lambda: metalearn_step("vmap", True),
     "higher FO": lambda: higher_step(True),
+}
+
+
+SMALL_TASKS = 25
+
+
+def mse(out: Tensor, target: Tensor) -> Tensor:
+    return ((out - target) ** 2).mean()
+
+
+def make_small_problem() -> tuple[nn.Module, ml.KernelwiseLR, list[ml.Task]]:
+    """Overhead-bound workload: sine-style MLP 1-40-40-1, 25 tasks of 10 support/10 query."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Linear(1, 40), nn.ReLU(), nn.Linear(40, 40), nn.ReLU(), nn.Linear(40, 1)
+    )
+    lr = ml.KernelwiseLR(dict(model.named_parameters()), init=1e-2)
+    g = torch.Generator().manual_seed(1)
+
+    def batch() -> tuple[Tensor, Tensor]:
+        return torch.randn(10, 1, generator=g), torch.randn(10, 1, generator=g)
+
+    return model, lr, [ml.Task(batch(), batch()) for _ in range(SMALL_TASKS)]
+
+
+SMALL_CONFIGS: dict[str, Callable[[], Callable[..., None]]] = {
+    "metalearn loop SO": lambda: metalearn_step("loop", False, mse),
+    "metalearn vmap SO": lambda: metalearn_step("vmap", False, mse),
+    "higher SO": lambda: higher_step(False, mse),
 }
 
 
@@ -207,6 +238,18 @@ def main() -> None:
             checks.append((f"metalearn {impl} {order} vs higher {order}", diff))
             if diff > 1e-3:
                 raise SystemExit(f"gradient mismatch: {impl} {order}: max rel diff {diff:.2e}")
+    small_grads = {}
+    for name, make in SMALL_CONFIGS.items():
+        model, lr, tasks = make_small_problem()
+        make()(model, lr, tasks)
+        small_grads[name] = [
+            p.grad.detach().clone() for p in [*model.parameters(), *lr.parameters()]
+        ]
+    for impl in ("loop", "vmap"):
+        diff = max_rel_diff(small_grads[f"metalearn {impl} SO"], small_grads["higher SO"])
+        checks.append((f"small MLP: metalearn {impl} SO vs higher SO", diff))
+        if diff > 1e-3:
+            raise SystemExit(f"gradient mismatch on the small model: {impl}: {diff:.2e}")
     so = grads_of("higher SO", args.device)
     fo = grads_of("higher FO", args.device)
     checks.append(("higher FO vs higher SO (must differ)", max_rel_diff(fo, so)))
@@ -233,6 +276,23 @@ def main() -> None:
     def round_ratio(num: str, den: str) -> float:
         """Median over rounds of the per-round ratio (neighbours in time share the load)."""
         return statistics.median(a / b for a, b in zip(times[num], times[den]))
+
+    # 2b. the overhead-bound small workload (time only)
+    small_times: dict[str, list[float]] = {name: [] for name in SMALL_CONFIGS}
+    small_steps = {name: make() for name, make in SMALL_CONFIGS.items()}
+    small = make_small_problem()
+    for step in small_steps.values():
+        step(*small)
+    for _ in range(3 * args.repeats):
+        for name, step in small_steps.items():
+            zero(small[0], small[1])
+            t0 = time.perf_counter()
+            step(*small)
+            small_times[name].append(time.perf_counter() - t0)
+    small_med = {name: statistics.median(v) for name, v in small_times.items()}
+
+    def small_ratio(num: str, den: str) -> float:
+        return statistics.median(a / b for a, b in zip(small_times[num], small_times[den]))
 
     # 3. peak memory, one fresh process per configuration
     peak = {}
@@ -291,6 +351,20 @@ def main() -> None:
         "",
         "Ratios are medians over rounds of per-round ratios (each round runs every configuration"
         " once, back to back), which cancels most of the machine's load bursts.",
+        "",
+        "## Small, overhead-bound model",
+        "",
+        f"MLP 1-40-40-1, {SMALL_TASKS} tasks x (10 support, 10 query), {STEPS} inner steps, KLLR,"
+        f" second order, {3 * args.repeats} interleaved rounds:",
+        "",
+        "| configuration | median ms / meta-step | time ratio vs higher |",
+        "|---|---|---|",
+        *[
+            f"| {name} | {1000 * small_med[name]:.1f} | {small_ratio(name, 'higher SO'):.2f} |"
+            for name in SMALL_CONFIGS
+        ],
+        "",
+        f"vmap vs loop: {small_ratio('metalearn vmap SO', 'metalearn loop SO'):.2f}.",
         "",
         "All times (s): "
         + "; ".join(f"{n}: " + ", ".join(f"{t:.3f}" for t in v) for n, v in times.items()),
