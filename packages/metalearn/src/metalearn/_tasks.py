@@ -101,29 +101,30 @@ def identity_task_indices(
     if isinstance(num_tasks, bool) or not isinstance(num_tasks, int) or num_tasks < 1:
         raise ValueError(f"num_tasks must be an int >= 1, got {num_tasks!r}")
     ids, fr = identities.cpu(), frames.cpu()
-    # candidates[identity] = list of (query index, indices usable as its support)
-    candidates: list[list[tuple[int, Tensor]]] = []
-    for ident in torch.unique(ids):
-        members = torch.nonzero(ids == ident).flatten()
-        options = []
-        for q in members.tolist():
-            others = members[fr[members] != fr[q]]
-            if others.numel() >= k:
-                options.append((q, others))
-        if options:
-            candidates.append(options)
-    if not candidates:
+    # Group detections by identity (one sort), then per identity find the admissible queries:
+    # detections with at least k detections of the same identity in other frames.
+    order = torch.argsort(ids, stable=True)
+    _, counts = torch.unique_consecutive(ids[order], return_counts=True)
+    groups: list[tuple[Tensor, Tensor]] = []  # (members, admissible query indices)
+    for members in torch.split(order, counts.tolist()):
+        _, inverse, per_frame = torch.unique(fr[members], return_inverse=True, return_counts=True)
+        n_other = members.numel() - per_frame[inverse]
+        admissible = members[n_other >= k]
+        if admissible.numel() > 0:
+            groups.append((members, admissible))
+    if not groups:
         raise ValueError(
             f"no identity has a detection with >= k={k} detections of itself in other frames"
         )
     support = torch.empty(num_tasks, k, dtype=torch.int64)
     query = torch.empty(num_tasks, dtype=torch.int64)
-    pick_id = torch.randint(len(candidates), (num_tasks,), generator=generator)
-    for t, i in enumerate(pick_id.tolist()):
-        options = candidates[i]
-        q, others = options[int(torch.randint(len(options), (1,), generator=generator))]
-        chosen = others[torch.randperm(others.numel(), generator=generator)[:k]]
-        support[t], query[t] = chosen, q
+    pick = torch.randint(len(groups), (num_tasks,), generator=generator)
+    for t, i in enumerate(pick.tolist()):
+        members, admissible = groups[i]
+        q = admissible[torch.randint(admissible.numel(), (1,), generator=generator)]
+        others = members[fr[members] != fr[q]]
+        support[t] = others[torch.randperm(others.numel(), generator=generator)[:k]]
+        query[t] = q
     return support, query
 
 
