@@ -81,7 +81,7 @@ class OpenCVTeacher:
             moving for good once its peak response falls below ``detect_thresh`` (0.5 by
             default): it reports failure and keeps searching around the frozen box, so on real
             sequences it usually never recovers; with 0 it always follows the peak like the
-            original KCF (and never reports failure). Parameters appear in ``name``.
+            original KCF and rarely reports failure. Parameters appear in ``name``.
 
     Behaviour: the initial box must have positive size and overlap the frame (else
     ``ValueError``); a partly outside box is clipped to the frame before OpenCV sees it. Frames
