@@ -53,7 +53,12 @@ def run_demo(
 
     from trackkit.data import AnnotatedVideoWriter, draw_boxes, synthetic_sot_sequence
     from trackkit.eval import evaluate_sot
-    from trackkit.sot import InstanceTracker, load_detector, shipped_checkpoint
+    from trackkit.sot import (
+        InstanceTracker,
+        load_detector,
+        shipped_checkpoint,
+        tracker_config_for,
+    )
 
     seq = synthetic_sot_sequence(
         length=length,
@@ -65,9 +70,8 @@ def run_demo(
         occlusion=0.5,
         target_speed=3.0,
     )
-    tracker = InstanceTracker(
-        load_detector(shipped_checkpoint(tracker_name), device=device), device=device
-    )
+    det = load_detector(shipped_checkpoint(tracker_name), device=device)
+    tracker = InstanceTracker(det, config=tracker_config_for(det), device=device)
     boxes = np.empty((len(seq), 4))
     boxes[0] = seq.boxes_xywh[0]
     tracker.init(seq[0], seq.boxes_xywh[0])

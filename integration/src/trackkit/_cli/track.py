@@ -74,16 +74,16 @@ def make_sot_tracker(
     """A single-object tracker with ``init(frame, box)``/``update(frame)`` from a CLI name."""
     if name in MAML_TRACKERS:
         from trackkit.sot import (
-            AdaptationConfig,
             InstanceTracker,
-            TrackerConfig,
             load_detector,
             shipped_checkpoint,
+            tracker_config_for,
         )
 
         path = checkpoint if checkpoint is not None else shipped_checkpoint(name)
-        config = TrackerConfig(adaptation=AdaptationConfig(online_update=online_update))
-        return InstanceTracker(load_detector(path, device=device), config=config, device=device)
+        det = load_detector(path, device=device)
+        config = tracker_config_for(det, online_update=online_update)
+        return InstanceTracker(det, config=config, device=device)
     if name in OPENCV_TRACKERS:
         from distill import OpenCVTeacher
 

@@ -107,7 +107,7 @@ def _run_maml(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if args.cache is not None and args.cache.is_file():
         cache = FeatureCache.load(args.cache)
-        real_names = cache.config.get("real_sequences", [])
+        real_names: list[str] = list(cache.config.get("real_sequences", []))
     else:
         root = None if args.no_data else (args.data or default_data_root())
         if root is not None and not Path(root).is_dir():
@@ -122,8 +122,8 @@ def _run_maml(args: argparse.Namespace) -> int:
             config=CacheConfig(frames_per_sequence=args.frames_per_sequence, seed=args.seed),
             progress=progress,
         )
-        cache.config["real_sequences"] = list(real_names)  # type: ignore[assignment]
-        cache.config["holdout"] = list(holdout)  # type: ignore[assignment]
+        cache.config["real_sequences"] = list(real_names)
+        cache.config["holdout"] = list(holdout)
         if args.cache is not None:
             args.cache.parent.mkdir(parents=True, exist_ok=True)
             cache.save(args.cache)
@@ -145,7 +145,7 @@ def _run_maml(args: argparse.Namespace) -> int:
         progress=progress,
         meta={
             "train_sequences": list(real_names),
-            "holdout": list(cache.config.get("holdout", holdout)),  # type: ignore[arg-type]
+            "holdout": list(cache.config.get("holdout", holdout)),
             "synthetic_sequences": sum(
                 1 for n in cache.sequence_names if n.startswith("synthetic")
             ),

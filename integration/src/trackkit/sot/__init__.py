@@ -14,6 +14,7 @@ from trackkit.sot._checkpoint import (
     retina_maml,
     save_detector,
     shipped_checkpoint,
+    tracker_config_for,
 )
 from trackkit.sot._config import (
     AdaptationConfig,
@@ -23,7 +24,7 @@ from trackkit.sot._config import (
     TrackerConfig,
 )
 from trackkit.sot._crop import crop_search_regions, crop_to_image, image_to_crop, search_scale
-from trackkit.sot._detector import InstanceDetector, build_trunk
+from trackkit.sot._detector import InstanceDetector, build_trunk, fuse_frozen_batchnorm
 from trackkit.sot._head_ops import FCOSOps, RetinaOps, locations
 from trackkit.sot._postprocess import (
     change_penalty,
@@ -57,6 +58,7 @@ __all__ = [
     "detector_state",
     "distractor_ratio",
     "fcos_maml",
+    "fuse_frozen_batchnorm",
     "image_to_crop",
     "load_detector",
     "locations",
@@ -66,4 +68,5 @@ __all__ = [
     "search_scale",
     "select_and_interpolate",
     "shipped_checkpoint",
+    "tracker_config_for",
 ]

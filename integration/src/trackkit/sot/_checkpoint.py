@@ -29,6 +29,7 @@ __all__ = [
     "retina_maml",
     "save_detector",
     "shipped_checkpoint",
+    "tracker_config_for",
 ]
 
 FORMAT = "trackkit.sot.InstanceDetector/1"
@@ -154,19 +155,41 @@ def shipped_checkpoint(name: str) -> Path:
     return path
 
 
+def tracker_config_for(detector: InstanceDetector, *, online_update: bool = True) -> TrackerConfig:
+    """The :class:`TrackerConfig` a checkpoint recommends.
+
+    Paper 000's defaults, except the lost threshold (Algorithm 1: keep the previous box if all
+    scores are below 0.1) when the checkpoint's ``meta["lost_threshold"]`` holds a value chosen
+    on validation data for this detector (its scores are less confident than the paper's).
+    """
+    from dataclasses import replace
+
+    from trackkit.sot._config import AdaptationConfig, PostprocessConfig
+
+    post = PostprocessConfig()
+    thr = detector.meta.get("lost_threshold")
+    if isinstance(thr, (int, float)):
+        post = replace(post, lost_threshold=float(thr))
+    return TrackerConfig(postprocess=post, adaptation=AdaptationConfig(online_update=online_update))
+
+
 def fcos_maml(
     *, device: torch.device | str | None = None, config: TrackerConfig | None = None
 ) -> InstanceTracker:
-    """FCOS-MAML (paper 000) with the shipped meta-trained checkpoint, ready to ``init``."""
-    return InstanceTracker(
-        load_detector(shipped_checkpoint("fcos-maml"), device=device), config=config
-    )
+    """FCOS-MAML (paper 000) with the shipped meta-trained checkpoint, ready to ``init``.
+
+    ``config=None`` uses :func:`tracker_config_for` (the validated lost threshold).
+    """
+    det = load_detector(shipped_checkpoint("fcos-maml"), device=device)
+    return InstanceTracker(det, config=config or tracker_config_for(det), device=device)
 
 
 def retina_maml(
     *, device: torch.device | str | None = None, config: TrackerConfig | None = None
 ) -> InstanceTracker:
-    """Retina-MAML (paper 000) with the shipped meta-trained checkpoint, ready to ``init``."""
-    return InstanceTracker(
-        load_detector(shipped_checkpoint("retina-maml"), device=device), config=config
-    )
+    """Retina-MAML (paper 000) with the shipped meta-trained checkpoint, ready to ``init``.
+
+    ``config=None`` uses :func:`tracker_config_for` (the validated lost threshold).
+    """
+    det = load_detector(shipped_checkpoint("retina-maml"), device=device)
+    return InstanceTracker(det, config=config or tracker_config_for(det), device=device)

@@ -9,6 +9,8 @@ dicts of tensors with a leading sequence dimension and are evaluated with
 
 from __future__ import annotations
 
+import copy
+import itertools
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from metalearn import FixedLR, KernelwiseLR, LearnedLR, ScalarLR
 from trackkit.sot._config import DetectorConfig
 from trackkit.sot._head_ops import HeadOps, make_head_ops
 
-__all__ = ["InstanceDetector", "build_trunk"]
+__all__ = ["InstanceDetector", "build_trunk", "fuse_frozen_batchnorm"]
 
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
@@ -60,6 +62,48 @@ def build_trunk(
     for p in trunk.parameters():
         p.requires_grad_(False)
     return trunk.eval()
+
+
+def fuse_frozen_batchnorm(module: nn.Module) -> nn.Module:
+    """A copy of a frozen module with each ``Conv2d`` -> ``FrozenBatchNorm2d`` pair folded.
+
+    Inside every ``nn.Sequential`` a convolution directly followed by a frozen BatchNorm becomes
+    one convolution with weight ``w * scale`` and bias ``b * scale + shift`` (``scale = gamma /
+    sqrt(var + eps)``, ``shift = beta - mean * scale``) and the norm an ``Identity``: the same
+    function (up to float rounding) at about two thirds of the cost, for inference only. Other
+    modules are copied unchanged; ``module`` itself is not modified.
+    """
+    from detheads import FrozenBatchNorm2d
+
+    fused = copy.deepcopy(module)
+    for seq in fused.modules():
+        if not isinstance(seq, nn.Sequential):
+            continue
+        names = list(seq._modules)
+        for a, b in itertools.pairwise(names):
+            conv, bn = seq._modules[a], seq._modules[b]
+            if not (isinstance(conv, nn.Conv2d) and isinstance(bn, FrozenBatchNorm2d)):
+                continue
+            with torch.no_grad():
+                scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+                shift = bn.bias - bn.running_mean * scale
+                new = nn.Conv2d(
+                    conv.in_channels,
+                    conv.out_channels,
+                    conv.kernel_size,  # type: ignore[arg-type]
+                    stride=conv.stride,  # type: ignore[arg-type]
+                    padding=conv.padding,  # type: ignore[arg-type]
+                    dilation=conv.dilation,  # type: ignore[arg-type]
+                    groups=conv.groups,
+                    bias=True,
+                ).to(conv.weight)
+                new.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
+                bias = conv.bias * scale if conv.bias is not None else 0.0
+                new.bias.copy_(bias + shift)
+            new.requires_grad_(False)
+            seq._modules[a] = new
+            seq._modules[b] = nn.Identity()
+    return fused.eval()
 
 
 def _trunk_channels(trunk: nn.Module) -> int:
@@ -100,12 +144,16 @@ class InstanceDetector(nn.Module):
         self.head = self.ops.build_head(_trunk_channels(self.trunk))
         self.search_size = int(search_size)
         self.meta: dict[str, object] = {}
+        self._fused: nn.Module | None = None
+        self._fused_key: tuple[int, ...] = ()
         self.adapted: tuple[str, ...] = tuple(n for n, _ in self.head.named_parameters())
         if lr is None:
             lr = KernelwiseLR(dict(self.head.named_parameters()), init=1e-3)
         if not isinstance(lr, (LearnedLR, FixedLR)):
             raise TypeError(f"lr must be a LearnedLR or FixedLR, got {type(lr).__name__}")
         self.lr = lr
+        self.pixel_mean: Tensor
+        self.pixel_std: Tensor
         self.register_buffer("pixel_mean", torch.tensor(_MEAN).reshape(1, 3, 1, 1) * 255.0)
         self.register_buffer("pixel_std", torch.tensor(_STD).reshape(1, 3, 1, 1) * 255.0)
 
@@ -141,9 +189,17 @@ class InstanceDetector(nn.Module):
         return (t - self.pixel_mean) / self.pixel_std
 
     def features(self, crops: NDArray[np.uint8] | Tensor) -> Tensor:
-        """Frozen trunk features ``Tensor[n, C, h, w]`` of BGR crops ``uint8[n, S, S, 3]``."""
+        """Frozen trunk features ``Tensor[n, C, h, w]`` of BGR crops ``uint8[n, S, S, 3]``.
+
+        Runs a BatchNorm-folded copy of the trunk (:func:`fuse_frozen_batchnorm`), made on first
+        use and again whenever the trunk's weights change.
+        """
+        key = tuple(t.data_ptr() for t in self.trunk.state_dict().values())
+        if self._fused is None or self._fused_key != key:
+            self._fused = fuse_frozen_batchnorm(self.trunk)
+            self._fused_key = key
         with torch.no_grad():
-            return self.trunk(self.images_to_tensor(crops))
+            return self._fused(self.images_to_tensor(crops))
 
     # ------------------------------------------------------------------ head
     def initial_params(self) -> dict[str, Tensor]:

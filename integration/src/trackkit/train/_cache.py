@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -78,7 +79,7 @@ class FeatureCache:
     sequence_ids: Tensor
     frame_ids: Tensor
     sequence_names: list[str]
-    config: dict[str, float | int] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.target_boxes.shape[0])

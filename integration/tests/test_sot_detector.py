@@ -1,0 +1,54 @@
+"""The detector's frozen-BatchNorm folding and head targets."""
+
+from __future__ import annotations
+
+import torch
+
+from detheads import MobileNetV2Backbone
+from trackkit.sot import DetectorConfig, FCOSOps, RetinaOps, fuse_frozen_batchnorm, locations
+
+
+def test_fused_trunk_equals_the_original() -> None:
+    torch.manual_seed(0)
+    trunk = MobileNetV2Backbone(last_block=10).eval()
+    with torch.no_grad():
+        for name, buf in trunk.named_buffers():
+            if name.endswith("running_mean"):
+                buf.normal_(0, 0.1)
+            elif name.endswith("running_var"):
+                buf.uniform_(0.5, 2.0)
+        for p in trunk.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    fused = fuse_frozen_batchnorm(trunk)
+    x = torch.randn(2, 3, 67, 67)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), trunk(x), atol=1e-4, rtol=1e-4)
+    n_bn = sum(type(m).__name__ == "FrozenBatchNorm2d" for m in fused.modules())
+    assert n_bn == 0
+    assert sum(type(m).__name__ == "FrozenBatchNorm2d" for m in trunk.modules()) > 0
+
+
+def test_fcos_targets_match_hand_computation() -> None:
+    ops = FCOSOps(DetectorConfig())
+    box = torch.tensor([[100.0, 100.0, 164.0, 132.0]])
+    t = ops.targets(box, torch.ones(1), (33, 33))
+    loc = locations(33, 33)
+    inside = (loc[:, 0] > 100) & (loc[:, 0] < 164) & (loc[:, 1] > 100) & (loc[:, 1] < 132)
+    assert torch.equal(t["positive"][0].bool(), inside)
+    k = int(torch.nonzero(inside)[0])
+    x, y = loc[k].tolist()
+    l, tp, r, b = x - 100, y - 100, 164 - x, 132 - y
+    ctr = ((min(l, r) / max(l, r)) * (min(tp, b) / max(tp, b))) ** 0.5
+    assert t["centerness"][0, k].item() == torch.tensor(ctr).item()
+    assert t["ltrb"][0, k].tolist() == [v / 8 for v in (l, tp, r, b)]
+    absent = ops.targets(box, torch.zeros(1), (33, 33))
+    assert absent["positive"].sum() == 0 and absent["centerness"].sum() == 0
+
+
+def test_retina_targets_force_the_best_anchor() -> None:
+    ops = RetinaOps(DetectorConfig())
+    small = torch.tensor([[120.0, 120.0, 140.0, 140.0]])  # IoU with any 64x64 anchor < 0.3
+    t = ops.targets(small, torch.ones(1), (33, 33))
+    assert t["label"].sum() >= 1  # the best anchor is positive anyway
+    t0 = ops.targets(small, torch.zeros(1), (33, 33))
+    assert t0["label"].sum() == 0 and t0["valid"].sum() == 33 * 33
