@@ -25,8 +25,8 @@ from trackkit.sot import (
 )
 
 #: Lower bound on the success AUC of the shipped models on the synthetic test sequence below
-#: (measured values are in docs/sot.md; an untrained head scores about 0.1 here).
-SHIPPED_AUC_BOUND = 0.35
+#: (measured at shipping time: FCOS-MAML 0.680, Retina-MAML 0.761; an untrained head ~0.1).
+SHIPPED_AUC_BOUND = 0.5
 
 
 class TinyTrunk(nn.Module):
