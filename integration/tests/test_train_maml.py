@@ -16,7 +16,7 @@ from trackkit.train import (
     FeatureCache,
     MAMLTrainConfig,
     build_feature_cache,
-    sample_pairs,
+    sample_cache_pairs,
     synthetic_training_sequences,
     train_instance_detector,
 )
@@ -75,14 +75,14 @@ def test_cache_shapes_and_boxes_inside_crops(cache: FeatureCache, tmp_path: Path
 
 def test_sample_pairs_same_and_other_sequence(cache: FeatureCache) -> None:
     rng = np.random.default_rng(0)
-    s, t, present = sample_pairs(cache, 200, rng, negative_prob=0.3, max_gap=4)
+    s, t, present = sample_cache_pairs(cache, 200, rng, negative_prob=0.3, max_gap=4)
     seq, frame = cache.sequence_ids.numpy(), cache.frame_ids.numpy()
     assert np.all(seq[s][present] == seq[t][present])
     assert np.all(np.abs(frame[s] - frame[t])[present] <= 4)
     assert np.all(seq[s][~present] != seq[t][~present])
     assert 0.15 < (~present).mean() < 0.45
     with pytest.raises(ValueError, match="negative_prob"):
-        sample_pairs(cache, 2, rng, negative_prob=2.0)
+        sample_cache_pairs(cache, 2, rng, negative_prob=2.0)
 
 
 def _cfg(**kw: object) -> MAMLTrainConfig:

@@ -99,6 +99,7 @@ def fuse_frozen_batchnorm(module: nn.Module) -> nn.Module:
                 ).to(conv.weight)
                 new.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
                 bias = conv.bias * scale if conv.bias is not None else 0.0
+                assert new.bias is not None  # built with bias=True
                 new.bias.copy_(bias + shift)
             new.requires_grad_(False)
             seq._modules[a] = new

@@ -1,6 +1,6 @@
 """Training recipes: offline MAML (and the plain-GD baseline) for the paper-000 trackers."""
 
-from trackkit.train._cache import CacheConfig, FeatureCache, build_feature_cache, sample_pairs
+from trackkit.train._cache import CacheConfig, FeatureCache, build_feature_cache, sample_cache_pairs
 from trackkit.train._data import (
     DEFAULT_HOLDOUT,
     default_data_root,
@@ -16,7 +16,7 @@ __all__ = [
     "MAMLTrainConfig",
     "build_feature_cache",
     "default_data_root",
-    "sample_pairs",
+    "sample_cache_pairs",
     "synthetic_training_sequences",
     "train_instance_detector",
     "training_sequences",

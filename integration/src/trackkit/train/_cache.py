@@ -11,7 +11,7 @@ once and stored (float16). For each sampled frame we keep
   random ("standard data augmentation mechanisms like random scaling and shifting").
 
 Pairs (support of frame ``i``, target crop of frame ``j``) are then pure index logic; see
-:func:`sample_pairs`.
+:func:`sample_cache_pairs`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from trackkit.data import Sequence as SotSequence
 from trackkit.sot._config import SearchRegionConfig
 from trackkit.sot._crop import crop_search_regions, image_to_crop, search_scale
 
-__all__ = ["CacheConfig", "FeatureCache", "build_feature_cache", "sample_pairs"]
+__all__ = ["CacheConfig", "FeatureCache", "build_feature_cache", "sample_cache_pairs"]
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,7 @@ def build_feature_cache(
     )
 
 
-def sample_pairs(
+def sample_cache_pairs(
     cache: FeatureCache,
     count: int,
     rng: np.random.Generator,

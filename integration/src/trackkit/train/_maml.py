@@ -41,7 +41,7 @@ from metalearn import (
 from trackkit.sot._checkpoint import detector_from_state, detector_state, save_detector
 from trackkit.sot._config import DetectorConfig
 from trackkit.sot._detector import InstanceDetector
-from trackkit.train._cache import FeatureCache, sample_pairs
+from trackkit.train._cache import FeatureCache, sample_cache_pairs
 
 __all__ = ["MAMLTrainConfig", "train_instance_detector"]
 
@@ -299,7 +299,7 @@ def train_instance_detector(
         last = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
         for step in range(start_step, last):
             epoch = PAPER_EPOCHS * step / cfg.steps
-            support, target, present = sample_pairs(
+            support, target, present = sample_cache_pairs(
                 cache,
                 cfg.pairs_per_step,
                 rng,
