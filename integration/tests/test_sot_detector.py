@@ -52,3 +52,20 @@ def test_retina_targets_force_the_best_anchor() -> None:
     assert t["label"].sum() >= 1  # the best anchor is positive anyway
     t0 = ops.targets(small, torch.zeros(1), (33, 33))
     assert t0["label"].sum() == 0 and t0["valid"].sum() == 33 * 33
+
+
+def test_resnet18_trunk_option_builds_and_detects() -> None:
+    import numpy as np
+    import pytest
+
+    from trackkit.sot import InstanceDetector, build_trunk
+
+    cfg = DetectorConfig(backbone="resnet18", head="retina")
+    with pytest.raises(ValueError, match="weights_path"):
+        build_trunk(cfg, pretrained=True)
+    det = InstanceDetector(cfg, trunk=build_trunk(cfg))
+    feats = det.features(np.zeros((1, 263, 263, 3), dtype=np.uint8))
+    assert feats.shape == (1, 128, 33, 33)
+    params = {n: p.detach()[None] for n, p in det.initial_params().items()}
+    boxes, scores = det.detect(params, feats)
+    assert boxes.shape == (1, 33 * 33, 4) and torch.isfinite(scores).all()

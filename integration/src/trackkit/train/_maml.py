@@ -71,6 +71,8 @@ class MAMLTrainConfig:
         checkpoint_every: iterations between resumable checkpoints.
         seed: seed of pair sampling and head initialisation.
         head_channels, num_convs: head size (see :class:`trackkit.sot.DetectorConfig`).
+        backbone: the trunk kind recorded in the checkpoint; must match the ``trunk`` passed to
+            :func:`train_instance_detector`.
     """
 
     head: Literal["fcos", "retina"] = "fcos"
@@ -89,6 +91,7 @@ class MAMLTrainConfig:
     seed: int = 0
     head_channels: int = 32
     num_convs: int = 1
+    backbone: Literal["mobilenet_v2", "resnet18"] = "mobilenet_v2"
 
     def __post_init__(self) -> None:
         if self.head not in ("fcos", "retina"):
@@ -253,7 +256,10 @@ def train_instance_detector(
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     det_cfg = DetectorConfig(
-        head=cfg.head, head_channels=cfg.head_channels, num_convs=cfg.num_convs
+        head=cfg.head,
+        backbone=cfg.backbone,
+        head_channels=cfg.head_channels,
+        num_convs=cfg.num_convs,
     )
     start_step = 0
     elapsed0 = 0.0
