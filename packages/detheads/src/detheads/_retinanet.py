@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from ._tower import (
-    as_levels,
     cat_levels,
     check_head_norm,
     conv_tower,
     final_conv,
     flatten_anchor_maps,
+    paired_levels,
     prior_bias,
 )
 
@@ -102,14 +102,7 @@ class RetinaNetHead(nn.Module):
         reg_features: Tensor | Sequence[Tensor] | None = None,
     ) -> dict[str, Tensor]:
         """Class logits ``Tensor[B, A, N]`` and box deltas ``Tensor[B, A, 4]`` (see class doc)."""
-        cls_levels = as_levels("features", features, self.in_channels)
-        reg_levels = (
-            cls_levels
-            if reg_features is None
-            else as_levels("reg_features", reg_features, self.in_channels)
-        )
-        if len(reg_levels) != len(cls_levels):
-            raise ValueError("features and reg_features must have the same number of levels")
+        cls_levels, reg_levels = paired_levels(features, reg_features, self.in_channels)
         logits = [
             flatten_anchor_maps(self.cls_logits(self.cls_tower(f)), self.num_anchors)
             for f in cls_levels

@@ -76,6 +76,25 @@ def as_levels(name: str, features: Tensor | Sequence[Tensor], channels: int) -> 
     return levels
 
 
+def paired_levels(
+    features: Tensor | Sequence[Tensor],
+    reg_features: Tensor | Sequence[Tensor] | None,
+    channels: int,
+) -> tuple[list[Tensor], list[Tensor]]:
+    """Checked classification and regression levels of a two-tower head.
+
+    ``reg_features`` defaults to ``features`` (one shared input for both towers); otherwise it
+    must have as many levels, each checked like ``features`` (see :func:`as_levels`).
+    """
+    cls_levels = as_levels("features", features, channels)
+    if reg_features is None:
+        return cls_levels, cls_levels
+    reg_levels = as_levels("reg_features", reg_features, channels)
+    if len(reg_levels) != len(cls_levels):
+        raise ValueError("features and reg_features must have the same number of levels")
+    return cls_levels, reg_levels
+
+
 def flatten_anchor_maps(x: Tensor, num_anchors: int) -> Tensor:
     """``Tensor[B, K * D, H, W]`` (anchor-major channels) -> ``Tensor[B, H * W * K, D]``."""
     b, kd, h, w = x.shape
