@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from ._tower import (
     cat_levels,
     check_head_norm,
+    check_int_args,
     conv_tower,
     final_conv,
     flatten_anchor_maps,
@@ -67,14 +68,12 @@ class FCOSHead(nn.Module):
     ) -> None:
         super().__init__()
         check_head_norm(norm)
-        for name, v, lo in (
+        check_int_args(
             ("in_channels", in_channels, 1),
             ("num_classes", num_classes, 0),
             ("num_convs", num_convs, 0),
             ("num_levels", num_levels, 1),
-        ):
-            if not isinstance(v, int) or v < lo:
-                raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+        )
         width = in_channels if channels is None else channels
         feat = width if num_convs > 0 else in_channels
         self.in_channels = in_channels

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from ._tower import (
     cat_levels,
     check_head_norm,
+    check_int_args,
     conv_tower,
     final_conv,
     flatten_anchor_maps,
@@ -57,14 +58,12 @@ class RetinaNetHead(nn.Module):
     ) -> None:
         super().__init__()
         check_head_norm(norm)
-        for name, v, lo in (
+        check_int_args(
             ("in_channels", in_channels, 1),
             ("num_anchors", num_anchors, 1),
             ("num_classes", num_classes, 1),
             ("num_convs", num_convs, 0),
-        ):
-            if not isinstance(v, int) or v < lo:
-                raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+        )
         width = in_channels if channels is None else channels
         self.in_channels = in_channels
         self.num_anchors = num_anchors

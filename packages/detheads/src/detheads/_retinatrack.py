@@ -11,6 +11,7 @@ from ._tower import (
     as_levels,
     cat_levels,
     check_head_norm,
+    check_int_args,
     conv_tower,
     final_conv,
     flatten_anchor_maps,
@@ -67,7 +68,7 @@ class RetinaTrackHead(nn.Module):
     ) -> None:
         super().__init__()
         check_head_norm(norm)
-        for name, v, lo in (
+        check_int_args(
             ("in_channels", in_channels, 1),
             ("num_anchors", num_anchors, 1),
             ("num_classes", num_classes, 1),
@@ -75,9 +76,7 @@ class RetinaTrackHead(nn.Module):
             ("m2", m2, 0),
             ("m3", m3, 1),
             ("embedding_dim", embedding_dim, 1),
-        ):
-            if not isinstance(v, int) or v < lo:
-                raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+        )
         c, k = in_channels, num_anchors
         self.in_channels = c
         self.num_anchors = k

@@ -76,6 +76,13 @@ def as_levels(name: str, features: Tensor | Sequence[Tensor], channels: int) -> 
     return levels
 
 
+def check_int_args(*specs: tuple[str, object, int]) -> None:
+    """Raise ``ValueError`` naming the first ``(name, value, minimum)`` not an int >= minimum."""
+    for name, value, minimum in specs:
+        if not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
 def paired_levels(
     features: Tensor | Sequence[Tensor],
     reg_features: Tensor | Sequence[Tensor] | None,
