@@ -152,3 +152,69 @@ def test_maml_learns_to_adapt(cache: FeatureCache, tmp_path: Path) -> None:
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     first, last = log[0]["query_losses"], log[-1]["query_losses"]
     assert last[-1] < 0.8 * first[-1]
+
+
+def _write_mot_video(root: Path, name: str, n: int, gt: str) -> None:
+    folder = root / name
+    (folder / "gt").mkdir(parents=True)
+    (folder / "img1").mkdir()
+    (folder / "seqinfo.ini").write_text(
+        f"[Sequence]\nname={name}\nimDir=img1\nframeRate=25\nseqLength={n}\n"
+        "imWidth=96\nimHeight=64\nimExt=.png\n"
+    )
+    (folder / "gt" / "gt.txt").write_text(gt)
+    rng = np.random.default_rng(len(name))
+    for i in range(1, n + 1):
+        img = rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)
+        import cv2
+
+        cv2.imwrite(str(folder / "img1" / f"{i:06d}.png"), img)
+
+
+def test_mot_track_sequences_one_per_usable_identity(tmp_path: Path) -> None:
+    from trackkit.train import mot_track_sequences, training_sequences
+
+    # id 1: frames 1-5 (frame 3 marked ignore); id 2: only 2 frames (dropped);
+    # id 3: 5 frames but too small (dropped); id 4: 4 frames, one 30% visible (MOT17 columns).
+    gt = "".join(f"{t},1,{10 + t},5,20,40,{0 if t == 3 else 1},1,1.0\n" for t in range(1, 6))
+    gt += "1,2,50,5,20,30,1,1,1.0\n2,2,51,5,20,30,1,1,1.0\n"
+    gt += "".join(f"{t},3,60,5,6,8,1,1,1.0\n" for t in range(1, 6))
+    gt += "".join(f"{t},4,30,20,16,24,1,1,{0.3 if t == 2 else 0.9}\n" for t in range(1, 6))
+    _write_mot_video(tmp_path, "VID-A", 5, gt)
+    _write_mot_video(tmp_path, "VID-B", 3, "".join(f"{t},7,5,5,30,30,1,1,1\n" for t in (1, 2, 3)))
+    seqs = mot_track_sequences(tmp_path, min_frames=3)
+    assert [s.name for s in seqs] == ["VID-A#1", "VID-A#4", "VID-B#7"]
+    a1 = seqs[0]
+    assert len(a1) == 5 and a1.meta["video"] == "VID-A"
+    np.testing.assert_array_equal(a1.absent, [False, False, True, False, False])
+    np.testing.assert_allclose(a1.boxes_xywh[0], [10, 4, 20, 40])  # 1-based -> 0-based
+    np.testing.assert_array_equal(seqs[1].absent, [False, True, False, False, False])
+    assert seqs[0][0].shape == (64, 96, 3)
+    assert seqs[2].absent.sum() == 0
+    # the holdout excludes whole videos; synthetic sequences are appended
+    seqs2, names = training_sequences(None, synthetic=1, mot_root=tmp_path, holdout=("VID-B",))
+    assert names == ["VID-A#1", "VID-A#4"] and len(seqs2) == 3
+    with pytest.raises(ValueError, match="min_frames"):
+        mot_track_sequences(tmp_path, min_frames=0)
+
+
+def test_negatives_come_from_another_video(tmp_path: Path) -> None:
+    from trackkit.train import mot_track_sequences
+
+    gt = "".join(f"{t},{i},{8 + 30 * i},10,20,30,1,1,1\n" for t in range(1, 7) for i in (1, 2))
+    _write_mot_video(tmp_path, "VID", 6, gt)
+    seqs = mot_track_sequences(tmp_path) + synthetic_training_sequences(1, length=6)
+    det = InstanceDetector(DetectorConfig(head_channels=8), trunk=TinyTrunk())
+    c = build_feature_cache(
+        seqs, det.features, config=CacheConfig(frames_per_sequence=6), progress=False
+    )
+    assert c.video_ids is not None
+    np.testing.assert_array_equal(c.video_ids.numpy(), [0] * 12 + [1] * 6)
+    rng = np.random.default_rng(0)
+    s, t, present = sample_cache_pairs(c, 400, rng, negative_prob=0.5)
+    video, seq = c.video_ids.numpy(), c.sequence_ids.numpy()
+    assert (~present).sum() > 100
+    assert np.all(video[s][~present] != video[t][~present])  # never the other identity of VID
+    assert np.all(seq[s][present] == seq[t][present])
+    c.save(tmp_path / "c.pt")
+    torch.testing.assert_close(FeatureCache.load(tmp_path / "c.pt").video_ids, c.video_ids)

@@ -67,6 +67,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("--no-data", action="store_true", help="synthetic sequences only")
     p.add_argument(
+        "--mot",
+        type=Path,
+        default=None,
+        help="MOTChallenge folder with images whose pedestrian identities are added as training "
+        "sequences (default $TRACKKIT_DATA/mot or ../shared/data/mot when it exists)",
+    )
+    p.add_argument("--no-mot", action="store_true", help="do not add MOT identities")
+    p.add_argument(
         "--holdout",
         default=None,
         help="comma-separated sequences never trained on (default: the 6 OTB sequences + ball1)",
@@ -78,7 +86,83 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_maml)
+
+    f = recipes.add_parser(
+        "finalize",
+        help="choose a trained detector's lost threshold on validation data and export it",
+        description=(
+            "Track the validation sequences (4 training sequences of ../shared/data/sot and 4 "
+            "unseen synthetic ones, no online update) once per lost threshold, store the "
+            "largest threshold within 0.002 AUC of the best in the checkpoint's meta, and write "
+            "the checkpoint to --out. Never looks at the held-out evaluation sequences."
+        ),
+    )
+    f.add_argument("detector", type=Path, help="a detector.pt written by `trackkit train maml`")
+    f.add_argument("--out", required=True, type=Path, help="output checkpoint")
+    f.add_argument("--no-trunk", action="store_true", help="leave the frozen trunk out")
+    f.add_argument("--data", type=Path, default=None, help="simple-layout SOT folder")
+    f.add_argument("--no-data", action="store_true", help="synthetic validation sequences only")
+    f.add_argument("--thresholds", default="0.1,0.05,0.025", help="candidate lost thresholds")
+    f.add_argument(
+        "--synthetic", type=int, default=4, help="unseen synthetic validation sequences (default 4)"
+    )
+    f.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    f.set_defaults(func=_run_finalize)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def _run_finalize(args: argparse.Namespace) -> int:
+    import torch
+
+    from trackkit.sot import load_detector, save_detector
+    from trackkit.train import (
+        VALIDATION_SEQUENCES,
+        choose_lost_threshold,
+        default_data_root,
+        validation_sequences,
+    )
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    try:
+        thresholds = [float(t) for t in args.thresholds.split(",")]
+    except ValueError:
+        raise ValueError(
+            f"--thresholds must be comma-separated numbers, got {args.thresholds!r}"
+        ) from None
+    root = None if args.no_data else (args.data or default_data_root())
+    if root is not None and not Path(root).is_dir():
+        raise FileNotFoundError(f"validation data folder not found: {root} (--data or --no-data)")
+    det = load_detector(args.detector)
+    seqs = validation_sequences(root, synthetic=args.synthetic)
+    t0 = time.perf_counter()
+    chosen, aucs = choose_lost_threshold(det, seqs, thresholds=thresholds, progress=True)
+    meta = dict(det.meta)
+    meta["lost_threshold"] = chosen
+    meta["lost_threshold_validation"] = {
+        "sequences": (
+            f"{', '.join(VALIDATION_SEQUENCES) if root is not None else 'none'} (training "
+            f"sequences, all frames) + {args.synthetic} unseen synthetic (seeds from 5000, "
+            "60 frames); no online update"
+        ),
+        "mean_auc_by_threshold": {str(k): round(v, 4) for k, v in aucs.items()},
+        "rule": "largest threshold within 0.002 AUC of the best",
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    save_detector(args.out, det, include_trunk=not args.no_trunk, meta=meta)
+    print(
+        json.dumps(
+            {
+                "out": str(args.out),
+                "lost_threshold": chosen,
+                "validation_auc": meta["lost_threshold_validation"]["mean_auc_by_threshold"],
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        )
+    )
+    return 0
 
 
 def _run_maml(args: argparse.Namespace) -> int:
@@ -92,6 +176,7 @@ def _run_maml(args: argparse.Namespace) -> int:
         MAMLTrainConfig,
         build_feature_cache,
         default_data_root,
+        default_mot_root,
         train_instance_detector,
         training_sequences,
     )
@@ -126,7 +211,19 @@ def _run_maml(args: argparse.Namespace) -> int:
             raise FileNotFoundError(
                 f"training data folder not found: {root} (pass --data DIR or --no-data)"
             )
-        seqs, real_names = training_sequences(root, holdout=holdout, synthetic=args.synthetic)
+        mot_root = None
+        if not (args.no_data or args.no_mot):
+            mot_root = args.mot or default_mot_root()
+            if args.mot is None and not Path(mot_root).is_dir():
+                mot_root = None
+        seqs, real_names = training_sequences(
+            root, holdout=holdout, synthetic=args.synthetic, mot_root=mot_root
+        )
+        print(
+            f"training data: {root} (SOT), {mot_root or 'no'} (MOT identities), "
+            f"{args.synthetic} synthetic",
+            file=sys.stderr,
+        )
         det = InstanceDetector(DetectorConfig(backbone=args.backbone), trunk=trunk)
         cache = build_feature_cache(
             seqs,
@@ -136,6 +233,7 @@ def _run_maml(args: argparse.Namespace) -> int:
         )
         cache.config["real_sequences"] = list(real_names)
         cache.config["holdout"] = list(holdout)
+        cache.config["mot_root"] = None if mot_root is None else str(mot_root)
         if args.cache is not None:
             args.cache.parent.mkdir(parents=True, exist_ok=True)
             cache.save(args.cache)

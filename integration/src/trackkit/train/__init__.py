@@ -4,20 +4,32 @@ from trackkit.train._cache import CacheConfig, FeatureCache, build_feature_cache
 from trackkit.train._data import (
     DEFAULT_HOLDOUT,
     default_data_root,
+    default_mot_root,
+    mot_track_sequences,
     synthetic_training_sequences,
     training_sequences,
 )
 from trackkit.train._maml import MAMLTrainConfig, train_instance_detector
+from trackkit.train._select import (
+    VALIDATION_SEQUENCES,
+    choose_lost_threshold,
+    validation_sequences,
+)
 
 __all__ = [
     "DEFAULT_HOLDOUT",
+    "VALIDATION_SEQUENCES",
     "CacheConfig",
     "FeatureCache",
     "MAMLTrainConfig",
     "build_feature_cache",
+    "choose_lost_threshold",
     "default_data_root",
+    "default_mot_root",
+    "mot_track_sequences",
     "sample_cache_pairs",
     "synthetic_training_sequences",
     "train_instance_detector",
     "training_sequences",
+    "validation_sequences",
 ]

@@ -70,6 +70,9 @@ class FeatureCache:
         frame_ids: ``LongTensor[F]`` frame number within its sequence.
         sequence_names: names of the sequences the crops come from.
         config: the :class:`CacheConfig` as a dict (provenance).
+        video_ids: ``LongTensor[F]`` the video each crop comes from (several sequences may share
+            a video: the identities of a multi-object sequence); None means one video per
+            sequence. Negative pairs are drawn from other videos.
     """
 
     support_features: Tensor
@@ -80,6 +83,7 @@ class FeatureCache:
     frame_ids: Tensor
     sequence_names: list[str]
     config: dict[str, Any] = field(default_factory=dict)
+    video_ids: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.target_boxes.shape[0])
@@ -96,6 +100,7 @@ class FeatureCache:
                 "frame_ids": self.frame_ids,
                 "sequence_names": list(self.sequence_names),
                 "config": dict(self.config),
+                "video_ids": self.video_ids,
             },
             Path(path),
         )
@@ -209,6 +214,10 @@ def build_feature_cache(
         tgt_boxes.append(crop_boxes[:, 3])
         bar.update(n)
     bar.close()
+    videos: dict[str, int] = {}
+    seq_video = [
+        videos.setdefault(str(seq.meta.get("video", seq.name)), len(videos)) for seq in sequences
+    ]
     return FeatureCache(
         support_features=torch.cat(sup_feats),
         support_boxes=torch.cat(sup_boxes),
@@ -218,6 +227,7 @@ def build_feature_cache(
         frame_ids=torch.tensor([t for _, t in plan_frames], dtype=torch.long),
         sequence_names=[seq.name for seq in sequences],
         config={k: v for k, v in asdict(cfg).items()},
+        video_ids=torch.tensor([seq_video[si] for si, _ in plan_frames], dtype=torch.long),
     )
 
 
@@ -235,8 +245,9 @@ def sample_cache_pairs(
         cache: the cached crops.
         count: number of pairs.
         rng: numpy generator.
-        negative_prob: probability that the target image comes from another sequence; such a
-            target holds no instance of the support's object and is labelled all-background.
+        negative_prob: probability that the target image comes from another video (see
+            ``FeatureCache.video_ids``); such a target holds no instance of the support's object
+            and is labelled all-background.
         max_gap: largest frame distance between support and target of a positive pair.
 
     Returns:
@@ -249,17 +260,18 @@ def sample_cache_pairs(
         raise ValueError(f"negative_prob must be in [0, 1], got {negative_prob}")
     seq = cache.sequence_ids.numpy()
     frame = cache.frame_ids.numpy()
+    video = seq if cache.video_ids is None else cache.video_ids.numpy()
     n = len(seq)
     support = rng.integers(0, n, size=count)
     target = np.empty(count, dtype=np.int64)
     present = rng.random(count) >= negative_prob
-    multi_seq = len(np.unique(seq)) > 1
+    multi_video = len(np.unique(video)) > 1
     for k in range(count):
         i = support[k]
-        if present[k] or not multi_seq:
+        if present[k] or not multi_video:
             present[k] = True
             cand = np.flatnonzero((seq == seq[i]) & (np.abs(frame - frame[i]) <= max_gap))
         else:
-            cand = np.flatnonzero(seq != seq[i])
+            cand = np.flatnonzero(video != video[i])
         target[k] = cand[rng.integers(0, len(cand))]
     return support, target, present

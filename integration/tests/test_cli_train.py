@@ -1,0 +1,61 @@
+"""``trackkit train maml`` and ``trackkit train finalize`` end to end on synthetic data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from trackkit.cli import main
+from trackkit.sot import load_detector, tracker_config_for
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> object:
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_train_then_finalize(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    common = ["--no-data", "--synthetic", "1", "--frames-per-sequence", "3", "--no-progress"]
+    cache = tmp_path / "cache.pt"
+    rc = main(["train", "maml", "--out", str(tmp_path / "run"), "--cache", str(cache),
+               "--steps", "2", "--pairs", "2", "--checkpoint-every", "1", *common])  # fmt: skip
+    assert rc == 0 and cache.is_file()
+    assert (tmp_path / "run" / "detector.pt").is_file()
+    assert len((tmp_path / "run" / "log.jsonl").read_text().splitlines()) == 2
+    # resume a finished run to a longer one, reusing the cache
+    rc = main(["train", "maml", "--out", str(tmp_path / "run"), "--cache", str(cache),
+               "--steps", "3", "--pairs", "2", "--checkpoint-every", "1",
+               "--resume", str(tmp_path / "run" / "train_state.pt"), *common])  # fmt: skip
+    assert rc == 0
+    assert json.loads((tmp_path / "run" / "log.jsonl").read_text().splitlines()[-1])["step"] == 3
+    capsys.readouterr()
+
+    out = tmp_path / "model.pt"
+    run = str(tmp_path / "run" / "detector.pt")
+    rc = main(["train", "finalize", run, "--out", str(out), "--no-data", "--synthetic", "1",
+               "--thresholds", "0.1,0.05", "--no-trunk"])  # fmt: skip
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["lost_threshold"] in (0.1, 0.05)
+    assert set(report["validation_auc"]) == {"0.1", "0.05"}
+    det = load_detector(out, trunk=load_detector(tmp_path / "run" / "detector.pt").trunk)
+    assert det.meta["lost_threshold"] == report["lost_threshold"]
+    assert tracker_config_for(det).postprocess.lost_threshold == report["lost_threshold"]
+    assert det.meta["train_steps"] == 3
+
+
+def test_finalize_bad_input_is_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    rc = main(["train", "finalize", "x.pt", "--out", str(tmp_path / "m.pt"), "--no-data",
+               "--thresholds", "0.1,abc"])  # fmt: skip
+    assert rc != 0 and "--thresholds must be comma-separated numbers" in capsys.readouterr().err
+    rc = main(["train", "finalize", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "m.pt"),
+               "--no-data"])  # fmt: skip
+    assert rc != 0 and "missing.pt" in capsys.readouterr().err
