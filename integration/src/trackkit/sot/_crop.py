@@ -9,11 +9,12 @@ crop.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 from numpy.typing import NDArray
 from torch import Tensor
+
+from trackkit.data import crop_and_resize
 
 __all__ = [
     "crop_search_regions",
@@ -91,19 +92,9 @@ def crop_search_regions(
             raise ValueError(
                 f"frames[{i}] must be uint8[H, W, 3], got {frame.dtype}{list(frame.shape)}"
             )
-        s = float(scales[i])
-        cx, cy = float(centers[i, 0]), float(centers[i, 1])
-        # crop pixel j (centre j + 0.5) <- image point (j + 0.5 - S/2) / s + cx = pixel index - 0.5
-        tx = s * (0.5 - cx) + out_size / 2.0 - 0.5
-        ty = s * (0.5 - cy) + out_size / 2.0 - 0.5
-        m = np.array([[s, 0.0, tx], [0.0, s, ty]], dtype=np.float64)
-        mean = cv2.mean(frame)[:3]
-        out[i] = cv2.warpAffine(
-            frame,
-            m,
-            (out_size, out_size),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=mean,
-        )
+        # The square image region of side S / s around the centre, warped by trackkit.data's
+        # cropper (same pixel convention, frame-mean padding).
+        side = out_size / float(scales[i])
+        region = [centers[i, 0] - side / 2.0, centers[i, 1] - side / 2.0, side, side]
+        out[i] = crop_and_resize(frame, region, out_size)
     return out
