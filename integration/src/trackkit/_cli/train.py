@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="meta-train an instance detector (FCOS-MAML or Retina-MAML)",
         description=(
             "Offline MAML of paper 000 on ../shared/data/sot (minus held-out evaluation "
-            "sequences) plus synthetic sequences: pairs of images, a support of 3 zoomed "
+            "sequences), the pedestrian identities of ../shared/data/mot and synthetic "
+            "sequences: pairs of images, a support of 3 zoomed "
             "crops, 4 inner steps with kernel-wise learned rates (KLLR), multi-step loss "
             "annealing, first-order then second-order. The frozen trunk's features are cached "
             "once (--cache) and shared by runs. Writes OUT/train_state.pt (resumable), "
