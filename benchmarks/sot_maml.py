@@ -164,6 +164,10 @@ def main() -> int:
         return results[name].mean.auc
 
     def compare(label: str, a_name: str, b_name: str) -> dict[str, object]:
+        wins = sum(
+            results[a_name].runs[q.name].scores.auc > results[b_name].runs[q.name].scores.auc
+            for q in seqs
+        )
         return {
             "comparison": label,
             "A": a_name,
@@ -171,6 +175,7 @@ def main() -> int:
             "B": b_name,
             "AUC B": auc(b_name),
             "A - B": auc(a_name) - auc(b_name),
+            "A better on": f"{wins}/{len(seqs)} sequences",
         }
 
     ablation = markdown_table(
@@ -221,7 +226,7 @@ def main() -> int:
                 "Retina baseline before adaptation",
             ),
         ],
-        ["comparison", "A", "AUC A", "B", "AUC B", "A - B"],
+        ["comparison", "A", "AUC A", "B", "AUC B", "A - B", "A better on"],
     )
     speed_table = markdown_table(
         [
