@@ -103,3 +103,30 @@ def test_runner_rejects_bad_trackers(seqs: list[Sequence]) -> None:
 
     with pytest.raises(ValueError, match="4 numbers"):
         run_sot_sequence(Bad(), seqs[0])
+
+
+def test_tre_segments_restart_on_usable_frames() -> None:
+    from trackkit.eval import tre_segments
+
+    n = 50
+    frames = np.arange(n, dtype=np.uint8)[:, None, None, None] * np.ones((1, 4, 4, 3), np.uint8)
+    boxes = np.tile([1.0, 1.0, 2.0, 2.0], (n, 1))
+    absent = np.zeros(n, bool)
+    absent[15:18] = True  # the wanted start 15 moves to 18
+    seq = Sequence("s", frames, boxes, absent)
+    segs = tre_segments(seq, 3, min_length=20)  # wanted starts 0, 15, 30
+    assert [g.name for g in segs] == ["s@0", "s@18", "s@30"]
+    for g in segs:
+        start = g.meta["tre_start"]
+        assert len(g) == n - start and g[0][0, 0, 0] == start  # runs to the end
+        np.testing.assert_array_equal(g.absent, absent[start:])
+    assert tre_segments(seq, 1)[0].name == "s@0"
+    assert [g.name for g in tre_segments(seq[:10], 5, min_length=20)] == ["s"]  # too short
+    # the oracle is perfect on every segment
+    result = run_sot_benchmark(lambda: Oracle(segs), segs, name="oracle", progress=False)
+    assert result.mean.auc == pytest.approx(evaluate_sot(boxes, boxes).auc)
+    with pytest.raises(ValueError, match="segments"):
+        tre_segments(seq, 0)
+    bad = Sequence("b", frames, boxes, np.r_[True, np.zeros(n - 1, bool)])
+    with pytest.raises(ValueError, match="frame 0"):
+        tre_segments(bad)

@@ -27,6 +27,7 @@ from trackkit.eval._runner import (
     run_mot_sequence,
     run_sot_benchmark,
     run_sot_sequence,
+    tre_segments,
 )
 from trackkit.eval._sot_metrics import (
     NORM_PRECISION_THRESHOLDS,
@@ -81,5 +82,6 @@ __all__ = [
     "run_sot_sequence",
     "sot_results_table",
     "success_curve",
+    "tre_segments",
     "write_otb_results",
 ]

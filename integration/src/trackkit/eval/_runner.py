@@ -121,6 +121,45 @@ def run_sot_sequence(
     return SOTRun(sequence.name, boxes, seconds, scores)
 
 
+def tre_segments(sequence: Sequence, segments: int = 5, *, min_length: int = 20) -> list[Sequence]:
+    """Temporal robustness evaluation (TRE, OTB-2013): the sequence restarted at several frames.
+
+    Start frames are spread evenly over the first ``len - min_length`` frames (frame 0 always
+    included); a start whose target is absent or whose box is not finite and non-empty moves
+    forward to the next frame with a usable box. Each segment runs to the end of the sequence
+    and is named ``"<name>@<start>"`` (0-based start frame); duplicates are dropped. Track the
+    segments with :func:`run_sot_benchmark` and average over all of them, as OTB does.
+    A sequence shorter than ``min_length`` frames gives itself alone.
+    """
+    if segments < 1:
+        raise ValueError(f"segments must be >= 1, got {segments}")
+    if min_length < 1:
+        raise ValueError(f"min_length must be >= 1, got {min_length}")
+    n = len(sequence)
+    b = sequence.boxes_xywh
+    usable = ~sequence.absent & np.isfinite(b).all(axis=1) & (b[:, 2] > 0) & (b[:, 3] > 0)
+    if n == 0 or not usable[0]:
+        raise ValueError(f"sequence {sequence.name!r} has no usable box in frame 0")
+    last_start = n - min_length
+    if last_start <= 0:
+        return [sequence]
+    wanted = np.linspace(0, last_start, segments).round().astype(np.int64)
+    candidates = np.flatnonzero(usable[: last_start + 1])
+    starts: list[int] = []
+    for w in wanted:
+        later = candidates[candidates >= w]
+        if later.size and int(later[0]) not in starts:
+            starts.append(int(later[0]))
+    out = []
+    for t in starts:
+        seg = sequence.subsequence(slice(t, n))
+        meta = {**seg.meta, "tre_start": t}
+        out.append(
+            Sequence(f"{sequence.name}@{t}", seg.frames, seg.boxes_xywh, seg.absent, meta=meta)
+        )
+    return out
+
+
 @dataclass(frozen=True)
 class SOTBenchmarkResult:
     """A tracker's runs over a dataset, their mean scores and overall speed."""
