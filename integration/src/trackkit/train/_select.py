@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from trackkit.data import Sequence as SotSequence
@@ -69,7 +70,7 @@ def choose_lost_threshold(
     for thr in thresholds:
         cfg = replace(base, postprocess=replace(base.postprocess, lost_threshold=float(thr)))
         result = run_sot_benchmark(
-            lambda cfg=cfg: InstanceTracker(detector, config=cfg),
+            partial(InstanceTracker, detector, config=cfg),
             sequences,
             name=f"lost threshold {thr}",
             progress=progress,
