@@ -288,6 +288,8 @@ def main() -> int:
         ("FCOS baseline (ablation)", fcos_base),
         ("FCOS scalar LR (ablation)", fcos_scalar),
         ("Retina baseline (ablation)", retina_base),
+        ("FCOS-MAML seed 1 (ablation)", fcos_s1),
+        ("FCOS baseline seed 1 (ablation)", fcos_base_s1),
     ):
         cfg = det.meta.get("train_config", {})
         training.append(
@@ -296,6 +298,7 @@ def main() -> int:
                 "method": cfg.get("method", "?"),
                 "inner LR": cfg.get("lr_kind", "?") if cfg.get("method") == "maml" else "-",
                 "steps x pairs": f"{cfg.get('steps', '?')} x {cfg.get('pairs_per_step', '?')}",
+                "seed": cfg.get("seed", "?"),
                 "train wall time (s)": f"{float(det.meta.get('train_wall_time_s', 'nan')):.0f}",
                 "lost threshold": det.meta.get("lost_threshold", 0.1),
                 "validation AUC": max(
@@ -312,6 +315,7 @@ def main() -> int:
             "method",
             "inner LR",
             "steps x pairs",
+            "seed",
             "train wall time (s)",
             "lost threshold",
             "validation AUC",
