@@ -1,6 +1,20 @@
-"""Test configuration: hypothesis runs without deadlines (timings here are noisy)."""
+"""Test configuration: hypothesis runs without deadlines (timings here are noisy), and a
+``one_thread`` fixture for the model tests."""
 
+from collections.abc import Iterator
+
+import pytest
+import torch
 from hypothesis import settings
 
 settings.register_profile("trackkit", deadline=None, max_examples=100)
 settings.load_profile("trackkit")
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One torch thread: on a shared 2-core machine OpenMP spinning makes 2 threads far slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -7,18 +7,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from trackkit.cli import main
 from trackkit.data import synthetic_sot_sequence
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

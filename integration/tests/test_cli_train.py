@@ -6,18 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from trackkit.cli import main
 from trackkit.sot import load_detector, tracker_config_for
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_train_then_finalize(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

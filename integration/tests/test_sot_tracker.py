@@ -73,13 +73,7 @@ class ScriptedDetector(InstanceDetector):
         return super().adapt(params, features, boxes_xyxy, valid, steps=steps)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    """One torch thread: on a shared 2-core machine OpenMP spinning makes 2 threads far slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 FRAME = np.full((120, 160, 3), 128, dtype=np.uint8)

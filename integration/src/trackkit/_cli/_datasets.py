@@ -1,4 +1,4 @@
-"""Shared helpers of the ``trackkit`` subcommands: dataset formats and path checks."""
+"""Shared helpers of the ``trackkit`` subcommands: dataset formats, path checks, threads."""
 
 from __future__ import annotations
 
@@ -60,3 +60,14 @@ def open_sot_dataset(path: Path, fmt: str, *, names: list[str] | None = None) ->
         return SOT_FORMATS[fmt](path, **kwargs)
     except (FileNotFoundError, NotADirectoryError, KeyError) as err:
         raise CLIError(f"{path} does not look like a {fmt!r} dataset: {err}") from None
+
+
+def set_torch_threads(threads: int | None) -> None:
+    """Apply a ``--threads`` option: ``None`` keeps torch's default, otherwise it must be >= 1."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)

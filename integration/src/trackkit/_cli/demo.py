@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from trackkit._cli._datasets import set_torch_threads
+
 __all__ = ["register", "run_demo"]
 
 
@@ -103,12 +105,8 @@ def run_demo(
 
 
 def _run(args: argparse.Namespace) -> int:
-    import torch
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
     if args.length < 2:
         raise ValueError(f"--length must be >= 2, got {args.length}")
     res = run_demo(

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from trackkit._cli._datasets import set_torch_threads
+
 __all__ = ["make_sot_tracker", "register"]
 
 MAML_TRACKERS = ("fcos-maml", "retina-maml")
@@ -101,15 +103,11 @@ def _box_of(result: Any, previous: list[float]) -> list[float]:
 
 def _run(args: argparse.Namespace) -> int:
     import numpy as np
-    import torch
     from tqdm import tqdm
 
     from trackkit.data import AnnotatedVideoWriter, open_frames
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
     init = parse_box(args.init)
     frames = open_frames(args.source)
     n = len(frames) if args.max_frames is None else min(len(frames), args.max_frames)

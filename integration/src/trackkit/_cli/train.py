@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from trackkit._cli._datasets import set_torch_threads
+
 __all__ = ["register"]
 
 
@@ -113,7 +115,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _run_finalize(args: argparse.Namespace) -> int:
-    import torch
 
     from trackkit.sot import load_detector, save_detector
     from trackkit.train import (
@@ -123,10 +124,7 @@ def _run_finalize(args: argparse.Namespace) -> int:
         validation_sequences,
     )
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
     try:
         thresholds = [float(t) for t in args.thresholds.split(",")]
     except ValueError:
@@ -168,7 +166,6 @@ def _run_finalize(args: argparse.Namespace) -> int:
 
 
 def _run_maml(args: argparse.Namespace) -> int:
-    import torch
 
     from trackkit.sot import DetectorConfig, InstanceDetector, build_trunk
     from trackkit.train import (
@@ -183,10 +180,7 @@ def _run_maml(args: argparse.Namespace) -> int:
         training_sequences,
     )
 
-    if args.threads is not None:
-        if args.threads < 1:
-            raise ValueError(f"--threads must be >= 1, got {args.threads}")
-        torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
     config = MAMLTrainConfig(
         head=args.head,
         method="baseline" if args.baseline else "maml",
