@@ -1,72 +1,11 @@
-"""Single-object trackers: Retina-MAML and FCOS-MAML (paper 000), the instance-detection trackers.
+"""Single-object trackers, one subpackage per tracker family.
 
-``fcos_maml()`` / ``retina_maml()`` load the shipped checkpoints; :class:`InstanceTracker` runs
-Algorithm 1 for one sequence (``init``/``update``) or several in lock step (``init_batch``/
-``update_batch``); the post-processing functions are pure, batched torch functions.
+``trackkit.sot.instance``: Retina-MAML and FCOS-MAML, the instance-detection trackers of
+Wang et al. 2020 (meta-learned detector heads adapted online). Its public names are re-exported
+here for convenience.
 """
 
-from trackkit.sot._checkpoint import (
-    SHIPPED_MODELS,
-    detector_from_state,
-    detector_state,
-    fcos_maml,
-    load_detector,
-    retina_maml,
-    save_detector,
-    shipped_checkpoint,
-    tracker_config_for,
-)
-from trackkit.sot._config import (
-    AdaptationConfig,
-    DetectorConfig,
-    PostprocessConfig,
-    SearchRegionConfig,
-    TrackerConfig,
-)
-from trackkit.sot._crop import crop_search_regions, crop_to_image, image_to_crop, search_scale
-from trackkit.sot._detector import InstanceDetector, build_trunk, fuse_frozen_batchnorm
-from trackkit.sot._head_ops import FCOSOps, RetinaOps, locations
-from trackkit.sot._postprocess import (
-    change_penalty,
-    cosine_window,
-    distractor_ratio,
-    penalized_scores,
-    select_and_interpolate,
-)
-from trackkit.sot._support import SupportBuffer
-from trackkit.sot._tracker import InstanceTracker, check_init_boxes
+from trackkit.sot.instance import *  # noqa: F403
+from trackkit.sot.instance import __all__ as _instance_all
 
-__all__ = [
-    "SHIPPED_MODELS",
-    "AdaptationConfig",
-    "DetectorConfig",
-    "FCOSOps",
-    "InstanceDetector",
-    "InstanceTracker",
-    "PostprocessConfig",
-    "RetinaOps",
-    "SearchRegionConfig",
-    "SupportBuffer",
-    "TrackerConfig",
-    "build_trunk",
-    "change_penalty",
-    "check_init_boxes",
-    "cosine_window",
-    "crop_search_regions",
-    "crop_to_image",
-    "detector_from_state",
-    "detector_state",
-    "distractor_ratio",
-    "fcos_maml",
-    "fuse_frozen_batchnorm",
-    "image_to_crop",
-    "load_detector",
-    "locations",
-    "penalized_scores",
-    "retina_maml",
-    "save_detector",
-    "search_scale",
-    "select_and_interpolate",
-    "shipped_checkpoint",
-    "tracker_config_for",
-]
+__all__ = list(_instance_all)

@@ -28,8 +28,12 @@ from torch import Tensor
 from tqdm import tqdm
 
 from trackkit.data import Sequence as SotSequence
-from trackkit.sot._config import SearchRegionConfig
-from trackkit.sot._crop import crop_search_regions, image_to_crop, search_scale
+from trackkit.sot.instance import (
+    SearchRegionConfig,
+    crop_search_regions,
+    image_to_crop,
+    search_scale,
+)
 
 __all__ = ["CacheConfig", "FeatureCache", "build_feature_cache", "sample_cache_pairs"]
 

@@ -38,9 +38,13 @@ from metalearn import (
     ScalarLR,
     Task,
 )
-from trackkit.sot._checkpoint import detector_from_state, detector_state, save_detector
-from trackkit.sot._config import DetectorConfig
-from trackkit.sot._detector import InstanceDetector
+from trackkit.sot.instance import (
+    DetectorConfig,
+    InstanceDetector,
+    detector_from_state,
+    detector_state,
+    save_detector,
+)
 from trackkit.train._cache import FeatureCache, sample_cache_pairs
 
 __all__ = ["MAMLTrainConfig", "train_instance_detector"]

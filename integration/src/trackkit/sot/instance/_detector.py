@@ -21,8 +21,8 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from metalearn import FixedLR, KernelwiseLR, LearnedLR, ScalarLR
-from trackkit.sot._config import DetectorConfig
-from trackkit.sot._head_ops import HeadOps, make_head_ops
+from trackkit.sot.instance._config import DetectorConfig
+from trackkit.sot.instance._head_ops import HeadOps, make_head_ops
 
 __all__ = ["InstanceDetector", "build_trunk", "fuse_frozen_batchnorm"]
 

@@ -15,11 +15,15 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor
 
-from trackkit.sot._config import TrackerConfig
-from trackkit.sot._crop import crop_search_regions, image_to_crop, search_scale
-from trackkit.sot._detector import InstanceDetector
-from trackkit.sot._postprocess import cosine_window, distractor_ratio, select_and_interpolate
-from trackkit.sot._support import SupportBuffer
+from trackkit.sot.instance._config import TrackerConfig
+from trackkit.sot.instance._crop import crop_search_regions, image_to_crop, search_scale
+from trackkit.sot.instance._detector import InstanceDetector
+from trackkit.sot.instance._postprocess import (
+    cosine_window,
+    distractor_ratio,
+    select_and_interpolate,
+)
+from trackkit.sot.instance._support import SupportBuffer
 
 __all__ = ["InstanceTracker", "check_init_boxes"]
 

@@ -32,7 +32,7 @@ from detheads import (
     sigmoid_focal_loss,
     smooth_l1_loss,
 )
-from trackkit.sot._config import DetectorConfig
+from trackkit.sot.instance._config import DetectorConfig
 
 __all__ = ["FCOSOps", "HeadOps", "RetinaOps", "locations", "make_head_ops"]
 

@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from metalearn import FixedLR, KernelwiseLR, LearnedLR, ScalarLR
-from trackkit.sot._config import DetectorConfig, TrackerConfig
-from trackkit.sot._detector import InstanceDetector, build_trunk
-from trackkit.sot._tracker import InstanceTracker
+from trackkit.sot.instance._config import DetectorConfig, TrackerConfig
+from trackkit.sot.instance._detector import InstanceDetector, build_trunk
+from trackkit.sot.instance._tracker import InstanceTracker
 
 __all__ = [
     "SHIPPED_MODELS",
@@ -164,7 +164,7 @@ def tracker_config_for(detector: InstanceDetector, *, online_update: bool = True
     """
     from dataclasses import replace
 
-    from trackkit.sot._config import AdaptationConfig, PostprocessConfig
+    from trackkit.sot.instance._config import AdaptationConfig, PostprocessConfig
 
     post = PostprocessConfig()
     thr = detector.meta.get("lost_threshold")

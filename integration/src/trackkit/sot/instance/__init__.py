@@ -1,0 +1,77 @@
+"""Instance-detection trackers: Retina-MAML and FCOS-MAML (Wang et al. 2020).
+
+``fcos_maml()`` / ``retina_maml()`` load the shipped checkpoints; :class:`InstanceTracker` runs
+Algorithm 1 for one sequence (``init``/``update``) or several in lock step (``init_batch``/
+``update_batch``); the post-processing functions are pure, batched torch functions.
+"""
+
+from trackkit.sot.instance._checkpoint import (
+    SHIPPED_MODELS,
+    detector_from_state,
+    detector_state,
+    fcos_maml,
+    load_detector,
+    retina_maml,
+    save_detector,
+    shipped_checkpoint,
+    tracker_config_for,
+)
+from trackkit.sot.instance._config import (
+    AdaptationConfig,
+    DetectorConfig,
+    PostprocessConfig,
+    SearchRegionConfig,
+    TrackerConfig,
+)
+from trackkit.sot.instance._crop import (
+    crop_search_regions,
+    crop_to_image,
+    image_to_crop,
+    search_scale,
+)
+from trackkit.sot.instance._detector import InstanceDetector, build_trunk, fuse_frozen_batchnorm
+from trackkit.sot.instance._head_ops import FCOSOps, RetinaOps, locations
+from trackkit.sot.instance._postprocess import (
+    change_penalty,
+    cosine_window,
+    distractor_ratio,
+    penalized_scores,
+    select_and_interpolate,
+)
+from trackkit.sot.instance._support import SupportBuffer
+from trackkit.sot.instance._tracker import InstanceTracker, check_init_boxes
+
+__all__ = [
+    "SHIPPED_MODELS",
+    "AdaptationConfig",
+    "DetectorConfig",
+    "FCOSOps",
+    "InstanceDetector",
+    "InstanceTracker",
+    "PostprocessConfig",
+    "RetinaOps",
+    "SearchRegionConfig",
+    "SupportBuffer",
+    "TrackerConfig",
+    "build_trunk",
+    "change_penalty",
+    "check_init_boxes",
+    "cosine_window",
+    "crop_search_regions",
+    "crop_to_image",
+    "detector_from_state",
+    "detector_state",
+    "distractor_ratio",
+    "fcos_maml",
+    "fuse_frozen_batchnorm",
+    "image_to_crop",
+    "load_detector",
+    "locations",
+    "penalized_scores",
+    "retina_maml",
+    "save_detector",
+    "search_scale",
+    "select_and_interpolate",
+    "shipped_checkpoint",
+    "tracker_config_for",
+]
