@@ -48,14 +48,25 @@ def existing_dir(path: Path, what: str) -> Path:
     return path
 
 
-def open_sot_dataset(path: Path, fmt: str, *, names: list[str] | None = None) -> Dataset[Sequence]:
-    """Open a single-object dataset folder in the given ``--format``."""
+def open_sot_dataset(
+    path: Path,
+    fmt: str,
+    *,
+    names: list[str] | None = None,
+    coordinate_base: int | str | None = None,
+) -> Dataset[Sequence]:
+    """Open a single-object dataset folder in the given ``--format``.
+
+    ``coordinate_base`` (``--coordinate-base``) overrides the base of the ground-truth files.
+    """
     existing_dir(path, "dataset folder (--data)")
     if fmt not in SOT_FORMATS:
         raise CLIError(f"unknown --format {fmt!r}; choose from {', '.join(SOT_FORMATS)}")
     kwargs: dict[str, Any] = {}
     if names:
         kwargs["names"] = names
+    if coordinate_base is not None:
+        kwargs["coordinate_base"] = int(coordinate_base)
     try:
         return SOT_FORMATS[fmt](path, **kwargs)
     except (FileNotFoundError, NotADirectoryError, KeyError) as err:

@@ -17,6 +17,13 @@ from trackkit._cli._datasets import set_torch_threads
 
 __all__ = ["register", "run_demo"]
 
+EPILOG = """\
+examples:
+  trackkit demo                                    # writes trackkit_demo.mp4, prints the AUC
+  trackkit demo --out runs/demo.mp4 --frame-png runs/demo.png --tracker retina-maml
+  trackkit demo --length 60 --seed 3 --threads 1   # a shorter, different scene
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``demo`` subcommand."""
@@ -27,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "Generate a synthetic sequence, track it with the shipped FCOS-MAML model (paper "
             "000), write the annotated video and print success AUC, precision@20px and speed."
         ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--out", type=Path, default=Path("trackkit_demo.mp4"), help="annotated video path"

@@ -22,9 +22,12 @@ examples:
   # run OpenCV's KCF and CSRT on the data first, then score them
   trackkit eval sot --data ../shared/data/sot --opencv KCF CSRT --out runs/opencv
 
-Result files are OTB-style: one "x,y,w,h" line per frame (comma, tab or space separated), in
-the dataset's coordinate base (1-based for OTB/UAV123/LaSOT, 0-based for VOT/GOT-10k/
-TrackingNet; --results-base overrides). Frame 0 is the initialisation box.
+Result files are OTB-style: one "x,y,w,h" line per frame (comma, tab or space separated).
+Files written by trackkit (track --boxes, eval sot --opencv) name their coordinate base in a
+first line "# trackkit x,y,w,h coordinate_base=B" and are read in that base; files without it
+are read in the dataset's base (1-based for OTB/UAV123/LaSOT, 0-based for VOT/GOT-10k/
+TrackingNet) unless --results-base says otherwise. Frame 0 is the initialisation box; it is
+scored like every frame unless --skip-first leaves it out.
 """
 
 MOT_EPILOG = """\
@@ -91,10 +94,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--results-base",
         choices=["auto", "0", "1"],
         default="auto",
-        help="coordinate base of the result files (auto: the dataset file's base)",
+        help="coordinate base of result files without a trackkit header (auto: the dataset "
+        "file's base); a header naming another base is an error",
+    )
+    sot.add_argument(
+        "--coordinate-base",
+        choices=["0", "1"],
+        default=None,
+        help="coordinate base of the dataset's ground-truth files (default: the format's, or "
+        "manifest.json's for --format simple); needed for a simple folder without a manifest",
+    )
+    sot.add_argument(
+        "--skip-first",
+        action="store_true",
+        help="leave frame 0 (the initialisation box, always exact) out of every score, as "
+        "GOT-10k's toolkit does (default: scored, as pysot's OTB evaluation does)",
     )
     sot.add_argument("--plot", type=Path, default=None, help="write success/precision PNG here")
-    sot.add_argument("--per-sequence", action="store_true", help="also print per-sequence AUC")
+    sot.add_argument(
+        "--per-sequence", action="store_true", help="also print per-sequence AUC and precision"
+    )
     sot.set_defaults(func=_eval_sot)
 
     mot = kinds.add_parser(
@@ -157,7 +176,9 @@ def _eval_sot(args: argparse.Namespace) -> int:
         raise CLIError("give --results (saved result files) and/or --opencv (run trackers)")
     if args.opencv and args.out is None:
         raise CLIError("--opencv needs --out (where to write the result files)")
-    dataset = open_sot_dataset(args.data, args.format, names=args.sequences)
+    dataset = open_sot_dataset(
+        args.data, args.format, names=args.sequences, coordinate_base=args.coordinate_base
+    )
     seqs = list(dataset)
     results: list[SOTBenchmarkResult] = []
     if args.opencv:
@@ -175,6 +196,7 @@ def _eval_sot(args: argparse.Namespace) -> int:
                     name=f"opencv-{kind}",
                     results_dir=args.out,
                     absent_policy=args.absent,
+                    skip_first=args.skip_first,
                 )
             )
     if args.results is not None:
@@ -187,29 +209,39 @@ def _eval_sot(args: argparse.Namespace) -> int:
                     f"{missing[0]}.txt (use --sequences to score a subset)"
                 )
             for s in seqs:
-                base = (
-                    int(s.meta.get("coordinate_base_of_file", 0))
-                    if args.results_base == "auto"
-                    else int(args.results_base)
+                boxes = read_otb_results(
+                    folder / f"{s.name}.txt",
+                    coordinate_base=None if args.results_base == "auto" else int(args.results_base),
+                    fallback_base=int(s.meta.get("coordinate_base_of_file", 0)),
                 )
-                boxes = read_otb_results(folder / f"{s.name}.txt", coordinate_base=base)
                 if len(boxes) != len(s):
                     raise CLIError(
                         f"{folder / (s.name + '.txt')}: {len(boxes)} boxes for {len(s)} frames"
                     )
-                scores = evaluate_sot(boxes, s.boxes_xywh, s.absent, absent_policy=args.absent)
+                scores = evaluate_sot(
+                    boxes,
+                    s.boxes_xywh,
+                    s.absent,
+                    absent_policy=args.absent,
+                    skip_first=args.skip_first,
+                )
                 runs[s.name] = SOTRun(s.name, boxes, np.full(len(s), np.nan), scores)
             results.append(
                 SOTBenchmarkResult(name, runs, mean_sot_scores(r.scores for r in runs.values()))
             )
-    print(f"{dataset.name}: {len(seqs)} sequences, absent frames: {args.absent}\n")
+    first = "frame 0 left out" if args.skip_first else "frame 0 scored"
+    print(f"{dataset.name}: {len(seqs)} sequences, absent frames: {args.absent}, {first}\n")
     print(sot_results_table(results))
     if args.per_sequence:
-        print("\nAUC per sequence:")
-        header = ["sequence"] + [r.tracker for r in results]
+        print("\nAUC and precision@20px per sequence:")
+        header = ["sequence"] + [f"{r.tracker} {k}" for r in results for k in ("AUC", "Prec")]
         print("| " + " | ".join(header) + " |\n|" + "---|" * len(header))
         for s in seqs:
-            row = [s.name] + [f"{r.runs[s.name].scores.auc:.3f}" for r in results]
+            row = [s.name] + [
+                f"{v:.3f}"
+                for r in results
+                for v in (r.runs[s.name].scores.auc, r.runs[s.name].scores.precision)
+            ]
             print("| " + " | ".join(row) + " |")
     if args.plot is not None:
         path = plot_sot_results(results, args.plot, title=dataset.name)

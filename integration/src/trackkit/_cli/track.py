@@ -12,6 +12,23 @@ from trackkit._cli._datasets import set_torch_threads
 
 __all__ = ["make_sot_tracker", "register"]
 
+EPILOG = """\
+examples:
+  # FCOS-MAML on an image folder, annotated video and one box per frame
+  trackkit track ../shared/data/sot/Crossing/img --init 204,150,17,50 --out crossing.mp4 \\
+      --boxes crossing.txt
+
+  # paste the first line of an OTB/UAV123 groundtruth.txt (1-based) as it is
+  trackkit track ../shared/data/sot/Crossing/img --init 205,151,17,50 --init-base 1
+
+  # OpenCV's CSRT instead, first 60 frames, no progress bar (works on a video file too)
+  trackkit track ../shared/data/sot/Crossing/img --init 204,150,17,50 --tracker opencv-csrt \\
+      --max-frames 60 --no-progress
+
+--boxes files start with "# trackkit x,y,w,h coordinate_base=B" (B = --init-base), so
+`trackkit eval sot --results` reads them back in the right base without options.
+"""
+
 MAML_TRACKERS = ("fcos-maml", "retina-maml")
 OPENCV_TRACKERS = ("opencv-csrt", "opencv-kcf", "opencv-mil", "opencv-medianflow")
 
@@ -24,12 +41,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=(
             "Track the object inside --init through a video (mp4, avi, ...) or a folder of "
             "images (sorted by name). Default tracker: FCOS-MAML with the shipped checkpoint "
-            "(paper 000). Boxes are x,y,w,h in 0-based pixels (top-left corner, width, height)."
+            "(paper 000). Boxes are x,y,w,h: top-left corner, width, height, in 0-based pixels "
+            "(the top-left pixel is 0,0) unless --init-base 1."
         ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("source", type=Path, help="video file or image folder")
     p.add_argument(
-        "--init", required=True, help="initial box x,y,w,h in the first frame (0-based pixels)"
+        "--init",
+        required=True,
+        help="initial box x,y,w,h in the first frame, 0-based pixels (see --init-base)",
+    )
+    p.add_argument(
+        "--init-base",
+        type=int,
+        choices=[0, 1],
+        default=0,
+        help="coordinate base of --init and of the --boxes file: 0 (default; trackkit, VOT, "
+        "GOT-10k) or 1 (a line pasted from an OTB/UAV123/LaSOT groundtruth.txt, top-left "
+        "pixel 1,1)",
     )
     p.add_argument(
         "--tracker",
@@ -39,11 +70,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument("--out", type=Path, default=None, help="write an annotated video (.mp4)")
     p.add_argument(
-        "--boxes", type=Path, default=None, help="write one 'x,y,w,h' line per frame (0-based)"
+        "--boxes",
+        type=Path,
+        default=None,
+        help="write one 'x,y,w,h' line per frame in the base of --init, after a header line "
+        "naming that base",
     )
     p.add_argument("--device", default="cpu", help="torch device for MAML trackers (cpu, cuda)")
     p.add_argument(
-        "--checkpoint", type=Path, default=None, help="MAML trackers: a detector checkpoint"
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="MAML trackers: a detector checkpoint (an error with opencv-* trackers)",
     )
     p.add_argument(
         "--no-online-update", action="store_true", help="MAML trackers: first-frame adaptation only"
@@ -89,6 +127,12 @@ def make_sot_tracker(
     if name in OPENCV_TRACKERS:
         from distill import OpenCVTeacher
 
+        if checkpoint is not None:
+            raise ValueError(
+                f"--checkpoint is for the MAML trackers {', '.join(MAML_TRACKERS)}; {name} has "
+                "no checkpoint"
+            )
+
         return OpenCVTeacher(name.split("-", 1)[1].upper())
     raise ValueError(f"unknown tracker {name!r}; choose from {MAML_TRACKERS + OPENCV_TRACKERS}")
 
@@ -105,10 +149,14 @@ def _run(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
+    from trackkit._torchutil import resolve_device
     from trackkit.data import AnnotatedVideoWriter, open_frames
+    from trackkit.eval import write_otb_results
 
     set_torch_threads(args.threads)
     init = parse_box(args.init)
+    if args.tracker in MAML_TRACKERS:
+        resolve_device(args.device)
     frames = open_frames(args.source)
     n = len(frames) if args.max_frames is None else min(len(frames), args.max_frames)
     if n < 1:
@@ -128,8 +176,9 @@ def _run(args: argparse.Namespace) -> int:
             frame = frames[t]
             start = time.perf_counter()
             if t == 0:
-                tracker.init(frame, np.asarray(init, dtype=np.float64))
-                box = init
+                init0 = np.asarray(init, dtype=np.float64) - [args.init_base, args.init_base, 0, 0]
+                tracker.init(frame, init0)
+                box = init0.tolist()
             else:
                 box = _box_of(tracker.update(frame), boxes[-1])
                 spent += time.perf_counter() - start
@@ -140,8 +189,7 @@ def _run(args: argparse.Namespace) -> int:
         if writer is not None:
             writer.close()
     if args.boxes is not None:
-        args.boxes.parent.mkdir(parents=True, exist_ok=True)
-        np.savetxt(args.boxes, np.asarray(boxes), fmt="%.2f", delimiter=",")
+        write_otb_results(args.boxes, np.asarray(boxes), coordinate_base=args.init_base)
     fps = (n - 1) / spent if spent > 0 else float("nan")
     print(f"tracked {n} frames with {args.tracker}: {fps:.1f} frames per second", file=sys.stderr)
     if args.out is not None:

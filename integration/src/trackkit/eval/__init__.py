@@ -16,13 +16,14 @@ from trackkit.eval._report import (
     plot_sot_results,
     sot_results_table,
 )
-from trackkit.eval._results_io import read_otb_results, write_otb_results
+from trackkit.eval._results_io import read_otb_results, results_file_base, write_otb_results
 from trackkit.eval._runner import (
     MOTBenchmarkResult,
     MOTTracker,
     SOTBenchmarkResult,
     SOTRun,
     SOTTracker,
+    mot_update_columns,
     run_mot_benchmark,
     run_mot_sequence,
     run_sot_benchmark,
@@ -70,12 +71,14 @@ __all__ = [
     "markdown_table",
     "mean_sot_scores",
     "mot_results_table",
+    "mot_update_columns",
     "normalized_center_errors",
     "overlaps_xywh",
     "plot_sot_results",
     "precision_curve",
     "prepare_mot_eval",
     "read_otb_results",
+    "results_file_base",
     "run_mot_benchmark",
     "run_mot_sequence",
     "run_sot_benchmark",

@@ -6,8 +6,9 @@ the first ground-truth box, then ``tracker.update(frame)`` for every later frame
 previous box is reported). Boxes are 0-based ``xywh``; frames ``HxWx3`` uint8 BGR.
 
 Multi-object protocol: ``tracker.reset()`` per sequence, then per frame
-``tracker.update(boxes_xyxy[N, 4], scores[N], embeddings=None)`` returning an object with
-``ids``, ``boxes_xyxy`` and ``scores`` (``assoc.Tracks``). Only these calls are timed.
+``tracker.update(boxes_xyxy[N, 4], scores[N], embeddings=None)`` returning the frame's tracks:
+an object with ``ids``, ``boxes_xyxy`` and ``scores`` (``assoc.Tracks``) or the plain tuple
+``(ids, boxes_xyxy, scores)`` (:func:`mot_update_columns`). Only these calls are timed.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "SOTBenchmarkResult",
     "SOTRun",
     "SOTTracker",
+    "mot_update_columns",
     "run_mot_benchmark",
     "run_mot_sequence",
     "run_sot_benchmark",
@@ -52,13 +54,46 @@ class SOTTracker(Protocol):
 
 @runtime_checkable
 class MOTTracker(Protocol):
-    """A multi-object tracker over detections (the ``assoc`` tracker contract)."""
+    """A multi-object tracker over detections (the ``assoc`` tracker contract).
+
+    ``update`` returns the tracks of the frame: ``assoc.Tracks`` (or any object with ``ids``,
+    ``boxes_xyxy`` and ``scores``) or a tuple ``(ids[M], boxes_xyxy[M, 4], scores[M])``.
+    """
 
     def reset(self) -> None: ...
 
     def update(
         self, boxes_xyxy: NDArray[np.float64], scores: NDArray[np.float64], embeddings: Any = None
     ) -> Any: ...
+
+
+def mot_update_columns(
+    out: Any,
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """``(ids[M], boxes_xyxy[M, 4], scores[M])`` from what a :class:`MOTTracker` returned.
+
+    Accepts an object with ``ids``, ``boxes_xyxy`` and ``scores`` attributes (``assoc.Tracks``)
+    or a 3-tuple/list in that order; anything else, or columns of unequal length, raises
+    ``TypeError``/``ValueError``.
+    """
+    if all(hasattr(out, k) for k in ("ids", "boxes_xyxy", "scores")):
+        cols = (out.ids, out.boxes_xyxy, out.scores)
+    elif isinstance(out, (tuple, list)) and len(out) == 3:
+        cols = tuple(out)
+    else:
+        raise TypeError(
+            "tracker.update must return (ids, boxes_xyxy, scores) or an object with those "
+            f"attributes (assoc.Tracks), got {type(out).__name__}"
+        )
+    ids = np.asarray(cols[0], dtype=np.int64).reshape(-1)
+    boxes = np.asarray(cols[1], dtype=np.float64).reshape(-1, 4)
+    scores = np.asarray(cols[2], dtype=np.float64).reshape(-1)
+    if not ids.shape[0] == boxes.shape[0] == scores.shape[0]:
+        raise ValueError(
+            f"tracker.update returned {ids.shape[0]} ids, {boxes.shape[0]} boxes and "
+            f"{scores.shape[0]} scores"
+        )
+    return ids, boxes, scores
 
 
 def _as_box(result: Any, previous: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -93,8 +128,13 @@ def run_sot_sequence(
     *,
     absent_policy: str = "exclude",
     progress: bool = False,
+    skip_first: bool = False,
 ) -> SOTRun:
-    """Track one sequence from its first ground-truth box and score it."""
+    """Track one sequence from its first ground-truth box and score it.
+
+    ``absent_policy`` and ``skip_first`` (leave the initialisation frame out of the scores)
+    are passed to :func:`evaluate_sot`.
+    """
     if not isinstance(tracker, SOTTracker):
         raise TypeError(f"tracker must have init(frame, box) and update(frame), got {tracker!r}")
     n = len(sequence)
@@ -117,7 +157,13 @@ def run_sot_sequence(
         out = tracker.update(frame)
         seconds[t] = time.perf_counter() - start
         boxes[t] = _as_box(out, boxes[t - 1])
-    scores = evaluate_sot(boxes, sequence.boxes_xywh, sequence.absent, absent_policy=absent_policy)
+    scores = evaluate_sot(
+        boxes,
+        sequence.boxes_xywh,
+        sequence.absent,
+        absent_policy=absent_policy,
+        skip_first=skip_first,
+    )
     return SOTRun(sequence.name, boxes, seconds, scores)
 
 
@@ -184,11 +230,14 @@ def run_sot_benchmark(
     results_dir: str | Path | None = None,
     absent_policy: str = "exclude",
     progress: bool = True,
+    skip_first: bool = False,
 ) -> SOTBenchmarkResult:
     """Run a fresh tracker (``make_tracker()``) on every sequence, with a tqdm progress bar.
 
     With ``results_dir`` the boxes are written as OTB-style result files
-    ``<results_dir>/<name>/<sequence>.txt`` in the sequence's file coordinate base.
+    ``<results_dir>/<name>/<sequence>.txt`` in the sequence's file coordinate base, with a
+    header line naming that base (:func:`write_otb_results`). ``skip_first`` leaves frame 0
+    out of the scores (:func:`evaluate_sot`).
     """
     seqs = list(sequences)
     if not seqs:
@@ -197,7 +246,9 @@ def run_sot_benchmark(
     bar = tqdm(seqs, desc=name, unit="seq", disable=not progress)
     for seq in bar:
         bar.set_postfix_str(seq.name)
-        run = run_sot_sequence(make_tracker(), seq, absent_policy=absent_policy)
+        run = run_sot_sequence(
+            make_tracker(), seq, absent_policy=absent_policy, skip_first=skip_first
+        )
         runs[seq.name] = run
         if results_dir is not None:
             base = int(seq.meta.get("coordinate_base_of_file", 0))
@@ -221,9 +272,12 @@ def run_mot_sequence(
         tracker: a :class:`MOTTracker`; ``reset()`` is called first.
         detections: detection rows (0-based frames and boxes).
         num_frames: sequence length; frames without detections are fed as empty arrays.
-        min_score: detections scoring below this are dropped.
+        min_score: detections scoring below this are dropped (``-inf`` keeps all; NaN raises
+            ``ValueError``, since it would silently drop every detection).
         embeddings: optional ``[N, D]`` per detection row.
     """
+    if not isinstance(min_score, (int, float, np.floating, np.integer)) or np.isnan(min_score):
+        raise ValueError(f"min_score must be a number, got {min_score!r}")
     if not isinstance(tracker, MOTTracker):
         raise TypeError(f"tracker must have reset() and update(boxes, scores), got {tracker!r}")
     emb = None if embeddings is None else np.asarray(embeddings, dtype=np.float64)
@@ -244,13 +298,10 @@ def run_mot_sequence(
             boxes_xyxy[idx], det.confidences[idx], None if emb is None else emb[idx]
         )
         spent += time.perf_counter() - start
-        ids = np.asarray(out.ids, dtype=np.int64).reshape(-1)
+        ids, b, track_scores = mot_update_columns(out)
         if ids.size:
-            b = np.asarray(out.boxes_xyxy, dtype=np.float64).reshape(-1, 4)
             xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
-            parts.append(
-                MOTRows(np.full(ids.size, t), ids, xywh, np.asarray(out.scores, dtype=np.float64))
-            )
+            parts.append(MOTRows(np.full(ids.size, t), ids, xywh, track_scores))
     return MOTRows.concatenate(parts), spent
 
 

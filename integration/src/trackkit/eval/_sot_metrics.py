@@ -175,6 +175,11 @@ def evaluate_sot(
         absent: optional ``bool [T]``; True frames are treated like unusable ground truth.
         absent_policy: ``"exclude"`` or ``"otb"`` (see the module docstring).
         skip_first: leave out frame 0, the initialisation frame (GOT-10k protocol).
+
+    Raises:
+        ValueError: mismatched shapes, an unknown policy, or a ground-truth box with a
+            negative width or height in a frame not marked absent (an annotation error that
+            would otherwise be scored silently as an unusable frame).
     """
     if absent_policy not in _POLICIES:
         raise ValueError(f"absent_policy must be one of {_POLICIES}, got {absent_policy!r}")
@@ -185,6 +190,16 @@ def evaluate_sot(
         if a.shape[0] != g.shape[0]:
             raise ValueError(f"absent has {a.shape[0]} entries for {g.shape[0]} frames")
         usable &= ~a
+    else:
+        a = np.zeros(g.shape[0], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        negative = np.isfinite(g).all(axis=1) & ((g[:, 2] < 0) | (g[:, 3] < 0)) & ~a
+    if negative.any():
+        i = int(np.flatnonzero(negative)[0])
+        raise ValueError(
+            f"gt_xywh[{i}] = {g[i].tolist()} has a negative width or height "
+            f"({int(negative.sum())} such frame(s)); mark absent frames with NaN or absent="
+        )
     keep = np.ones(g.shape[0], dtype=bool)
     if skip_first:
         keep[0] = False

@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 from torch import Tensor
 from tqdm import tqdm
 
+from trackkit._torchutil import load_checkpoint
 from trackkit.data import Sequence as SotSequence
 from trackkit.sot.instance import (
     SearchRegionConfig,
@@ -112,7 +113,7 @@ class FeatureCache:
     @classmethod
     def load(cls, path: str | Path) -> FeatureCache:
         """Read a cache written by :meth:`save` (``weights_only=True``)."""
-        d = torch.load(Path(path), map_location="cpu", weights_only=True)
+        d = load_checkpoint(path, what="feature cache")
         return cls(**d)
 
 

@@ -38,6 +38,7 @@ from metalearn import (
     ScalarLR,
     Task,
 )
+from trackkit._torchutil import load_checkpoint
 from trackkit.sot.instance import (
     DetectorConfig,
     InstanceDetector,
@@ -268,7 +269,7 @@ def train_instance_detector(
     start_step = 0
     elapsed0 = 0.0
     if resume is not None:
-        state = torch.load(Path(resume), map_location="cpu", weights_only=True)
+        state = load_checkpoint(resume, what="training state (resume)")
         saved = MAMLTrainConfig(**state["train_config"])
         # Only the length of the run and the checkpoint interval may change on resume.
         if replace(saved, steps=cfg.steps, checkpoint_every=cfg.checkpoint_every) != cfg:

@@ -15,6 +15,7 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor
 
+from trackkit._torchutil import resolve_device
 from trackkit.sot.instance._config import TrackerConfig
 from trackkit.sot.instance._crop import crop_search_regions, image_to_crop, search_scale
 from trackkit.sot.instance._detector import InstanceDetector
@@ -25,7 +26,7 @@ from trackkit.sot.instance._postprocess import (
 )
 from trackkit.sot.instance._support import SupportBuffer
 
-__all__ = ["InstanceTracker", "check_init_boxes"]
+__all__ = ["InstanceTracker", "check_frame_sizes", "check_init_boxes"]
 
 
 def check_init_boxes(boxes_xywh: NDArray[np.float64], frame_sizes: NDArray[np.int64]) -> None:
@@ -47,6 +48,25 @@ def check_init_boxes(boxes_xywh: NDArray[np.float64], frame_sizes: NDArray[np.in
             raise ValueError(f"initial box {i} must have positive width and height, got {w}x{h}")
         if x >= fw or y >= fh or x + w <= 0 or y + h <= 0:
             raise ValueError(f"initial box {i} {box.tolist()} does not overlap its {fw}x{fh} frame")
+
+
+def check_frame_sizes(sizes: NDArray[np.int64], init_sizes: NDArray[np.int64]) -> None:
+    """Raise ``ValueError`` if a frame's ``(width, height)`` differs from its sequence's first.
+
+    The tracked box lives in the first frame's pixel grid; a frame of another size (a resized
+    stream, the wrong video) would silently clip the box to the new size, so it is an error:
+    start again with ``init`` on the new video.
+    """
+    if sizes.shape == init_sizes.shape and bool((sizes == init_sizes).all()):
+        return
+    if sizes.shape != init_sizes.shape:
+        return  # the caller reports a wrong frame count
+    i = int(np.flatnonzero((sizes != init_sizes).any(axis=1))[0])
+    (w, h), (w0, h0) = sizes[i].tolist(), init_sizes[i].tolist()
+    raise ValueError(
+        f"frame {i} is {w}x{h} but its sequence started with {w0}x{h0} frames; boxes are tracked "
+        "in the first frame's pixels, so call init() again for a video of another size"
+    )
 
 
 def _frame_sizes(frames: Sequence[NDArray[np.uint8]]) -> NDArray[np.int64]:
@@ -93,7 +113,7 @@ class InstanceTracker:
         self.config = config if config is not None else TrackerConfig()
         if not isinstance(self.config, TrackerConfig):
             raise TypeError(f"config must be a TrackerConfig, got {type(self.config).__name__}")
-        self.device = torch.device(device) if device is not None else detector.device
+        self.device = resolve_device(device) if device is not None else detector.device
         self.detector = detector.to(self.device).eval()
         self._window: Tensor | None = None
         self._initialised = False
@@ -132,6 +152,7 @@ class InstanceTracker:
         dev = self.device
         s_size = cfg.search.search_size
         self._frame_wh = torch.as_tensor(sizes, dtype=torch.float32, device=dev)
+        self._init_sizes = sizes
         box_t = torch.tensor(boxes, dtype=torch.float32, device=dev)
         self._center = box_t[:, :2] + box_t[:, 2:] / 2
         self._size = box_t[:, 2:].clone()
@@ -188,6 +209,7 @@ class InstanceTracker:
             raise ValueError(
                 f"expected {self._center.shape[0]} frames (one per sequence), got {len(frames)}"
             )
+        check_frame_sizes(sizes, self._init_sizes)
         cfg = self.config
         pp = cfg.postprocess
         dev = self.device
