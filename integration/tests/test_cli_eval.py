@@ -21,7 +21,9 @@ def _sot_dataset(root: Path) -> list[str]:
         (root / seq.name / "img").mkdir(parents=True)
         for t in range(len(seq)):
             cv2.imwrite(str(root / seq.name / "img" / f"{t + 1:06d}.png"), seq[t])
-        write_otb_results(root / seq.name / "groundtruth.txt", seq.boxes_xywh, coordinate_base=1)
+        write_otb_results(
+            root / seq.name / "groundtruth.txt", seq.boxes_xywh, coordinate_base=1, header=False
+        )
         manifest.append({"name": seq.name, "coordinate_base": 1})
         names.append(seq.name)
     (root / "manifest.json").write_text(json.dumps(manifest))

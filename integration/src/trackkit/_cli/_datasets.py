@@ -74,11 +74,12 @@ def open_sot_dataset(
 
 
 def set_torch_threads(threads: int | None) -> None:
-    """Apply a ``--threads`` option: ``None`` keeps torch's default, otherwise it must be >= 1."""
-    if threads is None:
+    """Apply a ``--threads`` option: ``None`` or 0 keeps torch's default (one thread per core),
+    otherwise it must be >= 1."""
+    if threads is None or threads == 0:
         return
     if threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {threads}")
+        raise ValueError(f"--threads must be >= 1 (or 0 for torch's default), got {threads}")
     import torch
 
     torch.set_num_threads(threads)

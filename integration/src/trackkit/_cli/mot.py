@@ -51,7 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--sequences", nargs="+", default=None, metavar="SEQ", help="subset")
     parser.add_argument(
-        "--min-score", type=float, default=0.0, help="drop detections scoring below this"
+        "--min-score",
+        type=float,
+        default=0.0,
+        help="drop detections scoring below this (default 0; -inf keeps all, nan is an error)",
     )
     parser.add_argument(
         "--mot17", action="store_true", help="score with MOT16/17 class rules (needs classes)"
@@ -67,6 +70,8 @@ def _run(args: argparse.Namespace) -> int:
     from trackkit.data import AnnotatedVideoWriter, read_motchallenge, write_mot_rows
     from trackkit.eval import mot_results_table, run_mot_benchmark, run_mot_sequence
 
+    if args.min_score != args.min_score:  # NaN would drop every detection without a word
+        raise CLIError("--min-score must be a number, got nan")
     data = existing_dir(args.data, "data folder (--data)")
     names = args.sequences
     if (data / "seqinfo.ini").is_file():  # one sequence folder

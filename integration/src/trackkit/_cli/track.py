@@ -30,6 +30,12 @@ examples:
 """
 
 MAML_TRACKERS = ("fcos-maml", "retina-maml")
+#: Why ``--threads`` defaults to 1 (measured: benchmarks/track_threads.py).
+THREADS_WHY = (
+    "One thread because torch's default (one per core) collapses when the machine is shared: "
+    "on a loaded 2-core machine --threads 1 ran 2.3 frames/s, 2 threads 0.2-0.3 "
+    "(docs/benchmarks/track_threads.md); try 0 on an idle many-core machine."
+)
 OPENCV_TRACKERS = ("opencv-csrt", "opencv-kcf", "opencv-mil", "opencv-medianflow")
 
 
@@ -87,7 +93,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--no-online-update", action="store_true", help="MAML trackers: first-frame adaptation only"
     )
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help=f"torch CPU threads (default 1; 0 = torch's default, one per core). {THREADS_WHY}",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
