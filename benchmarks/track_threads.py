@@ -7,7 +7,7 @@ interleaved rounds, and reports each setting's median frames per second as a rat
 ``--threads 1`` measured in the same rounds. ``--busy K`` adds K busy-looping processes (the
 "shared machine" case). Output: a markdown table on stdout (and ``--out FILE``).
 
-    python benchmarks/track_threads.py --rounds 3 --busy 2 --out docs/benchmarks/track_threads.md
+    python benchmarks/track_threads.py --rounds 3 --frames 30   # docs/benchmarks/track_threads.md
 """
 
 from __future__ import annotations

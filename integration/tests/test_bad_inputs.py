@@ -127,7 +127,8 @@ def test_eval_sot_skip_first_and_per_sequence_precision(
     data = tmp_path / "data"
     seqs = _sot_folder(data, base=1)
     for seq in seqs:  # a tracker that never moves: only frame 0 is right
-        still = np.repeat(seq.boxes_xywh[:1] + [3.0, 2.0, 0.0, 0.0], len(seq), axis=0)
+        shifted = seq.boxes_xywh[:1] + np.array([3.0, 2.0, 0.0, 0.0])
+        still = np.repeat(shifted, len(seq), axis=0)
         still[0] = seq.boxes_xywh[0]
         write_otb_results(tmp_path / "res" / "still" / f"{seq.name}.txt", still, coordinate_base=1)
     argv = ["eval", "sot", "--data", str(data), "--results", str(tmp_path / "res")]
