@@ -59,7 +59,7 @@ def context_size(boxes: ArrayLike, *, context: float = 0.5) -> Any:
     Returns:
         ``[...]`` sides (``float64`` array, or a tensor for a tensor input).
     """
-    b = boxes if _is_tensor(boxes) else np.asarray(boxes, dtype=np.float64)
+    b: Any = boxes if _is_tensor(boxes) else np.asarray(boxes, dtype=np.float64)
     if b.shape[-1] not in (2, 4):
         raise ValueError(
             f"boxes must have shape [..., 4] (xywh) or [..., 2] (wh), got {tuple(b.shape)}"
