@@ -1,11 +1,11 @@
-"""Training crops for paper 000's offline MAML, with their frozen-trunk features cached.
+"""Training crops for Wang et al. 2020's offline MAML, with their frozen-trunk features cached.
 
-The trunk is frozen during offline training (paper 000 freezes the first three ResNet blocks; we
-freeze the whole trunk to fit a 2-core CPU), so the features of every augmented crop are computed
-once and stored (float16). For each sampled frame we keep
+The trunk is frozen during offline training (Wang et al. 2020 freeze the first three ResNet
+blocks; we freeze the whole trunk to fit a 2-core CPU), so the features of every augmented crop
+are computed once and stored (float16). For each sampled frame we keep
 
-- a support triplet: crops centred on the target, zoomed by 1, ``zoom`` and ``1/zoom`` (paper
-  000, Sec. 3: "The first image will be zoomed in/out by a constant factor (1.08 in our
+- a support triplet: crops centred on the target, zoomed by 1, ``zoom`` and ``1/zoom`` (Wang et
+  al. 2020, Sec. 3: "The first image will be zoomed in/out by a constant factor (1.08 in our
   experiments) so that a support set with three images is constructed"), with a small jitter;
 - a target crop: the search region a tracker would see, with the target shifted and rescaled at
   random ("standard data augmentation mechanisms like random scaling and shifting").
@@ -45,7 +45,7 @@ class CacheConfig:
 
     Attributes:
         frames_per_sequence: frames sampled (evenly) from each sequence with a visible target.
-        zoom: support zoom factor (paper 000: 1.08).
+        zoom: support zoom factor (Wang et al. 2020: 1.08).
         support_jitter_px: uniform jitter of the support crops' target position (crop pixels).
         target_shift_px: the target sits up to this many crop pixels off-centre in target crops.
         target_scale_jitter: target crops are rescaled by ``exp(U(-j, j))``.

@@ -127,7 +127,7 @@ def select_and_interpolate(
 
     The centre moves to the chosen candidate's centre; the size moves from ``prev_wh`` towards
     the candidate's size by ``lr = penalty * score * shape_lr`` (SiamRPN; DaSiamRPN's
-    ``shape_lr`` 0.295), paper 000 Algorithm 1 line 12.
+    ``shape_lr`` 0.295), Wang et al. 2020, Algorithm 1 line 12.
 
     Args:
         scores, boxes_xyxy, prev_wh, window, penalty_k, window_influence: see
@@ -156,7 +156,7 @@ def select_and_interpolate(
 
 
 def distractor_ratio(score_map: Tensor, best_index: Tensor, *, exclusion_radius: int = 3) -> Tensor:
-    """Peak-to-sidelobe ratio used by paper 000 to detect a distracting peak.
+    """Peak-to-sidelobe ratio used by Wang et al. 2020 to detect a distracting peak.
 
     Ratio of the highest score outside a square neighbourhood of the chosen peak (Chebyshev
     distance ``> exclusion_radius`` cells) to the score at the peak. Paper 000 performs an online
