@@ -30,9 +30,9 @@ from trackkit.eval import (
     evaluate_sot,
     read_otb_results,
     results_file_base,
-    run_mot_sequence,
     write_otb_results,
 )
+from trackkit.mot import associate
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -167,7 +167,7 @@ def test_mot_min_score_nan_is_an_error(tmp_path: Path, capsys: pytest.CaptureFix
     assert "--min-score must be a number, got nan" in _one_line_error(capsys)
     det = MOTRows([0], [-1], [[1, 2, 3, 4]], [0.9])
     with pytest.raises(ValueError, match="min_score must be a number, got nan"):
-        run_mot_sequence(_TupleTracker(), det, 1, min_score=float("nan"))
+        associate(_TupleTracker(), det, 1, min_score=float("nan"))
 
 
 def test_instance_tracker_rejects_a_frame_of_another_size() -> None:
@@ -303,7 +303,7 @@ class _TupleTracker:
 
 def test_mot_runner_accepts_the_documented_tuple_form() -> None:
     det = MOTRows([0, 0, 1], [-1, -1, -1], [[1, 2, 3, 4], [5, 6, 7, 8], [1, 1, 2, 2]], [1, 1, 1])
-    tracks, _ = run_mot_sequence(_TupleTracker(), det, 2)
+    tracks, _ = associate(_TupleTracker(), det, 2)
     np.testing.assert_array_equal(tracks.ids, [1, 2, 1])
     np.testing.assert_allclose(tracks.boxes_xywh, det.boxes_xywh)
 
@@ -315,7 +315,7 @@ def test_mot_runner_rejects_a_malformed_update_result() -> None:
 
     det = MOTRows([0], [-1], [[1, 2, 3, 4]], [1])
     with pytest.raises(TypeError, match=r"\(ids, boxes_xyxy, scores\)"):
-        run_mot_sequence(Bad(), det, 1)
+        associate(Bad(), det, 1)
 
 
 # --- items 11 and 12: help, defaults, option checks ----------------------------------------

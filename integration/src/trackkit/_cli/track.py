@@ -8,9 +8,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trackkit._cli._datasets import set_torch_threads
+from trackkit._cli._datasets import set_torch_threads, sot_tracker_options
+from trackkit.cli import CLIError
+from trackkit.registry import make_tracker, tracker_names
 
-__all__ = ["make_sot_tracker", "register"]
+__all__ = ["register"]
 
 EPILOG = """\
 examples:
@@ -29,14 +31,12 @@ examples:
 `trackkit eval sot --results` reads them back in the right base without options.
 """
 
-MAML_TRACKERS = ("fcos-maml", "retina-maml")
 #: Why ``--threads`` defaults to 1 (measured: benchmarks/track_threads.py).
 THREADS_WHY = (
     "One thread because torch's default (one per core) collapses when the machine is shared: "
     "on a loaded 2-core machine --threads 1 ran 2.3 frames/s, 2 threads 0.2-0.3 "
     "(docs/benchmarks/track_threads.md); try 0 on an idle many-core machine."
 )
-OPENCV_TRACKERS = ("opencv-csrt", "opencv-kcf", "opencv-mil", "opencv-medianflow")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -70,9 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument(
         "--tracker",
-        choices=MAML_TRACKERS + OPENCV_TRACKERS,
+        choices=tracker_names("sot"),
         default="fcos-maml",
-        help="which tracker (default fcos-maml)",
+        metavar="NAME",
+        help=f"which tracker: {', '.join(tracker_names('sot'))} (default fcos-maml)",
     )
     p.add_argument("--out", type=Path, default=None, help="write an annotated video (.mp4)")
     p.add_argument(
@@ -115,39 +116,6 @@ def parse_box(text: str) -> list[float]:
     return values
 
 
-def make_sot_tracker(
-    name: str,
-    *,
-    device: str = "cpu",
-    online_update: bool = True,
-    checkpoint: Path | None = None,
-) -> Any:
-    """A single-object tracker with ``init(frame, box)``/``update(frame)`` from a CLI name."""
-    if name in MAML_TRACKERS:
-        from trackkit.sot import (
-            InstanceTracker,
-            load_detector,
-            shipped_checkpoint,
-            tracker_config_for,
-        )
-
-        path = checkpoint if checkpoint is not None else shipped_checkpoint(name)
-        det = load_detector(path, device=device)
-        config = tracker_config_for(det, online_update=online_update)
-        return InstanceTracker(det, config=config, device=device)
-    if name in OPENCV_TRACKERS:
-        from distill import OpenCVTeacher
-
-        if checkpoint is not None:
-            raise ValueError(
-                f"--checkpoint is for the MAML trackers {', '.join(MAML_TRACKERS)}; {name} has "
-                "no checkpoint"
-            )
-
-        return OpenCVTeacher(name.split("-", 1)[1].upper())
-    raise ValueError(f"unknown tracker {name!r}; choose from {MAML_TRACKERS + OPENCV_TRACKERS}")
-
-
 def _box_of(result: Any, previous: list[float]) -> list[float]:
     ok = True
     if isinstance(result, tuple) and len(result) == 2:
@@ -166,17 +134,23 @@ def _run(args: argparse.Namespace) -> int:
 
     set_torch_threads(args.threads)
     init = parse_box(args.init)
-    if args.tracker in MAML_TRACKERS:
+    takes = sot_tracker_options(args.tracker, device=args.device, checkpoint=args.checkpoint)
+    if args.checkpoint is not None and "checkpoint" not in takes:
+        raise CLIError(f"--checkpoint is for the MAML trackers; {args.tracker} has no checkpoint")
+    if "device" in takes:
         resolve_device(args.device)
     frames = open_frames(args.source)
     n = len(frames) if args.max_frames is None else min(len(frames), args.max_frames)
     if n < 1:
         raise ValueError(f"{args.source}: no frames")
-    tracker = make_sot_tracker(
+    tracker = make_tracker(
         args.tracker,
-        device=args.device,
-        online_update=not args.no_online_update,
-        checkpoint=args.checkpoint,
+        **sot_tracker_options(
+            args.tracker,
+            device=args.device,
+            online_update=not args.no_online_update,
+            checkpoint=args.checkpoint,
+        ),
     )
     fps_in = float(getattr(frames, "fps", 0.0)) or 25.0
     writer = AnnotatedVideoWriter(args.out, fps=fps_in) if args.out is not None else None

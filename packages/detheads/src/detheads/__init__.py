@@ -39,7 +39,18 @@ from ._decode import (
     nms_mask,
     postprocess_detections,
 )
-from ._detloss import fcos_loss, retinanet_loss, retinatrack_loss
+from ._detloss import (
+    NORMALIZE_MODES,
+    FCOSTargets,
+    RetinaNetTargets,
+    fcos_loss,
+    fcos_target_loss,
+    fcos_targets,
+    retinanet_loss,
+    retinanet_target_loss,
+    retinanet_targets,
+    retinatrack_loss,
+)
 from ._fcos import FCOSHead
 from ._fpn import FPN
 from ._losses import (
@@ -69,16 +80,19 @@ __all__: list[str] = [
     "FCOS_SCALE_RANGES",
     "FPN",
     "MOBILENET_V2_CHANNELS",
+    "NORMALIZE_MODES",
     "TRACKING_ANCHOR_RATIOS",
     "TRACKING_ANCHOR_SIZES",
     "FCOSAssignment",
     "FCOSHead",
+    "FCOSTargets",
     "FrozenBatchNorm2d",
     "IoUAssignment",
     "MobileNetV2Backbone",
     "MobileNetV2Classifier",
     "ResNet18Backbone",
     "RetinaNetHead",
+    "RetinaNetTargets",
     "RetinaTrackHead",
     "assign_by_iou",
     "assign_fcos",
@@ -102,6 +116,8 @@ __all__: list[str] = [
     "encode_deltas",
     "encode_ltrb",
     "fcos_loss",
+    "fcos_target_loss",
+    "fcos_targets",
     "feature_sizes_of",
     "find_mobilenet_v2_weights",
     "gather_gt",
@@ -121,6 +137,8 @@ __all__: list[str] = [
     "reduce_loss",
     "retinanet_loss",
     "retinanet_sizes",
+    "retinanet_target_loss",
+    "retinanet_targets",
     "retinatrack_loss",
     "sigmoid_focal_loss",
     "smooth_l1_loss",
