@@ -17,6 +17,7 @@ from ._gating import chi2_gating_threshold, gate_cost, mahalanobis_gate, squared
 from ._kalman import BatchedKalmanFilter, kalman_predict, kalman_update
 from ._layout import StateLayout, boxes_to_measurements, measurements_to_boxes
 from ._matching import MatchResult, greedy_match, hungarian_match
+from ._motion import MotionConfig, MotionTracker
 from ._retinatrack import RetinaTrackConfig, RetinaTrackTracker
 from ._sort import SortConfig, SortTracker
 from ._store import History, TrackState, TrackStore, reduce_by_owner
@@ -28,6 +29,8 @@ __all__ = [
     "BatchedKalmanFilter",
     "History",
     "MatchResult",
+    "MotionConfig",
+    "MotionTracker",
     "RetinaTrackConfig",
     "RetinaTrackTracker",
     "SortConfig",

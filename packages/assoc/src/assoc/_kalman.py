@@ -133,11 +133,25 @@ class BatchedKalmanFilter:
         self.mean = np.concatenate([self.mean, mean], axis=0)
         self.covariance = np.concatenate([self.covariance, cov], axis=0)
 
-    def predict(self) -> None:
-        """Advance every track by one time step (``Q`` from the current sizes if box-scaled)."""
-        self.mean, self.covariance = kalman_predict(
-            self.mean, self.covariance, self._f, self._process_noise(self.mean)
+    def predict(self, rows: ArrayLike | None = None) -> None:
+        """Advance every track (or only ``rows``) by one time step.
+
+        ``Q`` comes from the current sizes if the layout's noise is box-relative.
+
+        Args:
+            rows: optional ``Array[K]`` distinct row indices; all rows if omitted.
+        """
+        if rows is None:
+            self.mean, self.covariance = kalman_predict(
+                self.mean, self.covariance, self._f, self._process_noise(self.mean)
+            )
+            return
+        index = self._rows(rows)
+        mean, cov = kalman_predict(
+            self.mean[index], self.covariance[index], self._f, self._process_noise(self.mean[index])
         )
+        self.mean[index] = mean
+        self.covariance[index] = cov
 
     def _process_noise(self, mean: FloatArray) -> FloatArray:
         if not self._scaled:

@@ -165,7 +165,6 @@ class StateLayout:
             np.diag(np.asarray(self.process_noise, dtype=np.float64)),
         )
 
-
     def component_scales(self, z: FloatArray) -> FloatArray:
         """``Array[N, dim_x]`` box size scaling each state component's standard deviation.
 
@@ -181,11 +180,19 @@ class StateLayout:
             w, h = a * b, b
         else:
             w, h = a, b
-        sizes = {"w": w, "h": h, "wh": w * h, "1": np.ones_like(w)}
         names = _SCALE_OF[self.measurement]
-        columns = [sizes[names[k]] for k in range(4)]
-        columns += [sizes[names[k]] for k in self.velocity_of]
-        return np.stack(columns, axis=1)
+        names = names + tuple(names[k] for k in self.velocity_of)
+        out = np.empty((z.shape[0], len(names)))
+        for column, name in enumerate(names):
+            if name == "w":
+                out[:, column] = w
+            elif name == "h":
+                out[:, column] = h
+            elif name == "wh":
+                out[:, column] = w * h
+            else:
+                out[:, column] = 1.0
+        return out
 
 
 def boxes_to_measurements(boxes_xyxy: ArrayLike, measurement: Measurement = "xysr") -> FloatArray:
@@ -216,15 +223,19 @@ def check_positive_boxes(name: str, value: ArrayLike) -> FloatArray:
 
 def measurements_unchecked(boxes: FloatArray, measurement: str) -> FloatArray:
     """:func:`boxes_to_measurements` on validated boxes (trackers' hot path)."""
-    w = boxes[:, 2] - boxes[:, 0]
-    h = boxes[:, 3] - boxes[:, 1]
-    cx = boxes[:, 0] + w / 2.0
-    cy = boxes[:, 1] + h / 2.0
+    out = np.empty((boxes.shape[0], 4))
+    wh = boxes[:, 2:] - boxes[:, :2]
+    out[:, :2] = boxes[:, :2] + wh / 2.0
+    w, h = wh[:, 0], wh[:, 1]
     if measurement == "xysr":
-        return np.stack([cx, cy, w * h, w / h], axis=1)
-    if measurement == "xyah":
-        return np.stack([cx, cy, w / h, h], axis=1)
-    return np.stack([cx, cy, w, h], axis=1)
+        out[:, 2] = w * h
+        out[:, 3] = w / h
+    elif measurement == "xyah":
+        out[:, 2] = w / h
+        out[:, 3] = h
+    else:
+        out[:, 2:] = wh
+    return out
 
 
 def measurements_to_boxes(measurements: ArrayLike, measurement: Measurement = "xysr") -> FloatArray:
@@ -238,12 +249,20 @@ def measurements_to_boxes(measurements: ArrayLike, measurement: Measurement = "x
     z = np.asarray(measurements, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] != 4:
         raise ValueError(f"measurements must have shape (N, 4), got shape {z.shape}")
-    cx, cy, a, b = z[:, 0], z[:, 1], np.maximum(z[:, 2], 0.0), np.maximum(z[:, 3], 0.0)
+    half = np.empty((z.shape[0], 2))
     if measurement == "xysr":
+        a, b = np.maximum(z[:, 2], 0.0), np.maximum(z[:, 3], 0.0)
         w = np.sqrt(a * b)
-        h = np.divide(a, w, out=np.zeros_like(w), where=w > 0)
+        half[:, 0] = w / 2.0
+        half[:, 1] = np.divide(a, w, out=np.zeros_like(w), where=w > 0) / 2.0
     elif measurement == "xyah":
-        w, h = a * b, b
+        a, b = np.maximum(z[:, 2], 0.0), np.maximum(z[:, 3], 0.0)
+        half[:, 0] = a * b / 2.0
+        half[:, 1] = b / 2.0
     else:
-        w, h = a, b
-    return np.stack([cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0], axis=1)
+        np.maximum(z[:, 2:], 0.0, out=half)
+        half /= 2.0
+    out = np.empty((z.shape[0], 4))
+    np.subtract(z[:, :2], half, out=out[:, :2])
+    np.add(z[:, :2], half, out=out[:, 2:])
+    return out
