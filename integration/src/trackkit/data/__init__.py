@@ -17,6 +17,7 @@ from trackkit.data._benchmarks import (
     read_uav123,
     read_vot,
 )
+from trackkit.data._camera_motion import estimate_camera_motion
 from trackkit.data._crop import (
     boxes_from_crop,
     boxes_to_crop,
@@ -77,6 +78,7 @@ __all__ = [
     "crop_and_resize",
     "draw_boxes",
     "enlarge_boxes_xywh",
+    "estimate_camera_motion",
     "id_color",
     "list_images",
     "open_frames",

@@ -152,7 +152,13 @@ class MotionConfig:
                 f"history must be at least delta_t + 1 = {self.delta_t + 1} for the momentum, "
                 f"got {self.history}"
             )
-        for name in ("fuse_score", "two_stage", "re_update", "lost_last", "report_warmup"):
+        for name in (
+            "fuse_score",
+            "two_stage",
+            "re_update",
+            "lost_last",
+            "report_warmup",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
         if self.report not in ("kalman", "detection"):
