@@ -18,6 +18,7 @@ appearance).
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -142,13 +143,11 @@ def main() -> None:
     for name in names:
         meta = data[f"{name}/meta"]
         det_frames, boxes, scores = (data[f"{name}/{k}"] for k in ("frames", "boxes", "scores"))
-        frames = [
-            (boxes[det_frames == t], scores[det_frames == t]) for t in range(int(meta[0]))
-        ]
+        frames = [(boxes[det_frames == t], scores[det_frames == t]) for t in range(int(meta[0]))]
         times = []
         first = None
         for _ in range(args.rounds):
-            out, spent = run_sequence(lambda: FACTORIES[lib](kind, meta), frames)
+            out, spent = run_sequence(functools.partial(FACTORIES[lib], kind, meta), frames)
             times.append(spent)
             first = out if first is None else first
         assert first is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -367,7 +368,7 @@ def tud_like_frames(rng: np.random.Generator, frames: int = 21) -> list[np.ndarr
 def documented_gated_matches(layout: assoc.StateLayout, frames: list[np.ndarray]) -> tuple:
     """The docs/assoc.md recipe: gate 1 - IoU with the filter's chi-square gate, Hungarian."""
     kept = ungated = 0
-    for previous_boxes, boxes in zip(frames[:-1], frames[1:]):
+    for previous_boxes, boxes in itertools.pairwise(frames):
         kf = assoc.BatchedKalmanFilter(layout)
         kf.initiate(previous_boxes)
         kf.predict()

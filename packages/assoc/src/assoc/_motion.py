@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike
 
 from ._costs import iou_unchecked
 from ._layout import (
+    _SCALE_OF,
     StateLayout,
     check_positive_boxes,
     measurements_to_boxes,
@@ -96,27 +97,27 @@ class MotionConfig:
         backend: Hungarian backend, ``"lap"`` or ``"scipy"``.
     """
 
-    layout: StateLayout = field(default_factory=StateLayout.botsort)
+    layout: StateLayout = field(default_factory=StateLayout.deepsort)
     high_threshold: float = 0.6
     low_threshold: float = 0.1
-    new_track_threshold: float = 0.7
+    new_track_threshold: float = 0.8
     match_iou: float = 0.2
-    fuse_score: bool = False
+    fuse_score: bool = True
     two_stage: bool = True
     second_iou: float = 0.5
-    momentum: float = 0.2
+    momentum: float = 0.0
     delta_t: int = 3
-    recovery_iou: float | None = 0.3
+    recovery_iou: float | None = None
     re_update: bool = True
     lost_iou: float | None = None
-    lost_last: bool = False
+    lost_last: bool = True
     max_age: int = 30
     tentative_max_age: int = 0
     min_hits: int = 2
     report_warmup: bool = True
     appearance_threshold: float = 0.25
     proximity_threshold: float = 0.5
-    history: int = 4
+    history: int = 1
     report: Literal["kalman", "detection"] = "kalman"
     backend: Literal["lap", "scipy"] = "lap"
 
@@ -171,10 +172,14 @@ class MotionConfig:
         """ByteTrack (Zhang et al. 2022): DeepSORT's ``xyah`` filter, two stages, no OC parts."""
         return cls(
             layout=StateLayout.deepsort(),
+            new_track_threshold=0.7,
             fuse_score=True,
             momentum=0.0,
             recovery_iou=None,
             re_update=False,
+            lost_last=False,
+            max_age=30,
+            min_hits=2,
             history=1,
         )
 
@@ -197,8 +202,12 @@ class MotionConfig:
             delta_t=3,
             recovery_iou=0.3,
             re_update=True,
+            fuse_score=False,
+            lost_last=False,
+            max_age=30,
             tentative_max_age=30,
             min_hits=4,
+            history=4,
         )
 
     @classmethod
@@ -211,10 +220,14 @@ class MotionConfig:
         """
         return cls(
             layout=StateLayout.botsort(),
+            new_track_threshold=0.7,
             fuse_score=True,
             momentum=0.0,
             recovery_iou=None,
             re_update=False,
+            lost_last=False,
+            max_age=30,
+            min_hits=2,
             history=1,
         )
 
@@ -270,6 +283,9 @@ class _BlockKalman:
             self.order[k] = 4 + offset
         self.scaled = layout.noise_scale == "box"
         self.dt = layout.dt
+        self.measurement = layout.measurement
+        columns = {"w": 0, "h": 1, "wh": 2, "1": 3}
+        self.scale_index = np.array([columns[c] for c in _SCALE_OF[layout.measurement]])
 
         def per_component(values: tuple[float, ...]) -> tuple[FloatArray, FloatArray]:
             array = np.asarray(values, dtype=np.float64)
@@ -294,8 +310,25 @@ class _BlockKalman:
         return int(self.x.shape[0])
 
     def _scale2(self, x: FloatArray) -> FloatArray:
-        """Squared box scale of each component (``Array[N, 4]``), 1 for absolute noise."""
-        return np.square(self.layout.component_scales(x)[:, :4])
+        """Squared box scale of each component (``Array[N, 4]``), as
+        :meth:`StateLayout.component_scales` (first four columns), squared."""
+        a, b = np.abs(x[:, 2]), np.abs(x[:, 3])
+        sizes = np.empty((x.shape[0], 4))
+        if self.measurement == "xysr":
+            sizes[:, 0] = np.sqrt(a * b)
+            sizes[:, 1] = np.divide(a, sizes[:, 0], out=np.zeros_like(a), where=sizes[:, 0] > 0)
+            sizes[:, 2] = a
+        elif self.measurement == "xyah":
+            sizes[:, 0] = a * b
+            sizes[:, 1] = b
+            sizes[:, 2] = sizes[:, 0] * b
+        else:
+            sizes[:, 0] = a
+            sizes[:, 1] = b
+            sizes[:, 2] = a * b
+        sizes[:, 3] = 1.0
+        sizes *= sizes
+        return sizes[:, self.scale_index]
 
     def initiate(self, z: FloatArray) -> None:
         k = z.shape[0]
