@@ -180,8 +180,8 @@ class StateLayout:
             w, h = a * b, b
         else:
             w, h = a, b
-        names = _SCALE_OF[self.measurement]
-        names = names + tuple(names[k] for k in self.velocity_of)
+        base = _SCALE_OF[self.measurement]
+        names = base + tuple(base[k] for k in self.velocity_of)
         out = np.empty((z.shape[0], len(names)))
         for column, name in enumerate(names):
             if name == "w":

@@ -111,7 +111,7 @@ class MotionConfig:
     re_update: bool = True
     lost_iou: float | None = None
     lost_last: bool = True
-    max_age: int = 30
+    max_age: int = 5
     tentative_max_age: int = 0
     min_hits: int = 2
     report_warmup: bool = True
@@ -510,7 +510,7 @@ class MotionTracker:
         iou = iou_unchecked(predicted[rows], det)
         if cfg.lost_iou is not None and cfg.lost_iou > cfg.match_iou:
             lost = self.store.time_since_update[rows] > 0
-            required = np.where(lost, cfg.lost_iou, cfg.match_iou)[:, None]
+            required: FloatArray | float = np.where(lost, cfg.lost_iou, cfg.match_iou)[:, None]
         else:
             required = cfg.match_iou
         allowed = iou >= required
