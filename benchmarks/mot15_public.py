@@ -60,6 +60,7 @@ from trackkit.eval import (
     mot_results_table,
     run_mot_benchmark,
 )
+from trackkit.mot import DetectionTracker
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_MD = ROOT / "docs" / "benchmarks" / "mot15.md"
@@ -295,7 +296,8 @@ def leave_one_out(
     """Score the grid per sequence; choose per held-out sequence and on all six."""
     labels, per = [], {}
     for label, cfg in grid_configs():
-        result = run_mot_benchmark(assoc.MotionTracker(cfg), seqs, name=label, progress=False)
+        tracker = DetectionTracker(assoc.MotionTracker(cfg))
+        result = run_mot_benchmark(tracker, seqs, name=label, progress=False)
         labels.append(label)
         per[label] = result.scores
 
@@ -357,7 +359,8 @@ def main() -> None:
     runs: dict[str, list[MOTBenchmarkResult]] = {name: [] for name in trackers}
     for _ in range(args.rounds):  # interleaved rounds: load bursts hit every tracker
         for name, tracker in trackers.items():
-            runs[name].append(run_mot_benchmark(tracker, seqs, name=name, progress=False))
+            run = run_mot_benchmark(DetectionTracker(tracker), seqs, name=name, progress=False)
+            runs[name].append(run)
     results: list[MOTBenchmarkResult] = []
     for name, rounds in runs.items():
         first = rounds[0]

@@ -72,8 +72,8 @@ def estimate_camera_motion(
         size = (prev.shape[1] // downscale, prev.shape[0] // downscale)
         if min(size) < 8:
             raise ValueError(f"downscale {downscale} leaves an image smaller than 8x8")
-        prev = cv2.resize(prev, size, interpolation=cv2.INTER_AREA)
-        cur = cv2.resize(cur, size, interpolation=cv2.INTER_AREA)
+        prev = np.asarray(cv2.resize(prev, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        cur = np.asarray(cv2.resize(cur, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
     mask = np.full(prev.shape, 255, dtype=np.uint8)
     if exclude_boxes_xyxy is not None:
         boxes = np.asarray(exclude_boxes_xyxy, dtype=np.float64).reshape(-1, 4)
@@ -86,7 +86,7 @@ def estimate_camera_motion(
     )
     if corners is None or len(corners) < 4:
         return identity
-    moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, cur, corners, None)
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, cur, corners, None)  # type: ignore[call-overload]
     ok = status.reshape(-1) == 1
     if ok.sum() < 4:
         return identity
