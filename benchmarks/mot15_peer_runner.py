@@ -11,8 +11,8 @@ Runs inside the peer's own virtualenv (it imports only numpy and the peer librar
 ``out.npz`` gets ``<s>/frames, ids, boxes, scores`` of the reported tracks and
 ``<s>/seconds`` (median over rounds of the time spent in the tracker's update calls).
 Each peer runs with its documented defaults; only what the API requires is given (boxmot's
-image argument: a blank frame of the sequence's size; its ReID is off, det.txt has no
-appearance).
+image argument: a blank frame of the sequence's size; BoT-SORT's ReID and camera-motion
+compensation are off: det.txt has no appearance and MOT15 here has no images).
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def make_boxmot(kind: str, meta: np.ndarray) -> Step:
     elif kind == "OC-SORT":
         tracker = boxmot.OcSort()
     else:
-        tracker = boxmot.BotSort(reid_weights=None, device="cpu", half=False, with_reid=False)
+        # No ReID (det.txt has no appearance) and no camera-motion compensation (no images:
+        # the assoc trackers get none either).
+        tracker = boxmot.BotSort(use_embeddings=False, use_cmc=False, device="cpu")
 
     def prepare(boxes: np.ndarray, scores: np.ndarray) -> Any:
         return np.concatenate(
