@@ -2,8 +2,9 @@
 
 Cost matrices on ``boxes_xyxy`` arrays (IoU, GIoU, cosine distance, RetinaTrack's fused
 similarity, Mahalanobis gating), greedy and Hungarian matching, a constant-velocity box Kalman
-filter batched over all tracks, a track store with a lifecycle and per-track history, and two
-small trackers composed from these parts (SORT-style and RetinaTrack-style).
+filter batched over all tracks, a track store with a lifecycle and per-track history, and three
+trackers composed from these parts (SORT-style, RetinaTrack-style, and `MotionTracker` with
+ByteTrack's, OC-SORT's and BoT-SORT's mechanisms as options).
 """
 
 from ._costs import (
