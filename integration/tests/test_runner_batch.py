@@ -85,13 +85,7 @@ def test_batched_shipped_model_matches_one_by_one_per_forward(name: str) -> None
     np.testing.assert_allclose(together, np.stack(alone), atol=1e-3, rtol=0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="InstanceDetector.detect runs the head as a plain call for B = 1 and through vmap "
-    "for B > 1; the two differ by float rounding (~1e-5 px), which tracking amplifies through "
-    "the quantised search-region crops (measured: up to 10.8 px after 12 frames)",
-)
-@pytest.mark.parametrize("name", ["fcos-maml"])
+@pytest.mark.parametrize("name", ["fcos-maml", "retina-maml"])
 def test_batched_boxes_identical_to_one_by_one_shipped_model(name: str, tmp_path: Path) -> None:
     """--batch 3 over 5 sequences of different lengths (two groups, rows ending early) against
     one sequence at a time: boxes within 1e-3 px over whole sequences."""
