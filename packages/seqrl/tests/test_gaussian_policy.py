@@ -1,4 +1,4 @@
-"""Gaussian box-action policy (paper 003, Sec. 3.3)."""
+"""Gaussian box-action policy (Dunnhofer et al. 2020, Sec. 3.3)."""
 
 import pytest
 import torch

@@ -3,8 +3,8 @@
 Teachers (`Teacher` protocol, `OpenCVTeacher`, `ReplayTeacher`, the cached `TeacherPool`), the
 transfer set (IoU filtering, 32-frame chunks), distillation losses (masked L1 action
 distillation, Hinton soft targets, features, detection heads), best-teacher selection and
-fusion by value (paper 003, TRAS/TRAST/TRASFUST). OpenCV is optional: it is imported only when
-an OpenCV teacher is built or frames are given as image paths.
+fusion by value (Dunnhofer et al. 2020, TRAS/TRAST/TRASFUST). OpenCV is optional: it is imported
+only when an OpenCV teacher is built or frames are given as image paths.
 """
 
 from ._action import (

@@ -1,8 +1,8 @@
 """Sequence-level reinforcement learning for trackers.
 
-Score-map candidate policies and self-critical sequence training (paper 002), Gaussian box
-actions, n-step actor-critic and an A3C runner (paper 003), rewards from per-frame IoU arrays
-and episode sampling. Depends on torch and numpy only; trackers plug in through a
+Score-map candidate policies and self-critical sequence training (Kim et al. 2022), Gaussian box
+actions, n-step actor-critic and an A3C runner (Dunnhofer et al. 2020), rewards from per-frame IoU
+arrays and episode sampling. Depends on torch and numpy only; trackers plug in through a
 ``step(state, frame, mode)`` callable (SCST) or an environment plus ``policy_step`` (A3C).
 Toy tasks for tests and examples live in :mod:`seqrl.toys`.
 """
