@@ -4,6 +4,21 @@ Cost matrices on ``boxes_xyxy`` arrays (IoU, GIoU, cosine distance, RetinaTrack'
 similarity, Mahalanobis gating), greedy and Hungarian matching, a constant-velocity box Kalman
 filter batched over all tracks, a track store with a lifecycle and per-track history, and two
 small trackers composed from these parts (SORT-style and RetinaTrack-style).
+
+References:
+    Bewley, A., Ge, Z., Ott, L., Ramos, F., Upcroft, B. 2016. Simple Online and Realtime Tracking.
+        ICIP 2016. arXiv:1602.00763.
+    Wojke, N., Bewley, A., Paulus, D. 2017. Simple Online and Realtime Tracking with a Deep
+        Association Metric. ICIP 2017. arXiv:1703.07402.
+    Lu, Z., Rathod, V., Votel, R., Huang, J. 2020. RetinaTrack: Online Single Stage Joint Detection
+        and Tracking. CVPR 2020. arXiv:2003.13870.
+    Rezatofighi, H., Tsoi, N., Gwak, J., Sadeghian, A., Reid, I., Savarese, S. 2019. Generalized
+        Intersection over Union: A Metric and A Loss for Bounding Box Regression. CVPR 2019.
+        arXiv:1902.09630.
+    Kuhn, H. W. 1955. The Hungarian Method for the Assignment Problem. Naval Research Logistics
+        Quarterly 2. no arXiv.
+    Jonker, R., Volgenant, A. 1987. A Shortest Augmenting Path Algorithm for Dense and Sparse Linear
+        Assignment Problems. Computing 38. no arXiv.
 """
 
 from ._costs import (
