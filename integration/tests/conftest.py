@@ -18,3 +18,9 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def device() -> torch.device:
+    """The device the tensor tests run on: CUDA when available, else CPU (nothing skips on CPU)."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -66,3 +66,9 @@ def resnet18_checkpoint(tmp_path: Path) -> tuple[Path, dict[str, torch.Tensor]]:
     path = tmp_path / "resnet18.pth"
     torch.save(state, path)
     return path, state
+
+
+@pytest.fixture(scope="session")
+def device() -> torch.device:
+    """The device the tensor tests run on: CUDA when available, else CPU (nothing skips on CPU)."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
