@@ -106,10 +106,12 @@ def test_eval_mot_runs_registered_trackers(
     write_mot_rows(folder / "gt" / "gt.txt", seq.gt)
     write_mot_rows(folder / "det" / "det.txt", seq.det)
     argv = ["eval", "mot", "--data", str(tmp_path / "data"), "--tracker", "sort"]
-    code = main([*argv, "retinatrack-iou", "--out", str(tmp_path / "out")])
+    extra = ["retinatrack-iou", "motion", "bytetrack", "ocsort", "botsort"]
+    code = main([*argv, *extra, "--out", str(tmp_path / "out")])
     out = capsys.readouterr().out
-    assert code == 0 and "| sort |" in out and "| retinatrack-iou |" in out
+    assert code == 0 and all(f"| {name} |" in out for name in ["sort", *extra])
     assert (tmp_path / "out" / "sort" / "SYN-01.txt").is_file()
+    assert (tmp_path / "out" / "bytetrack" / "SYN-01.txt").is_file()
     assert main(argv) == 2 and "needs --out" in capsys.readouterr().err
 
 

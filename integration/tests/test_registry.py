@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def test_names_and_kinds() -> None:
     sot, mot = tracker_names("sot"), tracker_names("mot")
     assert {"fcos-maml", "retina-maml", "opencv-csrt", "opencv-kcf"} <= set(sot)
-    assert set(mot) == {"sort", "retinatrack-iou"}
+    assert set(mot) == {"sort", "retinatrack-iou", "motion", "bytetrack", "ocsort", "botsort"}
     assert set(tracker_names()) == set(sot) | set(mot) == set(TRACKERS)
     assert all(TRACKERS[n].help for n in TRACKERS)
     with pytest.raises(ValueError, match="kind"):

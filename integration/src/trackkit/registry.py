@@ -96,19 +96,32 @@ def _opencv_tracker(kind: str, *, params: Mapping[str, bool | int | float] | Non
 
 
 def _detection_tracker(which: str, *, min_score: float = 0.0, **config: Any) -> Any:
-    """An ``assoc`` tracker on the sequences' det files; ``config``: its config's fields."""
+    """An ``assoc`` tracker on the sequences' det files; ``config``: its config's fields.
+
+    ``which``: ``"sort"``, ``"retinatrack"``, ``"motion"`` (``assoc.MotionConfig()``) or a
+    ``MotionConfig`` preset, ``"bytetrack"``, ``"ocsort"``, ``"botsort"`` (the preset with the
+    given fields changed).
+    """
     import dataclasses
 
     import assoc
     from trackkit.mot import DetectionTracker
 
-    config_cls: Any = assoc.SortConfig if which == "sort" else assoc.RetinaTrackConfig
+    motion = which in ("motion", "bytetrack", "ocsort", "botsort")
+    config_cls: Any = {"sort": assoc.SortConfig, "retinatrack": assoc.RetinaTrackConfig}.get(
+        which, assoc.MotionConfig
+    )
     fields = [f.name for f in dataclasses.fields(config_cls)]
     unknown = sorted(set(config) - set(fields))
     if unknown:
         raise TypeError(
             f"tracker option(s) {', '.join(map(repr, unknown))} unknown; options: min_score, "
             f"{', '.join(fields)}"
+        )
+    if motion:
+        base = assoc.MotionConfig() if which == "motion" else getattr(assoc.MotionConfig, which)()
+        return DetectionTracker(
+            assoc.MotionTracker(dataclasses.replace(base, **config)), min_score=min_score
         )
     tracker_cls: Any = assoc.SortTracker if which == "sort" else assoc.RetinaTrackTracker
     return DetectionTracker(tracker_cls(config_cls(**config)), min_score=min_score)
@@ -140,6 +153,27 @@ TRACKERS: dict[str, TrackerEntry] = {
         "mot",
         partial(_detection_tracker, "sort"),
         "SORT (Bewley et al. 2016) on det.txt: Kalman filter + Hungarian on IoU",
+    ),
+    "motion": TrackerEntry(
+        "mot",
+        partial(_detection_tracker, "motion"),
+        "assoc.MotionTracker() on det.txt: ByteTrack's two stages, lost tracks matched last, "
+        "OC-SORT's re-update (defaults chosen on MOT15 by leave-one-sequence-out)",
+    ),
+    "bytetrack": TrackerEntry(
+        "mot",
+        partial(_detection_tracker, "bytetrack"),
+        "ByteTrack (Zhang et al. 2022) on det.txt: two-stage association on high/low scores",
+    ),
+    "ocsort": TrackerEntry(
+        "mot",
+        partial(_detection_tracker, "ocsort"),
+        "OC-SORT (Cao et al. 2023) on det.txt: observation-centric momentum, recovery, re-update",
+    ),
+    "botsort": TrackerEntry(
+        "mot",
+        partial(_detection_tracker, "botsort"),
+        "BoT-SORT (Aharon et al. 2022) on det.txt: ByteTrack's stages on an xywh Kalman state",
     ),
     "retinatrack-iou": TrackerEntry(
         "mot",

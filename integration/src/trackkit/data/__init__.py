@@ -18,6 +18,7 @@ from trackkit.data._benchmarks import (
     read_uav123,
     read_vot,
 )
+from trackkit.data._camera_motion import estimate_camera_motion
 from trackkit.data._crop import (
     boxes_from_crop,
     boxes_to_crop,
@@ -82,6 +83,7 @@ __all__ = [
     "default_mot_root",
     "draw_boxes",
     "enlarge_boxes_xywh",
+    "estimate_camera_motion",
     "id_color",
     "list_images",
     "mot_track_sequences",

@@ -2,14 +2,22 @@
 
 Cost matrices on ``boxes_xyxy`` arrays (IoU, GIoU, cosine distance, RetinaTrack's fused
 similarity, Mahalanobis gating), greedy and Hungarian matching, a constant-velocity box Kalman
-filter batched over all tracks, a track store with a lifecycle and per-track history, and two
-small trackers composed from these parts (SORT-style and RetinaTrack-style).
+filter batched over all tracks, a track store with a lifecycle and per-track history, and three
+trackers composed from these parts (SORT-style, RetinaTrack-style, and `MotionTracker` with
+ByteTrack's, OC-SORT's and BoT-SORT's mechanisms as options).
 
 References:
     Bewley, A., Ge, Z., Ott, L., Ramos, F., Upcroft, B. 2016. Simple Online and Realtime Tracking.
         ICIP 2016. arXiv:1602.00763.
     Wojke, N., Bewley, A., Paulus, D. 2017. Simple Online and Realtime Tracking with a Deep
         Association Metric. ICIP 2017. arXiv:1703.07402.
+    Zhang, Y., Sun, P., Jiang, Y., Yu, D., Weng, F., Yuan, Z., Luo, P., Liu, W., Wang, X. 2022.
+        ByteTrack: Multi-Object Tracking by Associating Every Detection Box. ECCV 2022.
+        arXiv:2110.06864.
+    Cao, J., Pang, J., Weng, X., Khirodkar, R., Kitani, K. 2023. Observation-Centric SORT:
+        Rethinking SORT for Robust Multi-Object Tracking. CVPR 2023. arXiv:2203.14360.
+    Aharon, N., Orfaig, R., Bobrovsky, B.-Z. 2022. BoT-SORT: Robust Associations Multi-Pedestrian
+        Tracking. arXiv:2206.14651.
     Lu, Z., Rathod, V., Votel, R., Huang, J. 2020. RetinaTrack: Online Single Stage Joint Detection
         and Tracking. CVPR 2020. arXiv:2003.13870.
     Rezatofighi, H., Tsoi, N., Gwak, J., Sadeghian, A., Reid, I., Savarese, S. 2019. Generalized
@@ -32,6 +40,7 @@ from ._gating import chi2_gating_threshold, gate_cost, mahalanobis_gate, squared
 from ._kalman import BatchedKalmanFilter, kalman_predict, kalman_update
 from ._layout import StateLayout, boxes_to_measurements, measurements_to_boxes
 from ._matching import MatchResult, greedy_match, hungarian_match
+from ._motion import MotionConfig, MotionTracker
 from ._retinatrack import RetinaTrackConfig, RetinaTrackTracker
 from ._sort import SortConfig, SortTracker
 from ._store import History, TrackState, TrackStore, reduce_by_owner
@@ -43,6 +52,8 @@ __all__ = [
     "BatchedKalmanFilter",
     "History",
     "MatchResult",
+    "MotionConfig",
+    "MotionTracker",
     "RetinaTrackConfig",
     "RetinaTrackTracker",
     "SortConfig",
