@@ -47,10 +47,9 @@ def test_argmax_mode_returns_mu(device: torch.device) -> None:
 
 def test_gaussian_gradient_is_unbiased(device: torch.device) -> None:
     """E[r(a) grad_mu log N(a; mu, sigma)] equals grad_mu E[r(a)] for r(a) = -(a - c)^2."""
-    f64 = {"dtype": torch.float64, "device": device}
-    mu = torch.tensor([0.1, -0.2, 0.4, 0.0], **f64, requires_grad=True)
-    sigma = torch.tensor([0.3, 0.5, 0.2, 0.4], **f64)
-    c = torch.tensor([0.5, 0.5, -0.5, 0.0], **f64)
+    mu = torch.tensor([0.1, -0.2, 0.4, 0.0], dtype=torch.float64, device=device, requires_grad=True)
+    sigma = torch.tensor([0.3, 0.5, 0.2, 0.4], dtype=torch.float64, device=device)
+    c = torch.tensor([0.5, 0.5, -0.5, 0.0], dtype=torch.float64, device=device)
     analytic = -2 * (mu.detach() - c)  # d/dmu E[-(a-c)^2] = -2 (mu - c)
     m = 200_000
     g = torch.Generator().manual_seed(3)
