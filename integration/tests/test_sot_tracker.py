@@ -61,8 +61,10 @@ class ScriptedDetector(InstanceDetector):
     def detect(self, params: Mapping[str, Tensor], features: Tensor) -> tuple[Tensor, Tensor]:
         b, _, h, w = features.shape
         c = self.search_size / 2.0
-        boxes = torch.tensor([c - 32, c - 32, c + 32, c + 32]).expand(b, h * w, 4).clone()
-        scores = torch.zeros(b, h, w)
+        dev = features.device
+        boxes = torch.tensor([c - 32, c - 32, c + 32, c + 32], device=dev).expand(b, h * w, 4)
+        boxes = boxes.clone()
+        scores = torch.zeros(b, h, w, device=dev)
         scores[:, h // 2, w // 2] = self.peak[self.t]
         scores[:, 0, 0] = self.side[self.t]
         self.t += 1
@@ -80,9 +82,12 @@ FRAME = np.full((120, 160, 3), 128, dtype=np.uint8)
 BOX = np.array([60.0, 40.0, 30.0, 30.0])
 
 
-def run_scripted(peak: list[float], side: list[float], **adapt: object) -> ScriptedDetector:
+def run_scripted(
+    peak: list[float], side: list[float], device: torch.device, **adapt: object
+) -> ScriptedDetector:
     det = ScriptedDetector(peak, side)
-    tracker = InstanceTracker(det, config=TrackerConfig(adaptation=AdaptationConfig(**adapt)))
+    cfg = TrackerConfig(adaptation=AdaptationConfig(**adapt))
+    tracker = InstanceTracker(det, config=cfg, device=device)
     tracker.init(FRAME, BOX)
     for _ in peak:
         tracker.update(FRAME)
@@ -90,9 +95,10 @@ def run_scripted(peak: list[float], side: list[float], **adapt: object) -> Scrip
     return det
 
 
-def test_all_scores_below_threshold_keep_previous_box() -> None:
+def test_all_scores_below_threshold_keep_previous_box(device: torch.device) -> None:
     det = ScriptedDetector([0.05] * 5, [0.0] * 5)
-    tracker = InstanceTracker(det)
+    tracker = InstanceTracker(det, device=device)
+    assert det.device.type == device.type
     tracker.init(FRAME, BOX)
     for _ in range(5):
         np.testing.assert_allclose(tracker.update(FRAME), BOX, atol=1e-4)
@@ -100,23 +106,25 @@ def test_all_scores_below_threshold_keep_previous_box() -> None:
     assert int(tracker._support.valid.sum()) == AdaptationConfig().num_first_frame_samples
 
 
-def test_periodic_update_every_10_frames_and_confident_samples_join_buffer() -> None:
-    det = run_scripted([0.9] * 24, [0.0] * 24)
+def test_periodic_update_every_10_frames_and_confident_samples_join_buffer(
+    device: torch.device,
+) -> None:
+    det = run_scripted([0.9] * 24, [0.0] * 24, device)
     # frames are numbered from 1 (the init frame): updates after frames 10 and 20
     assert det.adapt_calls == [0, 9, 19]
     assert det.buffer_count == 30  # 7 first-frame samples + 23 confident frames, capacity 30
 
 
-def test_online_update_can_be_switched_off() -> None:
-    det = run_scripted([0.9] * 24, [0.85] * 24, online_update=False)
+def test_online_update_can_be_switched_off(device: torch.device) -> None:
+    det = run_scripted([0.9] * 24, [0.85] * 24, device, online_update=False)
     assert det.adapt_calls == [0]
 
 
-def test_distractor_peak_forces_update_and_weak_frames_stay_out() -> None:
+def test_distractor_peak_forces_update_and_weak_frames_stay_out(device: torch.device) -> None:
     side = [0.0] * 8
     side[2] = 0.8  # peak-to-sidelobe 0.8/0.9 > 0.7 on the third tracked frame
     peak = [0.9, 0.3, 0.9, 0.3, 0.9, 0.3, 0.9, 0.9]
-    det = run_scripted(peak, side)
+    det = run_scripted(peak, side, device)
     assert det.adapt_calls == [0, 3]
     assert det.buffer_count == 7 + 5  # only the frames scoring >= 0.5 were added
 
@@ -134,13 +142,13 @@ def _track(tracker: InstanceTracker, seqs: list, batched: bool) -> np.ndarray:
 
 
 @pytest.mark.parametrize("head", ["fcos", "retina"])
-def test_batched_equals_one_by_one(head: str) -> None:
+def test_batched_equals_one_by_one(head: str, device: torch.device) -> None:
     seqs = [
         synthetic_sot_sequence(length=14, seed=s, image_size=(160, 120), target_size=(24, 20))
         for s in range(3)
     ]
     cfg = TrackerConfig(adaptation=AdaptationConfig(update_interval=4, confidence_threshold=0.0))
-    tracker = InstanceTracker(tiny_detector(head), config=cfg)
+    tracker = InstanceTracker(tiny_detector(head), config=cfg, device=device)
     one = _track(tracker, seqs, batched=False)
     batch = _track(tracker, seqs, batched=True)
     assert np.isfinite(one).all()
@@ -165,9 +173,9 @@ def _assert_in_frame(box: np.ndarray, w: int, h: int) -> None:
     assert box[0] + box[2] <= w + 1e-4 and box[1] + box[3] <= h + 1e-4
 
 
-def test_target_leaving_the_frame_gives_boxes_inside_the_frame() -> None:
+def test_target_leaving_the_frame_gives_boxes_inside_the_frame(device: torch.device) -> None:
     frames, boxes = _leaving_sequence()
-    tracker = InstanceTracker(tiny_detector())
+    tracker = InstanceTracker(tiny_detector(), device=device)
     tracker.init(frames[0], boxes[0])
     for f in frames[1:]:
         _assert_in_frame(tracker.update(f), 160, 120)
@@ -179,12 +187,12 @@ def test_target_leaving_the_frame_gives_boxes_inside_the_frame() -> None:
     st.sampled_from(["fcos", "retina"]),
 )  # fmt: skip
 def test_partly_outside_initial_boxes_track_inside_the_frame(
-    x: float, y: float, w: float, h: float, head: str
+    device: torch.device, x: float, y: float, w: float, h: float, head: str
 ) -> None:
     if x >= 160 or y >= 120 or x + w <= 0 or y + h <= 0:
         return  # no overlap: rejected, tested below
     frames, _ = _leaving_sequence(4)
-    tracker = InstanceTracker(tiny_detector(head))
+    tracker = InstanceTracker(tiny_detector(head), device=device)
     tracker.init(frames[0], [x, y, w, h])
     for f in frames[1:]:
         _assert_in_frame(tracker.update(f), 160, 120)

@@ -1,4 +1,7 @@
-"""Decoding: batched NMS equals a slow greedy reference; top-k, thresholds, extras."""
+"""Decoding: batched NMS equals a slow greedy reference; top-k, thresholds, extras.
+
+The NMS and decoder tests run on the ``device`` fixture (CUDA when available, else CPU).
+"""
 
 from __future__ import annotations
 
@@ -40,7 +43,7 @@ def _slow_nms(boxes, scores, classes, valid, thr):  # type: ignore[no-untyped-de
 
 @settings(max_examples=40)
 @given(st.integers(0, 10_000), st.integers(1, 40), st.sampled_from([0.3, 0.5, 0.7]))
-def test_nms_equals_slow_greedy(seed: int, n: int, thr: float) -> None:
+def test_nms_equals_slow_greedy(device: torch.device, seed: int, n: int, thr: float) -> None:
     gen = torch.Generator().manual_seed(seed)
     b = 3
     xy = torch.rand(b, n, 2, generator=gen) * 30
@@ -49,7 +52,9 @@ def test_nms_equals_slow_greedy(seed: int, n: int, thr: float) -> None:
     scores = torch.rand(b, n, generator=gen).round(decimals=1)  # many ties
     classes = torch.randint(0, 2, (b, n), generator=gen)
     valid = torch.rand(b, n, generator=gen) > 0.2
+    boxes, scores, classes, valid = (x.to(device) for x in (boxes, scores, classes, valid))
     mask = nms_mask(boxes, scores, thr, classes=classes, valid=valid)
+    assert mask.device == boxes.device
     for i in range(b):
         ref = _slow_nms(boxes[i], scores[i], classes[i].tolist(), valid[i].tolist(), thr)
         assert sorted(ref) == torch.nonzero(mask[i]).reshape(-1).tolist()
@@ -58,17 +63,20 @@ def test_nms_equals_slow_greedy(seed: int, n: int, thr: float) -> None:
         assert idx[kept].tolist() == ref
 
 
-def test_postprocess_hand_case_and_extras() -> None:
-    boxes = torch.tensor([[[0.0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30], [0, 0, 10, 10]]])
-    scores = torch.tensor([[[0.9], [0.8], [0.7], [0.01]]])
-    emb = torch.arange(4.0).reshape(1, 4, 1).expand(1, 4, 3)
+def test_postprocess_hand_case_and_extras(device: torch.device) -> None:
+    boxes = torch.tensor(
+        [[[0.0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30], [0, 0, 10, 10]]], device=device
+    )
+    scores = torch.tensor([[[0.9], [0.8], [0.7], [0.01]]], device=device)
+    emb = torch.arange(4.0, device=device).reshape(1, 4, 1).expand(1, 4, 3)
     dets = postprocess_detections(
         scores, boxes, level_sizes=[2, 2], nms_threshold=0.5, extras={"embeddings": emb}
     )
     assert len(dets) == 1
     d = dets[0]
     assert d["anchor_idx"].tolist() == [0, 2]  # 1 suppressed by 0, 3 below threshold
-    assert torch.allclose(d["scores"], torch.tensor([0.9, 0.7]))
+    assert d["scores"].device == boxes.device
+    assert torch.allclose(d["scores"].cpu(), torch.tensor([0.9, 0.7]))
     assert d["embeddings"][:, 0].tolist() == [0.0, 2.0]
     assert d["labels"].tolist() == [0, 0]
     one = postprocess_detections(scores, boxes, topk_per_level=1, max_detections=1)
@@ -77,11 +85,11 @@ def test_postprocess_hand_case_and_extras() -> None:
         postprocess_detections(scores, boxes, level_sizes=[3, 3])
 
 
-def test_decode_retinanet_per_image_and_empty() -> None:
-    anchors = make_anchors([(3, 3)], [8], [(16.0,)], (1.0,))
-    logits = torch.full((2, 9, 1), -10.0)
+def test_decode_retinanet_per_image_and_empty(device: torch.device) -> None:
+    anchors = make_anchors([(3, 3)], [8], [(16.0,)], (1.0,), device=device)
+    logits = torch.full((2, 9, 1), -10.0, device=device)
     logits[0, 4, 0] = 5.0
-    out = {"cls_logits": logits, "bbox_deltas": torch.zeros(2, 9, 4)}
+    out = {"cls_logits": logits, "bbox_deltas": torch.zeros(2, 9, 4, device=device)}
     dets = decode_retinanet(out, anchors)
     assert len(dets) == 2 and len(dets[1]["scores"]) == 0
     assert torch.allclose(dets[0]["boxes_xyxy"], anchors[4:5])

@@ -1,4 +1,7 @@
-"""Elementwise losses: identities, hand values, torch references, reductions."""
+"""Elementwise losses: identities, hand values, torch references, reductions.
+
+The focal-loss tests run on the ``device`` fixture (CUDA when available, else CPU).
+"""
 
 from __future__ import annotations
 
@@ -22,36 +25,38 @@ from detheads import (
 )
 
 
-def test_focal_gamma0_no_alpha_equals_bce() -> None:
+def test_focal_gamma0_no_alpha_equals_bce(device: torch.device) -> None:
     torch.manual_seed(0)
     x, t = torch.randn(50) * 4, (torch.rand(50) > 0.5).float()
+    x, t = x.to(device), t.to(device)
     expected = F.binary_cross_entropy_with_logits(x, t, reduction="none")
     assert torch.allclose(sigmoid_focal_loss(x, t, gamma=0.0, alpha=-1), expected, atol=1e-6)
 
 
-def test_focal_hand_value_and_slow_reference() -> None:
-    x = torch.tensor([0.0, 2.0, -1.0])
-    t = torch.tensor([1.0, 0.0, 1.0])
+def test_focal_hand_value_and_slow_reference(device: torch.device) -> None:
+    x = torch.tensor([0.0, 2.0, -1.0], device=device)
+    t = torch.tensor([1.0, 0.0, 1.0], device=device)
     got = sigmoid_focal_loss(x, t)  # alpha 0.25, gamma 2
+    assert got.device == x.device
     ref = []
     for xi, ti in zip(x.tolist(), t.tolist(), strict=True):
         p = 1 / (1 + math.exp(-xi))
         pt = p if ti == 1 else 1 - p
         at = 0.25 if ti == 1 else 0.75
         ref.append(-at * (1 - pt) ** 2 * math.log(pt))
-    assert torch.allclose(got, torch.tensor(ref), atol=1e-6)
+    assert torch.allclose(got, torch.tensor(ref, device=device), atol=1e-6)
     assert math.isclose(got[0].item(), 0.25 * 0.25 * math.log(2), rel_tol=1e-5)
 
 
-def test_focal_extreme_logits_are_finite_and_second_order() -> None:
-    x = torch.tensor([-100.0, 100.0, 30.0], dtype=torch.float64, requires_grad=True)
-    t = torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64)
+def test_focal_extreme_logits_are_finite_and_second_order(device: torch.device) -> None:
+    x = torch.tensor([-100.0, 100.0, 30.0], dtype=torch.float64, device=device, requires_grad=True)
+    t = torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64, device=device)
     loss = sigmoid_focal_loss(x, t, reduction="sum")
     assert torch.isfinite(loss)
     (g,) = torch.autograd.grad(loss, x, create_graph=True)
     assert torch.isfinite(g).all()
-    y = torch.randn(6, dtype=torch.float64, requires_grad=True)
-    tt = torch.rand(6, dtype=torch.float64)
+    y = torch.randn(6, dtype=torch.float64, device=device, requires_grad=True)
+    tt = torch.rand(6, dtype=torch.float64, device=device)
     assert torch.autograd.gradgradcheck(lambda z: sigmoid_focal_loss(z, tt, reduction="sum"), (y,))
 
 

@@ -1,4 +1,7 @@
-"""Hinton soft-target distillation, including a small student that learns its teacher."""
+"""Hinton soft-target distillation, including a small student that learns its teacher.
+
+Runs on the ``device`` fixture (CUDA when available, else CPU).
+"""
 
 from __future__ import annotations
 
@@ -17,14 +20,17 @@ def softened_cross_entropy(student: torch.Tensor, teacher: torch.Tensor, t: floa
     return -(q * F.log_softmax(student / t, dim=-1)).sum(-1).mean()
 
 
-def test_equals_cross_entropy_against_softened_targets_up_to_t_squared() -> None:
+def test_equals_cross_entropy_against_softened_targets_up_to_t_squared(
+    device: torch.device,
+) -> None:
     torch.manual_seed(0)
-    student = torch.randn(6, 5, requires_grad=True)
-    teacher = torch.randn(6, 5) * 3
+    student = torch.randn(6, 5, device=device, requires_grad=True)
+    teacher = torch.randn(6, 5, device=device) * 3
     t = 3.0
     q = F.softmax(teacher / t, dim=-1)
     teacher_entropy = -(q * q.log()).sum(-1).mean()
     loss = soft_target_loss(student, teacher, temperature=t)
+    assert loss.device == student.device
     ce = softened_cross_entropy(student, teacher, t)
     torch.testing.assert_close(loss, t * t * (ce - teacher_entropy))
     (grad_kd,) = torch.autograd.grad(loss, student)
@@ -44,10 +50,10 @@ def test_hand_value_and_zero_when_equal() -> None:
     assert float(soft_target_loss(x, x)) == pytest.approx(0.0, abs=1e-6)
 
 
-def test_combined_loss_weights_and_hard_term() -> None:
+def test_combined_loss_weights_and_hard_term(device: torch.device) -> None:
     torch.manual_seed(1)
-    student, teacher = torch.randn(4, 3), torch.randn(4, 3)
-    targets = torch.tensor([0, 2, 1, 1])
+    student, teacher = torch.randn(4, 3, device=device), torch.randn(4, 3, device=device)
+    targets = torch.tensor([0, 2, 1, 1], device=device)
     hard = F.cross_entropy(student, targets)
     soft = soft_target_loss(student, teacher, temperature=4.0)
     torch.testing.assert_close(
@@ -84,20 +90,20 @@ def one_thread() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("one_thread")
-def test_tiny_student_learns_a_fixed_teacher() -> None:
+def test_tiny_student_learns_a_fixed_teacher(device: torch.device) -> None:
     """A 6-16-4 student distilled from a fixed 6-32-4 teacher reaches KL < 0.02 (T = 1)."""
     torch.manual_seed(0)
-    teacher = nn.Sequential(nn.Linear(6, 32), nn.Tanh(), nn.Linear(32, 4))
+    teacher = nn.Sequential(nn.Linear(6, 32), nn.Tanh(), nn.Linear(32, 4)).to(device)
     with torch.no_grad():
         teacher[2].weight.mul_(5.0)  # confident teacher: KL of an untrained student ~0.2
     for p in teacher.parameters():
         p.requires_grad_(False)
-    student = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 4))
-    held_out = torch.randn(2000, 6)
+    student = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 4)).to(device)
+    held_out = torch.randn(2000, 6).to(device)
     before = mean_kl(teacher, student, held_out)
     optimiser = torch.optim.Adam(student.parameters(), lr=1e-2)
     for _ in range(300):
-        x = torch.randn(128, 6)
+        x = torch.randn(128, 6).to(device)
         loss = soft_target_loss(student(x), teacher(x), temperature=2.0)
         optimiser.zero_grad()
         loss.backward()

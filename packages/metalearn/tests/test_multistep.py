@@ -36,7 +36,7 @@ def test_multi_step_loss_is_weighted_sum() -> None:
 
 
 def test_schedule_switches_first_to_second_order_by_epoch() -> None:
-    s = MultiStepSchedule()  # paper 000: FO for the first 15 epochs
+    s = MultiStepSchedule()  # Wang et al. 2020: FO for the first 15 epochs
     assert s.first_order(0.0) and s.first_order(14.99)
     assert not s.first_order(15.0)
     last = MultiStepSchedule(last_only=True).weights(0.0, num_steps=3)

@@ -1,4 +1,4 @@
-"""Similarity-weighted initialisation (paper 001, eqs. 6-7)."""
+"""Similarity-weighted initialisation (Chen and Deng 2024, eqs. 6-7)."""
 
 from __future__ import annotations
 

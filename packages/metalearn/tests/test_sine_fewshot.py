@@ -3,7 +3,8 @@
 Tasks: y = A sin(x + phi), A ~ U[0.1, 5], phi ~ U[0, pi], x ~ U[-5, 5]; 10 support and 10 query
 points. MLP 1-40-40-1. Three models get the same budget of outer iterations and tasks:
 
-- `pretrained`: ordinary GD (Adam) on all points of all tasks (the paper-000 Table 1 baseline);
+- `pretrained`: ordinary GD (Adam) on all points of all tasks (the Wang et al. 2020 Table 1
+  baseline);
 - `maml`: MAML with a fixed inner rate 0.01, one inner step;
 - `kllr`: the same with a kernel-wise learned inner rate (init 0.01).
 

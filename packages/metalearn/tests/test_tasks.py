@@ -1,4 +1,4 @@
-"""Task utilities: support/query splits and paper-001 identity tasks."""
+"""Task utilities: support/query splits and MAML-MOT identity tasks (Chen and Deng 2024)."""
 
 from __future__ import annotations
 

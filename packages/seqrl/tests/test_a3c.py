@@ -138,7 +138,7 @@ def test_loss_hook_sees_every_worker_and_replaces_the_loss() -> None:
 
 
 def test_distillation_alone_learns_the_box_task() -> None:
-    """Worker 0 with the distillation hook only (paper 003's distilling student)."""
+    """Worker 0 with the distillation hook only (Dunnhofer et al. 2020's distilling student)."""
     model = _model()
     before = toys.evaluate_move_box(model)
     cfg = _config(episodes_per_worker=150, optimizer=seqrl.OptimizerConfig(name="adam", lr=1e-2))

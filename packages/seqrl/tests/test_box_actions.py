@@ -1,4 +1,4 @@
-"""Box-action transforms psi / phi (paper 003, Sec. 3.2) and the tiny IoU helper."""
+"""Box-action transforms psi / phi (Dunnhofer et al. 2020, Sec. 3.2) and the tiny IoU helper."""
 
 import math
 

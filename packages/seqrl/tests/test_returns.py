@@ -1,4 +1,4 @@
-"""n-step returns, advantages and actor-critic losses (paper 003, eqs. 5-7)."""
+"""n-step returns, advantages and actor-critic losses (Dunnhofer et al. 2020, eqs. 5-7)."""
 
 import pytest
 import torch
@@ -34,7 +34,7 @@ def test_hand_computed_returns() -> None:
     # terminal: bootstrap 0
     got = seqrl.n_step_returns(r, v, 1.0, n=2, gamma=0.5, terminal=True)
     assert got.tolist() == pytest.approx([1.075, 1.0, 2.0])
-    # A3C segment returns with gamma = 1 (paper 003)
+    # A3C segment returns with gamma = 1 (Dunnhofer et al. 2020)
     assert seqrl.discounted_returns(r, 0.5).tolist() == pytest.approx([3.5, 2.5, 2.5])
 
 

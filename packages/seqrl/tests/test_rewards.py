@@ -1,4 +1,4 @@
-"""Rewards from per-frame IoU arrays (papers 002 and 003)."""
+"""Rewards from per-frame IoU arrays (Kim et al. 2022 and Dunnhofer et al. 2020)."""
 
 import numpy as np
 import pytest

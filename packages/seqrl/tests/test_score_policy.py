@@ -1,4 +1,4 @@
-"""Score-map candidate policy (paper 002, eqs. 5 and 10)."""
+"""Score-map candidate policy (Kim et al. 2022, eqs. 5 and 10)."""
 
 import math
 

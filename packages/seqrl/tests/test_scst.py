@@ -1,4 +1,4 @@
-"""SCST loss and the two-pass episode runner (paper 002)."""
+"""SCST loss and the two-pass episode runner (Kim et al. 2022)."""
 
 from typing import Any
 

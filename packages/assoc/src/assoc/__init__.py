@@ -5,6 +5,28 @@ similarity, Mahalanobis gating), greedy and Hungarian matching, a constant-veloc
 filter batched over all tracks, a track store with a lifecycle and per-track history, and three
 trackers composed from these parts (SORT-style, RetinaTrack-style, and `MotionTracker` with
 ByteTrack's, OC-SORT's and BoT-SORT's mechanisms as options).
+
+References:
+    Bewley, A., Ge, Z., Ott, L., Ramos, F., Upcroft, B. 2016. Simple Online and Realtime Tracking.
+        ICIP 2016. arXiv:1602.00763.
+    Wojke, N., Bewley, A., Paulus, D. 2017. Simple Online and Realtime Tracking with a Deep
+        Association Metric. ICIP 2017. arXiv:1703.07402.
+    Zhang, Y., Sun, P., Jiang, Y., Yu, D., Weng, F., Yuan, Z., Luo, P., Liu, W., Wang, X. 2022.
+        ByteTrack: Multi-Object Tracking by Associating Every Detection Box. ECCV 2022.
+        arXiv:2110.06864.
+    Cao, J., Pang, J., Weng, X., Khirodkar, R., Kitani, K. 2023. Observation-Centric SORT:
+        Rethinking SORT for Robust Multi-Object Tracking. CVPR 2023. arXiv:2203.14360.
+    Aharon, N., Orfaig, R., Bobrovsky, B.-Z. 2022. BoT-SORT: Robust Associations Multi-Pedestrian
+        Tracking. arXiv:2206.14651.
+    Lu, Z., Rathod, V., Votel, R., Huang, J. 2020. RetinaTrack: Online Single Stage Joint Detection
+        and Tracking. CVPR 2020. arXiv:2003.13870.
+    Rezatofighi, H., Tsoi, N., Gwak, J., Sadeghian, A., Reid, I., Savarese, S. 2019. Generalized
+        Intersection over Union: A Metric and A Loss for Bounding Box Regression. CVPR 2019.
+        arXiv:1902.09630.
+    Kuhn, H. W. 1955. The Hungarian Method for the Assignment Problem. Naval Research Logistics
+        Quarterly 2. no arXiv.
+    Jonker, R., Volgenant, A. 1987. A Shortest Augmenting Path Algorithm for Dense and Sparse Linear
+        Assignment Problems. Computing 38. no arXiv.
 """
 
 from ._costs import (

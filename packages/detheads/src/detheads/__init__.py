@@ -1,6 +1,30 @@
 """Detection heads for trackers.
 
 Backbones, FPN, RetinaNet / FCOS / RetinaTrack heads, losses, assignment, decoding.
+
+References:
+    Wang, G., Luo, C., Sun, X., Xiong, Z., Zeng, W. 2020. Tracking by Instance Detection: A
+        Meta-Learning Approach. CVPR 2020. arXiv:2004.00830.
+    Lu, Z., Rathod, V., Votel, R., Huang, J. 2020. RetinaTrack: Online Single Stage Joint Detection
+        and Tracking. CVPR 2020. arXiv:2003.13870.
+    Lin, T.-Y., Goyal, P., Girshick, R., He, K., Dollár, P. 2017. Focal Loss for Dense Object
+        Detection (RetinaNet). ICCV 2017. arXiv:1708.02002.
+    Tian, Z., Shen, C., Chen, H., He, T. 2019. FCOS: Fully Convolutional One-Stage Object Detection.
+        ICCV 2019. arXiv:1904.01355.
+    Lin, T.-Y., Dollár, P., Girshick, R., He, K., Hariharan, B., Belongie, S. 2017. Feature Pyramid
+        Networks for Object Detection. CVPR 2017. arXiv:1612.03144.
+    Hermans, A., Beyer, L., Leibe, B. 2017. In Defense of the Triplet Loss for Person
+        Re-Identification. arXiv:1703.07737.
+    He, K., Zhang, X., Ren, S., Sun, J. 2016. Deep Residual Learning for Image Recognition. CVPR
+        2016. arXiv:1512.03385.
+    Sandler, M., Howard, A., Zhu, M., Zhmoginov, A., Chen, L.-C. 2018. MobileNetV2: Inverted
+        Residuals and Linear Bottlenecks. CVPR 2018. arXiv:1801.04381.
+    Rezatofighi, H., Tsoi, N., Gwak, J., Sadeghian, A., Reid, I., Savarese, S. 2019. Generalized
+        Intersection over Union: A Metric and A Loss for Bounding Box Regression. CVPR 2019.
+        arXiv:1902.09630.
+    Zheng, Z., Wang, P., Ren, D., Liu, W., Ye, R., Hu, Q., Zuo, W. 2020. Enhancing Geometric Factors
+        in Model Learning and Inference for Object Detection and Instance Segmentation
+        (Cluster-NMS). arXiv:2005.03572.
 """
 
 from ._anchors import (

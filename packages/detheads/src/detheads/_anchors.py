@@ -98,7 +98,7 @@ def make_anchors(
         aspect_ratios: ``h / w`` ratios shared by all levels.
         offset: cell-centre offset (see :func:`grid_points`).
 
-    Paper 000's tracker uses one level, stride 8, ``sizes=((64,),)``,
+    Wang et al. 2020's tracker uses one level, stride 8, ``sizes=((64,),)``,
     ``aspect_ratios=(1.0,)``: a single 64x64 anchor per location.
     """
     _check_sizes(feature_sizes, strides)

@@ -87,12 +87,12 @@ def assign_by_iou(
     force_best: bool = True,
     validate: bool = True,
 ) -> IoUAssignment:
-    """RetinaNet anchor assignment (paper 000: positive >= 0.5, negative < 0.3).
+    """RetinaNet anchor assignment (Wang et al. 2020: positive >= 0.5, negative < 0.3).
 
     An anchor is positive if its best IoU >= ``pos_iou``, negative if < ``neg_iou``, ignored in
     between. With ``force_best`` every valid box additionally makes its best anchor(s) (ties
-    included, best IoU > 0) positive, matched to that anchor's best box (paper 004, torchvision's
-    ``allow_low_quality_matches``).
+    included, best IoU > 0) positive, matched to that anchor's best box (Lu et al. 2020,
+    torchvision's ``allow_low_quality_matches``).
 
     Args:
         anchors_xyxy: ``Tensor[A, 4]`` or per image ``Tensor[B, A, 4]``.
@@ -132,7 +132,7 @@ def assign_identities(
     iou_threshold: float = 0.7,
     validate: bool = True,
 ) -> Tensor:
-    """Track identity per anchor (paper 004: IoU >= 0.7, no forced matches).
+    """Track identity per anchor (Lu et al. 2020: IoU >= 0.7, no forced matches).
 
     Args:
         anchors_xyxy: ``Tensor[A, 4]`` or ``Tensor[B, A, 4]``.

@@ -270,7 +270,7 @@ def decode_fcos(
     """Detections from an FCOS output.
 
     Score = ``sqrt(sigmoid(cls) * sigmoid(centerness))`` with class logits (FCOS), or
-    ``sigmoid(centerness)`` in the tracking variant (paper 000). FCOS's NMS threshold 0.6.
+    ``sigmoid(centerness)`` in the tracking variant (Wang et al. 2020). FCOS's NMS threshold 0.6.
 
     Raises:
         ValueError: a missing output key, or ``points_xy`` / ``point_strides`` that are not

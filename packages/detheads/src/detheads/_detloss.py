@@ -655,7 +655,7 @@ def retinatrack_loss(
     generator: torch.Generator | None = None,
     validate: bool = True,
 ) -> dict[str, Tensor]:
-    """Paper 004's training loss: focal + Huber (RetinaNet part) + BatchHard triplet.
+    """Lu et al. 2020's training loss: focal + Huber (RetinaNet part) + BatchHard triplet.
 
     Detection: anchors positive at IoU >= 0.5 (background otherwise, plus the forced best anchor
     per box), sigmoid focal and Huber losses normalised by positives. Embeddings: identities
@@ -667,7 +667,7 @@ def retinatrack_loss(
         outputs: :class:`RetinaTrackHead` output (``cls_logits``, ``bbox_deltas``,
             ``embeddings``).
         gt_ids: ``Tensor[B, G]`` long track identities (unique within a clip).
-        clip_ids: ``Tensor[B]`` clip of each image (paper 004: two frames per clip); ``None``
+        clip_ids: ``Tensor[B]`` clip of each image (Lu et al. 2020: two frames per clip); ``None``
             = every image its own clip.
 
     Returns:

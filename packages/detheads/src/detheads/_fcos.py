@@ -1,4 +1,4 @@
-"""FCOS head (Tian et al. 2019) and paper 000's centerness-only tracking variant."""
+"""FCOS head (Tian et al. 2019) and Wang et al. 2020's centerness-only tracking variant."""
 
 from __future__ import annotations
 
@@ -32,8 +32,8 @@ class FCOSHead(nn.Module):
     comes from the regression tower (``centerness_on_reg=True``, FCOS improvements) or the
     classification tower.
 
-    Paper 000's FCOS-MAML keeps only the centerness branch as the score: ``num_classes=0`` (see
-    :meth:`tracking`) drops the class logits and predicts centerness from the classification
+    Wang et al. 2020's FCOS-MAML keeps only the centerness branch as the score: ``num_classes=0``
+    (see :meth:`tracking`) drops the class logits and predicts centerness from the classification
     tower (so with two block-4 copies the score branch and the box branch stay separate).
 
     ``forward(features, reg_features=None)`` -> dict with ``P = sum_l H_l * W_l`` points ordered
@@ -92,7 +92,7 @@ class FCOSHead(nn.Module):
     def tracking(
         cls, in_channels: int, *, num_convs: int = 4, channels: int | None = None, norm: str = "gn"
     ) -> FCOSHead:
-        """Paper 000's FCOS-MAML head: centerness alone is the score, one level (stride 8)."""
+        """FCOS-MAML head (Wang et al. 2020): centerness alone is the score, one level, stride 8."""
         return cls(in_channels, num_classes=0, num_convs=num_convs, channels=channels, norm=norm)
 
     def forward(

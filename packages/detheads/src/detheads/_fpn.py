@@ -1,4 +1,4 @@
-"""Feature pyramid network P3-P7 (Lin et al. 2017, as used by RetinaNet and paper 004)."""
+"""Feature pyramid network P3-P7 (Lin et al. 2017, as used by RetinaNet and Lu et al. 2020)."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ def sigmoid_focal_loss(
     weights: Tensor | None = None,
     reduction: str = "none",
 ) -> Tensor:
-    """Sigmoid focal loss (Lin et al. 2017; papers 000 and 004), alpha 0.25, gamma 2.
+    """Sigmoid focal loss, alpha 0.25, gamma 2 (Lin et al. 2017; Wang et al. 2020; Lu et al. 2020).
 
     ``FL = -alpha_t (1 - p_t)^gamma log(p_t)`` elementwise over ``logits``/``targets`` (same
     shape, targets in [0, 1]). ``alpha < 0`` disables the alpha weighting; with ``gamma=0`` and
@@ -71,7 +71,7 @@ def smooth_l1_loss(
     weights: Tensor | None = None,
     reduction: str = "none",
 ) -> Tensor:
-    """Smooth L1 (paper 000's RetinaNet regression loss), Detectron's RetinaNet ``beta = 1/9``.
+    """Smooth L1, Detectron's RetinaNet ``beta = 1/9`` (Retina-MAML regression, Wang et al. 2020).
 
     ``0.5 x^2 / beta`` for ``|x| < beta`` else ``|x| - 0.5 beta``; ``beta = 0`` is plain L1.
     """
@@ -94,7 +94,7 @@ def huber_loss(
     weights: Tensor | None = None,
     reduction: str = "none",
 ) -> Tensor:
-    """Huber loss (paper 004's box regression; TF Object Detection API ``delta = 1``).
+    """Huber loss (Lu et al. 2020's box regression; TF Object Detection API ``delta = 1``).
 
     ``0.5 x^2`` for ``|x| <= delta`` else ``delta (|x| - 0.5 delta)`` (= ``delta *
     smooth_l1(beta=delta)``).
@@ -110,7 +110,7 @@ def huber_loss(
 def l1_loss(
     input: Tensor, target: Tensor, *, weights: Tensor | None = None, reduction: str = "none"
 ) -> Tensor:
-    """L1 loss ``|input - target|`` (paper 000's FCOS ltrb regression loss)."""
+    """L1 loss ``|input - target|`` (Wang et al. 2020's FCOS ltrb regression loss)."""
     _check_pair("l1_loss", input, target)
     return reduce_loss((input - target).abs(), reduction, weights)
 
@@ -157,7 +157,7 @@ def centerness_bce_loss(
 def centerness_l2_loss(
     logits: Tensor, targets: Tensor, *, weights: Tensor | None = None, reduction: str = "none"
 ) -> Tensor:
-    """Paper 000's FCOS-MAML score loss: ``(sigmoid(logits) - targets)^2`` (L2 on centerness)."""
+    """FCOS-MAML score loss ``(sigmoid(logits) - targets)^2`` on centerness (Wang et al. 2020)."""
     _check_pair("centerness_l2_loss", logits, targets)
     return reduce_loss((torch.sigmoid(logits) - targets).pow(2), reduction, weights)
 

@@ -1,4 +1,4 @@
-"""ResNet-18 truncated at output stride 8 (paper 000), with torchvision state-dict keys."""
+"""ResNet-18 truncated at output stride 8 (Wang et al. 2020), with torchvision state-dict keys."""
 
 from __future__ import annotations
 
@@ -92,16 +92,16 @@ def _torchvision_resnet18_keys() -> list[str]:
 
 
 class ResNet18Backbone(nn.Module):
-    """ResNet-18 truncated after block-4 at output stride 8, as in paper 000 (Fig. 4).
+    """ResNet-18 truncated after block-4 at output stride 8, as in Wang et al. 2020 (Fig. 4).
 
-    Paper 000 numbers the stages block-1 (stem) to block-5 (``layer4``); block-5 is dropped and
-    block-4 (torchvision ``layer3``) runs at stride 1 (dilation ``layer3_dilation``) so the output
-    stride is 8. The first three blocks (``stem``, ``layer1``, ``layer2``) are frozen by default,
-    as in the paper. State-dict keys are torchvision's (``conv1.weight``, ``bn1.running_mean``,
-    ``layer3.1.conv2.weight`` ...), so ``load_pretrained`` takes a torchvision ``resnet18``
-    checkpoint unchanged (``layer4``/``fc`` are ignored).
+    Wang et al. 2020 numbers the stages block-1 (stem) to block-5 (``layer4``); block-5 is dropped
+    and block-4 (torchvision ``layer3``) runs at stride 1 (dilation ``layer3_dilation``) so the
+    output stride is 8. The first three blocks (``stem``, ``layer1``, ``layer2``) are frozen by
+    default, as in the paper. State-dict keys are torchvision's (``conv1.weight``,
+    ``bn1.running_mean``, ``layer3.1.conv2.weight`` ...), so ``load_pretrained`` takes a torchvision
+    ``resnet18`` checkpoint unchanged (``layer4``/``fc`` are ignored).
 
-    ``num_branches > 1`` makes independent copies of block-4 (paper 000: one per branch,
+    ``num_branches > 1`` makes independent copies of block-4 (Wang et al. 2020: one per branch,
     appendix A); extra copies live under ``layer3_copies.{i-1}`` and are initialised from
     ``layer3`` by ``load_pretrained``. ``forward`` returns branch 0; ``forward_branches`` returns
     all branches while running the shared trunk once.
@@ -113,10 +113,10 @@ class ResNet18Backbone(nn.Module):
     Args:
         last_stage: ``"layer3"`` (block-4, 256 channels, default), ``"layer2"`` (128 channels,
             no block-4) or ``"layer4"`` (block-5, 512 channels).
-        output_stride: 8 (default, paper 000), 16 or 32 (torchvision's strides); strides beyond
-            it become dilation.
+        output_stride: 8 (default, Wang et al. 2020), 16 or 32 (torchvision's strides); strides
+            beyond it become dilation.
         frozen_stages: how many leading stages of ``("stem", "layer1", "layer2", "layer3",
-            "layer4")`` get ``requires_grad=False`` (paper 000: 3).
+            "layer4")`` get ``requires_grad=False`` (Wang et al. 2020: 3).
         norm: ``"frozen_bn"`` (BatchNorm with fixed statistics; default) or ``"gn"``
             (GroupNorm, 32 groups).
         layer3_dilation: dilation of block-4 at output stride 8 (2 keeps the receptive field of

@@ -1,4 +1,4 @@
-"""RetinaNet head (Lin et al. 2017) and paper 000's single-anchor tracking variant."""
+"""RetinaNet head (Lin et al. 2017) and Wang et al. 2020's single-anchor tracking variant."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class RetinaNetHead(nn.Module):
 
     Two separate towers of ``num_convs`` 3x3 convs (+ReLU, optional GroupNorm), then a 3x3 conv
     with ``K * N`` class logits and one with ``K * 4`` box deltas. The classification bias starts
-    at ``-log((1 - prior_prob) / prior_prob)`` (prior 0.01). Paper 000's tracker:
+    at ``-log((1 - prior_prob) / prior_prob)`` (prior 0.01). Wang et al. 2020's tracker:
     :meth:`tracking` (one 64x64 anchor, one class, stride 8, no FPN).
 
     Args:
@@ -37,7 +37,7 @@ class RetinaNetHead(nn.Module):
 
     ``forward(features, reg_features=None)``: ``features`` is one ``Tensor[B, C, H, W]`` or a
     list of levels; ``reg_features`` (same structure), when given, feeds the regression tower
-    (paper 000's independent block-4 copies per branch). Returns::
+    (Wang et al. 2020's independent block-4 copies per branch). Returns::
 
         {"cls_logits": Tensor[B, A, N], "bbox_deltas": Tensor[B, A, 4]}
 
@@ -85,7 +85,7 @@ class RetinaNetHead(nn.Module):
         channels: int | None = None,
         norm: str = "none",
     ) -> RetinaNetHead:
-        """Paper 000's Retina-MAML head: one 64x64 anchor (``TRACKING_ANCHOR_SIZES``), one class."""
+        """Retina-MAML head (Wang et al. 2020): a single 64x64 anchor, one class."""
         return cls(
             in_channels,
             num_anchors=1,
@@ -113,6 +113,7 @@ class RetinaNetHead(nn.Module):
         return {"cls_logits": cat_levels(logits), "bbox_deltas": cat_levels(deltas)}
 
 
-#: Paper 000's single 64x64 tracking anchor (stride 8): ``make_anchors(sizes, strides=(8,), ...)``.
+#: Wang et al. 2020's single 64x64 tracking anchor (stride 8):
+#: ``make_anchors(sizes, strides=(8,), ...)``.
 TRACKING_ANCHOR_SIZES: tuple[tuple[float, ...], ...] = ((64.0,),)
 TRACKING_ANCHOR_RATIOS: tuple[float, ...] = (1.0,)

@@ -1,4 +1,4 @@
-"""RetinaTrack head (paper 004): per-anchor instance features, shared task subnets, embeddings."""
+"""RetinaTrack head (Lu et al. 2020): per-anchor instance features, shared subnets, embeddings."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ._tower import (
 
 
 class RetinaTrackHead(nn.Module):
-    """RetinaTrack's post-FPN network (paper 004, Sec. 3.2-3.3, Fig. 2c), shared across levels.
+    """RetinaTrack's post-FPN network (Lu et al. 2020, Sec. 3.2-3.3, Fig. 2c), shared across levels.
 
     For each anchor shape k = 1..K: ``m1`` task-shared 3x3 convs with parameters theta_k give
     the per-anchor instance feature ``F_{i,k} = Conv^(m1)(F_i; theta_k)`` (theta_k shared
@@ -31,7 +31,7 @@ class RetinaTrackHead(nn.Module):
 
     The K parallel theta_k stacks are run as one grouped convolution (group k holds theta_k;
     the first conv maps ``F_i`` to all K groups), so there is no loop over anchors;
-    ``theta_k`` of the j-th m1 conv is ``m1_tower[...]`` weight rows ``k*C:(k+1)*C``. Paper 004
+    ``theta_k`` of the j-th m1 conv is ``m1_tower[...]`` weight rows ``k*C:(k+1)*C``. Lu et al. 2020
     uses BatchNorm; here ``norm`` is ``"gn"`` (default, per-anchor groups) or ``"none"``, so the
     head stays a pure function of its parameters (``torch.func.functional_call``).
 
@@ -48,7 +48,7 @@ class RetinaTrackHead(nn.Module):
         num_anchors: K.
         num_classes: N.
         m1, m2, m3: depths (m1 >= 1, m2 >= 0, m3 >= 1).
-        embedding_dim: 256 in paper 004.
+        embedding_dim: 256 in Lu et al. 2020.
         norm: ``"gn"`` or ``"none"``.
         prior_prob: initial class probability (0.01).
     """

@@ -1,4 +1,4 @@
-"""BatchHard triplet loss with soft margin (Hermans et al. 2017; paper 004 eq. 7)."""
+"""BatchHard triplet loss with soft margin (Hermans et al. 2017; Lu et al. 2020 eq. 7)."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def batch_hard_triplet_loss(
     reduction: str = "mean",
     eps: float = 1e-12,
 ) -> Tensor:
-    """BatchHard triplet loss with soft margin, paper 004 eq. 7 (margin 0.1, 64 triplets).
+    """BatchHard triplet loss with soft margin, Lu et al. 2020 eq. 7 (margin 0.1, 64 triplets).
 
     For each sampled anchor j: ``softplus(m + max_{p: t_p = t_j} D_jp - min_{l: t_l != t_j}
     D_jl)`` with non-squared Euclidean distances, positives and negatives searched among all
@@ -60,7 +60,7 @@ def batch_hard_triplet_loss(
         embeddings: ``Tensor[M, E]``; ``identities``: ``Tensor[M]`` ints; ``clips``:
             ``Tensor[M]`` ints (``None`` = one clip). See :func:`gather_identity_embeddings`.
         num_samples: anchors sampled uniformly without replacement (``generator``) when ``M``
-            is larger (paper 004: 64); ``None`` uses all.
+            is larger (Lu et al. 2020: 64); ``None`` uses all.
         reduction: ``"mean"`` over formed triplets (0 if none), ``"sum"`` or ``"none"``
             (``Tensor[S]``, 0 for anchors without a triplet).
     """

@@ -3,8 +3,19 @@
 Teachers (`Teacher` protocol, `OpenCVTeacher`, `ReplayTeacher`, the cached `TeacherPool`), the
 transfer set (IoU filtering, 32-frame chunks), distillation losses (masked L1 action
 distillation, Hinton soft targets, features, detection heads), best-teacher selection and
-fusion by value (paper 003, TRAS/TRAST/TRASFUST). OpenCV is optional: it is imported only when
-an OpenCV teacher is built or frames are given as image paths.
+fusion by value (Dunnhofer et al. 2020, TRAS/TRAST/TRASFUST). OpenCV is optional: it is imported
+only when an OpenCV teacher is built or frames are given as image paths.
+
+References:
+    Dunnhofer, M., Martinel, N., Micheloni, C. 2020. Tracking-by-Trackers with a Distilled and
+        Reinforced Model. ACCV 2020. arXiv:2007.04108.
+    Hinton, G., Vinyals, O., Dean, J. 2015. Distilling the Knowledge in a Neural Network.
+        arXiv:1503.02531.
+    Romero, A., Ballas, N., Kahou, S. E., Chassang, A., Gatta, C., Bengio, Y. 2015. FitNets: Hints
+        for Thin Deep Nets. ICLR 2015. arXiv:1412.6550.
+    Li, X., Wang, W., Wu, L., Chen, S., Hu, X., Li, J., Tang, J., Yang, J. 2020. Generalized Focal
+        Loss: Learning Qualified and Distributed Bounding Boxes for Dense Object Detection. NeurIPS
+        2020. arXiv:2006.04388.
 """
 
 from ._action import (

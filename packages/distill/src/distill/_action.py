@@ -1,4 +1,4 @@
-"""Action distillation from the best teacher (paper 003, eqs. 3-4)."""
+"""Action distillation from the best teacher (Dunnhofer et al. 2020, eqs. 3-4)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ def action_distillation_mask(
 ) -> torch.Tensor:
     """The mask ``m_t`` of eq. 3: 1 where the teacher's reward beat the student's, else 0.
 
-    Paper 003, Sec. 3.3: ``m_i = 1`` when the student performed worse than the teacher in terms
-    of the rewards ``r(s_t, a_t)`` and ``r(s_t, a_t^(t))``, ``m_i = 0`` otherwise (ties count
-    as the student not being worse, so they give 0).
+    Dunnhofer et al. 2020, Sec. 3.3: ``m_i = 1`` when the student performed worse than the teacher
+    in terms of the rewards ``r(s_t, a_t)`` and ``r(s_t, a_t^(t))``, ``m_i = 0`` otherwise (ties
+    count as the student not being worse, so they give 0).
 
     Args:
         student_rewards: ``Tensor[..., T]`` rewards of the student's actions.
@@ -46,7 +46,7 @@ def masked_action_distillation_loss(
     *,
     reduction: str = "mean",
 ) -> torch.Tensor:
-    """Masked L1 action distillation, eq. 3 of paper 003.
+    """Masked L1 action distillation, eq. 3 of Dunnhofer et al. 2020.
 
     ``L_dist = sum_t |a_t^(t) - s_pi(s_t)|_1 * m_t`` over the ``T`` steps of an interaction
     (``t_max = 5`` in the paper) and the action components. Steps with ``m_t = 0`` (the student
@@ -94,8 +94,8 @@ def select_best_teacher(
 ) -> BestTeacher:
     """Pick, per step, the teacher whose box has the highest IoU with the ground truth (eq. 4).
 
-    Paper 003, eq. 4: ``t = argmax_t IoU(b_t^(t), g_t)``. Ties go to the lowest teacher index;
-    a NaN teacher box (teacher has no output) has IoU 0.
+    Dunnhofer et al. 2020, eq. 4: ``t = argmax_t IoU(b_t^(t), g_t)``. Ties go to the lowest teacher
+    index; a NaN teacher box (teacher has no output) has IoU 0.
 
     Args:
         teacher_boxes_xywh: ``Tensor[..., N, 4]`` the N teachers' boxes.

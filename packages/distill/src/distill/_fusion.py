@@ -29,7 +29,7 @@ def fuse_by_value(
 ) -> FusionChoice:
     """Choose, per item, the candidate box with the highest predicted value.
 
-    Paper 003, Sec. 3.5: TRASFUST outputs the teacher box with the highest state value
+    Dunnhofer et al. 2020, Sec. 3.5: TRASFUST outputs the teacher box with the highest state value
     ``v_t^(t) = s_v(s_t^(t))`` (eq. 8); TRAST compares the student's value with one teacher's
     and keeps the student's box when ``v_t >= v_t^(t)``. Ties go to the lowest index, so put the
     student at index 0 to get TRAST's rule.

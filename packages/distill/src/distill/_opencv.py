@@ -73,7 +73,7 @@ class OpenCVTeacher:
         kind: ``"KCF"``, ``"CSRT"``, ``"MIL"``, ``"MedianFlow"``, ``"Boosting"``, ``"MOSSE"`` or
             ``"TLD"`` (case-insensitive), as far as the installed OpenCV provides it
             (`available_opencv_kinds`). KCF, CSRT and MIL use the main ``cv2`` API when present,
-            the others ``cv2.legacy``. Paper 003 uses KCF as one of its teachers.
+            the others ``cv2.legacy``. Dunnhofer et al. 2020 uses KCF as one of its teachers.
         params: optional OpenCV parameters, ``{field: value}`` set on a fresh
             ``cv2.Tracker<kind>_Params()`` (only KCF, CSRT and MIL have one). Unknown fields raise
             ``ValueError`` listing the valid ones; a value of the wrong type raises ``TypeError``.

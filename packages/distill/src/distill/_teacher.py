@@ -12,7 +12,7 @@ __all__ = ["Teacher", "check_box_xywh", "check_frame"]
 
 @runtime_checkable
 class Teacher(Protocol):
-    """A single-object tracker that acts as a teacher (paper 003, Sec. 3.1: ``t: I -> R^4``).
+    """A single-object tracker as a teacher ``t: I -> R^4`` (Dunnhofer et al. 2020, Sec. 3.1).
 
     Frames are ``H x W x 3`` ``uint8`` BGR numpy arrays (OpenCV's layout). Boxes are
     ``x, y, w, h`` float pixels with a 0-based top-left corner.

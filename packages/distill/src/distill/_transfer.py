@@ -1,4 +1,4 @@
-"""Building the transfer set: trajectory filtering by IoU and 32-frame chunking (paper 003)."""
+"""The transfer set: trajectory filtering by IoU, 32-frame chunks (Dunnhofer et al. 2020)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def trajectory_keep_mask(
 ) -> NDArray[np.bool_]:
     """Which teacher trajectories keep ``IoU(b_t, g_t) > beta`` on every frame.
 
-    Paper 003, Sec. 4 ("Transfer set"): a teacher's trajectory on a video is kept only if
-    ``IoU(b_t^(t), g_t) > beta`` for all ``t``; ``beta = 0.5`` is the paper's default (it also
+    Dunnhofer et al. 2020, Sec. 4.1 ("Transfer set"): a teacher's trajectory on a video is kept only
+    if ``IoU(b_t^(t), g_t) > beta`` for all ``t``; ``beta = 0.5`` is the paper's default (it also
     tries 0.6-0.9). Frames where the ground truth is absent (a NaN row) are not checked; a
     trajectory with no frame left to check is dropped. A NaN teacher box has IoU 0.
 
@@ -58,12 +58,12 @@ def chunk_indices(
 ) -> NDArray[np.int64]:
     """Frame indices of fixed-length chunks of a sequence.
 
-    Paper 003 trains on 32-frame chunks (Sec. 4: "split in five randomly indexed sequences of
-    32 frames"; the LSTM is reset every 32 frames). With ``num_chunks=None`` the sequence is cut
-    into consecutive non-overlapping chunks and a remainder shorter than ``chunk_length`` is
-    dropped; with ``num_chunks=K`` (the paper uses 5) K chunks start at uniformly drawn frames
-    (they may overlap) and ``rng`` is required. A sequence shorter than ``chunk_length`` gives
-    no chunk.
+    Dunnhofer et al. 2020 trains on 32-frame chunks (Sec. 4.1: "split in five randomly indexed
+    sequences of 32 frames"; the LSTM is reset every 32 frames). With ``num_chunks=None`` the
+    sequence is cut into consecutive non-overlapping chunks and a remainder shorter than
+    ``chunk_length`` is dropped; with ``num_chunks=K`` (the paper uses 5) K chunks start at
+    uniformly drawn frames (they may overlap) and ``rng`` is required. A sequence shorter than
+    ``chunk_length`` gives no chunk.
 
     Returns:
         ``[K, chunk_length]`` int64 frame indices.

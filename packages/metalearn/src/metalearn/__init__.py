@@ -3,6 +3,20 @@
 Inner loops over parameter dicts (`torch.func.functional_call`), learned learning rates (scalar,
 kernel-wise KLLR, element-wise Meta-SGD, optionally per step), the multi-step loss with its
 annealing schedule, a `MetaLearner` outer step, online `Adapter` for trackers, checkpoints.
+
+References:
+    Wang, G., Luo, C., Sun, X., Xiong, Z., Zeng, W. 2020. Tracking by Instance Detection: A
+        Meta-Learning Approach. CVPR 2020. arXiv:2004.00830.
+    Chen, J., Deng, C. 2024. MAML MOT: Multiple Object Tracking based on Meta-Learning.
+        arXiv:2405.07272.
+    Finn, C., Abbeel, P., Levine, S. 2017. Model-Agnostic Meta-Learning for Fast Adaptation of Deep
+        Networks. ICML 2017. arXiv:1703.03400.
+    Antoniou, A., Edwards, H., Storkey, A. 2019. How to train your MAML. ICLR 2019.
+        arXiv:1810.09502.
+    Li, Z., Zhou, F., Chen, F., Li, H. 2017. Meta-SGD: Learning to Learn Quickly for Few-Shot
+        Learning. arXiv:1707.09835.
+    Kingma, D. P., Ba, J. 2015. Adam: A Method for Stochastic Optimization. ICLR 2015.
+        arXiv:1412.6980.
 """
 
 from ._adapter import Adapter

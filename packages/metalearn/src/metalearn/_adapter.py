@@ -1,4 +1,4 @@
-"""Online adaptation for trackers (Wang et al. 2020, Algorithm 1; paper 001, Sec. III-C).
+"""Online adaptation for trackers (Wang et al. 2020, Algorithm 1; Chen and Deng 2024, Sec. II-C).
 
 An `Adapter` holds the current fast weights of the adapted parameters and a support buffer.
 First frame: `adapt(support, steps=5)` (reset to the meta-learned init, GD5). Later frames:
@@ -54,7 +54,7 @@ class Adapter:
         capacity: maximum buffered samples (Wang et al. 2020: 30, first frame always kept).
         collate_fn: list of samples -> `(inputs, targets)` batch.
         init: initial fast weights (default: the module's parameters), e.g. from
-            `similarity_weighted_init` (paper 001, eq. 7).
+            `similarity_weighted_init` (Chen and Deng 2024, eq. 7).
     """
 
     def __init__(

@@ -1,4 +1,6 @@
-"""`MetaLearner`: the MAML outer step over a batch of tasks (paper 000, eq. 3-5; paper 001, Alg. 1).
+"""`MetaLearner`: the MAML outer step over a task batch (Wang et al. 2020, eqs. 3-5).
+
+Also the offline training of MAML-MOT (Chen and Deng 2024, Alg. 1).
 
 The model's own parameters are the meta-learned initialisation theta_0; the outer optimiser
 (Adam, lr 1e-4 in both papers) updates them in place together with the learned inner rates.
@@ -33,10 +35,10 @@ __all__ = ["MAMLConfig", "MetaLearner", "MetaStepResult"]
 
 @dataclass(frozen=True)
 class MAMLConfig:
-    """Hyperparameters of `MetaLearner` (defaults: paper 000, Sec. 3 and 4.2).
+    """Hyperparameters of `MetaLearner` (defaults: Wang et al. 2020, Sec. 3 and 4.2).
 
     Attributes:
-        inner_steps: K inner GD steps (paper 000: 4; paper 001: 1).
+        inner_steps: K inner GD steps (Wang et al. 2020: 4; Chen and Deng 2024: 1).
         outer_lr: Adam learning rate of the default outer optimiser (both papers: 1e-4).
         schedule: multi-step loss weights and first-order -> second-order switch by epoch.
         batching: "loop" (any model; tasks one by one, backward per task, lowest memory) or
@@ -95,7 +97,7 @@ class MetaLearner:
         loss_fn: `loss_fn(outputs, targets) -> Tensor[]` for support batches (and query batches
             unless `query_loss_fn` is given).
         lr: inner learning rates; default `KernelwiseLR` over the adapted parameters, init 1e-3
-            (paper 000, eq. 5). A float or `FixedLR` gives plain MAML (nothing learned).
+            (Wang et al. 2020, eq. 5). A float or `FixedLR` gives plain MAML (nothing learned).
         adapted: names of the parameters adapted in the inner loop (default: all that require
             grad). Non-adapted parameters that require grad are still meta-trained (ANIL-style).
         config: `MAMLConfig`.

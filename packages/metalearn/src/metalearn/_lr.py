@@ -46,8 +46,8 @@ class LearnedLR(nn.Module):
     """Base class of inner-loop learning rates.
 
     A subclass stores, for each adapted parameter name, a rate tensor that broadcasts against the
-    parameter. `forward(grads, step)` returns the scaled gradients `alpha ⊙ g` (paper 000, eq. 5)
-    that the inner loop subtracts from the parameters.
+    parameter. `forward(grads, step)` returns the scaled gradients `alpha ⊙ g` (Wang et al. 2020,
+    eq. 5) that the inner loop subtracts from the parameters.
     """
 
     names: tuple[str, ...]
@@ -123,7 +123,7 @@ class ScalarLR(LearnedLR):
 
 
 class KernelwiseLR(LearnedLR):
-    """Kernel-wise learnable learning rate (KLLR; paper 000, eq. 5 and Sec. 3.2).
+    """Kernel-wise learnable learning rate (KLLR; Wang et al. 2020, eq. 5 and Sec. 3).
 
     One rate per output channel of each weight with two or more dimensions (conv `[C_out, C_in,
     kh, kw]`, linear `[C_out, C_in]`; dimension 0 is taken as the output channel), one rate per
@@ -132,7 +132,7 @@ class KernelwiseLR(LearnedLR):
 
     Args:
         params: adapted parameters (name -> tensor or shape).
-        init: initial rate, 0.001 in paper 000 (Sec. 4.2).
+        init: initial rate, 0.001 in Wang et al. 2020 (Sec. 4.2).
         per_step: if an int K, one set of rates per inner step (MAML++).
     """
 

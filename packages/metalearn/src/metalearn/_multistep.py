@@ -1,8 +1,8 @@
-"""Multi-step loss (paper 000, eq. 4; MAML++) and its epoch schedule.
+"""Multi-step loss (Wang et al. 2020, eq. 4; MAML++) and its epoch schedule.
 
 `F = sum_{k=0..K} gamma_k L(theta_k)` over the query losses after every inner step, including
 `theta_0`. The weights start uniform and anneal linearly to a target vector; the outer gradient
-is first order for the first epochs and second order afterwards (paper 000, Sec. 4.2).
+is first order for the first epochs and second order afterwards (Wang et al. 2020, Sec. 4.2).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ def multi_step_weights(
     anneal_epochs: float = 15.0,
     device: torch.device | str | None = None,
 ) -> Tensor:
-    """Weights `gamma_0..gamma_K` of the multi-step loss at `epoch` (paper 000, Sec. 4.2).
+    """Weights `gamma_0..gamma_K` of the multi-step loss at `epoch` (Wang et al. 2020, Sec. 4.2).
 
     Linear interpolation from uniform `1/(K+1)` at epoch 0 to `target` at `anneal_epochs` (held
-    afterwards). Paper 000 anneals to (0.05, 0.10, 0.20, 0.30, 0.35) for K=4; it does not state
-    the annealing length, 15 epochs (its first-order phase) is this library's default.
+    afterwards). Wang et al. 2020 anneals to (0.05, 0.10, 0.20, 0.30, 0.35) for K=4; it does not
+    state the annealing length, 15 epochs (its first-order phase) is this library's default.
 
     Args:
         epoch: training progress in epochs (fractional allowed), >= 0.
@@ -64,7 +64,7 @@ def multi_step_weights(
 
 
 def multi_step_loss(losses: Tensor | Sequence[Tensor], weights: Tensor) -> Tensor:
-    """`sum_k gamma_k L_k` (paper 000, eq. 4).
+    """`sum_k gamma_k L_k` (Wang et al. 2020, eq. 4).
 
     Args:
         losses: `Tensor[..., K+1]` or a sequence of K+1 scalar tensors (query loss at theta_k).
@@ -83,14 +83,14 @@ def multi_step_loss(losses: Tensor | Sequence[Tensor], weights: Tensor) -> Tenso
 
 @dataclass(frozen=True)
 class MultiStepSchedule:
-    """Epoch schedule of the meta-objective (paper 000, Sec. 4.2).
+    """Epoch schedule of the meta-objective (Wang et al. 2020, Sec. 4.2).
 
     Attributes:
         target: final multi-step weights, K+1 entries ((0.05, 0.10, 0.20, 0.30, 0.35) for K=4);
             None keeps uniform weights; `last_only=True` ignores both and uses plain MAML.
         anneal_epochs: epochs from uniform to `target` (not given in the paper; default 15).
         first_order_epochs: epochs trained with the first-order approximation before switching
-            to second order (paper 000: 15 of 20).
+            to second order (Wang et al. 2020: 15 of 20).
         last_only: plain MAML objective `L(theta_K)` instead of the multi-step loss.
     """
 

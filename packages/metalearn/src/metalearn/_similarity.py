@@ -1,4 +1,4 @@
-"""Similarity-weighted initialisation of a new task (MAML-MOT, paper 001, eqs. 6-7).
+"""Similarity-weighted initialisation of a new task (MAML-MOT, Chen and Deng 2024, eqs. 6-7).
 
 A new identity's head is initialised as the average of the adapted parameters of the training
 tasks, weighted by the cosine similarity between the new task's first feature and each training
@@ -18,7 +18,7 @@ __all__ = ["similarity_weighted_init", "task_similarity"]
 
 
 def task_similarity(new_feature: Tensor, task_features: Tensor, *, eps: float = 1e-8) -> Tensor:
-    """gamma_i = Similarity(T_new, T_i) of paper 001, eq. 6.
+    """gamma_i = Similarity(T_new, T_i) of Chen and Deng 2024, eq. 6.
 
     `gamma_i = sum_j <f_new, f_ij> / (sqrt(sum_j |f_new|^2) * sqrt(sum_j |f_ij|^2))` over the k
     support features `f_ij` of training task i, i.e. the cosine between `f_new` repeated k times
@@ -57,7 +57,7 @@ def similarity_weighted_init(
     *,
     min_similarity: float | None = 0.0,
 ) -> dict[str, Tensor]:
-    """theta_new = sum_i gamma_i theta_i / sum_i gamma_i (paper 001, eqs. 6-7).
+    """theta_new = sum_i gamma_i theta_i / sum_i gamma_i (Chen and Deng 2024, eqs. 6-7).
 
     Args:
         new_feature: `Tensor[D]`, the new task's first feature.

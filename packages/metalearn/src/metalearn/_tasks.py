@@ -16,8 +16,8 @@ __all__ = ["Task", "gather_task", "identity_task_indices", "split_support_query"
 class Task(NamedTuple):
     """One task `(support, query)`; each is a `Batch` `(inputs, targets)` with the batch on dim 0.
 
-    Paper 000: support = 3 zoomed copies of one image, query (target set) = another image.
-    Paper 001: support = k crops of one identity, query = one crop from another frame.
+    Wang et al. 2020: support = 3 zoomed copies of one image, query (target set) = another image.
+    Chen and Deng 2024: support = k crops of one identity, query = one crop from another frame.
     """
 
     support: Any
@@ -70,7 +70,7 @@ def identity_task_indices(
     num_tasks: int,
     generator: torch.Generator | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Sample paper-001 tasks from detections of identities (MAML-MOT, eq. 1).
+    """Sample MAML-MOT tasks from detections of identities (Chen and Deng 2024, eq. 1).
 
     A task is one identity: its support set is `k` detections of that identity, its query is one
     detection of the same identity from a frame that appears in none of the support samples.
@@ -81,7 +81,7 @@ def identity_task_indices(
         identities: `Tensor[N]` int identity of each detection (make it unique per sequence,
             e.g. `seq_id * 100000 + track_id`).
         frames: `Tensor[N]` int frame index of each detection.
-        k: support size (paper 001: k crops).
+        k: support size (Chen and Deng 2024: k crops).
         num_tasks: number of tasks T to sample (identities may repeat).
         generator: CPU random generator.
 

@@ -1,4 +1,4 @@
-"""Asynchronous advantage actor-critic (A3C) runner (paper 003, Sec. 3.3 and Fig. 1).
+"""Asynchronous advantage actor-critic (A3C) runner (Dunnhofer et al. 2020, Sec. 3.3 and Fig. 1).
 
 A global model lives in shared memory. ``num_workers`` processes each own a local copy,
 play episodes, and every ``t_max`` steps push the gradients of their segment loss into the
@@ -39,7 +39,7 @@ START_METHODS: tuple[str, ...] = ("spawn", "forkserver", "fork")
 
 @dataclass(frozen=True)
 class A3CConfig:
-    """A3C runner settings (defaults from paper 003, Sec. 4 "Implementation Details").
+    """A3C runner settings (defaults from Dunnhofer et al. 2020, Sec. 4.1 "Implementation Details").
 
     Attributes:
         num_workers: parallel students W (paper: up to 24).
@@ -429,7 +429,7 @@ def run_a3c(
     *,
     loss_hook: LossHook | None = None,
 ) -> A3CResult:
-    """Train ``model`` with A3C (paper 003, Sec. 3.3; Mnih et al. 2016).
+    """Train ``model`` with A3C (Dunnhofer et al. 2020, Sec. 3.3; Mnih et al. 2016).
 
     Args:
         model: the global model (CPU). Its parameters are moved to shared memory and updated
@@ -437,8 +437,8 @@ def run_a3c(
         make_env: ``make_env(worker_id, seed) -> Environment``; picklable for processes.
         policy_step: see :class:`PolicyStep`.
         config: :class:`A3CConfig`.
-        loss_hook: optional per-worker loss, see :data:`LossHook` (paper 003's distilling
-            workers).
+        loss_hook: optional per-worker loss, see :data:`LossHook` (Dunnhofer et al. 2020's
+            distilling workers).
 
     Returns:
         :class:`A3CResult`.

@@ -92,9 +92,9 @@ class Segment:
 class LossHook(Protocol):
     """``hook(worker_id, ac_loss, segment) -> loss``: the loss a worker back-propagates.
 
-    ``ac_loss`` is the scaled actor-critic loss of the segment. Distilling workers of paper 003
-    return e.g. ``distill_loss(segment)`` (or ``ac_loss + distill_loss``); autonomous workers
-    return ``ac_loss``. Must be picklable for the multi-process mode.
+    ``ac_loss`` is the scaled actor-critic loss of the segment. Distilling workers
+    (Dunnhofer et al. 2020) return e.g. ``distill_loss(segment)`` (or ``ac_loss + distill_loss``);
+    autonomous workers return ``ac_loss``. Must be picklable for the multi-process mode.
     """
 
     def __call__(self, worker_id: int, ac_loss: Tensor, segment: Segment) -> Tensor: ...

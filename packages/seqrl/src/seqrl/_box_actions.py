@@ -1,14 +1,14 @@
-"""Relative box actions ``a = [dx, dy, dw, dh]`` in [-1, 1]^4 (paper 003, Sec. 3.2).
+"""Relative box actions ``a = [dx, dy, dw, dh]`` in [-1, 1]^4 (Dunnhofer et al. 2020, Sec. 3.2).
 
 ``psi`` (:func:`apply_box_action`) moves a previous box by an action; ``phi``
 (:func:`box_action_to_target`) is its inverse: the action that moves a previous box onto a
-target box. Paper 003 defines both in an appendix that is not part of the text this project
-works from, so the parametrisation below is ours and documented with its ranges:
+target box. Dunnhofer et al. 2020 defines both in an appendix that is not part of the text this
+project works from, so the parametrisation below is ours and documented with its ranges:
 
 * translation: the centre moves by ``dx * max_shift * w_prev`` and ``dy * max_shift * h_prev``;
   with the default ``max_shift = 0.75`` the reachable centres are exactly those inside the
-  student's crop (context factor c = 1.5 of paper 003 gives a crop of 1.5 box sizes, i.e.
-  +-0.75 box sizes around the centre);
+  student's crop (context factor c = 1.5 of Dunnhofer et al. 2020 gives a crop of 1.5 box sizes,
+  i.e. +-0.75 box sizes around the centre);
 * scale: ``w = w_prev * max_scale ** dw`` and ``h = h_prev * max_scale ** dh``; with the default
   ``max_scale = 2`` one step can halve or double each side. Exponential scaling keeps boxes
   positive and makes ``psi`` exactly invertible.
@@ -34,7 +34,8 @@ class BoxActionConfig:
 
     Attributes:
         max_shift: centre displacement at ``|dx| = 1`` as a fraction of the previous box's
-            width (``dy``: height). Default 0.75 = half the context factor 1.5 of paper 003.
+            width (``dy``: height). Default 0.75 = half the context factor 1.5 of Dunnhofer et al.
+            2020.
         max_scale: side scale factor at ``|dw| = 1`` (``w' = w * max_scale ** dw``); must be
             > 1. Default 2.0.
     """
@@ -61,7 +62,7 @@ def _check_boxes(boxes: Tensor, name: str) -> None:
 def apply_box_action(
     actions: Tensor, boxes_xywh: Tensor, *, config: BoxActionConfig | None = None
 ) -> Tensor:
-    """psi(a, b): move previous boxes by relative actions (paper 003, Sec. 3.2).
+    """psi(a, b): move previous boxes by relative actions (Dunnhofer et al. 2020, Sec. 3.2).
 
     Args:
         actions: ``Tensor[..., 4]`` ``[dx, dy, dw, dh]``; values outside [-1, 1] are clamped.

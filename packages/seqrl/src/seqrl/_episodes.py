@@ -1,4 +1,4 @@
-"""Episode sampling with frame-interval augmentation (paper 002, Sec. 3.3 and 4.1).
+"""Episode sampling with frame-interval augmentation (Kim et al. 2022, Sec. 3.3 and 4.1).
 
 An episode is an initial frame ``v_0`` followed by ``T`` tracked frames ``v_1 .. v_T`` taken from
 one sequence with a random frame interval ``k`` in ``[1, max_interval]`` (sequence-level
@@ -76,8 +76,8 @@ def sample_episode(
     Args:
         sequences: per sequence either its number of frames (``int``, target always visible)
             or a 1-D bool array (True where the target is present).
-        length: ``T`` tracked frames (paper 002: T = 24 is best).
-        max_interval: largest frame interval (paper 002: 7 for SiamRPN++, 10 for TransT).
+        length: ``T`` tracked frames (Kim et al. 2022: T = 24 is best).
+        max_interval: largest frame interval (Kim et al. 2022: 7 for SiamRPN++, 10 for TransT).
         rng: ``numpy.random.Generator``.
 
     Sequences are drawn uniformly among those that can hold an episode; the interval is drawn
@@ -117,8 +117,8 @@ def sample_episode(
 
 @dataclass(frozen=True)
 class CurriculumConfig:
-    """Episode-length curriculum (paper 003, Sec. 3.3: the interaction grows as the student
-    beats the teachers; the schedule details are ours since the appendix is not available).
+    """Episode-length curriculum (Dunnhofer et al. 2020, Sec. 3.3: the interaction grows as the
+    student beats the teachers; the schedule details are ours since the appendix is not available).
 
     Attributes:
         initial_length: starting episode length.

@@ -1,4 +1,4 @@
-"""Gaussian policy over relative box actions (paper 003, Sec. 3.3, autonomous students).
+"""Gaussian policy over relative box actions (Dunnhofer et al. 2020, Sec. 3.3, autonomous students).
 
 Actions are sampled from ``N(mu, sigma)`` with ``mu`` the network's action and
 ``sigma = |mu - a*|`` where ``a* = phi(g_t, b_{t-1})`` is the action reaching the ground truth:
@@ -28,7 +28,7 @@ def _check_actions(value: Tensor, name: str) -> None:
 def gaussian_box_sigma(
     mu: Tensor, target_action: Tensor, *, min_sigma: float = 0.01, detach: bool = True
 ) -> Tensor:
-    """``sigma = max(|mu - a*|, min_sigma)`` (paper 003, Sec. 3.3; the floor is ours).
+    """``sigma = max(|mu - a*|, min_sigma)`` (Dunnhofer et al. 2020, Sec. 3.3; the floor is ours).
 
     Args:
         mu: ``Tensor[..., 4]`` the policy's mean action.

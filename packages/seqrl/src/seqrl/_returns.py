@@ -1,12 +1,12 @@
-"""n-step returns, advantages and actor-critic losses (paper 003, eqs. 5-7; A3C).
+"""n-step returns, advantages and actor-critic losses (Dunnhofer et al. 2020, eqs. 5-7; A3C).
 
 Notation: a segment has ``T`` steps ``t = 0 .. T-1`` with rewards ``r_t``, state values
 ``v_t = V(s_t)`` and a bootstrap value ``v_T = V(s_T)`` of the state after the last step (zero
 when the episode ended there). ``v_tp1`` is ``v_{t+1}``. All tensors are ``[..., T]`` with
 any leading batch dimensions; losses sum over time and average over the leading dimensions.
 
-Paper 003 prints the value target of eq. 7 as ``R_i = sum_{k=1}^{i} gamma^(k-1) r_k`` (a sum
-up to step ``i``); its text describes the value as "the cumulative reward that the student
+Dunnhofer et al. 2020 prints the value target of eq. 7 as ``R_i = sum_{k=1}^{i} gamma^(k-1) r_k`` (a
+sum up to step ``i``); its text describes the value as "the cumulative reward that the student
 expects to receive from s_t to the end of the interaction", so we use the standard A3C return
 from step ``i`` onwards, bootstrapped from ``v_T``.
 """
@@ -95,7 +95,7 @@ def n_step_returns(
         v_t: ``Tensor[..., T]`` values V(s_t) (detached: returns are targets).
         v_T: ``Tensor[...]`` value of the state after the last step.
         n: look-ahead; >= 1.
-        gamma: discount in [0, 1]; paper 003 uses 1.
+        gamma: discount in [0, 1]; Dunnhofer et al. 2020 uses 1.
         terminal: bool (or ``bool Tensor[...]``): the episode ended after the last step.
 
     Returns:
@@ -128,7 +128,7 @@ def discounted_returns(
     """A3C segment returns ``R_t = r_t + gamma R_{t+1}``, ``R_T = v_T`` (0 if terminal).
 
     Every step looks ahead to the segment end (n = T - t); equals
-    ``n_step_returns(..., n=T)``. Paper 003 eq. 7 (see the module note on its indexing).
+    ``n_step_returns(..., n=T)``. Dunnhofer et al. 2020 eq. 7 (see the module note on its indexing).
 
     Args:
         r_t: ``Tensor[..., T]`` rewards.
@@ -153,7 +153,7 @@ def discounted_returns(
 
 
 def td_advantages(r_t: Tensor, v_t: Tensor, v_tp1: Tensor, *, gamma: float = 1.0) -> Tensor:
-    """One-step advantages ``r_t + gamma v_tp1 - v_t`` (paper 003, eq. 6), detached."""
+    """One-step advantages ``r_t + gamma v_tp1 - v_t`` (Dunnhofer et al. 2020, eq. 6), detached."""
     _series(r_t, "r_t")
     _series(v_t, "v_t")
     _series(v_tp1, "v_tp1")
@@ -224,7 +224,7 @@ def actor_critic_loss(
     entropy_t: Tensor | None = None,
     entropy_coef: float = 0.0,
 ) -> ActorCriticLoss:
-    """Advantage actor-critic loss of one segment (paper 003, eqs. 5-7).
+    """Advantage actor-critic loss of one segment (Dunnhofer et al. 2020, eqs. 5-7).
 
     Args:
         log_prob_t: ``Tensor[..., T]`` log pi(a_t | s_t) (with graph).
@@ -232,7 +232,7 @@ def actor_critic_loss(
         r_t: ``Tensor[..., T]`` rewards.
         v_T: ``Tensor[...]`` value of the state after the last step (bootstrap).
         terminal: True where the episode ended after the last step (bootstrap 0).
-        gamma: discount; paper 003 uses 1.
+        gamma: discount; Dunnhofer et al. 2020 uses 1.
         n: n-step look-ahead of the value targets; None = to the segment end (A3C, t_max).
         advantage: ``"td"`` = ``r_t + gamma v_tp1 - v_t`` as printed in eq. 6, or
             ``"n_step"`` = ``R_t - v_t`` (the usual A3C choice).

@@ -1,9 +1,9 @@
 """Rewards from per-frame IoU arrays (so seqrl needs no box library).
 
-* :func:`average_overlap` - the episode reward of paper 002 (AO, mean IoU over the episode).
+* :func:`average_overlap` - the episode reward of Kim et al. 2022 (AO, mean IoU over the episode).
 * :func:`success_rate` - fraction of frames with IoU above a threshold (GOT-10k SR).
-* :func:`quantised_iou_reward` - paper 003 eq. 2: ``2 * floor_0.05(IoU) - 1`` if IoU >= 0.5,
-  else -1, per frame.
+* :func:`quantised_iou_reward` - Dunnhofer et al. 2020 eq. 2: ``2 * floor_0.05(IoU) - 1`` if IoU >=
+  0.5, else -1, per frame.
 
 Inputs are ``Tensor[T]`` or ``Tensor[B, T]`` (numpy arrays are accepted and converted);
 per-episode rewards come back as ``Tensor[]`` / ``Tensor[B]``.
@@ -46,7 +46,7 @@ def _mask(mask: Any, like: Tensor) -> Tensor:
 
 
 def average_overlap(ious: Any, *, mask: Any = None) -> Tensor:
-    """Average overlap (AO) of each episode, the reward of paper 002 (Sec. 4.1).
+    """Average overlap (AO) of each episode, the reward of Kim et al. 2022 (Sec. 4.1).
 
     Args:
         ious: ``[T]`` or ``[B, T]`` per-frame IoU in [0, 1].
@@ -86,7 +86,7 @@ def success_rate(ious: Any, *, threshold: float = 0.5, mask: Any = None) -> Tens
 
 
 def quantised_iou_reward(ious: Any, *, step: float = 0.05, threshold: float = 0.5) -> Tensor:
-    """Per-frame reward of paper 003, eq. 2.
+    """Per-frame reward of Dunnhofer et al. 2020, eq. 2.
 
     ``r_t = 2 * floor_step(IoU_t) - 1`` if ``IoU_t >= threshold`` else ``-1``, where
     ``floor_step`` floors to a multiple of ``step`` (0.05 in the paper). A relative tolerance of

@@ -1,4 +1,4 @@
-"""Categorical candidate policy over score maps (paper 002, eqs. 5 and 10).
+"""Categorical candidate policy over score maps (Kim et al. 2022, eqs. 5 and 10).
 
 A tracker that picks one of ``N`` candidates (anchors, score-map positions) per frame becomes a
 stochastic policy: ``p(n) = softmax(logit(x_n) / tau)`` for post-processed scores ``x_n`` in
@@ -47,7 +47,7 @@ def score_map_log_probs(
 
     Args:
         scores: ``Tensor[B, N]`` candidate scores. With ``transform="logit"`` they must lie in
-            [0, 1] (post-processed scores, paper 002 eq. 5); they are clamped to
+            [0, 1] (post-processed scores, Kim et al. 2022 eq. 5); they are clamped to
             ``[eps, 1 - eps]`` before the logit so 0 and 1 stay finite. With
             ``transform="raw"`` any finite real scores (eq. 10).
         transform: ``"logit"`` (eq. 5) or ``"raw"`` (eq. 10).
@@ -67,8 +67,8 @@ def score_map_log_probs(
     if transform == "logit":
         if bool(((scores < 0) | (scores > 1)).any()):
             raise ValueError(
-                "scores must lie in [0, 1] for transform='logit' (paper 002 eq. 5); got range "
-                f"[{float(scores.min()):.4g}, {float(scores.max()):.4g}]; use transform='raw'"
+                "scores must lie in [0, 1] for transform='logit' (Kim et al. 2022, eq. 5); got "
+                f"range [{float(scores.min()):.4g}, {float(scores.max()):.4g}]; use transform='raw'"
             )
         x = scores.clamp(eps, 1.0 - eps)
         logits = torch.log(x) - torch.log1p(-x)

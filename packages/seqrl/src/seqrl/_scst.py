@@ -1,4 +1,4 @@
-"""Self-critical sequence training (SCST) for trackers (paper 002, eqs. 4 and 6, Algorithm 1).
+"""Self-critical sequence training (SCST) for trackers (Kim et al. 2022, eqs. 4 and 6, Algorithm 1).
 
 Each episode is played twice with shared weights: a sampling tracker (stochastic candidate
 choice) and an argmax tracker (greedy choice, the test-time tracker). The greedy episode's
@@ -27,7 +27,7 @@ def scst_loss(
     mask: Tensor | None = None,
     reduction: Literal["mean", "sum"] = "mean",
 ) -> Tensor:
-    """SCST loss ``-(r - r') * sum_t log p(l_t)`` (paper 002, eq. 6).
+    """SCST loss ``-(r - r') * sum_t log p(l_t)`` (Kim et al. 2022, eq. 6).
 
     Args:
         log_probs: ``Tensor[B, T]`` log-probabilities of the sampled choices.
@@ -118,7 +118,7 @@ def run_scst_episode(
     reward_fn: Callable[[list[Any]], Any],
 ) -> SCSTRollout:
     """Play one (batched) episode in sampling mode with gradients, then in argmax mode under
-    ``torch.no_grad`` (paper 002, Algorithm 1).
+    ``torch.no_grad`` (Kim et al. 2022, Algorithm 1).
 
     Args:
         step: the tracker, see :class:`StepFn`.

@@ -26,11 +26,12 @@ class OptimizerConfig:
     """Shared optimiser settings.
 
     Attributes:
-        name: ``"radam"`` (paper 003; Liu et al. 2020) or ``"adam"`` (Kingma & Ba 2015).
-        lr: learning rate (paper 003: 1e-6 for its ResNet-18 student; small toys need ~1e-3).
+        name: ``"radam"`` (Dunnhofer et al. 2020; Liu et al. 2020) or ``"adam"`` (Kingma & Ba 2015).
+        lr: learning rate (Dunnhofer et al. 2020: 1e-6 for its ResNet-18 student; small toys need
+            ~1e-3).
         betas: moment decay rates.
         eps: denominator epsilon.
-        weight_decay: L2 penalty added to the gradient (paper 003 adds 1e-4 to the
+        weight_decay: L2 penalty added to the gradient (Dunnhofer et al. 2020 adds 1e-4 to the
             distillation loss only; a loss hook can do that instead).
     """
 

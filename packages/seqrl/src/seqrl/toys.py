@@ -4,9 +4,9 @@
   the neighbourhood of the previous choice; the tracker must pick the target cell. The initial
   scorer prefers the distractor, so the greedy tracker starts near zero average overlap.
 * :class:`MoveBoxEnv` - A3C: move the previous box onto a drifting target box with relative
-  box actions (paper 003's MDP without images). Observation: the target's offset and log-size
-  ratio relative to the current box, and the ground-truth action ``phi(g_t, b_{t-1})`` that the
-  Gaussian policy's sigma needs.
+  box actions (Dunnhofer et al. 2020's MDP without images). Observation: the target's offset and
+  log-size ratio relative to the current box, and the ground-truth action ``phi(g_t, b_{t-1})`` that
+  the Gaussian policy's sigma needs.
 
 Everything here is module-level so it pickles into spawned A3C workers.
 """
@@ -139,7 +139,7 @@ class MoveBoxActorCritic(nn.Module):
 
 
 class MoveBoxEnv:
-    """Move the box onto a drifting target (paper 003's MDP on boxes only).
+    """Move the box onto a drifting target (Dunnhofer et al. 2020's MDP on boxes only).
 
     Episode: the target starts up to ``init_shift`` box sizes away from the box and
     ``init_scale``x larger or smaller; every step the agent's action moves its box by ``psi``,
@@ -148,7 +148,7 @@ class MoveBoxEnv:
     Args:
         seed: seed of the environment's own generator.
         length: steps per episode.
-        reward: ``"quantised"`` (paper 003 eq. 2) or ``"iou"``.
+        reward: ``"quantised"`` (Dunnhofer et al. 2020 eq. 2) or ``"iou"``.
         init_shift, init_scale, drift: difficulty of the start and of the target motion.
         config: box-action ranges.
     """
@@ -256,8 +256,8 @@ def move_box_policy_step(
 
 
 def move_box_distill_hook(worker_id: int, ac_loss: Tensor, segment: Segment) -> Tensor:
-    """Paper 003's split: even workers distil (L1 between ``mu`` and the expert action, eq. 3
-    with an always-on mask), odd workers keep the actor-critic loss."""
+    """Dunnhofer et al. 2020's split: even workers distil (L1 between ``mu`` and the expert action,
+    eq. 3 with an always-on mask), odd workers keep the actor-critic loss."""
     if worker_id % 2 == 1:
         return ac_loss
     terms = [
