@@ -41,7 +41,7 @@ class TemplateTeacher:
     name = "template"
 
     def init(self, frame: np.ndarray, box_xywh) -> None:
-        x, y, w, h = (int(round(v)) for v in box_xywh)
+        x, y, w, h = (round(float(v)) for v in box_xywh)
         self.template = frame[max(y, 0) : y + h, max(x, 0) : x + w].copy()
         self.box = np.array([x, y, self.template.shape[1], self.template.shape[0]], float)
 

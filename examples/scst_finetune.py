@@ -162,7 +162,7 @@ def scst(model, seqs, iters: int, batch: int, length: int, rng, lr: float = 1e-3
         frames, gt = sample_batch(seqs, batch, length, rng)
         gt_t = torch.as_tensor(gt[1:])  # [T, B, 4]
 
-        def reward_fn(choices: list[Tensor]) -> Tensor:  # episode average overlap, [B]
+        def reward_fn(choices: list[Tensor], gt_t: Tensor = gt_t) -> Tensor:  # AO, [B]
             ious = seqrl.box_iou_xywh(torch.stack(choices), gt_t)  # [T, B]
             return seqrl.average_overlap(ious.T)
 
