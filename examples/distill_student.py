@@ -7,7 +7,7 @@ training sequences (cached on disk). The student is a small network that looks a
 a box and predicts a relative box action (how to move that box onto the target) and a value
 (how good that box is). It learns the actions from the best teacher of each frame
 (`distill.select_best_teacher`, eq. 4, converted to actions by `seqrl.box_action_to_target`)
-with the masked action-distillation loss (eq. 3, Dunnhofer et al. 2021) and the values from the
+with the masked action-distillation loss (eq. 3, Dunnhofer et al. 2020) and the values from the
 quantised IoU reward (eq. 2). At test time the student tracks alone, or picks among its own box
 and the teachers' boxes by predicted value (`distill.fuse_by_value`, TRAST/TRASFUST).
 
@@ -89,7 +89,7 @@ def crops_around(frame: np.ndarray, boxes_xywh: np.ndarray) -> Tensor:
 
 
 def reward(boxes: Tensor, gt: Tensor) -> Tensor:
-    """Eq. 2 of Dunnhofer et al. 2021: quantised IoU reward in [-1, 1]."""
+    """Eq. 2 of Dunnhofer et al. 2020: quantised IoU reward in [-1, 1]."""
     return seqrl.quantised_iou_reward(seqrl.box_iou_xywh(boxes, gt))
 
 

@@ -4,7 +4,7 @@ The tracker is a tiny Siamese network defined below (any model with a score per 
 works): it correlates exemplar features with search-region features at three scales, which
 scores 3 x 9 x 9 candidate boxes per frame. It is first trained frame by frame (cross-entropy
 towards the candidate closest to the ground truth, the usual supervised recipe), then
-fine-tuned on whole episodes with self-critical sequence training (Kim et al. 2019, eq. 6):
+fine-tuned on whole episodes with self-critical sequence training (Kim et al. 2022, eq. 6):
 the tracker plays each episode twice through ``step(state, frame, mode)``, sampling candidates
 and taking the argmax, and the episode's average overlap of the argmax play is the baseline.
 Both versions are scored with `trackkit.eval` on held-out synthetic sequences.
@@ -155,7 +155,7 @@ def supervised(model, seqs, iters: int, batch: int, rng, lr: float = 3e-3) -> No
 
 
 def scst(model, seqs, iters: int, batch: int, length: int, rng, lr: float = 1e-3) -> list[float]:
-    """SCST fine-tuning (Kim et al. 2019, Algorithm 1); returns the greedy reward per iteration."""
+    """SCST fine-tuning (Kim et al. 2022, Algorithm 1); returns the greedy reward per iteration."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     step, history = make_step(model), []
     for _ in range(iters):
