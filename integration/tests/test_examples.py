@@ -88,3 +88,54 @@ def test_mot_own_detector_video_without_ground_truth(tmp_path: Path) -> None:
             video.write(seq.frames[t], seq.gt.at_frame(t).boxes_xywh[:0])
     out = run_example("mot_own_detector.py", "--video", "clip.mp4", "--out", "runs", cwd=tmp_path)
     assert "sort:" in out and (tmp_path / "runs" / "sort" / "clip.txt").is_file()
+
+
+def test_sot_meta_adapted_synthetic(tmp_path: Path) -> None:
+    args = ["--frames", "16", "--eval-seqs", "1", "--train-seqs", "1", "--train-iters", "3"]
+    out = run_example("sot_meta_adapted.py", *args, cwd=tmp_path)
+    rows = table_rows(out)
+    shipped = float(rows["shipped meta-learned head + learned rates"][0])
+    packaged = float(rows["trackkit.sot.fcos_maml()"][0])
+    # The tracker written out from the pieces is the packaged tracker (up to the loss
+    # normaliser of the support loss): same AUC within a few points, and it tracks.
+    assert abs(shipped - packaged) < 0.05 and shipped > 0.5, out
+    losses = re.search(r"learned rates: first-frame support loss ([\d.]+) -> ([\d.]+)", out)
+    assert losses and float(losses[2]) < float(losses[1]), out
+    # Plain gradient descent from an untrained head: scores never reach the lost threshold.
+    assert re.search(r"untrained head \+ fixed rate 0.001: .* lost on 100% of frames", out), out
+
+
+def test_sot_meta_adapted_on_a_video(tmp_path: Path) -> None:
+    from trackkit.data import AnnotatedVideoWriter, synthetic_sot_sequence
+
+    seq = synthetic_sot_sequence(length=8, seed=4)
+    with AnnotatedVideoWriter(tmp_path / "clip.mp4") as video:
+        for t in range(len(seq)):
+            video.write(seq[t], seq.boxes_xywh[:0])
+    x, y, w, h = seq.boxes_xywh[0]
+    args = ["--frames", "8", "--eval-seqs", "1", "--train-seqs", "1", "--train-iters", "1"]
+    video = ["--video", "clip.mp4", "--init", f"{x},{y},{w},{h}", "--boxes", "boxes.txt"]
+    out = run_example("sot_meta_adapted.py", *args, *video, cwd=tmp_path)
+    assert "clip.mp4: tracked 8 frames" in out
+    assert len((tmp_path / "boxes.txt").read_text().split()) >= 8
+
+
+def test_scst_finetune_synthetic(tmp_path: Path) -> None:
+    args = ["--frames", "16", "--train-seqs", "2", "--eval-seqs", "1", "--batch", "2"]
+    iters = ["--supervised-iters", "4", "--scst-iters", "4", "--episode", "4"]
+    out = run_example("scst_finetune.py", *args, *iters, cwd=tmp_path)
+    for name in ("supervised", "supervised+SCST"):
+        auc = re.search(rf"^{re.escape(name)}: held-out success AUC ([\d.]+)", out, re.M)
+        assert auc and 0.0 <= float(auc[1]) <= 1.0, out
+    assert re.search(r"SCST greedy episode reward .* first 1 iterations [\d.]+, last 1", out), out
+
+
+def test_distill_student_synthetic(tmp_path: Path) -> None:
+    args = ["--frames", "16", "--train-seqs", "2", "--eval-seqs", "1", "--iters", "5"]
+    teachers = ["--teachers", "KCF", "MedianFlow", "template", "--cache", "cache"]
+    out = run_example("distill_student.py", *args, *teachers, cwd=tmp_path)
+    rows = table_rows(out)
+    names = {"KCF", "MedianFlow", "template", "student", "student+teachers (fused by value)"}
+    assert names <= set(rows), out
+    assert all(0.0 <= float(rows[n][0]) <= 1.0 for n in names)
+    assert len(list((tmp_path / "cache").rglob("*.npz"))) == 2 * 3  # 2 sequences x 3 teachers
