@@ -42,6 +42,7 @@ from trackkit.eval import run_sot_benchmark, sot_results_table, write_otb_result
 from trackkit.sot import (
     InstanceTracker,
     cosine_window,
+    distractor_ratio,
     images_to_tensor,
     load_detector,
     locations,
@@ -65,9 +66,10 @@ def xywh_to_xyxy(b: np.ndarray) -> Tensor:
 class SupportLoss:
     """`metalearn` loss contract ``loss(outputs, targets) -> scalar`` with ``detheads.fcos_loss``.
 
-    Targets are support boxes ``[n, 4]`` (xyxy, crop pixels), one target per crop. The points
-    are the cell centres the head was trained with (``trackkit.sot.locations``); every cell
-    inside the box is positive (no centre sampling), as in FCOS-MAML.
+    Targets are support boxes ``[n, 4]`` (xyxy, crop pixels), one target per crop. The options
+    are those the shipped head was meta-trained with: the points are the cell centres
+    ``trackkit.sot.locations``; every cell inside the box is positive (no centre sampling);
+    each crop is divided by ``max(its positives, 32)`` and the crops are averaged.
     """
 
     def __init__(self, hw: tuple[int, int]) -> None:
@@ -76,9 +78,15 @@ class SupportLoss:
 
     def __call__(self, outputs: dict[str, Tensor], boxes_xyxy: Tensor) -> Tensor:
         terms = detheads.fcos_loss(
-            outputs, self.points, self.strides, boxes_xyxy[:, None], center_sampling_radius=0.0
+            outputs,
+            self.points,
+            self.strides,
+            boxes_xyxy[:, None],
+            center_sampling_radius=0.0,
+            normalize="image",
+            min_positives=32.0,
         )
-        return terms["loss"]
+        return terms["loss"].mean()
 
 
 class AdaptedDetectorTracker:
@@ -87,7 +95,7 @@ class AdaptedDetectorTracker:
     def __init__(self, trunk, head, lr, *, lost_threshold: float = 0.1, online: bool = True):
         self.trunk, self.lost_threshold, self.online = trunk, lost_threshold, online
         hw = (SEARCH // STRIDE + 1, SEARCH // STRIDE + 1)  # 33 x 33 cells
-        self.loss, self.window = SupportLoss(hw), cosine_window(*hw)
+        self.hw, self.loss, self.window = hw, SupportLoss(hw), cosine_window(*hw)
         self.adapter = metalearn.Adapter(head, self.loss, lr=lr, capacity=30)
         self.lost_frames = 0
 
@@ -136,10 +144,9 @@ class AdaptedDetectorTracker:
         self.box = np.concatenate([c - wh / 2, wh])
         if self.online:  # confident frames join the buffer; 1 step every 10 frames
             if float(scores[0, best[0]]) >= 0.5:
-                self.adapter.add(
-                    feats[0], torch.cat([center[0] - size[0] / 2, center[0] + size[0] / 2])
-                )
-            if (self.frame_index + 1) % 10 == 0:
+                self.adapter.add(feats[0], xywh_to_xyxy(boxes_to_crop(self.box, region, SEARCH)))
+            ratio = distractor_ratio(scores.reshape(1, *self.hw), best)  # peak-to-sidelobe
+            if (self.frame_index + 1) % 10 == 0 or float(ratio[0]) > 0.7:
                 self.adapter.update(steps=1)
         return self.box.copy()
 
