@@ -66,15 +66,15 @@ class Student(nn.Module):
             nn.ReLU(),
             nn.Conv2d(16, 32, 3, stride=2, padding=1),
             nn.ReLU(),
-            nn.Conv2d(32, 64, 3, stride=2, padding=1),
+            nn.Conv2d(32, 32, 3, stride=2, padding=1),
             nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(32, 16, 1),  # keep the 8x8 layout: where the target is matters
             nn.Flatten(),
-            nn.Linear(64, 64),
+            nn.Linear(16 * 8 * 8, 128),
             nn.ReLU(),
         )
-        self.action = nn.Linear(64, 4)
-        self.value = nn.Linear(64, 1)
+        self.action = nn.Linear(128, 4)
+        self.value = nn.Linear(128, 1)
 
     def forward(self, exemplar: Tensor, crops: Tensor) -> tuple[Tensor, Tensor]:
         x = torch.cat([exemplar, crops], dim=1).float() / 255.0 - 0.5

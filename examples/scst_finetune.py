@@ -184,6 +184,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--scst-iters", type=int, default=150)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--episode", type=int, default=12, help="tracked frames per episode")
+    parser.add_argument("--scst-lr", type=float, default=1e-3, help="Adam rate of the SCST phase")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--video", type=Path, help="your video or image folder to track")
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     model = SiameseScorer()
     supervised(model, train, args.supervised_iters, args.batch, rng)
     before = copy.deepcopy(model)
-    rewards = scst(model, train, args.scst_iters, args.batch, args.episode, rng)
+    rewards = scst(model, train, args.scst_iters, args.batch, args.episode, rng, lr=args.scst_lr)
 
     results = {}
     for name, m in (("supervised", before), ("supervised+SCST", model)):
