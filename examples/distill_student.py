@@ -8,8 +8,9 @@ a box and predicts a relative box action (how to move that box onto the target) 
 (how good that box is). It learns the actions from the best teacher of each frame
 (`distill.select_best_teacher`, eq. 4, converted to actions by `seqrl.box_action_to_target`)
 with the masked action-distillation loss (eq. 3, Dunnhofer et al. 2020) and the values from the
-quantised IoU reward (eq. 2). At test time the student tracks alone, or picks among its own box
-and the teachers' boxes by predicted value (`distill.fuse_by_value`, TRAST/TRASFUST).
+quantised IoU reward (eq. 2). At test time the student tracks alone, or its value head picks
+among its own box and the teachers' boxes (`distill.fuse_by_value`, TRAST's rule with several
+teachers), or among the teachers' boxes only (TRASFUST).
 
     python examples/distill_student.py --teachers KCF CSRT MedianFlow template
     python examples/distill_student.py --video clip.mp4 --init 120,80,40,60 --boxes boxes.txt
@@ -136,10 +137,10 @@ def distil(student: Student, samples, iters: int, batch: int, rng) -> None:
 
 
 class StudentTracker:
-    """The student alone, or fused by value with its teachers (``teachers`` given)."""
+    """The student alone, or fused by value with teachers (TRAST; TRASFUST without the student)."""
 
-    def __init__(self, student: Student, teachers: list | None = None) -> None:
-        self.student, self.teachers = student, teachers or []
+    def __init__(self, student: Student, teachers: list | None = None, *, own_box: bool = True):
+        self.student, self.teachers, self.own_box = student, teachers or [], own_box
 
     @torch.no_grad()
     def init(self, frame: np.ndarray, box_xywh) -> None:
@@ -150,20 +151,27 @@ class StudentTracker:
 
     @torch.no_grad()
     def update(self, frame: np.ndarray) -> np.ndarray:
-        action, _ = self.student(self.exemplar, crops_around(frame, self.box))
-        own = seqrl.apply_box_action(
-            action.double(), torch.as_tensor(self.box[None]), config=ACTIONS
-        )
-        self.box = own[0].numpy().copy()
-        if self.teachers:
-            outs = [t.update(frame) for t in self.teachers]
-            cands = np.stack([self.box, *[np.asarray(b, float) for b, _ in outs]])
-            valid = torch.tensor([True, *[bool(ok) for _, ok in outs]])
-            cands[:, 2:] = np.maximum(cands[:, 2:], 1.0)
+        cands, valid = [], []
+        if self.own_box:  # the student's action applied to its previous box
+            action, _ = self.student(self.exemplar, crops_around(frame, self.box))
+            own = seqrl.apply_box_action(
+                action.double(), torch.tensor(self.box[None]), config=ACTIONS
+            )
+            cands, valid = [own[0].numpy()], [True]
+        for teacher in self.teachers:
+            box, ok = teacher.update(frame)
+            cands.append(np.maximum(np.asarray(box, float), [-1e9, -1e9, 1.0, 1.0]))
+            valid.append(bool(ok))
+        if len(cands) > 1:  # the value head picks a box; index 0 wins ties
             _, values = self.student(self.exemplar.expand(len(cands), -1, -1, -1),
-                                     crops_around(frame, cands))  # fmt: skip
-            pick = distill.fuse_by_value(torch.as_tensor(cands), values.double(), valid=valid)
-            self.box = pick.boxes_xywh.numpy().copy()
+                                     crops_around(frame, np.stack(cands)))  # fmt: skip
+            valid[0] = valid[0] or not any(valid)  # keep one candidate
+            choice = distill.fuse_by_value(
+                torch.tensor(np.stack(cands)), values.double(), valid=torch.tensor(valid)
+            )
+            self.box = choice.boxes_xywh.numpy().copy()
+        else:
+            self.box = cands[0].copy()
         return self.box
 
 
@@ -174,7 +182,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--frames", type=int, default=60, help="frames per synthetic sequence")
     parser.add_argument("--train-seqs", type=int, default=10)
     parser.add_argument("--eval-seqs", type=int, default=6)
-    parser.add_argument("--iters", type=int, default=600, help="distillation steps")
+    parser.add_argument("--iters", type=int, default=1500, help="distillation steps")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
@@ -206,6 +214,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                                   progress=False))  # fmt: skip
     fused = lambda: StudentTracker(student, make_teachers(args.teachers))  # noqa: E731
     runs.append(run_sot_benchmark(fused, held_out, name="student+teachers (fused by value)",
+                                  progress=False))  # fmt: skip
+    only = lambda: StudentTracker(student, make_teachers(args.teachers), own_box=False)  # noqa: E731
+    runs.append(run_sot_benchmark(only, held_out, name="teachers fused by value",
                                   progress=False))  # fmt: skip
     print(sot_results_table(runs))
 

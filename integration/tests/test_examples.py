@@ -136,6 +136,7 @@ def test_distill_student_synthetic(tmp_path: Path) -> None:
     out = run_example("distill_student.py", *args, *teachers, cwd=tmp_path)
     rows = table_rows(out)
     names = {"KCF", "MedianFlow", "template", "student", "student+teachers (fused by value)"}
+    names.add("teachers fused by value")
     assert names <= set(rows), out
     assert all(0.0 <= float(rows[n][0]) <= 1.0 for n in names)
     assert len(list((tmp_path / "cache").rglob("*.npz"))) == 2 * 3  # 2 sequences x 3 teachers
