@@ -154,7 +154,7 @@ def supervised(model, seqs, iters: int, batch: int, rng, lr: float = 3e-3) -> No
         opt.step()
 
 
-def scst(model, seqs, iters: int, batch: int, length: int, rng, lr: float = 1e-3) -> list[float]:
+def scst(model, seqs, iters: int, batch: int, length: int, rng, lr: float = 1e-4) -> list[float]:
     """SCST fine-tuning (Kim et al. 2022, Algorithm 1); returns the greedy reward per iteration."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     step, history = make_step(model), []
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     parser.add_argument("--scst-iters", type=int, default=150)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--episode", type=int, default=12, help="tracked frames per episode")
-    parser.add_argument("--scst-lr", type=float, default=1e-3, help="Adam rate of the SCST phase")
+    parser.add_argument("--scst-lr", type=float, default=1e-4, help="Adam rate of the SCST phase")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--video", type=Path, help="your video or image folder to track")
