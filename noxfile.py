@@ -55,6 +55,9 @@ def _isolation(session: nox.Session, lib: str) -> None:
     if not NEEDS_TORCH[lib]:
         forbidden.append("torch")
     session.run("python", "-c", ISOLATION_CHECK, lib, *forbidden)
+    # The library's own dependencies must make importing it silent: torch warns "Failed to
+    # initialize NumPy" when numpy is missing, hence numpy in every torch library's dependencies.
+    session.run("python", "-W", "error::UserWarning", "-c", f"import {lib}")
 
 
 def _make_library_session(lib: str) -> None:

@@ -1,20 +1,31 @@
-"""The `assoc` trackers on MOT15 public detections, next to a per-track SORT reference.
+"""The `assoc` trackers on MOT15 public detections, against boxmot, trackers and norfair.
 
 Association only: the boxes are the Faster R-CNN detections published with SORT (Bewley et
 al., ICIP 2016) in ``../shared/data/mot15/<SEQ>/det/det.txt``; the six MOT15 training
-sequences there have ground truth. Trackers, in the same run on the same detections:
+sequences there have ground truth. Their scores were cut at 0.5 by SORT's authors, so every
+file's scores are rescaled to ``[0, 1]`` by ``(c - min) / (max - min)`` over that file before
+any tracker sees them (the same numbers for every tracker, ours and the peers').
 
-- ``assoc.SortTracker()`` (batched Kalman filter, SORT defaults);
-- ``assoc.RetinaTrackTracker()`` (RetinaTrack's association; IoU only, det.txt has no
-  embeddings);
-- ``ReferenceSort`` below: a straightforward SORT written from the paper (sec. 3): one
-  ``filterpy`` Kalman filter per track with state ``[u, v, s, r, u', v', s']``, IoU cost and
-  scipy's Hungarian algorithm, IoU_min = 0.3, tracks deleted after T_lost = 1 missed frame,
-  a probation of 3 hits before a track is reported.
+Trackers, in the same run on the same detections:
+
+- ``assoc.MotionTracker()`` (this library's default, chosen by leave-one-sequence-out below),
+  and its presets ``MotionConfig.bytetrack() / .ocsort() / .botsort()``;
+- ``assoc.SortTracker()``, ``assoc.RetinaTrackTracker()`` (IoU only, det.txt has no
+  embeddings; with and without its motion model);
+- ``ReferenceSort`` below: SORT from the paper with one ``filterpy`` filter per track;
+- peers, each in its own virtualenv (``--venv LIB=PATH``), run as subprocesses by
+  ``benchmarks/mot15_peer_runner.py`` with their documented defaults: boxmot ByteTrack,
+  OC-SORT, BoT-SORT (no ReID), trackers ByteTrack and OC-SORT, norfair (IoU distance).
 
 Scores: HOTA, CLEAR MOT and IDF1 from ``trackkit.eval`` (equal to TrackEval, tested), combined
-over sequences like TrackEval's COMBINED_SEQ. Speed: frames per second of the trackers'
-``update`` calls alone (association), median of ``--rounds`` interleaved rounds.
+over sequences like TrackEval's COMBINED_SEQ, for every tracker alike (peers' outputs are
+scored here). Speed: frames per second of the ``update`` calls alone (inputs built outside
+the timer), median of ``--rounds`` rounds.
+
+Defaults of ``MotionConfig()``: a small grid of the mechanisms' settings is scored per
+sequence; for each sequence the setting with the best mean of combined HOTA and IDF1 on the other
+five is chosen and its held-out score reported (leave-one-sequence-out). The default is the setting
+chosen on all six.
 
 Run: ``python3 benchmarks/mot15_public.py`` (writes docs/benchmarks/mot15.md).
 """
@@ -22,10 +33,15 @@ Run: ``python3 benchmarks/mot15_public.py`` (writes docs/benchmarks/mot15.md).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -36,8 +52,15 @@ from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
 import assoc
-from trackkit.data import read_motchallenge
-from trackkit.eval import MOTBenchmarkResult, mot_results_table, run_mot_benchmark
+from trackkit.data import MOTRows, MOTSequence, read_motchallenge
+from trackkit.eval import (
+    MOTBenchmarkResult,
+    MOTScores,
+    evaluate_mot,
+    mot_results_table,
+    run_mot_benchmark,
+)
+from trackkit.mot import DetectionTracker
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_MD = ROOT / "docs" / "benchmarks" / "mot15.md"
@@ -162,82 +185,296 @@ class ReferenceSort:
         )
 
 
+def rescale_scores(seq: MOTSequence) -> MOTSequence:
+    """The sequence with its detection scores mapped to [0, 1] by min-max over the file."""
+    assert seq.det is not None
+    c = seq.det.confidences
+    span = float(c.max() - c.min())
+    scaled = (c - c.min()) / span if span > 0 else np.ones_like(c)
+    return replace(seq, det=replace(seq.det, confidences=scaled))
+
+
+PEERS = [
+    ("boxmot", "ByteTrack"),
+    ("boxmot", "OC-SORT"),
+    ("boxmot", "BoT-SORT"),
+    ("trackers", "ByteTrack"),
+    ("trackers", "OC-SORT"),
+    ("norfair", "IoU"),
+]
+
+# Leave-one-sequence-out grid: the lost-track mechanisms and the birth/confirmation settings.
+GRID = {
+    "lost_last": [True, False],
+    "max_age": [5, 30],
+    "min_hits, new_track_threshold": [(2, 0.7), (2, 0.8), (3, 0.8)],
+}
+GRID_BASE = "MotionConfig"  # the grid varies these fields of MotionConfig()
+
+
+def grid_configs() -> list[tuple[str, assoc.MotionConfig]]:
+    """Every grid point as (label, MotionConfig)."""
+    out = []
+    for lost_last, age, (hits, birth) in itertools.product(*GRID.values()):
+        cfg = assoc.MotionConfig().with_options(
+            lost_last=lost_last, max_age=age, min_hits=hits, new_track_threshold=birth
+        )
+        label = f"lost_last={lost_last}, max_age={age}, min_hits={hits}, birth={birth}"
+        out.append((label, cfg))
+    return out
+
+
+def run_peer(
+    lib: str, kind: str, venv: Path, seqs: list[MOTSequence], rounds: int, work: Path
+) -> MOTBenchmarkResult:
+    """Run one peer in its virtualenv on prepared detections and score its output here."""
+    inp = work / "detections.npz"
+    if not inp.exists():
+        arrays: dict[str, np.ndarray] = {}
+        for s in seqs:
+            assert s.det is not None
+            b = s.det.boxes_xywh.copy()
+            b[:, 2:] += b[:, :2]
+            arrays[f"{s.name}/frames"] = s.det.frames
+            arrays[f"{s.name}/boxes"] = b
+            arrays[f"{s.name}/scores"] = s.det.confidences
+            arrays[f"{s.name}/meta"] = np.array(
+                [s.num_frames, s.image_size[0], s.image_size[1], s.frame_rate]
+            )
+        np.savez(inp, **arrays)
+    out = work / f"{lib}_{kind}.npz"
+    cmd = [
+        str(venv / "bin" / "python"),
+        str(ROOT / "benchmarks" / "mot15_peer_runner.py"),
+        "--tracker",
+        f"{lib}.{kind}",
+        "--input",
+        str(inp),
+        "--output",
+        str(out),
+        "--rounds",
+        str(rounds),
+    ]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    data = np.load(out)
+    scores: dict[str, MOTScores] = {}
+    seconds: dict[str, float] = {}
+    frames: dict[str, int] = {}
+    for s in seqs:
+        assert s.gt is not None
+        b = data[f"{s.name}/boxes"]
+        rows = MOTRows(
+            data[f"{s.name}/frames"],
+            data[f"{s.name}/ids"],
+            np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1),
+            data[f"{s.name}/scores"],
+        )
+        scores[s.name] = evaluate_mot(s.gt, rows, s.num_frames)
+        seconds[s.name] = float(data[f"{s.name}/seconds"])
+        frames[s.name] = s.num_frames
+    return MOTBenchmarkResult(
+        f"{lib} {peer_version(venv, lib)} {kind}",
+        scores,
+        MOTScores.combine(scores.values()),
+        seconds,
+        frames,
+    )
+
+
+def peer_version(venv: Path, lib: str) -> str:
+    """The installed version of a peer library in its venv."""
+    code = f"import importlib.metadata as m; print(m.version({lib!r}))"
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
+def leave_one_out(
+    seqs: list[MOTSequence],
+) -> tuple[list[str], dict[str, dict[str, MOTScores]], list[tuple[str, str, MOTScores]], str]:
+    """Score the grid per sequence; choose per held-out sequence and on all six."""
+    labels, per = [], {}
+    for label, cfg in grid_configs():
+        tracker = DetectionTracker(assoc.MotionTracker(cfg))
+        result = run_mot_benchmark(tracker, seqs, name=label, progress=False)
+        labels.append(label)
+        per[label] = result.scores
+
+    def best(names: list[str]) -> str:
+        def score(label: str) -> float:
+            c = MOTScores.combine(per[label][n] for n in names)
+            return (c.hota.hota + c.identity.idf1) / 2.0
+
+        return max(labels, key=score)
+
+    names = [s.name for s in seqs]
+    held = []
+    for name in names:
+        chosen = best([n for n in names if n != name])
+        held.append((name, chosen, per[chosen][name]))
+    return labels, per, held, best(names)
+
+
+def fmt(x: float) -> str:
+    return f"{100 * x:.2f}"
+
+
 def main() -> None:
-    """Run the three trackers over the MOT15 sequences and write the report."""
+    """Run every tracker over the MOT15 sequences and write the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_data = Path(os.environ.get("TRACKKIT_DATA", ROOT / "../shared/data")) / "mot15"
     parser.add_argument("--data", type=Path, default=default_data)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out-md", type=Path, default=OUT_MD)
+    parser.add_argument(
+        "--venv",
+        action="append",
+        default=[],
+        help="LIB=PATH of a peer's virtualenv (default /tmp/peer-LIB for boxmot, trackers, "
+        "norfair); peers without a venv are left out and listed",
+    )
+    parser.add_argument("--skip-loso", action="store_true", help="leave out the grid search")
     args = parser.parse_args()
     if not args.data.is_dir():
         raise SystemExit(f"data folder not found: {args.data}")
-    seqs = list(read_motchallenge(args.data))
+    venvs = {lib: Path(f"/tmp/peer-{lib}") for lib in ("boxmot", "trackers", "norfair")}
+    for item in args.venv:
+        lib, _, path = item.partition("=")
+        venvs[lib] = Path(path)
+    seqs = [rescale_scores(s) for s in read_motchallenge(args.data)]
+
     trackers: dict[str, Any] = {
+        "assoc.MotionTracker() (default)": assoc.MotionTracker(),
+        "assoc MotionConfig.bytetrack()": assoc.MotionTracker(assoc.MotionConfig.bytetrack()),
+        "assoc MotionConfig.ocsort()": assoc.MotionTracker(assoc.MotionConfig.ocsort()),
+        "assoc MotionConfig.botsort()": assoc.MotionTracker(assoc.MotionConfig.botsort()),
         "assoc.SortTracker": assoc.SortTracker(),
-        "assoc.RetinaTrackTracker (IoU only)": assoc.RetinaTrackTracker(),
+        "assoc.RetinaTrackTracker (IoU, motion)": assoc.RetinaTrackTracker(),
+        "assoc.RetinaTrackTracker (IoU, paper: no motion)": assoc.RetinaTrackTracker(
+            assoc.RetinaTrackConfig(motion=None)
+        ),
         "ReferenceSort (per-track filterpy)": ReferenceSort(),
     }
     runs: dict[str, list[MOTBenchmarkResult]] = {name: [] for name in trackers}
     for _ in range(args.rounds):  # interleaved rounds: load bursts hit every tracker
         for name, tracker in trackers.items():
-            runs[name].append(run_mot_benchmark(tracker, seqs, name=name, progress=False))
-    results = []
-    fps: dict[str, float] = {}
+            run = run_mot_benchmark(DetectionTracker(tracker), seqs, name=name, progress=False)
+            runs[name].append(run)
+    results: list[MOTBenchmarkResult] = []
     for name, rounds in runs.items():
         first = rounds[0]
         for other in rounds[1:]:  # deterministic trackers: identical scores every round
             if other.combined.summary() != first.combined.summary():
                 raise RuntimeError(f"{name}: scores differ between rounds")
-        fps[name] = statistics.median(r.fps for r in rounds)
+        seconds = {s: statistics.median(r.seconds[s] for r in rounds) for s in first.seconds}
         results.append(
-            MOTBenchmarkResult(name, first.scores, first.combined, first.seconds, first.frames)
+            MOTBenchmarkResult(name, first.scores, first.combined, seconds, first.frames)
         )
+    missing = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for lib, kind in PEERS:
+            venv = venvs[lib]
+            if not (venv / "bin" / "python").exists():
+                missing.append(f"{lib} {kind} (no venv at {venv})")
+                continue
+            print(f"peer {lib} {kind} ...", file=sys.stderr, flush=True)
+            results.append(run_peer(lib, kind, venv, seqs, args.rounds, Path(tmp)))
+
+    loso = None if args.skip_loso else leave_one_out(seqs)
+    write_report(args, seqs, results, missing, loso)
+
+
+def write_report(args, seqs, results, missing, loso) -> None:  # type: ignore[no-untyped-def]
+    """Write the markdown report and print it."""
     table = mot_results_table(results)
-    ref = fps["ReferenceSort (per-track filterpy)"]
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    frames = sum(s.num_frames for s in seqs)
+    fps = {r.tracker: r.fps for r in results}
     lines = [
-        "# MOT15 public detections: `assoc` trackers vs a per-track SORT reference",
+        "# MOT15 public detections: `assoc` trackers against boxmot, trackers and norfair",
         "",
         f"Produced by `benchmarks/mot15_public.py` on {stamp}: Python "
         f"{platform.python_version()}, {os.cpu_count()} CPU cores shared with other jobs; "
         f"{len(seqs)} MOT15 training sequences ({', '.join(s.name for s in seqs)}), "
-        f"{sum(s.num_frames for s in seqs)} frames; detections: SORT's Faster R-CNN "
-        "`det.txt` (all scores used).",
+        f"{frames} frames; detections: SORT's Faster R-CNN `det.txt`, scores rescaled to "
+        "[0, 1] per file by min-max (they were cut at 0.5), the same for every tracker.",
         "",
-        "Metrics combined over sequences as TrackEval's COMBINED_SEQ (HOTA averaged over its "
-        "19 alphas; MOTP is mean IoU). FPS = frames / seconds spent in `update` (association "
-        f"only), median of {args.rounds} interleaved rounds; the machine is shared, so read "
-        "speed as the ratio to the reference in the same run.",
+        "Every tracker's output is scored by `trackkit.eval` (equal to TrackEval 1.3.0), "
+        "combined over sequences as TrackEval's COMBINED_SEQ. FPS = frames / seconds spent in "
+        f"`update` (association only, inputs built outside the timer), median of {args.rounds} "
+        "rounds; peers run in their own virtualenvs (subprocess). The machine is shared and "
+        "loaded, so read speed as ratios within this run.",
         "",
-        table.replace("| FPS |", "| FPS (assoc.) |"),
+        "## Combined",
         "",
-        "| tracker | speed vs reference SORT |",
-        "|---|---|",
+        "| tracker | HOTA | MOTA | IDF1 | IDSW | frames/s | ms/frame |",
+        "|---|---|---|---|---|---|---|",
     ]
-    lines += [f"| {name} | {fps[name] / ref:.2f}x |" for name in trackers]
-    lines += ["", "## Per sequence (MOTA / IDF1 / HOTA / IDSW)", ""]
-    header = ["sequence", *trackers]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for s in seqs:
-        row = [s.name]
-        for r in results:
+    for r in results:
+        c = r.combined
+        lines.append(
+            f"| {r.tracker} | {fmt(c.hota.hota)} | {fmt(c.clear.mota)} | "
+            f"{fmt(c.identity.idf1)} | {c.clear.idsw} | {r.fps:.0f} | {1000 / r.fps:.3f} |"
+        )
+    lines += ["", "All metrics:", "", table, ""]
+    if missing:
+        lines += ["Peers left out (no virtualenv): " + "; ".join(missing), ""]
+    ref = [n for n in fps if n.startswith("trackers") and n.endswith("ByteTrack")]
+    if ref:
+        lines += [
+            f"Speed relative to {ref[0]} (same run): "
+            + ", ".join(f"{n}: {fps[n] / fps[ref[0]]:.2f}x" for n in fps),
+            "",
+        ]
+    lines += ["## Per sequence (HOTA / MOTA / IDF1 / IDSW / frames/s)", ""]
+    lines += ["| tracker | " + " | ".join(s.name for s in seqs) + " |"]
+    lines += ["|---|" + "---|" * len(seqs)]
+    for r in results:
+        cells = []
+        for s in seqs:
             sc = r.scores[s.name]
-            row.append(
-                f"{sc.clear.mota:.3f} / {sc.identity.idf1:.3f} / {sc.hota.hota:.3f} / "
-                f"{sc.clear.idsw}"
+            cells.append(
+                f"{fmt(sc.hota.hota)} / {fmt(sc.clear.mota)} / {fmt(sc.identity.idf1)} / "
+                f"{sc.clear.idsw} / {r.frames[s.name] / r.seconds[s.name]:.0f}"
             )
-        lines.append("| " + " | ".join(row) + " |")
-    lines += [
-        "",
-        "Notes: `assoc.SortTracker` and the reference implement the same SORT step; they differ "
-        "in one documented rule (a confirmed track that missed a frame is reported again at "
-        "once by `assoc`, while the reference waits for a new streak of 3 hits), which shows up "
-        "as small differences in FN/IDSW. RetinaTrack's association is meant to use learned "
-        "per-anchor embeddings; without them (det.txt has none) it falls back to IoU matching "
-        "with a 40-frame track memory.",
-        "",
-    ]
+        lines.append(f"| {r.tracker} | " + " | ".join(cells) + " |")
+    if loso is not None:
+        labels, per, held, chosen_all = loso
+        lines += [
+            "",
+            "## Choosing the defaults: leave one sequence out",
+            "",
+            f"Grid over `{GRID_BASE}()` fields: "
+            + "; ".join(f"`{k}` in {v}" for k, v in GRID.items())
+            + f" ({len(labels)} settings). For each held-out sequence the setting with the "
+            "best mean of combined HOTA and IDF1 on the other five is chosen; its score on "
+            "the held-out sequence:",
+            "",
+            "| held-out sequence | chosen on the other five | HOTA | IDF1 | IDSW |",
+            "|---|---|---|---|---|",
+        ]
+        for name, chosen, sc in held:
+            lines.append(
+                f"| {name} | {chosen} | {fmt(sc.hota.hota)} | {fmt(sc.identity.idf1)} | "
+                f"{sc.clear.idsw} |"
+            )
+        pooled = MOTScores.combine(sc for _, _, sc in held)
+        lines += [
+            f"| held-out, combined | | {fmt(pooled.hota.hota)} | "
+            f"{fmt(pooled.identity.idf1)} | {pooled.clear.idsw} |",
+            "",
+            f"Chosen on all six: {chosen_all}. `MotionConfig()` is that setting.",
+            "",
+            "| setting | HOTA (all six) | IDF1 | IDSW |",
+            "|---|---|---|---|",
+        ]
+        for label in labels:
+            c = MOTScores.combine(per[label].values())
+            lines.append(
+                f"| {label} | {fmt(c.hota.hota)} | {fmt(c.identity.idf1)} | {c.clear.idsw} |"
+            )
+    lines.append("")
     args.out_md.parent.mkdir(parents=True, exist_ok=True)
     args.out_md.write_text("\n".join(lines))
     print("\n".join(lines))

@@ -26,7 +26,9 @@ def _mot_folder(root: Path) -> MOTRows:
     return seq.gt
 
 
-@pytest.mark.parametrize("tracker", ["sort", "retinatrack"])
+@pytest.mark.parametrize(
+    "tracker", ["sort", "retinatrack-iou", "motion", "bytetrack", "ocsort", "botsort"]
+)
 def test_mot_tracks_and_scores(
     tmp_path: Path, tracker: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -89,8 +89,10 @@ def test_benchmark_files_table_and_plot(tmp_path: Path, seqs: list[Sequence]) ->
 
 def test_otb_result_files_are_one_based(tmp_path: Path) -> None:
     write_otb_results(tmp_path / "r.txt", [[0.0, 1, 2, 3]])
-    assert (tmp_path / "r.txt").read_text().startswith("1.0000,2.0000,2.0000,3.0000")
+    lines = (tmp_path / "r.txt").read_text().splitlines()
+    assert lines == ["# trackkit x,y,w,h coordinate_base=1", "1.0000,2.0000,2.0000,3.0000"]
     np.testing.assert_allclose(read_otb_results(tmp_path / "r.txt"), [[0, 1, 2, 3]])
+    np.testing.assert_allclose(np.loadtxt(tmp_path / "r.txt", delimiter=","), [1, 2, 2, 3])
 
 
 def test_runner_rejects_bad_trackers(seqs: list[Sequence]) -> None:

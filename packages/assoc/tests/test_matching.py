@@ -223,3 +223,29 @@ def test_bad_input(matcher: str) -> None:
         run(np.zeros((2, 2)), maximize=1)
     with pytest.raises(ValueError, match="backend"):
         assoc.hungarian_match(np.zeros((2, 2)), backend="munkres")  # type: ignore[arg-type]
+
+
+@given(
+    st.integers(0, 6),
+    st.integers(0, 6),
+    st.integers(0, 2**31 - 1),
+    st.floats(0.1, 1.0),
+)
+def test_unchecked_pairs_reach_hungarian_match_optimum(n: int, m: int, seed: int, limit: float):
+    """The trackers' hot-path matcher solves the same thresholded problem."""
+    from assoc._matching import hungarian_pairs_unchecked
+
+    rng = np.random.default_rng(seed)
+    cost = rng.random((n, m))
+    cost[rng.random((n, m)) < 0.3] = np.inf
+    rows, cols = hungarian_pairs_unchecked(cost, limit)
+    reference = assoc.hungarian_match(cost, threshold=limit).matches
+    assert len(set(rows.tolist())) == rows.size and len(set(cols.tolist())) == cols.size
+    assert np.all(cost[rows, cols] <= limit)
+
+    def objective(r, c):
+        return float(np.sum(limit - cost[r, c]))
+
+    assert objective(rows, cols) == pytest.approx(
+        objective(reference[:, 0], reference[:, 1]), abs=1e-9
+    )

@@ -209,24 +209,35 @@ def test_retinatrack_matches_any_of_the_h_most_recent_embeddings(
     assert out.ids.tolist() == ([1] if same_id else [2])
 
 
-def test_retinatrack_embeddings_keep_identities_through_a_crossing() -> None:
+def crossing_ids_of_a(config: assoc.RetinaTrackConfig, embeddings: bool) -> list[int]:
+    """Two people walk towards each other and cross; the ids reported for person a."""
     e_a, e_b = unit(0.0), unit(90.0)
-    for embeddings in (True, False):
-        tracker = assoc.RetinaTrackTracker()
-        ids_of_a = []
-        for t in range(21):
-            xa, xb = 100 + 10 * t, 300 - 10 * t  # they meet at t = 10
-            boxes, scores = frame(box_at(xb), box_at(xa))  # detection order: b, a
-            emb = np.concatenate([e_b, e_a]) if embeddings else None
-            out = tracker.update(boxes, scores, emb)
-            if xa == xb:  # identical boxes: the output cannot tell which is which
-                continue
-            ids_of_a.append(int(out.ids[np.flatnonzero(out.boxes_xyxy[:, 0] == xa)[0]]))
-        if embeddings:
-            assert set(ids_of_a) == {ids_of_a[0]}
-        else:
-            # IoU alone swaps the identities at the crossing (a known failure it fixes).
-            assert len(set(ids_of_a)) > 1
+    tracker = assoc.RetinaTrackTracker(config)
+    ids_of_a = []
+    for t in range(21):
+        xa, xb = 100 + 10 * t, 300 - 10 * t  # they meet at t = 10
+        boxes, scores = frame(box_at(xb), box_at(xa))  # detection order: b, a
+        emb = np.concatenate([e_b, e_a]) if embeddings else None
+        out = tracker.update(boxes, scores, emb)
+        if xa == xb:  # identical boxes: the output cannot tell which is which
+            continue
+        ids_of_a.append(int(out.ids[np.flatnonzero(out.boxes_xyxy[:, 0] == xa)[0]]))
+    return ids_of_a
+
+
+@pytest.mark.parametrize("motion", [None, assoc.StateLayout.botsort()])
+def test_retinatrack_embeddings_keep_identities_through_a_crossing(motion) -> None:
+    ids = crossing_ids_of_a(assoc.RetinaTrackConfig(motion=motion), embeddings=True)
+    assert set(ids) == {ids[0]}
+
+
+def test_retinatrack_motion_model_keeps_identities_without_embeddings() -> None:
+    # The paper's tracker: IoU alone with stored boxes swaps the identities at the crossing.
+    paper = crossing_ids_of_a(assoc.RetinaTrackConfig(motion=None), embeddings=False)
+    assert len(set(paper)) > 1
+    # With the motion model the predicted boxes carry both people through.
+    moving = crossing_ids_of_a(assoc.RetinaTrackConfig(), embeddings=False)
+    assert set(moving) == {moving[0]}
 
 
 def test_retinatrack_iou_only_mode_and_lifecycle() -> None:

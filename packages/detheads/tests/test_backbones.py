@@ -64,20 +64,23 @@ def test_mobilenet_classifier_keys_and_shapes_equal_checkpoint(mobilenet_weights
 def test_mobilenet_classifier_recognises_a_bicycle(
     mobilenet_weights: Path, shared_data: Path
 ) -> None:
-    """End-to-end check of the architecture: a real crop of a bicycle is classified as one."""
-    import numpy as np
+    """End-to-end check of the architecture: a real crop of a bicycle is classified as one.
 
-    cv2 = pytest.importorskip("cv2")
+    The JPEG is decoded with Pillow (a test extra of this package), not OpenCV, so the check
+    runs in the isolated ``nox -s detheads`` session.
+    """
+    image_mod = pytest.importorskip("PIL.Image")  # in the test extra: skipped only outside it
     seq = shared_data / "sot" / "uav_bike1"
     if not seq.is_dir():
         pytest.skip("uav_bike1 not in the shared data")
     first = sorted((seq / "img").iterdir())[0]
     x, y, w, h = (float(v) for v in (seq / "groundtruth.txt").read_text().split()[0].split(","))
-    img = cv2.imread(str(first))
     cx, cy, s = x + w / 2, y + h / 2, max(w, h) * 1.5
-    crop = img[max(0, int(cy - s / 2)) : int(cy + s / 2), max(0, int(cx - s / 2)) : int(cx + s / 2)]
-    rgb = cv2.resize(crop, (224, 224))[:, :, ::-1].astype(np.float32) / 255.0
-    t = torch.from_numpy(rgb.copy()).permute(2, 0, 1)
+    with image_mod.open(first) as img:
+        box = (max(0, int(cx - s / 2)), max(0, int(cy - s / 2)), int(cx + s / 2), int(cy + s / 2))
+        crop = img.convert("RGB").crop(box).resize((224, 224), image_mod.Resampling.BILINEAR)
+    rgb = torch.frombuffer(bytearray(crop.tobytes()), dtype=torch.uint8).reshape(224, 224, 3)
+    t = rgb.permute(2, 0, 1).float() / 255.0
     mean = torch.tensor([0.485, 0.456, 0.406])[:, None, None]
     std = torch.tensor([0.229, 0.224, 0.225])[:, None, None]
     model = MobileNetV2Classifier()
@@ -272,3 +275,19 @@ def test_bad_arguments() -> None:
         MobileNetV2Backbone(output_stride=4)
     with pytest.raises(ValueError, match="num_branches"):
         ResNet18Backbone(last_stage="layer2", num_branches=2)
+
+
+@pytest.mark.parametrize("content", ["truncated", "garbage", "object"])
+def test_read_state_dict_names_a_corrupt_file_in_one_line(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "bad.pth"
+    if content == "truncated":
+        torch.save({"w": torch.zeros(64, 64)}, path)
+        path.write_bytes(path.read_bytes()[:200])
+    elif content == "garbage":
+        path.write_bytes(b"this is not a checkpoint")
+    else:
+        torch.save({"w": torch.zeros(2), "when": __import__("datetime").date(2020, 1, 1)}, path)
+    with pytest.raises(ValueError, match=r"bad\.pth") as info:
+        MobileNetV2Classifier().load_pretrained(path)
+    message = str(info.value)
+    assert "\n" not in message and "weights_only=False" not in message

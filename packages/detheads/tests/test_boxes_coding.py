@@ -150,3 +150,11 @@ def test_check_boxes_errors() -> None:
     )
     with pytest.raises(ValueError, match="sizes"):
         make_anchors([(2, 2)], [8], [(32.0,), (64.0,)])
+
+
+@pytest.mark.parametrize("bad", ["boxes1", "boxes2"])
+def test_box_iou_names_the_argument_with_a_wrong_shape(bad: str) -> None:
+    good, wrong = torch.zeros(2, 4), torch.zeros(2, 3)
+    args = (wrong, good) if bad == "boxes1" else (good, wrong)
+    with pytest.raises(ValueError, match=rf"{bad} must have shape \[\.\.\., N, 4\].*\(2, 3\)"):
+        box_iou(*args)

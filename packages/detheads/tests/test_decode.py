@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from detheads import (
     batched_nms,
     box_iou,
+    decode_fcos,
     decode_retinanet,
     make_anchors,
+    make_points,
     nms_mask,
     postprocess_detections,
 )
@@ -83,3 +85,61 @@ def test_decode_retinanet_per_image_and_empty() -> None:
     dets = decode_retinanet(out, anchors)
     assert len(dets) == 2 and len(dets[1]["scores"]) == 0
     assert torch.allclose(dets[0]["boxes_xyxy"], anchors[4:5])
+
+
+# --- bad input: NaN never ranks or disappears silently; shapes are named (issue 13) ---------
+
+
+def test_batched_nms_rejects_a_nan_score() -> None:
+    boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [1.0, 1.0, 11.0, 11.0]])
+    scores = torch.tensor([float("nan"), 0.9])
+    with pytest.raises(ValueError, match="scores contains NaN"):
+        batched_nms(boxes, scores, torch.zeros(2, dtype=torch.long), 0.5)
+
+
+def test_nms_rejects_nan_boxes_but_ignores_invalid_padding() -> None:
+    boxes = torch.tensor([[[0.0, 0.0, 10.0, 10.0], [float("nan"), 1.0, 11.0, 11.0]]])
+    scores = torch.tensor([[0.8, 0.9]])
+    with pytest.raises(ValueError, match="boxes_xyxy contains NaN"):
+        nms_mask(boxes, scores, 0.5)
+    keep = nms_mask(boxes, scores, 0.5, valid=torch.tensor([[True, False]]))
+    assert keep.tolist() == [[True, False]]
+
+
+@pytest.mark.parametrize("where", ["score", "box"])
+def test_postprocess_and_decoders_reject_nan(where: str) -> None:
+    anchors = make_anchors([(3, 3)], [8], [(16.0,)], (1.0,))
+    logits = torch.full((1, 9, 1), -10.0)
+    logits[0, 4, 0] = 5.0
+    deltas = torch.zeros(1, 9, 4)
+    if where == "score":
+        logits[0, 0, 0] = float("nan")
+    else:
+        deltas[0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        decode_retinanet({"cls_logits": logits, "bbox_deltas": deltas}, anchors)
+    points, strides = make_points([(3, 3)], [8])
+    ctr = torch.full((1, 9), -10.0)
+    ltrb = torch.ones(1, 9, 4)
+    if where == "score":
+        ctr[0, 2] = float("nan")
+    else:
+        ltrb[0, 2, 1] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        decode_fcos({"centerness_logits": ctr, "bbox_ltrb": ltrb}, points, strides)
+
+
+def test_decode_retinanet_names_a_wrong_anchor_count() -> None:
+    anchors = make_anchors([(3, 3)], [8], [(16.0,)], (1.0,))  # 9 anchors
+    out = {"cls_logits": torch.zeros(1, 12, 1), "bbox_deltas": torch.zeros(1, 12, 4)}
+    with pytest.raises(ValueError, match=r"anchors_xyxy must have shape \[A, 4\] with A = 12"):
+        decode_retinanet(out, anchors)
+    with pytest.raises(ValueError, match="outputs lacks"):
+        decode_retinanet({"cls_logits": torch.zeros(1, 9, 1)}, anchors)
+
+
+def test_decode_fcos_names_a_wrong_point_count() -> None:
+    points, strides = make_points([(3, 3)], [8])
+    out = {"centerness_logits": torch.zeros(1, 4), "bbox_ltrb": torch.ones(1, 4, 4)}
+    with pytest.raises(ValueError, match=r"points_xy must have shape \[A, 2\] with A = 4"):
+        decode_fcos(out, points, strides)

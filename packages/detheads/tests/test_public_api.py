@@ -34,3 +34,32 @@ def test_public_name_has_docstring(name: str) -> None:
         return
     doc = getattr(obj, "__doc__", None)
     assert doc and doc.strip(), f"{MODULE}.{name} has no docstring"
+
+
+def test_numpy_is_a_runtime_dependency_so_torch_imports_cleanly() -> None:
+    """torch warns "Failed to initialize NumPy" at import without numpy (issue 13).
+
+    detheads never calls numpy, but an environment with only detheads and its dependencies
+    must not print torch's warning, so numpy is a runtime dependency, and the first forward
+    pass in a fresh interpreter (warnings as errors) stays silent.
+    """
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    assert any(d.replace(" ", "").startswith("numpy") for d in deps), deps
+    code = (
+        "import torch, detheads; "
+        "detheads.ResNet18Backbone()(torch.zeros(1, 3, 32, 32)); "
+        "detheads.box_iou(torch.zeros(1, 4), torch.zeros(1, 4))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error::UserWarning", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and "NumPy" not in done.stderr, done.stderr[-500:]

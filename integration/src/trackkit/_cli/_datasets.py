@@ -19,7 +19,7 @@ from trackkit.data import (
     read_vot,
 )
 
-__all__ = ["SOT_FORMATS", "existing_dir", "open_sot_dataset"]
+__all__ = ["SOT_FORMATS", "existing_dir", "open_sot_dataset", "sot_tracker_options"]
 
 #: ``--format`` choices of the single-object commands and their readers.
 SOT_FORMATS: dict[str, Callable[..., Dataset[Sequence]]] = {
@@ -48,14 +48,25 @@ def existing_dir(path: Path, what: str) -> Path:
     return path
 
 
-def open_sot_dataset(path: Path, fmt: str, *, names: list[str] | None = None) -> Dataset[Sequence]:
-    """Open a single-object dataset folder in the given ``--format``."""
+def open_sot_dataset(
+    path: Path,
+    fmt: str,
+    *,
+    names: list[str] | None = None,
+    coordinate_base: int | str | None = None,
+) -> Dataset[Sequence]:
+    """Open a single-object dataset folder in the given ``--format``.
+
+    ``coordinate_base`` (``--coordinate-base``) overrides the base of the ground-truth files.
+    """
     existing_dir(path, "dataset folder (--data)")
     if fmt not in SOT_FORMATS:
         raise CLIError(f"unknown --format {fmt!r}; choose from {', '.join(SOT_FORMATS)}")
     kwargs: dict[str, Any] = {}
     if names:
         kwargs["names"] = names
+    if coordinate_base is not None:
+        kwargs["coordinate_base"] = int(coordinate_base)
     try:
         return SOT_FORMATS[fmt](path, **kwargs)
     except (FileNotFoundError, NotADirectoryError, KeyError) as err:
@@ -63,11 +74,21 @@ def open_sot_dataset(path: Path, fmt: str, *, names: list[str] | None = None) ->
 
 
 def set_torch_threads(threads: int | None) -> None:
-    """Apply a ``--threads`` option: ``None`` keeps torch's default, otherwise it must be >= 1."""
-    if threads is None:
+    """Apply a ``--threads`` option: ``None`` or 0 keeps torch's default (one thread per core),
+    otherwise it must be >= 1."""
+    if threads is None or threads == 0:
         return
     if threads < 1:
-        raise ValueError(f"--threads must be >= 1, got {threads}")
+        raise ValueError(f"--threads must be >= 1 (or 0 for torch's default), got {threads}")
     import torch
 
     torch.set_num_threads(threads)
+
+
+def sot_tracker_options(name: str, **options: Any) -> dict[str, Any]:
+    """The command-line options that tracker ``name`` takes (``--device`` etc. apply to the deep
+    trackers only; options left at ``None``/default are dropped for the others)."""
+    from trackkit.registry import tracker_options
+
+    takes = set(tracker_options(name))
+    return {k: v for k, v in options.items() if k in takes}

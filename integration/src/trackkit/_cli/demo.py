@@ -17,6 +17,13 @@ from trackkit._cli._datasets import set_torch_threads
 
 __all__ = ["register", "run_demo"]
 
+EPILOG = """\
+examples:
+  trackkit demo                                    # writes trackkit_demo.mp4, prints the AUC
+  trackkit demo --out runs/demo.mp4 --frame-png runs/demo.png --tracker retina-maml
+  trackkit demo --length 60 --seed 3 --threads 1   # a shorter, different scene
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``demo`` subcommand."""
@@ -27,6 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "Generate a synthetic sequence, track it with the shipped FCOS-MAML model (paper "
             "000), write the annotated video and print success AUC, precision@20px and speed."
         ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--out", type=Path, default=Path("trackkit_demo.mp4"), help="annotated video path"
@@ -55,12 +64,7 @@ def run_demo(
 
     from trackkit.data import AnnotatedVideoWriter, draw_boxes, synthetic_sot_sequence
     from trackkit.eval import evaluate_sot
-    from trackkit.sot import (
-        InstanceTracker,
-        load_detector,
-        shipped_checkpoint,
-        tracker_config_for,
-    )
+    from trackkit.registry import make_tracker
 
     seq = synthetic_sot_sequence(
         length=length,
@@ -72,8 +76,7 @@ def run_demo(
         occlusion=0.5,
         target_speed=3.0,
     )
-    det = load_detector(shipped_checkpoint(tracker_name), device=device)
-    tracker = InstanceTracker(det, config=tracker_config_for(det), device=device)
+    tracker = make_tracker(tracker_name, device=device)
     boxes = np.empty((len(seq), 4))
     boxes[0] = seq.boxes_xywh[0]
     tracker.init(seq[0], seq.boxes_xywh[0])

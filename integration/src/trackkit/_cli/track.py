@@ -8,12 +8,35 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trackkit._cli._datasets import set_torch_threads
+from trackkit._cli._datasets import set_torch_threads, sot_tracker_options
+from trackkit.cli import CLIError
+from trackkit.registry import make_tracker, tracker_names
 
-__all__ = ["make_sot_tracker", "register"]
+__all__ = ["register"]
 
-MAML_TRACKERS = ("fcos-maml", "retina-maml")
-OPENCV_TRACKERS = ("opencv-csrt", "opencv-kcf", "opencv-mil", "opencv-medianflow")
+EPILOG = """\
+examples:
+  # FCOS-MAML on an image folder, annotated video and one box per frame
+  trackkit track ../shared/data/sot/Crossing/img --init 204,150,17,50 --out crossing.mp4 \\
+      --boxes crossing.txt
+
+  # paste the first line of an OTB/UAV123 groundtruth.txt (1-based) as it is
+  trackkit track ../shared/data/sot/Crossing/img --init 205,151,17,50 --init-base 1
+
+  # OpenCV's CSRT instead, first 60 frames, no progress bar (works on a video file too)
+  trackkit track ../shared/data/sot/Crossing/img --init 204,150,17,50 --tracker opencv-csrt \\
+      --max-frames 60 --no-progress
+
+--boxes files start with "# trackkit x,y,w,h coordinate_base=B" (B = --init-base), so
+`trackkit eval sot --results` reads them back in the right base without options.
+"""
+
+#: Why ``--threads`` defaults to 1 (measured: benchmarks/track_threads.py).
+THREADS_WHY = (
+    "One thread because torch's default (one per core) collapses when the machine is shared: "
+    "on a loaded 2-core machine --threads 1 ran 2.3 frames/s, 2 threads 0.2-0.3 "
+    "(docs/benchmarks/track_threads.md); try 0 on an idle many-core machine."
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -24,32 +47,59 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=(
             "Track the object inside --init through a video (mp4, avi, ...) or a folder of "
             "images (sorted by name). Default tracker: FCOS-MAML with the shipped checkpoint "
-            "(paper 000). Boxes are x,y,w,h in 0-based pixels (top-left corner, width, height)."
+            "(paper 000). Boxes are x,y,w,h: top-left corner, width, height, in 0-based pixels "
+            "(the top-left pixel is 0,0) unless --init-base 1."
         ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("source", type=Path, help="video file or image folder")
     p.add_argument(
-        "--init", required=True, help="initial box x,y,w,h in the first frame (0-based pixels)"
+        "--init",
+        required=True,
+        help="initial box x,y,w,h in the first frame, 0-based pixels (see --init-base)",
+    )
+    p.add_argument(
+        "--init-base",
+        type=int,
+        choices=[0, 1],
+        default=0,
+        help="coordinate base of --init and of the --boxes file: 0 (default; trackkit, VOT, "
+        "GOT-10k) or 1 (a line pasted from an OTB/UAV123/LaSOT groundtruth.txt, top-left "
+        "pixel 1,1)",
     )
     p.add_argument(
         "--tracker",
-        choices=MAML_TRACKERS + OPENCV_TRACKERS,
+        choices=tracker_names("sot"),
         default="fcos-maml",
-        help="which tracker (default fcos-maml)",
+        metavar="NAME",
+        help=f"which tracker: {', '.join(tracker_names('sot'))} (default fcos-maml)",
     )
     p.add_argument("--out", type=Path, default=None, help="write an annotated video (.mp4)")
     p.add_argument(
-        "--boxes", type=Path, default=None, help="write one 'x,y,w,h' line per frame (0-based)"
+        "--boxes",
+        type=Path,
+        default=None,
+        help="write one 'x,y,w,h' line per frame in the base of --init, after a header line "
+        "naming that base",
     )
     p.add_argument("--device", default="cpu", help="torch device for MAML trackers (cpu, cuda)")
     p.add_argument(
-        "--checkpoint", type=Path, default=None, help="MAML trackers: a detector checkpoint"
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="MAML trackers: a detector checkpoint (an error with opencv-* trackers)",
     )
     p.add_argument(
         "--no-online-update", action="store_true", help="MAML trackers: first-frame adaptation only"
     )
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help=f"torch CPU threads (default 1; 0 = torch's default, one per core). {THREADS_WHY}",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
@@ -66,33 +116,6 @@ def parse_box(text: str) -> list[float]:
     return values
 
 
-def make_sot_tracker(
-    name: str,
-    *,
-    device: str = "cpu",
-    online_update: bool = True,
-    checkpoint: Path | None = None,
-) -> Any:
-    """A single-object tracker with ``init(frame, box)``/``update(frame)`` from a CLI name."""
-    if name in MAML_TRACKERS:
-        from trackkit.sot import (
-            InstanceTracker,
-            load_detector,
-            shipped_checkpoint,
-            tracker_config_for,
-        )
-
-        path = checkpoint if checkpoint is not None else shipped_checkpoint(name)
-        det = load_detector(path, device=device)
-        config = tracker_config_for(det, online_update=online_update)
-        return InstanceTracker(det, config=config, device=device)
-    if name in OPENCV_TRACKERS:
-        from distill import OpenCVTeacher
-
-        return OpenCVTeacher(name.split("-", 1)[1].upper())
-    raise ValueError(f"unknown tracker {name!r}; choose from {MAML_TRACKERS + OPENCV_TRACKERS}")
-
-
 def _box_of(result: Any, previous: list[float]) -> list[float]:
     ok = True
     if isinstance(result, tuple) and len(result) == 2:
@@ -105,19 +128,29 @@ def _run(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
+    from trackkit._torchutil import resolve_device
     from trackkit.data import AnnotatedVideoWriter, open_frames
+    from trackkit.eval import write_otb_results
 
     set_torch_threads(args.threads)
     init = parse_box(args.init)
+    takes = sot_tracker_options(args.tracker, device=args.device, checkpoint=args.checkpoint)
+    if args.checkpoint is not None and "checkpoint" not in takes:
+        raise CLIError(f"--checkpoint is for the MAML trackers; {args.tracker} has no checkpoint")
+    if "device" in takes:
+        resolve_device(args.device)
     frames = open_frames(args.source)
     n = len(frames) if args.max_frames is None else min(len(frames), args.max_frames)
     if n < 1:
         raise ValueError(f"{args.source}: no frames")
-    tracker = make_sot_tracker(
+    tracker = make_tracker(
         args.tracker,
-        device=args.device,
-        online_update=not args.no_online_update,
-        checkpoint=args.checkpoint,
+        **sot_tracker_options(
+            args.tracker,
+            device=args.device,
+            online_update=not args.no_online_update,
+            checkpoint=args.checkpoint,
+        ),
     )
     fps_in = float(getattr(frames, "fps", 0.0)) or 25.0
     writer = AnnotatedVideoWriter(args.out, fps=fps_in) if args.out is not None else None
@@ -128,8 +161,9 @@ def _run(args: argparse.Namespace) -> int:
             frame = frames[t]
             start = time.perf_counter()
             if t == 0:
-                tracker.init(frame, np.asarray(init, dtype=np.float64))
-                box = init
+                init0 = np.asarray(init, dtype=np.float64) - [args.init_base, args.init_base, 0, 0]
+                tracker.init(frame, init0)
+                box = init0.tolist()
             else:
                 box = _box_of(tracker.update(frame), boxes[-1])
                 spent += time.perf_counter() - start
@@ -140,8 +174,7 @@ def _run(args: argparse.Namespace) -> int:
         if writer is not None:
             writer.close()
     if args.boxes is not None:
-        args.boxes.parent.mkdir(parents=True, exist_ok=True)
-        np.savetxt(args.boxes, np.asarray(boxes), fmt="%.2f", delimiter=",")
+        write_otb_results(args.boxes, np.asarray(boxes), coordinate_base=args.init_base)
     fps = (n - 1) / spent if spent > 0 else float("nan")
     print(f"tracked {n} frames with {args.tracker}: {fps:.1f} frames per second", file=sys.stderr)
     if args.out is not None:

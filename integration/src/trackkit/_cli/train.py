@@ -12,6 +12,22 @@ from trackkit._cli._datasets import set_torch_threads
 
 __all__ = ["register"]
 
+EPILOG = """\
+examples:
+  # build the shared feature cache once, then train FCOS-MAML and Retina-MAML from it
+  trackkit train maml --out runs/unused --cache runs/cache.pt --cache-only
+  trackkit train maml --out runs/fcos_maml --cache runs/cache.pt --steps 1500 --threads 1
+  trackkit train maml --out runs/retina_maml --head retina --cache runs/cache.pt
+
+  # a quick smoke run on synthetic sequences only
+  trackkit train maml --out runs/smoke --no-data --synthetic 4 --steps 20
+
+  # continue an interrupted run; choose the lost threshold and export
+  trackkit train maml --out runs/fcos_maml --cache runs/cache.pt --resume \\
+      runs/fcos_maml/train_state.pt
+  trackkit train finalize runs/fcos_maml/detector.pt --out runs/fcos_maml/final.pt
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``trackkit train`` with its ``maml`` recipe."""
@@ -19,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "train",
         help="train a tracker (offline MAML for FCOS-MAML / Retina-MAML)",
         description="Train a tracker. Recipes: maml (paper 000's instance detectors).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     recipes = parser.add_subparsers(dest="recipe", metavar="RECIPE")
     p = recipes.add_parser(
@@ -33,6 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "once (--cache) and shared by runs. Writes OUT/train_state.pt (resumable), "
             "OUT/log.jsonl and OUT/detector.pt."
         ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--head", choices=["fcos", "retina"], default="fcos", help="detector head")
@@ -99,6 +119,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "largest threshold within 0.002 AUC of the best in the checkpoint's meta, and write "
             "the checkpoint to --out. Never looks at the held-out evaluation sequences."
         ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     f.add_argument("detector", type=Path, help="a detector.pt written by `trackkit train maml`")
     f.add_argument("--out", required=True, type=Path, help="output checkpoint")
@@ -116,13 +138,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _run_finalize(args: argparse.Namespace) -> int:
 
+    from trackkit.data import default_data_root
     from trackkit.sot import load_detector, save_detector
-    from trackkit.train import (
-        VALIDATION_SEQUENCES,
-        choose_lost_threshold,
-        default_data_root,
-        validation_sequences,
-    )
+    from trackkit.train import VALIDATION_SEQUENCES, choose_lost_threshold, validation_sequences
 
     set_torch_threads(args.threads)
     try:
@@ -167,6 +185,7 @@ def _run_finalize(args: argparse.Namespace) -> int:
 
 def _run_maml(args: argparse.Namespace) -> int:
 
+    from trackkit.data import default_data_root, default_mot_root
     from trackkit.sot import DetectorConfig, InstanceDetector, build_trunk
     from trackkit.train import (
         DEFAULT_HOLDOUT,
@@ -174,8 +193,6 @@ def _run_maml(args: argparse.Namespace) -> int:
         FeatureCache,
         MAMLTrainConfig,
         build_feature_cache,
-        default_data_root,
-        default_mot_root,
         train_instance_detector,
         training_sequences,
     )

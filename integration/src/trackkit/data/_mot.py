@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 from trackkit.data._dataset import Dataset
 from trackkit.data._sequence import FrameSource, ImageFiles
 from trackkit.data._simple import list_images
-from trackkit.data._text import read_numeric_rows
+from trackkit.data._text import line_of_row, read_numeric_rows
 
 __all__ = [
     "MOT17_CLASSES",
@@ -158,12 +158,27 @@ def read_mot_rows(path: str | Path, *, mot17_columns: bool | None = None) -> MOT
             coordinates) or 7 (detections) -> no.
 
     Returns :class:`MOTRows` with 0-based frames and boxes.
+
+    Raises:
+        ValueError: naming the file and line, for fewer than 6 columns, a frame number that is
+            not an integer >= 1, or a NaN / infinite frame, id, box coordinate or score (a NaN
+            box would otherwise match nothing and be scored silently as a false positive).
     """
     rows = read_numeric_rows(path)
     if rows.shape[0] == 0:
         return MOTRows.empty()
     if rows.shape[1] < 6:
         raise ValueError(f"{path}: MOTChallenge rows need at least 6 columns, got {rows.shape[1]}")
+    checked = rows[:, : min(rows.shape[1], 7)]
+    bad = ~np.isfinite(checked).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        names = ["frame", "id", "bb_left", "bb_top", "bb_width", "bb_height", "conf"]
+        cols = [names[j] for j in np.flatnonzero(~np.isfinite(checked[i]))]
+        raise ValueError(
+            f"{path}:{line_of_row(path, i)}: {', '.join(cols)} is not a finite number "
+            f"({int(bad.sum())} such row(s) in the file)"
+        )
     if np.any(rows[:, 0] < 1) or np.any(rows[:, 0] != np.round(rows[:, 0])):
         raise ValueError(f"{path}: frame numbers (column 1) must be integers >= 1")
     if mot17_columns is None:

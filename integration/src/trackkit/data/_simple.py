@@ -16,7 +16,7 @@ import numpy as np
 
 from trackkit.data._dataset import Dataset
 from trackkit.data._sequence import ImageFiles, Sequence
-from trackkit.data._text import read_numeric_rows
+from trackkit.data._text import line_of_row, read_numeric_rows
 
 __all__ = ["IMAGE_SUFFIXES", "boxes_from_rows", "list_images", "read_simple_sot"]
 
@@ -37,13 +37,24 @@ def boxes_from_rows(
     """Turn annotation rows ``[T, 4]`` (``x,y,w,h``) into 0-based boxes and an absence mask.
 
     Rows with any NaN mark an absent target. ``coordinate_base`` 1 (MATLAB-style, top-left
-    pixel = (1, 1)) shifts x and y by -1; 0 keeps them.
+    pixel = (1, 1)) shifts x and y by -1; 0 keeps them. A negative width or height is an
+    annotation error, not an absent target: ``ValueError`` naming the file and line (when
+    ``source`` is the file the rows came from).
     """
     if coordinate_base not in (0, 1):
         raise ValueError(f"coordinate_base must be 0 or 1, got {coordinate_base!r}")
     if rows.ndim != 2 or rows.shape[1] != 4:
         raise ValueError(f"{source}: expected 4 values per line (x,y,w,h), got {rows.shape}")
     boxes = rows.astype(np.float64).copy()
+    with np.errstate(invalid="ignore"):
+        negative = (boxes[:, 2] < 0) | (boxes[:, 3] < 0)
+    if negative.any():
+        i = int(np.flatnonzero(negative)[0])
+        where = f"{source}:{line_of_row(source, i)}" if Path(source).is_file() else source
+        raise ValueError(
+            f"{where}: box {rows[i].tolist()} has a negative width or height (frame {i}; "
+            f"{int(negative.sum())} such box(es)); mark an absent target with NaN,NaN,NaN,NaN"
+        )
     boxes[:, :2] -= coordinate_base
     absent = np.asarray(np.isnan(boxes).any(axis=1), dtype=bool)
     return boxes, absent
@@ -101,8 +112,8 @@ def read_simple_sot(
         if base is None:
             if "coordinate_base" not in entry:
                 raise ValueError(
-                    f"{root / 'manifest.json'}: no coordinate_base for {name!r}; "
-                    "pass coordinate_base=0 or 1"
+                    f"{root / 'manifest.json'}: no coordinate_base for {name!r}; pass "
+                    "coordinate_base=0 or 1 (trackkit eval sot: --coordinate-base 0 or 1)"
                 )
             base = int(entry["coordinate_base"])
         rows = read_numeric_rows(folder / "groundtruth.txt", min_cols=4)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from trackkit.eval._iou import iou_xywh
+
 __all__ = [
     "NORM_PRECISION_THRESHOLDS",
     "OVERLAP_THRESHOLDS",
@@ -73,12 +75,8 @@ def overlaps_xywh(pred_xywh: ArrayLike, gt_xywh: ArrayLike) -> NDArray[np.float6
     pv, gv = _valid(p), _valid(g)
     out = np.full(p.shape[0], np.nan)
     both = pv & gv
-    pp, gg = p[both], g[both]
-    iw = np.minimum(pp[:, 0] + pp[:, 2], gg[:, 0] + gg[:, 2]) - np.maximum(pp[:, 0], gg[:, 0])
-    ih = np.minimum(pp[:, 1] + pp[:, 3], gg[:, 1] + gg[:, 3]) - np.maximum(pp[:, 1], gg[:, 1])
-    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
-    union = pp[:, 2] * pp[:, 3] + gg[:, 2] * gg[:, 3] - inter
-    out[both] = np.clip(inter / union, 0.0, 1.0)  # rounding can push identical boxes past 1
+    iou = iou_xywh(p[both], g[both])
+    out[both] = np.clip(iou, 0.0, 1.0)  # rounding can push identical boxes past 1
     out[gv & ~pv] = 0.0
     return out
 
@@ -175,6 +173,11 @@ def evaluate_sot(
         absent: optional ``bool [T]``; True frames are treated like unusable ground truth.
         absent_policy: ``"exclude"`` or ``"otb"`` (see the module docstring).
         skip_first: leave out frame 0, the initialisation frame (GOT-10k protocol).
+
+    Raises:
+        ValueError: mismatched shapes, an unknown policy, or a ground-truth box with a
+            negative width or height in a frame not marked absent (an annotation error that
+            would otherwise be scored silently as an unusable frame).
     """
     if absent_policy not in _POLICIES:
         raise ValueError(f"absent_policy must be one of {_POLICIES}, got {absent_policy!r}")
@@ -185,6 +188,16 @@ def evaluate_sot(
         if a.shape[0] != g.shape[0]:
             raise ValueError(f"absent has {a.shape[0]} entries for {g.shape[0]} frames")
         usable &= ~a
+    else:
+        a = np.zeros(g.shape[0], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        negative = np.isfinite(g).all(axis=1) & ((g[:, 2] < 0) | (g[:, 3] < 0)) & ~a
+    if negative.any():
+        i = int(np.flatnonzero(negative)[0])
+        raise ValueError(
+            f"gt_xywh[{i}] = {g[i].tolist()} has a negative width or height "
+            f"({int(negative.sum())} such frame(s)); mark absent frames with NaN or absent="
+        )
     keep = np.ones(g.shape[0], dtype=bool)
     if skip_first:
         keep[0] = False

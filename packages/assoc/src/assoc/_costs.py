@@ -16,8 +16,8 @@ def _intersection_union(a: FloatArray, b: FloatArray) -> tuple[FloatArray, Float
     """``(intersection[N, M], union[N, M])`` areas; outer products keep temporaries 2-D."""
     w = np.minimum.outer(a[:, 2], b[:, 2]) - np.maximum.outer(a[:, 0], b[:, 0])
     h = np.minimum.outer(a[:, 3], b[:, 3]) - np.maximum.outer(a[:, 1], b[:, 1])
-    np.clip(w, 0.0, None, out=w)
-    np.clip(h, 0.0, None, out=h)
+    np.maximum(w, 0.0, out=w)
+    np.maximum(h, 0.0, out=h)
     intersection = w * h
     union = np.add.outer(_areas(a), _areas(b)) - intersection
     return intersection, union
@@ -51,7 +51,9 @@ def iou_matrix(boxes_xyxy_a: ArrayLike, boxes_xyxy_b: ArrayLike) -> FloatArray:
 def iou_unchecked(a: FloatArray, b: FloatArray) -> FloatArray:
     """:func:`iou_matrix` on boxes the caller has already validated (trackers' hot path)."""
     intersection, union = _intersection_union(a, b)
-    return np.clip(_safe_divide(intersection, union), 0.0, 1.0)
+    iou = _safe_divide(intersection, union)
+    np.maximum(iou, 0.0, out=iou)
+    return np.minimum(iou, 1.0, out=iou)
 
 
 def giou_matrix(boxes_xyxy_a: ArrayLike, boxes_xyxy_b: ArrayLike) -> FloatArray:

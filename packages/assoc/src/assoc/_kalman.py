@@ -70,6 +70,14 @@ def kalman_update(
     return new_mean, new_cov
 
 
+def _diagonal(values: FloatArray) -> FloatArray:
+    """``Array[N, n, n]`` diagonal matrices from ``Array[N, n]`` diagonals."""
+    n = values.shape[1]
+    out = np.zeros((values.shape[0], n, n))
+    out[:, np.arange(n), np.arange(n)] = values
+    return out
+
+
 class BatchedKalmanFilter:
     """Constant-velocity box Kalman filter over N tracks, state held as stacked arrays.
 
@@ -95,6 +103,11 @@ class BatchedKalmanFilter:
         self._f = layout.transition()
         self._h = layout.measurement_matrix()
         self._r, self._p0, self._q = layout.noise_matrices()
+        self._scaled = layout.noise_scale == "box"
+        if self._scaled:
+            self._r_w = np.square(np.asarray(layout.measurement_noise, dtype=np.float64))
+            self._p0_w = np.square(np.asarray(layout.initial_covariance, dtype=np.float64))
+            self._q_w = np.square(np.asarray(layout.process_noise, dtype=np.float64))
         self.mean: FloatArray = np.zeros((0, layout.dim_x))
         self.covariance: FloatArray = np.zeros((0, layout.dim_x, layout.dim_x))
 
@@ -113,13 +126,43 @@ class BatchedKalmanFilter:
         """:meth:`initiate` from validated measurements ``Array[K, 4]`` (trackers' hot path)."""
         mean = np.zeros((z.shape[0], self.layout.dim_x))
         mean[:, :4] = z
-        cov = np.broadcast_to(self._p0, (z.shape[0], *self._p0.shape))
+        if self._scaled:
+            cov = _diagonal(self._p0_w * np.square(self.layout.component_scales(z)))
+        else:
+            cov = np.broadcast_to(self._p0, (z.shape[0], *self._p0.shape))
         self.mean = np.concatenate([self.mean, mean], axis=0)
         self.covariance = np.concatenate([self.covariance, cov], axis=0)
 
-    def predict(self) -> None:
-        """Advance every track by one time step."""
-        self.mean, self.covariance = kalman_predict(self.mean, self.covariance, self._f, self._q)
+    def predict(self, rows: ArrayLike | None = None) -> None:
+        """Advance every track (or only ``rows``) by one time step.
+
+        ``Q`` comes from the current sizes if the layout's noise is box-relative.
+
+        Args:
+            rows: optional ``Array[K]`` distinct row indices; all rows if omitted.
+        """
+        if rows is None:
+            self.mean, self.covariance = kalman_predict(
+                self.mean, self.covariance, self._f, self._process_noise(self.mean)
+            )
+            return
+        index = self._rows(rows)
+        mean, cov = kalman_predict(
+            self.mean[index], self.covariance[index], self._f, self._process_noise(self.mean[index])
+        )
+        self.mean[index] = mean
+        self.covariance[index] = cov
+
+    def _process_noise(self, mean: FloatArray) -> FloatArray:
+        if not self._scaled:
+            return self._q
+        return _diagonal(self._q_w * np.square(self.layout.component_scales(mean[:, :4])))
+
+    def _measurement_noise(self, mean: FloatArray) -> FloatArray:
+        if not self._scaled:
+            return self._r
+        scales = self.layout.component_scales(mean[:, :4])[:, :4]
+        return _diagonal(self._r_w * np.square(scales))
 
     def update(self, rows: ArrayLike, boxes_xyxy: ArrayLike) -> None:
         """Correct the tracks ``rows`` with one box each.
@@ -141,7 +184,10 @@ class BatchedKalmanFilter:
         """:meth:`update` with validated distinct rows and measurements (trackers' hot path)."""
         if index.size == 0:
             return
-        mean, cov = kalman_update(self.mean[index], self.covariance[index], z, self._h, self._r)
+        prior = self.mean[index]
+        mean, cov = kalman_update(
+            prior, self.covariance[index], z, self._h, self._measurement_noise(prior)
+        )
         self.mean[index] = mean
         self.covariance[index] = cov
 
@@ -174,7 +220,7 @@ class BatchedKalmanFilter:
     def project(self) -> tuple[FloatArray, FloatArray]:
         """Measurement-space distribution: ``(H x [N, 4], S = H P H^T + R [N, 4, 4])``."""
         mean = self.mean @ self._h.T
-        cov = self._h @ self.covariance @ self._h.T + self._r
+        cov = self._h @ self.covariance @ self._h.T + self._measurement_noise(self.mean)
         return mean, cov
 
     def boxes_xyxy(self) -> FloatArray:

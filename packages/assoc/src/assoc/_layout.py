@@ -12,6 +12,15 @@ from ._validate import FloatArray, check_boxes_xyxy
 
 Measurement = Literal["xysr", "xyah", "cxcywh"]
 MEASUREMENTS: tuple[str, ...] = ("xysr", "xyah", "cxcywh")
+NoiseScale = Literal["absolute", "box"]
+NOISE_SCALES: tuple[str, ...] = ("absolute", "box")
+# Box-relative noise: which box size scales each measured component's standard deviation
+# ("w", "h", "wh" = area, "1" = unscaled), per measurement parametrisation.
+_SCALE_OF: dict[str, tuple[str, str, str, str]] = {
+    "xysr": ("w", "h", "wh", "1"),
+    "xyah": ("h", "h", "1", "h"),  # DeepSORT scales x, y and h by the height
+    "cxcywh": ("w", "h", "w", "h"),  # BoT-SORT: x and w by the width, y and h by the height
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,19 @@ class StateLayout:
         initial_covariance: diagonal of the initial ``P`` (``dim_x`` values, > 0).
         process_noise: diagonal of ``Q`` (``dim_x`` values, >= 0).
         dt: time step between frames in the transition ``F``.
+        noise_scale: ``"absolute"`` (SORT): the three noise tuples are variances in the
+            measurement's units. ``"box"`` (DeepSORT, Wojke et al. 2017; ByteTrack, Zhang et al.
+            2022; BoT-SORT, Aharon et al. 2022): they are *standard-deviation weights*
+            relative to the current box size; the standard deviation of a component is its
+            weight times the box width (x, w), height (y, h; DeepSORT's ``xyah`` scales x by
+            the height too), area (``s``) or 1 (aspect ratios). ``P0`` scales with the first
+            measurement, ``Q`` with the mean before each prediction and ``R`` with the predicted
+            mean at each update, as those papers' filters do. Box-relative noise keeps the
+            Mahalanobis gate meaningful at every box size; SORT's absolute variances do not
+            (an area variance of ~100 px^2 rejects the frame-to-frame area change of a real
+            pedestrian box, thousands of px^2).
+
+    Presets: :meth:`sort` (the default), :meth:`deepsort` and :meth:`botsort`.
     """
 
     measurement: Measurement = "xysr"
@@ -40,8 +62,52 @@ class StateLayout:
     initial_covariance: tuple[float, ...] = (10.0, 10.0, 10.0, 10.0, 1e4, 1e4, 1e4)
     process_noise: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1e-2, 1e-2, 1e-4)
     dt: float = 1.0
+    noise_scale: NoiseScale = "absolute"
+
+    @classmethod
+    def sort(cls) -> StateLayout:
+        """SORT's 7-dim ``xysr`` state with absolute noise (Bewley et al. 2016); the default."""
+        return cls()
+
+    @classmethod
+    def deepsort(cls) -> StateLayout:
+        """DeepSORT's / ByteTrack's 8-dim ``[x, y, a, h, vx, vy, va, vh]`` state.
+
+        Box-relative noise with ``std_weight_position = 1/20`` and ``std_weight_velocity =
+        1/160`` of the height (Wojke et al. 2017; Zhang et al. 2022 keep it); aspect-ratio
+        standard deviations are absolute (``R``: 0.1, ``Q``: 0.01 / 1e-5, ``P0``: 0.01 / 1e-5).
+        """
+        p, v = 1.0 / 20.0, 1.0 / 160.0
+        return cls(
+            measurement="xyah",
+            velocity_of=(0, 1, 2, 3),
+            measurement_noise=(p, p, 1e-1, p),
+            initial_covariance=(2 * p, 2 * p, 1e-2, 2 * p, 10 * v, 10 * v, 1e-5, 10 * v),
+            process_noise=(p, p, 1e-2, p, v, v, 1e-5, v),
+            noise_scale="box",
+        )
+
+    @classmethod
+    def botsort(cls) -> StateLayout:
+        """BoT-SORT's 8-dim ``[x, y, w, h, vx, vy, vw, vh]`` state (Aharon et al. 2022, sec. 3.1).
+
+        Box-relative noise, eqs. 1-2: position and size standard deviations ``1/20`` and
+        velocities ``1/160`` of the width (x, w) or height (y, h); ``P0`` twice the position
+        and ten times the velocity weights, as the authors' code initialises it.
+        """
+        p, v = 1.0 / 20.0, 1.0 / 160.0
+        return cls(
+            measurement="cxcywh",
+            velocity_of=(0, 1, 2, 3),
+            measurement_noise=(p, p, p, p),
+            initial_covariance=(2 * p,) * 4 + (10 * v,) * 4,
+            process_noise=(p,) * 4 + (v,) * 4,
+            noise_scale="box",
+        )
 
     def __post_init__(self) -> None:
+        if self.noise_scale not in NOISE_SCALES:
+            raise ValueError(f"noise_scale must be one of {NOISE_SCALES}, got {self.noise_scale!r}")
         if self.measurement not in MEASUREMENTS:
             raise ValueError(f"measurement must be one of {MEASUREMENTS}, got {self.measurement!r}")
         velocity = tuple(self.velocity_of)
@@ -82,12 +148,51 @@ class StateLayout:
         return np.eye(4, self.dim_x)
 
     def noise_matrices(self) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """``(R[4, 4], P0[dim_x, dim_x], Q[dim_x, dim_x])`` as diagonal matrices."""
+        """``(R[4, 4], P0[dim_x, dim_x], Q[dim_x, dim_x])`` as diagonal matrices.
+
+        With ``noise_scale="box"`` these are the squared weights (the variances of a 1x1 box);
+        :meth:`scaled_variances` gives the per-track diagonals.
+        """
+        if self.noise_scale == "box":
+            return (
+                np.diag(np.square(np.asarray(self.measurement_noise, dtype=np.float64))),
+                np.diag(np.square(np.asarray(self.initial_covariance, dtype=np.float64))),
+                np.diag(np.square(np.asarray(self.process_noise, dtype=np.float64))),
+            )
         return (
             np.diag(np.asarray(self.measurement_noise, dtype=np.float64)),
             np.diag(np.asarray(self.initial_covariance, dtype=np.float64)),
             np.diag(np.asarray(self.process_noise, dtype=np.float64)),
         )
+
+    def component_scales(self, z: FloatArray) -> FloatArray:
+        """``Array[N, dim_x]`` box size scaling each state component's standard deviation.
+
+        ``z`` is ``Array[N, 4]`` measurement-space means; velocities take the scale of the
+        component they move. Only meaningful with ``noise_scale="box"``.
+        """
+        # Magnitudes, as the papers' squared standard deviations (a predicted size may be < 0).
+        a, b = np.abs(z[:, 2]), np.abs(z[:, 3])
+        if self.measurement == "xysr":
+            w = np.sqrt(a * b)
+            h = np.divide(a, w, out=np.zeros_like(w), where=w > 0)
+        elif self.measurement == "xyah":
+            w, h = a * b, b
+        else:
+            w, h = a, b
+        base = _SCALE_OF[self.measurement]
+        names = base + tuple(base[k] for k in self.velocity_of)
+        out = np.empty((z.shape[0], len(names)))
+        for column, name in enumerate(names):
+            if name == "w":
+                out[:, column] = w
+            elif name == "h":
+                out[:, column] = h
+            elif name == "wh":
+                out[:, column] = w * h
+            else:
+                out[:, column] = 1.0
+        return out
 
 
 def boxes_to_measurements(boxes_xyxy: ArrayLike, measurement: Measurement = "xysr") -> FloatArray:
@@ -118,15 +223,19 @@ def check_positive_boxes(name: str, value: ArrayLike) -> FloatArray:
 
 def measurements_unchecked(boxes: FloatArray, measurement: str) -> FloatArray:
     """:func:`boxes_to_measurements` on validated boxes (trackers' hot path)."""
-    w = boxes[:, 2] - boxes[:, 0]
-    h = boxes[:, 3] - boxes[:, 1]
-    cx = boxes[:, 0] + w / 2.0
-    cy = boxes[:, 1] + h / 2.0
+    out = np.empty((boxes.shape[0], 4))
+    wh = boxes[:, 2:] - boxes[:, :2]
+    out[:, :2] = boxes[:, :2] + wh / 2.0
+    w, h = wh[:, 0], wh[:, 1]
     if measurement == "xysr":
-        return np.stack([cx, cy, w * h, w / h], axis=1)
-    if measurement == "xyah":
-        return np.stack([cx, cy, w / h, h], axis=1)
-    return np.stack([cx, cy, w, h], axis=1)
+        out[:, 2] = w * h
+        out[:, 3] = w / h
+    elif measurement == "xyah":
+        out[:, 2] = w / h
+        out[:, 3] = h
+    else:
+        out[:, 2:] = wh
+    return out
 
 
 def measurements_to_boxes(measurements: ArrayLike, measurement: Measurement = "xysr") -> FloatArray:
@@ -140,12 +249,20 @@ def measurements_to_boxes(measurements: ArrayLike, measurement: Measurement = "x
     z = np.asarray(measurements, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] != 4:
         raise ValueError(f"measurements must have shape (N, 4), got shape {z.shape}")
-    cx, cy, a, b = z[:, 0], z[:, 1], np.maximum(z[:, 2], 0.0), np.maximum(z[:, 3], 0.0)
+    half = np.empty((z.shape[0], 2))
     if measurement == "xysr":
+        a, b = np.maximum(z[:, 2], 0.0), np.maximum(z[:, 3], 0.0)
         w = np.sqrt(a * b)
-        h = np.divide(a, w, out=np.zeros_like(w), where=w > 0)
+        half[:, 0] = w / 2.0
+        half[:, 1] = np.divide(a, w, out=np.zeros_like(w), where=w > 0) / 2.0
     elif measurement == "xyah":
-        w, h = a * b, b
+        a, b = np.maximum(z[:, 2], 0.0), np.maximum(z[:, 3], 0.0)
+        half[:, 0] = a * b / 2.0
+        half[:, 1] = b / 2.0
     else:
-        w, h = a, b
-    return np.stack([cx - w / 2.0, cy - h / 2.0, cx + w / 2.0, cy + h / 2.0], axis=1)
+        np.maximum(z[:, 2:], 0.0, out=half)
+        half /= 2.0
+    out = np.empty((z.shape[0], 4))
+    np.subtract(z[:, :2], half, out=out[:, :2])
+    np.add(z[:, :2], half, out=out[:, 2:])
+    return out

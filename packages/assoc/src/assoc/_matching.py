@@ -240,3 +240,30 @@ def _solve(
     rows, cols = rows[real], cols[real]
     keep = admissible[rows, cols]
     return rows[keep], cols[keep]
+
+
+def hungarian_pairs_unchecked(
+    matrix: FloatArray, limit: float, backend: str = "lap"
+) -> tuple[IntArray, IntArray]:
+    """:func:`hungarian_match` with a threshold on a validated cost (trackers' hot path).
+
+    ``matrix`` holds finite costs or ``+inf``; returns the matched ``(rows, cols)``, unsorted.
+    Same optimum as :func:`hungarian_match` (same reduction and solver).
+    """
+    admissible = matrix <= limit
+    if not admissible.any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    row_degree = admissible.sum(axis=1)
+    col_degree = admissible.sum(axis=0)
+    if row_degree.max() == 1 and col_degree.max() == 1:  # only lone pairs: nothing to solve
+        rows, cols = np.nonzero(admissible)
+        return rows.astype(np.int64), cols.astype(np.int64)
+    lone = admissible & (row_degree == 1)[:, None] & (col_degree == 1)[None, :]
+    lone_rows, lone_cols = np.nonzero(lone)
+    rest_rows = np.flatnonzero((row_degree > 0) & ~lone.any(axis=1))
+    rest_cols = np.flatnonzero((col_degree > 0) & ~lone.any(axis=0))
+    sub = matrix[np.ix_(rest_rows, rest_cols)]
+    sub_rows, sub_cols = _solve(sub, admissible[np.ix_(rest_rows, rest_cols)], limit, backend)
+    rows = np.concatenate([lone_rows, rest_rows[sub_rows]]).astype(np.int64)
+    cols = np.concatenate([lone_cols, rest_cols[sub_cols]]).astype(np.int64)
+    return rows, cols

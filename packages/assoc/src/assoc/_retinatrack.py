@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ._costs import cosine_similarity, iou_unchecked
+from ._layout import StateLayout, check_positive_boxes, measurements_unchecked
 from ._matching import greedy_match
+from ._motion import _BlockKalman
 from ._store import TrackState, TrackStore, reduce_by_owner
 from ._tracks import Tracks
 from ._validate import (
@@ -36,6 +38,13 @@ class RetinaTrackConfig:
         history: H, observations kept per track; a detection may match any of them (the paper
             does not give H; 8 is this library's choice).
         min_hits: hits to confirm (paper: no tentative state, so 1).
+        motion: this library's addition, ``None`` for the paper's tracker: a constant-velocity
+            Kalman filter with this layout predicts every track, and a detection's IoU with
+            a track is the best over its stored boxes *and* its predicted box. Without
+            embeddings the stored boxes of a track lost for many frames no longer overlap a
+            moving person, so the paper's IoU-only fallback (40-frame memory) matches by stale
+            boxes; the prediction restores SORT-like motion. Detections then need positive
+            width and height.
     """
 
     iou_weight: float = 0.5
@@ -46,6 +55,7 @@ class RetinaTrackConfig:
     max_age: int = 40
     history: int = 8
     min_hits: int = 1
+    motion: StateLayout | None = field(default_factory=StateLayout.botsort)
 
     def __post_init__(self) -> None:
         for name in ("iou_weight", "embedding_weight"):
@@ -63,6 +73,10 @@ class RetinaTrackConfig:
         check_positive_int("max_age", self.max_age, minimum=0)
         check_positive_int("history", self.history)
         check_positive_int("min_hits", self.min_hits)
+        if self.motion is not None and not isinstance(self.motion, StateLayout):
+            raise ValueError(
+                f"motion must be a StateLayout or None, got {type(self.motion).__name__}"
+            )
 
 
 class RetinaTrackTracker:
@@ -95,6 +109,7 @@ class RetinaTrackTracker:
         """Forget all tracks and restart ids at 1 (call between sequences)."""
         cfg = self.config
         self.store = TrackStore(min_hits=cfg.min_hits, max_age=cfg.max_age, history=cfg.history)
+        self.kalman = None if cfg.motion is None else _BlockKalman(cfg.motion)
 
     def _similarity(self, boxes_xyxy: FloatArray, embeddings: FloatArray | None) -> FloatArray:
         """``Array[T, M]`` similarity of live tracks to detections, ``-inf`` where disallowed."""
@@ -103,6 +118,19 @@ class RetinaTrackTracker:
             return np.full((len(store), boxes_xyxy.shape[0]), -np.inf)
         entries = store.history()
         iou = iou_unchecked(entries.boxes_xyxy, boxes_xyxy)  # [K, M]
+        if self.kalman is not None and embeddings is None:
+            # IoU only: the predicted box alone (stored boxes of a moving track are stale).
+            predicted = iou_unchecked(self.kalman.boxes_xyxy(), boxes_xyxy)  # [T, M]
+            return np.where(predicted >= cfg.min_iou, predicted, -np.inf)
+        if self.kalman is not None:
+            # The predicted box counts as one more entry of each track (lag -1).
+            predicted = iou_unchecked(self.kalman.boxes_xyxy(), boxes_xyxy)  # [T, M]
+            iou = np.concatenate([iou, predicted])
+            owner = np.concatenate([entries.owner, np.arange(len(store))])
+            if entries.embeddings is not None:
+                newest = entries.embeddings[entries.lag == 0]  # one per track, in row order
+                entries = entries._replace(embeddings=np.concatenate([entries.embeddings, newest]))
+            entries = entries._replace(owner=owner)
         if embeddings is None or entries.embeddings is None:
             per_entry = np.where(iou >= cfg.min_iou, iou, -np.inf)
         else:
@@ -127,7 +155,11 @@ class RetinaTrackTracker:
         Returns:
             :class:`Tracks` reported this frame.
         """
-        boxes = check_boxes_xyxy("boxes_xyxy", boxes_xyxy)
+        boxes = (
+            check_boxes_xyxy("boxes_xyxy", boxes_xyxy)
+            if self.kalman is None
+            else check_positive_boxes("boxes_xyxy", boxes_xyxy)
+        )
         score = check_vector("scores", scores, boxes.shape[0])
         emb = (
             None
@@ -136,8 +168,16 @@ class RetinaTrackTracker:
         )
         store = self.store
         store.check_embedding_consistency(emb)
+        kf = self.kalman
+        if kf is not None:
+            kf.freeze_shrinking_sizes()
+            kf.predict()
         matches, _, unmatched = greedy_match(self._similarity(boxes, emb), maximize=True)
         rows, cols = matches[:, 0], matches[:, 1]
+        if kf is not None:
+            layout = kf.layout
+            kf.update(rows, measurements_unchecked(boxes[cols], layout.measurement))
+            kf.initiate(measurements_unchecked(boxes[unmatched], layout.measurement))
         store.update_unchecked(rows, boxes[cols], score[cols], None if emb is None else emb[cols])
         store.spawn_unchecked(
             boxes[unmatched], score[unmatched], None if emb is None else emb[unmatched]
@@ -146,5 +186,7 @@ class RetinaTrackTracker:
         tracks = Tracks(
             store.ids[report], store.latest_boxes_xyxy()[report], store.latest_scores()[report]
         )
-        store.prune()
+        keep = store.prune()
+        if kf is not None and not keep.all():
+            kf.select(keep)
         return tracks

@@ -265,6 +265,12 @@ class TrackStore:
         self.states[confirm] = TrackState.CONFIRMED
         if index.size == 0:
             return
+        if self.history_size == 1:  # no shift needed
+            self._boxes[index, 0] = boxes
+            self._scores[index, 0] = score
+            if emb is not None and self._embeddings is not None:
+                self._embeddings[index, 0] = emb
+            return
         self._boxes[index] = np.concatenate([boxes[:, None], self._boxes[index, :-1]], axis=1)
         self._scores[index] = np.concatenate([score[:, None], self._scores[index, :-1]], axis=1)
         if emb is not None and self._embeddings is not None:

@@ -31,7 +31,14 @@ from ._boxes import (
     xyxy_to_xywh,
 )
 from ._coding import centerness_target, decode_deltas, decode_ltrb, encode_deltas, encode_ltrb
-from ._decode import batched_nms, decode_fcos, decode_retinanet, nms_mask, postprocess_detections
+from ._decode import (
+    batched_nms,
+    check_finite_detections,
+    decode_fcos,
+    decode_retinanet,
+    nms_mask,
+    postprocess_detections,
+)
 from ._detloss import (
     NORMALIZE_MODES,
     FCOSTargets,
@@ -99,6 +106,7 @@ __all__: list[str] = [
     "centerness_l2_loss",
     "centerness_target",
     "check_boxes",
+    "check_finite_detections",
     "decode_deltas",
     "decode_fcos",
     "decode_ltrb",

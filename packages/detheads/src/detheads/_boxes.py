@@ -32,6 +32,19 @@ def check_boxes(name: str, boxes: Tensor, *, valid: Tensor | None = None) -> Non
         raise ValueError(f"{name} has boxes with x2 < x1 or y2 < y1 (expected xyxy)")
 
 
+def check_box_shape(name: str, boxes: Tensor) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``boxes`` is a ``Tensor[..., N, 4]``.
+
+    A shape-only check (no host synchronisation), cheap enough for every call of a hot path.
+    """
+    if not isinstance(boxes, Tensor):
+        raise TypeError(f"{name} must be a Tensor[..., N, 4], got {type(boxes).__name__}")
+    if boxes.dim() < 2 or boxes.shape[-1] != 4:
+        raise ValueError(
+            f"{name} must have shape [..., N, 4] (x1, y1, x2, y2), got {tuple(boxes.shape)}"
+        )
+
+
 def box_area(boxes: Tensor) -> Tensor:
     """Area of ``Tensor[..., 4]`` xyxy boxes -> ``Tensor[...]`` (0 for degenerate boxes)."""
     return (boxes[..., 2] - boxes[..., 0]).clamp(min=0) * (boxes[..., 3] - boxes[..., 1]).clamp(
@@ -43,7 +56,12 @@ def box_iou(boxes1: Tensor, boxes2: Tensor, *, eps: float = 1e-9) -> Tensor:
     """Pairwise IoU: ``Tensor[..., N, 4]`` x ``Tensor[..., M, 4]`` -> ``Tensor[..., N, M]``.
 
     Leading dimensions broadcast. Two empty boxes have IoU 0.
+
+    Raises:
+        ValueError: an argument whose last dimension is not 4 (or that has fewer than 2 dims).
     """
+    check_box_shape("boxes1", boxes1)
+    check_box_shape("boxes2", boxes2)
     lt = torch.maximum(boxes1[..., :, None, :2], boxes2[..., None, :, :2])
     rb = torch.minimum(boxes1[..., :, None, 2:], boxes2[..., None, :, 2:])
     wh = (rb - lt).clamp(min=0)

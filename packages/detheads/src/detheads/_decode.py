@@ -11,6 +11,35 @@ from ._boxes import box_iou
 from ._coding import decode_deltas, decode_ltrb
 
 
+def check_finite_detections(
+    scores: Tensor, boxes_xyxy: Tensor, *, valid: Tensor | None = None
+) -> None:
+    """Raise ``ValueError`` if a (valid) score is NaN or a (valid) box is not finite.
+
+    Decoding never drops or ranks NaN silently: a NaN score would sort above every real score
+    in ``topk``/``sort`` and a NaN box compares false with every IoU threshold, so it would
+    survive NMS and could suppress nothing or push valid boxes out. NaN and infinite values
+    mean the network or its inputs diverged, so they are an error. ``scores`` is ``[..., N]``
+    (or ``[..., N, C]`` with ``boxes_xyxy`` ``[..., N, 4]``); ``valid`` masks padded entries.
+    One host synchronisation.
+    """
+    bad_scores = torch.isnan(scores)
+    if bad_scores.dim() == boxes_xyxy.dim():  # [..., N, C] class scores
+        bad_scores = bad_scores.any(dim=-1)
+    bad_boxes = ~torch.isfinite(boxes_xyxy).all(dim=-1)
+    if valid is not None:
+        bad_scores, bad_boxes = bad_scores & valid, bad_boxes & valid
+    if bool((bad_scores | bad_boxes).any()):
+        if bool(bad_scores.any()):
+            raise ValueError(
+                f"scores contains NaN ({int(bad_scores.sum())} entries); "
+                "detections cannot be ranked"
+            )
+        raise ValueError(
+            f"boxes_xyxy contains NaN or infinite coordinates ({int(bad_boxes.sum())} boxes)"
+        )
+
+
 def nms_mask(
     boxes_xyxy: Tensor,
     scores: Tensor,
@@ -34,6 +63,10 @@ def nms_mask(
         classes: optional ``Tensor[B, N]`` ints; boxes of different classes never suppress
             each other.
         valid: optional ``Tensor[B, N]`` bool; invalid boxes neither survive nor suppress.
+
+    Raises:
+        ValueError: shapes that do not match, or a NaN score / non-finite box among the valid
+            entries (see :func:`check_finite_detections`).
     """
     squeeze = boxes_xyxy.dim() == 2
     if squeeze:
@@ -45,8 +78,11 @@ def nms_mask(
         raise ValueError(f"boxes_xyxy {tuple(boxes_xyxy.shape)} does not match scores {(b, n)}")
     if valid is None:
         valid = torch.ones((b, n), dtype=torch.bool, device=scores.device)
+    elif valid.shape != (b, n):
+        raise ValueError(f"valid {tuple(valid.shape)} does not match scores {(b, n)}")
     if n == 0:
         return valid[0] if squeeze else valid
+    check_finite_detections(scores, boxes_xyxy, valid=valid)
     order = torch.sort(scores.masked_fill(~valid, -torch.inf), dim=1, descending=True, stable=True)
     idx = order.indices
     sb = torch.gather(boxes_xyxy, 1, idx[..., None].expand(b, n, 4))
@@ -107,12 +143,17 @@ def postprocess_detections(
         one dict per image: ``"boxes_xyxy": [D, 4]``, ``"scores": [D]``, ``"labels": [D]``
         long, ``"anchor_idx": [D]`` long (index into A), and ``extras[k]: [D, ...]``; sorted
         by decreasing score.
+
+    Raises:
+        ValueError: mismatched shapes, or a NaN score / non-finite box anywhere
+            (:func:`check_finite_detections`): NaN is never ranked or dropped silently.
     """
     if scores.dim() == 2:
         scores = scores[..., None]
     b, a, n = scores.shape
     if boxes_xyxy.shape != (b, a, 4):
         raise ValueError(f"boxes_xyxy {tuple(boxes_xyxy.shape)} does not match scores {(b, a, n)}")
+    check_finite_detections(scores, boxes_xyxy)
     sizes = [a] if level_sizes is None else list(level_sizes)
     if sum(sizes) != a:
         raise ValueError(f"level_sizes sum to {sum(sizes)}, scores have A = {a}")
@@ -186,7 +227,22 @@ def decode_retinanet(
     ``outputs`` keys ``cls_logits [B, A, N]``, ``bbox_deltas [B, A, 4]``; any of ``extra_keys``
     present (``"embeddings"`` of RetinaTrack, or ``"instance_features"``) travel with the
     detections. Returns :func:`postprocess_detections`'s per-image dicts.
+
+    Raises:
+        ValueError: a missing output key, or ``anchors_xyxy`` that is not ``[A, 4]`` with the
+            outputs' anchor count ``A``.
     """
+    _require(outputs, ("cls_logits", "bbox_deltas"))
+    a = outputs["bbox_deltas"].shape[1]
+    if (
+        anchors_xyxy.shape != (a, 4)
+        or outputs["cls_logits"].shape[:2] != outputs["bbox_deltas"].shape[:2]
+    ):
+        raise ValueError(
+            f"anchors_xyxy must have shape [A, 4] with A = {a} anchors (outputs['bbox_deltas'] "
+            f"is {tuple(outputs['bbox_deltas'].shape)}, outputs['cls_logits'] is "
+            f"{tuple(outputs['cls_logits'].shape)}), got {tuple(anchors_xyxy.shape)}"
+        )
     boxes = decode_deltas(outputs["bbox_deltas"], anchors_xyxy[None], weights=coder_weights)
     return postprocess_detections(
         torch.sigmoid(outputs["cls_logits"]),
@@ -215,7 +271,22 @@ def decode_fcos(
 
     Score = ``sqrt(sigmoid(cls) * sigmoid(centerness))`` with class logits (FCOS), or
     ``sigmoid(centerness)`` in the tracking variant (paper 000). FCOS's NMS threshold 0.6.
+
+    Raises:
+        ValueError: a missing output key, or ``points_xy`` / ``point_strides`` that are not
+            ``[A, 2]`` / ``[A]`` with the outputs' location count ``A``.
     """
+    _require(outputs, ("centerness_logits", "bbox_ltrb"))
+    a = outputs["bbox_ltrb"].shape[1]
+    if points_xy.shape != (a, 2):
+        raise ValueError(
+            f"points_xy must have shape [A, 2] with A = {a} locations (outputs['bbox_ltrb'] is "
+            f"{tuple(outputs['bbox_ltrb'].shape)}), got {tuple(points_xy.shape)}"
+        )
+    if point_strides.shape != (a,):
+        raise ValueError(
+            f"point_strides must have shape [A] with A = {a}, got {tuple(point_strides.shape)}"
+        )
     ctr = torch.sigmoid(outputs["centerness_logits"])
     if "cls_logits" in outputs:
         scores = torch.sqrt(torch.sigmoid(outputs["cls_logits"]) * ctr[..., None])
@@ -231,3 +302,9 @@ def decode_fcos(
         nms_threshold=nms_threshold,
         max_detections=max_detections,
     )
+
+
+def _require(outputs: Mapping[str, Tensor], keys: Sequence[str]) -> None:
+    missing = [k for k in keys if k not in outputs]
+    if missing:
+        raise ValueError(f"outputs lacks {missing}; it has {sorted(outputs)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import pickle
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -44,11 +45,30 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     """Read a state dict saved with ``torch.save`` (tensors only, ``weights_only=True``).
 
     Accepts a bare state dict or a dict holding one under ``"state_dict"`` or ``"model"``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a truncated or corrupt file, one holding Python objects that a
+            ``weights_only`` load refuses, or no state dict inside; one line naming the file
+            (never torch's advice to load with ``weights_only=False``).
     """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"path: no checkpoint file at {str(p)!r}")
-    obj = torch.load(p, map_location="cpu", weights_only=True)
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise ValueError(
+            f"path: {str(p)!r} is corrupt or holds Python objects other than tensors and plain "
+            "data (only weights_only checkpoints are read)"
+        ) from None
+    except (RuntimeError, EOFError, KeyError, OSError, ValueError, IndexError) as err:
+        first = str(err).split(". ")[0].splitlines()[0] if str(err) else ""
+        if "weights_only" in first or len(first) < 8:
+            first = type(err).__name__
+        raise ValueError(
+            f"path: {str(p)!r} is truncated, corrupt or not a torch checkpoint ({first})"
+        ) from None
     if isinstance(obj, Mapping) and not all(isinstance(v, Tensor) for v in obj.values()):
         for key in ("state_dict", "model"):
             if key in obj and isinstance(obj[key], Mapping):

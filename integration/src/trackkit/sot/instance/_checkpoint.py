@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from metalearn import FixedLR, KernelwiseLR, LearnedLR, ScalarLR
+from trackkit._torchutil import load_checkpoint, resolve_device
 from trackkit.sot.instance._config import DetectorConfig, TrackerConfig
 from trackkit.sot.instance._detector import InstanceDetector, build_trunk
 from trackkit.sot.instance._tracker import InstanceTracker
@@ -103,6 +104,9 @@ def detector_from_state(
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         got = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise ValueError(f"not a trackkit instance-detector checkpoint (format {got!r})")
+    missing = [k for k in ("config", "search_size", "lr_kind", "lr", "head") if k not in state]
+    if missing:
+        raise ValueError(f"instance-detector checkpoint lacks {missing}")
     config = DetectorConfig(**state["config"])
     if trunk is not None:
         pass
@@ -115,7 +119,7 @@ def detector_from_state(
     det.head.load_state_dict(state["head"])
     det.lr = _make_lr(str(state["lr_kind"]), det, state["lr"])
     det.meta = dict(state.get("meta", {}))
-    return det.to(device if device is not None else "cpu").eval()
+    return det.to(resolve_device(device)).eval()
 
 
 def load_detector(
@@ -136,12 +140,12 @@ def load_detector(
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file is not an instance-detector checkpoint.
+        ValueError: the file is truncated, corrupt or not an instance-detector checkpoint, or
+            ``device`` is unknown or unavailable (one line naming the file / device).
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    resolve_device(device)  # fail on a bad device before reading the file
+    state = load_checkpoint(path, what="detector checkpoint")
     return detector_from_state(state, device=device, trunk_weights=trunk_weights, trunk=trunk)
 
 
@@ -176,7 +180,7 @@ def tracker_config_for(detector: InstanceDetector, *, online_update: bool = True
 def fcos_maml(
     *, device: torch.device | str | None = None, config: TrackerConfig | None = None
 ) -> InstanceTracker:
-    """FCOS-MAML (paper 000) with the shipped meta-trained checkpoint, ready to ``init``.
+    """FCOS-MAML (Wang et al. 2020) with the shipped meta-trained checkpoint, ready to ``init``.
 
     ``config=None`` uses :func:`tracker_config_for` (the validated lost threshold).
     """
@@ -187,7 +191,7 @@ def fcos_maml(
 def retina_maml(
     *, device: torch.device | str | None = None, config: TrackerConfig | None = None
 ) -> InstanceTracker:
-    """Retina-MAML (paper 000) with the shipped meta-trained checkpoint, ready to ``init``.
+    """Retina-MAML (Wang et al. 2020) with the shipped meta-trained checkpoint, ready to ``init``.
 
     ``config=None`` uses :func:`tracker_config_for` (the validated lost threshold).
     """

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from torch import Tensor
 
 from metalearn import SupportBuffer
+from trackkit._torchutil import resolve_device
 from trackkit.sot.instance._config import TrackerConfig
 from trackkit.sot.instance._crop import crop_search_regions, image_to_crop, search_scale
 from trackkit.sot.instance._detector import InstanceDetector
@@ -25,7 +26,7 @@ from trackkit.sot.instance._postprocess import (
     select_and_interpolate,
 )
 
-__all__ = ["InstanceTracker", "check_init_boxes"]
+__all__ = ["InstanceTracker", "check_frame_sizes", "check_init_boxes"]
 
 
 def check_init_boxes(boxes_xywh: NDArray[np.float64], frame_sizes: NDArray[np.int64]) -> None:
@@ -47,6 +48,25 @@ def check_init_boxes(boxes_xywh: NDArray[np.float64], frame_sizes: NDArray[np.in
             raise ValueError(f"initial box {i} must have positive width and height, got {w}x{h}")
         if x >= fw or y >= fh or x + w <= 0 or y + h <= 0:
             raise ValueError(f"initial box {i} {box.tolist()} does not overlap its {fw}x{fh} frame")
+
+
+def check_frame_sizes(sizes: NDArray[np.int64], init_sizes: NDArray[np.int64]) -> None:
+    """Raise ``ValueError`` if a frame's ``(width, height)`` differs from its sequence's first.
+
+    The tracked box lives in the first frame's pixel grid; a frame of another size (a resized
+    stream, the wrong video) would silently clip the box to the new size, so it is an error:
+    start again with ``init`` on the new video.
+    """
+    if sizes.shape == init_sizes.shape and bool((sizes == init_sizes).all()):
+        return
+    if sizes.shape != init_sizes.shape:
+        return  # the caller reports a wrong frame count
+    i = int(np.flatnonzero((sizes != init_sizes).any(axis=1))[0])
+    (w, h), (w0, h0) = sizes[i].tolist(), init_sizes[i].tolist()
+    raise ValueError(
+        f"frame {i} is {w}x{h} but its sequence started with {w0}x{h0} frames; boxes are tracked "
+        "in the first frame's pixels, so call init() again for a video of another size"
+    )
 
 
 def _frame_sizes(frames: Sequence[NDArray[np.uint8]]) -> NDArray[np.int64]:
@@ -93,7 +113,7 @@ class InstanceTracker:
         self.config = config if config is not None else TrackerConfig()
         if not isinstance(self.config, TrackerConfig):
             raise TypeError(f"config must be a TrackerConfig, got {type(self.config).__name__}")
-        self.device = torch.device(device) if device is not None else detector.device
+        self.device = resolve_device(device) if device is not None else detector.device
         self.detector = detector.to(self.device).eval()
         self._window: Tensor | None = None
         self._initialised = False
@@ -132,6 +152,7 @@ class InstanceTracker:
         dev = self.device
         s_size = cfg.search.search_size
         self._frame_wh = torch.as_tensor(sizes, dtype=torch.float32, device=dev)
+        self._init_sizes = sizes
         box_t = torch.tensor(boxes, dtype=torch.float32, device=dev)
         self._center = box_t[:, :2] + box_t[:, 2:] / 2
         self._size = box_t[:, 2:].clone()
@@ -167,9 +188,11 @@ class InstanceTracker:
         )
         theta0 = self.detector.initial_params()
         self._params = {n: p.detach()[None].expand(b, *p.shape).clone() for n, p in theta0.items()}
+        feats_s, boxes_s = self._support.samples
         self._params = self.detector.adapt(
             self._params,
-            *self._support.samples,
+            feats_s,
+            boxes_s,
             self._support.valid,
             steps=cfg.adaptation.init_steps,
         )
@@ -187,6 +210,7 @@ class InstanceTracker:
             raise ValueError(
                 f"expected {self._center.shape[0]} frames (one per sequence), got {len(frames)}"
             )
+        check_frame_sizes(sizes, self._init_sizes)
         cfg = self.config
         pp = cfg.postprocess
         dev = self.device
@@ -246,9 +270,11 @@ class InstanceTracker:
             index = due.nonzero()[:, 0]
             if index.numel() > 0 and ad.update_steps > 0:
                 sub = self._support.select(index)
+                feats_s, boxes_s = sub.samples
                 new = self.detector.adapt(
                     {n: p[index] for n, p in self._params.items()},
-                    *sub.samples,
+                    feats_s,
+                    boxes_s,
                     sub.valid,
                     steps=ad.update_steps,
                 )

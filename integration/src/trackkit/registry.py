@@ -1,0 +1,221 @@
+"""Every tracker of trackkit by name: one plain dict of constructors with keyword options.
+
+``make_tracker("fcos-maml", device="cuda")``, ``make_tracker("opencv-csrt")``,
+``make_tracker("sort", min_score=0.3)``. The CLI (``trackkit track``, ``trackkit mot``,
+``trackkit eval``), the evaluation runners and the benchmarks all build trackers here; adding a
+tracker adds one entry to :data:`TRACKERS`.
+
+Kinds:
+
+- ``"sot"``: single-object trackers, :class:`trackkit.eval.SOTTracker` (``init(frame, box)``,
+  ``update(frame)``); the deep ones also track several sequences in lock step
+  (``init_batch``/``update_batch``, see :func:`trackkit.eval.run_sot_benchmark`'s ``batch``).
+- ``"mot"``: multi-object trackers of whole sequences, :class:`trackkit.eval.SequenceMOTTracker`
+  (``track(sequence)``); today the ``assoc`` trackers on the sequences' detection files.
+
+Importing this module is light (no torch): a constructor imports what it needs when called.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["TRACKERS", "TrackerEntry", "make_tracker", "tracker_names", "tracker_options"]
+
+Kind = Literal["sot", "mot"]
+
+
+@dataclass(frozen=True)
+class TrackerEntry:
+    """One registered tracker.
+
+    Attributes:
+        kind: ``"sot"`` or ``"mot"``.
+        build: the constructor, called with keyword options only.
+        help: one line for ``--help`` and the docs.
+    """
+
+    kind: Kind
+    build: Callable[..., Any]
+    help: str
+
+
+def _instance_tracker(
+    name: str,
+    *,
+    device: str | None = None,
+    checkpoint: str | Path | None = None,
+    detector: Any = None,
+    online_update: bool = True,
+    config: Any = None,
+) -> Any:
+    """Retina-MAML / FCOS-MAML (Wang et al. 2020) with the shipped or a given detector.
+
+    Options: ``device`` (default: the CPU, or the given detector's device); ``checkpoint`` (a
+    detector checkpoint instead of the shipped one) or ``detector`` (an already loaded
+    :class:`trackkit.sot.InstanceDetector`, never mutated; its head must match ``name``);
+    ``online_update`` (False: first-frame adaptation only); ``config`` (a full
+    :class:`trackkit.sot.TrackerConfig` instead of the checkpoint's validated settings).
+    """
+    from trackkit.sot import (
+        InstanceDetector,
+        InstanceTracker,
+        load_detector,
+        shipped_checkpoint,
+        tracker_config_for,
+    )
+
+    if detector is not None:
+        if checkpoint is not None:
+            raise ValueError("give checkpoint or detector, not both")
+        if not isinstance(detector, InstanceDetector):
+            raise TypeError(f"detector must be an InstanceDetector, got {type(detector).__name__}")
+        head = name.split("-")[0]
+        if detector.config.head != head:
+            raise ValueError(
+                f"{name} needs a {head!r} detector, got a {detector.config.head!r} one"
+            )
+        det = detector
+    else:
+        path = checkpoint if checkpoint is not None else shipped_checkpoint(name)
+        det = load_detector(path, device=device or "cpu")
+    cfg = config if config is not None else tracker_config_for(det, online_update=online_update)
+    return InstanceTracker(det, config=cfg, device=device)
+
+
+def _opencv_tracker(kind: str, *, params: Mapping[str, bool | int | float] | None = None) -> Any:
+    """An OpenCV tracker through ``distill.OpenCVTeacher`` (``params``: OpenCV parameters)."""
+    from distill import OpenCVTeacher
+
+    return OpenCVTeacher(kind, params=params)
+
+
+def _detection_tracker(which: str, *, min_score: float = 0.0, **config: Any) -> Any:
+    """An ``assoc`` tracker on the sequences' det files; ``config``: its config's fields.
+
+    ``which``: ``"sort"``, ``"retinatrack"``, ``"motion"`` (``assoc.MotionConfig()``) or a
+    ``MotionConfig`` preset, ``"bytetrack"``, ``"ocsort"``, ``"botsort"`` (the preset with the
+    given fields changed).
+    """
+    import dataclasses
+
+    import assoc
+    from trackkit.mot import DetectionTracker
+
+    motion = which in ("motion", "bytetrack", "ocsort", "botsort")
+    config_cls: Any = {"sort": assoc.SortConfig, "retinatrack": assoc.RetinaTrackConfig}.get(
+        which, assoc.MotionConfig
+    )
+    fields = [f.name for f in dataclasses.fields(config_cls)]
+    unknown = sorted(set(config) - set(fields))
+    if unknown:
+        raise TypeError(
+            f"tracker option(s) {', '.join(map(repr, unknown))} unknown; options: min_score, "
+            f"{', '.join(fields)}"
+        )
+    if motion:
+        base = assoc.MotionConfig() if which == "motion" else getattr(assoc.MotionConfig, which)()
+        return DetectionTracker(
+            assoc.MotionTracker(dataclasses.replace(base, **config)), min_score=min_score
+        )
+    tracker_cls: Any = assoc.SortTracker if which == "sort" else assoc.RetinaTrackTracker
+    return DetectionTracker(tracker_cls(config_cls(**config)), min_score=min_score)
+
+
+#: OpenCV tracker kinds ``distill.OpenCVTeacher`` knows; a kind the installed OpenCV lacks
+#: raises ``ValueError`` naming the available ones when built.
+OPENCV_KINDS: tuple[str, ...] = ("KCF", "CSRT", "MIL", "MedianFlow", "Boosting", "MOSSE", "TLD")
+
+#: name -> :class:`TrackerEntry`; adding a tracker adds one entry.
+TRACKERS: dict[str, TrackerEntry] = {
+    "fcos-maml": TrackerEntry(
+        "sot",
+        partial(_instance_tracker, "fcos-maml"),
+        "FCOS-MAML (Wang et al. 2020), shipped checkpoint",
+    ),
+    "retina-maml": TrackerEntry(
+        "sot",
+        partial(_instance_tracker, "retina-maml"),
+        "Retina-MAML (Wang et al. 2020), shipped checkpoint",
+    ),
+    **{
+        f"opencv-{kind.lower()}": TrackerEntry(
+            "sot", partial(_opencv_tracker, kind), f"OpenCV's {kind} tracker"
+        )
+        for kind in OPENCV_KINDS
+    },
+    "sort": TrackerEntry(
+        "mot",
+        partial(_detection_tracker, "sort"),
+        "SORT (Bewley et al. 2016) on det.txt: Kalman filter + Hungarian on IoU",
+    ),
+    "motion": TrackerEntry(
+        "mot",
+        partial(_detection_tracker, "motion"),
+        "assoc.MotionTracker() on det.txt: ByteTrack's two stages, lost tracks matched last, "
+        "OC-SORT's re-update (defaults chosen on MOT15 by leave-one-sequence-out)",
+    ),
+    "bytetrack": TrackerEntry(
+        "mot",
+        partial(_detection_tracker, "bytetrack"),
+        "ByteTrack (Zhang et al. 2022) on det.txt: two-stage association on high/low scores",
+    ),
+    "ocsort": TrackerEntry(
+        "mot",
+        partial(_detection_tracker, "ocsort"),
+        "OC-SORT (Cao et al. 2023) on det.txt: observation-centric momentum, recovery, re-update",
+    ),
+    "botsort": TrackerEntry(
+        "mot",
+        partial(_detection_tracker, "botsort"),
+        "BoT-SORT (Aharon et al. 2022) on det.txt: ByteTrack's stages on an xywh Kalman state",
+    ),
+    "retinatrack-iou": TrackerEntry(
+        "mot",
+        partial(_detection_tracker, "retinatrack"),
+        "RetinaTrack's association (Lu et al. 2020) on det.txt, IoU only (no embeddings)",
+    ),
+}
+
+
+def tracker_names(kind: Kind | None = None) -> tuple[str, ...]:
+    """Registered names, in registration order; ``kind="sot"`` or ``"mot"`` selects one kind."""
+    if kind not in (None, "sot", "mot"):
+        raise ValueError(f"kind must be 'sot', 'mot' or None, got {kind!r}")
+    return tuple(n for n, e in TRACKERS.items() if kind is None or e.kind == kind)
+
+
+def _entry(name: str) -> TrackerEntry:
+    if not isinstance(name, str) or name not in TRACKERS:
+        raise ValueError(f"unknown tracker {name!r}; choose from {', '.join(TRACKERS)}")
+    return TRACKERS[name]
+
+
+def tracker_options(name: str) -> tuple[str, ...]:
+    """The keyword options ``make_tracker(name, ...)`` accepts (``**`` fields not listed)."""
+    params = inspect.signature(_entry(name).build).parameters.values()
+    return tuple(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+def make_tracker(name: str, **options: Any) -> Any:
+    """Build the tracker registered as ``name`` with keyword ``options``.
+
+    Raises:
+        ValueError: ``name`` is not registered (the message lists the names).
+        TypeError: an option the tracker does not take (the message lists its options).
+    """
+    entry = _entry(name)
+    try:
+        inspect.signature(entry.build).bind(**options)
+    except TypeError:
+        bad = sorted(set(options) - set(tracker_options(name)))
+        raise TypeError(
+            f"tracker {name!r} takes no option {', '.join(map(repr, bad))}; its options: "
+            f"{', '.join(tracker_options(name)) or 'none'}"
+        ) from None
+    return entry.build(**options)

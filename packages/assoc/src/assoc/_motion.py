@@ -1,0 +1,681 @@
+"""A Kalman tracker with ByteTrack, OC-SORT and BoT-SORT association mechanisms as options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._costs import iou_unchecked
+from ._layout import (
+    _SCALE_OF,
+    StateLayout,
+    check_positive_boxes,
+    measurements_to_boxes,
+    measurements_unchecked,
+)
+from ._matching import hungarian_pairs_unchecked
+from ._store import TrackState, TrackStore
+from ._tracks import Tracks
+from ._validate import FloatArray, IntArray, check_embeddings, check_positive_int, check_vector
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+_CONFIRMED = int(TrackState.CONFIRMED)
+_TENTATIVE = int(TrackState.TENTATIVE)
+
+
+def _unit_interval(name: str, value: float | None, *, none_ok: bool = False) -> None:
+    if value is None and none_ok:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """Configuration of :class:`MotionTracker`; every mechanism is an option.
+
+    The presets give each paper's defaults: :meth:`bytetrack`, :meth:`ocsort`,
+    :meth:`botsort`; the plain constructor gives this library's default (chosen by
+    leave-one-sequence-out on six MOT15 sequences, see ``docs/benchmarks/mot15.md``).
+
+    Attributes:
+        layout: Kalman state; BoT-SORT's ``[x, y, w, h]`` with box-relative noise
+            (:meth:`StateLayout.botsort`) by default.
+        high_threshold: detections scoring at least this are "high" (ByteTrack's
+            ``track_thresh`` 0.6, Zhang et al. 2022, sec. 3); only they are matched in the first
+            stage and may start tracks.
+        low_threshold: detections scoring below this are dropped (ByteTrack: 0.1). Without
+            ``two_stage`` the detections between both thresholds are dropped too.
+        new_track_threshold: a high detection left unmatched starts a track if it scores at
+            least this (ByteTrack: ``track_thresh + 0.1``).
+        match_iou: first-stage minimum IoU between a predicted track and a detection
+            (ByteTrack: ``match_thresh`` 0.8 on ``1 - IoU``, i.e. 0.2; OC-SORT / SORT: 0.3).
+        fuse_score: first-stage similarity is ``IoU * score`` (ByteTrack's ``fuse_score`` on
+            MOT17); the IoU threshold still applies to the plain IoU.
+        two_stage: ByteTrack's second stage: tracks left unmatched that were matched in the
+            previous frame are matched to the low-score detections, IoU at least
+            ``second_iou`` (ByteTrack: 0.5). A low detection never starts a track.
+        second_iou: minimum IoU of the second stage.
+        momentum: OC-SORT's observation-centric momentum weight (Cao et al. 2023, eq. 6,
+            ``lambda = 0.2``): a bonus ``momentum * score * (pi/2 - |theta|) / pi`` where
+            ``theta`` is the angle between the track's observed direction of motion and the
+            direction from its observation ``delta_t`` steps back to the detection. 0 disables.
+        delta_t: OC-SORT's observation step for the momentum direction (3).
+        recovery_iou: OC-SORT's observation-centric recovery (sec. 4.3): tracks still unmatched
+            after the first stage(s) are matched to the remaining high detections by the IoU of
+            their *last observed* box, at least this. ``None`` disables it (OC-SORT: 0.3).
+        re_update: OC-SORT's observation-centric re-update (sec. 4.1, eq. 5): when a track is
+            matched after a gap, the filter is rolled back to its last observation and re-run
+            on a virtual trajectory interpolated linearly to the new detection, which corrects
+            the velocity that drifted during the gap.
+        lost_iou: stricter re-association of lost tracks: a track unmatched for one or more
+            frames needs IoU at least ``max(match_iou, lost_iou)`` in the first stage. ``None``
+            treats lost tracks like the others (the papers).
+        lost_last: match tracks seen in the previous frame first and lost tracks only to the
+            high detections left over (DeepSORT's matching cascade, Wojke et al. 2017, reduced
+            to two levels); with ``False`` all tracks compete in one assignment (the papers).
+        max_age: frames a track is kept unmatched (ByteTrack's ``track_buffer`` 30; OC-SORT 30).
+        tentative_max_age: frames a not yet confirmed track is kept unmatched (ByteTrack: 0,
+            an unconfirmed track dies on its first miss; OC-SORT: same as ``max_age``).
+        min_hits: consecutive hits, birth included, before a track is reported (ByteTrack: 2,
+            activated on its second match; OC-SORT: ``min_hits = 3`` updates after birth, so 4).
+        report_warmup: report every matched track during the first ``min_hits`` frames of a
+            sequence (ByteTrack activates first-frame tracks at once; OC-SORT reports while
+            ``frame_count <= min_hits``).
+        appearance_threshold: with embeddings, BoT-SORT's fusion (Aharon et al. 2022, eq. 13):
+            appearance cost ``d = cosine_distance / 2`` (the minimum over the track's stored
+            embeddings) counts only where ``d <= appearance_threshold`` (0.25) and IoU cost
+            ``1 - IoU <= proximity_threshold`` (0.5); the first-stage cost is
+            ``min(1 - IoU, d)``.
+        proximity_threshold: see ``appearance_threshold``.
+        history: observations kept per track (momentum needs ``delta_t + 1``; embeddings are
+            matched against all of them).
+        report: reported box, ``"kalman"`` (posterior, as the three papers) or ``"detection"``.
+        backend: Hungarian backend, ``"lap"`` or ``"scipy"``.
+    """
+
+    layout: StateLayout = field(default_factory=StateLayout.deepsort)
+    high_threshold: float = 0.6
+    low_threshold: float = 0.1
+    new_track_threshold: float = 0.8
+    match_iou: float = 0.2
+    fuse_score: bool = True
+    two_stage: bool = True
+    second_iou: float = 0.5
+    momentum: float = 0.0
+    delta_t: int = 3
+    recovery_iou: float | None = None
+    re_update: bool = True
+    lost_iou: float | None = None
+    lost_last: bool = True
+    max_age: int = 5
+    tentative_max_age: int = 0
+    min_hits: int = 2
+    report_warmup: bool = True
+    appearance_threshold: float = 0.25
+    proximity_threshold: float = 0.5
+    history: int = 1
+    report: Literal["kalman", "detection"] = "kalman"
+    backend: Literal["lap", "scipy"] = "lap"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.layout, StateLayout):
+            raise ValueError(f"layout must be a StateLayout, got {type(self.layout).__name__}")
+        for name in (
+            "high_threshold",
+            "low_threshold",
+            "new_track_threshold",
+            "match_iou",
+            "second_iou",
+            "appearance_threshold",
+            "proximity_threshold",
+        ):
+            _unit_interval(name, getattr(self, name))
+        _unit_interval("recovery_iou", self.recovery_iou, none_ok=True)
+        _unit_interval("lost_iou", self.lost_iou, none_ok=True)
+        if self.low_threshold > self.high_threshold:
+            raise ValueError(
+                f"low_threshold must not exceed high_threshold, got {self.low_threshold} > "
+                f"{self.high_threshold}"
+            )
+        if not np.isfinite(self.momentum) or self.momentum < 0:
+            raise ValueError(f"momentum must be a finite number >= 0, got {self.momentum!r}")
+        check_positive_int("delta_t", self.delta_t)
+        check_positive_int("max_age", self.max_age, minimum=0)
+        check_positive_int("tentative_max_age", self.tentative_max_age, minimum=0)
+        check_positive_int("min_hits", self.min_hits)
+        check_positive_int("history", self.history)
+        if self.momentum > 0 and self.history < self.delta_t + 1:
+            raise ValueError(
+                f"history must be at least delta_t + 1 = {self.delta_t + 1} for the momentum, "
+                f"got {self.history}"
+            )
+        for name in (
+            "fuse_score",
+            "two_stage",
+            "re_update",
+            "lost_last",
+            "report_warmup",
+        ):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a bool, got {getattr(self, name)!r}")
+        if self.report not in ("kalman", "detection"):
+            raise ValueError(f"report must be 'kalman' or 'detection', got {self.report!r}")
+        if self.backend not in ("lap", "scipy"):
+            raise ValueError(f"backend must be 'lap' or 'scipy', got {self.backend!r}")
+
+    @classmethod
+    def bytetrack(cls) -> MotionConfig:
+        """ByteTrack (Zhang et al. 2022): DeepSORT's ``xyah`` filter, two stages, no OC parts."""
+        return cls(
+            layout=StateLayout.deepsort(),
+            new_track_threshold=0.7,
+            fuse_score=True,
+            momentum=0.0,
+            recovery_iou=None,
+            re_update=False,
+            lost_last=False,
+            max_age=30,
+            min_hits=2,
+            history=1,
+        )
+
+    @classmethod
+    def ocsort(cls) -> MotionConfig:
+        """OC-SORT (Cao et al. 2023): SORT's filter, one stage at IoU 0.3, OCM, OCR and ORU.
+
+        Single stage: all detections above ``low_threshold = high_threshold = 0.1`` are
+        matched and may start tracks (OC-SORT's ``det_thresh`` is applied by the caller, as the
+        authors' demo does); ``min_hits = 3`` updates after birth, ``max_age = 30``.
+        """
+        return cls(
+            layout=StateLayout.sort(),
+            high_threshold=0.1,
+            low_threshold=0.1,
+            new_track_threshold=0.1,
+            match_iou=0.3,
+            two_stage=False,
+            momentum=0.2,
+            delta_t=3,
+            recovery_iou=0.3,
+            re_update=True,
+            fuse_score=False,
+            lost_last=False,
+            max_age=30,
+            tentative_max_age=30,
+            min_hits=4,
+            history=4,
+        )
+
+    @classmethod
+    def botsort(cls) -> MotionConfig:
+        """BoT-SORT (Aharon et al. 2022): ByteTrack's stages on the ``xywh`` filter.
+
+        Camera motion is the ``camera_motion`` argument of :meth:`MotionTracker.update`;
+        embeddings, if given, are fused as in eq. 13. ``new_track_threshold`` 0.7,
+        ``match_thresh`` 0.8 (IoU 0.2), ``track_buffer`` 30.
+        """
+        return cls(
+            layout=StateLayout.botsort(),
+            new_track_threshold=0.7,
+            fuse_score=True,
+            momentum=0.0,
+            recovery_iou=None,
+            re_update=False,
+            lost_last=False,
+            max_age=30,
+            min_hits=2,
+            history=1,
+        )
+
+    def with_options(self, **changes: object) -> MotionConfig:
+        """A copy with some fields changed (validated like the constructor)."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _check_affine(value: ArrayLike) -> FloatArray:
+    matrix = np.asarray(value)
+    if matrix.dtype.kind not in "iuf" or matrix.shape not in ((2, 3), (3, 3)):
+        raise ValueError(
+            f"camera_motion must be a real 2x3 (or 3x3) affine matrix, got dtype {matrix.dtype} "
+            f"shape {matrix.shape}"
+        )
+    matrix = matrix.astype(np.float64)
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError("camera_motion must be finite")
+    if abs(np.linalg.det(matrix[:2, :2])) < 1e-9:
+        raise ValueError("camera_motion must be invertible (its 2x2 part is singular)")
+    return matrix[:2]
+
+
+def _warp_boxes(boxes: FloatArray, affine: FloatArray) -> FloatArray:
+    """Map xyxy boxes: centre by the affine, width and height by the mean linear scale."""
+    scale = np.sqrt(abs(np.linalg.det(affine[:2, :2])))
+    centre = (boxes[..., :2] + boxes[..., 2:]) / 2.0
+    half = (boxes[..., 2:] - boxes[..., :2]) / 2.0 * scale
+    centre = centre @ affine[:, :2].T + affine[:, 2]
+    return np.concatenate([centre - half, centre + half], axis=-1)
+
+
+class _BlockKalman:
+    """The constant-velocity filter of a :class:`StateLayout` in 2x2-block form.
+
+    With diagonal ``P0``, ``Q``, ``R`` and ``H = [I 0]`` (every layout here), each measured
+    component and its velocity form an independent 2x2 block of the covariance, and the
+    off-block entries stay exactly zero through predict and update. Storing the three
+    distinct entries of each block (``pp``, ``pv``, ``vv``, ``Array[N, 4]``) turns every step
+    into a few elementwise operations on ``[N, 4]`` arrays instead of ``[N, n, n]`` matrix
+    products; the result equals :class:`BatchedKalmanFilter` (tested). Components without a
+    velocity keep ``pv = vv = 0``. The update uses the standard form
+    ``P = (I - K H) P``, equal to the Joseph form for the optimal gain.
+    """
+
+    def __init__(self, layout: StateLayout) -> None:
+        self.layout = layout
+        has_v = np.zeros(4, dtype=bool)
+        has_v[list(layout.velocity_of)] = True
+        self.has_v = has_v
+        self.order = np.zeros(4, dtype=np.int64)  # state index of each component's velocity
+        for offset, k in enumerate(layout.velocity_of):
+            self.order[k] = 4 + offset
+        self.scaled = layout.noise_scale == "box"
+        self.dt = layout.dt
+        self.measurement = layout.measurement
+        columns = {"w": 0, "h": 1, "wh": 2, "1": 3}
+        self.scale_index = np.array([columns[c] for c in _SCALE_OF[layout.measurement]])
+
+        def per_component(values: tuple[float, ...]) -> tuple[FloatArray, FloatArray]:
+            array = np.asarray(values, dtype=np.float64)
+            pos = array[:4]
+            vel = np.zeros(4)
+            vel[has_v] = array[self.order[has_v]]
+            if self.scaled:
+                return pos**2, vel**2
+            return pos, vel
+
+        self.r = np.asarray(layout.measurement_noise, dtype=np.float64)
+        self.r = self.r**2 if self.scaled else self.r
+        self.p0_p, self.p0_v = per_component(layout.initial_covariance)
+        self.q_p, self.q_v = per_component(layout.process_noise)
+        self.x = np.zeros((0, 4))
+        self.v = np.zeros((0, 4))
+        self.pp = np.zeros((0, 4))
+        self.pv = np.zeros((0, 4))
+        self.vv = np.zeros((0, 4))
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def _scale2(self, x: FloatArray) -> FloatArray:
+        """Squared box scale of each component (``Array[N, 4]``), as
+        :meth:`StateLayout.component_scales` (first four columns), squared."""
+        a, b = np.abs(x[:, 2]), np.abs(x[:, 3])
+        sizes = np.empty((x.shape[0], 4))
+        if self.measurement == "xysr":
+            sizes[:, 0] = np.sqrt(a * b)
+            sizes[:, 1] = np.divide(a, sizes[:, 0], out=np.zeros_like(a), where=sizes[:, 0] > 0)
+            sizes[:, 2] = a
+        elif self.measurement == "xyah":
+            sizes[:, 0] = a * b
+            sizes[:, 1] = b
+            sizes[:, 2] = sizes[:, 0] * b
+        else:
+            sizes[:, 0] = a
+            sizes[:, 1] = b
+            sizes[:, 2] = a * b
+        sizes[:, 3] = 1.0
+        sizes *= sizes
+        return sizes[:, self.scale_index]
+
+    def initiate(self, z: FloatArray) -> None:
+        k = z.shape[0]
+        if k == 0:
+            return
+        s2 = self._scale2(z) if self.scaled else np.ones((k, 4))
+        self.x = np.concatenate([self.x, z])
+        self.v = np.concatenate([self.v, np.zeros((k, 4))])
+        self.pp = np.concatenate([self.pp, self.p0_p * s2])
+        self.pv = np.concatenate([self.pv, np.zeros((k, 4))])
+        self.vv = np.concatenate([self.vv, self.p0_v * s2 * self.has_v])
+
+    def freeze_shrinking_sizes(self) -> None:
+        """SORT's guard: zero a size velocity that would make the size <= 0."""
+        shrink = self.x[:, 2:] + self.dt * self.v[:, 2:] <= 0.0
+        if shrink.any():
+            self.v[:, 2:][shrink] = 0.0
+
+    def predict(self, rows: IntArray | None = None) -> None:
+        sel = slice(None) if rows is None else rows
+        x, v, pp, pv, vv = self.x[sel], self.v[sel], self.pp[sel], self.pv[sel], self.vv[sel]
+        s2 = self._scale2(x) if self.scaled else 1.0
+        dt = self.dt
+        self.x[sel] = x + dt * v
+        self.pp[sel] = pp + 2.0 * dt * pv + dt * dt * vv + self.q_p * s2
+        self.pv[sel] = pv + dt * vv
+        self.vv[sel] = vv + self.q_v * s2 * self.has_v
+
+    def update(self, rows: IntArray, z: FloatArray) -> None:
+        if rows.size == 0:
+            return
+        x, pp, pv = self.x[rows], self.pp[rows], self.pv[rows]
+        r = self.r * self._scale2(x) if self.scaled else self.r
+        s = pp + r
+        k1, k2 = pp / s, pv / s
+        y = z - x
+        self.x[rows] = x + k1 * y
+        self.v[rows] = self.v[rows] + k2 * y
+        self.vv[rows] = self.vv[rows] - k2 * pv
+        self.pp[rows] = (1.0 - k1) * pp
+        self.pv[rows] = (1.0 - k1) * pv
+
+    def select(self, keep: np.ndarray) -> None:
+        for name in ("x", "v", "pp", "pv", "vv"):
+            setattr(self, name, getattr(self, name)[keep])
+
+    def get(self, rows: IntArray) -> tuple[FloatArray, ...]:
+        return tuple(getattr(self, n)[rows].copy() for n in ("x", "v", "pp", "pv", "vv"))
+
+    def put(self, rows: IntArray, values: tuple[FloatArray, ...]) -> None:
+        for name, value in zip(("x", "v", "pp", "pv", "vv"), values):
+            getattr(self, name)[rows] = value
+
+    def full(self) -> tuple[FloatArray, FloatArray]:
+        """``(mean[N, dim_x], covariance[N, dim_x, dim_x])`` as :class:`BatchedKalmanFilter`."""
+        n, dim = len(self), self.layout.dim_x
+        mean = np.zeros((n, dim))
+        cov = np.zeros((n, dim, dim))
+        mean[:, :4] = self.x
+        for k in range(4):
+            cov[:, k, k] = self.pp[:, k]
+            if self.has_v[k]:
+                o = self.order[k]
+                mean[:, o] = self.v[:, k]
+                cov[:, k, o] = cov[:, o, k] = self.pv[:, k]
+                cov[:, o, o] = self.vv[:, k]
+        return mean, cov
+
+    def boxes_xyxy(self) -> FloatArray:
+        return measurements_to_boxes(self.x, self.layout.measurement)
+
+
+class MotionTracker:
+    """Kalman tracker with ByteTrack's, OC-SORT's and BoT-SORT's mechanisms as options.
+
+    Per :meth:`update` (each step only if its option is on, see :class:`MotionConfig`):
+
+    1. camera-motion compensation: the caller's affine (previous frame to this frame, e.g.
+       from ``trackkit.data.estimate_camera_motion``) moves every track's state, its saved
+       state and stored boxes (BoT-SORT, Aharon et al. 2022, sec. 3.2);
+    2. predict all tracks; split detections at ``high_threshold`` / ``low_threshold``;
+    3. first stage: Hungarian on ``1 - IoU`` (times the score with ``fuse_score``), minus
+       OC-SORT's momentum bonus, fused with embedding distance when given (BoT-SORT eq. 13);
+       lost tracks need ``lost_iou``, and with ``lost_last`` only get the detections the
+       tracks seen last frame left;
+    4. OC-SORT's recovery on last observed boxes; ByteTrack's second stage on low detections;
+    5. OC-SORT's re-update of tracks matched after a gap, Kalman update of the matched;
+    6. births from unmatched high detections above ``new_track_threshold``; report
+       confirmed tracks matched this frame; remove tracks past their age limits.
+
+    The filter is the layout's constant-velocity Kalman filter held in 2x2-block form (equal
+    to :class:`BatchedKalmanFilter`, faster at a few tracks). Camera motion moves the means
+    exactly; covariances are scaled by the affine's mean scale (the rotation of the
+    covariance, BoT-SORT's ``R P R^T``, is left out: it would couple the blocks, and frame to
+    frame camera rotations are small).
+
+    Args:
+        config: a :class:`MotionConfig`; this library's default if omitted.
+    """
+
+    def __init__(self, config: MotionConfig | None = None) -> None:
+        self.config = MotionConfig() if config is None else config
+        if not isinstance(self.config, MotionConfig):
+            raise ValueError(f"config must be a MotionConfig, got {type(self.config).__name__}")
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all tracks and restart ids at 1 (call between sequences)."""
+        cfg = self.config
+        self.store = TrackStore(
+            min_hits=cfg.min_hits,
+            max_age=max(cfg.max_age, cfg.tentative_max_age),
+            history=cfg.history,
+        )
+        self.kalman = _BlockKalman(cfg.layout)
+        self._saved = _BlockKalman(cfg.layout)  # filter state at each track's last observation
+        self.frame_count = 0
+
+    def state(self) -> tuple[FloatArray, FloatArray]:
+        """``(mean[N, dim_x], covariance[N, dim_x, dim_x])`` of the live tracks' filters."""
+        return self.kalman.full()
+
+    # -- per-frame steps -------------------------------------------------------------------
+
+    def _warp(self, affine: FloatArray) -> None:
+        """Move every track's state, saved state and stored boxes by the camera motion."""
+        if len(self.store) == 0:
+            return
+        linear, shift = affine[:, :2], affine[:, 2]
+        scale = float(np.sqrt(abs(np.linalg.det(linear))))
+        size = {"xysr": (scale**2, 1.0), "xyah": (1.0, scale), "cxcywh": (scale, scale)}
+        factor = np.array([scale, scale, *size[self.config.layout.measurement]])
+        for kf in (self.kalman, self._saved):
+            kf.x[:, :2] = kf.x[:, :2] @ linear.T + shift
+            kf.x[:, 2:] *= factor[2:]
+            kf.v[:, :2] = kf.v[:, :2] @ linear.T
+            kf.v[:, 2:] *= factor[2:]
+            f2 = factor**2
+            kf.pp *= f2
+            kf.pv *= f2
+            kf.vv *= f2
+        self.store._boxes = _warp_boxes(self.store._boxes, affine)
+
+    def _momentum_bonus(self, boxes: FloatArray, scores: FloatArray, rows: IntArray) -> FloatArray:
+        """OC-SORT's velocity-direction consistency bonus ``Array[len(rows), M]``."""
+        cfg, store = self.config, self.store
+        count = store._count[rows]
+        hist = store._boxes[rows]  # [T, H, 4], newest first
+        idx = np.arange(rows.size)
+        base = np.minimum(cfg.delta_t, count - 1)
+        newest = hist[idx, 0]
+        velocity = (newest[:, :2] + newest[:, 2:] - hist[idx, base, :2] - hist[idx, base, 2:]) / 2
+        norm = np.sqrt(np.sum(velocity * velocity, axis=1))
+        valid = (base > 0) & (norm > 1e-6)
+        velocity = velocity / np.where(valid, norm, 1.0)[:, None]
+        ref = hist[idx, np.minimum(cfg.delta_t - 1, count - 1)]
+        anchor = (ref[:, :2] + ref[:, 2:]) / 2.0  # [T, 2]
+        det_centres = (boxes[:, :2] + boxes[:, 2:]) / 2.0
+        dx = det_centres[None, :, 0] - anchor[:, 0, None]  # [T, M]
+        dy = det_centres[None, :, 1] - anchor[:, 1, None]
+        dnorm = np.maximum(np.sqrt(dx * dx + dy * dy), 1e-6)
+        cos = (dx * velocity[:, 0, None] + dy * velocity[:, 1, None]) / dnorm
+        angle = np.arccos(np.clip(cos, -1.0, 1.0))
+        bonus = (np.pi / 2.0 - angle) / np.pi * scores[None, :] * cfg.momentum
+        return bonus * valid[:, None]
+
+    def _first_stage(
+        self,
+        rows: IntArray,
+        cols: IntArray,
+        predicted: FloatArray,
+        boxes: FloatArray,
+        scores: FloatArray,
+        emb_distance: FloatArray | None,
+    ) -> tuple[IntArray, IntArray]:
+        """Match ``rows`` to ``cols`` on the first-stage cost; local indices of the matches."""
+        cfg = self.config
+        det = boxes[cols]
+        iou = iou_unchecked(predicted[rows], det)
+        if cfg.lost_iou is not None and cfg.lost_iou > cfg.match_iou:
+            lost = self.store.time_since_update[rows] > 0
+            required: FloatArray | float = np.where(lost, cfg.lost_iou, cfg.match_iou)[:, None]
+        else:
+            required = cfg.match_iou
+        allowed = iou >= required
+        cost = 1.0 - iou * scores[cols] if cfg.fuse_score else 1.0 - iou
+        if emb_distance is not None:
+            d = emb_distance[np.ix_(rows, cols)] / 2.0
+            close = (d <= cfg.appearance_threshold) & (1.0 - iou <= cfg.proximity_threshold)
+            cost = np.where(close, np.minimum(cost, d), cost)
+            allowed |= close
+        # ByteTrack / SORT: Hungarian with the cost limit 1 - match_iou (lapjv's cost_limit).
+        limit = 1.0 - cfg.match_iou
+        if cfg.momentum > 0:
+            cost = cost - self._momentum_bonus(det, scores[cols], rows)
+            limit = 2.0  # OC-SORT: full assignment on -(IoU + bonus), then the IoU gate
+        cost = np.where(allowed, cost, np.inf)
+        return hungarian_pairs_unchecked(cost, limit, cfg.backend)
+
+    def _re_update(self, rows: IntArray, z_new: FloatArray, gaps: IntArray) -> None:
+        """OC-SORT's ORU (Cao et al. 2023, eq. 5): replay the filter over a virtual path.
+
+        Track ``rows[i]`` was last observed ``gaps[i]`` frames ago. Its filter restarts from the
+        state saved at that observation and is predicted and updated on boxes interpolated
+        linearly between the last observed box and the new detection, one per missed frame;
+        a last prediction brings it to this frame, ready for the real update.
+        """
+        layout = self.config.layout
+        start = self.store._boxes[rows, 0]  # last observed boxes (camera-compensated)
+        end = measurements_to_boxes(z_new, layout.measurement)
+        replay = _BlockKalman(layout)
+        replay.x, replay.v, replay.pp, replay.pv, replay.vv = self._saved.get(rows)
+        longest = int(gaps.max())
+        offset = longest - gaps  # tracks with shorter gaps start later, all end together
+        for step in range(1, longest):
+            active = np.flatnonzero(step > offset)
+            local = (step - offset[active])[:, None]
+            virtual = start[active] + local / gaps[active, None] * (end[active] - start[active])
+            replay.freeze_shrinking_sizes()
+            replay.predict(active)
+            replay.update(active, measurements_unchecked(virtual, layout.measurement))
+        replay.freeze_shrinking_sizes()
+        replay.predict()
+        self.kalman.put(rows, replay.get(np.arange(rows.size)))
+
+    def update(
+        self,
+        boxes_xyxy: ArrayLike,
+        scores: ArrayLike,
+        embeddings: ArrayLike | None = None,
+        *,
+        camera_motion: ArrayLike | None = None,
+    ) -> Tracks:
+        """Consume one frame of detections and return the tracks to report for it.
+
+        Args:
+            boxes_xyxy: ``Array[M, 4]`` detections with positive width and height.
+            scores: ``Array[M]`` detection scores in the scale of the thresholds (``[0, 1]``).
+            embeddings: optional ``Array[M, D]`` appearance embeddings (on every frame or none
+                until :meth:`reset`), fused with IoU in the first stage.
+            camera_motion: optional ``2x3`` (or ``3x3``) affine mapping the previous frame's
+                pixel coordinates to this frame's.
+
+        Returns:
+            :class:`Tracks` reported this frame.
+        """
+        cfg = self.config
+        boxes = check_positive_boxes("boxes_xyxy", boxes_xyxy)
+        score = check_vector("scores", scores, boxes.shape[0])
+        emb = (
+            None
+            if embeddings is None
+            else check_embeddings("embeddings", embeddings, rows=boxes.shape[0])
+        )
+        affine = None if camera_motion is None else _check_affine(camera_motion)
+        store, kf = self.store, self.kalman
+        store.check_embedding_consistency(emb)
+        self.frame_count += 1
+        if affine is not None:
+            self._warp(affine)
+
+        keep = score >= (cfg.low_threshold if cfg.two_stage else cfg.high_threshold)
+        if not keep.all():
+            boxes, score = boxes[keep], score[keep]
+            emb = None if emb is None else emb[keep]
+        z = measurements_unchecked(boxes, cfg.layout.measurement)
+        high = score >= cfg.high_threshold
+        n = len(store)
+        kf.freeze_shrinking_sizes()
+        kf.predict()
+        predicted = kf.boxes_xyxy()
+        emb_distance = None if emb is None or n == 0 else store.embedding_distance(emb)
+
+        track_free = np.ones(n, dtype=bool)
+        det_free = high.copy()  # free high detections; low ones are tracked in low_free
+        match_rows: list[IntArray] = []
+        match_cols: list[IntArray] = []
+
+        def assign(rows: IntArray, cols: IntArray, pairs: tuple[IntArray, IntArray]) -> None:
+            if pairs[0].size:
+                r, c = rows[pairs[0]], cols[pairs[1]]
+                track_free[r] = False
+                det_free[c] = False
+                match_rows.append(r)
+                match_cols.append(c)
+
+        seen = store.time_since_update == 0  # matched in the previous frame
+        if n:
+            pools = [np.flatnonzero(seen), np.flatnonzero(~seen)] if cfg.lost_last else [None]
+            for pool in pools:
+                rows = np.arange(n) if pool is None else pool
+                cols = np.flatnonzero(det_free)
+                if rows.size and cols.size:
+                    pairs = self._first_stage(rows, cols, predicted, boxes, score, emb_distance)
+                    assign(rows, cols, pairs)
+            if cfg.recovery_iou is not None:
+                rows = np.flatnonzero(track_free)
+                cols = np.flatnonzero(det_free)
+                if rows.size and cols.size:
+                    iou = iou_unchecked(store._boxes[rows, 0], boxes[cols])
+                    limit = 1.0 - cfg.recovery_iou
+                    assign(rows, cols, hungarian_pairs_unchecked(1.0 - iou, limit, cfg.backend))
+            if cfg.two_stage:
+                rows = np.flatnonzero(track_free & seen)
+                cols = np.flatnonzero(~high)
+                if rows.size and cols.size:
+                    iou = iou_unchecked(predicted[rows], boxes[cols])
+                    pairs = hungarian_pairs_unchecked(1.0 - iou, 1.0 - cfg.second_iou, cfg.backend)
+                    assign(rows, cols, pairs)
+
+        if match_rows:
+            rows = np.concatenate(match_rows)
+            cols = np.concatenate(match_cols)
+        else:
+            rows = cols = _EMPTY
+        if cfg.re_update and rows.size:
+            gaps = store.time_since_update[rows] + 1
+            late = gaps > 1
+            if late.any():
+                self._re_update(rows[late], z[cols[late]], gaps[late])
+        kf.update(rows, z[cols])
+        if cfg.re_update and rows.size:
+            self._saved.put(rows, kf.get(rows))
+        store.update_unchecked(rows, boxes[cols], score[cols], None if emb is None else emb[cols])
+
+        born = np.flatnonzero(det_free & (score >= cfg.new_track_threshold))
+        if born.size:
+            kf.initiate(z[born])
+            if cfg.re_update:
+                self._saved.initiate(z[born])
+            store.spawn_unchecked(boxes[born], score[born], None if emb is None else emb[born])
+
+        fresh = store.time_since_update == 0
+        report = fresh & (store.states == _CONFIRMED)
+        if cfg.report_warmup and self.frame_count <= cfg.min_hits:
+            report = fresh
+        out_boxes = kf.boxes_xyxy() if cfg.report == "kalman" else store._boxes[:, 0]
+        tracks = Tracks(store.ids[report], out_boxes[report], store._scores[report, 0])
+
+        if len(store):
+            tentative = store.states == _TENTATIVE
+            limit_age = np.where(tentative, cfg.tentative_max_age, cfg.max_age)
+            alive = store.time_since_update <= limit_age
+            if not alive.all():
+                store.time_since_update[~alive] = store.max_age + 1  # prune() removes these
+                keep_rows = store.prune()
+                kf.select(keep_rows)
+                if cfg.re_update:
+                    self._saved.select(keep_rows)
+        return tracks
