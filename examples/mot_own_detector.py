@@ -4,8 +4,9 @@ A detector here is any callable ``detector(frame) -> (boxes_xyxy [N, 4], scores 
 ``uint8`` BGR frame. Its detections are associated over time by two trackers that follow the
 `trackkit` runner's MOT protocol (``reset()``; ``update(boxes_xyxy, scores, embeddings=None)``
 returning an object with ``ids``, ``boxes_xyxy``, ``scores``): `assoc`'s SORT, and a ten-line
-greedy IoU tracker assembled from `assoc` parts. Tracks are written as MOTChallenge files and,
-when ground truth exists, scored with HOTA / MOTA / IDF1.
+greedy IoU tracker assembled from `assoc` parts. `trackkit.mot.DetectionTracker` runs them over
+a sequence's detections for `trackkit.eval.run_mot_benchmark`, which writes MOTChallenge files
+and, when ground truth exists, scores HOTA / MOTA / IDF1.
 
     python examples/mot_own_detector.py                       # synthetic scene (default)
     python examples/mot_own_detector.py --mot ../shared/data/mot/TUD-Campus --detector hog
@@ -38,7 +39,8 @@ from trackkit.data import (
     synthetic_mot_sequence,
     write_mot_rows,
 )
-from trackkit.eval import mot_results_table, run_mot_benchmark, run_mot_sequence
+from trackkit.eval import mot_results_table, run_mot_benchmark
+from trackkit.mot import DetectionTracker, associate
 
 Detector = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -165,12 +167,13 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     for name, tracker in trackers.items():
         path = args.out / name / f"{seq.name}.txt"
         if gt is not None:  # the trackkit runner: tracks, MOTChallenge file, scores
-            result = run_mot_benchmark(tracker, [seq], name=name, results_dir=args.out,
-                                       min_score=args.min_score, progress=False)  # fmt: skip
+            runner = DetectionTracker(tracker, min_score=args.min_score)  # feeds seq.det
+            result = run_mot_benchmark(runner, [seq], name=name, results_dir=args.out,
+                                       progress=False)  # fmt: skip
             results.append(result)
             summary[name] = result.combined.summary()
         else:  # no ground truth: tracks and the MOTChallenge file only
-            rows, _ = run_mot_sequence(tracker, detections, num_frames, min_score=args.min_score)
+            rows, _ = associate(tracker, detections, num_frames, min_score=args.min_score)
             write_mot_rows(path, rows)
             summary[name] = {"tracks": float(np.unique(rows.ids).size)}
             print(f"{name}: {np.unique(rows.ids).size} tracks, {len(rows)} boxes")
@@ -178,7 +181,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     if results:
         print(mot_results_table(results))
     if args.annotate is not None:
-        rows, _ = run_mot_sequence(trackers["sort"], detections, num_frames)
+        rows, _ = associate(trackers["sort"], detections, num_frames, min_score=args.min_score)
         per_frame = rows.split_by_frame(num_frames)
         with AnnotatedVideoWriter(args.annotate) as video:
             for t in range(num_frames):
