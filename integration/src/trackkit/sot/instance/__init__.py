@@ -31,6 +31,7 @@ from trackkit.sot.instance._crop import (
 )
 from trackkit.sot.instance._detector import InstanceDetector, build_trunk, fuse_frozen_batchnorm
 from trackkit.sot.instance._head_ops import FCOSOps, RetinaOps, locations
+from trackkit.sot.instance._images import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, images_to_tensor
 from trackkit.sot.instance._postprocess import (
     change_penalty,
     cosine_window,
@@ -41,6 +42,8 @@ from trackkit.sot.instance._postprocess import (
 from trackkit.sot.instance._tracker import InstanceTracker, check_init_boxes
 
 __all__ = [
+    "IMAGENET_MEAN_RGB",
+    "IMAGENET_STD_RGB",
     "SHIPPED_MODELS",
     "AdaptationConfig",
     "DetectorConfig",
@@ -63,6 +66,7 @@ __all__ = [
     "fcos_maml",
     "fuse_frozen_batchnorm",
     "image_to_crop",
+    "images_to_tensor",
     "load_detector",
     "locations",
     "penalized_scores",

@@ -33,11 +33,10 @@ from metalearn import (
 )
 from trackkit.sot.instance._config import DetectorConfig
 from trackkit.sot.instance._head_ops import HeadOps, make_head_ops
+from trackkit.sot.instance._images import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
 
 __all__ = ["InstanceDetector", "build_trunk", "fuse_frozen_batchnorm"]
 
-_MEAN = (0.485, 0.456, 0.406)
-_STD = (0.229, 0.224, 0.225)
 #: MobileNetV2 ``features`` blocks kept: 0..10 (stride 8 with blocks 7-10 dilated, 64 channels).
 MOBILENET_LAST_BLOCK = 10
 
@@ -134,6 +133,15 @@ class InstanceDetector(nn.Module):
         lr: inner-loop rates over the head's parameters: ``KernelwiseLR`` (KLLR, Wang et al.
             2020, eq. 5; default, init 0.001), ``ScalarLR`` or ``FixedLR``.
         search_size: side of the search region the head decodes boxes for.
+
+    Attributes:
+        trunk: the frozen ``detheads`` backbone (``MobileNetV2Backbone`` or
+            ``ResNet18Backbone``); input: :func:`images_to_tensor` of BGR crops.
+        head: the ``detheads`` head (``FCOSHead.tracking`` or ``RetinaNetHead.tracking``); its
+            parameters are the meta-learned initialisation theta_0.
+        lr: the ``metalearn`` inner-loop rates the head was meta-trained with (``KernelwiseLR``
+            for the shipped models); ``lr.rate(name, step)`` gives a parameter's rate.
+        meta: the checkpoint's metadata, e.g. ``meta["lost_threshold"]``.
     """
 
     def __init__(
@@ -165,8 +173,12 @@ class InstanceDetector(nn.Module):
         self.lr = lr
         self.pixel_mean: Tensor
         self.pixel_std: Tensor
-        self.register_buffer("pixel_mean", torch.tensor(_MEAN).reshape(1, 3, 1, 1) * 255.0)
-        self.register_buffer("pixel_std", torch.tensor(_STD).reshape(1, 3, 1, 1) * 255.0)
+        self.register_buffer(
+            "pixel_mean", torch.tensor(IMAGENET_MEAN_RGB).reshape(1, 3, 1, 1) * 255.0
+        )
+        self.register_buffer(
+            "pixel_std", torch.tensor(IMAGENET_STD_RGB).reshape(1, 3, 1, 1) * 255.0
+        )
 
     @property
     def device(self) -> torch.device:
