@@ -16,7 +16,14 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from ._inner import LossFn, _as_lr, _check_lr_names, batch_loss, resolve_adapted
+from ._inner import (
+    LossFn,
+    _as_lr,
+    _check_lr_names,
+    batch_loss,
+    gradient_descent,
+    resolve_adapted,
+)
 from ._lr import FixedLR, LearnedLR
 from ._tree import check_device, leading_size, stack_trees, tree_map
 
@@ -156,18 +163,12 @@ class Adapter:
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
             raise ValueError(f"steps must be an int >= 0, got {steps!r}")
         batch = self.support()
-        theta = {n: p.detach() for n, p in start.items()}
-        for k in range(steps):
-            with torch.enable_grad():
-                leaf = {n: p.requires_grad_(True) for n, p in theta.items()}
-                loss = batch_loss(self.model, leaf, batch, self.loss_fn)
-                grads = torch.autograd.grad(
-                    loss, [leaf[n] for n in self.names], allow_unused=True, materialize_grads=True
-                )
-            with torch.no_grad():
-                scaled = self.lr(dict(zip(self.names, grads)), k)
-                theta = {n: leaf[n].detach() - scaled[n] for n in self.names}
-        return theta
+
+        def loss(theta: dict[str, Tensor]) -> Tensor:
+            return batch_loss(self.model, theta, batch, self.loss_fn)
+
+        start = {n: start[n] for n in self.names}
+        return gradient_descent(loss, start, steps=steps, lr=self.lr, track_graph=False)[-1]
 
     def adapt(
         self, support: Any | None = None, *, steps: int = 5, pinned: bool = True

@@ -138,6 +138,7 @@ def gradient_descent(
     steps: int,
     lr: LRLike,
     first_order: bool = False,
+    track_graph: bool = True,
 ) -> list[dict[str, Tensor]]:
     """K steps of (learned-rate) gradient descent on a parameter dict; pure function.
 
@@ -154,6 +155,10 @@ def gradient_descent(
         steps: number of GD steps K >= 0.
         lr: `LearnedLR`, `FixedLR` or a float.
         first_order: FOMAML approximation instead of the full second-order graph.
+        track_graph: `False` takes the steps without any graph (online adaptation, Wang et
+            al. 2020, Algorithm 1): each gradient is taken at detached weights, the update is
+            applied under `no_grad` with the rates detached, and every returned tensor is
+            detached (`first_order` is then irrelevant).
 
     Returns:
         `[theta_0, theta_1, ..., theta_K]`, K+1 dicts with the same keys as `params`.
@@ -161,6 +166,8 @@ def gradient_descent(
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be an int >= 0, got {steps!r}")
     rate = _as_lr(lr)
+    if not track_graph:
+        return _descend_without_graph(loss_of_params, params, steps, rate)
     theta = {
         n: (p if p.requires_grad else p.detach().requires_grad_(True)) for n, p in params.items()
     }
@@ -180,6 +187,30 @@ def gradient_descent(
             scaled = rate(dict(zip(names, grads)), k)
             theta = {n: theta[n] - scaled[n] for n in names}
             history.append(theta)
+    return history
+
+
+def _descend_without_graph(
+    loss_of_params: Callable[[dict[str, Tensor]], Tensor],
+    params: Mapping[str, Tensor],
+    steps: int,
+    rate: LearnedLR | FixedLR,
+) -> list[dict[str, Tensor]]:
+    names = list(params)
+    _check_lr_names(rate, names)
+    theta = {n: p.detach() for n, p in params.items()}
+    history = [theta]
+    for k in range(steps):
+        with torch.enable_grad():
+            leaf = {n: p.detach().requires_grad_(True) for n, p in theta.items()}
+            loss = loss_of_params(leaf)
+            grads = torch.autograd.grad(
+                loss, [leaf[n] for n in names], allow_unused=True, materialize_grads=True
+            )
+        with torch.no_grad():
+            scaled = rate(dict(zip(names, grads)), k)
+            theta = {n: leaf[n].detach() - scaled[n] for n in names}
+        history.append(theta)
     return history
 
 
