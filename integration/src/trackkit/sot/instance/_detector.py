@@ -237,18 +237,22 @@ class InstanceDetector(nn.Module):
         """
 
         hw = (int(features.shape[-2]), int(features.shape[-1]))
+        return self.candidates(self.head_outputs_batched(params, features), hw)
+
+    def head_outputs_batched(
+        self, params: Mapping[str, Tensor], features: Tensor
+    ) -> dict[str, Tensor]:
+        """Head outputs with stacked fast weights: ``params`` name -> ``Tensor[B, *shape]``,
+        ``features: Tensor[B, C, h, w]`` -> a dict of ``Tensor[B, h*w, ...]``."""
         if features.shape[0] == 1:
             # One sequence: a plain call (vmap costs more than the head itself at B = 1).
-            return self.candidates(
-                self.head_outputs({n: p[0] for n, p in params.items()}, features), hw
-            )
+            return self.head_outputs({n: p[0] for n, p in params.items()}, features)
 
         def one(p: dict[str, Tensor], f: Tensor) -> dict[str, Tensor]:
             return self.head_outputs(p, f[None])
 
         outputs = torch.func.vmap(one)(dict(params), features)
-        outputs = {k: v[:, 0] for k, v in outputs.items()}
-        return self.candidates(outputs, hw)
+        return {k: v[:, 0] for k, v in outputs.items()}
 
     def support_targets(
         self, boxes_xyxy: Tensor, hw: tuple[int, int] | torch.Size
