@@ -3,7 +3,8 @@
 ``fcos_maml()`` / ``retina_maml()`` load the shipped checkpoints; :class:`InstanceTracker` runs
 Algorithm 1 for one sequence (``init``/``update``) or several in lock step (``init_batch``/
 ``update_batch``); :class:`InstanceStep` is the same tracker as a functional, stochastic step
-for sequence-level training (Kim et al. 2022); the post-processing functions are pure, batched torch functions.
+for sequence-level training (Kim et al. 2022); the post-processing functions are pure, batched
+torch functions.
 """
 
 from trackkit.sot.instance._checkpoint import (

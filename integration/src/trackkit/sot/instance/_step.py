@@ -162,7 +162,7 @@ class InstanceStep:
 
             def loss(
                 th: dict[str, Tensor], f: Tensor = f_i, t: dict = t_i, w: Tensor = w_i
-            ) -> Tensor:  # noqa: E501
+            ) -> Tensor:
                 return det.support_loss(th, f, t, w)
 
             out.append(gradient_descent(loss, theta, steps=steps, lr=det.lr, first_order=True)[-1])
@@ -173,7 +173,8 @@ class InstanceStep:
     ) -> dict[str, Tensor]:
         sub = support.select(index)
         start = {n: p[index].detach() for n, p in params.items()}
-        new = self.detector.adapt(start, *sub.samples, sub.valid, steps=steps)
+        feats, boxes = sub.samples
+        new = self.detector.adapt(start, feats, boxes, sub.valid, steps=steps)
         out = {}
         for n, p in params.items():
             # Straight-through: the update's change is a constant added to the fast weights.
