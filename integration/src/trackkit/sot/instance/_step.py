@@ -79,6 +79,7 @@ class InstanceStepOutput:
             graph when differentiable), for a frame-level loss on the visited regions.
         crop_center: ``Tensor[B, 2]`` centre of each frame's search region (image pixels).
         crop_scale: ``Tensor[B]`` its scale (crop pixels per image pixel).
+        score_hw: ``(h, w)`` of the score map.
     """
 
     boxes_xywh: Tensor
@@ -87,6 +88,7 @@ class InstanceStepOutput:
     outputs: dict[str, Tensor]
     crop_center: Tensor
     crop_scale: Tensor
+    score_hw: tuple[int, int]
 
 
 class InstanceStep:
@@ -366,5 +368,6 @@ class InstanceStep:
             outputs=outputs,
             crop_center=state.center,
             crop_scale=scale,
+            score_hw=hw,
         )
         return new_state, out, log_prob
