@@ -42,6 +42,42 @@ def test_pairs_negative_share() -> None:
         sample_pairs(valid, 2, rng=rng, stride=[1, 2])
 
 
+def test_pairs_groups_keep_negatives_out_of_the_same_group() -> None:
+    rng = np.random.default_rng(1)
+    valid = [np.ones(10, bool), np.ones(10, bool), np.ones(30, bool)]
+    groups = [0, 0, 1]  # sequences 0 and 1 are two identities of one video
+    for weighting in ("sequence", "frame"):
+        pairs = sample_pairs(
+            valid, 3000, rng=rng, different_sequence_prob=0.5, groups=groups, weighting=weighting
+        )
+        neg = ~pairs.same_sequence
+        g = np.asarray(groups)
+        assert np.all(g[pairs.seq_a[neg]] != g[pairs.seq_b[neg]])
+        assert abs(neg.mean() - 0.5) < 0.05
+    one_group = sample_pairs(valid[:2], 50, rng=rng, different_sequence_prob=1.0, groups=[3, 3])
+    assert one_group.same_sequence.all()
+    with pytest.raises(ValueError, match="groups"):
+        sample_pairs(valid, 2, rng=rng, groups=[0, 1])
+    with pytest.raises(ValueError, match="weighting"):
+        sample_pairs(valid, 2, rng=rng, weighting="video")
+
+
+def test_pairs_frame_weighting_draws_frames_uniformly() -> None:
+    rng = np.random.default_rng(2)
+    valid = [np.ones(10, bool), np.ones(30, bool)]  # 10 and 30 usable frames
+    by_frame = sample_pairs(valid, 8000, rng=rng, different_sequence_prob=0.0, weighting="frame")
+    by_seq = sample_pairs(valid, 8000, rng=rng, different_sequence_prob=0.0)
+    assert abs((by_frame.seq_a == 0).mean() - 0.25) < 0.02  # 10 of 40 frames
+    assert abs((by_seq.seq_a == 0).mean() - 0.5) < 0.02  # 1 of 2 sequences
+    # negatives by frame: the other group's frames uniformly (a 3rd sequence of 10 frames)
+    valid3 = [*valid, np.ones(10, bool)]
+    neg = sample_pairs(
+        valid3, 8000, rng=rng, different_sequence_prob=1.0, groups=[0, 1, 2], weighting="frame"
+    )
+    first0 = neg.seq_a == 0  # the others hold 30 + 10 frames: 3/4 of them in sequence 1
+    assert abs((neg.seq_b[first0] == 1).mean() - 0.75) < 0.04
+
+
 @given(st.integers(0, 2**31 - 1))
 def test_episodes_are_regular_and_in_range(seed: int) -> None:
     rng = np.random.default_rng(seed)

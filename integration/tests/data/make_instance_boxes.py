@@ -79,9 +79,7 @@ def track(tracker_name: str, frames: list[np.ndarray], box: np.ndarray) -> np.nd
     return out
 
 
-def track_batch(
-    tracker_name: str, cases: list[tuple[list[np.ndarray], np.ndarray]]
-) -> np.ndarray:
+def track_batch(tracker_name: str, cases: list[tuple[list[np.ndarray], np.ndarray]]) -> np.ndarray:
     """Boxes ``float64[B, T, 4]`` of several equally long sequences tracked in lock step."""
     from trackkit.sot.instance import (
         InstanceTracker,

@@ -1,9 +1,9 @@
-"""Online adaptation for trackers (paper 000, Algorithm 1; paper 001, Sec. III-C).
+"""Online adaptation for trackers (Wang et al. 2020, Algorithm 1; paper 001, Sec. III-C).
 
 An `Adapter` holds the current fast weights of the adapted parameters and a support buffer.
 First frame: `adapt(support, steps=5)` (reset to the meta-learned init, GD5). Later frames:
 `add(...)` confident samples and `update(steps=1)` every few frames (GD1 from the current fast
-weights). The buffer has a capacity (30 in paper 000); pinned samples (the first frame's) are
+weights). The buffer has a capacity (30 in Wang et al. 2020); pinned samples (the first frame's) are
 never evicted, the oldest unpinned sample goes first.
 """
 
@@ -51,7 +51,7 @@ class Adapter:
         loss_fn: `loss_fn(outputs, targets) -> Tensor[]` on a collated batch.
         lr: learned rates from meta-training (`KernelwiseLR` etc.), `FixedLR` or a float.
         adapted: adapted parameter names (default: all that require grad).
-        capacity: maximum buffered samples (paper 000: 30, first frame always kept).
+        capacity: maximum buffered samples (Wang et al. 2020: 30, first frame always kept).
         collate_fn: list of samples -> `(inputs, targets)` batch.
         init: initial fast weights (default: the module's parameters), e.g. from
             `similarity_weighted_init` (paper 001, eq. 7).
@@ -178,7 +178,7 @@ class Adapter:
         Args:
             support: optional batch `(inputs, targets)` (e.g. augmented first-frame samples);
                 if given, the buffer is cleared and these samples are added (pinned by default).
-            steps: GD steps (paper 000, Algorithm 1: 5).
+            steps: GD steps (Wang et al. 2020, Algorithm 1: 5).
             pinned: whether the given support samples are never evicted.
 
         Returns:

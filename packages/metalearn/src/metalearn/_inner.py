@@ -1,4 +1,6 @@
-"""The functional inner loop: K steps of gradient descent on a parameter dict (paper 000, eq. 1/5).
+"""The functional inner loop: K steps of gradient descent on a parameter dict.
+
+Wang et al. 2020, "Tracking by Instance Detection: A Meta-Learning Approach", eqs. 1 and 5.
 
 Nothing here mutates a module: parameters live in dicts and the model is evaluated with
 `torch.func.functional_call`. Adapted parameters are the chosen subset; every other parameter and
@@ -142,7 +144,7 @@ def gradient_descent(
 ) -> list[dict[str, Tensor]]:
     """K steps of (learned-rate) gradient descent on a parameter dict; pure function.
 
-    `theta_{k+1} = theta_k - alpha(k) ⊙ grad L(theta_k)` (paper 000, eq. 5). Second-order by
+    `theta_{k+1} = theta_k - alpha(k) ⊙ grad L(theta_k)` (Wang et al. 2020, eq. 5). Second-order by
     default: the steps are differentiable (`create_graph=True`) so an outer loss at any
     `theta_k` back-propagates through the inner loop to `theta_0` and to the learned rates. With
     `first_order=True` the inner gradients are treated as constants (FOMAML): `d theta_k /
@@ -235,8 +237,8 @@ def inner_loop(
         model: any `nn.Module` that works under `torch.func.functional_call`.
         support: `(inputs, targets)` batch, see `Batch`.
         loss_fn: `loss_fn(outputs, targets) -> Tensor[]`, see `LossFn`.
-        steps: K, 4 in paper 000 (offline), 5 for first-frame adaptation.
-        lr: `KernelwiseLR` (paper 000), `ElementwiseLR`, `ScalarLR`, `FixedLR` or a float.
+        steps: K, 4 in Wang et al. 2020 (offline), 5 for first-frame adaptation.
+        lr: `KernelwiseLR` (Wang et al. 2020), `ElementwiseLR`, `ScalarLR`, `FixedLR` or a float.
         adapted: names of the parameters to adapt (default: all that require grad); the others
             and all buffers are used as stored in the module.
         params: optional `theta_0` for the adapted names (default: the module's own tensors, so

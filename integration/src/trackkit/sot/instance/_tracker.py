@@ -167,9 +167,11 @@ class InstanceTracker:
         )
         theta0 = self.detector.initial_params()
         self._params = {n: p.detach()[None].expand(b, *p.shape).clone() for n, p in theta0.items()}
+        feats_s, boxes_s = self._support.samples
         self._params = self.detector.adapt(
             self._params,
-            *self._support.samples,
+            feats_s,
+            boxes_s,
             self._support.valid,
             steps=cfg.adaptation.init_steps,
         )
@@ -246,9 +248,11 @@ class InstanceTracker:
             index = due.nonzero()[:, 0]
             if index.numel() > 0 and ad.update_steps > 0:
                 sub = self._support.select(index)
+                feats_s, boxes_s = sub.samples
                 new = self.detector.adapt(
                     {n: p[index] for n, p in self._params.items()},
-                    *sub.samples,
+                    feats_s,
+                    boxes_s,
                     sub.valid,
                     steps=ad.update_steps,
                 )
