@@ -251,13 +251,13 @@ class InstanceStep:
         )
 
     def __call__(
-        self, state: InstanceStepState, frames: Sequence[NDArray[np.uint8]], mode: StepMode
+        self, state: InstanceStepState, frame: Sequence[NDArray[np.uint8]], mode: StepMode
     ) -> tuple[InstanceStepState, InstanceStepOutput, Tensor]:
         """Track the next frame of every sequence (Algorithm 1, lines 5-16).
 
         Args:
             state: from :meth:`init` or a previous call (not modified).
-            frames: ``B`` frames, one per sequence.
+            frame: ``B`` frames, one per sequence (``seqrl.StepFn``'s ``frame``).
             mode: ``"sample"`` (n ~ p, Kim et al. 2022 eq. 5) or ``"argmax"`` (the tracker).
 
         Returns:
@@ -268,6 +268,7 @@ class InstanceStep:
             raise ValueError(f"mode must be 'sample' or 'argmax', got {mode!r}")
         if not isinstance(state, InstanceStepState):
             raise TypeError(f"state must be an InstanceStepState, got {type(state).__name__}")
+        frames = list(frame)
         sizes = _frame_sizes(frames)
         b = state.center.shape[0]
         if len(frames) != b:
@@ -282,7 +283,7 @@ class InstanceStep:
             state.size, exemplar_size=cfg.search.exemplar_size, context=cfg.search.context
         )
         crops = crop_search_regions(
-            list(frames),
+            frames,
             state.center.double().cpu().numpy(),
             scale.double().cpu().numpy(),
             s_size,
