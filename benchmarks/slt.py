@@ -58,7 +58,13 @@ def protocol_sequences(seqs: list[Sequence], protocol: str) -> list[Sequence]:
     return [s[::step] for s in seqs]
 
 
-def run(name: str, checkpoint: str, batch: int) -> None:
+def run(
+    name: str,
+    checkpoint: str,
+    batch: int,
+    sets: tuple[str, ...] = tuple(SETS),
+    protocols: tuple[str, ...] = PROTOCOLS,
+) -> None:
     path = shipped_checkpoint(checkpoint) if checkpoint in SHIPPED_MODELS else Path(checkpoint)
     det = load_detector(path)
     tracker_name = f"{det.config.head}-maml"
@@ -71,9 +77,12 @@ def run(name: str, checkpoint: str, batch: int) -> None:
         "scores": {},
     }
     t0 = time.perf_counter()
+    RUNS.mkdir(parents=True, exist_ok=True)
     for set_name, names in SETS.items():
         seqs = list(read_simple_sot(root, names=list(names)))
         for protocol in PROTOCOLS:
+            if set_name not in sets or protocol not in protocols:
+                continue
             tracked = protocol_sequences(seqs, protocol)
             res = run_sot_benchmark(
                 lambda: make_tracker(tracker_name, detector=det, config=config),
@@ -98,10 +107,10 @@ def run(name: str, checkpoint: str, batch: int) -> None:
                 file=sys.stderr,
                 flush=True,
             )
-    out["seconds"] = round(time.perf_counter() - t0, 1)
-    out["machine"] = f"{platform.machine()}, torch {torch.__version__}, 1 thread"
-    RUNS.mkdir(parents=True, exist_ok=True)
-    (RUNS / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n")
+            # written after every protocol: a run cut short keeps what it measured
+            out["seconds"] = round(time.perf_counter() - t0, 1)
+            out["machine"] = f"{platform.machine()}, torch {torch.__version__}, 1 thread"
+            (RUNS / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n")
 
 
 def _mean(d: dict[str, dict[str, float]], key: str) -> float:
@@ -138,7 +147,8 @@ def report(base_name: str, other_names: list[str]) -> None:
         "| set | protocol | tracker | AUC | P | AO | dAUC vs base | dAO vs base |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for key in base["scores"]:
+    keys = [k for k in base["scores"] if all(k in r["scores"] for r in runs.values())]
+    for key in keys:
         set_name, protocol = key.split("/")
         for n, r in runs.items():
             d = r["scores"][key]
@@ -160,7 +170,7 @@ def report(base_name: str, other_names: list[str]) -> None:
             "| set | protocol | " + " | ".join(["sequence", "base", other, "delta"]) + " |",
             "|---|---|---|---|---|---|",
         ]
-        for key in base["scores"]:
+        for key in keys:
             set_name, protocol = key.split("/")
             for seq, b in base["scores"][key].items():
                 o = runs[other]["scores"][key][seq]
@@ -181,13 +191,21 @@ def main() -> int:
     r.add_argument("--checkpoint", required=True, help="shipped name or detector file")
     r.add_argument("--batch", type=int, default=4, help="sequences tracked in lock step")
     r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--sets", default=",".join(SETS), help="comma-separated sets")
+    r.add_argument("--protocols", default=",".join(PROTOCOLS), help="comma-separated protocols")
     rep = sub.add_parser("report", help="write docs/benchmarks/slt.md from saved runs")
     rep.add_argument("base")
     rep.add_argument("others", nargs="+")
     args = parser.parse_args()
     if args.cmd == "run":
         torch.set_num_threads(args.threads)
-        run(args.name, args.checkpoint, args.batch)
+        run(
+            args.name,
+            args.checkpoint,
+            args.batch,
+            tuple(args.sets.split(",")),
+            tuple(args.protocols.split(",")),
+        )
     else:
         report(args.base, args.others)
     return 0
