@@ -78,6 +78,51 @@ def test_pairs_frame_weighting_draws_frames_uniformly() -> None:
     assert abs((neg.seq_b[first0] == 1).mean() - 0.75) < 0.04
 
 
+def _row_sampler(seq, frame, video, count, rng, negative_prob, max_gap):  # type: ignore[no-untyped-def]
+    """The row-based pair sampler trackkit.train used before it called sample_pairs."""
+    n = len(seq)
+    support = rng.integers(0, n, size=count)
+    target = np.empty(count, dtype=np.int64)
+    present = rng.random(count) >= negative_prob
+    multi_video = len(np.unique(video)) > 1
+    for k in range(count):
+        i = support[k]
+        if present[k] or not multi_video:
+            present[k] = True
+            cand = np.flatnonzero((seq == seq[i]) & (np.abs(frame - frame[i]) <= max_gap))
+        else:
+            cand = np.flatnonzero(video != video[i])
+        target[k] = cand[rng.integers(0, len(cand))]
+    return support, target, present
+
+
+@given(st.integers(0, 2**31 - 1))
+def test_frame_weighting_with_groups_reproduces_the_row_sampler(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    lengths = gen.integers(1, 12, size=4)
+    valid = [gen.random(n) < 0.6 for n in lengths]
+    for v in valid:
+        v[0] = True
+    groups = np.array([0, 0, 1, 2]) if seed % 2 else np.array([5, 5, 5, 5])
+    seq = np.concatenate([np.full(v.sum(), s) for s, v in enumerate(valid)])
+    frame = np.concatenate([np.flatnonzero(v) for v in valid])
+    s, t, present = _row_sampler(seq, frame, groups[seq], 50, np.random.default_rng(seed), 0.3, 3)
+    pairs = sample_pairs(
+        valid,
+        50,
+        rng=np.random.default_rng(seed),
+        max_gap=3,
+        different_sequence_prob=0.3,
+        groups=groups,
+        weighting="frame",
+    )
+    np.testing.assert_array_equal(pairs.seq_a, seq[s])
+    np.testing.assert_array_equal(pairs.frame_a, frame[s])
+    np.testing.assert_array_equal(pairs.seq_b, seq[t])
+    np.testing.assert_array_equal(pairs.frame_b, frame[t])
+    np.testing.assert_array_equal(pairs.same_sequence, present)
+
+
 @given(st.integers(0, 2**31 - 1))
 def test_episodes_are_regular_and_in_range(seed: int) -> None:
     rng = np.random.default_rng(seed)
