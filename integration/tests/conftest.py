@@ -1,7 +1,8 @@
 """Test configuration: hypothesis runs without deadlines (timings here are noisy), and a
-``one_thread`` fixture for the model tests."""
+``one_thread`` fixture for the model tests and a tiny instance detector."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import torch
@@ -32,3 +33,39 @@ def device() -> torch.device:
     torch.backends.cudnn.allow_tf32 = False
     torch.backends.cuda.matmul.allow_tf32 = False
     return torch.device("cuda")
+
+
+class _TinyTrunk(torch.nn.Module):
+    """Three stride-2 convolutions: a stride-8 trunk that runs in microseconds."""
+
+    out_channels = 8
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, 2, 1), torch.nn.ReLU(), torch.nn.Conv2d(8, 8, 3, 2, 1),
+            torch.nn.ReLU(), torch.nn.Conv2d(8, 8, 3, 2, 1),
+        )  # fmt: skip
+        for p in self.parameters():
+            p.requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@pytest.fixture
+def tiny_instance_detector() -> Callable[..., Any]:
+    """``make(head="fcos", seed=0)``: an instance detector with a tiny random trunk and a head
+    with large random weights (so that its scores respond and adaptation matters)."""
+    from trackkit.sot import DetectorConfig, InstanceDetector
+
+    def make(head: str = "fcos", seed: int = 0) -> Any:
+        torch.manual_seed(seed)
+        det = InstanceDetector(DetectorConfig(head=head, head_channels=8), trunk=_TinyTrunk())
+        with torch.no_grad():
+            for p in det.head.parameters():
+                if p.dim() > 1:
+                    p.normal_(0, 0.3)
+        return det
+
+    return make

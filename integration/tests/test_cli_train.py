@@ -52,3 +52,27 @@ def test_finalize_bad_input_is_one_line_error(
     rc = main(["train", "finalize", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "m.pt"),
                "--no-data"])  # fmt: skip
     assert rc != 0 and "missing.pt" in capsys.readouterr().err
+
+
+def test_train_slt_from_the_shipped_model(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "slt"
+    rc = main(["train", "slt", "--from", "fcos-maml", "--out", str(out), "--no-data",
+               "--synthetic", "2", "--steps", "1", "--episodes", "1", "--length", "2",
+               "--no-progress"])  # fmt: skip
+    assert rc == 0
+    det = load_detector(out / "detector.pt")
+    assert det.meta["slt_config"]["source"] == "fcos-maml"
+    assert det.meta["lost_threshold"] == load_detector_meta_threshold()
+    (record,) = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    assert {"ao_sample", "ao_argmax", "loss", "pg", "bbox"} <= set(record)
+    capsys.readouterr()
+    rc = main(["train", "slt", "--from", str(tmp_path / "nope.pt"), "--out", str(out)])
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--from" in err[0]
+
+
+def load_detector_meta_threshold() -> object:
+    from trackkit.sot import shipped_checkpoint
+
+    return load_detector(shipped_checkpoint("fcos-maml")).meta.get("lost_threshold")

@@ -102,7 +102,7 @@ def test_policy_gradient_is_unbiased_on_a_bandit() -> None:
         ({"scores": torch.tensor([[1, 0]])}, TypeError),
         ({"scores": [[0.5, 0.5]]}, TypeError),
         ({"scores": torch.rand(1, 3), "transform": "sigmoid"}, ValueError),
-        ({"scores": torch.rand(1, 3), "temperature": 0.0}, ValueError),
+        ({"scores": torch.rand(1, 3), "temperature": -1.0}, ValueError),
         ({"scores": torch.rand(1, 3), "eps": 0.7}, ValueError),
     ],
 )
@@ -122,3 +122,24 @@ def test_select_bad_inputs() -> None:
         seqrl.candidate_log_prob(lp, torch.tensor([0]))
     with pytest.raises(TypeError):
         seqrl.candidate_log_prob(lp, torch.tensor([0.0, 1.0]))
+
+
+def test_temperature_zero_is_the_argmax() -> None:
+    # well-separated scores so that the small-temperature check below is not a near tie
+    gen = torch.Generator().manual_seed(0)
+    perm = torch.stack([torch.randperm(9, generator=gen) for _ in range(64)]).double()
+    scores = ((perm + 0.5) / 9.0).requires_grad_(True)
+    lp = seqrl.score_map_log_probs(scores, temperature=0.0)
+    best = scores.detach().argmax(-1)
+    assert torch.equal(lp.detach().argmax(-1), best)
+    assert torch.equal(torch.isfinite(lp), torch.nn.functional.one_hot(best, 9).bool())
+    g = torch.Generator().manual_seed(0)
+    idx, chosen = seqrl.select_candidates(lp, mode="sample", generator=g)
+    assert torch.equal(idx, best)
+    assert torch.equal(chosen.detach(), torch.zeros(64, dtype=torch.float64))
+    chosen.sum().backward()  # still attached to the graph, with zero gradient
+    assert scores.grad is not None and torch.equal(scores.grad, torch.zeros_like(scores))
+    assert float(seqrl.categorical_entropy(lp.detach()).abs().max()) == 0.0
+    # a small positive temperature approaches the same distribution
+    near = seqrl.score_map_log_probs(scores.detach(), temperature=1e-2).exp()
+    torch.testing.assert_close(near, lp.detach().exp(), atol=1e-6, rtol=0)

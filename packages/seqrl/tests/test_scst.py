@@ -118,3 +118,26 @@ def test_scst_learns_choose_the_target_cell() -> None:
     sample1, greedy1 = evaluate()
     assert sample0 < 0.15 and greedy0 < 0.15
     assert sample1 > 0.7 and greedy1 > 0.9
+
+
+def test_temperature_zero_sampling_equals_argmax_and_loss_is_zero() -> None:
+    """At temperature 0 the sampling tracker is the argmax tracker: same choices, r = r',
+    and the SCST loss (and its gradient) is zero."""
+    torch.manual_seed(0)
+    task = toys.TargetCellTask(num_cells=16)
+    model = toys.CellScorer()
+    g = torch.Generator().manual_seed(3)
+    init, frames = task.sample_episode(32, 10, g)
+    roll = seqrl.run_scst_episode(
+        task.make_step(model, g, temperature=0.0),
+        init,
+        frames,
+        lambda c: task.average_overlap(c, frames),
+    )
+    for a, b in zip(roll.choices_sample, roll.choices_greedy):
+        assert torch.equal(a, b)
+    assert torch.equal(roll.reward_sample, roll.reward_greedy)
+    loss = roll.loss()
+    assert float(loss) == 0.0
+    loss.backward()
+    assert all(float(p.grad.abs().max()) == 0.0 for p in model.parameters() if p.grad is not None)

@@ -1,4 +1,5 @@
-"""``trackkit train maml``: offline MAML training of FCOS-MAML / Retina-MAML (paper 000)."""
+"""``trackkit train maml|finalize|slt``: offline MAML of FCOS-MAML / Retina-MAML (paper 000),
+their lost threshold, and sequence-level fine-tuning (Kim et al. 2022)."""
 
 from __future__ import annotations
 
@@ -34,7 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser = subparsers.add_parser(
         "train",
         help="train a tracker (offline MAML for FCOS-MAML / Retina-MAML)",
-        description="Train a tracker. Recipes: maml (paper 000's instance detectors).",
+        description=(
+            "Train a tracker. Recipes: maml (Wang et al. 2020's instance detectors), finalize "
+            "(their lost threshold), slt (sequence-level fine-tuning, Kim et al. 2022)."
+        ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -133,6 +137,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     f.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     f.set_defaults(func=_run_finalize)
+    _register_slt(recipes)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
@@ -281,4 +286,129 @@ def _run_maml(args: argparse.Namespace) -> int:
         "train_s": round(time.perf_counter() - t1, 1),
     }
     print(json.dumps(summary, default=str))
+    return 0
+
+
+def _register_slt(recipes: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = recipes.add_parser(
+        "slt",
+        help="sequence-level fine-tuning (SCST, Kim et al. 2022) of FCOS-MAML / Retina-MAML",
+        description=(
+            "Sequence-level training (Kim et al. 2022) of a trained instance tracker: each "
+            "iteration plays k episodes of T frames (random frame interval up to "
+            "--max-interval, frames without a visible target skipped) twice, with a sampling "
+            "and an argmax tracker sharing weights (first-frame support set and 5-step "
+            "adaptation inside the episode), rewards average overlap and minimises the SCST "
+            "loss plus the box-regression loss. Trains the meta-learned head and its learned "
+            "rates (first-order through the first-frame adaptation). Data: ../shared/data/sot "
+            "minus the held-out evaluation and the validation sequences, the pedestrian "
+            "identities of ../shared/data/mot and synthetic sequences. Writes "
+            "OUT/train_state.pt (resumable), OUT/log.jsonl and OUT/detector.pt."
+        ),
+    )
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument(
+        "--from",
+        dest="source",
+        default="fcos-maml",
+        help="shipped model (fcos-maml, retina-maml) or a detector checkpoint to fine-tune",
+    )
+    p.add_argument("--steps", type=int, default=100, help="iterations (default 100)")
+    p.add_argument("--episodes", type=int, default=8, help="k episodes per iteration (8)")
+    p.add_argument("--length", type=int, default=24, help="T tracked frames per episode (24)")
+    p.add_argument(
+        "--max-interval", type=int, default=7, help="largest frame interval (7; 1: no SA)"
+    )
+    p.add_argument(
+        "--objective",
+        choices=["scst", "frame"],
+        default="scst",
+        help="scst: eq. 6 + box regression (eq. 7); frame: the +SS ablation (frame-level loss)",
+    )
+    p.add_argument("--temperature", type=float, default=0.1, help="of the candidates (0.1)")
+    p.add_argument("--head-lr", type=float, default=1e-4, help="Adam rate of the head")
+    p.add_argument("--rate-lr", type=float, default=1e-5, help="Adam rate of the inner rates")
+    p.add_argument("--no-online-update", action="store_true", help="trackers without updates")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-every", type=int, default=10)
+    p.add_argument("--stop-after", type=int, default=None, help="stop after this many steps")
+    p.add_argument("--resume", type=Path, default=None, help="continue from a train_state.pt")
+    p.add_argument("--data", type=Path, default=None, help="simple-layout SOT folder")
+    p.add_argument("--no-data", action="store_true", help="synthetic sequences only")
+    p.add_argument("--mot", type=Path, default=None, help="MOTChallenge folder with images")
+    p.add_argument("--no-mot", action="store_true", help="do not add MOT identities")
+    p.add_argument("--synthetic", type=int, default=16, help="synthetic training sequences")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_slt)
+
+
+def _run_slt(args: argparse.Namespace) -> int:
+
+    from trackkit.data import default_data_root, default_mot_root
+    from trackkit.sot import SHIPPED_MODELS, load_detector, shipped_checkpoint
+    from trackkit.train import (
+        DEFAULT_HOLDOUT,
+        VALIDATION_SEQUENCES,
+        SLTTrainConfig,
+        train_slt,
+        training_sequences,
+    )
+
+    set_torch_threads(args.threads)
+    source = str(args.source)
+    path = shipped_checkpoint(source) if source in SHIPPED_MODELS else Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"--from: {source!r} is neither a shipped model ({', '.join(SHIPPED_MODELS)}) nor a "
+            "checkpoint file"
+        )
+    config = SLTTrainConfig(
+        steps=args.steps,
+        episodes=args.episodes,
+        length=args.length,
+        max_interval=args.max_interval,
+        objective=args.objective,
+        temperature=args.temperature,
+        head_lr=args.head_lr,
+        rate_lr=args.rate_lr,
+        online_update=not args.no_online_update,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+        source=source,
+    )
+    root = None if args.no_data else (args.data or default_data_root())
+    if root is not None and not Path(root).is_dir():
+        raise FileNotFoundError(f"training data folder not found: {root} (--data or --no-data)")
+    mot_root = None
+    if not (args.no_data or args.no_mot):
+        mot_root = args.mot or default_mot_root()
+        if args.mot is None and not Path(mot_root).is_dir():
+            mot_root = None
+    holdout = tuple(DEFAULT_HOLDOUT) + tuple(VALIDATION_SEQUENCES)
+    seqs, names = training_sequences(
+        root, holdout=holdout, synthetic=args.synthetic, mot_root=mot_root
+    )
+    print(
+        f"SLT from {source}: {len(names)} real sequences ({root}, {mot_root or 'no'} MOT), "
+        f"{args.synthetic} synthetic; never: {', '.join(holdout)}",
+        file=sys.stderr,
+    )
+    detector = load_detector(path)
+    t0 = time.perf_counter()
+    train_slt(
+        detector,
+        seqs,
+        args.out,
+        config=config,
+        resume=args.resume,
+        progress=not args.no_progress,
+        stop_after=args.stop_after,
+        meta={"slt_train_sequences": list(names), "slt_holdout": list(holdout)},
+    )
+    print(
+        json.dumps(
+            {"out": str(args.out), "seconds": round(time.perf_counter() - t0, 1)}, default=str
+        )
+    )
     return 0

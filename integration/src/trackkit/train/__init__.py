@@ -3,7 +3,8 @@
 :func:`run_training` (with :class:`TrainState`) is the loop: resumable state, periodic
 checkpoints, ``resume=``, a JSON-lines log and a tqdm bar; a recipe supplies a step function.
 Recipes, one module each: offline MAML (and the plain-GD baseline) of the instance detectors
-(:func:`train_instance_detector`, ``trackkit train maml``).
+(:func:`train_instance_detector`, ``trackkit train maml``); sequence-level fine-tuning of
+those trackers (Kim et al. 2022; :func:`train_slt`, ``trackkit train slt``).
 """
 
 from trackkit.train._cache import CacheConfig, FeatureCache, build_feature_cache, sample_cache_pairs
@@ -19,6 +20,7 @@ from trackkit.train._select import (
     choose_lost_threshold,
     validation_sequences,
 )
+from trackkit.train._slt import SLTTrainConfig, train_slt
 
 __all__ = [
     "DEFAULT_HOLDOUT",
@@ -26,6 +28,7 @@ __all__ = [
     "CacheConfig",
     "FeatureCache",
     "MAMLTrainConfig",
+    "SLTTrainConfig",
     "TrainResult",
     "TrainState",
     "build_feature_cache",
@@ -35,6 +38,7 @@ __all__ = [
     "sample_cache_pairs",
     "synthetic_training_sequences",
     "train_instance_detector",
+    "train_slt",
     "training_sequences",
     "validation_sequences",
 ]

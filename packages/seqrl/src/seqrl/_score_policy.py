@@ -53,13 +53,15 @@ def score_map_log_probs(
         transform: ``"logit"`` (eq. 5) or ``"raw"`` (eq. 10).
         eps: clamping margin for the logit (ours; the paper does not state one).
         temperature: divides the logits; 1.0 is the paper's distribution, smaller is greedier.
+            0 is the limit: all mass on the first maximal candidate (log p = 0 there, -inf
+            elsewhere, zero gradient), so the sampling tracker becomes the argmax tracker.
 
     Returns:
         ``Tensor[B, N]`` log p(n), differentiable w.r.t. ``scores``.
     """
     _check_scores(scores)
     check_choice(transform, "transform", _TRANSFORMS)
-    check_positive(temperature, "temperature")
+    check_positive(temperature, "temperature", allow_zero=True)
     check_positive(eps, "eps")
     if eps >= 0.5:
         raise ValueError(f"eps must be < 0.5, got {eps}")
@@ -74,6 +76,11 @@ def score_map_log_probs(
         logits = torch.log(x) - torch.log1p(-x)
     else:
         logits = scores
+    if temperature == 0:
+        best = logits.detach().argmax(dim=-1, keepdim=True)
+        hot = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, best, True)
+        # ``logits * 0`` keeps the result attached to the graph (with zero gradient).
+        return torch.where(hot, logits * 0.0, torch.full_like(logits, -torch.inf))
     return torch.log_softmax(logits / temperature, dim=-1)
 
 

@@ -100,12 +100,19 @@ class TargetCellTask:
             dim=-1,
         )
 
-    def make_step(self, model: nn.Module, generator: torch.Generator | None = None) -> Any:
-        """A ``step(state, frame, mode)`` callable for :func:`seqrl.run_scst_episode`."""
+    def make_step(
+        self,
+        model: nn.Module,
+        generator: torch.Generator | None = None,
+        *,
+        temperature: float = 1.0,
+    ) -> Any:
+        """A ``step(state, frame, mode)`` callable for :func:`seqrl.run_scst_episode`
+        (``temperature``: of the candidate distribution, see :func:`score_map_log_probs`)."""
 
         def step(state: Tensor, frame: tuple[Tensor, Tensor], mode: Any) -> Any:
             scores = model(self.features(state, frame))
-            log_probs = score_map_log_probs(scores, transform="logit")
+            log_probs = score_map_log_probs(scores, transform="logit", temperature=temperature)
             choice, log_prob = select_candidates(log_probs, mode=mode, generator=generator)
             return choice, choice, log_prob
 

@@ -2,7 +2,9 @@
 
 ``fcos_maml()`` / ``retina_maml()`` load the shipped checkpoints; :class:`InstanceTracker` runs
 Algorithm 1 for one sequence (``init``/``update``) or several in lock step (``init_batch``/
-``update_batch``); the post-processing functions are pure, batched torch functions.
+``update_batch``); :class:`InstanceStep` is the same tracker as a functional, stochastic step
+for sequence-level training (Kim et al. 2022); the post-processing functions are pure, batched
+torch functions.
 """
 
 from trackkit.sot.instance._checkpoint import (
@@ -39,6 +41,7 @@ from trackkit.sot.instance._postprocess import (
     penalized_scores,
     select_and_interpolate,
 )
+from trackkit.sot.instance._step import InstanceStep, InstanceStepOutput, InstanceStepState
 from trackkit.sot.instance._tracker import InstanceTracker, check_init_boxes
 
 __all__ = [
@@ -49,6 +52,9 @@ __all__ = [
     "DetectorConfig",
     "FCOSOps",
     "InstanceDetector",
+    "InstanceStep",
+    "InstanceStepOutput",
+    "InstanceStepState",
     "InstanceTracker",
     "PostprocessConfig",
     "RetinaOps",

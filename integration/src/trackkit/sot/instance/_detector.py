@@ -272,23 +272,29 @@ class InstanceDetector(nn.Module):
         Returns:
             ``(boxes_xyxy Tensor[B, N, 4], scores Tensor[B, N])``, N = h * w.
         """
+        hw = (int(features.shape[-2]), int(features.shape[-1]))
+        return self.candidates(self.head_outputs_batched(params, features, batching=batching), hw)
+
+    def head_outputs_batched(
+        self, params: Mapping[str, Tensor], features: Tensor, *, batching: str = "loop"
+    ) -> dict[str, Tensor]:
+        """Head outputs with stacked fast weights: ``params`` name -> ``Tensor[B, *shape]``,
+        ``features: Tensor[B, C, h, w]`` -> a dict of ``Tensor[B, h*w, ...]``; ``batching`` as in
+        :meth:`detect` (``"loop"``: bit-identical to one sequence at a time)."""
         if batching not in ("loop", "vmap"):
             raise ValueError(f"batching must be 'loop' or 'vmap', got {batching!r}")
-        hw = (int(features.shape[-2]), int(features.shape[-1]))
         if features.shape[0] == 1 or batching == "loop":
             per = [
                 self.head_outputs({n: p[b] for n, p in params.items()}, features[b : b + 1])
                 for b in range(features.shape[0])
             ]
-            outputs = {k: torch.cat([o[k] for o in per]) for k in per[0]}
-            return self.candidates(outputs, hw)
+            return {k: torch.cat([o[k] for o in per]) for k in per[0]}
 
         def one(p: dict[str, Tensor], f: Tensor) -> dict[str, Tensor]:
             return self.head_outputs(p, f[None])
 
         outputs = torch.func.vmap(one)(dict(params), features)
-        outputs = {k: v[:, 0] for k, v in outputs.items()}
-        return self.candidates(outputs, hw)
+        return {k: v[:, 0] for k, v in outputs.items()}
 
     def support_targets(
         self, boxes_xyxy: Tensor, hw: tuple[int, int] | torch.Size

@@ -70,8 +70,8 @@ class HeadOps(Protocol):
         """Dense training targets for one box per crop (``Tensor[n, 4]``, ``Tensor[n]``)."""
         ...
 
-    def losses(self, outputs: Outputs, targets: dict[str, Tensor]) -> Tensor:
-        """Per-sample loss ``Tensor[n]``."""
+    def losses(self, outputs: Outputs, targets: dict[str, Tensor], *, part: str = "loss") -> Tensor:
+        """Per-sample loss ``Tensor[n]`` (``part="loss_reg"``: the box-regression term only)."""
         ...
 
 
@@ -130,10 +130,12 @@ class FCOSOps:
         )
         return dict(t._asdict())
 
-    def losses(self, outputs: Outputs, targets: dict[str, Tensor]) -> Tensor:
+    def losses(self, outputs: Outputs, targets: dict[str, Tensor], *, part: str = "loss") -> Tensor:
         """``(sum L2(centerness) + sum_pos L1(ltrb)) / max(npos, min_normalizer)`` per sample.
 
-        ``detheads.fcos_target_loss(normalize="image", min_positives=min_normalizer)``.
+        ``detheads.fcos_target_loss(normalize="image", min_positives=min_normalizer)``;
+        ``part``: ``"loss"`` (both terms), ``"loss_ctr"`` or ``"loss_reg"`` (one term, same
+        normaliser).
         """
         res = fcos_target_loss(
             outputs,
@@ -141,7 +143,7 @@ class FCOSOps:
             normalize="image",
             min_positives=self.min_normalizer,
         )
-        return res["loss"]
+        return _part(res, part, ("loss", "loss_ctr", "loss_reg"))
 
 
 class RetinaOps:
@@ -208,10 +210,11 @@ class RetinaOps:
         )
         return dict(t._asdict())
 
-    def losses(self, outputs: Outputs, targets: dict[str, Tensor]) -> Tensor:
+    def losses(self, outputs: Outputs, targets: dict[str, Tensor], *, part: str = "loss") -> Tensor:
         """``(focal + smooth L1 over positives) / max(npos, 1)`` per sample.
 
-        ``detheads.retinanet_target_loss(normalize="image")``.
+        ``detheads.retinanet_target_loss(normalize="image")``; ``part``: ``"loss"`` (both
+        terms), ``"loss_cls"`` or ``"loss_reg"`` (one term, same normaliser).
         """
         res = retinanet_target_loss(
             outputs,
@@ -221,7 +224,13 @@ class RetinaOps:
             beta=self.beta,
             normalize="image",
         )
-        return res["loss"]
+        return _part(res, part, ("loss", "loss_cls", "loss_reg"))
+
+
+def _part(res: dict[str, Tensor], part: str, allowed: tuple[str, ...]) -> Tensor:
+    if part not in allowed:
+        raise ValueError(f"part must be one of {allowed}, got {part!r}")
+    return res[part]
 
 
 def make_head_ops(config: DetectorConfig) -> FCOSOps | RetinaOps:

@@ -122,6 +122,7 @@ def select_and_interpolate(
     penalty_k: float = 0.055,
     window_influence: float = 0.42,
     shape_lr: float = 0.295,
+    index: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Pick the best candidate per sequence and interpolate its shape with the previous one.
 
@@ -133,6 +134,8 @@ def select_and_interpolate(
         scores, boxes_xyxy, prev_wh, window, penalty_k, window_influence: see
             :func:`penalized_scores`.
         shape_lr: interpolation rate of the shape.
+        index: ``LongTensor[B]`` candidates chosen elsewhere (e.g. sampled from the candidate
+            distribution of Kim et al. 2022, eq. 5); default the best penalised score.
 
     Returns:
         ``(center_xy, size_wh, best_index)``: ``Tensor[B, 2]``, ``Tensor[B, 2]`` in crop pixels
@@ -146,7 +149,7 @@ def select_and_interpolate(
         penalty_k=penalty_k,
         window_influence=window_influence,
     )
-    best = pscore.argmax(dim=1)  # [B]
+    best = pscore.argmax(dim=1) if index is None else index  # [B]
     rows = torch.arange(scores.shape[0], device=scores.device)
     box = boxes_xyxy[rows, best]  # [B, 4]
     lr = (penalty[rows, best] * scores[rows, best] * shape_lr)[:, None]  # [B, 1]

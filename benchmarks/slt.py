@@ -1,0 +1,215 @@
+"""Sequence-level training (Kim et al. 2022): base vs SLT-fine-tuned instance trackers.
+
+Tracks two sets of ``../shared/data/sot`` sequences that SLT never trains on:
+
+- *validation*: ``trackkit.train.VALIDATION_SEQUENCES`` (the set the ship decision uses; the
+  base model's MAML training sampled 40 frames of each, SLT none);
+- *held-out*: ``trackkit.train.DEFAULT_HOLDOUT`` (never used for training or selection by
+  either model);
+
+under four protocols: OPE, TRE (``trackkit.eval.tre_segments``, 3 segments, averaged over all
+segments as OTB does) and the low-frame-rate protocol of Kim et al. 2022, Table 6 (track every
+i-th frame, i = 2, 3). Reports success AUC, precision@20px and AO per sequence and on average.
+
+One tracker per call (runs can go in parallel), then a report::
+
+    python3 benchmarks/slt.py run base --checkpoint fcos-maml
+    python3 benchmarks/slt.py run slt --checkpoint /tmp/slt/runs/fcos_s0/detector.pt
+    python3 benchmarks/slt.py report base slt      # -> docs/benchmarks/slt.md
+
+Per-run scores go to ``docs/benchmarks/slt/<name>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from trackkit.data import Sequence, default_data_root, read_simple_sot
+from trackkit.eval import run_sot_benchmark, tre_segments
+from trackkit.registry import make_tracker
+from trackkit.sot import SHIPPED_MODELS, load_detector, shipped_checkpoint, tracker_config_for
+from trackkit.train import DEFAULT_HOLDOUT, VALIDATION_SEQUENCES
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = ROOT / "docs" / "benchmarks" / "slt"
+OUT_MD = ROOT / "docs" / "benchmarks" / "slt.md"
+SETS = {"validation": VALIDATION_SEQUENCES, "held-out": DEFAULT_HOLDOUT}
+PROTOCOLS = ("OPE", "TRE", "i=2", "i=3")
+TRE_SEGMENTS = 3
+
+
+def protocol_sequences(seqs: list[Sequence], protocol: str) -> list[Sequence]:
+    """The sequences a protocol tracks (TRE: every segment; i=k: every k-th frame)."""
+    if protocol == "OPE":
+        return seqs
+    if protocol == "TRE":
+        return [seg for s in seqs for seg in tre_segments(s, TRE_SEGMENTS)]
+    step = int(protocol.split("=")[1])
+    return [s[::step] for s in seqs]
+
+
+def run(
+    name: str,
+    checkpoint: str,
+    batch: int,
+    sets: tuple[str, ...] = tuple(SETS),
+    protocols: tuple[str, ...] = PROTOCOLS,
+) -> None:
+    path = shipped_checkpoint(checkpoint) if checkpoint in SHIPPED_MODELS else Path(checkpoint)
+    det = load_detector(path)
+    tracker_name = f"{det.config.head}-maml"
+    config = tracker_config_for(det)
+    root = default_data_root()
+    out: dict[str, Any] = {
+        "name": name,
+        "checkpoint": str(checkpoint),
+        "lost_threshold": config.postprocess.lost_threshold,
+        "scores": {},
+    }
+    t0 = time.perf_counter()
+    RUNS.mkdir(parents=True, exist_ok=True)
+    for set_name, names in SETS.items():
+        seqs = list(read_simple_sot(root, names=list(names)))
+        for protocol in PROTOCOLS:
+            if set_name not in sets or protocol not in protocols:
+                continue
+            tracked = protocol_sequences(seqs, protocol)
+            res = run_sot_benchmark(
+                lambda: make_tracker(tracker_name, detector=det, config=config),
+                tracked,
+                name=f"{name} {set_name} {protocol}",
+                progress=False,
+                batch=batch,
+            )
+            per: dict[str, dict[str, list[float]]] = {}
+            for run_ in res.runs.values():
+                base = run_.sequence.split("@")[0]
+                d = per.setdefault(base, {"auc": [], "precision": [], "ao": []})
+                d["auc"].append(run_.scores.auc)
+                d["precision"].append(run_.scores.precision)
+                d["ao"].append(run_.scores.ao)
+            out["scores"][f"{set_name}/{protocol}"] = {
+                seq: {k: float(np.mean(v)) for k, v in d.items()} for seq, d in per.items()
+            }
+            print(
+                f"{name} {set_name:10s} {protocol:4s} AUC {res.mean.auc:.3f} "
+                f"({time.perf_counter() - t0:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+            # written after every protocol: a run cut short keeps what it measured
+            out["seconds"] = round(time.perf_counter() - t0, 1)
+            out["machine"] = f"{platform.machine()}, torch {torch.__version__}, 1 thread"
+            (RUNS / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n")
+
+
+def _mean(d: dict[str, dict[str, float]], key: str) -> float:
+    """Mean over sequences (TRE: each sequence's mean over its segments first)."""
+    return float(np.mean([v[key] for v in d.values()]))
+
+
+def report(base_name: str, other_names: list[str]) -> None:
+    runs = {n: json.loads((RUNS / f"{n}.json").read_text()) for n in [base_name, *other_names]}
+    base = runs[base_name]
+    lines = [
+        "# Sequence-level training (Kim et al. 2022): base vs SLT",
+        "",
+        f"Generated by `benchmarks/slt.py` on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC "
+        f"({base['machine']}). One run per tracker; the machine was shared, so no timings.",
+        "",
+        "Trackers: "
+        + "; ".join(
+            f"`{n}` = `{r['checkpoint']}` (lost threshold {r['lost_threshold']})"
+            for n, r in runs.items()
+        )
+        + ".",
+        "",
+        f"Sets: validation = {', '.join(VALIDATION_SEQUENCES)} (the ship decision; the base's "
+        "MAML training sampled 40 frames of each, SLT never saw them); held-out = "
+        f"{', '.join(DEFAULT_HOLDOUT)} (never used for training or selection). Protocols: OPE; "
+        f"TRE with {TRE_SEGMENTS} segments (`trackkit.eval.tre_segments`, each sequence's "
+        "segments averaged, then the sequences); i=2, 3: every i-th frame only (Kim et al. "
+        "2022, Table 6). AUC = success AUC, P = precision@20px, AO = average overlap; all "
+        "means over sequences.",
+        "",
+        "## Means",
+        "",
+        "| set | protocol | tracker | AUC | P | AO | dAUC vs base | dAO vs base |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    keys = [k for k in base["scores"] if all(k in r["scores"] for r in runs.values())]
+    for key in keys:
+        set_name, protocol = key.split("/")
+        for n, r in runs.items():
+            d = r["scores"][key]
+            auc, p, ao = _mean(d, "auc"), _mean(d, "precision"), _mean(d, "ao")
+            if n == base_name:
+                delta = "", ""
+            else:
+                b = base["scores"][key]
+                delta = f"{auc - _mean(b, 'auc'):+.3f}", f"{ao - _mean(b, 'ao'):+.3f}"
+            lines.append(
+                f"| {set_name} | {protocol} | {n} | {auc:.3f} | {p:.3f} | {ao:.3f} | "
+                f"{delta[0]} | {delta[1]} |"
+            )
+    lines += ["", "## Per sequence (AUC; sign and size of the change)", ""]
+    for other in other_names:
+        lines += [
+            f"`{other}` minus `{base_name}`, success AUC per sequence:",
+            "",
+            "| set | protocol | " + " | ".join(["sequence", "base", other, "delta"]) + " |",
+            "|---|---|---|---|---|---|",
+        ]
+        for key in keys:
+            set_name, protocol = key.split("/")
+            for seq, b in base["scores"][key].items():
+                o = runs[other]["scores"][key][seq]
+                lines.append(
+                    f"| {set_name} | {protocol} | {seq} | {b['auc']:.3f} | {o['auc']:.3f} | "
+                    f"{o['auc'] - b['auc']:+.3f} |"
+                )
+        lines.append("")
+    OUT_MD.write_text("\n".join(lines) + "\n")
+    print(f"wrote {OUT_MD}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="track every set and protocol with one checkpoint")
+    r.add_argument("name")
+    r.add_argument("--checkpoint", required=True, help="shipped name or detector file")
+    r.add_argument("--batch", type=int, default=4, help="sequences tracked in lock step")
+    r.add_argument("--threads", type=int, default=1)
+    r.add_argument("--sets", default=",".join(SETS), help="comma-separated sets")
+    r.add_argument("--protocols", default=",".join(PROTOCOLS), help="comma-separated protocols")
+    rep = sub.add_parser("report", help="write docs/benchmarks/slt.md from saved runs")
+    rep.add_argument("base")
+    rep.add_argument("others", nargs="+")
+    args = parser.parse_args()
+    if args.cmd == "run":
+        torch.set_num_threads(args.threads)
+        run(
+            args.name,
+            args.checkpoint,
+            args.batch,
+            tuple(args.sets.split(",")),
+            tuple(args.protocols.split(",")),
+        )
+    else:
+        report(args.base, args.others)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
