@@ -146,10 +146,13 @@ class InstanceTracker:
         scales = base[:, None] * zoom[None, :]  # [B, n_aug]
         # A shift of +dx crop pixels moves the target right in the crop: centre moves left.
         centers = self._center[:, None, :] - shift[None] / scales[..., None]  # [B, n_aug, 2]
+        # One copy to the host: the crop geometry of every augmentation.
+        geometry = torch.cat([centers.reshape(-1, 2), scales.reshape(-1, 1)], dim=1)
+        geometry_np = geometry.double().cpu().numpy()
         crops = crop_search_regions(
             [f for f in frames for _ in range(n_aug)],
-            centers.reshape(-1, 2).double().cpu().numpy(),
-            scales.reshape(-1).double().cpu().numpy(),
+            geometry_np[:, :2],
+            geometry_np[:, 2],
             s_size,
         )
         with torch.no_grad():
@@ -178,6 +181,9 @@ class InstanceTracker:
         h, w = feats.shape[-2:]
         self._window = cosine_window(h, w, device=dev)
         self._frame_index = 0
+        self._scale = base
+        state = torch.cat([self._center, base[:, None]], dim=1).double().cpu().numpy()
+        self._host_center, self._host_scale = state[:, :2], state[:, 2]
         self._initialised = True
 
     def update_batch(self, frames: Sequence[NDArray[np.uint8]]) -> NDArray[np.float64]:
@@ -195,15 +201,9 @@ class InstanceTracker:
         s_size = cfg.search.search_size
         self._frame_wh = torch.as_tensor(sizes, dtype=torch.float32, device=dev)
         self._frame_index += 1
-        scale = search_scale(
-            self._size, exemplar_size=cfg.search.exemplar_size, context=cfg.search.context
-        )
-        crops = crop_search_regions(
-            list(frames),
-            self._center.double().cpu().numpy(),
-            scale.double().cpu().numpy(),
-            s_size,
-        )
+        # The crop geometry came to the host with the previous frame's boxes (one copy a frame).
+        scale = self._scale
+        crops = crop_search_regions(list(frames), self._host_center, self._host_scale, s_size)
         with torch.no_grad():
             feats = self.detector.features(crops)  # [B, C, h, w]
             boxes_c, scores = self.detector.detect(self._params, feats)  # [B, N, 4], [B, N]
@@ -233,6 +233,7 @@ class InstanceTracker:
         self._center, self._size = center, size
 
         ad = cfg.adaptation
+        due = torch.zeros_like(ok)
         if ad.online_update:
             h, w = feats.shape[-2:]
             ratio = distractor_ratio(
@@ -245,8 +246,16 @@ class InstanceTracker:
             # Wang et al. 2020 count frames from 1: update when i mod u == 0 (frames 10, 20, ...).
             periodic = (self._frame_index + 1) % ad.update_interval == 0
             due = ok & ((ratio > ad.distractor_threshold) | periodic)
-            index = due.nonzero()[:, 0]
-            if index.numel() > 0 and ad.update_steps > 0:
+        self._scale = search_scale(
+            self._size, exemplar_size=cfg.search.exemplar_size, context=cfg.search.context
+        )
+        # The one device-to-host copy of the frame: output boxes, next crop geometry and which
+        # sequences adapt now (the decision is taken on the host from the copied flags).
+        host = self._to_host(due)
+        if ad.online_update and ad.update_steps > 0:
+            index_np = np.flatnonzero(host[:, 7] > 0.5)
+            if index_np.size > 0:
+                index = torch.as_tensor(index_np, device=dev)
                 sub = self._support.select(index)
                 feats_s, boxes_s = sub.samples
                 new = self.detector.adapt(
@@ -258,13 +267,22 @@ class InstanceTracker:
                 )
                 for n in self._params:
                     self._params[n] = self._params[n].index_copy(0, index, new[n])
-        return self._output_boxes()
+        return host[:, :4].copy()
 
-    def _output_boxes(self) -> NDArray[np.float64]:
+    def _to_host(self, flags: Tensor) -> NDArray[np.float64]:
+        """One copy ``float64[B, 8]``: output xywh, next crop centre and scale, ``flags``.
+
+        Also stores the crop geometry of the next frame on the host.
+        """
         x1y1 = torch.maximum(self._center - self._size / 2, torch.zeros_like(self._center))
         x2y2 = torch.minimum(self._center + self._size / 2, self._frame_wh)
         wh = (x2y2 - x1y1).clamp_min(0.0)
-        return torch.cat([x1y1, wh], dim=1).double().cpu().numpy()
+        packed = torch.cat(
+            [x1y1, wh, self._center, self._scale[:, None], flags[:, None].to(x1y1.dtype)], dim=1
+        )
+        host = packed.double().cpu().numpy()
+        self._host_center, self._host_scale = host[:, 4:6], host[:, 6]
+        return host
 
     @property
     def search_boxes_xyxy(self) -> Tensor:
