@@ -49,7 +49,7 @@ def _caller() -> str:
     """``file:line`` of the innermost frame outside torch and this module."""
     for frame in reversed(traceback.extract_stack()[:-2]):
         f = frame.filename
-        if "/torch/" in f or f.endswith("hostsync.py"):
+        if "/torch/" in f or f == __file__:
             continue
         return f"{f}:{frame.lineno}"
     return "?"
@@ -60,9 +60,7 @@ class _Mode(TorchDispatchMode):
         super().__init__()
         self._record = record
 
-    def __torch_dispatch__(
-        self, func: Any, types: Any, args: Any = (), kwargs: Any = None
-    ) -> Any:
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         name = func.overloadpacket.__name__
         if name == _SCALAR or name in DATA_DEPENDENT_OPS:
             self._record(name)
@@ -117,15 +115,20 @@ class HostSyncCounter:
         self.counts[kind] += 1
         self.events.append((kind, _caller() if self.where else ""))
 
-    def _wrap(self, name: str, kind: str, applies: Callable[..., bool]) -> None:
+    def _wrap(
+        self, name: str, kind: str, applies: Callable[..., bool], *, reads_host: bool = False
+    ) -> None:
         original = getattr(torch.Tensor, name)
         self._saved[name] = original
         counter = self
 
         def wrapper(t: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-            # ``t.cpu().numpy()`` is one copy: a tensor that a counted call brought to the host
-            # is marked, and reading it again is free.
-            counted = applies(t, *args, **kwargs) and not getattr(t, _ON_HOST, False)
+            counted = applies(t, *args, **kwargs)
+            if reads_host and getattr(t, _ON_HOST, False):
+                # ``t.cpu().numpy()`` is one copy: the tensor a counted ``.cpu()`` returned is
+                # marked, and its first read on the host is free (the mark is used up).
+                delattr(t, _ON_HOST)
+                counted = False
             if counted:
                 counter._record(kind)
             counter._depth += 1
@@ -133,7 +136,7 @@ class HostSyncCounter:
                 out = original(t, *args, **kwargs)
             finally:
                 counter._depth -= 1
-            if counted and isinstance(out, torch.Tensor):
+            if counted and not reads_host and isinstance(out, torch.Tensor):
                 setattr(out, _ON_HOST, True)
             return out
 
@@ -142,8 +145,8 @@ class HostSyncCounter:
     def __enter__(self) -> HostSyncCounter:
         always: Callable[..., bool] = lambda *a, **k: True  # noqa: E731
         self._wrap("cpu", "cpu", always)
-        self._wrap("numpy", "numpy", always)
-        self._wrap("tolist", "tolist", always)
+        self._wrap("numpy", "numpy", always, reads_host=True)
+        self._wrap("tolist", "tolist", always, reads_host=True)
         self._wrap("to", "to(cpu)", _to_cpu)
         self._mode = _Mode(lambda kind: None if self._depth else self._record(kind))
         self._mode.__enter__()
