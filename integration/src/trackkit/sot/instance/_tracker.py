@@ -170,12 +170,15 @@ class InstanceTracker:
         )
         theta0 = self.detector.initial_params()
         self._params = {n: p.detach()[None].expand(b, *p.shape).clone() for n, p in theta0.items()}
+        # Slots fill from the front (pinned first, then first in first out), so the host knows
+        # how many hold a sample from the copied flags; adaptation sees only that prefix.
+        self._host_used = np.full(b, n_aug, dtype=np.int64)
         feats_s, boxes_s = self._support.samples
         self._params = self.detector.adapt(
             self._params,
-            feats_s,
-            boxes_s,
-            self._support.valid,
+            feats_s[:, :n_aug],
+            boxes_s[:, :n_aug],
+            self._support.valid[:, :n_aug],
             steps=cfg.adaptation.init_steps,
         )
         h, w = feats.shape[-2:]
@@ -233,7 +236,7 @@ class InstanceTracker:
         self._center, self._size = center, size
 
         ad = cfg.adaptation
-        due = torch.zeros_like(ok)
+        due = confident = torch.zeros_like(ok)
         if ad.online_update:
             h, w = feats.shape[-2:]
             ratio = distractor_ratio(
@@ -251,18 +254,21 @@ class InstanceTracker:
         )
         # The one device-to-host copy of the frame: output boxes, next crop geometry and which
         # sequences adapt now (the decision is taken on the host from the copied flags).
-        host = self._to_host(due)
+        host = self._to_host(torch.stack([due, confident], dim=1))
+        self._host_used = np.minimum(self._host_used + (host[:, 8] > 0.5), ad.support_capacity)
         if ad.online_update and ad.update_steps > 0:
             index_np = np.flatnonzero(host[:, 7] > 0.5)
             if index_np.size > 0:
                 index = torch.as_tensor(index_np, device=dev)
                 sub = self._support.select(index)
                 feats_s, boxes_s = sub.samples
+                # The used prefix of the selected buffers (unused slots there weigh 0).
+                n_used = int(self._host_used[index_np].max())
                 new = self.detector.adapt(
                     {n: p[index] for n, p in self._params.items()},
-                    feats_s,
-                    boxes_s,
-                    sub.valid,
+                    feats_s[:, :n_used],
+                    boxes_s[:, :n_used],
+                    sub.valid[:, :n_used],
                     steps=ad.update_steps,
                 )
                 for n in self._params:
@@ -270,7 +276,8 @@ class InstanceTracker:
         return host[:, :4].copy()
 
     def _to_host(self, flags: Tensor) -> NDArray[np.float64]:
-        """One copy ``float64[B, 8]``: output xywh, next crop centre and scale, ``flags``.
+        """One copy ``float64[B, 7 + k]``: output xywh, next crop centre and scale, ``flags``
+        (``BoolTensor[B, k]``: update due, joined the support buffer).
 
         Also stores the crop geometry of the next frame on the host.
         """
@@ -278,7 +285,7 @@ class InstanceTracker:
         x2y2 = torch.minimum(self._center + self._size / 2, self._frame_wh)
         wh = (x2y2 - x1y1).clamp_min(0.0)
         packed = torch.cat(
-            [x1y1, wh, self._center, self._scale[:, None], flags[:, None].to(x1y1.dtype)], dim=1
+            [x1y1, wh, self._center, self._scale[:, None], flags.to(x1y1.dtype)], dim=1
         )
         host = packed.double().cpu().numpy()
         self._host_center, self._host_scale = host[:, 4:6], host[:, 6]
