@@ -9,8 +9,8 @@ What it does, on ``--device``:
 
 - **Trackers**: every tracker of ``trackkit.registry`` that builds offline. Torch trackers
   (those taking ``device=``) track synthetic sequences at batch 1 and, if they track sequences
-  in lock step (``init_batch``), at batch B; their boxes must equal a CPU run's within
-  :data:`TOL` ``boxes_px``; device-to-host copies are counted every frame
+  in lock step (``init_batch``), at batch B; their boxes must equal a CPU run's (see
+  :data:`TOL`); device-to-host copies are counted every frame
   (``trackkit.hostsync.HostSyncCounter``: at most one, the final boxes); frames per second and
   peak device memory (``torch.cuda.max_memory_allocated``; n/a on the CPU). Host-only trackers
   (OpenCV, association on detection files) are run for their frame rate.
@@ -54,10 +54,14 @@ import seqrl
 from trackkit.hostsync import HostSyncCounter
 from trackkit.registry import TRACKERS, make_tracker, tracker_options
 
-#: Tolerances of device-versus-CPU comparisons. Boxes: absolute, in pixels, after tracking the
-#: whole sequence (GPU convolutions round differently; the tracker feeds its boxes back).
+#: Tolerances of device-versus-CPU comparisons. Boxes: absolute, in pixels; the first tracked
+#: frame (first-frame adaptation + one detection, no feedback yet) must agree to
+#: ``first_frame_px``; over the whole sequence the tracker feeds its boxes back and amplifies
+#: rounding (1e-5 px grows to pixels in a dozen frames, see test_runner_batch's xfail), so a
+#: sequence beyond ``boxes_px`` is reported, not failed.
 #: Others: ``max|a - b| / max(max|b|, 1)`` (losses, gradients, trained weights).
 TOL: dict[str, float] = {
+    "first_frame_px": 0.05,
     "boxes_px": 0.5,
     "amp_boxes_px": 2.0,
     "loss": 1e-4,
@@ -263,28 +267,36 @@ def check_trackers(report: Report, args: argparse.Namespace, device: torch.devic
                 if device != cpu:
                     ref, _, _ = _track(make_tracker(name, device=cpu), sub, count=False, amp=False)
                 diff = float(np.abs(got - ref).max())
+                first = float(np.abs(got[:, 1] - ref[:, 1]).max())
                 if not args.quick:  # the frame rate of a run without the counter
                     _, sec, _ = _track(
                         make_tracker(name, device=device), sub, count=False, amp=False
                     )
                 values: dict[str, Any] = {
                     "batch": b,
+                    "frame-1 box diff vs CPU (px)": first,
                     "max box diff vs CPU (px)": diff,
                     "syncs/frame (max)": syncs,
                     "fps (frames x B / s)": (length - 1) * b / sec,
                     "peak MiB": _peak_mib(device),
                 }
-                ok = diff <= TOL["boxes_px"] and syncs <= SYNCS_PER_FRAME
-                note = ""
+                ok = first <= TOL["first_frame_px"] and syncs <= SYNCS_PER_FRAME
+                note = "" if diff <= TOL["boxes_px"] else "sequence drifts beyond boxes_px"
                 if args.amp:
-                    amp_boxes, amp_sec, _ = _track(
-                        make_tracker(name, device=device), sub, count=False, amp=True
+                    # A tracker with an ``amp`` option decides what runs in low precision;
+                    # any other runs its whole frame under autocast.
+                    own = "amp" in opts
+                    amp_tracker = make_tracker(
+                        name, device=device, **({"amp": True} if own else {})
                     )
+                    amp_boxes, amp_sec, _ = _track(amp_tracker, sub, count=False, amp=not own)
                     amp_diff = float(np.abs(amp_boxes - ref).max())
                     values["amp box diff (px)"] = amp_diff
                     values["amp fps"] = (length - 1) * b / amp_sec
                     if amp_diff > TOL["amp_boxes_px"]:
-                        note = f"amp does not hold: boxes move {amp_diff:.3g} px > tolerance"
+                        note = (note + "; " if note else "") + (
+                            f"amp does not hold: boxes move {amp_diff:.3g} px > amp_boxes_px"
+                        )
                 report.add(Row(section, name, values, ok=ok, note=note))
         except Exception as exc:
             report.add(Row(section, name, {}, ok=False, note=_error(exc)))

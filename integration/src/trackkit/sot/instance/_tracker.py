@@ -79,6 +79,9 @@ class InstanceTracker:
         detector: the meta-trained :class:`InstanceDetector` (never mutated).
         config: :class:`TrackerConfig`.
         device: where the detector runs (default: the detector's device).
+        amp: run the frozen trunk under autocast (float16 on CUDA, bfloat16 on the CPU) and
+            the head, adaptation and post-processing in float32 (``docs/device.md``: the
+            trunk is most of the cost; a fully autocast tracker drifts by pixels).
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class InstanceTracker:
         *,
         config: TrackerConfig | None = None,
         device: torch.device | str | None = None,
+        amp: bool = False,
     ) -> None:
         if not isinstance(detector, InstanceDetector):
             raise TypeError(f"detector must be an InstanceDetector, got {type(detector).__name__}")
@@ -95,6 +99,7 @@ class InstanceTracker:
             raise TypeError(f"config must be a TrackerConfig, got {type(self.config).__name__}")
         self.device = torch.device(device) if device is not None else detector.device
         self.detector = detector.to(self.device).eval()
+        self.amp = bool(amp)
         self._window: Tensor | None = None
         self._initialised = False
 
@@ -156,7 +161,7 @@ class InstanceTracker:
             s_size,
         )
         with torch.no_grad():
-            feats = self.detector.features(crops)  # [B*n_aug, C, h, w]
+            feats = self._features(crops)  # [B*n_aug, C, h, w]
         feats = feats.reshape(b, n_aug, *feats.shape[1:])
         box_xyxy = torch.cat([box_t[:, :2], box_t[:, :2] + box_t[:, 2:]], dim=1)  # [B, 4]
         crop_boxes = image_to_crop(
@@ -208,7 +213,7 @@ class InstanceTracker:
         scale = self._scale
         crops = crop_search_regions(list(frames), self._host_center, self._host_scale, s_size)
         with torch.no_grad():
-            feats = self.detector.features(crops)  # [B, C, h, w]
+            feats = self._features(crops)  # [B, C, h, w]
             boxes_c, scores = self.detector.detect(self._params, feats)  # [B, N, 4], [B, N]
         window = self._window if self._window is not None else cosine_window(1, 1)
         prev_wh_c = self._size * scale[:, None]
@@ -274,6 +279,14 @@ class InstanceTracker:
                 for n in self._params:
                     self._params[n] = self._params[n].index_copy(0, index, new[n])
         return host[:, :4].copy()
+
+    def _features(self, crops: NDArray[np.uint8]) -> Tensor:
+        """Trunk features in float32 (computed under autocast if ``amp``)."""
+        if not self.amp:
+            return self.detector.features(crops)
+        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        with torch.autocast(device_type=self.device.type, dtype=dtype):
+            return self.detector.features(crops).float()
 
     def _to_host(self, flags: Tensor) -> NDArray[np.float64]:
         """One copy ``float64[B, 7 + k]``: output xywh, next crop centre and scale, ``flags``
