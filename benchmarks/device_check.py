@@ -639,6 +639,9 @@ def main(argv: list[str] | None = None) -> int:
             "cpu threads": torch.get_num_threads(),
             "mode": "quick" if args.quick else "full",
             "batch B": args.batch,
+            "tracker fps": "the counted first run (includes warm-up)"
+            if args.quick
+            else "a second run without the sync counter",
             "amp": f"{'float16' if device.type == 'cuda' else 'bfloat16'} autocast"
             if args.amp
             else "off",
