@@ -8,6 +8,8 @@ fresh virtualenv and proves that no sibling library is importable there.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "venv"
@@ -92,6 +94,13 @@ def integration(session: nox.Session) -> None:
     _install_everything(session, test=True)
     session.install("--no-deps", *TRACKEVAL)
     session.run("pytest", "integration/tests", "-q", *session.posargs)
+    # Every tracker, training recipe and library hot path once on the CPU (docs/device.md), so
+    # that the GPU check never rots; exit status 1 if a check fails.
+    report = Path(session.create_tmp()) / "device_check_cpu.md"
+    session.run(
+        "python", "benchmarks/device_check.py", "--device", "cpu", "--quick", "--threads", "2",
+        "--out", str(report),
+    )  # fmt: skip
 
 
 @nox.session

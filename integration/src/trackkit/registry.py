@@ -53,6 +53,7 @@ def _instance_tracker(
     detector: Any = None,
     online_update: bool = True,
     config: Any = None,
+    amp: bool = False,
 ) -> Any:
     """Retina-MAML / FCOS-MAML (Wang et al. 2020) with the shipped or a given detector.
 
@@ -60,7 +61,8 @@ def _instance_tracker(
     detector checkpoint instead of the shipped one) or ``detector`` (an already loaded
     :class:`trackkit.sot.InstanceDetector`, never mutated; its head must match ``name``);
     ``online_update`` (False: first-frame adaptation only); ``config`` (a full
-    :class:`trackkit.sot.TrackerConfig` instead of the checkpoint's validated settings).
+    :class:`trackkit.sot.TrackerConfig` instead of the checkpoint's validated settings); ``amp``
+    (the frozen trunk under autocast, see ``docs/device.md``).
     """
     from trackkit.sot import (
         InstanceDetector,
@@ -85,7 +87,7 @@ def _instance_tracker(
         path = checkpoint if checkpoint is not None else shipped_checkpoint(name)
         det = load_detector(path, device=device or "cpu")
     cfg = config if config is not None else tracker_config_for(det, online_update=online_update)
-    return InstanceTracker(det, config=cfg, device=device)
+    return InstanceTracker(det, config=cfg, device=device, amp=amp)
 
 
 def _opencv_tracker(kind: str, *, params: Mapping[str, bool | int | float] | None = None) -> Any:

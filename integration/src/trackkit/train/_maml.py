@@ -127,14 +127,19 @@ def _make_tasks(
     target: np.ndarray,
     present: np.ndarray,
 ) -> list[Task]:
-    feats_s = cache.support_features[support].float()  # [P, 3, C, h, w]
-    feats_t = cache.target_features[target].float()  # [P, C, h, w]
+    # The cache lives on the host; one batch of crops a step goes to the detector's device.
+    dev = detector.device
+    feats_s = cache.support_features[support].to(dev).float()  # [P, 3, C, h, w]
+    feats_t = cache.target_features[target].to(dev).float()  # [P, C, h, w]
     hw = feats_s.shape[-2:]
     p = len(support)
-    boxes_s = cache.support_boxes[support].reshape(-1, 4)
-    t_s = _targets(detector, boxes_s, torch.ones(p * 3), hw)
+    boxes_s = cache.support_boxes[support].reshape(-1, 4).to(dev)
+    t_s = _targets(detector, boxes_s, torch.ones(p * 3, device=dev), hw)
     t_t = _targets(
-        detector, cache.target_boxes[target], torch.as_tensor(present, dtype=torch.float32), hw
+        detector,
+        cache.target_boxes[target].to(dev),
+        torch.as_tensor(present, dtype=torch.float32, device=dev),
+        hw,
     )
     sup = _split(t_s, [3] * p)
     qry = _split(t_t, [1] * p)
@@ -209,6 +214,7 @@ def train_instance_detector(
     progress: bool = True,
     meta: dict[str, Any] | None = None,
     stop_after: int | None = None,
+    device: torch.device | str | None = None,
 ) -> InstanceDetector:
     """Train (or resume training of) one instance detector on cached features.
 
@@ -226,6 +232,8 @@ def train_instance_detector(
         meta: extra facts stored in ``detector.pt`` (e.g. training sequences).
         stop_after: stop once this many steps are done (a time-boxed run), after writing a
             resumable ``train_state.pt``; ``detector.pt`` is written only when all steps ran.
+        device: where the head is trained (default CPU); the cache stays on the host and each
+            step's crops are copied over. A resumed state loads onto this device.
     """
     cfg = config if config is not None else MAMLTrainConfig()
     out = Path(out_dir)
@@ -238,6 +246,7 @@ def train_instance_detector(
         num_convs=cfg.num_convs,
     )
     detector = InstanceDetector(det_cfg, trunk=trunk)
+    dev = torch.device(device) if device is not None else torch.device("cpu")
     head_params = dict(detector.head.named_parameters())
     if cfg.method == "baseline":
         # Plain GD has no learned rates: adaptation uses the paper's initial rate.
@@ -246,6 +255,8 @@ def train_instance_detector(
         detector.lr = KernelwiseLR(head_params, init=cfg.inner_lr_init)
     else:
         detector.lr = ScalarLR(head_params, init=cfg.inner_lr_init)
+    # The head and its rates are built (seeded) on the CPU, then moved: the same start anywhere.
+    detector.to(dev)
     detector.train()
     trainer = _Trainer(detector, cfg)
     # On resume, the loop overwrites the head, the rates, Adam and both RNGs from the file.

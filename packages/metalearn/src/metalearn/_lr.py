@@ -179,11 +179,14 @@ class FixedLR(nn.Module):
         if isinstance(lr, bool) or not isinstance(lr, (int, float)):
             raise TypeError(f"lr must be a float, got {type(lr).__name__}")
         self.lr = float(lr)
+        # Non-persistent: follows ``.to(device)`` without changing the state_dict.
+        self._rate: Tensor
+        self.register_buffer("_rate", torch.tensor(self.lr), persistent=False)
         self.names: tuple[str, ...] | None = None  # accepts any name
 
     def rate(self, name: str, step: int = 0) -> Tensor:
-        """The constant rate as a 0-D tensor."""
-        return torch.tensor(self.lr)
+        """The constant rate as a 0-D tensor (on the module's device)."""
+        return self._rate
 
     def forward(self, grads: Mapping[str, Tensor], step: int = 0) -> dict[str, Tensor]:
         """Scaled gradients `{name: lr * grads[name]}`."""

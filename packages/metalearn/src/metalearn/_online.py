@@ -121,16 +121,21 @@ class SupportBuffer:
         Args:
             sample: pytree like the buffer's, every leaf ``Tensor[B, ...]`` without the slot dim.
             mask: ``BoolTensor[B]``; sequences where it is False keep their buffer unchanged.
-            weight: positive weight of the new samples (a float or ``Tensor[B]``).
+            weight: positive weight of the new samples (a float or ``Tensor[B]``; a float is
+                checked on the host, a tensor's check reads it back from the device).
         """
         b = self.weights.shape[0]
         if mask.shape != (b,) or mask.dtype != torch.bool:
             raise ValueError(
                 f"mask must be a bool Tensor[{b}], got {mask.dtype} {tuple(mask.shape)}"
             )
-        w_new = torch.as_tensor(weight, dtype=self.weights.dtype, device=self.weights.device)
-        if bool((w_new <= 0).any()):
+        if isinstance(weight, Tensor):
+            # Checking a tensor's values reads them on the host (a device synchronisation).
+            if bool((weight <= 0).any()):
+                raise ValueError(f"weight must be positive, got {weight!r}")
+        elif not weight > 0:
             raise ValueError(f"weight must be positive, got {weight!r}")
+        w_new = torch.as_tensor(weight, dtype=self.weights.dtype, device=self.weights.device)
         rows = torch.arange(b, device=mask.device)
         slot = self.next_slot
 
@@ -225,11 +230,11 @@ def adapt_batched(
         lr: ``KernelwiseLR`` etc., ``FixedLR`` or a float.
         weights: ``Tensor[B, n]`` sample weights, 0 = unused slot (e.g. ``SupportBuffer.weights``);
             default all 1.
-        batching: ``"loop"`` (default) runs the sequences one after the other on their used
-            samples only; ``"vmap"`` runs all of them in one ``torch.func.vmap`` over every
-            slot (zero-weight slots included, so they must hold finite values). Both give the
-            same weights up to float rounding; on CPU the loop is faster
-            (``benchmarks/metalearn_online.py``).
+        batching: ``"loop"`` (default) runs the sequences one after the other; ``"vmap"``
+            runs all of them in one ``torch.func.vmap``. Both evaluate every slot, zero-weight
+            slots included (so they must hold finite values), and never read a tensor value on
+            the host (no device synchronisation). Both give the same weights up to float
+            rounding; on CPU the loop is faster (``benchmarks/metalearn_online.py``).
 
     Returns:
         name -> ``Tensor[B, *shape]`` adapted fast weights (detached). A sequence whose weights
@@ -261,13 +266,10 @@ def adapt_batched(
         return _adapt_vmap(model, params, support, loss_fn, steps, rate, weights)
     out: list[dict[str, Tensor]] = []
     for i in range(b):
-        keep = (weights[i] > 0).nonzero()[:, 0]
+        # Every slot, weighted: no data-dependent selection, hence no host synchronisation.
         theta0 = {k: params[k][i].detach() for k in names}
-        if keep.numel() == 0:
-            out.append(theta0)
-            continue
-        sup_i = tree_map(lambda t, i=i, keep=keep: t[i, keep], support)  # type: ignore[misc]
-        w_i = weights[i, keep]
+        sup_i = tree_map(lambda t, i=i: t[i], support)  # type: ignore[misc]
+        w_i = weights[i]
 
         def loss_i(theta: dict[str, Tensor], sup: Any = sup_i, w: Tensor = w_i) -> Tensor:
             return _sample_loss(model, theta, sup, w, loss_fn)

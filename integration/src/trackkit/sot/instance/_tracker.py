@@ -99,6 +99,9 @@ class InstanceTracker:
         detector: the meta-trained :class:`InstanceDetector` (never mutated).
         config: :class:`TrackerConfig`.
         device: where the detector runs (default: the detector's device).
+        amp: run the frozen trunk under autocast (float16 on CUDA, bfloat16 on the CPU) and
+            the head, adaptation and post-processing in float32 (``docs/device.md``: the
+            trunk is most of the cost; a fully autocast tracker drifts by pixels).
     """
 
     def __init__(
@@ -107,6 +110,7 @@ class InstanceTracker:
         *,
         config: TrackerConfig | None = None,
         device: torch.device | str | None = None,
+        amp: bool = False,
     ) -> None:
         if not isinstance(detector, InstanceDetector):
             raise TypeError(f"detector must be an InstanceDetector, got {type(detector).__name__}")
@@ -115,6 +119,7 @@ class InstanceTracker:
             raise TypeError(f"config must be a TrackerConfig, got {type(self.config).__name__}")
         self.device = resolve_device(device) if device is not None else detector.device
         self.detector = detector.to(self.device).eval()
+        self.amp = bool(amp)
         self._window: Tensor | None = None
         self._initialised = False
 
@@ -167,14 +172,17 @@ class InstanceTracker:
         scales = base[:, None] * zoom[None, :]  # [B, n_aug]
         # A shift of +dx crop pixels moves the target right in the crop: centre moves left.
         centers = self._center[:, None, :] - shift[None] / scales[..., None]  # [B, n_aug, 2]
+        # One copy to the host: the crop geometry of every augmentation.
+        geometry = torch.cat([centers.reshape(-1, 2), scales.reshape(-1, 1)], dim=1)
+        geometry_np = geometry.double().cpu().numpy()
         crops = crop_search_regions(
             [f for f in frames for _ in range(n_aug)],
-            centers.reshape(-1, 2).double().cpu().numpy(),
-            scales.reshape(-1).double().cpu().numpy(),
+            geometry_np[:, :2],
+            geometry_np[:, 2],
             s_size,
         )
         with torch.no_grad():
-            feats = self.detector.features(crops)  # [B*n_aug, C, h, w]
+            feats = self._features(crops)  # [B*n_aug, C, h, w]
         feats = feats.reshape(b, n_aug, *feats.shape[1:])
         box_xyxy = torch.cat([box_t[:, :2], box_t[:, :2] + box_t[:, 2:]], dim=1)  # [B, 4]
         crop_boxes = image_to_crop(
@@ -188,17 +196,23 @@ class InstanceTracker:
         )
         theta0 = self.detector.initial_params()
         self._params = {n: p.detach()[None].expand(b, *p.shape).clone() for n, p in theta0.items()}
+        # Slots fill from the front (pinned first, then first in first out), so the host knows
+        # how many hold a sample from the copied flags; adaptation sees only that prefix.
+        self._host_used = np.full(b, n_aug, dtype=np.int64)
         feats_s, boxes_s = self._support.samples
         self._params = self.detector.adapt(
             self._params,
-            feats_s,
-            boxes_s,
-            self._support.valid,
+            feats_s[:, :n_aug],
+            boxes_s[:, :n_aug],
+            self._support.valid[:, :n_aug],
             steps=cfg.adaptation.init_steps,
         )
         h, w = feats.shape[-2:]
         self._window = cosine_window(h, w, device=dev)
         self._frame_index = 0
+        self._scale = base
+        state = torch.cat([self._center, base[:, None]], dim=1).double().cpu().numpy()
+        self._host_center, self._host_scale = state[:, :2], state[:, 2]
         self._initialised = True
 
     def update_batch(self, frames: Sequence[NDArray[np.uint8]]) -> NDArray[np.float64]:
@@ -217,17 +231,11 @@ class InstanceTracker:
         s_size = cfg.search.search_size
         self._frame_wh = torch.as_tensor(sizes, dtype=torch.float32, device=dev)
         self._frame_index += 1
-        scale = search_scale(
-            self._size, exemplar_size=cfg.search.exemplar_size, context=cfg.search.context
-        )
-        crops = crop_search_regions(
-            list(frames),
-            self._center.double().cpu().numpy(),
-            scale.double().cpu().numpy(),
-            s_size,
-        )
+        # The crop geometry came to the host with the previous frame's boxes (one copy a frame).
+        scale = self._scale
+        crops = crop_search_regions(list(frames), self._host_center, self._host_scale, s_size)
         with torch.no_grad():
-            feats = self.detector.features(crops)  # [B, C, h, w]
+            feats = self._features(crops)  # [B, C, h, w]
             boxes_c, scores = self.detector.detect(self._params, feats)  # [B, N, 4], [B, N]
         window = self._window if self._window is not None else cosine_window(1, 1)
         prev_wh_c = self._size * scale[:, None]
@@ -255,6 +263,7 @@ class InstanceTracker:
         self._center, self._size = center, size
 
         ad = cfg.adaptation
+        due = confident = torch.zeros_like(ok)
         if ad.online_update:
             h, w = feats.shape[-2:]
             ratio = distractor_ratio(
@@ -267,26 +276,55 @@ class InstanceTracker:
             # Wang et al. 2020 count frames from 1: update when i mod u == 0 (frames 10, 20, ...).
             periodic = (self._frame_index + 1) % ad.update_interval == 0
             due = ok & ((ratio > ad.distractor_threshold) | periodic)
-            index = due.nonzero()[:, 0]
-            if index.numel() > 0 and ad.update_steps > 0:
+        self._scale = search_scale(
+            self._size, exemplar_size=cfg.search.exemplar_size, context=cfg.search.context
+        )
+        # The one device-to-host copy of the frame: output boxes, next crop geometry and which
+        # sequences adapt now (the decision is taken on the host from the copied flags).
+        host = self._to_host(torch.stack([due, confident], dim=1))
+        self._host_used = np.minimum(self._host_used + (host[:, 8] > 0.5), ad.support_capacity)
+        if ad.online_update and ad.update_steps > 0:
+            index_np = np.flatnonzero(host[:, 7] > 0.5)
+            if index_np.size > 0:
+                index = torch.as_tensor(index_np, device=dev)
                 sub = self._support.select(index)
                 feats_s, boxes_s = sub.samples
+                # The used prefix of the selected buffers (unused slots there weigh 0).
+                n_used = int(self._host_used[index_np].max())
                 new = self.detector.adapt(
                     {n: p[index] for n, p in self._params.items()},
-                    feats_s,
-                    boxes_s,
-                    sub.valid,
+                    feats_s[:, :n_used],
+                    boxes_s[:, :n_used],
+                    sub.valid[:, :n_used],
                     steps=ad.update_steps,
                 )
                 for n in self._params:
                     self._params[n] = self._params[n].index_copy(0, index, new[n])
-        return self._output_boxes()
+        return host[:, :4].copy()
 
-    def _output_boxes(self) -> NDArray[np.float64]:
+    def _features(self, crops: NDArray[np.uint8]) -> Tensor:
+        """Trunk features in float32 (computed under autocast if ``amp``)."""
+        if not self.amp:
+            return self.detector.features(crops)
+        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        with torch.autocast(device_type=self.device.type, dtype=dtype):
+            return self.detector.features(crops).float()
+
+    def _to_host(self, flags: Tensor) -> NDArray[np.float64]:
+        """One copy ``float64[B, 7 + k]``: output xywh, next crop centre and scale, ``flags``
+        (``BoolTensor[B, k]``: update due, joined the support buffer).
+
+        Also stores the crop geometry of the next frame on the host.
+        """
         x1y1 = torch.maximum(self._center - self._size / 2, torch.zeros_like(self._center))
         x2y2 = torch.minimum(self._center + self._size / 2, self._frame_wh)
         wh = (x2y2 - x1y1).clamp_min(0.0)
-        return torch.cat([x1y1, wh], dim=1).double().cpu().numpy()
+        packed = torch.cat(
+            [x1y1, wh, self._center, self._scale[:, None], flags.to(x1y1.dtype)], dim=1
+        )
+        host = packed.double().cpu().numpy()
+        self._host_center, self._host_scale = host[:, 4:6], host[:, 6]
+        return host
 
     @property
     def search_boxes_xyxy(self) -> Tensor:
