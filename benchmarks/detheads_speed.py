@@ -7,13 +7,13 @@ Two measurements, both in one run on the same inputs:
    truth) against a per-image loop reference written the usual way (torchvision-style: for each
    image, assign with that image's boxes, select anchors with boolean masks, sum, normalise by
    the total number of positives). Both give the same loss value (checked here; the tests
-   compare against slower element-wise references). Cases: paper 000's tracking heads at batch
-   8 on 263x263 search regions (33x33 stride-8 map, one 64x64 anchor / FCOS points, one box per
-   image) and RetinaTrack at 512x512 (FPN P3-P7, K = 6 anchors, 32,736 anchors per image, up to
+   compare against slower element-wise references). Cases: Wang et al.'s (2020) tracking heads at
+   batch 8 on 263x263 search regions (33x33 stride-8 map, one 64x64 anchor / FCOS points, one box
+   per image) and RetinaTrack at 512x512 (FPN P3-P7, K = 6 anchors, 32,736 anchors per image, up to
    12 boxes per image with identities, 4 clips x 2 frames).
 2. Whole head step (head forward + loss + backward to the head parameters), the features
-   given: paper 000's tracking heads on ResNet-18 block-4 features (256 x 33 x 33, batch 8) and
-   RetinaTrack on FPN levels of a 512x512 image.
+   given: Wang et al.'s (2020) tracking heads on ResNet-18 block-4 features (256 x 33 x 33, batch
+   8) and RetinaTrack on FPN levels of a 512x512 image.
 
 Timings are medians over single calls made in interleaved rounds (each round calls each
 variant for >= 50 ms) with one intra-op thread (the machine is shared);
@@ -86,7 +86,7 @@ def loop_fcos_loss(
     boxes: torch.Tensor,
     valid: torch.Tensor,
 ) -> torch.Tensor:
-    """Paper 000's FCOS tracking loss image by image (L2 centerness score, L1 ltrb)."""
+    """Wang et al.'s (2020) FCOS tracking loss image by image (L2 centerness score, L1 ltrb)."""
     ctr_sum = outputs["centerness_logits"].new_zeros(())
     reg_sum = outputs["centerness_logits"].new_zeros(())
     num_pos = 0
@@ -193,7 +193,7 @@ def random_gt(
 # ---------------------------------------------------------------- cases
 def loss_cases(batch: int, gen: torch.Generator) -> list[dict[str, object]]:
     cases: list[dict[str, object]] = []
-    # paper 000 tracking: 263x263 search region, stride-8 33x33 map, one 64x64 anchor
+    # Wang et al. 2020 tracking: 263x263 search region, stride-8 33x33 map, one 64x64 anchor
     sizes = [(33, 33)]
     anchors = dh.make_anchors(sizes, [8], dh.TRACKING_ANCHOR_SIZES, dh.TRACKING_ANCHOR_RATIOS)
     boxes, valid = random_gt(batch, 1, 263, gen, min_wh=40, max_wh=100)

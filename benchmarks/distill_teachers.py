@@ -12,8 +12,8 @@ calls; JPEG decoding excluded), summed over sequences; the machine is shared, so
 as ratios to KCF from the same run.
 
 The oracle picks, on every frame, the teacher whose box has the highest IoU with the ground
-truth (paper 003, eq. 4, the selection used to distil): an upper bound for any fusion of these
-teachers' boxes such as TRASFUST's value-based choice (which is causal and cannot see the
+truth (Dunnhofer et al. 2020, eq. 4, the selection used to distil): an upper bound for any fusion
+of these teachers' boxes such as TRASFUST's value-based choice (which is causal and cannot see the
 ground truth). "Best single teacher per sequence" picks one teacher per sequence in hindsight.
 
 Trajectories are cached (``TeacherPool`` cache, default ``/tmp/distill_teachers_cache``), so a

@@ -2,8 +2,8 @@
 
 Workload (issue 4): a small conv head (three 3x3 convs with 64 channels + a 1x1 output conv to
 1 score + 4 box channels) on a 64-channel 33x33 feature map, 8 tasks of 3 support samples and 1
-query sample, 4 inner steps with kernel-wise learned rates (KLLR, paper 000), second order and
-first order. One meta-step = inner loops of all tasks + query losses at theta_4 + backward to
+query sample, 4 inner steps with kernel-wise learned rates (KLLR, Wang et al. 2020), second order
+and first order. One meta-step = inner loops of all tasks + query losses at theta_4 + backward to
 the initial weights and the rates (no optimiser step).
 
 Compared in the same run, on the same inputs:

@@ -8,6 +8,20 @@ recipes on one shared loop), ``trackkit.registry`` (every tracker by name) and
 ``trackkit.cli`` (the ``trackkit`` command).
 
 ``import trackkit`` is light (no torch): the names below are imported on first access.
+
+References:
+    Wang, Luo, Sun, Xiong, Zeng 2020. Tracking by Instance Detection: A Meta-Learning
+        Approach. CVPR 2020. arXiv:2004.00830.
+    Chen and Deng 2024. MAML MOT: Multiple Object Tracking based on Meta-Learning.
+        arXiv:2405.07272.
+    Kim, Lee, Ok, Han, Cho 2022. Towards Sequence-Level Training for Visual Tracking. ECCV 2022.
+        arXiv:2112.02838.
+    Dunnhofer, Martinel, Micheloni 2020. Tracking-by-Trackers with a Distilled and Reinforced
+        Model. ACCV 2020. arXiv:2007.04108.
+    Lu, Rathod, Votel, Huang 2020. RetinaTrack: Online Single Stage Joint Detection and
+        Tracking. CVPR 2020. arXiv:2003.13870.
+    Each library (assoc, metalearn, seqrl, detheads, distill) lists the further works it
+    implements in its own References.
 """
 
 from __future__ import annotations

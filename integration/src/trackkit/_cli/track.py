@@ -47,8 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=(
             "Track the object inside --init through a video (mp4, avi, ...) or a folder of "
             "images (sorted by name). Default tracker: FCOS-MAML with the shipped checkpoint "
-            "(paper 000). Boxes are x,y,w,h: top-left corner, width, height, in 0-based pixels "
-            "(the top-left pixel is 0,0) unless --init-base 1."
+            "(Wang et al. 2020). Boxes are x,y,w,h: top-left corner, width, height, in 0-based "
+            "pixels (the top-left pixel is 0,0) unless --init-base 1."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -1,4 +1,4 @@
-"""``trackkit train maml|finalize|slt``: offline MAML of FCOS-MAML / Retina-MAML (paper 000),
+"""``trackkit train maml|finalize|slt``: offline MAML of FCOS-MAML / Retina-MAML (Wang et al. 2020),
 their lost threshold, and sequence-level fine-tuning (Kim et al. 2022)."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "maml",
         help="meta-train an instance detector (FCOS-MAML or Retina-MAML)",
         description=(
-            "Offline MAML of paper 000 on ../shared/data/sot (minus held-out evaluation "
+            "Offline MAML of Wang et al. 2020 on ../shared/data/sot (minus held-out evaluation "
             "sequences), the pedestrian identities of ../shared/data/mot and synthetic "
             "sequences: pairs of images, a support of 3 zoomed "
             "crops, 4 inner steps with kernel-wise learned rates (KLLR), multi-step loss "

@@ -1,14 +1,14 @@
-"""Offline training of the instance detectors: MAML (paper 000) or plain GD (the ablation).
+"""Offline training of the instance detectors: MAML (Wang et al. 2020) or plain GD (the ablation).
 
-MAML (paper 000, Sec. 3 and 4.2): each task is a pair of images; the first, zoomed in and out by
-1.08, is a 3-image support set, the second (same sequence, or another sequence as a background
-image) is the target set. 4 inner GD steps with kernel-wise learnable rates (KLLR, init 0.001;
-or one scalar rate for the KLLR ablation), the multi-step loss over theta_0..theta_4 with weights
-annealed from uniform to (0.05, 0.10, 0.20, 0.30, 0.35), first-order for the first 3/4 of
+MAML (Wang et al. 2020, Sec. 3 and 4.2): each task is a pair of images; the first, zoomed in and
+out by 1.08, is a 3-image support set, the second (same sequence, or another sequence as a
+background image) is the target set. 4 inner GD steps with kernel-wise learnable rates (KLLR, init
+0.001; or one scalar rate for the KLLR ablation), the multi-step loss over theta_0..theta_4 with
+weights annealed from uniform to (0.05, 0.10, 0.20, 0.30, 0.35), first-order for the first 3/4 of
 training (paper: 15 of 20 epochs) and second-order afterwards, Adam outer optimiser.
 
-Baseline (paper 000, Sec. 5.1.1, "offline train the FCOS detector with standard GD"): the same
-head, data and number of iterations, trained with Adam on every crop of the same pairs, each
+Baseline (Wang et al. 2020, Sec. 5.1.1, "offline train the FCOS detector with standard GD"): the
+same head, data and number of iterations, trained with Adam on every crop of the same pairs, each
 labelled with its own target.
 
 Training runs on cached frozen-trunk features (:mod:`trackkit.train._cache`), writes a
@@ -46,7 +46,7 @@ from trackkit.train._loop import TrainState, run_training
 
 __all__ = ["MAMLTrainConfig", "train_instance_detector"]
 
-#: Paper 000's schedule is 20 epochs, the first 15 first-order; progress maps onto it.
+#: Wang et al.'s (2020) schedule is 20 epochs, the first 15 first-order; progress maps onto it.
 PAPER_EPOCHS = 20.0
 
 

@@ -1,7 +1,7 @@
 """Model selection on validation data: the lost threshold of a trained instance detector.
 
-Algorithm 1 of paper 000 keeps the previous box when every score is below 0.1. A detector trained
-briefly may be less confident than the paper's, so the threshold is chosen per checkpoint on
+Algorithm 1 of Wang et al. 2020 keeps the previous box when every score is below 0.1. A detector
+trained briefly may be less confident than the paper's, so the threshold is chosen per checkpoint on
 validation data (never on the held-out evaluation sequences) and stored in the checkpoint's
 ``meta["lost_threshold"]``, which :func:`trackkit.sot.tracker_config_for` applies.
 """

@@ -162,9 +162,9 @@ def shipped_checkpoint(name: str) -> Path:
 def tracker_config_for(detector: InstanceDetector, *, online_update: bool = True) -> TrackerConfig:
     """The :class:`TrackerConfig` a checkpoint recommends.
 
-    Paper 000's defaults, except the lost threshold (Algorithm 1: keep the previous box if all
-    scores are below 0.1) when the checkpoint's ``meta["lost_threshold"]`` holds a value chosen
-    on validation data for this detector (its scores are less confident than the paper's).
+    Wang et al.'s (2020) defaults, except the lost threshold (Algorithm 1: keep the previous box
+    if all scores are below 0.1) when the checkpoint's ``meta["lost_threshold"]`` holds a value
+    chosen on validation data for this detector (its scores are less confident than the paper's).
     """
     from dataclasses import replace
 

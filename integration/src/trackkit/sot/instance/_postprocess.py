@@ -1,9 +1,9 @@
 """SiamRPN-style post-processing of one frame's candidate boxes, batched over sequences.
 
-Paper 000 (Algorithm 1, lines 10-12) scores every candidate of the detector, adds "penalties and
-window priors" as suggested by SiamRPN (Li et al. 2018), takes the best box and linearly
-interpolates its shape with the previous one. All functions here work in search-region (crop)
-pixel coordinates on tensors batched over ``B`` sequences with ``N`` candidates each.
+Wang et al. 2020 (Algorithm 1, lines 10-12) scores every candidate of the detector, adds
+"penalties and window priors" as suggested by SiamRPN (Li et al. 2018), takes the best box and
+linearly interpolates its shape with the previous one. All functions here work in search-region
+(crop) pixel coordinates on tensors batched over ``B`` sequences with ``N`` candidates each.
 """
 
 from __future__ import annotations
@@ -162,10 +162,10 @@ def distractor_ratio(score_map: Tensor, best_index: Tensor, *, exclusion_radius:
     """Peak-to-sidelobe ratio used by Wang et al. 2020 to detect a distracting peak.
 
     Ratio of the highest score outside a square neighbourhood of the chosen peak (Chebyshev
-    distance ``> exclusion_radius`` cells) to the score at the peak. Paper 000 performs an online
-    update "when a distracting peak is detected (when the peak-to-sidelobe is greater than 0.7)";
-    this is that quantity: 0 with a single clean peak, close to 1 with an equally strong second
-    object. A map with no cell outside the neighbourhood gives 0.
+    distance ``> exclusion_radius`` cells) to the score at the peak. Wang et al. 2020 performs an
+    online update "when a distracting peak is detected (when the peak-to-sidelobe is greater than
+    0.7)"; this is that quantity: 0 with a single clean peak, close to 1 with an equally strong
+    second object. A map with no cell outside the neighbourhood gives 0.
 
     Args:
         score_map: ``Tensor[B, H, W]`` raw detector scores in ``[0, 1]``.
