@@ -1,0 +1,1 @@
+"""Multi-object trackers: RetinaTrack (joint detection and embedding)."""
