@@ -167,7 +167,8 @@ def _write_mot_video(root: Path, name: str, n: int, gt: str) -> None:
 
 
 def test_mot_track_sequences_one_per_usable_identity(tmp_path: Path) -> None:
-    from trackkit.train import mot_track_sequences, training_sequences
+    from trackkit.data import mot_track_sequences
+    from trackkit.train import training_sequences
 
     # id 1: frames 1-5 (frame 3 marked ignore); id 2: only 2 frames (dropped);
     # id 3: 5 frames but too small (dropped); id 4: 4 frames, one 30% visible (MOT17 columns).
@@ -194,7 +195,7 @@ def test_mot_track_sequences_one_per_usable_identity(tmp_path: Path) -> None:
 
 
 def test_negatives_come_from_another_video(tmp_path: Path) -> None:
-    from trackkit.train import mot_track_sequences
+    from trackkit.data import mot_track_sequences
 
     gt = "".join(f"{t},{i},{8 + 30 * i},10,20,30,1,1,1\n" for t in range(1, 7) for i in (1, 2))
     _write_mot_video(tmp_path, "VID", 6, gt)
@@ -213,3 +214,43 @@ def test_negatives_come_from_another_video(tmp_path: Path) -> None:
     assert np.all(seq[s][present] == seq[t][present])
     c.save(tmp_path / "c.pt")
     torch.testing.assert_close(FeatureCache.load(tmp_path / "c.pt").video_ids, c.video_ids)
+
+
+@pytest.mark.parametrize("kw", [{"head": "fcos"}, {"head": "fcos", "method": "baseline"}])
+def test_recipe_on_the_loop_equals_a_plain_loop(
+    cache: FeatureCache, tmp_path: Path, kw: dict
+) -> None:
+    """The recipe on the shared loop gives the weights of the plain loop it replaced (the
+    pre-loop recipe body, written out here): same seeds, same sampling, same updates."""
+    from metalearn import FixedLR, KernelwiseLR
+    from trackkit.train import _maml
+
+    cfg = _cfg(**kw, steps=5, first_order_fraction=0.5)
+    got = train_instance_detector(cache, tmp_path, config=cfg, trunk=TinyTrunk(), progress=False)
+
+    trunk = TinyTrunk()  # seeds torch itself: build it before seeding, as the recipe's caller
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    ref = InstanceDetector(DetectorConfig(head=cfg.head, head_channels=8), trunk=trunk)
+    params = dict(ref.head.named_parameters())
+    ref.lr = (
+        FixedLR(cfg.inner_lr_init)
+        if cfg.method == "baseline"
+        else KernelwiseLR(params, init=cfg.inner_lr_init)
+    )
+    ref.train()
+    trainer = _maml._Trainer(ref, cfg)
+    for step in range(cfg.steps):
+        epoch = _maml.PAPER_EPOCHS * step / cfg.steps
+        s, t, present = sample_cache_pairs(
+            cache,
+            cfg.pairs_per_step,
+            rng,
+            negative_prob=cfg.negative_prob if cfg.method == "maml" else 0.0,
+            max_gap=cfg.max_gap,
+        )
+        trainer.step(_maml._make_tasks(ref, cache, s, t, present), epoch)
+    for (n, p), (_, q) in zip(ref.head.named_parameters(), got.head.named_parameters()):
+        assert torch.equal(p, q), n
+    for p, q in zip(ref.lr.parameters(), got.lr.parameters()):
+        assert torch.equal(p, q)

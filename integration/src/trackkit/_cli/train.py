@@ -135,7 +135,7 @@ def _register_retinatrack(recipes: argparse._SubParsersAction) -> None:  # type:
     r.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument(
-        "--checkpoint-every", type=float, default=180.0, help="seconds between checkpoints"
+        "--checkpoint-every", type=int, default=25, help="steps between resumable checkpoints"
     )
     r.add_argument(
         "--minutes",
@@ -152,9 +152,9 @@ def _register_retinatrack(recipes: argparse._SubParsersAction) -> None:  # type:
 
 
 def _run_retinatrack(args: argparse.Namespace) -> int:
+    from trackkit.data import default_mot_root
     from trackkit.train import (
         RetinaTrackTrainConfig,
-        default_mot_root,
         load_retinatrack_sequences,
         train_retinatrack,
     )
@@ -167,30 +167,31 @@ def _run_retinatrack(args: argparse.Namespace) -> int:
         steps=args.steps, clips_per_step=args.clips, lr=args.lr, seed=args.seed
     )
     t0 = time.perf_counter()
-    train_retinatrack(
+    _, result = train_retinatrack(
         config,
         args.out,
         sequences=load_retinatrack_sequences(root, config.sequences),
         resume=args.resume,
-        checkpoint_every_s=args.checkpoint_every,
+        checkpoint_every=args.checkpoint_every,
         time_budget_s=None if args.minutes is None else 60.0 * args.minutes,
         device=args.device,
         progress=not args.no_progress,
     )
-    out = {"out": str(args.out), "wall_seconds": round(time.perf_counter() - t0, 1)}
+    out = {
+        "out": str(args.out / "retinatrack.pt"),
+        "steps": result.steps_done,
+        "train_seconds": round(result.elapsed_s, 1),
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+    }
     print(json.dumps(out))
     return 0
 
 
 def _run_finalize(args: argparse.Namespace) -> int:
 
+    from trackkit.data import default_data_root
     from trackkit.sot import load_detector, save_detector
-    from trackkit.train import (
-        VALIDATION_SEQUENCES,
-        choose_lost_threshold,
-        default_data_root,
-        validation_sequences,
-    )
+    from trackkit.train import VALIDATION_SEQUENCES, choose_lost_threshold, validation_sequences
 
     set_torch_threads(args.threads)
     try:
@@ -235,6 +236,7 @@ def _run_finalize(args: argparse.Namespace) -> int:
 
 def _run_maml(args: argparse.Namespace) -> int:
 
+    from trackkit.data import default_data_root, default_mot_root
     from trackkit.sot import DetectorConfig, InstanceDetector, build_trunk
     from trackkit.train import (
         DEFAULT_HOLDOUT,
@@ -242,8 +244,6 @@ def _run_maml(args: argparse.Namespace) -> int:
         FeatureCache,
         MAMLTrainConfig,
         build_feature_cache,
-        default_data_root,
-        default_mot_root,
         train_instance_detector,
         training_sequences,
     )

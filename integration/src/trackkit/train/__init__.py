@@ -1,19 +1,25 @@
-"""Training recipes: offline MAML (and the plain-GD baseline) for the paper-000 trackers."""
+"""Training recipes and the one training loop they share.
+
+:func:`run_training` (with :class:`TrainState`) is the loop: resumable state, periodic
+checkpoints, ``resume=``, a JSON-lines log and a tqdm bar; a recipe supplies a step function.
+Recipes, one module each: offline MAML (and the plain-GD baseline) of the instance detectors
+(:func:`train_instance_detector`, ``trackkit train maml``) and RetinaTrack's joint
+detection + embedding network (:func:`train_retinatrack`, ``trackkit train retinatrack``).
+"""
 
 from trackkit.train._cache import CacheConfig, FeatureCache, build_feature_cache, sample_cache_pairs
 from trackkit.train._data import (
     DEFAULT_HOLDOUT,
-    default_data_root,
-    default_mot_root,
-    mot_track_sequences,
     synthetic_training_sequences,
     training_sequences,
 )
+from trackkit.train._loop import TrainResult, TrainState, load_train_state, run_training
 from trackkit.train._maml import MAMLTrainConfig, train_instance_detector
 from trackkit.train._retinatrack import (
     RETINATRACK_TRAIN_SEQUENCES,
     RETINATRACK_VALIDATION_SEQUENCES,
     RetinaTrackTrainConfig,
+    export_retinatrack,
     load_retinatrack_sequences,
     retinatrack_losses,
     train_retinatrack,
@@ -37,13 +43,15 @@ __all__ = [
     "MAMLTrainConfig",
     "MOTClipSampler",
     "RetinaTrackTrainConfig",
+    "TrainResult",
+    "TrainState",
     "build_feature_cache",
     "choose_lost_threshold",
-    "default_data_root",
-    "default_mot_root",
+    "export_retinatrack",
     "load_retinatrack_sequences",
-    "mot_track_sequences",
+    "load_train_state",
     "retinatrack_losses",
+    "run_training",
     "sample_cache_pairs",
     "synthetic_training_sequences",
     "train_instance_detector",

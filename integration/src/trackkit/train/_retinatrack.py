@@ -9,9 +9,7 @@ Batches are short clips (:class:`MOTClipSampler`) of the training sequences of
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +17,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm import tqdm
 
 import detheads
 from trackkit.data import MOTSequence, read_motchallenge
@@ -28,12 +25,14 @@ from trackkit.mot.retinatrack import (
     RetinaTrackNetConfig,
     save_retinatrack_checkpoint,
 )
+from trackkit.train._loop import TrainResult, TrainState, load_train_state, run_training
 from trackkit.train._retinatrack_data import ClipBatch, ClipConfig, MOTClipSampler
 
 __all__ = [
     "RETINATRACK_TRAIN_SEQUENCES",
     "RETINATRACK_VALIDATION_SEQUENCES",
     "RetinaTrackTrainConfig",
+    "export_retinatrack",
     "load_retinatrack_sequences",
     "retinatrack_losses",
     "train_retinatrack",
@@ -146,25 +145,25 @@ def train_retinatrack(
     *,
     sequences: Sequence[MOTSequence],
     resume: str | Path | None = None,
-    checkpoint_every_s: float = 180.0,
+    checkpoint_every: int = 25,
     time_budget_s: float | None = None,
     pretrained: bool = True,
     device: torch.device | str = "cpu",
     progress: bool = True,
-) -> RetinaTrackNet:
-    """Train RetinaTrack; write ``OUT/train_state.pt``, ``OUT/log.jsonl``, ``OUT/retinatrack.pt``.
+) -> tuple[RetinaTrackNet, TrainResult]:
+    """Train RetinaTrack on the shared loop (:func:`trackkit.train.run_training`).
 
-    ``train_state.pt`` (network, optimiser, step, clip-sampler state) is rewritten every
-    ``checkpoint_every_s`` seconds and at the end; ``resume`` continues from one, with the same
-    configuration. With ``time_budget_s`` the run also stops once that many seconds of
-    training have passed, and the learning-rate schedule follows whichever of steps and time
-    is further along (so a slow machine still ends with a decayed rate). ``retinatrack.pt`` is
-    the shipped-format network checkpoint
-    (:func:`trackkit.mot.retinatrack.load_retinatrack_checkpoint`).
+    Writes ``OUT/train_state.pt`` (resumable: network, optimiser, RNGs; every
+    ``checkpoint_every`` steps), ``OUT/log.jsonl`` and, at the end, ``OUT/retinatrack.pt``
+    (:func:`trackkit.mot.retinatrack.load_retinatrack_checkpoint`; also from an interrupted
+    run with :func:`export_retinatrack`). With ``time_budget_s`` the run stops once that much
+    training time has passed, and the learning-rate schedule follows whichever of steps and
+    time is further along, so a slow machine still ends with a decayed rate.
+
+    Returns the network (eval mode) and the loop's :class:`TrainResult`.
     """
     cfg = config
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     net = RetinaTrackNet(cfg.net, pretrained=pretrained).to(device)
     net.train()
@@ -177,57 +176,15 @@ def train_retinatrack(
     )
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    gen = torch.Generator().manual_seed(cfg.seed + 1)
-    step = 0
-    elapsed = 0.0
-    if resume is not None:
-        state = torch.load(Path(resume), map_location="cpu", weights_only=True)
-        saved = state["config"]
-        mine = cfg.to_dict()
-        if {k: v for k, v in saved.items() if k != "steps"} != {
-            k: v for k, v in mine.items() if k != "steps"
-        }:
-            raise ValueError("--resume: the state was trained with other options; use the same")
-        net.load_state_dict(state["net"])
-        opt.load_state_dict(state["optimizer"])
-        sampler.set_state(json.loads(state["sampler"]))
-        gen.set_state(state["generator"])
-        step = int(state["step"])
-        elapsed = float(state["elapsed_s"])
-    log_path = out / "log.jsonl"
-    with log_path.open("a") as log:
-        log.write(json.dumps({"event": "start", "step": step, "config": cfg.to_dict()}) + "\n")
+    state = TrainState(
+        modules={"net": net}, optimizers={"adamw": opt}, rng=sampler.rng, config=cfg.to_dict()
+    )
 
-    def save_state() -> None:
-        payload = {
-            "config": cfg.to_dict(),
-            "net": net.state_dict(),
-            "optimizer": opt.state_dict(),
-            "sampler": json.dumps(sampler.state()),
-            "generator": gen.get_state(),
-            "step": step,
-            "elapsed_s": elapsed,
-        }
-        tmp = out / "train_state.pt.tmp"
-        torch.save(payload, tmp)
-        tmp.replace(out / "train_state.pt")
-        save_retinatrack_checkpoint(
-            out / "retinatrack.pt",
-            net,
-            meta={"steps": step, "train_seconds": round(elapsed, 1), "train": cfg.to_dict()},
-        )
-
-    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="retinatrack")
-    last_save = time.monotonic()
-    running: dict[str, float] = {}
-
-    def time_fraction() -> float:
-        return 0.0 if time_budget_s is None else elapsed / time_budget_s
-
-    while step < cfg.steps and time_fraction() < 1.0:
-        t0 = time.monotonic()
+    def step_fn(step: int) -> dict[str, Any]:
+        frac = 0.0 if time_budget_s is None else state.elapsed_s / time_budget_s
+        lr = cfg.lr * _lr_factor(step, cfg, frac)
         for g in opt.param_groups:
-            g["lr"] = cfg.lr * _lr_factor(step, cfg, time_fraction())
+            g["lr"] = lr
         batch = sampler.sample(cfg.clips_per_step)
         losses = retinatrack_losses(
             net,
@@ -235,36 +192,44 @@ def train_retinatrack(
             num_triplets=cfg.num_triplets,
             margin=cfg.triplet_margin,
             embedding_weight=cfg.embedding_weight,
-            generator=gen,
         )
         opt.zero_grad(set_to_none=True)
         losses["loss"].backward()
         grad_norm = float(nn.utils.clip_grad_norm_(params, cfg.grad_clip))
         opt.step()
-        step += 1
-        elapsed += time.monotonic() - t0
-        vals = {k: float(v.detach()) for k, v in losses.items()}
-        for k, v in vals.items():
-            running[k] = v if k not in running else 0.9 * running[k] + 0.1 * v
-        with log_path.open("a") as log:
-            rec = {"step": step, "elapsed_s": round(elapsed, 2), "lr": opt.param_groups[0]["lr"]}
-            rec["cached"] = sampler.cached
-            rec.update({k: round(v, 5) for k, v in vals.items()})
-            rec["grad_norm"] = round(grad_norm, 3)
-            log.write(json.dumps(rec) + "\n")
-        bar.update(1)
-        bar.set_postfix(
-            cls=f"{running['loss_cls']:.3f}",
-            reg=f"{running['loss_reg']:.3f}",
-            emb=f"{running['loss_emb']:.3f}",
-        )
-        done = step == cfg.steps or time_fraction() >= 1.0
-        if time.monotonic() - last_save >= checkpoint_every_s or done:
-            save_state()
-            last_save = time.monotonic()
-    bar.close()
-    if step == 0 or not (out / "retinatrack.pt").is_file():
-        save_state()
-    with log_path.open("a") as log:
-        log.write(json.dumps({"event": "end", "step": step, "elapsed_s": round(elapsed, 1)}) + "\n")
-    return net.eval()
+        metrics: dict[str, Any] = {k: round(float(v.detach()), 5) for k, v in losses.items()}
+        metrics.update(lr=lr, grad_norm=round(grad_norm, 3), cached=sampler.cached)
+        return metrics
+
+    result = run_training(
+        step_fn,
+        state,
+        out,
+        steps=cfg.steps,
+        resume=resume,
+        checkpoint_every=checkpoint_every,
+        log_every=5,
+        max_seconds=time_budget_s,
+        progress=progress,
+        desc="retinatrack",
+    )
+    net.eval()
+    save_retinatrack_checkpoint(
+        out / "retinatrack.pt", net, meta=_meta(cfg, result.steps_done, result.elapsed_s)
+    )
+    return net, result
+
+
+def _meta(cfg: RetinaTrackTrainConfig, steps: int, seconds: float) -> dict[str, Any]:
+    return {"steps": steps, "train_seconds": round(seconds, 1), "train": cfg.to_dict()}
+
+
+def export_retinatrack(train_state: str | Path, out: str | Path) -> RetinaTrackNet:
+    """Write the network of a (possibly unfinished) ``train_state.pt`` as a checkpoint."""
+    state = load_train_state(train_state)
+    cfg = state["config"]
+    net = RetinaTrackNet(RetinaTrackNetConfig.from_dict(cfg["net"]))
+    net.load_state_dict(state["modules"]["net"])
+    meta = {"steps": state["step"], "train_seconds": round(state["elapsed_s"], 1), "train": cfg}
+    save_retinatrack_checkpoint(out, net.eval(), meta=meta)
+    return net

@@ -23,49 +23,55 @@ _ALIGN = 32
 class ClipConfig:
     """How :class:`MOTClipSampler` augments frames and cuts clips.
 
-    Every frame exists in ``len(zooms)`` augmented variants: variant ``v`` is the frame
-    (resized to the network's input width) zoomed by ``zooms[v]`` (scale augmentation),
-    horizontally flipped when ``v`` is odd, with a colour jitter drawn once per (sequence,
-    variant) plus a quarter of that per frame (photometric augmentation). The frozen trunk's
-    features of each variant are computed once and cached; a clip is ``frames_per_clip``
-    frames of one variant at most ``max_gap`` apart, cropped to ``crop`` at one window.
+    Every used frame gets one augmented version, drawn once from ``seed`` and the frame's
+    index: the frame (resized to the network's input width) zoomed by a factor from
+    ``zoom_range`` (log-uniform; scale augmentation), flipped horizontally with probability
+    ``flip``, with random brightness, contrast and saturation (photometric augmentation). Its
+    frozen-trunk features are computed once and cached (a 2-core CPU cannot afford the frozen
+    trunk at every step). A clip is ``frames_per_clip`` frames at most ``max_gap`` apart,
+    each cropped to ``crop`` around the same person (so the clip holds positive pairs for the
+    triplet loss) or at random.
 
     Attributes:
         frames_per_clip: frames per clip (paper 004: 2); triplets never cross clips.
         max_gap: largest frame distance inside a clip.
         crop: ``(width, height)`` of the training window in network pixels (multiples of 32);
             crops keep the inference scale while a step costs a fraction of a full frame.
-        zooms: one zoom per variant.
-        centre_on_person: probability that the window is centred near an annotated person.
+        zoom_range: range of the per-frame zoom.
+        flip: probability of a horizontal flip of a frame.
+        centre_on_person: probability that the windows are centred near a person present in
+            every frame of the clip.
         brightness, contrast, saturation: jitter strengths (brightness as a fraction of 255;
             contrast and saturation as +- factors).
         min_visible: a person box cut by the window is kept if at least this fraction of it
             is inside; otherwise it is left out of the clip's ground truth.
         min_height: boxes lower than this (network pixels) are left out.
-        min_interval_s: only frames at least this far apart in time are used (every second
-            frame of a 25 fps video), which halves the trunk features to cache for fast
-            videos while clips still span the same time.
+        min_interval_s: only frames at least this far apart in time are used (every third
+            frame of a 25 fps video), which cuts the trunk features to cache for fast videos
+            while clips still span the same time.
     """
 
     frames_per_clip: int = 2
     max_gap: int = 8
     crop: tuple[int, int] = (320, 320)
-    zooms: tuple[float, ...] = (0.8, 1.2)
+    zoom_range: tuple[float, float] = (0.7, 1.25)
+    flip: float = 0.5
     centre_on_person: float = 0.8
     brightness: float = 0.15
     contrast: float = 0.3
     saturation: float = 0.3
     min_visible: float = 0.5
     min_height: float = 12.0
-    min_interval_s: float = 0.07
+    min_interval_s: float = 0.1
 
     def __post_init__(self) -> None:
         if self.frames_per_clip < 1 or self.max_gap < 0:
             raise ValueError("frames_per_clip must be >= 1 and max_gap >= 0")
         if len(self.crop) != 2 or min(self.crop) < _ALIGN or any(c % _ALIGN for c in self.crop):
             raise ValueError(f"crop must be two multiples of 32 (>= 32), got {self.crop}")
-        if not self.zooms or min(self.zooms) <= 0:
-            raise ValueError(f"zooms must be positive numbers, got {self.zooms}")
+        lo, hi = self.zoom_range
+        if not 0 < lo <= hi:
+            raise ValueError(f"zoom_range must satisfy 0 < lo <= hi, got {self.zoom_range}")
 
 
 @dataclass(frozen=True)
@@ -140,8 +146,8 @@ class MOTClipSampler:
     Frames are resized to ``input_width`` (the network's inference width), augmented
     (:class:`ClipConfig`), passed once through ``frozen_trunk`` and the outputs cached in
     float16 (filled lazily, a pure function of ``seed``). A clip picks a sequence (probability
-    proportional to its length), a variant, ``frames_per_clip`` frames at most ``max_gap``
-    apart and one window (aligned to 32 px), so identities move as in the video.
+    proportional to its length), ``frames_per_clip`` frames at most ``max_gap`` apart and a
+    window per frame (aligned to 32 px) around one person seen in all of them.
 
     Args:
         sequences: MOTChallenge sequences with frames and ground truth.
@@ -180,7 +186,7 @@ class MOTClipSampler:
         self._rows = [_person_rows(s) for s in self.sequences]
         lengths = np.array([s.num_frames for s in self.sequences], dtype=np.float64)
         self._weights = lengths / lengths.sum()
-        self._cache: dict[tuple[int, int, int], list[Tensor]] = {}
+        self._cache: dict[tuple[int, int], list[Tensor]] = {}
         self._scales = []
         for s in self.sequences:
             w = s.image_size[0] or s.frames[0].shape[1]  # type: ignore[index]
@@ -197,23 +203,23 @@ class MOTClipSampler:
 
     @property
     def cached(self) -> int:
-        """Number of (sequence, frame, variant) entries computed so far."""
+        """Number of (sequence, frame) entries computed so far."""
         return len(self._cache)
 
-    def _jitter(self, si: int, t: int, v: int) -> tuple[float, float, float]:
+    def _augmentation(self, si: int, t: int) -> dict[str, float | bool]:
         cfg = self.config
-        base = np.random.default_rng([self.seed, si, v, 1 << 20])
-        own = np.random.default_rng([self.seed, si, v, t])
-        b0, c0, s0 = base.uniform(-1.0, 1.0, 3)
-        b1, c1, s1 = own.uniform(-0.25, 0.25, 3)
-        return (
-            (b0 + b1) * cfg.brightness,
-            1.0 + (c0 + c1) * cfg.contrast,
-            1.0 + (s0 + s1) * cfg.saturation,
-        )
+        r = np.random.default_rng([self.seed, si, t])
+        lo, hi = np.log(cfg.zoom_range)
+        return {
+            "zoom": float(np.exp(r.uniform(lo, hi))),
+            "flip": bool(r.random() < cfg.flip),
+            "brightness": float(r.uniform(-1, 1) * cfg.brightness),
+            "contrast": float(1.0 + r.uniform(-1, 1) * cfg.contrast),
+            "saturation": float(1.0 + r.uniform(-1, 1) * cfg.saturation),
+        }
 
-    def _features(self, si: int, t: int, v: int) -> list[Tensor]:
-        key = (si, t, v)
+    def _features(self, si: int, t: int) -> list[Tensor]:
+        key = (si, t)
         feats = self._cache.get(key)
         if feats is None:
             frames = self.sequences[si].frames
@@ -225,14 +231,14 @@ class MOTClipSampler:
                 raw = cv2.resize(
                     raw, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
                 )
-            b, c, sat = self._jitter(si, t, v)
+            aug = self._augmentation(si, t)
             img = augment_frame(
                 raw,
-                zoom=self.config.zooms[v],
-                flip=v % 2 == 1,
-                brightness=b,
-                contrast=c,
-                saturation=sat,
+                zoom=float(aug["zoom"]),
+                flip=bool(aug["flip"]),
+                brightness=float(aug["brightness"]),
+                contrast=float(aug["contrast"]),
+                saturation=float(aug["saturation"]),
                 min_size=self.config.crop,
             )
             x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None]
@@ -240,21 +246,29 @@ class MOTClipSampler:
                 out = self.frozen_trunk(x)
             feats = [f[0].to(torch.float16).contiguous() for f in out]
             self._cache[key] = feats
-            self._sizes[(si, v)] = (img.shape[0], img.shape[1])
+            self._sizes[key] = (img.shape[0], img.shape[1])
         return feats
+
+    def _variant_boxes(self, si: int, t: int) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+        """Person boxes of frame ``t`` in its augmented (zoomed, flipped) coordinates."""
+        aug = self._augmentation(si, t)
+        s = self._scales[si] * float(aug["zoom"])
+        b = self._rows[si][0][t] * s
+        if aug["flip"]:
+            w = self.sequences[si].image_size[0] * s
+            b = np.stack([w - b[:, 2], b[:, 1], w - b[:, 0], b[:, 3]], axis=1)
+        return b, self._rows[si][1][t]
 
     def _clip(
         self, rng: np.random.Generator
     ) -> tuple[list[list[Tensor]], list[NDArray[np.float64]], list[NDArray[np.int64]]]:
         cfg = self.config
         si = int(rng.choice(len(self.sequences), p=self._weights))
-        v = int(rng.integers(0, len(cfg.zooms)))
         seq = self.sequences[si]
         k = max(1, round(seq.frame_rate * cfg.min_interval_s)) if seq.frame_rate > 0 else 1
         n = -(-seq.num_frames // k)  # usable frames 0, k, 2k, ...
         max_step = max(1, cfg.max_gap // k)
-        i0 = int(rng.integers(0, n))
-        idx = [i0]
+        idx = [int(rng.integers(0, n))]
         for _ in range(cfg.frames_per_clip - 1):
             step = int(rng.integers(1, max_step + 1)) if cfg.max_gap > 0 else 0
             nxt = idx[-1] + step
@@ -263,48 +277,46 @@ class MOTClipSampler:
             else:
                 idx.append(nxt)
         times = [i * k for i in idx]
-        feats = [self._features(si, t, v) for t in times]
-        ph, pw = self._sizes[(si, v)]
-        s = self._scales[si] * cfg.zooms[v]
-        vis_w = round(self.sequences[si].image_size[0] * s) or pw
-        flip = v % 2 == 1
+        feats = [self._features(si, t) for t in times]
+        boxes_ids = [self._variant_boxes(si, t) for t in times]
+        common = set(boxes_ids[0][1].tolist())
+        for _, ids in boxes_ids[1:]:
+            common &= set(ids.tolist())
+        person = (
+            int(rng.choice(sorted(common)))
+            if common and rng.random() < cfg.centre_on_person
+            else None
+        )
+        offset = rng.uniform(-0.3, 0.3, 2) * np.array(cfg.crop)
         cw, ch = cfg.crop
-
-        def to_variant(boxes: NDArray[np.float64]) -> NDArray[np.float64]:
-            b = boxes * s
-            if flip:
-                b = np.stack([vis_w - b[:, 2], b[:, 1], vis_w - b[:, 0], b[:, 3]], axis=1)
-            return b
-
-        boxes0 = to_variant(self._rows[si][0][times[0]])
-        if len(boxes0) and rng.random() < cfg.centre_on_person:
-            b = boxes0[int(rng.integers(0, len(boxes0)))]
-            cx = (b[0] + b[2]) / 2 + rng.uniform(-0.3, 0.3) * cw
-            cy = (b[1] + b[3]) / 2 + rng.uniform(-0.3, 0.3) * ch
-        else:
-            cx, cy = rng.uniform(0, pw), rng.uniform(0, ph)
-        x0 = int(np.clip(round((cx - cw / 2) / _ALIGN), 0, (pw - cw) // _ALIGN)) * _ALIGN
-        y0 = int(np.clip(round((cy - ch / 2) / _ALIGN), 0, (ph - ch) // _ALIGN)) * _ALIGN
-        crops, boxes, ids = [], [], []
-        for t, f in zip(times, feats, strict=True):
+        crops, boxes, ids_out = [], [], []
+        for t, f, (b, ids) in zip(times, feats, boxes_ids, strict=True):
+            ph, pw = self._sizes[(si, t)]
+            if person is not None:
+                pb = b[int(np.flatnonzero(ids == person)[0])]
+                cx, cy = (pb[0] + pb[2]) / 2 + offset[0], (pb[1] + pb[3]) / 2 + offset[1]
+            else:
+                cx, cy = rng.uniform(0, pw), rng.uniform(0, ph)
+            x0 = int(np.clip(round((cx - cw / 2) / _ALIGN), 0, (pw - cw) // _ALIGN)) * _ALIGN
+            y0 = int(np.clip(round((cy - ch / 2) / _ALIGN), 0, (ph - ch) // _ALIGN)) * _ALIGN
             crops.append(
                 [
                     m[:, y0 // st : (y0 + ch) // st, x0 // st : (x0 + cw) // st]
                     for m, st in zip(f, self.strides, strict=True)
                 ]
             )
-            b = to_variant(self._rows[si][0][t]) - np.array([x0, y0, x0, y0], np.float64)
-            clipped = b.copy()
+            rel = b - np.array([x0, y0, x0, y0], np.float64)
+            clipped = rel.copy()
             clipped[:, [0, 2]] = clipped[:, [0, 2]].clip(0, cw)
             clipped[:, [1, 3]] = clipped[:, [1, 3]].clip(0, ch)
-            area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+            area = (rel[:, 2] - rel[:, 0]) * (rel[:, 3] - rel[:, 1])
             inside = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
             ok = (inside >= cfg.min_visible * np.maximum(area, 1e-9)) & (
                 clipped[:, 3] - clipped[:, 1] >= cfg.min_height
             )
             boxes.append(clipped[ok])
-            ids.append(self._rows[si][1][t][ok])
-        return crops, boxes, ids
+            ids_out.append(ids[ok])
+        return crops, boxes, ids_out
 
     def sample(self, num_clips: int) -> ClipBatch:
         """``num_clips`` random clips as one :class:`ClipBatch`."""

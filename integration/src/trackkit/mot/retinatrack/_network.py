@@ -54,7 +54,7 @@ class RetinaTrackNetConfig:
     CPU-sized variant (Sec. "Departures" of ``docs/mot.md``): three levels P3-P5 from MobileNetV2
     blocks 6, 13, 17 (strides 8, 16, 32), 64 FPN channels, K = 2 pedestrian anchors per location
     (one aspect ratio h/w = 2.7, two octave scales), m1 = 2, m2 = 1, m3 = 2, 64-d embeddings,
-    frames resized to 640 px wide.
+    frames resized to 512 px wide.
 
     Attributes:
         backbone_stages: MobileNetV2 ``features`` blocks feeding the FPN (C3, C4, C5).
@@ -87,7 +87,7 @@ class RetinaTrackNetConfig:
     embedding_dim: int = 64
     head_norm: str = "gn"
     frozen_stages: int = 14
-    input_width: int = 640
+    input_width: int = 512
     score_threshold: float = 0.4
     nms_threshold: float = 0.5
     max_detections: int = 100
