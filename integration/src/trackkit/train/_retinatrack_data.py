@@ -46,14 +46,14 @@ class ClipConfig:
         min_visible: a person box cut by the window is kept if at least this fraction of it
             is inside; otherwise it is left out of the clip's ground truth.
         min_height: boxes lower than this (network pixels) are left out.
-        min_interval_s: only frames at least this far apart in time are used (every third
-            frame of a 25 fps video), which cuts the trunk features to cache for fast videos
-            while clips still span the same time.
+        max_frames: at most this many evenly spaced frames of a sequence are used (every
+            ``ceil(length / max_frames)``-th), which bounds the trunk features to cache; clip
+            gaps are counted in original frames.
     """
 
     frames_per_clip: int = 2
     max_gap: int = 8
-    crop: tuple[int, int] = (320, 320)
+    crop: tuple[int, int] = (256, 256)
     zoom_range: tuple[float, float] = (0.7, 1.25)
     flip: float = 0.5
     centre_on_person: float = 0.8
@@ -62,11 +62,11 @@ class ClipConfig:
     saturation: float = 0.3
     min_visible: float = 0.5
     min_height: float = 12.0
-    min_interval_s: float = 0.1
+    max_frames: int = 40
 
     def __post_init__(self) -> None:
-        if self.frames_per_clip < 1 or self.max_gap < 0:
-            raise ValueError("frames_per_clip must be >= 1 and max_gap >= 0")
+        if self.frames_per_clip < 1 or self.max_gap < 0 or self.max_frames < 1:
+            raise ValueError("frames_per_clip and max_frames must be >= 1 and max_gap >= 0")
         if len(self.crop) != 2 or min(self.crop) < _ALIGN or any(c % _ALIGN for c in self.crop):
             raise ValueError(f"crop must be two multiples of 32 (>= 32), got {self.crop}")
         lo, hi = self.zoom_range
@@ -265,7 +265,7 @@ class MOTClipSampler:
         cfg = self.config
         si = int(rng.choice(len(self.sequences), p=self._weights))
         seq = self.sequences[si]
-        k = max(1, round(seq.frame_rate * cfg.min_interval_s)) if seq.frame_rate > 0 else 1
+        k = -(-seq.num_frames // cfg.max_frames)
         n = -(-seq.num_frames // k)  # usable frames 0, k, 2k, ...
         max_step = max(1, cfg.max_gap // k)
         idx = [int(rng.integers(0, n))]
