@@ -1,1 +1,12 @@
-"""Multi-object trackers: RetinaTrack (joint detection and embedding)."""
+"""Multi-object tracking: association runs on MOTChallenge detection files, and RetinaTrack.
+
+:class:`DetectionTracker` runs an ``assoc`` tracker (SORT, RetinaTrack's association) over a
+sequence's public detections, frame by frame (:func:`associate`); the trackers are built by name
+in :mod:`trackkit.registry` (``sort``, ``retinatrack-iou``, ``retinatrack``). This package needs
+numpy only (no torch); the subpackage :mod:`trackkit.mot.retinatrack` (the joint detection and
+embedding network of Lu et al. 2020 and its tracker, torch) is imported only when used.
+"""
+
+from trackkit.mot._association import DetectionTracker, associate
+
+__all__ = ["DetectionTracker", "associate"]
