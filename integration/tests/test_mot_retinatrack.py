@@ -34,7 +34,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 TINY = RetinaTrackNetConfig(
     backbone_stages=(3, 6, 13),
     fpn_channels=16,
-    anchor_sizes=((20.0,), (40.0,), (80.0,)),
+    anchor_sizes=((28.0,), (56.0,), (112.0,)),
     anchor_ratios=(2.0,),
     m1=1,
     m2=1,
@@ -221,8 +221,8 @@ def test_no_detections_and_corrupt_image_fallback(tmp_path: Path) -> None:
 
     frames = open_frames(folder)
     with pytest.raises(ValueError, match="frame 1: cannot decode"):
-        tracker.track(frames)
-    rows, bad = tracker.track(frames, skip_bad_frames=True)
+        tracker.track_frames(frames)
+    rows, bad = tracker.track_frames(frames, skip_bad_frames=True)
     assert bad == [1] and len(rows) == 0
     # update() above, frame 0 of the run that stopped at the corrupt frame, two readable frames
     assert tracker.times.frames == 1 + 1 + 2
@@ -272,7 +272,7 @@ def test_tracker_output_round_trips_through_motchallenge_files(
     net, _ = tiny_trained
     seq = _two_people(seed=11, length=12)
     assert seq.frames is not None
-    rows, bad = RetinaTrackMOT(net).track(seq.frames)
+    rows, bad = RetinaTrackMOT(net).track_frames(seq.frames)
     assert bad == [] and len(rows) > 0
     path = tmp_path / "tracks.txt"
     write_mot_rows(path, rows)
@@ -297,5 +297,54 @@ def test_association_choices() -> None:
 def test_frames_source_wrapper() -> None:
     frames = ArrayFrames(np.zeros((2, 64, 96, 3), np.uint8))
     net = RetinaTrackNet(TINY).eval()
-    rows, bad = RetinaTrackMOT(net).track(frames)
+    rows, bad = RetinaTrackMOT(net).track_frames(frames)
     assert bad == [] and rows.frames.dtype == np.int64
+
+
+def _write_mot_folder(root: Path, seq: MOTSequence) -> None:
+    """``root/<name>/{seqinfo.ini, img1/, gt/gt.txt}`` of a rendered synthetic sequence."""
+    import cv2
+
+    assert seq.frames is not None and seq.gt is not None
+    folder = root / "SYN-RT"
+    (folder / "img1").mkdir(parents=True)
+    (folder / "gt").mkdir()
+    w, h = seq.image_size
+    (folder / "seqinfo.ini").write_text(
+        f"[Sequence]\nname=SYN-RT\nimDir=img1\nframeRate=25\nseqLength={seq.num_frames}\n"
+        f"imWidth={w}\nimHeight={h}\nimExt=.jpg\n"
+    )
+    for t in range(seq.num_frames):
+        cv2.imwrite(str(folder / "img1" / f"{t + 1:06d}.jpg"), seq.frames[t])
+    write_mot_rows(folder / "gt" / "gt.txt", seq.gt)
+
+
+def test_cli_mot_on_an_image_folder_and_a_motchallenge_folder(
+    tiny_trained: tuple[RetinaTrackNet, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from trackkit.cli import main
+
+    _, run = tiny_trained
+    ckpt = str(run / "retinatrack.pt")
+    seq = _two_people(SCENE_SEED, 12)
+    _write_mot_folder(tmp_path / "data", seq)
+    frames = tmp_path / "data" / "SYN-RT" / "img1"
+    out = tmp_path / "tracks.txt"
+    video = tmp_path / "annotated.mp4"
+    argv = ["mot", str(frames), "--tracker", "retinatrack", "--checkpoint", ckpt]
+    assert main([*argv, "--out", str(out), "--video", str(video)]) == 0
+    rows = read_mot_rows(out)
+    assert len(rows) > 0 and rows.frames.max() < 12
+    assert video.is_file() and video.stat().st_size > 0
+    assert "tracks written to" in capsys.readouterr().out
+    # a det.txt tracker cannot track a plain video
+    assert main(["mot", str(frames), "--tracker", "sort", "--out", str(out)]) != 0
+    assert "cannot track a video" in capsys.readouterr().err
+    # a MOTChallenge folder with images is tracked and scored
+    data = ["--data", str(tmp_path / "data"), "--out", str(tmp_path / "runs")]
+    code = main(["mot", *data, "--tracker", "retinatrack", "--checkpoint", ckpt])
+    assert code == 0
+    assert "HOTA" in capsys.readouterr().out
+    assert (tmp_path / "runs" / "retinatrack" / "SYN-RT.txt").is_file()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -224,7 +225,7 @@ class MOTClipSampler:
         if feats is None:
             frames = self.sequences[si].frames
             assert frames is not None
-            raw = frames[t]
+            raw: NDArray[Any] = frames[t]
             s = self._scales[si]
             if s != 1.0:
                 size = (self.input_width, max(1, round(raw.shape[0] * s)))
@@ -337,10 +338,10 @@ class MOTClipSampler:
         gt = np.zeros((b, g, 4), np.float32)
         gi = np.full((b, g), -1, np.int64)
         gv = np.zeros((b, g), bool)
-        for k, (bx, idn) in enumerate(zip(boxes, ids, strict=True)):
-            gt[k, : len(bx)] = bx
-            gi[k, : len(bx)] = idn
-            gv[k, : len(bx)] = True
+        for k, (bxk, idk) in enumerate(zip(boxes, ids, strict=True)):
+            gt[k, : len(bxk)] = bxk
+            gi[k, : len(bxk)] = idk
+            gv[k, : len(bxk)] = True
         levels = [torch.stack([cr[i] for cr in crops]).float() for i in range(len(self.strides))]
         return ClipBatch(
             frozen=levels,

@@ -182,7 +182,7 @@ class RetinaTrackNet(nn.Module):
             embedding_dim=cfg.embedding_dim,
             norm=cfg.head_norm,
         )
-        self.to(memory_format=torch.channels_last)
+        self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self._anchor_cache: dict[tuple[Any, ...], Tensor] = {}
 
     def features(self, images: Tensor) -> list[Tensor]:
@@ -370,5 +370,5 @@ def load_retinatrack_checkpoint(
     except RuntimeError as err:
         first = str(err).splitlines()[0]
         raise ValueError(f"{path}: weights do not fit the network ({first})") from None
-    net.to(memory_format=torch.channels_last)
+    net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     return net.to(device).eval(), dict(payload.get("meta", {}))

@@ -13,7 +13,7 @@ import torch
 from numpy.typing import NDArray
 
 import assoc
-from trackkit.data import FrameSource, MOTRows
+from trackkit.data import FrameSource, MOTRows, MOTSequence
 from trackkit.mot.retinatrack._network import (
     RetinaTrackNet,
     load_retinatrack_checkpoint,
@@ -171,21 +171,26 @@ class RetinaTrackMOT:
     """RetinaTrack as an online multi-object tracker of raw frames (Lu et al. 2020, Sec. 3.5).
 
     Per frame: the network's detections (score threshold, NMS, top 100) with one embedding
-    each, then the association tracker (:func:`make_association`). ``update(frame)`` returns
-    the frame's ``assoc.Tracks`` in frame pixels; :meth:`track` runs a whole frame source and
-    returns MOTChallenge rows.
+    each, then the association tracker (:func:`make_association`). :meth:`update` tracks one
+    frame; :meth:`track_frames` a whole video or image folder; :meth:`track` a MOTChallenge
+    sequence (the :class:`trackkit.eval.SequenceMOTTracker` protocol of the evaluation runner).
 
     Args:
         net: the network; the shipped checkpoint when omitted.
         association: one of :data:`ASSOCIATIONS` (default the paper's ``iou+embedding``).
         association_options: config overrides for :func:`make_association`.
+        min_score: detections scoring below this are dropped before association (on top of
+            the network's own ``score_threshold``).
         device: where the network runs (the network's device when omitted).
+        progress: tqdm bar over the frames of :meth:`track` / :meth:`track_frames`.
     """
 
     net: RetinaTrackNet | None = None
     association: str = "iou+embedding"
     association_options: dict[str, Any] = field(default_factory=dict)
+    min_score: float = 0.0
     device: torch.device | str | None = None
+    progress: bool = False
     times: StageTimes = field(default_factory=StageTimes)
 
     def __post_init__(self) -> None:
@@ -194,6 +199,8 @@ class RetinaTrackMOT:
         elif self.device is not None:
             self.net = self.net.to(self.device)
         self.net.eval()
+        if not np.isfinite(self.min_score):
+            raise ValueError(f"min_score must be a finite number, got {self.min_score}")
         self.tracker = make_association(self.association, **self.association_options)
 
     def reset(self) -> None:
@@ -203,8 +210,9 @@ class RetinaTrackMOT:
     def associate(self, det: FrameDetections) -> assoc.Tracks:
         """Feed one frame's detections to the association tracker."""
         t0 = time.perf_counter()
-        emb = det.embeddings if _uses_embeddings(self.association) else None
-        out = self.tracker.update(det.boxes_xyxy, det.scores, emb)
+        keep = det.scores >= self.min_score
+        emb = det.embeddings[keep] if _uses_embeddings(self.association) else None
+        out = self.tracker.update(det.boxes_xyxy[keep], det.scores[keep], emb)
         self.times.association += time.perf_counter() - t0
         return out  # type: ignore[no-any-return]
 
@@ -214,23 +222,21 @@ class RetinaTrackMOT:
         (det,) = detect_frames(self.net, [frame_bgr], times=self.times)
         return self.associate(det)
 
-    def track(
+    def track_frames(
         self,
         frames: FrameSource,
         *,
         skip_bad_frames: bool = False,
-        progress: bool = False,
         on_frame: Callable[[int, NDArray[np.uint8] | None, assoc.Tracks], None] | None = None,
     ) -> tuple[MOTRows, list[int]]:
         """Track every frame of ``frames`` from a fresh state.
 
         Args:
-            frames: a frame source (``trackkit.data.open_frames``).
+            frames: a frame source (``trackkit.data.open_frames``: video or image folder).
             skip_bad_frames: documented fallback for unreadable frames (a corrupt image file,
                 a video frame that fails to decode, an empty image): the frame is tracked as
                 a frame without detections (tracks age by one frame) and its index is
                 returned. Without it such a frame raises ``ValueError`` naming it.
-            progress: tqdm progress bar over frames.
             on_frame: called with ``(index, frame or None, tracks)`` after every frame (the
                 CLI's annotated video).
 
@@ -245,7 +251,7 @@ class RetinaTrackMOT:
         parts: list[MOTRows] = []
         bad: list[int] = []
         n = len(frames)
-        for t in tqdm(range(n), disable=not progress, desc="retinatrack", unit="frame"):
+        for t in tqdm(range(n), disable=not self.progress, desc="retinatrack", unit="frame"):
             frame: NDArray[np.uint8] | None
             try:
                 frame = frames[t]
@@ -264,3 +270,15 @@ class RetinaTrackMOT:
                 xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
                 parts.append(MOTRows(np.full(len(out), t), np.asarray(out.ids), xywh, out.scores))
         return MOTRows.concatenate(parts), bad
+
+    def track(self, sequence: MOTSequence) -> tuple[MOTRows, float]:
+        """Track a MOTChallenge sequence's frames; returns the tracks and the seconds spent.
+
+        Raises:
+            ValueError: the sequence has no images (``img1/``).
+        """
+        if sequence.frames is None:
+            raise ValueError(f"sequence {sequence.name!r} has no images (img1/) to detect on")
+        t0 = time.perf_counter()
+        rows, _ = self.track_frames(sequence.frames)
+        return rows, time.perf_counter() - t0
