@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import linear_sum_assignment
 
-from trackkit.data._mot import MOTRows
+from trackkit.data import MOTRows
 
 __all__ = ["MOT17_DISTRACTOR_CLASSES", "MOTEvalInput", "iou_matrix_xywh", "prepare_mot_eval"]
 
