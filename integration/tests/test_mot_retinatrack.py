@@ -348,3 +348,26 @@ def test_cli_mot_on_an_image_folder_and_a_motchallenge_folder(
     assert code == 0
     assert "HOTA" in capsys.readouterr().out
     assert (tmp_path / "runs" / "retinatrack" / "SYN-RT.txt").is_file()
+
+
+def test_registry_entry_runs_through_the_mot_runner(
+    tiny_trained: tuple[RetinaTrackNet, Path],
+) -> None:
+    from trackkit.eval import SequenceMOTTracker, run_mot_benchmark
+    from trackkit.registry import make_tracker, tracker_options
+
+    _, run = tiny_trained
+    assert {"device", "checkpoint", "association", "min_score"} <= set(
+        tracker_options("retinatrack")
+    )
+    seq = _head(_two_people(SCENE_SEED, SCENE_LENGTH), SCENE_LENGTH)
+    for association in ("iou+embedding", "sort"):
+        tracker = make_tracker(
+            "retinatrack", checkpoint=run / "retinatrack.pt", association=association
+        )
+        assert isinstance(tracker, SequenceMOTTracker)
+        result = run_mot_benchmark(tracker, [seq], name="rt", progress=False)
+        assert result.combined.clear.mota > 0.5, association
+    no_images = synthetic_mot_sequence(length=5, num_objects=1, seed=0, render=False)
+    with pytest.raises(ValueError, match="has no images"):
+        tracker.track(no_images)
