@@ -135,6 +135,9 @@ def _register_retinatrack(recipes: argparse._SubParsersAction) -> None:  # type:
     r.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument(
+        "--embedding-weight", type=float, default=0.25, help="weight of the triplet loss"
+    )
+    r.add_argument(
         "--checkpoint-every", type=int, default=25, help="steps between resumable checkpoints"
     )
     r.add_argument(
@@ -164,7 +167,11 @@ def _run_retinatrack(args: argparse.Namespace) -> int:
     if not Path(root).is_dir():
         raise FileNotFoundError(f"MOTChallenge folder not found: {root} (--data)")
     config = RetinaTrackTrainConfig(
-        steps=args.steps, clips_per_step=args.clips, lr=args.lr, seed=args.seed
+        steps=args.steps,
+        clips_per_step=args.clips,
+        lr=args.lr,
+        seed=args.seed,
+        embedding_weight=args.embedding_weight,
     )
     t0 = time.perf_counter()
     _, result = train_retinatrack(

@@ -76,7 +76,7 @@ class RetinaTrackTrainConfig:
     grad_clip: float = 10.0
     num_triplets: int = 64
     triplet_margin: float = 0.1
-    embedding_weight: float = 1.0
+    embedding_weight: float = 0.25
     seed: int = 0
     sequences: tuple[str, ...] = RETINATRACK_TRAIN_SEQUENCES
     net: RetinaTrackNetConfig = field(default_factory=RetinaTrackNetConfig)

@@ -11,6 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import Tensor, nn
 
@@ -71,6 +72,10 @@ class RetinaTrackNetConfig:
         score_threshold: detections scoring below are dropped before tracking.
         nms_threshold: IoU above which a lower-scoring detection is suppressed.
         max_detections: detections kept per frame after NMS (paper 004: 100).
+        normalize_embeddings: L2-normalise the embeddings (a departure from paper 004, which
+            trains raw embeddings): the triplet loss's Euclidean distances are then a
+            monotone function of the cosine similarity the tracker uses, and bounded, which
+            keeps the triplet term from swamping the detection loss early in training.
     """
 
     backbone_stages: tuple[int, ...] = (6, 13, 17)
@@ -91,6 +96,7 @@ class RetinaTrackNetConfig:
     score_threshold: float = 0.4
     nms_threshold: float = 0.5
     max_detections: int = 100
+    normalize_embeddings: bool = True
     strides: tuple[int, ...] = field(default=(8, 16, 32), init=False)
 
     def __post_init__(self) -> None:
@@ -192,7 +198,14 @@ class RetinaTrackNet(nn.Module):
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:
         """Head outputs ``cls_logits [B, A, 1]``, ``bbox_deltas [B, A, 4]``, ``embeddings``."""
-        return self.head(self.features(images), return_features=False)
+        return self.run_head(self.features(images))
+
+    def run_head(self, levels: Sequence[Tensor]) -> dict[str, Tensor]:
+        """The head on FPN levels (embeddings L2-normalised if the config says so)."""
+        out = self.head(list(levels), return_features=False)
+        if self.config.normalize_embeddings:
+            out["embeddings"] = F.normalize(out["embeddings"], dim=-1)
+        return out
 
     def _frozen_stages(self) -> list[int]:
         last_frozen = self.config.frozen_stages - 1
@@ -229,7 +242,7 @@ class RetinaTrackNet(nn.Module):
             x = self.backbone.features[i](x)
             if i in stages:
                 outs.append(x)
-        return self.head(list(self.fpn(outs)), return_features=False)
+        return self.run_head(list(self.fpn(outs)))
 
     def anchors(self, feature_sizes: Sequence[tuple[int, int]], device: torch.device) -> Tensor:
         """Anchors ``Tensor[A, 4]`` xyxy (network-input pixels) for the given level sizes."""

@@ -133,7 +133,7 @@ def detect_frames(
         feats = net.features(images)
         _sync(device)
         t2 = time.perf_counter()
-        outputs = net.head(feats, return_features=False)
+        outputs = net.run_head(feats)
         _sync(device)
         t3 = time.perf_counter()
         dets = net.decode(outputs, (images.shape[-2], images.shape[-1]))
