@@ -252,6 +252,10 @@ def run_training(
         raise ValueError(f"stop_after must be an integer >= 0 or None, got {stop_after!r}")
     if max_seconds is not None and not max_seconds > 0:
         raise ValueError(f"max_seconds must be > 0 or None, got {max_seconds!r}")
+    try:
+        json.dumps(state.config)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"state.config must be JSON-serialisable: {err}") from None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if resume is not None:
