@@ -371,3 +371,49 @@ def test_registry_entry_runs_through_the_mot_runner(
     no_images = synthetic_mot_sequence(length=5, num_objects=1, seed=0, render=False)
     with pytest.raises(ValueError, match="has no images"):
         tracker.track(no_images)
+
+
+def test_export_from_an_unfinished_training_state(
+    tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path
+) -> None:
+    from trackkit.train import export_retinatrack
+
+    net, run = tiny_trained
+    exported = export_retinatrack(run / "train_state.pt", tmp_path / "rt.pt")
+    loaded, meta = load_retinatrack_checkpoint(tmp_path / "rt.pt")
+    assert meta["steps"] == 250 and loaded.config == net.config
+    for a, b in zip(exported.state_dict().values(), net.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_shipped_network_loads_weights_only_and_runs_eval_mot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trackkit.cli import main
+    from trackkit.mot.retinatrack import DEFAULT_CHECKPOINT, load_default_network
+
+    payload = torch.load(DEFAULT_CHECKPOINT, map_location="cpu", weights_only=True)
+    assert payload["meta"]["steps"] > 0
+    net = load_default_network()
+    assert net.config == RetinaTrackNetConfig()  # the shipped network is the documented default
+    assert DEFAULT_CHECKPOINT.stat().st_size < 20e6
+    _write_mot_folder(tmp_path / "data", _two_people(SCENE_SEED, 6))
+    code = main(
+        [
+            "eval",
+            "mot",
+            "--tracker",
+            "retinatrack",
+            "--data",
+            str(tmp_path / "data"),
+            "--out",
+            str(tmp_path / "runs"),
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+        ]
+    )
+    assert code == 0
+    assert "retinatrack" in capsys.readouterr().out
+    assert (tmp_path / "runs" / "retinatrack" / "SYN-RT.txt").is_file()
