@@ -398,22 +398,8 @@ def test_shipped_network_loads_weights_only_and_runs_eval_mot(
     assert net.config == RetinaTrackNetConfig()  # the shipped network is the documented default
     assert DEFAULT_CHECKPOINT.stat().st_size < 20e6
     _write_mot_folder(tmp_path / "data", _two_people(SCENE_SEED, 6))
-    code = main(
-        [
-            "eval",
-            "mot",
-            "--tracker",
-            "retinatrack",
-            "--data",
-            str(tmp_path / "data"),
-            "--out",
-            str(tmp_path / "runs"),
-            "--device",
-            "cpu",
-            "--threads",
-            "1",
-        ]
-    )
+    args = ["--data", str(tmp_path / "data"), "--out", str(tmp_path / "runs")]
+    code = main(["eval", "mot", "--tracker", "retinatrack", *args, "--device", "cpu"])
     assert code == 0
     assert "retinatrack" in capsys.readouterr().out
     assert (tmp_path / "runs" / "retinatrack" / "SYN-RT.txt").is_file()
