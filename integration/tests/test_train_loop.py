@@ -188,3 +188,27 @@ def test_progress_bar_shows_running_metrics(
     run_training(step_fn, state, tmp_path, steps=3, desc="toy")
     err = capsys.readouterr().err
     assert "toy" in err and "3/3" in err and "loss=" in err
+
+
+def test_max_seconds_stops_and_saves_a_resumable_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = iter(float(i) for i in range(1000))
+    monkeypatch.setattr("trackkit.train._loop.time.perf_counter", lambda: next(clock))
+    net = nn.Linear(2, 1)
+    state = TrainState(modules={"net": net}, config={"steps": 50})
+    calls: list[int] = []
+
+    def step_fn(step: int) -> dict[str, Any]:
+        calls.append(step)
+        return {"x": step}
+
+    result = run_training(
+        step_fn, state, tmp_path, steps=50, max_seconds=3.0, checkpoint_every=100, progress=False
+    )
+    # one clock tick per step after the start: elapsed reaches 3 s after the third step
+    assert calls == [0, 1, 2]
+    assert not result.finished and result.steps_done == 3
+    assert load_train_state(result.state_path)["step"] == 3
+    with pytest.raises(ValueError, match="max_seconds"):
+        run_training(step_fn, TrainState(), tmp_path / "b", steps=2, max_seconds=0.0)

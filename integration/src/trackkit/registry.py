@@ -11,7 +11,9 @@ Kinds:
   ``update(frame)``); the deep ones also track several sequences in lock step
   (``init_batch``/``update_batch``, see :func:`trackkit.eval.run_sot_benchmark`'s ``batch``).
 - ``"mot"``: multi-object trackers of whole sequences, :class:`trackkit.eval.SequenceMOTTracker`
-  (``track(sequence)``); today the ``assoc`` trackers on the sequences' detection files.
+  (``track(sequence)``): the ``assoc`` trackers on the sequences' detection files, and
+  ``retinatrack``, which detects on the frames (it also tracks any video or image folder,
+  ``track_frames``).
 
 Importing this module is light (no torch): a constructor imports what it needs when called.
 """
@@ -129,6 +131,31 @@ def _detection_tracker(which: str, *, min_score: float = 0.0, **config: Any) -> 
     return DetectionTracker(tracker_cls(config_cls(**config)), min_score=min_score)
 
 
+def _retinatrack(
+    *,
+    device: str = "cpu",
+    checkpoint: str | Path | None = None,
+    association: str = "iou+embedding",
+    min_score: float = 0.0,
+    progress: bool = False,
+) -> Any:
+    """RetinaTrack (Lu et al. 2020) on the frames: the shipped (or a given) network's detections
+    and embeddings, linked by ``association`` (``iou+embedding``, ``iou``, ``embedding``,
+    ``sort``); ``min_score`` drops weaker detections; ``progress`` shows a bar over frames."""
+    from trackkit.mot.retinatrack import (
+        DEFAULT_CHECKPOINT,
+        RetinaTrackMOT,
+        load_retinatrack_checkpoint,
+    )
+
+    net, _ = load_retinatrack_checkpoint(
+        checkpoint if checkpoint is not None else DEFAULT_CHECKPOINT, device=device
+    )
+    return RetinaTrackMOT(
+        net, association=association, min_score=min_score, device=device, progress=progress
+    )
+
+
 #: OpenCV tracker kinds ``distill.OpenCVTeacher`` knows; a kind the installed OpenCV lacks
 #: raises ``ValueError`` naming the available ones when built.
 OPENCV_KINDS: tuple[str, ...] = ("KCF", "CSRT", "MIL", "MedianFlow", "Boosting", "MOSSE", "TLD")
@@ -181,6 +208,12 @@ TRACKERS: dict[str, TrackerEntry] = {
         "mot",
         partial(_detection_tracker, "retinatrack"),
         "RetinaTrack's association (Lu et al. 2020) on det.txt, IoU only (no embeddings)",
+    ),
+    "retinatrack": TrackerEntry(
+        "mot",
+        _retinatrack,
+        "RetinaTrack (Lu et al. 2020) on the images: shipped detector + embeddings, "
+        "IoU + embedding association",
     ),
 }
 

@@ -291,3 +291,28 @@ def test_read_state_dict_names_a_corrupt_file_in_one_line(tmp_path: Path, conten
         MobileNetV2Classifier().load_pretrained(path)
     message = str(info.value)
     assert "\n" not in message and "weights_only=False" not in message
+
+
+def test_mobilenet_forward_pyramid_strides_channels_and_prefix() -> None:
+    torch.manual_seed(0)
+    net = MobileNetV2Backbone(last_block=17, output_stride=32).eval()
+    x = torch.randn(1, 3, 96, 128)
+    with torch.no_grad():
+        c3, c4, c5 = net.forward_pyramid(x)
+        # each stage equals running the blocks up to it one by one
+        y = x
+        ref = {}
+        for i, block in enumerate(net.features):
+            y = block(y)
+            ref[i] = y
+    assert [c.shape[1] for c in (c3, c4, c5)] == [MOBILENET_V2_CHANNELS[i] for i in (6, 13, 17)]
+    assert [tuple(c.shape[-2:]) for c in (c3, c4, c5)] == [(12, 16), (6, 8), (3, 4)]
+    for got, i in zip((c3, c4, c5), (6, 13, 17), strict=True):
+        torch.testing.assert_close(got, ref[i])
+    torch.testing.assert_close(c5, net(x))
+    with torch.no_grad():
+        (only,) = net.forward_pyramid(x, stages=(10,))
+    torch.testing.assert_close(only, ref[10])
+    for bad in ((13, 6), (), (6, 18), (-1, 3)):
+        with pytest.raises(ValueError, match="stages"):
+            net.forward_pyramid(x, stages=bad)

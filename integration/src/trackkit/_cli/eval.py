@@ -20,7 +20,7 @@ from trackkit._cli._datasets import (
     sot_tracker_options,
 )
 from trackkit.cli import CLIError
-from trackkit.registry import tracker_names
+from trackkit.registry import tracker_names, tracker_options
 
 __all__ = ["register"]
 
@@ -194,6 +194,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="MOT16/17/20 rules: pedestrians only, matches to distractor classes ignored",
     )
     mot.add_argument("--per-sequence", action="store_true", help="also print each sequence")
+    mot.add_argument(
+        "--device", default=None, help="--tracker: torch device of detecting trackers (retinatrack)"
+    )
+    mot.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     mot.set_defaults(func=_eval_mot)
 
 
@@ -336,6 +340,7 @@ def _eval_mot(args: argparse.Namespace) -> int:
     from trackkit.registry import make_tracker
 
     existing_dir(args.gt, "ground-truth folder (--gt)")
+    set_torch_threads(args.threads)
     if not args.results and not args.tracker:
         raise CLIError("give --results (saved result files) and/or --tracker (run trackers)")
     if args.tracker and args.out is None:
@@ -353,8 +358,15 @@ def _eval_mot(args: argparse.Namespace) -> int:
             )
         if not with_gt:
             raise CLIError(f"{args.gt}: no sequence with gt/gt.txt to score against")
+        opts: dict[str, object] = {"min_score": args.min_score}
+        if "progress" in tracker_options(name):
+            opts["progress"] = True
+        if args.device is not None:
+            if "device" not in tracker_options(name):
+                raise CLIError(f"--device does not apply to tracker {name!r}")
+            opts["device"] = args.device
         result = run_mot_benchmark(
-            make_tracker(name, min_score=args.min_score),
+            make_tracker(name, **opts),
             with_gt,
             name=name,
             results_dir=args.out,

@@ -1,10 +1,11 @@
-"""``trackkit mot``: association-only multi-object tracking from MOTChallenge detections."""
+"""``trackkit mot``: multi-object tracking of a video / image folder, or of MOTChallenge data."""
 
 from __future__ import annotations
 
 import argparse
 import textwrap
 from pathlib import Path
+from typing import Any
 
 from trackkit._cli._datasets import existing_dir
 from trackkit.cli import CLIError
@@ -14,16 +15,22 @@ __all__ = ["register"]
 
 EPILOG = """\
 examples:
+  # RetinaTrack on any video or image folder: tracks as a MOTChallenge file + annotated video
+  trackkit mot ../shared/data/videos/Megamind.avi --tracker retinatrack --out tracks.txt \\
+      --video annotated.mp4
+
   # SORT on every sequence of a MOTChallenge folder, results + scores
   trackkit mot --data ../shared/data/mot15 --out runs/mot15
 
   # RetinaTrack-style association on one sequence, with an annotated video
   trackkit mot --data ../shared/data/mot/TUD-Campus --tracker retinatrack-iou --out runs/tud --video
 
+With a VIDEO_OR_FOLDER, --out is the MOTChallenge result file and --video PATH an optional
+annotated video; only trackers that detect on the frames (retinatrack) can do this.
 --data is a MOTChallenge folder (<SEQ>/seqinfo.ini, <SEQ>/det/det.txt) or one sequence folder.
 The tracks are written as MOTChallenge files OUT/<tracker>/<SEQ>.txt; sequences with
-gt/gt.txt are scored (HOTA, MOTA, IDF1). Only association runs here: the boxes come from
-det.txt, so no images are needed (except for --video).
+gt/gt.txt are scored (HOTA, MOTA, IDF1). The det.txt trackers (sort, retinatrack-iou) need no
+images (except for --video); retinatrack detects on img1/.
 """
 
 
@@ -42,8 +49,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--data", required=True, type=Path, help="MOTChallenge or sequence folder")
-    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument(
+        "source",
+        nargs="?",
+        type=Path,
+        default=None,
+        metavar="VIDEO_OR_FOLDER",
+        help="a video file or image folder to track (instead of --data)",
+    )
+    parser.add_argument("--data", type=Path, default=None, help="MOTChallenge or sequence folder")
+    parser.add_argument(
+        "--out", required=True, type=Path, help="result file (VIDEO_OR_FOLDER) or output folder"
+    )
     parser.add_argument(
         "--tracker",
         choices=tracker_names("mot"),
@@ -62,18 +79,133 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--mot17", action="store_true", help="score with MOT16/17 class rules (needs classes)"
     )
     parser.add_argument(
-        "--video", action="store_true", help="also write OUT/<tracker>/<SEQ>.mp4 (needs img1/)"
+        "--video",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="PATH",
+        help="also write an annotated video: PATH for VIDEO_OR_FOLDER, OUT/<tracker>/<SEQ>.mp4 "
+        "with --data (needs img1/)",
+    )
+    parser.add_argument("--device", default=None, help="torch device of detecting trackers")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="retinatrack: a network checkpoint instead of the shipped one",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument(
+        "--association",
+        choices=["iou+embedding", "iou", "embedding", "sort"],
+        default=None,
+        help="retinatrack: how detections are linked (default iou+embedding, the paper's)",
+    )
+    parser.add_argument(
+        "--skip-bad-frames",
+        action="store_true",
+        help="VIDEO_OR_FOLDER: track unreadable frames as frames without detections "
+        "(default: stop with an error naming the frame)",
     )
     parser.set_defaults(func=_run)
 
 
+def _tracker_options(args: argparse.Namespace, *, progress: bool) -> dict[str, object]:
+    from trackkit.registry import tracker_options
+
+    opts: dict[str, object] = {"min_score": args.min_score}
+    accepted = tracker_options(args.tracker)
+    for name, value in (
+        ("device", args.device),
+        ("checkpoint", args.checkpoint),
+        ("association", args.association),
+        ("progress", progress or None),
+    ):
+        if value is None:
+            continue
+        if name not in accepted:
+            if name == "progress":
+                continue
+            raise CLIError(f"--{name} does not apply to tracker {args.tracker!r}")
+        opts[name] = value
+    return opts
+
+
+def _run_source(args: argparse.Namespace) -> int:
+    from trackkit.data import AnnotatedVideoWriter, open_frames, write_mot_rows
+    from trackkit.registry import make_tracker
+
+    if args.data is not None or args.sequences:
+        raise CLIError("give either VIDEO_OR_FOLDER or --data, not both")
+    try:
+        frames = open_frames(args.source)
+    except (FileNotFoundError, ValueError) as err:
+        raise CLIError(str(err)) from None
+    tracker = make_tracker(args.tracker, **_tracker_options(args, progress=True))
+    if not hasattr(tracker, "track_frames"):
+        raise CLIError(
+            f"tracker {args.tracker!r} links det.txt detections and cannot track a video; "
+            "use --tracker retinatrack"
+        )
+    video = None
+    if args.video is not None:
+        if args.video is True:
+            raise CLIError("--video needs a PATH with VIDEO_OR_FOLDER (e.g. --video out.mp4)")
+        fps = float(getattr(frames, "fps", 0.0) or 25.0)
+        video = AnnotatedVideoWriter(args.video, fps=fps)
+
+    def on_frame(t: int, frame: object, out: object) -> None:
+        if video is None or frame is None:
+            return
+        video.write(
+            frame,  # type: ignore[arg-type]
+            _xywh(out.boxes_xyxy),  # type: ignore[attr-defined]
+            ids=out.ids,  # type: ignore[attr-defined]
+            scores=out.scores,  # type: ignore[attr-defined]
+            label=f"{args.source.name} {t + 1}",
+        )
+
+    try:
+        rows, bad = tracker.track_frames(
+            frames, skip_bad_frames=args.skip_bad_frames, on_frame=on_frame
+        )
+    except ValueError as err:
+        raise CLIError(f"{args.source}: {err} (--skip-bad-frames to go on)") from None
+    finally:
+        if video is not None:
+            video.close()
+    write_mot_rows(args.out, rows)
+    n_tracks = len(set(rows.ids.tolist()))
+    print(f"{len(frames)} frames, {n_tracks} tracks written to {args.out}")
+    if bad:
+        print(f"  {len(bad)} unreadable frame(s) tracked as empty: {bad[:10]}")
+    if video is not None:
+        print(f"  video written to {args.video}")
+    return 0
+
+
+def _xywh(b: object) -> Any:
+    import numpy as np
+
+    a = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    return np.concatenate([a[:, :2], a[:, 2:] - a[:, :2]], axis=1)
+
+
 def _run(args: argparse.Namespace) -> int:
+    from trackkit._cli._datasets import set_torch_threads
     from trackkit.data import AnnotatedVideoWriter, read_motchallenge, write_mot_rows
     from trackkit.eval import mot_results_table, run_mot_benchmark
     from trackkit.registry import make_tracker
 
     if args.min_score != args.min_score:  # NaN would drop every detection without a word
         raise CLIError("--min-score must be a number, got nan")
+    set_torch_threads(args.threads)
+    if args.source is not None:
+        return _run_source(args)
+    if args.data is None:
+        raise CLIError("give a VIDEO_OR_FOLDER to track or --data (a MOTChallenge folder)")
+    if isinstance(args.video, Path):
+        raise CLIError("with --data, --video takes no PATH (videos go to OUT/<tracker>/)")
     data = existing_dir(args.data, "data folder (--data)")
     names = args.sequences
     if (data / "seqinfo.ini").is_file():  # one sequence folder
@@ -84,12 +216,15 @@ def _run(args: argparse.Namespace) -> int:
         dataset = read_motchallenge(data, names=names)
     except (FileNotFoundError, NotADirectoryError) as err:
         raise CLIError(f"{data} is not a MOTChallenge folder: {err}") from None
-    tracker = make_tracker(args.tracker, min_score=args.min_score)
+    tracker = make_tracker(args.tracker, **_tracker_options(args, progress=False))
     out = args.out / args.tracker
     out.mkdir(parents=True, exist_ok=True)
     seqs = list(dataset)
+    detects = hasattr(tracker, "track_frames")
     for seq in seqs:
-        if seq.det is None:
+        if detects and seq.frames is None:
+            raise CLIError(f"{data / seq.name}: no img1/ images for {args.tracker}")
+        if not detects and seq.det is None:
             raise CLIError(f"{data / seq.name}: no det/det.txt with detections")
     scored = [s for s in seqs if s.gt is not None]
     unscored = [s for s in seqs if s.gt is None]

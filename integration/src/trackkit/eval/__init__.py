@@ -1,6 +1,7 @@
 """Scoring trackers the way the benchmarks do: single-object and multi-object metrics."""
 
 from trackkit.eval._clear import CLEARScores, clear_mot
+from trackkit.eval._detection import DetectionAP, detection_average_precision
 from trackkit.eval._hota import HOTA_ALPHAS, HOTAScores, hota
 from trackkit.eval._identity import IdentityScores, identity_metrics
 from trackkit.eval._mot_metrics import MOTScores, evaluate_mot
@@ -54,6 +55,7 @@ __all__ = [
     "PRECISION_THRESHOLDS",
     "BatchSOTTracker",
     "CLEARScores",
+    "DetectionAP",
     "HOTAScores",
     "IdentityScores",
     "MOTBenchmarkResult",
@@ -67,6 +69,7 @@ __all__ = [
     "SequenceMOTTracker",
     "center_errors",
     "clear_mot",
+    "detection_average_precision",
     "evaluate_mot",
     "evaluate_sot",
     "hota",

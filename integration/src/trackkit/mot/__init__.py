@@ -1,9 +1,10 @@
-"""Multi-object tracking: association runs on MOTChallenge detection files.
+"""Multi-object tracking: association runs on MOTChallenge detection files, and RetinaTrack.
 
 :class:`DetectionTracker` runs an ``assoc`` tracker (SORT, RetinaTrack's association) over a
 sequence's public detections, frame by frame (:func:`associate`); the trackers are built by name
-in :mod:`trackkit.registry` (``sort``, ``retinatrack-iou``). This package needs numpy only (no
-torch). RetinaTrack and MAML-MOT join here as subpackages.
+in :mod:`trackkit.registry` (``sort``, ``retinatrack-iou``, ``retinatrack``). This package needs
+numpy only (no torch); the subpackage :mod:`trackkit.mot.retinatrack` (the joint detection and
+embedding network of Lu et al. 2020 and its tracker, torch) is imported only when used.
 """
 
 from trackkit.mot._association import DetectionTracker, associate

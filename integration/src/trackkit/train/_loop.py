@@ -208,6 +208,7 @@ def run_training(
     checkpoint_every: int = 50,
     log_every: int = 10,
     stop_after: int | None = None,
+    max_seconds: float | None = None,
     eval_fn: EvalFn | None = None,
     eval_every: int | None = None,
     progress: bool = True,
@@ -229,6 +230,8 @@ def run_training(
         checkpoint_every: steps between resumable checkpoints (one is also written at the end).
         log_every: log steps ``0, log_every, 2 * log_every, ...`` and the last one.
         stop_after: stop once this many steps are done in total (a time-boxed run).
+        max_seconds: stop after the first step at which ``state.elapsed_s`` (training time
+            over all resumed segments) reaches this; the state is saved there.
         eval_fn: evaluation hook called with the number of steps done; its metrics are logged
             as ``{"step": n, "eval": {...}}``.
         eval_every: steps between evaluations (None: only after the last step).
@@ -251,6 +254,8 @@ def run_training(
         raise ValueError(f"eval_every must be an integer >= 1 or None, got {eval_every!r}")
     if stop_after is not None and (not isinstance(stop_after, int) or stop_after < 0):
         raise ValueError(f"stop_after must be an integer >= 0 or None, got {stop_after!r}")
+    if max_seconds is not None and not max_seconds > 0:
+        raise ValueError(f"max_seconds must be > 0 or None, got {max_seconds!r}")
     try:
         json.dumps(state.config)
     except (TypeError, ValueError) as err:
@@ -292,8 +297,11 @@ def run_training(
                     (eval_every is not None and (step + 1) % eval_every == 0) or step + 1 == steps
                 ):
                     write({"step": step + 1, "eval": dict(eval_fn(step + 1))})
-                if (step + 1) % checkpoint_every == 0 or step + 1 == last:
+                out_of_time = max_seconds is not None and state.elapsed_s >= max_seconds
+                if (step + 1) % checkpoint_every == 0 or step + 1 == last or out_of_time:
                     _save(state_path, state)
+                if out_of_time:
+                    break
             if state.step >= last and not state_path.exists():
                 _save(state_path, state)
     finally:

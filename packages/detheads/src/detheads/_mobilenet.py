@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -234,3 +236,41 @@ class MobileNetV2Backbone(nn.Module):
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"x must be Tensor[B, 3, H, W], got shape {tuple(x.shape)}")
         return self.features(x)
+
+    def forward_pyramid(self, x: Tensor, stages: Sequence[int] = (6, 13, 17)) -> list[Tensor]:
+        """Outputs of several ``features`` blocks in one pass, e.g. C3, C4, C5 for an FPN.
+
+        With ``output_stride=32`` the default ``stages=(6, 13, 17)`` are the last blocks at
+        strides 8, 16 and 32, with 32, 96 and 320 channels (``MOBILENET_V2_CHANNELS``), the
+        MobileNetV2-FPN trunk of paper 004 (Lu et al. 2020, Sec. 4). The last entry of
+        ``stages`` need not be ``last_block``; blocks after it are not run.
+
+        Args:
+            x: ``Tensor[B, 3, H, W]`` ImageNet-normalised RGB.
+            stages: strictly increasing block indices in ``[0, last_block]``.
+
+        Returns:
+            one ``Tensor[B, MOBILENET_V2_CHANNELS[i], H_i, W_i]`` per stage, finest first.
+        """
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"x must be Tensor[B, 3, H, W], got shape {tuple(x.shape)}")
+        idx = [int(i) for i in stages]
+        if (
+            not idx
+            or any(b <= a for a, b in itertools.pairwise(idx))
+            or idx[0] < 0
+            or idx[-1] > self.last_block
+        ):
+            raise ValueError(
+                f"stages must be strictly increasing block indices in [0, {self.last_block}], "
+                f"got {tuple(stages)!r}"
+            )
+        wanted = set(idx)
+        outs = []
+        for i, block in enumerate(self.features):
+            x = block(x)
+            if i in wanted:
+                outs.append(x)
+            if i == idx[-1]:
+                break
+        return outs

@@ -1,0 +1,45 @@
+"""RetinaTrack (Lu et al. 2020): joint detection and embedding network + association tracker.
+
+Composed from :mod:`detheads` (MobileNetV2, FPN, ``RetinaTrackHead``, anchors, decoding, NMS)
+and :mod:`assoc` (``RetinaTrackTracker``, SORT).
+"""
+
+from trackkit.mot.retinatrack._network import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    RetinaTrackNet,
+    RetinaTrackNetConfig,
+    load_retinatrack_checkpoint,
+    mobilenet_block_stride,
+    preprocess_frames,
+    save_retinatrack_checkpoint,
+)
+from trackkit.mot.retinatrack._tracker import (
+    ASSOCIATIONS,
+    DEFAULT_CHECKPOINT,
+    FrameDetections,
+    RetinaTrackMOT,
+    StageTimes,
+    detect_frames,
+    load_default_network,
+    make_association,
+)
+
+__all__ = [
+    "ASSOCIATIONS",
+    "DEFAULT_CHECKPOINT",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "FrameDetections",
+    "RetinaTrackMOT",
+    "RetinaTrackNet",
+    "RetinaTrackNetConfig",
+    "StageTimes",
+    "detect_frames",
+    "load_default_network",
+    "load_retinatrack_checkpoint",
+    "make_association",
+    "mobilenet_block_stride",
+    "preprocess_frames",
+    "save_retinatrack_checkpoint",
+]

