@@ -12,22 +12,20 @@ head, data and number of iterations, trained with Adam on every crop of the same
 labelled with its own target.
 
 Training runs on cached frozen-trunk features (:mod:`trackkit.train._cache`), writes a
-resumable state every ``checkpoint_every`` steps, a JSON-lines run log and, at the end, a
-detector checkpoint that :func:`trackkit.sot.load_detector` reads.
+resumable state every ``checkpoint_every`` steps and a JSON-lines run log through the shared
+loop (:func:`trackkit.train.run_training`) and, at the end, a detector checkpoint that
+:func:`trackkit.sot.load_detector` reads.
 """
 
 from __future__ import annotations
 
-import json
-import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from metalearn import (
     FixedLR,
@@ -41,11 +39,10 @@ from metalearn import (
 from trackkit.sot.instance import (
     DetectorConfig,
     InstanceDetector,
-    detector_from_state,
-    detector_state,
     save_detector,
 )
 from trackkit.train._cache import FeatureCache, sample_cache_pairs
+from trackkit.train._loop import TrainState, run_training
 
 __all__ = ["MAMLTrainConfig", "train_instance_detector"]
 
@@ -202,30 +199,6 @@ class _Trainer:
         return {"loss": float(loss.detach())}
 
 
-def _save_state(
-    path: Path,
-    trainer: _Trainer,
-    step: int,
-    rng: np.random.Generator,
-    elapsed: float,
-    config: MAMLTrainConfig,
-) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(
-        {
-            "detector": detector_state(trainer.detector, include_trunk=False),
-            "optimizer": trainer.optimizer.state_dict(),
-            "step": step,
-            "rng": json.dumps(rng.bit_generator.state),
-            "torch_rng": torch.get_rng_state(),
-            "elapsed_s": elapsed,
-            "train_config": asdict(config),
-        },
-        tmp,
-    )
-    tmp.replace(path)
-
-
 def train_instance_detector(
     cache: FeatureCache,
     out_dir: str | Path,
@@ -256,7 +229,6 @@ def train_instance_detector(
     """
     cfg = config if config is not None else MAMLTrainConfig()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     det_cfg = DetectorConfig(
@@ -265,80 +237,56 @@ def train_instance_detector(
         head_channels=cfg.head_channels,
         num_convs=cfg.num_convs,
     )
-    start_step = 0
-    elapsed0 = 0.0
-    if resume is not None:
-        state = torch.load(Path(resume), map_location="cpu", weights_only=True)
-        saved = MAMLTrainConfig(**state["train_config"])
-        # Only the length of the run and the checkpoint interval may change on resume.
-        if replace(saved, steps=cfg.steps, checkpoint_every=cfg.checkpoint_every) != cfg:
-            raise ValueError(
-                f"--resume: the checkpoint was trained with {saved}, not {cfg}; "
-                "resume with the same options"
-            )
-        detector = detector_from_state(state["detector"], trunk=trunk)
-        detector.train()
-        trainer = _Trainer(detector, cfg)
-        trainer.optimizer.load_state_dict(state["optimizer"])
-        rng.bit_generator.state = json.loads(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-        start_step = int(state["step"])
-        elapsed0 = float(state["elapsed_s"])
+    detector = InstanceDetector(det_cfg, trunk=trunk)
+    head_params = dict(detector.head.named_parameters())
+    if cfg.method == "baseline":
+        # Plain GD has no learned rates: adaptation uses the paper's initial rate.
+        detector.lr = FixedLR(cfg.inner_lr_init)
+    elif cfg.lr_kind == "kernelwise":
+        detector.lr = KernelwiseLR(head_params, init=cfg.inner_lr_init)
     else:
-        detector = InstanceDetector(det_cfg, trunk=trunk)
-        head_params = dict(detector.head.named_parameters())
-        if cfg.method == "baseline":
-            # Plain GD has no learned rates: adaptation uses the paper's initial rate.
-            detector.lr = FixedLR(cfg.inner_lr_init)
-        elif cfg.lr_kind == "kernelwise":
-            detector.lr = KernelwiseLR(head_params, init=cfg.inner_lr_init)
-        else:
-            detector.lr = ScalarLR(head_params, init=cfg.inner_lr_init)
-        detector.train()
-        trainer = _Trainer(detector, cfg)
-    state_path = out / "train_state.pt"
-    log_path = out / "log.jsonl"
-    t0 = time.perf_counter()
-    bar = tqdm(
-        total=cfg.steps,
-        initial=start_step,
-        desc=f"{cfg.method} {cfg.head} ({cfg.lr_kind})",
-        disable=not progress,
+        detector.lr = ScalarLR(head_params, init=cfg.inner_lr_init)
+    detector.train()
+    trainer = _Trainer(detector, cfg)
+    # On resume, the loop overwrites the head, the rates, Adam and both RNGs from the file.
+    state = TrainState(
+        modules={"head": detector.head, "lr": detector.lr},
+        optimizers={"outer": trainer.optimizer},
+        rng=rng,
+        config=asdict(cfg),
     )
-    with log_path.open("a") as log:
-        last = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
-        for step in range(start_step, last):
-            epoch = PAPER_EPOCHS * step / cfg.steps
-            support, target, present = sample_cache_pairs(
-                cache,
-                cfg.pairs_per_step,
-                rng,
-                negative_prob=cfg.negative_prob if cfg.method == "maml" else 0.0,
-                max_gap=cfg.max_gap,
-            )
-            tasks = _make_tasks(detector, cache, support, target, present)
-            info = trainer.step(tasks, epoch)
-            elapsed = elapsed0 + time.perf_counter() - t0
-            bar.update(1)
-            bar.set_postfix(loss=f"{info['loss']:.3f}")
-            if step % 10 == 0 or step == cfg.steps - 1:
-                rates = [p.detach().reshape(-1) for p in detector.lr.parameters()]
-                record = {
-                    "step": step + 1,
-                    "epoch": round(epoch, 3),
-                    "elapsed_s": round(elapsed, 1),
-                    **info,
-                }
-                if rates:
-                    record["inner_lr_mean"] = float(torch.cat(rates).mean())
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-            if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == last:
-                _save_state(state_path, trainer, step + 1, rng, elapsed, cfg)
-    bar.close()
-    if last < cfg.steps:
+
+    def step_fn(step: int) -> dict[str, Any]:
+        epoch = PAPER_EPOCHS * step / cfg.steps
+        support, target, present = sample_cache_pairs(
+            cache,
+            cfg.pairs_per_step,
+            rng,
+            negative_prob=cfg.negative_prob if cfg.method == "maml" else 0.0,
+            max_gap=cfg.max_gap,
+        )
+        tasks = _make_tasks(detector, cache, support, target, present)
+        info = {"epoch": round(epoch, 3), **trainer.step(tasks, epoch)}
+        rates = [p.detach().reshape(-1) for p in detector.lr.parameters()]
+        if rates:
+            info["inner_lr_mean"] = float(torch.cat(rates).mean())
+        return info
+
+    result = run_training(
+        step_fn,
+        state,
+        out,
+        steps=cfg.steps,
+        resume=resume,
+        may_change=("steps", "checkpoint_every"),
+        checkpoint_every=cfg.checkpoint_every,
+        log_every=10,
+        stop_after=stop_after,
+        progress=progress,
+        desc=f"{cfg.method} {cfg.head} ({cfg.lr_kind})",
+    )
+    if not result.finished:
         return detector
-    total = elapsed0 + time.perf_counter() - t0
     detector.eval()
     save_detector(
         out / "detector.pt",
@@ -346,7 +294,7 @@ def train_instance_detector(
         meta={
             **(meta or {}),
             "train_config": asdict(cfg),
-            "train_wall_time_s": round(total, 1),
+            "train_wall_time_s": round(result.elapsed_s, 1),
             "train_steps": cfg.steps,
         },
     )
