@@ -159,6 +159,7 @@ class TRASStudent(nn.Module):
     ) -> None:
         super().__init__()
         self.config = config if config is not None else StudentConfig()
+        self.meta: dict[str, Any] = {}
         cfg = self.config
         self.trunk, channels = _make_trunk(cfg, pretrained=pretrained, trunk_weights=trunk_weights)
         for p in self.trunk.parameters():
@@ -187,8 +188,9 @@ class TRASStudent(nn.Module):
         self.register_buffer("pixel_mean", mean * 255.0, persistent=False)
         self.register_buffer("pixel_std", std * 255.0, persistent=False)
 
-    def encode(self, crops: Tensor) -> Tensor:
-        """Crops ``uint8 [B, 2, S, S, 3]`` (BGR, previous then current) -> ``[B, hidden]``."""
+    def trunk_features(self, crops: Tensor) -> Tensor:
+        """Frozen trunk maps of crops ``uint8 [B, 2, S, S, 3]`` (BGR, previous then current):
+        ``[B * 2, C, S / 8, S / 8]``, computed without a graph."""
         if crops.dim() != 5 or crops.shape[1] != 2 or crops.shape[-1] != 3:
             raise ValueError(f"crops must be [B, 2, S, S, 3], got {tuple(crops.shape)}")
         b = crops.shape[0]
@@ -199,10 +201,18 @@ class TRASStudent(nn.Module):
         x = crops.to(device).reshape(b * 2, s, s, 3).flip(-1).permute(0, 3, 1, 2).float()
         x = (x - self.pixel_mean) / self.pixel_std
         with torch.no_grad():  # the trunk is frozen: no graph, no activations kept
-            f = self.trunk(x)
-        f = self.neck(f).reshape(b, 2 * self.flat_features)
-        out: Tensor = self.fc(f)
+            out: Tensor = self.trunk(x)
         return out
+
+    def encode_trunk(self, trunk_maps: Tensor) -> Tensor:
+        """Trunk maps ``[B * 2, C, h, w]`` -> the FC features ``[B, hidden]`` (trainable)."""
+        f = self.neck(trunk_maps)
+        out: Tensor = self.fc(f.reshape(-1, 2 * self.flat_features))
+        return out
+
+    def encode(self, crops: Tensor) -> Tensor:
+        """Crops ``uint8 [B, 2, S, S, 3]`` (BGR, previous then current) -> ``[B, hidden]``."""
+        return self.encode_trunk(self.trunk_features(crops))
 
     def step(
         self, features: Tensor, state: LSTMState | None
