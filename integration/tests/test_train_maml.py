@@ -167,7 +167,8 @@ def _write_mot_video(root: Path, name: str, n: int, gt: str) -> None:
 
 
 def test_mot_track_sequences_one_per_usable_identity(tmp_path: Path) -> None:
-    from trackkit.train import mot_track_sequences, training_sequences
+    from trackkit.data import mot_track_sequences
+    from trackkit.train import training_sequences
 
     # id 1: frames 1-5 (frame 3 marked ignore); id 2: only 2 frames (dropped);
     # id 3: 5 frames but too small (dropped); id 4: 4 frames, one 30% visible (MOT17 columns).
@@ -194,7 +195,7 @@ def test_mot_track_sequences_one_per_usable_identity(tmp_path: Path) -> None:
 
 
 def test_negatives_come_from_another_video(tmp_path: Path) -> None:
-    from trackkit.train import mot_track_sequences
+    from trackkit.data import mot_track_sequences
 
     gt = "".join(f"{t},{i},{8 + 30 * i},10,20,30,1,1,1\n" for t in range(1, 7) for i in (1, 2))
     _write_mot_video(tmp_path, "VID", 6, gt)

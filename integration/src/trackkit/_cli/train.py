@@ -119,13 +119,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def _run_finalize(args: argparse.Namespace) -> int:
 
+    from trackkit.data import default_data_root
     from trackkit.sot import load_detector, save_detector
-    from trackkit.train import (
-        VALIDATION_SEQUENCES,
-        choose_lost_threshold,
-        default_data_root,
-        validation_sequences,
-    )
+    from trackkit.train import VALIDATION_SEQUENCES, choose_lost_threshold, validation_sequences
 
     set_torch_threads(args.threads)
     try:
@@ -170,6 +166,7 @@ def _run_finalize(args: argparse.Namespace) -> int:
 
 def _run_maml(args: argparse.Namespace) -> int:
 
+    from trackkit.data import default_data_root, default_mot_root
     from trackkit.sot import DetectorConfig, InstanceDetector, build_trunk
     from trackkit.train import (
         DEFAULT_HOLDOUT,
@@ -177,8 +174,6 @@ def _run_maml(args: argparse.Namespace) -> int:
         FeatureCache,
         MAMLTrainConfig,
         build_feature_cache,
-        default_data_root,
-        default_mot_root,
         train_instance_detector,
         training_sequences,
     )

@@ -1,4 +1,5 @@
-"""Tracking data: the `Sequence` type, dataset readers, synthetic scenes, crops and samplers.
+"""Tracking data: the `Sequence` type, dataset readers, synthetic scenes, crops, samplers,
+default data roots and MOT identities as single-object sequences.
 
 Coordinate convention: every box in trackkit is ``float64`` in 0-based pixel coordinates
 (pixel ``(i, j)`` covers ``[i, i+1) x [j, j+1)``); ``boxes_xywh`` = top-left corner, width,
@@ -26,6 +27,7 @@ from trackkit.data._crop import (
     search_region_xywh,
 )
 from trackkit.data._dataset import Dataset
+from trackkit.data._identities import mot_track_sequences
 from trackkit.data._mot import (
     MOT17_CLASSES,
     MOTRows,
@@ -35,6 +37,7 @@ from trackkit.data._mot import (
     read_seqinfo,
     write_mot_rows,
 )
+from trackkit.data._roots import default_data_root, default_mot_root
 from trackkit.data._samplers import (
     EpisodeIndex,
     IdentityTasks,
@@ -75,10 +78,13 @@ __all__ = [
     "boxes_to_crop",
     "context_size",
     "crop_and_resize",
+    "default_data_root",
+    "default_mot_root",
     "draw_boxes",
     "enlarge_boxes_xywh",
     "id_color",
     "list_images",
+    "mot_track_sequences",
     "open_frames",
     "polygons_to_xywh",
     "read_got10k",

@@ -9,9 +9,6 @@ Recipes, one module each: offline MAML (and the plain-GD baseline) of the instan
 from trackkit.train._cache import CacheConfig, FeatureCache, build_feature_cache, sample_cache_pairs
 from trackkit.train._data import (
     DEFAULT_HOLDOUT,
-    default_data_root,
-    default_mot_root,
-    mot_track_sequences,
     synthetic_training_sequences,
     training_sequences,
 )
@@ -33,10 +30,7 @@ __all__ = [
     "TrainState",
     "build_feature_cache",
     "choose_lost_threshold",
-    "default_data_root",
-    "default_mot_root",
     "load_train_state",
-    "mot_track_sequences",
     "run_training",
     "sample_cache_pairs",
     "synthetic_training_sequences",

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from trackkit.data import Sequence as SotSequence
-from trackkit.data import read_motchallenge, read_simple_sot, synthetic_sot_sequence
+from trackkit.data import mot_track_sequences, read_simple_sot, synthetic_sot_sequence
 
 __all__ = [
     "DEFAULT_HOLDOUT",
-    "default_data_root",
-    "default_mot_root",
-    "mot_track_sequences",
     "synthetic_training_sequences",
     "training_sequences",
 ]
@@ -31,74 +27,6 @@ DEFAULT_HOLDOUT: tuple[str, ...] = (
     "Man",
     "ball1",
 )
-
-
-def default_data_root() -> Path:
-    """``$TRACKKIT_DATA/sot`` if set, else ``../shared/data/sot`` relative to the working dir."""
-    env = os.environ.get("TRACKKIT_DATA")
-    if env:
-        return Path(env) / "sot"
-    return Path("../shared/data/sot")
-
-
-def default_mot_root() -> Path:
-    """``$TRACKKIT_DATA/mot`` if set, else ``../shared/data/mot`` relative to the working dir."""
-    env = os.environ.get("TRACKKIT_DATA")
-    return (Path(env) if env else Path("../shared/data")) / "mot"
-
-
-def mot_track_sequences(
-    root: str | Path,
-    *,
-    min_visibility: float = 0.4,
-    min_size: float = 12.0,
-    min_frames: int = 4,
-) -> list[SotSequence]:
-    """Every ground-truth identity of the MOTChallenge sequences with images under ``root``.
-
-    Each identity becomes one single-object sequence over its video's frames (the frames are
-    shared, read lazily); frames where the identity is not annotated, is marked "ignore"
-    (column 7 = 0), is not a pedestrian (MOT16/17 classes), is less than ``min_visibility``
-    visible or smaller than ``min_size`` pixels are ``absent``. Identities with fewer than
-    ``min_frames`` usable frames are dropped. ``meta["video"]`` names the video, so that
-    training never pairs two identities of the same video as a negative (the other identity
-    may be inside the crop). Sequences without images are skipped.
-    """
-    if min_frames < 1:
-        raise ValueError(f"min_frames must be >= 1, got {min_frames}")
-    out: list[SotSequence] = []
-    ds = read_motchallenge(root)
-    for video in ds:
-        if video.frames is None or video.gt is None or len(video.gt) == 0:
-            continue
-        gt = video.gt
-        b = gt.boxes_xywh
-        usable = (
-            (gt.confidences != 0)
-            & (gt.classes == 1)
-            & (gt.visibility >= min_visibility)
-            & np.isfinite(b).all(axis=1)
-            & (np.minimum(b[:, 2], b[:, 3]) >= min_size)
-        )
-        rows = gt.select(usable)
-        for ident in np.unique(rows.ids):
-            mine = rows.select(rows.ids == ident)
-            frames = np.unique(mine.frames)
-            if len(frames) < min_frames:
-                continue
-            boxes = np.full((video.num_frames, 4), np.nan)
-            boxes[mine.frames] = mine.boxes_xywh
-            absent = ~np.isfinite(boxes).all(axis=1)
-            out.append(
-                SotSequence(
-                    f"{video.name}#{int(ident)}",
-                    video.frames,
-                    boxes,
-                    absent,
-                    meta={"video": video.name, "identity": int(ident), "source": "mot"},
-                )
-            )
-    return out
 
 
 def synthetic_training_sequences(
