@@ -3,7 +3,9 @@
 :func:`run_training` (with :class:`TrainState`) is the loop: resumable state, periodic
 checkpoints, ``resume=``, a JSON-lines log and a tqdm bar; a recipe supplies a step function.
 Recipes, one module each: offline MAML (and the plain-GD baseline) of the instance detectors
-(:func:`train_instance_detector`, ``trackkit train maml``).
+(:func:`train_instance_detector`, ``trackkit train maml``); the TRAS student of Dunnhofer et
+al. 2021 (:func:`train_tras`, ``trackkit train tras``: ``seqrl.run_a3c`` in rounds, one round
+per step of the shared loop).
 """
 
 from trackkit.train._cache import CacheConfig, FeatureCache, build_feature_cache, sample_cache_pairs
@@ -19,22 +21,56 @@ from trackkit.train._select import (
     choose_lost_threshold,
     validation_sequences,
 )
+from trackkit.train._tras import (
+    TRAS_OBJECTIVES,
+    TRASEnv,
+    TRASEpisodeData,
+    TRASLossHook,
+    TRASTrainConfig,
+    make_tras_env,
+    train_tras,
+    tras_episode_data,
+    tras_policy_step,
+    tras_worker_role,
+)
+from trackkit.train._tras_data import (
+    TeacherRuns,
+    TRASChunk,
+    build_tras_chunks,
+    run_teachers,
+    tras_training_sequences,
+)
 
 __all__ = [
     "DEFAULT_HOLDOUT",
+    "TRAS_OBJECTIVES",
     "VALIDATION_SEQUENCES",
     "CacheConfig",
     "FeatureCache",
     "MAMLTrainConfig",
+    "TRASChunk",
+    "TRASEnv",
+    "TRASEpisodeData",
+    "TRASLossHook",
+    "TRASTrainConfig",
+    "TeacherRuns",
     "TrainResult",
     "TrainState",
     "build_feature_cache",
+    "build_tras_chunks",
     "choose_lost_threshold",
     "load_train_state",
+    "make_tras_env",
+    "run_teachers",
     "run_training",
     "sample_cache_pairs",
     "synthetic_training_sequences",
     "train_instance_detector",
+    "train_tras",
     "training_sequences",
+    "tras_episode_data",
+    "tras_policy_step",
+    "tras_training_sequences",
+    "tras_worker_role",
     "validation_sequences",
 ]

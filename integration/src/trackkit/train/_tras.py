@@ -55,7 +55,7 @@ from trackkit.train._loop import TrainState, run_training
 from trackkit.train._tras_data import TRASChunk
 
 __all__ = [
-    "OBJECTIVES",
+    "TRAS_OBJECTIVES",
     "TRASEnv",
     "TRASEpisodeData",
     "TRASLossHook",
@@ -63,17 +63,17 @@ __all__ = [
     "make_tras_env",
     "train_tras",
     "tras_policy_step",
-    "worker_role",
+    "tras_worker_role",
 ]
 
 #: Training objectives (Table 2 of Dunnhofer et al. 2021).
-OBJECTIVES: tuple[str, ...] = ("kd-rl", "kd", "gt", "kd-gt")
+TRAS_OBJECTIVES: tuple[str, ...] = ("kd-rl", "kd", "gt", "kd-gt")
 
 # progress tensor columns (one row per worker, in shared memory)
 _LEN, _WINS, _EPISODES, _IOU, _TEACHER_IOU = range(5)
 
 
-def worker_role(objective: str, worker_id: int) -> str:
+def tras_worker_role(objective: str, worker_id: int) -> str:
     """``"kd"`` (distilling), ``"rl"`` (autonomous) or ``"gt"`` (ground-truth L1) for a worker."""
     if objective == "kd-rl":
         return "kd" if worker_id % 2 == 0 else "rl"
@@ -83,7 +83,7 @@ def worker_role(objective: str, worker_id: int) -> str:
         return "gt"
     if objective == "kd-gt":
         return "kd" if worker_id % 2 == 0 else "gt"
-    raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    raise ValueError(f"objective must be one of {TRAS_OBJECTIVES}, got {objective!r}")
 
 
 @dataclass(frozen=True)
@@ -230,7 +230,7 @@ def make_tras_env(
         worker_id,
         seed,
         data=data,
-        role=worker_role(objective, worker_id),
+        role=tras_worker_role(objective, worker_id),
         progress=progress,
         curriculum=curriculum,
         student=student,
@@ -281,7 +281,7 @@ class TRASLossHook:
 
     def __call__(self, worker_id: int, ac_loss: Tensor, segment: seqrl.Segment) -> Tensor:
         """Return the loss worker ``worker_id`` back-propagates for ``segment``."""
-        role = worker_role(self.objective, worker_id)
+        role = tras_worker_role(self.objective, worker_id)
         if role == "rl":
             return ac_loss
         aux = [s.output.aux for s in segment.steps]
@@ -306,7 +306,7 @@ class TRASTrainConfig:
     """Options of :func:`train_tras` (paper values in brackets where ours differ).
 
     Attributes:
-        objective: one of :data:`OBJECTIVES`.
+        objective: one of :data:`TRAS_OBJECTIVES`.
         workers: A3C workers ``W`` [paper: up to 24].
         rounds: ``seqrl.run_a3c`` calls (steps of the shared training loop).
         episodes_per_round: episodes each worker plays per round.
@@ -356,7 +356,7 @@ class TRASTrainConfig:
     multiprocess: bool = True
 
     def __post_init__(self) -> None:
-        worker_role(self.objective, 0)
+        tras_worker_role(self.objective, 0)
         for name in ("workers", "rounds", "episodes_per_round", "t_max", "chunk_length"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -370,7 +370,7 @@ class TRASTrainConfig:
 def _metrics(progress: Tensor, objective: str, elapsed: float, env_steps: int) -> dict[str, Any]:
     out: dict[str, Any] = {"env_steps": env_steps, "round_s": round(elapsed, 1)}
     for role in ("kd", "rl", "gt"):
-        rows = [i for i in range(progress.shape[0]) if worker_role(objective, i) == role]
+        rows = [i for i in range(progress.shape[0]) if tras_worker_role(objective, i) == role]
         episodes = float(sum(progress[i, _EPISODES] for i in rows))
         if not rows or episodes == 0:
             continue
@@ -478,7 +478,9 @@ def json_config(config: TRASTrainConfig) -> dict[str, Any]:
     return d
 
 
-def tras_episode_data(sequences: Sequence[SotSequence], chunks: Sequence[TRASChunk]) -> TRASEpisodeData:
+def tras_episode_data(
+    sequences: Sequence[SotSequence], chunks: Sequence[TRASChunk]
+) -> TRASEpisodeData:
     """Bundle the frames of ``sequences`` (image files as path tuples) with the chunks."""
     frames = tuple(
         tuple(str(p) for p in s.frames.paths) if isinstance(s.frames, ImageFiles) else s.frames

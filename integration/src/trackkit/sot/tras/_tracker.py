@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Union
+from typing import Any, TypeAlias
 
 import numpy as np
 import torch
@@ -44,7 +44,7 @@ MODES: tuple[str, ...] = ("tras", "trast", "trasfust")
 
 #: A teacher given by short name (``trackkit.sot.tras.TEACHER_KINDS``) or a zero-argument
 #: factory returning a fresh ``distill.Teacher``.
-TeacherSpec = Union[str, Callable[[], Teacher]]
+TeacherSpec: TypeAlias = str | Callable[[], Teacher]
 
 
 def _new_teacher(spec: TeacherSpec) -> Teacher:
@@ -58,7 +58,7 @@ def _teacher_update(teacher: Teacher | None, frame: NDArray[np.uint8]) -> tuple[
     try:
         box, ok = teacher.update(frame)
         b = np.asarray(box, dtype=np.float64).reshape(-1)
-    except Exception:  # noqa: BLE001 - a failing teacher is dropped for this frame
+    except Exception:
         return None, False
     good = bool(ok) and b.shape == (4,) and bool(np.isfinite(b).all()) and bool((b[2:] > 0).all())
     return (b if good else None), good
@@ -138,8 +138,7 @@ class TRASTracker:
         boxes = np.asarray(boxes_xywh, dtype=np.float64)
         if boxes.ndim != 2 or boxes.shape != (len(frames), 4):
             raise ValueError(
-                f"boxes_xywh must be [{len(frames)}, 4] for {len(frames)} frames, "
-                f"got {boxes.shape}"
+                f"boxes_xywh must be [{len(frames)}, 4] for {len(frames)} frames, got {boxes.shape}"
             )
         for i, (frame, box) in enumerate(zip(frames, boxes)):
             check_frame(frame, argument=f"frames[{i}]")
@@ -153,7 +152,7 @@ class TRASTracker:
                 try:
                     assert teacher is not None
                     teacher.init(frame, box)
-                except Exception:  # noqa: BLE001 - a teacher that cannot start is dropped
+                except Exception:
                     teacher = None
                 row.append(teacher)
             self._teachers.append(row)
