@@ -4,9 +4,10 @@ Association only: the boxes are the Faster R-CNN detections published with SORT 
 al., ICIP 2016) in ``../shared/data/mot15/<SEQ>/det/det.txt``; the six MOT15 training
 sequences there have ground truth. Trackers, in the same run on the same detections:
 
-- ``assoc.SortTracker()`` (batched Kalman filter, SORT defaults);
-- ``assoc.RetinaTrackTracker()`` (RetinaTrack's association; IoU only, det.txt has no
-  embeddings);
+- ``sort`` from the tracker registry: ``assoc.SortTracker()`` (batched Kalman filter, SORT
+  defaults) on the det files;
+- ``retinatrack-iou`` from the registry: ``assoc.RetinaTrackTracker()`` (RetinaTrack's
+  association; IoU only, det.txt has no embeddings);
 - ``ReferenceSort`` below: a straightforward SORT written from the paper (sec. 3): one
   ``filterpy`` Kalman filter per track with state ``[u, v, s, r, u', v', s']``, IoU cost and
   scipy's Hungarian algorithm, IoU_min = 0.3, tracks deleted after T_lost = 1 missed frame,
@@ -35,9 +36,10 @@ from filterpy.kalman import KalmanFilter
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-import assoc
 from trackkit.data import read_motchallenge
 from trackkit.eval import MOTBenchmarkResult, mot_results_table, run_mot_benchmark
+from trackkit.mot import DetectionTracker
+from trackkit.registry import make_tracker
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_MD = ROOT / "docs" / "benchmarks" / "mot15.md"
@@ -174,9 +176,9 @@ def main() -> None:
         raise SystemExit(f"data folder not found: {args.data}")
     seqs = list(read_motchallenge(args.data))
     trackers: dict[str, Any] = {
-        "assoc.SortTracker": assoc.SortTracker(),
-        "assoc.RetinaTrackTracker (IoU only)": assoc.RetinaTrackTracker(),
-        "ReferenceSort (per-track filterpy)": ReferenceSort(),
+        "assoc.SortTracker": make_tracker("sort"),
+        "assoc.RetinaTrackTracker (IoU only)": make_tracker("retinatrack-iou"),
+        "ReferenceSort (per-track filterpy)": DetectionTracker(ReferenceSort()),
     }
     runs: dict[str, list[MOTBenchmarkResult]] = {name: [] for name in trackers}
     for _ in range(args.rounds):  # interleaved rounds: load bursts hit every tracker

@@ -30,17 +30,17 @@ import torch
 from metalearn import FixedLR
 from trackkit.data import read_simple_sot
 from trackkit.eval import (
+    SOTBenchmarkResult,
     markdown_table,
     plot_sot_results,
     run_sot_benchmark,
     sot_results_table,
     tre_segments,
 )
-from trackkit.eval._runner import SOTBenchmarkResult
+from trackkit.registry import make_tracker
 from trackkit.sot import (
     AdaptationConfig,
     InstanceDetector,
-    InstanceTracker,
     TrackerConfig,
     load_detector,
     shipped_checkpoint,
@@ -57,19 +57,17 @@ def data_root() -> Path:
     return Path(env) / "sot" if env else ROOT / "../shared/data/sot"
 
 
-def maml_factory(
-    det: InstanceDetector, *, online: bool, init_steps: int = 5
-) -> Callable[[], InstanceTracker]:
-    """Trackers with the checkpoint's recommended config (its validated lost threshold)."""
+def maml_factory(det: InstanceDetector, *, online: bool, init_steps: int = 5) -> Callable[[], Any]:
+    """Registry trackers (``fcos-maml``/``retina-maml``) on an already loaded detector, with
+    the checkpoint's recommended config (its validated lost threshold)."""
     base = tracker_config_for(det, online_update=online)
     config = replace(base, adaptation=replace(base.adaptation, init_steps=init_steps))
-    return lambda: InstanceTracker(det, config=config)
+    name = f"{det.config.head}-maml"
+    return lambda: make_tracker(name, detector=det, config=config)
 
 
 def opencv_factory(kind: str) -> Callable[[], Any]:
-    from distill import OpenCVTeacher
-
-    return lambda: OpenCVTeacher(kind)
+    return lambda: make_tracker(f"opencv-{kind.lower()}")
 
 
 def speed(det: InstanceDetector, seq: Any, *, threads: int, repeats: int) -> float:
@@ -77,8 +75,10 @@ def speed(det: InstanceDetector, seq: Any, *, threads: int, repeats: int) -> flo
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        tracker = InstanceTracker(
-            det, config=TrackerConfig(adaptation=AdaptationConfig(online_update=False))
+        tracker = make_tracker(
+            f"{det.config.head}-maml",
+            detector=det,
+            config=TrackerConfig(adaptation=AdaptationConfig(online_update=False)),
         )
         frames = [seq[t] for t in range(len(seq))]  # decoded once: time the tracker only
         fps = []

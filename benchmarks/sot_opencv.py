@@ -2,7 +2,8 @@
 
 The first baseline table our trackers must beat. Every tracker runs the OTB one-pass protocol
 (initialised with the first ground-truth box, then one ``update`` per frame) through
-``distill.OpenCVTeacher`` and ``trackkit.eval.run_sot_benchmark``; when OpenCV reports a lost
+the registry's ``opencv-<kind>`` trackers (``distill.OpenCVTeacher``) and
+``trackkit.eval.run_sot_benchmark``; when OpenCV reports a lost
 target the previous box is kept. Scores: success AUC (OTB thresholds 0:0.05:1), precision at
 20 px, normalised precision, AO and SR@0.5; frames with an absent target (only uav_group3_2)
 are excluded (the OTB-toolkit convention is reported alongside). FPS counts ``update`` calls
@@ -25,7 +26,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from distill import OpenCVTeacher
 from trackkit.data import read_simple_sot
 from trackkit.eval import (
     evaluate_sot,
@@ -34,16 +34,25 @@ from trackkit.eval import (
     run_sot_benchmark,
     sot_results_table,
 )
+from trackkit.registry import make_tracker
 
 ROOT = Path(__file__).resolve().parents[1]
 LOST: dict[str, list[int]] = {}  # kind -> [updates reported lost, updates]
 
 
-class CountingTeacher(OpenCVTeacher):
-    """``OpenCVTeacher`` that counts the updates where OpenCV reports a lost target."""
+class CountingTeacher:
+    """The registry's ``opencv-<kind>`` tracker, counting the updates where OpenCV reports a
+    lost target."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.tracker = make_tracker(f"opencv-{kind.lower()}")
+
+    def init(self, frame: np.ndarray, box_xywh: np.ndarray) -> None:
+        self.tracker.init(frame, box_xywh)
 
     def update(self, frame: np.ndarray) -> tuple[np.ndarray, bool]:
-        box, ok = super().update(frame)
+        box, ok = self.tracker.update(frame)
         counts = LOST.setdefault(self.kind, [0, 0])
         counts[0] += int(not ok)
         counts[1] += 1

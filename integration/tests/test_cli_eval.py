@@ -59,23 +59,56 @@ def test_eval_sot_scores_results_and_plots(
     assert (tmp_path / "p.png").stat().st_size > 5000
 
 
-def test_eval_sot_runs_opencv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("how", [["--tracker", "opencv-kcf"], ["--opencv", "KCF"]])
+def test_eval_sot_runs_registered_trackers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], how: list[str]
+) -> None:
     data = tmp_path / "data"
     _sot_dataset(data)
-    code = main(
-        [
-            "eval",
-            "sot",
-            "--data",
-            str(data),
-            "--opencv",
-            "KCF",
-            "--out",
-            str(tmp_path / "out"),
-        ]
+    code = main(["eval", "sot", "--data", str(data), *how, "--out", str(tmp_path / "out")])
+    assert code == 0 and "| opencv-kcf |" in capsys.readouterr().out
+    assert len(list((tmp_path / "out" / "opencv-kcf").glob("*.txt"))) == 2
+    assert (tmp_path / "out" / "success.png").stat().st_size > 5000
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--tracker", "nope", "--out", "o"], "unknown tracker 'nope'"),
+        (["--tracker", "opencv-kcf"], "needs --out"),
+        (["--tracker", "opencv-kcf", "--out", "o", "--batch", "0"], "--batch"),
+    ],
+)
+def test_eval_sot_tracker_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    data = tmp_path / "data"
+    _sot_dataset(data)
+    assert main(["eval", "sot", "--data", str(data), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("trackkit: error:") and message in err
+
+
+def test_eval_mot_runs_registered_trackers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seq = synthetic_mot_sequence(length=12, num_objects=3, seed=5, render=False)
+    assert seq.gt is not None and seq.det is not None
+    folder = tmp_path / "data" / "SYN-01"
+    (folder / "gt").mkdir(parents=True)
+    (folder / "det").mkdir()
+    (folder / "seqinfo.ini").write_text(
+        "[Sequence]\nname=SYN-01\nimDir=img1\nframeRate=25\nseqLength=12\n"
+        "imWidth=320\nimHeight=240\nimExt=.jpg\n"
     )
-    assert code == 0 and "| opencv-KCF |" in capsys.readouterr().out
-    assert len(list((tmp_path / "out" / "opencv-KCF").glob("*.txt"))) == 2
+    write_mot_rows(folder / "gt" / "gt.txt", seq.gt)
+    write_mot_rows(folder / "det" / "det.txt", seq.det)
+    argv = ["eval", "mot", "--data", str(tmp_path / "data"), "--tracker", "sort"]
+    code = main([*argv, "retinatrack-iou", "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out
+    assert code == 0 and "| sort |" in out and "| retinatrack-iou |" in out
+    assert (tmp_path / "out" / "sort" / "SYN-01.txt").is_file()
+    assert main(argv) == 2 and "needs --out" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ def _mot_folder(root: Path) -> MOTRows:
     return seq.gt
 
 
-@pytest.mark.parametrize("tracker", ["sort", "retinatrack"])
+@pytest.mark.parametrize("tracker", ["sort", "retinatrack-iou"])
 def test_mot_tracks_and_scores(
     tmp_path: Path, tracker: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,4 +1,4 @@
-"""The MOT runner over detections, with a hand-made tracker and the assoc trackers."""
+"""The MOT runner and det-file association runs, with a hand-made tracker and assoc's."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from trackkit.data import MOTRows, read_mot_rows, synthetic_mot_sequence
-from trackkit.eval import evaluate_mot, mot_results_table, run_mot_benchmark, run_mot_sequence
+from trackkit.eval import evaluate_mot, mot_results_table, run_mot_benchmark
+from trackkit.mot import DetectionTracker, associate
 
 
 class EveryBoxNewId:
@@ -24,10 +25,10 @@ class EveryBoxNewId:
         return SimpleNamespace(ids=ids, boxes_xyxy=boxes_xyxy, scores=scores)
 
 
-def test_run_mot_sequence_passes_frames_and_boxes_through() -> None:
+def test_associate_passes_frames_and_boxes_through() -> None:
     seq = synthetic_mot_sequence(length=20, num_objects=3, seed=4, render=False)
     assert seq.det is not None and seq.gt is not None
-    tracks, seconds = run_mot_sequence(EveryBoxNewId(), seq.det, 20, min_score=0.5)
+    tracks, seconds = associate(EveryBoxNewId(), seq.det, 20, min_score=0.5)
     kept = seq.det.select(seq.det.confidences >= 0.5)
     assert len(tracks) == len(kept) and seconds >= 0
     order = np.lexsort((kept.boxes_xywh[:, 0], kept.frames))
@@ -54,9 +55,14 @@ def test_assoc_sort_tracks_a_clean_scene(tmp_path: Path) -> None:
         for s in (1, 2)
     ]
     sort = run_mot_benchmark(
-        assoc.SortTracker(), seqs, name="sort", results_dir=tmp_path, progress=False, repeats=2
+        DetectionTracker(assoc.SortTracker()),
+        seqs,
+        name="sort",
+        results_dir=tmp_path,
+        progress=False,
+        repeats=2,
     )
-    naive = run_mot_benchmark(EveryBoxNewId(), seqs, name="naive", progress=False)
+    naive = run_mot_benchmark(DetectionTracker(EveryBoxNewId()), seqs, name="naive", progress=False)
     assert sort.combined.clear.mota > 0.8 and sort.combined.identity.idf1 > 0.8
     assert sort.combined.identity.idf1 > naive.combined.identity.idf1 + 0.3
     back = read_mot_rows(tmp_path / "sort" / f"{seqs[0].name}.txt")
@@ -68,8 +74,15 @@ def test_assoc_sort_tracks_a_clean_scene(tmp_path: Path) -> None:
 
 def test_mot_runner_errors() -> None:
     with pytest.raises(TypeError, match="reset"):
-        run_mot_sequence(object(), MOTRows.empty(), 3)  # type: ignore[arg-type]
+        associate(object(), MOTRows.empty(), 3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="reset"):
+        DetectionTracker(object())
+    with pytest.raises(TypeError, match="DetectionTracker"):
+        run_mot_benchmark(EveryBoxNewId(), [], name="x")  # type: ignore[arg-type]
     seq = synthetic_mot_sequence(length=5, num_objects=1, seed=0, render=False)
     no_det = type(seq)(seq.name, seq.num_frames, None, seq.gt, None)
-    with pytest.raises(ValueError, match="needs both"):
-        run_mot_benchmark(EveryBoxNewId(), [no_det], name="x", progress=False)
+    with pytest.raises(ValueError, match=r"det\.txt"):
+        run_mot_benchmark(DetectionTracker(EveryBoxNewId()), [no_det], name="x", progress=False)
+    no_gt = type(seq)(seq.name, seq.num_frames, None, None, seq.det)
+    with pytest.raises(ValueError, match="gt"):
+        run_mot_benchmark(DetectionTracker(EveryBoxNewId()), [no_gt], name="x", progress=False)

@@ -19,7 +19,7 @@ from trackkit.data import (
     read_vot,
 )
 
-__all__ = ["SOT_FORMATS", "existing_dir", "open_sot_dataset"]
+__all__ = ["SOT_FORMATS", "existing_dir", "open_sot_dataset", "sot_tracker_options"]
 
 #: ``--format`` choices of the single-object commands and their readers.
 SOT_FORMATS: dict[str, Callable[..., Dataset[Sequence]]] = {
@@ -71,3 +71,12 @@ def set_torch_threads(threads: int | None) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+def sot_tracker_options(name: str, **options: Any) -> dict[str, Any]:
+    """The command-line options that tracker ``name`` takes (``--device`` etc. apply to the deep
+    trackers only; options left at ``None``/default are dropped for the others)."""
+    from trackkit.registry import tracker_options
+
+    takes = set(tracker_options(name))
+    return {k: v for k, v in options.items() if k in takes}

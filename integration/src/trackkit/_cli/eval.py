@@ -5,12 +5,22 @@ from __future__ import annotations
 import argparse
 import functools
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from trackkit._cli._datasets import SOT_FORMAT_HELP, SOT_FORMATS, existing_dir, open_sot_dataset
+from trackkit._cli._datasets import (
+    SOT_FORMAT_HELP,
+    SOT_FORMATS,
+    existing_dir,
+    open_sot_dataset,
+    set_torch_threads,
+    sot_tracker_options,
+)
 from trackkit.cli import CLIError
+from trackkit.registry import tracker_names
 
 __all__ = ["register"]
 
@@ -19,8 +29,13 @@ examples:
   # score saved results: one sub-folder per tracker, one <sequence>.txt per sequence
   trackkit eval sot --data ../shared/data/sot --results runs/sot --plot runs/sot/success.png
 
-  # run OpenCV's KCF and CSRT on the data first, then score them
-  trackkit eval sot --data ../shared/data/sot --opencv KCF CSRT --out runs/opencv
+  # run registered trackers on the data, write their results, score them, plot
+  trackkit eval sot --tracker fcos-maml retina-maml opencv-csrt --data ../shared/data/sot \
+      --sequences Couple Crossing --out runs/sot
+
+  # FCOS-MAML on the GPU, 8 sequences at a time (one batched forward per frame)
+  trackkit eval sot --tracker fcos-maml --data ../shared/data/sot --device cuda --batch 8 \
+      --out runs/sot
 
 Result files are OTB-style: one "x,y,w,h" line per frame (comma, tab or space separated), in
 the dataset's coordinate base (1-based for OTB/UAV123/LaSOT, 0-based for VOT/GOT-10k/
@@ -29,12 +44,15 @@ TrackingNet; --results-base overrides). Frame 0 is the initialisation box.
 
 MOT_EPILOG = """\
 examples:
+  trackkit eval mot --tracker sort retinatrack-iou --data ../shared/data/mot15 --out runs/mot15
   trackkit eval mot --gt ../shared/data/mot15 --results runs/mot15/sort runs/mot15/retinatrack
   trackkit eval mot --gt ../shared/data/mot --results runs/mot17/sort --mot17 --per-sequence
 
---gt is a MOTChallenge folder (<SEQ>/seqinfo.ini and <SEQ>/gt/gt.txt); every --results folder
-holds MOTChallenge tracker files <SEQ>.txt ("frame,id,left,top,width,height,score,..."). Only
-sequences with a result file are scored. Metrics: HOTA, CLEAR MOT, IDF1, computed like
+--gt (or --data) is a MOTChallenge folder (<SEQ>/seqinfo.ini and <SEQ>/gt/gt.txt); every
+--results folder holds MOTChallenge tracker files <SEQ>.txt ("frame,id,left,top,width,height,
+score,..."). Only
+sequences with a result file are scored. --tracker runs registered trackers first (on every
+sequence with gt) and writes OUT/<tracker>/<SEQ>.txt. Metrics: HOTA, CLEAR MOT, IDF1, computed like
 TrackEval.
 """
 
@@ -72,13 +90,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="folder of result folders (one per tracker), or one tracker's folder of .txt files",
     )
     sot.add_argument(
+        "--tracker",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help=f"run registered trackers first: {', '.join(tracker_names('sot'))}; needs --out",
+    )
+    sot.add_argument(
         "--opencv",
         nargs="+",
         default=None,
         metavar="KIND",
-        help="run OpenCV trackers first (KCF, CSRT, MIL, MedianFlow, ...); needs --out",
+        help="short for --tracker opencv-KIND ... (KCF, CSRT, MIL, MedianFlow, ...)",
     )
-    sot.add_argument("--out", type=Path, default=None, help="where --opencv writes its results")
+    sot.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="where --tracker writes OUT/<tracker>/<sequence>.txt (and OUT/success.png)",
+    )
+    sot.add_argument("--device", default="cpu", help="torch device of the deep trackers")
+    sot.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    sot.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="deep trackers: track this many sequences at once (one batched forward per frame)",
+    )
+    sot.add_argument("--no-progress", action="store_true", help="no progress bars")
     sot.add_argument("--sequences", nargs="+", default=None, metavar="NAME", help="subset")
     sot.add_argument(
         "--absent",
@@ -108,14 +147,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         epilog=MOT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    mot.add_argument("--gt", required=True, type=Path, help="MOTChallenge folder with gt")
+    mot.add_argument(
+        "--gt", "--data", dest="gt", required=True, type=Path, help="MOTChallenge folder with gt"
+    )
     mot.add_argument(
         "--results",
-        required=True,
         nargs="+",
+        default=[],
         type=Path,
         metavar="DIR",
         help="one folder of <SEQ>.txt files per tracker",
+    )
+    mot.add_argument(
+        "--tracker",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help=f"run registered trackers first: {', '.join(tracker_names('mot'))}; needs --out",
+    )
+    mot.add_argument("--out", type=Path, default=None, help="where --tracker writes its results")
+    mot.add_argument(
+        "--min-score", type=float, default=0.0, help="--tracker: drop detections below this"
     )
     mot.add_argument(
         "--mot17",
@@ -143,6 +195,7 @@ def _tracker_dirs(results: Path) -> dict[str, Path]:
 
 def _eval_sot(args: argparse.Namespace) -> int:
     from trackkit.eval import (
+        BatchSOTTracker,
         SOTBenchmarkResult,
         SOTRun,
         evaluate_sot,
@@ -152,31 +205,50 @@ def _eval_sot(args: argparse.Namespace) -> int:
         run_sot_benchmark,
         sot_results_table,
     )
+    from trackkit.registry import make_tracker
 
-    if args.results is None and not args.opencv:
-        raise CLIError("give --results (saved result files) and/or --opencv (run trackers)")
-    if args.opencv and args.out is None:
-        raise CLIError("--opencv needs --out (where to write the result files)")
+    names = list(args.tracker or []) + [f"opencv-{k.lower()}" for k in args.opencv or []]
+    if args.results is None and not names:
+        raise CLIError("give --results (saved result files) and/or --tracker (run trackers)")
+    if names and args.out is None:
+        raise CLIError("--tracker needs --out (where to write the result files)")
+    unknown = [n for n in names if n not in tracker_names("sot")]
+    if unknown:
+        raise CLIError(
+            f"unknown tracker {unknown[0]!r}; choose from {', '.join(tracker_names('sot'))}"
+        )
+    if args.batch < 1:
+        raise CLIError(f"--batch must be >= 1, got {args.batch}")
+    set_torch_threads(args.threads)
     dataset = open_sot_dataset(args.data, args.format, names=args.sequences)
     seqs = list(dataset)
     results: list[SOTBenchmarkResult] = []
-    if args.opencv:
-        from distill import OpenCVTeacher
+    for name in names:
+        options = sot_tracker_options(name, device=args.device)
+        make = functools.partial(make_tracker, name, **options)
+        try:
+            first = make()
+        except ValueError as err:  # e.g. an OpenCV kind this OpenCV lacks
+            raise CLIError(str(err)) from None
+        batched = args.batch > 1 and isinstance(first, BatchSOTTracker)
+        if args.batch > 1 and not batched:
+            print(f"{name}: tracks one sequence at a time (no batched tracking)")
+        pending = [first]  # the probe is the first sequence's tracker
 
-        for kind in args.opencv:
-            try:
-                OpenCVTeacher(kind)
-            except ValueError as err:
-                raise CLIError(str(err)) from None
-            results.append(
-                run_sot_benchmark(
-                    functools.partial(OpenCVTeacher, kind),
-                    seqs,
-                    name=f"opencv-{kind}",
-                    results_dir=args.out,
-                    absent_policy=args.absent,
-                )
+        def fresh(pending: list[Any] = pending, make: Callable[[], Any] = make) -> Any:
+            return pending.pop() if pending else make()
+
+        results.append(
+            run_sot_benchmark(
+                fresh,
+                seqs,
+                name=name,
+                results_dir=args.out,
+                absent_policy=args.absent,
+                progress=not args.no_progress,
+                batch=args.batch if batched else 1,
             )
+        )
     if args.results is not None:
         for name, folder in _tracker_dirs(args.results).items():
             runs = {}
@@ -211,22 +283,53 @@ def _eval_sot(args: argparse.Namespace) -> int:
         for s in seqs:
             row = [s.name] + [f"{r.runs[s.name].scores.auc:.3f}" for r in results]
             print("| " + " | ".join(row) + " |")
-    if args.plot is not None:
-        path = plot_sot_results(results, args.plot, title=dataset.name)
+    plot = args.plot
+    if plot is None and names:
+        plot = args.out / "success.png"
+    if plot is not None:
+        path = plot_sot_results(results, plot, title=dataset.name)
         print(f"\nplot written to {path}")
     return 0
 
 
 def _eval_mot(args: argparse.Namespace) -> int:
     from trackkit.data import read_mot_rows, read_motchallenge
-    from trackkit.eval import MOTBenchmarkResult, MOTScores, evaluate_mot, mot_results_table
+    from trackkit.eval import (
+        MOTBenchmarkResult,
+        MOTScores,
+        evaluate_mot,
+        mot_results_table,
+        run_mot_benchmark,
+    )
+    from trackkit.registry import make_tracker
 
     existing_dir(args.gt, "ground-truth folder (--gt)")
+    if not args.results and not args.tracker:
+        raise CLIError("give --results (saved result files) and/or --tracker (run trackers)")
+    if args.tracker and args.out is None:
+        raise CLIError("--tracker needs --out (where to write the result files)")
     try:
         dataset = read_motchallenge(args.gt)
     except (FileNotFoundError, NotADirectoryError) as err:
         raise CLIError(f"{args.gt} is not a MOTChallenge folder: {err}") from None
     results = []
+    with_gt = [s for s in dataset if s.gt is not None]
+    for name in args.tracker or []:
+        if name not in tracker_names("mot"):
+            raise CLIError(
+                f"unknown tracker {name!r}; choose from {', '.join(tracker_names('mot'))}"
+            )
+        if not with_gt:
+            raise CLIError(f"{args.gt}: no sequence with gt/gt.txt to score against")
+        result = run_mot_benchmark(
+            make_tracker(name, min_score=args.min_score),
+            with_gt,
+            name=name,
+            results_dir=args.out,
+            mot17_preprocessing=args.mot17,
+        )
+        results.append(result)
+        print(f"{name}: {len(result.scores)} sequence(s): {', '.join(result.scores)}")
     for folder in args.results:
         existing_dir(folder, "results folder (--results)")
         scores: dict[str, MOTScores] = {}

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from trackkit._cli._datasets import existing_dir
 from trackkit.cli import CLIError
+from trackkit.registry import TRACKERS, tracker_names
 
 __all__ = ["register"]
 
@@ -17,7 +18,7 @@ examples:
   trackkit mot --data ../shared/data/mot15 --out runs/mot15
 
   # RetinaTrack-style association on one sequence, with an annotated video
-  trackkit mot --data ../shared/data/mot/TUD-Campus --tracker retinatrack --out runs/tud --video
+  trackkit mot --data ../shared/data/mot/TUD-Campus --tracker retinatrack-iou --out runs/tud --video
 
 --data is a MOTChallenge folder (<SEQ>/seqinfo.ini, <SEQ>/det/det.txt) or one sequence folder.
 The tracks are written as MOTChallenge files OUT/<tracker>/<SEQ>.txt; sequences with
@@ -45,9 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument(
         "--tracker",
-        choices=["sort", "retinatrack"],
+        choices=tracker_names("mot"),
         default="sort",
-        help="association: sort (Bewley et al. 2016, default) or retinatrack (Lu et al. 2020)",
+        help="; ".join(f"{n}: {TRACKERS[n].help}" for n in tracker_names("mot"))
+        + " (default sort)",
     )
     parser.add_argument("--sequences", nargs="+", default=None, metavar="SEQ", help="subset")
     parser.add_argument(
@@ -63,9 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _run(args: argparse.Namespace) -> int:
-    import assoc
     from trackkit.data import AnnotatedVideoWriter, read_motchallenge, write_mot_rows
-    from trackkit.eval import mot_results_table, run_mot_benchmark, run_mot_sequence
+    from trackkit.eval import mot_results_table, run_mot_benchmark
+    from trackkit.registry import make_tracker
 
     data = existing_dir(args.data, "data folder (--data)")
     names = args.sequences
@@ -77,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
         dataset = read_motchallenge(data, names=names)
     except (FileNotFoundError, NotADirectoryError) as err:
         raise CLIError(f"{data} is not a MOTChallenge folder: {err}") from None
-    tracker = assoc.SortTracker() if args.tracker == "sort" else assoc.RetinaTrackTracker()
+    tracker = make_tracker(args.tracker, min_score=args.min_score)
     out = args.out / args.tracker
     out.mkdir(parents=True, exist_ok=True)
     seqs = list(dataset)
@@ -92,7 +94,6 @@ def _run(args: argparse.Namespace) -> int:
             scored,
             name=args.tracker,
             results_dir=args.out,
-            min_score=args.min_score,
             mot17_preprocessing=args.mot17,
         )
         print(mot_results_table([result]))
@@ -102,9 +103,7 @@ def _run(args: argparse.Namespace) -> int:
                 f"HOTA {s.hota.hota:.3f}  IDSW {s.clear.idsw}"
             )
     for seq in unscored:
-        if seq.det is None:
-            raise CLIError(f"{data / seq.name}: no det/det.txt with detections")
-        tracks, _ = run_mot_sequence(tracker, seq.det, seq.num_frames, min_score=args.min_score)
+        tracks, _ = tracker.track(seq)
         write_mot_rows(out / f"{seq.name}.txt", tracks)
         print(f"  {seq.name}: {len(set(tracks.ids.tolist()))} tracks (no gt: not scored)")
     print(f"results written to {out}/")
@@ -113,9 +112,7 @@ def _run(args: argparse.Namespace) -> int:
             if seq.frames is None:
                 print(f"  {seq.name}: no images, no video")
                 continue
-            if seq.det is None:
-                raise CLIError(f"{data / seq.name}: no det/det.txt with detections")
-            tracks, _ = run_mot_sequence(tracker, seq.det, seq.num_frames, min_score=args.min_score)
+            tracks, _ = tracker.track(seq)
             per_frame = tracks.split_by_frame(seq.num_frames)
             path = out / f"{seq.name}.mp4"
             with AnnotatedVideoWriter(path, fps=seq.frame_rate or 25.0) as video:

@@ -8,12 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trackkit._cli._datasets import set_torch_threads
+from trackkit._cli._datasets import set_torch_threads, sot_tracker_options
+from trackkit.registry import make_tracker, tracker_names
 
-__all__ = ["make_sot_tracker", "register"]
-
-MAML_TRACKERS = ("fcos-maml", "retina-maml")
-OPENCV_TRACKERS = ("opencv-csrt", "opencv-kcf", "opencv-mil", "opencv-medianflow")
+__all__ = ["register"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,9 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     p.add_argument(
         "--tracker",
-        choices=MAML_TRACKERS + OPENCV_TRACKERS,
+        choices=tracker_names("sot"),
         default="fcos-maml",
-        help="which tracker (default fcos-maml)",
+        metavar="NAME",
+        help=f"which tracker: {', '.join(tracker_names('sot'))} (default fcos-maml)",
     )
     p.add_argument("--out", type=Path, default=None, help="write an annotated video (.mp4)")
     p.add_argument(
@@ -66,33 +65,6 @@ def parse_box(text: str) -> list[float]:
     return values
 
 
-def make_sot_tracker(
-    name: str,
-    *,
-    device: str = "cpu",
-    online_update: bool = True,
-    checkpoint: Path | None = None,
-) -> Any:
-    """A single-object tracker with ``init(frame, box)``/``update(frame)`` from a CLI name."""
-    if name in MAML_TRACKERS:
-        from trackkit.sot import (
-            InstanceTracker,
-            load_detector,
-            shipped_checkpoint,
-            tracker_config_for,
-        )
-
-        path = checkpoint if checkpoint is not None else shipped_checkpoint(name)
-        det = load_detector(path, device=device)
-        config = tracker_config_for(det, online_update=online_update)
-        return InstanceTracker(det, config=config, device=device)
-    if name in OPENCV_TRACKERS:
-        from distill import OpenCVTeacher
-
-        return OpenCVTeacher(name.split("-", 1)[1].upper())
-    raise ValueError(f"unknown tracker {name!r}; choose from {MAML_TRACKERS + OPENCV_TRACKERS}")
-
-
 def _box_of(result: Any, previous: list[float]) -> list[float]:
     ok = True
     if isinstance(result, tuple) and len(result) == 2:
@@ -113,11 +85,14 @@ def _run(args: argparse.Namespace) -> int:
     n = len(frames) if args.max_frames is None else min(len(frames), args.max_frames)
     if n < 1:
         raise ValueError(f"{args.source}: no frames")
-    tracker = make_sot_tracker(
+    tracker = make_tracker(
         args.tracker,
-        device=args.device,
-        online_update=not args.no_online_update,
-        checkpoint=args.checkpoint,
+        **sot_tracker_options(
+            args.tracker,
+            device=args.device,
+            online_update=not args.no_online_update,
+            checkpoint=args.checkpoint,
+        ),
     )
     fps_in = float(getattr(frames, "fps", 0.0)) or 25.0
     writer = AnnotatedVideoWriter(args.out, fps=fps_in) if args.out is not None else None

@@ -5,9 +5,11 @@ the first ground-truth box, then ``tracker.update(frame)`` for every later frame
 ``box_xywh`` (or ``(box_xywh, ok)`` like the ``distill`` teachers; when ``ok`` is False the
 previous box is reported). Boxes are 0-based ``xywh``; frames ``HxWx3`` uint8 BGR.
 
-Multi-object protocol: ``tracker.reset()`` per sequence, then per frame
-``tracker.update(boxes_xyxy[N, 4], scores[N], embeddings=None)`` returning an object with
-``ids``, ``boxes_xyxy`` and ``scores`` (``assoc.Tracks``). Only these calls are timed.
+Multi-object protocol: a :class:`SequenceMOTTracker` tracks a whole sequence,
+``tracker.track(sequence) -> (MOTRows, seconds)`` (``trackkit.mot.DetectionTracker`` runs an
+``assoc`` tracker on the sequence's detection file); :class:`MOTTracker` is the frame-level
+``assoc`` contract (``reset()``, then per frame ``update(boxes_xyxy[N, 4], scores[N],
+embeddings=None)`` returning ``ids``, ``boxes_xyxy`` and ``scores``).
 """
 
 from __future__ import annotations
@@ -19,23 +21,24 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
-from trackkit.data._mot import MOTRows, MOTSequence, write_mot_rows
-from trackkit.data._sequence import Sequence
+from trackkit.data import MOTRows, MOTSequence, Sequence, write_mot_rows
 from trackkit.eval._mot_metrics import MOTScores, evaluate_mot
 from trackkit.eval._results_io import write_otb_results
 from trackkit.eval._sot_metrics import SOTScores, evaluate_sot, mean_sot_scores
 
 __all__ = [
+    "BatchSOTTracker",
     "MOTBenchmarkResult",
     "MOTTracker",
     "SOTBenchmarkResult",
     "SOTRun",
     "SOTTracker",
+    "SequenceMOTTracker",
     "run_mot_benchmark",
-    "run_mot_sequence",
+    "run_sot_batch",
     "run_sot_benchmark",
     "run_sot_sequence",
 ]
@@ -59,6 +62,17 @@ class MOTTracker(Protocol):
     def update(
         self, boxes_xyxy: NDArray[np.float64], scores: NDArray[np.float64], embeddings: Any = None
     ) -> Any: ...
+
+
+@runtime_checkable
+class SequenceMOTTracker(Protocol):
+    """A multi-object tracker of whole sequences: ``track(sequence) -> (tracks, seconds)``.
+
+    ``tracks`` are MOT rows (0-based frames, ``xywh``); ``seconds`` is the time the tracker
+    itself spent (what the runner reports as speed).
+    """
+
+    def track(self, sequence: MOTSequence) -> tuple[MOTRows, float]: ...
 
 
 def _as_box(result: Any, previous: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -160,6 +174,83 @@ def tre_segments(sequence: Sequence, segments: int = 5, *, min_length: int = 20)
     return out
 
 
+@runtime_checkable
+class BatchSOTTracker(Protocol):
+    """A single-object tracker of ``B`` sequences in lock step (``InstanceTracker``):
+    ``init_batch(frames, boxes_xywh[B, 4])``, then ``update_batch(frames) -> boxes[B, 4]``."""
+
+    def init_batch(
+        self, frames: list[NDArray[np.uint8]], boxes_xywh: NDArray[np.float64]
+    ) -> Any: ...
+
+    def update_batch(self, frames: list[NDArray[np.uint8]]) -> Any: ...
+
+
+def run_sot_batch(
+    tracker: BatchSOTTracker,
+    sequences: list[Sequence],
+    *,
+    absent_policy: str = "exclude",
+    progress: bool = False,
+) -> list[SOTRun]:
+    """Track several sequences at once, one ``update_batch`` call (one batched forward) per
+    frame, and score each.
+
+    A sequence that has ended keeps being fed its last frame until the longest one ends (its
+    extra outputs are dropped): the sequences' computations are independent, so its boxes are
+    those of tracking it alone. Each frame's time is shared equally by the sequences still
+    running.
+    """
+    if not isinstance(tracker, BatchSOTTracker):
+        raise TypeError(
+            f"tracker must have init_batch(frames, boxes) and update_batch(frames) to track "
+            f"several sequences at once, got {tracker!r}"
+        )
+    if not sequences:
+        raise ValueError("sequences is empty")
+    lengths = [len(s) for s in sequences]
+    init = np.stack([s.boxes_xywh[0] for s in sequences]).astype(np.float64)
+    for s, box in zip(sequences, init):
+        if not np.all(np.isfinite(box)):
+            raise ValueError(f"sequence {s.name!r} has no box in frame 0")
+    n_max = max(lengths)
+    boxes = [np.empty((n, 4)) for n in lengths]
+    seconds = [np.zeros(n) for n in lengths]
+    last_frames = [s[0] for s in sequences]
+    start = time.perf_counter()
+    tracker.init_batch(list(last_frames), init.copy())
+    spent = time.perf_counter() - start
+    for i, b in enumerate(boxes):
+        b[0] = init[i]
+        seconds[i][0] = spent / len(sequences)
+    frames: Iterable[int] = range(1, n_max)
+    if progress:
+        frames = tqdm(frames, desc=f"{len(sequences)} sequences", leave=False, unit="frame")
+    for t in frames:
+        running = [i for i, n in enumerate(lengths) if t < n]
+        for i in running:
+            last_frames[i] = sequences[i][t]
+        start = time.perf_counter()
+        out = np.asarray(tracker.update_batch(list(last_frames)), dtype=np.float64)
+        spent = time.perf_counter() - start
+        if out.shape != (len(sequences), 4):
+            raise ValueError(
+                f"tracker.update_batch must return [{len(sequences)}, 4] boxes, got {out.shape}"
+            )
+        for i in running:
+            boxes[i][t] = out[i]
+            seconds[i][t] = spent / len(running)
+    return [
+        SOTRun(
+            s.name,
+            b,
+            sec,
+            evaluate_sot(b, s.boxes_xywh, s.absent, absent_policy=absent_policy),
+        )
+        for s, b, sec in zip(sequences, boxes, seconds)
+    ]
+
+
 @dataclass(frozen=True)
 class SOTBenchmarkResult:
     """A tracker's runs over a dataset, their mean scores and overall speed."""
@@ -177,81 +268,63 @@ class SOTBenchmarkResult:
 
 
 def run_sot_benchmark(
-    make_tracker: Callable[[], SOTTracker],
+    make_tracker: Callable[[], Any],
     sequences: Iterable[Sequence],
     *,
     name: str,
     results_dir: str | Path | None = None,
     absent_policy: str = "exclude",
     progress: bool = True,
+    batch: int = 1,
 ) -> SOTBenchmarkResult:
-    """Run a fresh tracker (``make_tracker()``) on every sequence, with a tqdm progress bar.
+    """Run a fresh tracker (``make_tracker()``) on every sequence, with tqdm progress bars
+    over the sequences and over each sequence's frames.
 
-    With ``results_dir`` the boxes are written as OTB-style result files
+    With ``batch > 1`` one tracker (a :class:`BatchSOTTracker`) tracks ``batch`` sequences at
+    once (:func:`run_sot_batch`); the sequences are grouped by length (longest first) to waste
+    little work on sequences that have ended, and the results are those of tracking each
+    sequence alone. With ``results_dir`` the boxes are written as OTB-style result files
     ``<results_dir>/<name>/<sequence>.txt`` in the sequence's file coordinate base.
     """
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be an integer >= 1, got {batch!r}")
     seqs = list(sequences)
     if not seqs:
         raise ValueError("sequences is empty")
     runs: dict[str, SOTRun] = {}
-    bar = tqdm(seqs, desc=name, unit="seq", disable=not progress)
-    for seq in bar:
-        bar.set_postfix_str(seq.name)
-        run = run_sot_sequence(make_tracker(), seq, absent_policy=absent_policy)
-        runs[seq.name] = run
-        if results_dir is not None:
-            base = int(seq.meta.get("coordinate_base_of_file", 0))
-            write_otb_results(
-                Path(results_dir) / name / f"{seq.name}.txt", run.boxes_xywh, coordinate_base=base
-            )
+    if batch == 1:
+        groups = [[s] for s in seqs]
+    else:
+        by_length = sorted(seqs, key=lambda s: -len(s))
+        groups = [by_length[i : i + batch] for i in range(0, len(by_length), batch)]
+    bar = tqdm(total=len(seqs), desc=name, unit="seq", disable=not progress)
+    try:
+        for group in groups:
+            bar.set_postfix_str(", ".join(s.name for s in group)[:60])
+            if batch == 1:
+                done = [
+                    run_sot_sequence(
+                        make_tracker(), group[0], absent_policy=absent_policy, progress=progress
+                    )
+                ]
+            else:
+                done = run_sot_batch(
+                    make_tracker(), group, absent_policy=absent_policy, progress=progress
+                )
+            for seq, run in zip(group, done):
+                runs[seq.name] = run
+                if results_dir is not None:
+                    base = int(seq.meta.get("coordinate_base_of_file", 0))
+                    write_otb_results(
+                        Path(results_dir) / name / f"{seq.name}.txt",
+                        run.boxes_xywh,
+                        coordinate_base=base,
+                    )
+            bar.update(len(group))
+    finally:
+        bar.close()
+    runs = {s.name: runs[s.name] for s in seqs}  # in the order given
     return SOTBenchmarkResult(name, runs, mean_sot_scores(r.scores for r in runs.values()))
-
-
-def run_mot_sequence(
-    tracker: MOTTracker,
-    detections: MOTRows,
-    num_frames: int,
-    *,
-    min_score: float = 0.0,
-    embeddings: ArrayLike | None = None,
-) -> tuple[MOTRows, float]:
-    """Feed detections frame by frame; returns the tracker's rows and seconds spent in it.
-
-    Args:
-        tracker: a :class:`MOTTracker`; ``reset()`` is called first.
-        detections: detection rows (0-based frames and boxes).
-        num_frames: sequence length; frames without detections are fed as empty arrays.
-        min_score: detections scoring below this are dropped.
-        embeddings: optional ``[N, D]`` per detection row.
-    """
-    if not isinstance(tracker, MOTTracker):
-        raise TypeError(f"tracker must have reset() and update(boxes, scores), got {tracker!r}")
-    emb = None if embeddings is None else np.asarray(embeddings, dtype=np.float64)
-    if emb is not None and emb.shape[0] != len(detections):
-        raise ValueError(f"embeddings has {emb.shape[0]} rows for {len(detections)} detections")
-    keep = detections.confidences >= min_score
-    det = detections.select(keep)
-    emb = None if emb is None else emb[keep]
-    per_frame = det.split_by_frame(num_frames)
-    boxes_xyxy = det.boxes_xyxy
-    tracker.reset()
-    parts: list[MOTRows] = []
-    spent = 0.0
-    for t in range(num_frames):
-        idx = per_frame[t]
-        start = time.perf_counter()
-        out = tracker.update(
-            boxes_xyxy[idx], det.confidences[idx], None if emb is None else emb[idx]
-        )
-        spent += time.perf_counter() - start
-        ids = np.asarray(out.ids, dtype=np.int64).reshape(-1)
-        if ids.size:
-            b = np.asarray(out.boxes_xyxy, dtype=np.float64).reshape(-1, 4)
-            xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
-            parts.append(
-                MOTRows(np.full(ids.size, t), ids, xywh, np.asarray(out.scores, dtype=np.float64))
-            )
-    return MOTRows.concatenate(parts), spent
 
 
 @dataclass(frozen=True)
@@ -272,35 +345,39 @@ class MOTBenchmarkResult:
 
 
 def run_mot_benchmark(
-    tracker: MOTTracker,
+    tracker: SequenceMOTTracker,
     sequences: Iterable[MOTSequence],
     *,
     name: str,
     results_dir: str | Path | None = None,
-    min_score: float = 0.0,
     mot17_preprocessing: bool = False,
     repeats: int = 1,
     progress: bool = True,
 ) -> MOTBenchmarkResult:
-    """Run a MOT tracker over the public detections of every sequence and score it.
+    """Track every sequence with ``tracker.track(sequence)`` and score it against its gt.
 
     ``repeats > 1`` runs each sequence several times and keeps the median time (the outputs
-    of the repeats must be identical, which also checks that ``reset()`` works). With
+    of the repeats must be identical, which also checks that the tracker starts afresh). With
     ``results_dir`` the tracks are written as MOTChallenge files
     ``<results_dir>/<name>/<sequence>.txt``.
     """
+    if not isinstance(tracker, SequenceMOTTracker):
+        raise TypeError(
+            f"tracker must have track(sequence) -> (tracks, seconds), got {tracker!r} "
+            "(wrap an assoc tracker in trackkit.mot.DetectionTracker)"
+        )
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     scores: dict[str, MOTScores] = {}
     seconds: dict[str, float] = {}
     frames: dict[str, int] = {}
     for seq in tqdm(list(sequences), desc=name, unit="seq", disable=not progress):
-        if seq.det is None or seq.gt is None:
-            raise ValueError(f"sequence {seq.name!r} needs both gt and det to be scored")
+        if seq.gt is None:
+            raise ValueError(f"sequence {seq.name!r} has no gt/gt.txt to be scored against")
         times = []
         tracks = None
         for _ in range(repeats):
-            out, spent = run_mot_sequence(tracker, seq.det, seq.num_frames, min_score=min_score)
+            out, spent = tracker.track(seq)
             if tracks is not None and not np.array_equal(out.boxes_xywh, tracks.boxes_xywh):
                 raise ValueError(f"{name}: repeated runs on {seq.name} differ (reset() broken?)")
             tracks = out

@@ -1,0 +1,167 @@
+"""Every tracker of trackkit by name: one plain dict of constructors with keyword options.
+
+``make_tracker("fcos-maml", device="cuda")``, ``make_tracker("opencv-csrt")``,
+``make_tracker("sort", min_score=0.3)``. The CLI (``trackkit track``, ``trackkit mot``,
+``trackkit eval``), the evaluation runners and the benchmarks all build trackers here; adding a
+tracker adds one entry to :data:`TRACKERS`.
+
+Kinds:
+
+- ``"sot"``: single-object trackers, :class:`trackkit.eval.SOTTracker` (``init(frame, box)``,
+  ``update(frame)``); the deep ones also track several sequences in lock step
+  (``init_batch``/``update_batch``, see :func:`trackkit.eval.run_sot_benchmark`'s ``batch``).
+- ``"mot"``: multi-object trackers of whole sequences, :class:`trackkit.eval.SequenceMOTTracker`
+  (``track(sequence)``); today the ``assoc`` trackers on the sequences' detection files.
+
+Importing this module is light (no torch): a constructor imports what it needs when called.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = ["TRACKERS", "TrackerEntry", "make_tracker", "tracker_names", "tracker_options"]
+
+Kind = Literal["sot", "mot"]
+
+
+@dataclass(frozen=True)
+class TrackerEntry:
+    """One registered tracker.
+
+    Attributes:
+        kind: ``"sot"`` or ``"mot"``.
+        build: the constructor, called with keyword options only.
+        help: one line for ``--help`` and the docs.
+    """
+
+    kind: Kind
+    build: Callable[..., Any]
+    help: str
+
+
+def _instance_tracker(
+    name: str,
+    *,
+    device: str = "cpu",
+    checkpoint: str | Path | None = None,
+    online_update: bool = True,
+    config: Any = None,
+) -> Any:
+    """Retina-MAML / FCOS-MAML (Wang et al. 2020) with the shipped or a given checkpoint.
+
+    Options: ``device``; ``checkpoint`` (a detector checkpoint instead of the shipped one);
+    ``online_update`` (False: first-frame adaptation only); ``config`` (a full
+    :class:`trackkit.sot.TrackerConfig`, overriding the checkpoint's validated settings).
+    """
+    from trackkit.sot import InstanceTracker, load_detector, shipped_checkpoint, tracker_config_for
+
+    det = load_detector(
+        checkpoint if checkpoint is not None else shipped_checkpoint(name), device=device
+    )
+    cfg = config if config is not None else tracker_config_for(det, online_update=online_update)
+    return InstanceTracker(det, config=cfg, device=device)
+
+
+def _opencv_tracker(kind: str, *, params: Mapping[str, bool | int | float] | None = None) -> Any:
+    """An OpenCV tracker through ``distill.OpenCVTeacher`` (``params``: OpenCV parameters)."""
+    from distill import OpenCVTeacher
+
+    return OpenCVTeacher(kind, params=params)
+
+
+def _detection_tracker(which: str, *, min_score: float = 0.0, **config: Any) -> Any:
+    """An ``assoc`` tracker on the sequences' det files; ``config``: its config's fields."""
+    import dataclasses
+
+    import assoc
+    from trackkit.mot import DetectionTracker
+
+    config_cls: Any = assoc.SortConfig if which == "sort" else assoc.RetinaTrackConfig
+    fields = [f.name for f in dataclasses.fields(config_cls)]
+    unknown = sorted(set(config) - set(fields))
+    if unknown:
+        raise TypeError(
+            f"tracker option(s) {', '.join(map(repr, unknown))} unknown; options: min_score, "
+            f"{', '.join(fields)}"
+        )
+    tracker_cls: Any = assoc.SortTracker if which == "sort" else assoc.RetinaTrackTracker
+    return DetectionTracker(tracker_cls(config_cls(**config)), min_score=min_score)
+
+
+#: OpenCV tracker kinds ``distill.OpenCVTeacher`` knows; a kind the installed OpenCV lacks
+#: raises ``ValueError`` naming the available ones when built.
+OPENCV_KINDS: tuple[str, ...] = ("KCF", "CSRT", "MIL", "MedianFlow", "Boosting", "MOSSE", "TLD")
+
+#: name -> :class:`TrackerEntry`; adding a tracker adds one entry.
+TRACKERS: dict[str, TrackerEntry] = {
+    "fcos-maml": TrackerEntry(
+        "sot",
+        partial(_instance_tracker, "fcos-maml"),
+        "FCOS-MAML (Wang et al. 2020), shipped checkpoint",
+    ),
+    "retina-maml": TrackerEntry(
+        "sot",
+        partial(_instance_tracker, "retina-maml"),
+        "Retina-MAML (Wang et al. 2020), shipped checkpoint",
+    ),
+    **{
+        f"opencv-{kind.lower()}": TrackerEntry(
+            "sot", partial(_opencv_tracker, kind), f"OpenCV's {kind} tracker"
+        )
+        for kind in OPENCV_KINDS
+    },
+    "sort": TrackerEntry(
+        "mot",
+        partial(_detection_tracker, "sort"),
+        "SORT (Bewley et al. 2016) on det.txt: Kalman filter + Hungarian on IoU",
+    ),
+    "retinatrack-iou": TrackerEntry(
+        "mot",
+        partial(_detection_tracker, "retinatrack"),
+        "RetinaTrack's association (Lu et al. 2020) on det.txt, IoU only (no embeddings)",
+    ),
+}
+
+
+def tracker_names(kind: Kind | None = None) -> tuple[str, ...]:
+    """Registered names, in registration order; ``kind="sot"`` or ``"mot"`` selects one kind."""
+    if kind not in (None, "sot", "mot"):
+        raise ValueError(f"kind must be 'sot', 'mot' or None, got {kind!r}")
+    return tuple(n for n, e in TRACKERS.items() if kind is None or e.kind == kind)
+
+
+def _entry(name: str) -> TrackerEntry:
+    if not isinstance(name, str) or name not in TRACKERS:
+        raise ValueError(f"unknown tracker {name!r}; choose from {', '.join(TRACKERS)}")
+    return TRACKERS[name]
+
+
+def tracker_options(name: str) -> tuple[str, ...]:
+    """The keyword options ``make_tracker(name, ...)`` accepts (``**`` fields not listed)."""
+    params = inspect.signature(_entry(name).build).parameters.values()
+    return tuple(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY)
+
+
+def make_tracker(name: str, **options: Any) -> Any:
+    """Build the tracker registered as ``name`` with keyword ``options``.
+
+    Raises:
+        ValueError: ``name`` is not registered (the message lists the names).
+        TypeError: an option the tracker does not take (the message lists its options).
+    """
+    entry = _entry(name)
+    try:
+        inspect.signature(entry.build).bind(**options)
+    except TypeError:
+        bad = sorted(set(options) - set(tracker_options(name)))
+        raise TypeError(
+            f"tracker {name!r} takes no option {', '.join(map(repr, bad))}; its options: "
+            f"{', '.join(tracker_options(name)) or 'none'}"
+        ) from None
+    return entry.build(**options)
