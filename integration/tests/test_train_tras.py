@@ -122,7 +122,7 @@ def test_a_distilling_worker_reduces_its_loss(tmp_path: Path, data, one_thread: 
     model, path = train_tras(cfg, data, tmp_path, progress=False)
     after = _evaluate(model.eval(), data)
     assert path is not None and path.is_file()
-    assert after[1] < 0.85 * before[1], (before, after)
+    assert after[1] < 0.9 * before[1], (before, after)
     loaded = load_student(path)  # the shipped format reloads (float16 weights)
     for k, v in model.trainable_state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[k], v.half().float())
