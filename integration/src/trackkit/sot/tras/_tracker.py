@@ -74,6 +74,7 @@ class TRASTracker:
         teachers: teacher names or factories; default ``("csrt",)`` for TRAST and
             ``DEFAULT_TEACHERS`` for TRASFUST; must be empty for TRAS. TRAST takes exactly one.
         parallel: run the teachers in threads while the student computes.
+        fast: track with :meth:`TRASStudent.for_inference` (folded BatchNorm, channels-last).
         device: torch device of the student.
     """
 
@@ -84,6 +85,7 @@ class TRASTracker:
         mode: str = "tras",
         teachers: Sequence[TeacherSpec] | None = None,
         parallel: bool = True,
+        fast: bool = True,
         device: str | torch.device = "cpu",
     ) -> None:
         if mode not in MODES:
@@ -105,7 +107,8 @@ class TRASTracker:
         self.mode = mode
         self.teacher_specs = specs
         self.device = torch.device(device)
-        self.student = (student if student is not None else load_student()).to(self.device).eval()
+        model = student if student is not None else load_student()
+        self.student = (model.for_inference() if fast else model).to(self.device).eval()
         cfg = self.student.config
         self.actions = seqrl.BoxActionConfig(cfg.max_shift, cfg.max_scale)
         self.parallel = parallel
