@@ -41,7 +41,10 @@ def register_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignor
     )
     p.add_argument("--rounds", type=int, default=20, help="A3C rounds (checkpoint after each)")
     p.add_argument("--episodes-per-round", type=int, default=40, help="episodes per worker")
-    p.add_argument("--lr", type=float, default=1e-4, help="RAdam rate (paper: 1e-6)")
+    p.add_argument("--lr", type=float, default=3e-4, help="RAdam rate (paper: 1e-6)")
+    p.add_argument(
+        "--rl-loss-scale", type=float, default=1e-4, help="scale of L_pi + L_v (paper: 1e-3)"
+    )
     p.add_argument("--gamma", type=float, default=0.9, help="discount (paper: 1)")
     p.add_argument("--t-max", type=int, default=5, help="steps between updates (paper: 5)")
     p.add_argument("--beta", type=float, default=0.5, help="transfer-set IoU filter (paper: 0.5)")
@@ -106,6 +109,7 @@ def _run(args: argparse.Namespace) -> int:
         t_max=args.t_max,
         gamma=args.gamma,
         lr=args.lr,
+        rl_loss_scale=args.rl_loss_scale,
         beta=args.beta,
         teachers=teachers,
         student=StudentConfig(backbone=args.backbone).to_dict(),
