@@ -67,7 +67,7 @@ def _config(**kw: object) -> TRASTrainConfig:
         lr=1e-3,
         multiprocess=False,
         chunk_length=12,
-        curriculum={"initial_length": 6, "max_length": 11, "growth": 1, "patience": 2},
+        curriculum={"initial_length": 6, "max_length": 6, "growth": 1, "patience": 2},
         student=SMALL,
     )
     base.update(kw)
@@ -75,7 +75,7 @@ def _config(**kw: object) -> TRASTrainConfig:
 
 
 @torch.no_grad()
-def _evaluate(model: TRASStudent, data, episodes: int = 6) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def _evaluate(model: TRASStudent, data, episodes: int = 8, length: int = 6) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """Mean IoU of the greedy student and mean L1 to the best teacher's action, fixed episodes."""
     progress = torch.zeros(1, 5, dtype=torch.float64)
     import seqrl
@@ -86,7 +86,7 @@ def _evaluate(model: TRASStudent, data, episodes: int = 6) -> tuple[float, float
         data=data,
         role="kd",
         progress=progress,
-        curriculum=seqrl.CurriculumConfig(initial_length=11, max_length=11),
+        curriculum=seqrl.CurriculumConfig(initial_length=length, max_length=length),
         student=StudentConfig(**SMALL),
     )
     ious, l1 = [], []

@@ -200,9 +200,10 @@ class TRASStudent(nn.Module):
         s = self.config.crop_size
         if crops.shape[2:4] != (s, s):
             raise ValueError(f"crops must be {s}x{s}, got {tuple(crops.shape[2:4])}")
-        device = self.pixel_mean.device
-        x = crops.to(device).reshape(b * 2, s, s, 3).flip(-1).permute(0, 3, 1, 2).float()
-        x = (x - self.pixel_mean) / self.pixel_std
+        mean: Tensor = self.pixel_mean  # type: ignore[assignment]
+        std: Tensor = self.pixel_std  # type: ignore[assignment]
+        x = crops.to(mean.device).reshape(b * 2, s, s, 3).flip(-1).permute(0, 3, 1, 2).float()
+        x = (x - mean) / std
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():  # the trunk is frozen: no graph, no activations kept
@@ -242,7 +243,9 @@ class TRASStudent(nn.Module):
         from trackkit.sot.instance import fuse_frozen_batchnorm
 
         fast = copy.deepcopy(self).eval()
-        fast.trunk = fuse_frozen_batchnorm(fast.trunk).to(memory_format=torch.channels_last)
+        fast.trunk = fuse_frozen_batchnorm(fast.trunk).to(  # type: ignore[call-overload]
+            memory_format=torch.channels_last
+        )
         fast.channels_last = True
         return fast
 
