@@ -243,3 +243,18 @@ def test_the_inference_copy_tracks_like_the_trained_student(one_thread: None) ->
         boxes.append(np.stack([trk.update(seq[t]) for t in range(1, 10)]))
     np.testing.assert_allclose(boxes[0], boxes[1], atol=1e-2, rtol=0)
     assert not student.channels_last  # the trained student is left as it was
+
+
+def test_registry_builds_the_tras_family_with_the_shipped_student() -> None:
+    from trackkit.registry import make_tracker, tracker_names
+    from trackkit.sot.tras import load_student, shipped_student_path
+
+    assert shipped_student_path().is_file()
+    assert load_student().meta["objective"] == "kd-rl"
+    assert {"tras", "trast", "trasfust"} <= set(tracker_names("sot"))
+    trk = make_tracker("trasfust", teachers="csrt,kcf", parallel=False)
+    assert isinstance(trk, TRASTracker) and trk.mode == "trasfust"
+    assert trk.teacher_specs == ["csrt", "kcf"]
+    assert make_tracker("trast").teacher_specs == ["csrt"]
+    with pytest.raises(ValueError, match="unknown teacher"):
+        make_tracker("trast", teachers="goturn")
