@@ -10,7 +10,11 @@ sequence and every candidate state):
   student continues from it (``distill.fuse_by_value`` with the student at index 0);
 - ``trasfust``: the teacher whose state has the highest value gives the box (eq. 8).
 
-The LSTM continues from the chosen candidate's state and returns every ``reset_every`` (32)
+Candidates built from the same previous box (after TRAST handed control to its teacher, or at
+the first frame) are the same state and get the value of the first of them, so a tie keeps the
+student (TRAST's ``v_t >= v_t^(t)``) or the first such teacher whatever the float rounding of
+the batched forward. The LSTM continues from the chosen candidate's state and returns every
+``reset_every`` (32)
 frames to its state after the first prediction (Gordon et al. 2018). Candidate states are
 built from the previous boxes, so teachers track frame ``t`` in threads while the student
 computes (``parallel=True``; OpenCV releases the GIL). A teacher that raises, reports
@@ -214,6 +218,10 @@ class TRASTracker:
         mu, v, (h, c) = self.student(torch.from_numpy(crops).to(self.device), state)
         mu = mu.reshape(b, n, 4)[:, 0].double().cpu()
         values = v.reshape(b, n).double().cpu()
+        if n > 1:  # candidates from the same previous box share one state: give them one value
+            same = (cand_prev[:, :, None, :] == cand_prev[:, None, :, :]).all(dim=-1)  # [B,n,n]
+            first = same.to(torch.int64).argmax(dim=2)  # lowest index with the same box
+            values = values.gather(1, first)
         own = seqrl.apply_box_action(mu, self._boxes, config=self.actions)
         own = clamp_box_size(own, self._frame_wh)
         cand = own[:, None, :].repeat(1, n, 1)
