@@ -131,14 +131,14 @@ def test_a_distilling_worker_reduces_its_loss(tmp_path: Path, data, one_thread: 
 
 
 def test_a3c_raises_the_mean_iou(tmp_path: Path, data, one_thread: None) -> None:  # type: ignore[no-untyped-def]
-    """A few hundred steps of kd-rl (one distilling, one autonomous worker) on synthetic
-    sequences raise the greedy student's mean IoU."""
+    """About 1400 steps of kd-rl (one distilling, one autonomous worker, 8 rounds) on synthetic
+    sequences raise the greedy student's mean IoU (0.77 -> 0.88 here)."""
     torch.manual_seed(0)
     before = _evaluate(TRASStudent(StudentConfig(**SMALL), pretrained=True).eval(), data)
-    cfg = _config(objective="kd-rl", workers=2, rounds=4, episodes_per_round=15)
+    cfg = _config(objective="kd-rl", workers=2, rounds=8, episodes_per_round=15)
     model, _ = train_tras(cfg, data, tmp_path, progress=False)
     after = _evaluate(model.eval(), data)
-    assert after[0] > before[0] + 0.02, (before, after)
+    assert after[0] > before[0] + 0.05, (before, after)
 
 
 def test_resume_gives_the_weights_of_an_uninterrupted_run(
