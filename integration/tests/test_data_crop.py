@@ -25,6 +25,19 @@ box_st = st.tuples(finite, finite, positive, positive).map(lambda t: np.array(t)
 def test_context_size_hand_computed() -> None:
     # w=10, h=30: p = 0.5*40 = 20 -> sqrt(30*50)
     assert context_size([0, 0, 10, 30]) == pytest.approx(np.sqrt(30 * 50))
+    assert context_size([10, 30]) == pytest.approx(np.sqrt(30 * 50))  # sizes (w, h)
+    with pytest.raises(ValueError, match="boxes"):
+        context_size([1, 2, 3])
+
+
+def test_context_size_of_tensors_stays_a_tensor() -> None:
+    import torch
+
+    wh = torch.tensor([[10.0, 30.0], [40.0, 40.0]], dtype=torch.float64)
+    got = context_size(wh, context=0.5)
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.float64
+    np.testing.assert_array_equal(got.numpy(), context_size(wh.numpy()))
+    np.testing.assert_allclose(got.numpy(), [np.sqrt(30 * 50), 80.0])
     region = search_region_xywh([[10, 20, 10, 30]], search_factor=2.0)[0]
     side = 2 * np.sqrt(30 * 50)
     np.testing.assert_allclose(region, [15 - side / 2, 35 - side / 2, side, side])

@@ -42,6 +42,87 @@ def test_pairs_negative_share() -> None:
         sample_pairs(valid, 2, rng=rng, stride=[1, 2])
 
 
+def test_pairs_groups_keep_negatives_out_of_the_same_group() -> None:
+    rng = np.random.default_rng(1)
+    valid = [np.ones(10, bool), np.ones(10, bool), np.ones(30, bool)]
+    groups = [0, 0, 1]  # sequences 0 and 1 are two identities of one video
+    for weighting in ("sequence", "frame"):
+        pairs = sample_pairs(
+            valid, 3000, rng=rng, different_sequence_prob=0.5, groups=groups, weighting=weighting
+        )
+        neg = ~pairs.same_sequence
+        g = np.asarray(groups)
+        assert np.all(g[pairs.seq_a[neg]] != g[pairs.seq_b[neg]])
+        assert abs(neg.mean() - 0.5) < 0.05
+    one_group = sample_pairs(valid[:2], 50, rng=rng, different_sequence_prob=1.0, groups=[3, 3])
+    assert one_group.same_sequence.all()
+    with pytest.raises(ValueError, match="groups"):
+        sample_pairs(valid, 2, rng=rng, groups=[0, 1])
+    with pytest.raises(ValueError, match="weighting"):
+        sample_pairs(valid, 2, rng=rng, weighting="video")
+
+
+def test_pairs_frame_weighting_draws_frames_uniformly() -> None:
+    rng = np.random.default_rng(2)
+    valid = [np.ones(10, bool), np.ones(30, bool)]  # 10 and 30 usable frames
+    by_frame = sample_pairs(valid, 8000, rng=rng, different_sequence_prob=0.0, weighting="frame")
+    by_seq = sample_pairs(valid, 8000, rng=rng, different_sequence_prob=0.0)
+    assert abs((by_frame.seq_a == 0).mean() - 0.25) < 0.02  # 10 of 40 frames
+    assert abs((by_seq.seq_a == 0).mean() - 0.5) < 0.02  # 1 of 2 sequences
+    # negatives by frame: the other group's frames uniformly (a 3rd sequence of 10 frames)
+    valid3 = [*valid, np.ones(10, bool)]
+    neg = sample_pairs(
+        valid3, 8000, rng=rng, different_sequence_prob=1.0, groups=[0, 1, 2], weighting="frame"
+    )
+    first0 = neg.seq_a == 0  # the others hold 30 + 10 frames: 3/4 of them in sequence 1
+    assert abs((neg.seq_b[first0] == 1).mean() - 0.75) < 0.04
+
+
+def _row_sampler(seq, frame, video, count, rng, negative_prob, max_gap):  # type: ignore[no-untyped-def]
+    """The row-based pair sampler trackkit.train used before it called sample_pairs."""
+    n = len(seq)
+    support = rng.integers(0, n, size=count)
+    target = np.empty(count, dtype=np.int64)
+    present = rng.random(count) >= negative_prob
+    multi_video = len(np.unique(video)) > 1
+    for k in range(count):
+        i = support[k]
+        if present[k] or not multi_video:
+            present[k] = True
+            cand = np.flatnonzero((seq == seq[i]) & (np.abs(frame - frame[i]) <= max_gap))
+        else:
+            cand = np.flatnonzero(video != video[i])
+        target[k] = cand[rng.integers(0, len(cand))]
+    return support, target, present
+
+
+@given(st.integers(0, 2**31 - 1))
+def test_frame_weighting_with_groups_reproduces_the_row_sampler(seed: int) -> None:
+    gen = np.random.default_rng(seed)
+    lengths = gen.integers(1, 12, size=4)
+    valid = [gen.random(n) < 0.6 for n in lengths]
+    for v in valid:
+        v[0] = True
+    groups = np.array([0, 0, 1, 2]) if seed % 2 else np.array([5, 5, 5, 5])
+    seq = np.concatenate([np.full(v.sum(), s) for s, v in enumerate(valid)])
+    frame = np.concatenate([np.flatnonzero(v) for v in valid])
+    s, t, present = _row_sampler(seq, frame, groups[seq], 50, np.random.default_rng(seed), 0.3, 3)
+    pairs = sample_pairs(
+        valid,
+        50,
+        rng=np.random.default_rng(seed),
+        max_gap=3,
+        different_sequence_prob=0.3,
+        groups=groups,
+        weighting="frame",
+    )
+    np.testing.assert_array_equal(pairs.seq_a, seq[s])
+    np.testing.assert_array_equal(pairs.frame_a, frame[s])
+    np.testing.assert_array_equal(pairs.seq_b, seq[t])
+    np.testing.assert_array_equal(pairs.frame_b, frame[t])
+    np.testing.assert_array_equal(pairs.same_sequence, present)
+
+
 @given(st.integers(0, 2**31 - 1))
 def test_episodes_are_regular_and_in_range(seed: int) -> None:
     rng = np.random.default_rng(seed)

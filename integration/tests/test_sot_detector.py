@@ -49,9 +49,10 @@ def test_retina_targets_force_the_best_anchor() -> None:
     ops = RetinaOps(DetectorConfig())
     small = torch.tensor([[120.0, 120.0, 140.0, 140.0]])  # IoU with any 64x64 anchor < 0.3
     t = ops.targets(small, torch.ones(1), (33, 33))
-    assert t["label"].sum() >= 1  # the best anchor is positive anyway
+    assert t["positive"].sum() >= 1  # the best anchor is positive anyway
+    assert torch.equal(t["cls_targets"][..., 0], t["positive"])
     t0 = ops.targets(small, torch.zeros(1), (33, 33))
-    assert t0["label"].sum() == 0 and t0["valid"].sum() == 33 * 33
+    assert t0["positive"].sum() == 0 and t0["cls_weights"].sum() == 33 * 33
 
 
 def test_resnet18_trunk_option_builds_and_detects() -> None:

@@ -1,4 +1,4 @@
-"""SiamRPN post-processing, crop geometry and the support buffer against slow references."""
+"""SiamRPN post-processing and crop geometry against slow references."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trackkit.sot import (
-    SupportBuffer,
     change_penalty,
     cosine_window,
     crop_search_regions,
@@ -165,21 +164,3 @@ def test_crop_box_round_trip_and_pixels() -> None:
 def test_search_scale_maps_context_size_to_exemplar() -> None:
     s = search_scale(torch.tensor([[40.0, 40.0]]), exemplar_size=127, context=0.5)
     assert s.item() == pytest.approx(127 / 80)
-
-
-def test_support_buffer_keeps_first_frame_fifo() -> None:
-    feats = torch.arange(2, dtype=torch.float32).reshape(2, 1, 1, 1, 1).expand(2, 2, 1, 1, 1)
-    buf = SupportBuffer.from_first_frame(feats.clone(), torch.zeros(2, 2, 4), capacity=5)
-    assert buf.valid.sum(1).tolist() == [2, 2]
-    for i in range(7):
-        mask = torch.tensor([True, i % 2 == 0])
-        buf.add(torch.full((2, 1, 1, 1), 10.0 + i), torch.full((2, 4), float(i)), mask)
-    # sequence 0: 7 samples cycled through 3 slots -> samples 4, 5, 6 remain; first frame kept
-    assert buf.features[0, :2].flatten().tolist() == [0.0, 0.0]
-    assert sorted(buf.features[0, 2:].flatten().tolist()) == [14.0, 15.0, 16.0]
-    assert buf.valid[0].all()
-    # sequence 1: samples 0, 2, 4, 6 -> 2, 4, 6 remain
-    assert buf.features[1, :2].flatten().tolist() == [1.0, 1.0]
-    assert sorted(buf.features[1, 2:].flatten().tolist()) == [12.0, 14.0, 16.0]
-    with pytest.raises(ValueError, match="capacity"):
-        SupportBuffer.from_first_frame(feats, torch.zeros(2, 2, 4), capacity=2)

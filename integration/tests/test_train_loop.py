@@ -172,10 +172,13 @@ def test_bad_arguments(tmp_path: Path, kw: dict, match: str) -> None:
         run_training(step_fn, state, tmp_path, progress=False, **kw)
 
 
-def test_unserialisable_metric_is_a_clear_error(tmp_path: Path) -> None:
+def test_unserialisable_metric_or_config_is_a_clear_error(tmp_path: Path) -> None:
     state = TrainState()
     with pytest.raises(TypeError, match="JSON"):
         run_training(lambda s: {"x": object()}, state, tmp_path, steps=1, progress=False)
+    state = TrainState(config={"path": Path("x")})
+    with pytest.raises(TypeError, match="config must be JSON"):
+        run_training(lambda s: {}, state, tmp_path, steps=1, progress=False)
 
 
 def test_progress_bar_shows_running_metrics(

@@ -48,22 +48,42 @@ class TrackerEntry:
 def _instance_tracker(
     name: str,
     *,
-    device: str = "cpu",
+    device: str | None = None,
     checkpoint: str | Path | None = None,
+    detector: Any = None,
     online_update: bool = True,
     config: Any = None,
 ) -> Any:
-    """Retina-MAML / FCOS-MAML (Wang et al. 2020) with the shipped or a given checkpoint.
+    """Retina-MAML / FCOS-MAML (Wang et al. 2020) with the shipped or a given detector.
 
-    Options: ``device``; ``checkpoint`` (a detector checkpoint instead of the shipped one);
+    Options: ``device`` (default: the CPU, or the given detector's device); ``checkpoint`` (a
+    detector checkpoint instead of the shipped one) or ``detector`` (an already loaded
+    :class:`trackkit.sot.InstanceDetector`, never mutated; its head must match ``name``);
     ``online_update`` (False: first-frame adaptation only); ``config`` (a full
-    :class:`trackkit.sot.TrackerConfig`, overriding the checkpoint's validated settings).
+    :class:`trackkit.sot.TrackerConfig` instead of the checkpoint's validated settings).
     """
-    from trackkit.sot import InstanceTracker, load_detector, shipped_checkpoint, tracker_config_for
-
-    det = load_detector(
-        checkpoint if checkpoint is not None else shipped_checkpoint(name), device=device
+    from trackkit.sot import (
+        InstanceDetector,
+        InstanceTracker,
+        load_detector,
+        shipped_checkpoint,
+        tracker_config_for,
     )
+
+    if detector is not None:
+        if checkpoint is not None:
+            raise ValueError("give checkpoint or detector, not both")
+        if not isinstance(detector, InstanceDetector):
+            raise TypeError(f"detector must be an InstanceDetector, got {type(detector).__name__}")
+        head = name.split("-")[0]
+        if detector.config.head != head:
+            raise ValueError(
+                f"{name} needs a {head!r} detector, got a {detector.config.head!r} one"
+            )
+        det = detector
+    else:
+        path = checkpoint if checkpoint is not None else shipped_checkpoint(name)
+        det = load_detector(path, device=device or "cpu")
     cfg = config if config is not None else tracker_config_for(det, online_update=online_update)
     return InstanceTracker(det, config=cfg, device=device)
 

@@ -55,12 +55,7 @@ def run_demo(
 
     from trackkit.data import AnnotatedVideoWriter, draw_boxes, synthetic_sot_sequence
     from trackkit.eval import evaluate_sot
-    from trackkit.sot import (
-        InstanceTracker,
-        load_detector,
-        shipped_checkpoint,
-        tracker_config_for,
-    )
+    from trackkit.registry import make_tracker
 
     seq = synthetic_sot_sequence(
         length=length,
@@ -72,8 +67,7 @@ def run_demo(
         occlusion=0.5,
         target_speed=3.0,
     )
-    det = load_detector(shipped_checkpoint(tracker_name), device=device)
-    tracker = InstanceTracker(det, config=tracker_config_for(det), device=device)
+    tracker = make_tracker(tracker_name, device=device)
     boxes = np.empty((len(seq), 4))
     boxes[0] = seq.boxes_xywh[0]
     tracker.init(seq[0], seq.boxes_xywh[0])

@@ -9,6 +9,8 @@ colour (SiamFC, Bertinetto et al. 2016, sec. 2.4).
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -42,15 +44,34 @@ def _out_wh(out_size: int | tuple[int, int]) -> tuple[int, int]:
     return w, h
 
 
-def context_size(boxes_xywh: ArrayLike, *, context: float = 0.5) -> NDArray[np.float64]:
+def context_size(boxes: ArrayLike, *, context: float = 0.5) -> Any:
     """Side of the square exemplar with context: ``sqrt((w + p) * (h + p))``, ``p = c (w + h)``.
 
     ``context=0.5`` is SiamFC's amount (Bertinetto et al. 2016, sec. 2.4), also used by
-    SiamRPN. Input ``[..., 4]``, output ``[...]``.
+    SiamRPN (Li et al. 2018) and the instance trackers of Wang et al. 2020.
+
+    Args:
+        boxes: ``[..., 4]`` xywh boxes or ``[..., 2]`` sizes (w, h): the last two numbers are
+            the width and height. A numpy array or anything array-like, or a torch ``Tensor``
+            (computed with tensor operations on its device and dtype, so a tensor comes back).
+        context: the padding ``p`` as a fraction of ``w + h``.
+
+    Returns:
+        ``[...]`` sides (``float64`` array, or a tensor for a tensor input).
     """
-    b = _as_boxes(boxes_xywh, "boxes_xywh")
-    pad = context * (b[..., 2] + b[..., 3])
-    return np.sqrt((b[..., 2] + pad) * (b[..., 3] + pad))
+    b: Any = boxes if _is_tensor(boxes) else np.asarray(boxes, dtype=np.float64)
+    if b.shape[-1] not in (2, 4):
+        raise ValueError(
+            f"boxes must have shape [..., 4] (xywh) or [..., 2] (wh), got {tuple(b.shape)}"
+        )
+    w, h = b[..., -2], b[..., -1]
+    pad = context * (w + h)
+    return ((w + pad) * (h + pad)) ** 0.5
+
+
+def _is_tensor(x: object) -> bool:
+    """A torch tensor, recognised without importing torch (``trackkit.data`` stays light)."""
+    return type(x).__module__.startswith("torch") and hasattr(x, "shape")
 
 
 def search_region_xywh(

@@ -58,13 +58,15 @@ def sample_pairs(
     max_gap: int = 100,
     different_sequence_prob: float = 0.2,
     stride: int | AbcSequence[int] = 1,
+    groups: ArrayLike | None = None,
+    weighting: str = "sequence",
 ) -> PairIndex:
     """Sample training image pairs as in Retina-/FCOS-MAML (Wang et al. 2020, sec. 3.2).
 
     "These two images may come from either the same sequence or different sequences"
     (following DaSiamRPN, Zhu et al. 2018). A same-sequence pair takes two valid frames at most
     ``max_gap`` apart; with probability ``different_sequence_prob`` the second image comes from
-    another sequence (a negative pair; needs at least two usable sequences).
+    another sequence (a negative pair; needs sequences of at least two groups).
 
     Args:
         valid: per sequence, ``bool [T_s]`` frames with a visible, annotated target.
@@ -74,13 +76,27 @@ def sample_pairs(
         different_sequence_prob: share of negative pairs.
         stride: keep only every ``stride``-th frame (per sequence or one for all); the paper
             samples LaSOT every 3rd and TrackingNet every 10th frame.
+        groups: ``int [S]`` group of each sequence (e.g. its video: the identities of one MOT
+            video are separate sequences that show each other); a negative pair's second image
+            comes from a sequence of another group. Default: every sequence its own group.
+        weighting: ``"sequence"`` (default) draws the first image's sequence uniformly, then a
+            frame, and a negative's sequence uniformly among the other groups' sequences;
+            ``"frame"`` draws every image uniformly among all usable frames (long sequences
+            weigh more).
     """
     masks = _masks(valid)
     if num_pairs < 0 or max_gap < 0 or not 0 <= different_sequence_prob <= 1:
         raise ValueError("need num_pairs >= 0, max_gap >= 0, 0 <= different_sequence_prob <= 1")
+    if weighting not in ("sequence", "frame"):
+        raise ValueError(f"weighting must be 'sequence' or 'frame', got {weighting!r}")
     strides = [int(stride)] * len(masks) if isinstance(stride, int) else [int(s) for s in stride]
     if len(strides) != len(masks) or min(strides) < 1:
         raise ValueError(f"stride must be >= 1, one value or one per sequence, got {stride!r}")
+    group = np.arange(len(masks)) if groups is None else np.asarray(groups).reshape(-1)
+    if group.shape != (len(masks),):
+        raise ValueError(
+            f"groups must hold one value per sequence ({len(masks)}), got {group.shape}"
+        )
     frames = []
     for m, s in zip(masks, strides):
         keep = np.zeros_like(m)
@@ -90,18 +106,28 @@ def sample_pairs(
     if not usable.any():
         raise ValueError("no sequence has a valid frame")
     seq_ids = np.flatnonzero(usable)
-    seq_a = rng.choice(seq_ids, size=num_pairs)
+    if weighting == "frame":
+        all_seq = np.concatenate([np.full(frames[s].size, s) for s in seq_ids])
+        all_frame = np.concatenate([frames[s] for s in seq_ids])
+        first = rng.integers(all_seq.size, size=num_pairs)
+        seq_a = all_seq[first]
+    else:
+        seq_a = rng.choice(seq_ids, size=num_pairs)
     negative = rng.random(num_pairs) < different_sequence_prob
-    if seq_ids.size < 2:
+    if np.unique(group[seq_ids]).size < 2:
         negative[:] = False
     fa = np.empty(num_pairs, dtype=np.int64)
     sb = seq_a.copy()
     fb = np.empty(num_pairs, dtype=np.int64)
     for i in range(num_pairs):
         cand = frames[seq_a[i]]
-        fa[i] = cand[rng.integers(cand.size)]
-        if negative[i]:
-            other = seq_ids[seq_ids != seq_a[i]]
+        fa[i] = all_frame[first[i]] if weighting == "frame" else cand[rng.integers(cand.size)]
+        if negative[i] and weighting == "frame":
+            other = np.flatnonzero(group[all_seq] != group[seq_a[i]])
+            j = other[rng.integers(other.size)]
+            sb[i], fb[i] = all_seq[j], all_frame[j]
+        elif negative[i]:
+            other = seq_ids[group[seq_ids] != group[seq_a[i]]]
             sb[i] = other[rng.integers(other.size)]
             cb = frames[sb[i]]
             fb[i] = cb[rng.integers(cb.size)]

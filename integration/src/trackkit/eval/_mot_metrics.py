@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from trackkit.data._mot import MOTRows
+from trackkit.data import MOTRows
 from trackkit.eval._clear import CLEARScores, clear_mot
 from trackkit.eval._hota import HOTAScores, hota
 from trackkit.eval._identity import IdentityScores, identity_metrics

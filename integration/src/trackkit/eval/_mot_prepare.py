@@ -21,7 +21,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import linear_sum_assignment
 
-from trackkit.data._mot import MOTRows
+from trackkit.data import MOTRows
+from trackkit.eval._iou import iou_xywh
 
 __all__ = ["MOT17_DISTRACTOR_CLASSES", "MOTEvalInput", "iou_matrix_xywh", "prepare_mot_eval"]
 
@@ -35,15 +36,7 @@ def iou_matrix_xywh(boxes_a: ArrayLike, boxes_b: ArrayLike) -> NDArray[np.float6
     """IoU ``[N, M]`` of ``xywh`` boxes; pairs involving a box without area score 0."""
     a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
-    a1, a2 = a[:, None, :2], a[:, None, :2] + a[:, None, 2:]
-    b1, b2 = b[None, :, :2], b[None, :, :2] + b[None, :, 2:]
-    wh = np.clip(np.minimum(a2, b2) - np.maximum(a1, b1), 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    area_a = a[:, 2] * a[:, 3]
-    area_b = b[:, 2] * b[:, 3]
-    union = area_a[:, None] + area_b[None, :] - inter
-    inter[(area_a <= _EPS)[:, None] | (area_b <= _EPS)[None, :] | (union <= _EPS)] = 0.0
-    return inter / np.where(union <= _EPS, 1.0, union)
+    return iou_xywh(a[:, None, :], b[None, :, :])
 
 
 @dataclass(frozen=True)

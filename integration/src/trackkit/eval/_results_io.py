@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from trackkit.data._text import read_numeric_rows
+from trackkit.data import read_numeric_rows
 
 __all__ = ["read_otb_results", "write_otb_results"]
 

@@ -48,20 +48,25 @@ __all__ = [
 class SOTTracker(Protocol):
     """A single-object tracker: ``init(frame, box_xywh)`` then ``update(frame) -> box_xywh``."""
 
-    def init(self, frame: NDArray[np.uint8], box_xywh: NDArray[np.float64]) -> Any: ...
+    def init(self, frame: NDArray[np.uint8], box_xywh: NDArray[np.float64]) -> Any:
+        """Start on the first frame with the initial box (0-based ``xywh``)."""
 
-    def update(self, frame: NDArray[np.uint8]) -> Any: ...
+    def update(self, frame: NDArray[np.uint8]) -> Any:
+        """Track the next frame: ``box_xywh`` or ``(box_xywh, ok)``."""
 
 
 @runtime_checkable
 class MOTTracker(Protocol):
     """A multi-object tracker over detections (the ``assoc`` tracker contract)."""
 
-    def reset(self) -> None: ...
+    def reset(self) -> None:
+        """Forget every track (a new sequence starts)."""
 
     def update(
         self, boxes_xyxy: NDArray[np.float64], scores: NDArray[np.float64], embeddings: Any = None
-    ) -> Any: ...
+    ) -> Any:
+        """One frame's detections in; the reported tracks (``ids``, ``boxes_xyxy``,
+        ``scores``) out."""
 
 
 @runtime_checkable
@@ -72,7 +77,8 @@ class SequenceMOTTracker(Protocol):
     itself spent (what the runner reports as speed).
     """
 
-    def track(self, sequence: MOTSequence) -> tuple[MOTRows, float]: ...
+    def track(self, sequence: MOTSequence) -> tuple[MOTRows, float]:
+        """Track a whole sequence: ``(tracks, seconds spent tracking)``."""
 
 
 def _as_box(result: Any, previous: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -179,11 +185,11 @@ class BatchSOTTracker(Protocol):
     """A single-object tracker of ``B`` sequences in lock step (``InstanceTracker``):
     ``init_batch(frames, boxes_xywh[B, 4])``, then ``update_batch(frames) -> boxes[B, 4]``."""
 
-    def init_batch(
-        self, frames: list[NDArray[np.uint8]], boxes_xywh: NDArray[np.float64]
-    ) -> Any: ...
+    def init_batch(self, frames: list[NDArray[np.uint8]], boxes_xywh: NDArray[np.float64]) -> Any:
+        """Start ``B`` sequences on their first frames with initial boxes ``[B, 4]``."""
 
-    def update_batch(self, frames: list[NDArray[np.uint8]]) -> Any: ...
+    def update_batch(self, frames: list[NDArray[np.uint8]]) -> Any:
+        """Track the next frame of every sequence: boxes ``[B, 4]``."""
 
 
 def run_sot_batch(

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from trackkit.eval._iou import iou_xywh
+
 __all__ = [
     "NORM_PRECISION_THRESHOLDS",
     "OVERLAP_THRESHOLDS",
@@ -73,12 +75,8 @@ def overlaps_xywh(pred_xywh: ArrayLike, gt_xywh: ArrayLike) -> NDArray[np.float6
     pv, gv = _valid(p), _valid(g)
     out = np.full(p.shape[0], np.nan)
     both = pv & gv
-    pp, gg = p[both], g[both]
-    iw = np.minimum(pp[:, 0] + pp[:, 2], gg[:, 0] + gg[:, 2]) - np.maximum(pp[:, 0], gg[:, 0])
-    ih = np.minimum(pp[:, 1] + pp[:, 3], gg[:, 1] + gg[:, 3]) - np.maximum(pp[:, 1], gg[:, 1])
-    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
-    union = pp[:, 2] * pp[:, 3] + gg[:, 2] * gg[:, 3] - inter
-    out[both] = np.clip(inter / union, 0.0, 1.0)  # rounding can push identical boxes past 1
+    iou = iou_xywh(p[both], g[both])
+    out[both] = np.clip(iou, 0.0, 1.0)  # rounding can push identical boxes past 1
     out[gv & ~pv] = 0.0
     return out
 

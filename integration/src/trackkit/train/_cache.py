@@ -1,11 +1,11 @@
-"""Training crops for paper 000's offline MAML, with their frozen-trunk features cached.
+"""Training crops for Wang et al. 2020's offline MAML, with their frozen-trunk features cached.
 
-The trunk is frozen during offline training (paper 000 freezes the first three ResNet blocks; we
-freeze the whole trunk to fit a 2-core CPU), so the features of every augmented crop are computed
-once and stored (float16). For each sampled frame we keep
+The trunk is frozen during offline training (Wang et al. 2020 freeze the first three ResNet
+blocks; we freeze the whole trunk to fit a 2-core CPU), so the features of every augmented crop
+are computed once and stored (float16). For each sampled frame we keep
 
-- a support triplet: crops centred on the target, zoomed by 1, ``zoom`` and ``1/zoom`` (paper
-  000, Sec. 3: "The first image will be zoomed in/out by a constant factor (1.08 in our
+- a support triplet: crops centred on the target, zoomed by 1, ``zoom`` and ``1/zoom`` (Wang et
+  al. 2020, Sec. 3: "The first image will be zoomed in/out by a constant factor (1.08 in our
   experiments) so that a support set with three images is constructed"), with a small jitter;
 - a target crop: the search region a tracker would see, with the target shifted and rescaled at
   random ("standard data augmentation mechanisms like random scaling and shifting").
@@ -28,6 +28,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from trackkit.data import Sequence as SotSequence
+from trackkit.data import sample_pairs
 from trackkit.sot.instance import (
     SearchRegionConfig,
     crop_search_regions,
@@ -44,7 +45,7 @@ class CacheConfig:
 
     Attributes:
         frames_per_sequence: frames sampled (evenly) from each sequence with a visible target.
-        zoom: support zoom factor (paper 000: 1.08).
+        zoom: support zoom factor (Wang et al. 2020: 1.08).
         support_jitter_px: uniform jitter of the support crops' target position (crop pixels).
         target_shift_px: the target sits up to this many crop pixels off-centre in target crops.
         target_scale_jitter: target crops are rescaled by ``exp(U(-j, j))``.
@@ -243,7 +244,9 @@ def sample_cache_pairs(
     negative_prob: float = 0.2,
     max_gap: int = 100,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
-    """Sample training pairs (paper 000 after DaSiamRPN: same or different sequence).
+    """Sample training pairs of cached crops (Wang et al. 2020 after DaSiamRPN: same or other
+    sequence): :func:`trackkit.data.sample_pairs` over the cached frames, by frame, with the
+    videos as groups.
 
     Args:
         cache: the cached crops.
@@ -265,17 +268,32 @@ def sample_cache_pairs(
     seq = cache.sequence_ids.numpy()
     frame = cache.frame_ids.numpy()
     video = seq if cache.video_ids is None else cache.video_ids.numpy()
-    n = len(seq)
-    support = rng.integers(0, n, size=count)
-    target = np.empty(count, dtype=np.int64)
-    present = rng.random(count) >= negative_prob
-    multi_video = len(np.unique(video)) > 1
-    for k in range(count):
-        i = support[k]
-        if present[k] or not multi_video:
-            present[k] = True
-            cand = np.flatnonzero((seq == seq[i]) & (np.abs(frame - frame[i]) <= max_gap))
-        else:
-            cand = np.flatnonzero(video != video[i])
-        target[k] = cand[rng.integers(0, len(cand))]
-    return support, target, present
+    n_seq = int(seq.max()) + 1
+    valid = [np.zeros(0, dtype=bool)] * n_seq
+    groups = np.full(n_seq, -1, dtype=np.int64)
+    for s in np.unique(seq):
+        rows = seq == s
+        mask = np.zeros(int(frame[rows].max()) + 1, dtype=bool)
+        mask[frame[rows]] = True
+        valid[s] = mask
+        groups[s] = int(video[rows][0])
+    pairs = sample_pairs(
+        valid,
+        count,
+        rng=rng,
+        max_gap=max_gap,
+        different_sequence_prob=negative_prob,
+        groups=groups,
+        weighting="frame",
+    )
+    # (sequence, frame) -> cache row (each frame is cached once per sequence)
+    span = int(frame.max()) + 1
+    keys = seq.astype(np.int64) * span + frame
+    order = np.argsort(keys)
+
+    def rows_of(s: NDArray[np.int64], f: NDArray[np.int64]) -> NDArray[np.int64]:
+        return order[np.searchsorted(keys[order], s * span + f)].astype(np.int64)
+
+    support = rows_of(pairs.seq_a, pairs.frame_a)
+    target = rows_of(pairs.seq_b, pairs.frame_b)
+    return support, target, pairs.same_sequence

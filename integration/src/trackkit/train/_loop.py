@@ -247,6 +247,10 @@ def run_training(
         raise ValueError(f"eval_every must be an integer >= 1 or None, got {eval_every!r}")
     if stop_after is not None and (not isinstance(stop_after, int) or stop_after < 0):
         raise ValueError(f"stop_after must be an integer >= 0 or None, got {stop_after!r}")
+    try:
+        json.dumps(state.config)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"state.config must be JSON-serialisable: {err}") from None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if resume is not None:

@@ -32,7 +32,18 @@ from ._boxes import (
 )
 from ._coding import centerness_target, decode_deltas, decode_ltrb, encode_deltas, encode_ltrb
 from ._decode import batched_nms, decode_fcos, decode_retinanet, nms_mask, postprocess_detections
-from ._detloss import fcos_loss, retinanet_loss, retinatrack_loss
+from ._detloss import (
+    NORMALIZE_MODES,
+    FCOSTargets,
+    RetinaNetTargets,
+    fcos_loss,
+    fcos_target_loss,
+    fcos_targets,
+    retinanet_loss,
+    retinanet_target_loss,
+    retinanet_targets,
+    retinatrack_loss,
+)
 from ._fcos import FCOSHead
 from ._fpn import FPN
 from ._losses import (
@@ -62,16 +73,19 @@ __all__: list[str] = [
     "FCOS_SCALE_RANGES",
     "FPN",
     "MOBILENET_V2_CHANNELS",
+    "NORMALIZE_MODES",
     "TRACKING_ANCHOR_RATIOS",
     "TRACKING_ANCHOR_SIZES",
     "FCOSAssignment",
     "FCOSHead",
+    "FCOSTargets",
     "FrozenBatchNorm2d",
     "IoUAssignment",
     "MobileNetV2Backbone",
     "MobileNetV2Classifier",
     "ResNet18Backbone",
     "RetinaNetHead",
+    "RetinaNetTargets",
     "RetinaTrackHead",
     "assign_by_iou",
     "assign_fcos",
@@ -94,6 +108,8 @@ __all__: list[str] = [
     "encode_deltas",
     "encode_ltrb",
     "fcos_loss",
+    "fcos_target_loss",
+    "fcos_targets",
     "feature_sizes_of",
     "find_mobilenet_v2_weights",
     "gather_gt",
@@ -113,6 +129,8 @@ __all__: list[str] = [
     "reduce_loss",
     "retinanet_loss",
     "retinanet_sizes",
+    "retinanet_target_loss",
+    "retinanet_targets",
     "retinatrack_loss",
     "sigmoid_focal_loss",
     "smooth_l1_loss",

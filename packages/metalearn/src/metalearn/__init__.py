@@ -11,6 +11,13 @@ from ._inner import LossFn, batch_loss, gradient_descent, inner_loop, resolve_ad
 from ._learner import MAMLConfig, MetaLearner, MetaStepResult
 from ._lr import ElementwiseLR, FixedLR, KernelwiseLR, LearnedLR, ScalarLR
 from ._multistep import MultiStepSchedule, multi_step_loss, multi_step_weights
+from ._online import (
+    BATCHING_MODES,
+    SampleLossFn,
+    SupportBuffer,
+    adapt_batched,
+    weighted_mean,
+)
 from ._similarity import similarity_weighted_init, task_similarity
 from ._tasks import (
     Task,
@@ -25,6 +32,7 @@ from ._vmap import vmap_query_losses
 __version__ = "0.1.0"
 
 __all__ = [
+    "BATCHING_MODES",
     "Adapter",
     "ElementwiseLR",
     "FixedLR",
@@ -35,8 +43,11 @@ __all__ = [
     "MetaLearner",
     "MetaStepResult",
     "MultiStepSchedule",
+    "SampleLossFn",
     "ScalarLR",
+    "SupportBuffer",
     "Task",
+    "adapt_batched",
     "batch_loss",
     "gather_task",
     "gradient_descent",
@@ -53,4 +64,5 @@ __all__ = [
     "stack_trees",
     "task_similarity",
     "vmap_query_losses",
+    "weighted_mean",
 ]

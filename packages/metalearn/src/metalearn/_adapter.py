@@ -1,9 +1,9 @@
-"""Online adaptation for trackers (paper 000, Algorithm 1; paper 001, Sec. III-C).
+"""Online adaptation for trackers (Wang et al. 2020, Algorithm 1; paper 001, Sec. III-C).
 
 An `Adapter` holds the current fast weights of the adapted parameters and a support buffer.
 First frame: `adapt(support, steps=5)` (reset to the meta-learned init, GD5). Later frames:
 `add(...)` confident samples and `update(steps=1)` every few frames (GD1 from the current fast
-weights). The buffer has a capacity (30 in paper 000); pinned samples (the first frame's) are
+weights). The buffer has a capacity (30 in Wang et al. 2020); pinned samples (the first frame's) are
 never evicted, the oldest unpinned sample goes first.
 """
 
@@ -16,7 +16,14 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from ._inner import LossFn, _as_lr, _check_lr_names, batch_loss, resolve_adapted
+from ._inner import (
+    LossFn,
+    _as_lr,
+    _check_lr_names,
+    batch_loss,
+    gradient_descent,
+    resolve_adapted,
+)
 from ._lr import FixedLR, LearnedLR
 from ._tree import check_device, leading_size, stack_trees, tree_map
 
@@ -44,7 +51,7 @@ class Adapter:
         loss_fn: `loss_fn(outputs, targets) -> Tensor[]` on a collated batch.
         lr: learned rates from meta-training (`KernelwiseLR` etc.), `FixedLR` or a float.
         adapted: adapted parameter names (default: all that require grad).
-        capacity: maximum buffered samples (paper 000: 30, first frame always kept).
+        capacity: maximum buffered samples (Wang et al. 2020: 30, first frame always kept).
         collate_fn: list of samples -> `(inputs, targets)` batch.
         init: initial fast weights (default: the module's parameters), e.g. from
             `similarity_weighted_init` (paper 001, eq. 7).
@@ -156,18 +163,12 @@ class Adapter:
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
             raise ValueError(f"steps must be an int >= 0, got {steps!r}")
         batch = self.support()
-        theta = {n: p.detach() for n, p in start.items()}
-        for k in range(steps):
-            with torch.enable_grad():
-                leaf = {n: p.requires_grad_(True) for n, p in theta.items()}
-                loss = batch_loss(self.model, leaf, batch, self.loss_fn)
-                grads = torch.autograd.grad(
-                    loss, [leaf[n] for n in self.names], allow_unused=True, materialize_grads=True
-                )
-            with torch.no_grad():
-                scaled = self.lr(dict(zip(self.names, grads)), k)
-                theta = {n: leaf[n].detach() - scaled[n] for n in self.names}
-        return theta
+
+        def loss(theta: dict[str, Tensor]) -> Tensor:
+            return batch_loss(self.model, theta, batch, self.loss_fn)
+
+        start = {n: start[n] for n in self.names}
+        return gradient_descent(loss, start, steps=steps, lr=self.lr, track_graph=False)[-1]
 
     def adapt(
         self, support: Any | None = None, *, steps: int = 5, pinned: bool = True
@@ -177,7 +178,7 @@ class Adapter:
         Args:
             support: optional batch `(inputs, targets)` (e.g. augmented first-frame samples);
                 if given, the buffer is cleared and these samples are added (pinned by default).
-            steps: GD steps (paper 000, Algorithm 1: 5).
+            steps: GD steps (Wang et al. 2020, Algorithm 1: 5).
             pinned: whether the given support samples are never evicted.
 
         Returns:

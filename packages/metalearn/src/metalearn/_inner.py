@@ -1,4 +1,6 @@
-"""The functional inner loop: K steps of gradient descent on a parameter dict (paper 000, eq. 1/5).
+"""The functional inner loop: K steps of gradient descent on a parameter dict.
+
+Wang et al. 2020, "Tracking by Instance Detection: A Meta-Learning Approach", eqs. 1 and 5.
 
 Nothing here mutates a module: parameters live in dicts and the model is evaluated with
 `torch.func.functional_call`. Adapted parameters are the chosen subset; every other parameter and
@@ -138,10 +140,11 @@ def gradient_descent(
     steps: int,
     lr: LRLike,
     first_order: bool = False,
+    track_graph: bool = True,
 ) -> list[dict[str, Tensor]]:
     """K steps of (learned-rate) gradient descent on a parameter dict; pure function.
 
-    `theta_{k+1} = theta_k - alpha(k) ⊙ grad L(theta_k)` (paper 000, eq. 5). Second-order by
+    `theta_{k+1} = theta_k - alpha(k) ⊙ grad L(theta_k)` (Wang et al. 2020, eq. 5). Second-order by
     default: the steps are differentiable (`create_graph=True`) so an outer loss at any
     `theta_k` back-propagates through the inner loop to `theta_0` and to the learned rates. With
     `first_order=True` the inner gradients are treated as constants (FOMAML): `d theta_k /
@@ -154,6 +157,10 @@ def gradient_descent(
         steps: number of GD steps K >= 0.
         lr: `LearnedLR`, `FixedLR` or a float.
         first_order: FOMAML approximation instead of the full second-order graph.
+        track_graph: `False` takes the steps without any graph (online adaptation, Wang et
+            al. 2020, Algorithm 1): each gradient is taken at detached weights, the update is
+            applied under `no_grad` with the rates detached, and every returned tensor is
+            detached (`first_order` is then irrelevant).
 
     Returns:
         `[theta_0, theta_1, ..., theta_K]`, K+1 dicts with the same keys as `params`.
@@ -161,6 +168,8 @@ def gradient_descent(
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be an int >= 0, got {steps!r}")
     rate = _as_lr(lr)
+    if not track_graph:
+        return _descend_without_graph(loss_of_params, params, steps, rate)
     theta = {
         n: (p if p.requires_grad else p.detach().requires_grad_(True)) for n, p in params.items()
     }
@@ -180,6 +189,30 @@ def gradient_descent(
             scaled = rate(dict(zip(names, grads)), k)
             theta = {n: theta[n] - scaled[n] for n in names}
             history.append(theta)
+    return history
+
+
+def _descend_without_graph(
+    loss_of_params: Callable[[dict[str, Tensor]], Tensor],
+    params: Mapping[str, Tensor],
+    steps: int,
+    rate: LearnedLR | FixedLR,
+) -> list[dict[str, Tensor]]:
+    names = list(params)
+    _check_lr_names(rate, names)
+    theta = {n: p.detach() for n, p in params.items()}
+    history = [theta]
+    for k in range(steps):
+        with torch.enable_grad():
+            leaf = {n: p.detach().requires_grad_(True) for n, p in theta.items()}
+            loss = loss_of_params(leaf)
+            grads = torch.autograd.grad(
+                loss, [leaf[n] for n in names], allow_unused=True, materialize_grads=True
+            )
+        with torch.no_grad():
+            scaled = rate(dict(zip(names, grads)), k)
+            theta = {n: leaf[n].detach() - scaled[n] for n in names}
+        history.append(theta)
     return history
 
 
@@ -204,8 +237,8 @@ def inner_loop(
         model: any `nn.Module` that works under `torch.func.functional_call`.
         support: `(inputs, targets)` batch, see `Batch`.
         loss_fn: `loss_fn(outputs, targets) -> Tensor[]`, see `LossFn`.
-        steps: K, 4 in paper 000 (offline), 5 for first-frame adaptation.
-        lr: `KernelwiseLR` (paper 000), `ElementwiseLR`, `ScalarLR`, `FixedLR` or a float.
+        steps: K, 4 in Wang et al. 2020 (offline), 5 for first-frame adaptation.
+        lr: `KernelwiseLR` (Wang et al. 2020), `ElementwiseLR`, `ScalarLR`, `FixedLR` or a float.
         adapted: names of the parameters to adapt (default: all that require grad); the others
             and all buffers are used as stored in the module.
         params: optional `theta_0` for the adapted names (default: the module's own tensors, so

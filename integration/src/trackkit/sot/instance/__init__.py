@@ -38,7 +38,6 @@ from trackkit.sot.instance._postprocess import (
     penalized_scores,
     select_and_interpolate,
 )
-from trackkit.sot.instance._support import SupportBuffer
 from trackkit.sot.instance._tracker import InstanceTracker, check_init_boxes
 
 __all__ = [
@@ -51,7 +50,6 @@ __all__ = [
     "PostprocessConfig",
     "RetinaOps",
     "SearchRegionConfig",
-    "SupportBuffer",
     "TrackerConfig",
     "build_trunk",
     "change_penalty",

@@ -176,7 +176,7 @@ def tracker_config_for(detector: InstanceDetector, *, online_update: bool = True
 def fcos_maml(
     *, device: torch.device | str | None = None, config: TrackerConfig | None = None
 ) -> InstanceTracker:
-    """FCOS-MAML (paper 000) with the shipped meta-trained checkpoint, ready to ``init``.
+    """FCOS-MAML (Wang et al. 2020) with the shipped meta-trained checkpoint, ready to ``init``.
 
     ``config=None`` uses :func:`tracker_config_for` (the validated lost threshold).
     """
@@ -187,7 +187,7 @@ def fcos_maml(
 def retina_maml(
     *, device: torch.device | str | None = None, config: TrackerConfig | None = None
 ) -> InstanceTracker:
-    """Retina-MAML (paper 000) with the shipped meta-trained checkpoint, ready to ``init``.
+    """Retina-MAML (Wang et al. 2020) with the shipped meta-trained checkpoint, ready to ``init``.
 
     ``config=None`` uses :func:`tracker_config_for` (the validated lost threshold).
     """

@@ -1,4 +1,4 @@
-"""Frozen configuration of the instance-detector trackers (paper 000), one dataclass per part."""
+"""Frozen configuration of the instance-detector trackers (Wang et al. 2020), one dataclass each."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class SearchRegionConfig:
 
     The target's context-padded size ``sqrt((w + p)(h + p))``, ``p = context * (w + h)``, is
     scaled to ``exemplar_size`` pixels (SiamFC/SiamRPN convention, context 0.5, 127 px) and a
-    ``search_size`` square (paper 000: 263x263) is cut around the box centre. A square target
+    ``search_size`` square (Wang et al. 2020: 263x263) is cut around the box centre. A square target
     therefore appears about 64 px wide, the size of Retina-MAML's single anchor.
     """
 
@@ -48,7 +48,8 @@ class PostprocessConfig:
         penalty_k: scale/aspect change penalty strength.
         window_influence: weight of the cosine window.
         shape_lr: shape interpolation rate (scaled by penalty * score).
-        lost_threshold: if every score is below it, the previous box is kept (paper 000: 0.1).
+        lost_threshold: if every score is below it, the previous box is kept (Wang et al.
+            2020: 0.1).
         min_size: smallest box side in image pixels kept in the tracker state.
     """
 
@@ -71,7 +72,7 @@ class PostprocessConfig:
 
 @dataclass(frozen=True)
 class AdaptationConfig:
-    """First-frame domain adaptation and online updating (paper 000, Section 4.3, Algorithm 1).
+    """First-frame domain adaptation and online updating (Wang et al. 2020, Sec. 4.3, Alg. 1).
 
     Attributes:
         init_steps: gradient steps on the augmented first frame (paper: 5).

@@ -14,7 +14,7 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor
 
-from trackkit.data import crop_and_resize
+from trackkit.data import context_size, crop_and_resize
 
 __all__ = [
     "crop_search_regions",
@@ -27,7 +27,8 @@ __all__ = [
 def search_scale(size_wh: Tensor, *, exemplar_size: int = 127, context: float = 0.5) -> Tensor:
     """Scale (crop px per image px) mapping the context-padded target size to ``exemplar_size``.
 
-    ``scale = exemplar_size / sqrt((w + p)(h + p))`` with ``p = context * (w + h)`` (SiamFC).
+    ``scale = exemplar_size / context_size(w, h)`` with ``trackkit.data.context_size`` =
+    ``sqrt((w + p)(h + p))``, ``p = context * (w + h)`` (SiamFC, Bertinetto et al. 2016).
 
     Args:
         size_wh: ``Tensor[..., 2]`` target width and height in image pixels, positive.
@@ -35,9 +36,7 @@ def search_scale(size_wh: Tensor, *, exemplar_size: int = 127, context: float = 
     Returns:
         ``Tensor[...]`` scales.
     """
-    w, h = size_wh[..., 0], size_wh[..., 1]
-    pad = context * (w + h)
-    return exemplar_size / torch.sqrt((w + pad) * (h + pad))
+    return exemplar_size / context_size(size_wh, context=context)
 
 
 def image_to_crop(boxes_xyxy: Tensor, centers: Tensor, scales: Tensor, out_size: int) -> Tensor:

@@ -1,10 +1,13 @@
-"""The instance detector of paper 000: a frozen stride-8 trunk and a meta-learned head.
+"""The instance detector of Retina-MAML / FCOS-MAML (Wang et al. 2020).
+
+A frozen stride-8 trunk and a meta-learned head.
 
 The trunk (MobileNetV2 from ImageNet by default, or ResNet-18) is frozen; the head (FCOS
 centerness-only or RetinaNet single-anchor) is the part meta-trained offline and adapted online
 with the learned kernel-wise learning rates. Adaptation is functional: fast weights live in
 dicts of tensors with a leading sequence dimension and are evaluated with
-``torch.func.functional_call`` under ``torch.func.vmap``; the module is never mutated.
+``torch.func.functional_call`` under ``torch.func.vmap``; the module is never mutated. The
+online steps are ``metalearn.adapt_batched``; targets and losses are ``detheads``'.
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from metalearn import FixedLR, KernelwiseLR, LearnedLR, ScalarLR
+from metalearn import (
+    FixedLR,
+    KernelwiseLR,
+    LearnedLR,
+    ScalarLR,
+    adapt_batched,
+    weighted_mean,
+)
 from trackkit.sot.instance._config import DetectorConfig
 from trackkit.sot.instance._head_ops import HeadOps, make_head_ops
 
@@ -121,8 +131,8 @@ class InstanceDetector(nn.Module):
         config: :class:`DetectorConfig` (head kind, backbone, head width).
         trunk: the frozen feature extractor (``out_channels`` attribute, stride 8); built with
             :func:`build_trunk` when omitted (random weights: load a checkpoint afterwards).
-        lr: inner-loop rates over the head's parameters: ``KernelwiseLR`` (KLLR, paper 000,
-            eq. 5; default, init 0.001), ``ScalarLR`` or ``FixedLR``.
+        lr: inner-loop rates over the head's parameters: ``KernelwiseLR`` (KLLR, Wang et al.
+            2020, eq. 5; default, init 0.001), ``ScalarLR`` or ``FixedLR``.
         search_size: side of the search region the head decodes boxes for.
     """
 
@@ -256,7 +266,7 @@ class InstanceDetector(nn.Module):
         targets: Mapping[str, Tensor],
         weights: Tensor,
     ) -> Tensor:
-        """Weighted mean detection loss over a support set.
+        """Weighted mean detection loss over a support set (``metalearn.weighted_mean``).
 
         Args:
             params: head parameters (one set).
@@ -264,9 +274,9 @@ class InstanceDetector(nn.Module):
             targets: dense targets of the ``n`` samples (:meth:`support_targets`).
             weights: ``Tensor[n]`` sample weights (0 for empty buffer slots).
         """
-        outputs = self.head_outputs(params, features)
-        per = self.ops.losses(outputs, dict(targets))
-        return (per * weights).sum() / weights.sum().clamp_min(1.0)
+        return weighted_mean(
+            self.ops.losses(self.head_outputs(params, features), dict(targets)), weights
+        )
 
     def adapt(
         self,
@@ -279,46 +289,34 @@ class InstanceDetector(nn.Module):
     ) -> dict[str, Tensor]:
         """``steps`` gradient steps with the learned rates, independently per sequence.
 
-        ``theta <- theta - alpha ⊙ grad L_support(theta)`` (paper 000, eq. 5) for each sequence
-        on its own support set; detached from any graph (online use). Sequences are adapted one
-        after the other: on CPU, ``torch.func.vmap`` of the convolution gradients (grouped
-        convolutions) is several times slower than the loop.
+        ``theta <- theta - alpha ⊙ grad L_support(theta)`` (Wang et al. 2020, eq. 5) for each
+        sequence on its own support set, without a graph (online use):
+        ``metalearn.adapt_batched`` with the per-sample head losses of :attr:`ops` (targets
+        computed once per call) and the buffer's slots as sample weights. Sequences are adapted
+        one after the other (``batching="loop"``): on CPU ``torch.func.vmap`` of the
+        convolution gradients is slower (``benchmarks/metalearn_online.py``).
 
         Args:
             params: name -> ``Tensor[B, *shape]`` fast weights.
             features: ``Tensor[B, n, C, h, w]`` support features.
             boxes_xyxy: ``Tensor[B, n, 4]`` support boxes (crop pixels).
             valid: ``BoolTensor[B, n]`` which support slots are used.
-            steps: number of steps (paper 000: 5 on the first frame, 1 online).
+            steps: number of steps (Wang et al. 2020, Algorithm 1: 5 on the first frame, 1
+                online).
 
         Returns:
             The adapted fast weights, same shapes.
         """
-        names = list(params)
         if steps == 0:
-            return {n: params[n].detach() for n in names}
-        weights = valid.to(features.dtype)
+            return {n: p.detach() for n, p in params.items()}
         targets = self.support_targets(boxes_xyxy, features.shape[-2:])
-        out: list[dict[str, Tensor]] = []
-        for b in range(features.shape[0]):
-            keep = valid[b].nonzero()[:, 0]  # only the used buffer slots
-            theta = {n: params[n][b].detach() for n in names}
-            feats_b = features[b, keep]
-            targets_b = {k: v[b, keep] for k, v in targets.items()}
-            w_b = weights[b, keep]
-            for k in range(steps):
-                with torch.enable_grad():
-                    leaves = {n: t.requires_grad_(True) for n, t in theta.items()}
-                    loss = self.support_loss(leaves, feats_b, targets_b, w_b)
-                    grads = dict(zip(names, torch.autograd.grad(loss, list(leaves.values()))))
-                with torch.no_grad():
-                    theta = {n: theta[n] - _scaled(self.lr, n, grads[n], k) for n in names}
-            out.append(theta)
-        return {n: torch.stack([o[n] for o in out]) for n in names}
-
-
-def _scaled(lr: LearnedLR | FixedLR, name: str, grad: Tensor, step: int) -> Tensor:
-    """``alpha(name, step) ⊙ grad`` (the rate broadcasts against the parameter)."""
-    if isinstance(lr, FixedLR):
-        return lr({name: grad}, step)[name]
-    return lr.rate(name, step).detach() * grad
+        return adapt_batched(
+            self.head,
+            params,
+            (features, targets),
+            self.ops.losses,
+            steps=steps,
+            lr=self.lr,
+            weights=valid.to(features.dtype),
+            batching="loop",
+        )

@@ -1,13 +1,18 @@
 """Head-specific pieces of the two instance detectors: build, targets, losses, decoding.
 
 Both heads work on one stride-8 feature map of a search region with exactly one target box per
-crop (or none for a background crop), so targets are dense tensors and every function here is
-pure tensor maths that runs under ``torch.func.vmap`` and ``torch.func.grad``.
+crop (or none for a background crop), so targets are dense tensors computed once per crop and
+the losses are pure tensor maths that run under ``torch.func.vmap`` and ``torch.func.grad``.
+Targets and losses come from ``detheads`` with the options of the tracking variants:
 
-- FCOS-MAML (paper 000, Sec. 4.1-4.2): "we only keep the centerness branch to produce
-  classification scores"; L2 loss on the centerness, L1 loss on the ltrb regression.
-- Retina-MAML: a single 64x64 anchor per location; anchors with IoU > 0.5 are positive, < 0.3
-  negative; focal loss for classification, smooth L1 for regression.
+- FCOS-MAML (Wang et al. 2020, Sec. 4.1-4.2): "we only keep the centerness branch to produce
+  classification scores"; every cell inside the box is positive
+  (``detheads.fcos_targets(center_sampling_radius=0)``), L2 loss on the centerness of every
+  cell and L1 loss on the ltrb of positives (``detheads.fcos_target_loss``), each crop divided
+  by ``max(its positives, 32)``.
+- Retina-MAML (same paper): a single 64x64 anchor per cell; IoU >= 0.5 positive (plus the best
+  anchor), < 0.3 negative (``detheads.retinanet_targets``); focal loss (Lin et al. 2017, eq. 5)
+  and smooth L1 (``detheads.retinanet_target_loss``), each crop divided by its own positives.
 """
 
 from __future__ import annotations
@@ -19,18 +24,16 @@ from torch import Tensor, nn
 
 from detheads import (
     FCOSHead,
+    FCOSTargets,
     RetinaNetHead,
-    centerness_l2_loss,
-    centerness_target,
+    RetinaNetTargets,
     decode_deltas,
     decode_ltrb,
-    encode_deltas,
-    encode_ltrb,
+    fcos_target_loss,
+    fcos_targets,
     grid_points,
-    l1_loss,
-    normalize_by_positives,
-    sigmoid_focal_loss,
-    smooth_l1_loss,
+    retinanet_target_loss,
+    retinanet_targets,
 )
 from trackkit.sot.instance._config import DetectorConfig
 
@@ -110,46 +113,46 @@ class FCOSOps:
     def targets(
         self, boxes_xyxy: Tensor, present: Tensor, hw: tuple[int, int]
     ) -> dict[str, Tensor]:
-        """Centerness (0 outside the box and for background crops) and ltrb in strides.
+        """:class:`detheads.FCOSTargets` as a dict: every cell inside the box is positive.
 
-        Every location inside the box is positive for the regression (FCOS); the score target
-        is the centerness there and 0 elsewhere.
+        The score target is the centerness there (Tian et al. 2019, eq. 3) and 0 elsewhere and
+        in background crops (``present`` 0); ltrb targets are in strides.
         """
         loc = locations(hw[0], hw[1], device=boxes_xyxy.device)  # [N, 2]
-        ltrb = encode_ltrb(loc[None], boxes_xyxy[:, None, :], stride=STRIDE)  # [n, N, 4]
-        inside = (ltrb.amin(dim=-1) > 0) & (present[:, None] > 0)
-        ctr = centerness_target(ltrb) * inside
-        return {"centerness": ctr, "ltrb": ltrb.clamp_min(1e-3), "positive": inside.float()}
+        strides = torch.full((loc.shape[0],), float(STRIDE), device=loc.device)
+        t = fcos_targets(
+            loc,
+            strides,
+            boxes_xyxy[:, None, :],
+            present.to(boxes_xyxy.device)[:, None] > 0,
+            center_sampling_radius=0.0,
+            validate=False,
+        )
+        return dict(t._asdict())
 
     def losses(self, outputs: Outputs, targets: dict[str, Tensor]) -> Tensor:
-        """``(sum L2(centerness) + sum_pos L1(ltrb)) / max(npos, min_normalizer)`` per sample."""
-        pos = targets["positive"]
-        l_ctr = centerness_l2_loss(outputs["centerness_logits"], targets["centerness"]).sum(1)
-        l_reg = (l1_loss(outputs["bbox_ltrb"], targets["ltrb"]).sum(-1) * pos).sum(1)
-        return normalize_by_positives(l_ctr + l_reg, pos.sum(1).clamp_min(self.min_normalizer))
+        """``(sum L2(centerness) + sum_pos L1(ltrb)) / max(npos, min_normalizer)`` per sample.
 
-
-def _box_iou_one_to_many(anchors: Tensor, boxes: Tensor) -> Tensor:
-    """IoU of anchors ``[N, 4]`` with one box per sample ``[n, 4]`` -> ``[n, N]``."""
-    a = anchors[None]
-    b = boxes[:, None]
-    lt = torch.maximum(a[..., :2], b[..., :2])
-    rb = torch.minimum(a[..., 2:], b[..., 2:])
-    wh = (rb - lt).clamp_min(0)
-    inter = wh[..., 0] * wh[..., 1]
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = ((b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])).clamp_min(0)
-    return inter / (area_a + area_b - inter).clamp_min(1e-6)
+        ``detheads.fcos_target_loss(normalize="image", min_positives=min_normalizer)``.
+        """
+        res = fcos_target_loss(
+            outputs,
+            FCOSTargets(**targets),
+            normalize="image",
+            min_positives=self.min_normalizer,
+        )
+        return res["loss"]
 
 
 class RetinaOps:
-    """Retina-MAML: one square anchor per cell, focal + smooth-L1 losses (paper 000, Sec. 4).
+    """Retina-MAML: one square anchor per cell, focal + smooth-L1 losses (Wang et al. 2020).
 
     The head is :meth:`detheads.RetinaNetHead.tracking` (one anchor, one class).
 
     Args:
         config: the detector configuration (``anchor_size`` 64 by default).
-        pos_iou: anchors with IoU >= this are positive (0.5); the best anchor is always positive.
+        pos_iou: anchors with IoU >= this are positive (0.5); the best anchor (IoU > 0) is
+            always positive.
         neg_iou: anchors below this IoU are negative (0.3); in between they are ignored.
         alpha, gamma: focal loss (Lin et al. 2017: 0.25, 2).
         beta: smooth-L1 transition (1/9, Detectron's RetinaNet).
@@ -190,26 +193,35 @@ class RetinaOps:
     def targets(
         self, boxes_xyxy: Tensor, present: Tensor, hw: tuple[int, int]
     ) -> dict[str, Tensor]:
-        """Labels (1 positive, 0 negative; ``valid`` 0 = ignored) and box deltas."""
+        """:class:`detheads.RetinaNetTargets` as a dict (IoU rule of Lin et al. 2017)."""
         anc = self.anchors(hw[0], hw[1], device=boxes_xyxy.device)
-        iou = _box_iou_one_to_many(anc, boxes_xyxy)  # [n, N]
-        has = present[:, None] > 0
-        best = iou >= iou.amax(dim=1, keepdim=True)  # the best anchor(s), forced positive
-        pos = ((iou >= self.pos_iou) | best) & has
-        neg = ~pos & ((iou < self.neg_iou) | ~has)
-        deltas = encode_deltas(boxes_xyxy[:, None, :], anc[None])  # [n, N, 4]
-        return {"label": pos.float(), "valid": (pos | neg).float(), "deltas": deltas}
+        t = retinanet_targets(
+            anc,
+            boxes_xyxy[:, None, :],
+            None,
+            present.to(boxes_xyxy.device)[:, None] > 0,
+            num_classes=1,
+            pos_iou=self.pos_iou,
+            neg_iou=self.neg_iou,
+            force_best=True,
+            validate=False,
+        )
+        return dict(t._asdict())
 
     def losses(self, outputs: Outputs, targets: dict[str, Tensor]) -> Tensor:
-        """``(focal + smooth L1 over positives) / max(npos, 1)`` per sample."""
-        y = targets["label"]
-        focal = sigmoid_focal_loss(
-            outputs["cls_logits"][..., 0], y, alpha=self.alpha, gamma=self.gamma
+        """``(focal + smooth L1 over positives) / max(npos, 1)`` per sample.
+
+        ``detheads.retinanet_target_loss(normalize="image")``.
+        """
+        res = retinanet_target_loss(
+            outputs,
+            RetinaNetTargets(**targets),
+            alpha=self.alpha,
+            gamma=self.gamma,
+            beta=self.beta,
+            normalize="image",
         )
-        focal = (focal * targets["valid"]).sum(1)
-        reg = smooth_l1_loss(outputs["bbox_deltas"], targets["deltas"], beta=self.beta)
-        reg = (reg.sum(-1) * y).sum(1)
-        return normalize_by_positives(focal + reg, y.sum(1))
+        return res["loss"]
 
 
 def make_head_ops(config: DetectorConfig) -> FCOSOps | RetinaOps:

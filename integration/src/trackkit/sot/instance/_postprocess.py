@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from trackkit.data import context_size
+
 __all__ = [
     "change_penalty",
     "cosine_window",
@@ -36,11 +38,6 @@ def cosine_window(height: int, width: int, *, device: torch.device | str | None 
         return 0.5 - 0.5 * torch.cos(2.0 * torch.pi * k / (n - 1))
 
     return (hann(height)[:, None] * hann(width)[None, :]).reshape(-1)
-
-
-def _context_size(w: Tensor, h: Tensor) -> Tensor:
-    pad = (w + h) * 0.5
-    return torch.sqrt((w + pad) * (h + pad))
 
 
 def _change(r: Tensor) -> Tensor:
@@ -71,7 +68,7 @@ def change_penalty(
         raise ValueError(f"prev_wh must be [{boxes_wh.shape[0]}, 2], got {tuple(prev_wh.shape)}")
     wh = boxes_wh.clamp_min(eps)
     pw = prev_wh.clamp_min(eps)[:, None, :]
-    s_c = _change(_context_size(wh[..., 0], wh[..., 1]) / _context_size(pw[..., 0], pw[..., 1]))
+    s_c = _change(context_size(wh) / context_size(pw))
     r_c = _change((pw[..., 0] / pw[..., 1]) / (wh[..., 0] / wh[..., 1]))
     return torch.exp(-(r_c * s_c - 1.0) * penalty_k)
 
@@ -130,7 +127,7 @@ def select_and_interpolate(
 
     The centre moves to the chosen candidate's centre; the size moves from ``prev_wh`` towards
     the candidate's size by ``lr = penalty * score * shape_lr`` (SiamRPN; DaSiamRPN's
-    ``shape_lr`` 0.295), paper 000 Algorithm 1 line 12.
+    ``shape_lr`` 0.295), Wang et al. 2020, Algorithm 1 line 12.
 
     Args:
         scores, boxes_xyxy, prev_wh, window, penalty_k, window_influence: see
@@ -159,7 +156,7 @@ def select_and_interpolate(
 
 
 def distractor_ratio(score_map: Tensor, best_index: Tensor, *, exclusion_radius: int = 3) -> Tensor:
-    """Peak-to-sidelobe ratio used by paper 000 to detect a distracting peak.
+    """Peak-to-sidelobe ratio used by Wang et al. 2020 to detect a distracting peak.
 
     Ratio of the highest score outside a square neighbourhood of the chosen peak (Chebyshev
     distance ``> exclusion_radius`` cells) to the score at the peak. Paper 000 performs an online

@@ -1,4 +1,4 @@
-"""Algorithm 1 of paper 000: an adapted instance detector as a tracker, batched over sequences.
+"""Algorithm 1 of Wang et al. 2020: an adapted instance detector as a tracker, batched.
 
 ``B`` sequences are tracked in lock step: one trunk forward and one vectorised head forward
 (``torch.func.vmap`` over per-sequence fast weights) per frame for all of them. Each sequence's
@@ -15,6 +15,7 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor
 
+from metalearn import SupportBuffer
 from trackkit.sot.instance._config import TrackerConfig
 from trackkit.sot.instance._crop import crop_search_regions, image_to_crop, search_scale
 from trackkit.sot.instance._detector import InstanceDetector
@@ -23,7 +24,6 @@ from trackkit.sot.instance._postprocess import (
     distractor_ratio,
     select_and_interpolate,
 )
-from trackkit.sot.instance._support import SupportBuffer
 
 __all__ = ["InstanceTracker", "check_init_boxes"]
 
@@ -60,7 +60,7 @@ def _frame_sizes(frames: Sequence[NDArray[np.uint8]]) -> NDArray[np.int64]:
 
 
 class InstanceTracker:
-    """Retina-MAML / FCOS-MAML tracking (paper 000, Algorithm 1) for one or many sequences.
+    """Retina-MAML / FCOS-MAML tracking (Wang et al. 2020, Algorithm 1) for one or many sequences.
 
     Single sequence: ``init(frame, box_xywh)`` then ``update(frame) -> box_xywh`` (the benchmark
     runner's protocol). Several sequences in lock step: ``init_batch(frames, boxes_xywh)`` and
@@ -162,15 +162,16 @@ class InstanceTracker:
             scales.reshape(-1),
             s_size,
         ).reshape(b, n_aug, 4)
-        self._support = SupportBuffer.from_first_frame(
-            feats, crop_boxes, capacity=cfg.adaptation.support_capacity
+        self._support = SupportBuffer.start(
+            (feats, crop_boxes), capacity=cfg.adaptation.support_capacity
         )
         theta0 = self.detector.initial_params()
         self._params = {n: p.detach()[None].expand(b, *p.shape).clone() for n, p in theta0.items()}
+        feats_s, boxes_s = self._support.samples
         self._params = self.detector.adapt(
             self._params,
-            self._support.features,
-            self._support.boxes_xyxy,
+            feats_s,
+            boxes_s,
             self._support.valid,
             steps=cfg.adaptation.init_steps,
         )
@@ -240,17 +241,18 @@ class InstanceTracker:
             confident = ok & (best_score >= ad.confidence_threshold)
             box_xyxy = torch.cat([center - size / 2, center + size / 2], dim=1)
             label = image_to_crop(box_xyxy, old_center, scale, s_size)
-            self._support.add(feats, label, confident)
-            # Paper 000 counts frames from 1: update when i mod u == 0 (frames 10, 20, ...).
+            self._support.add((feats, label), confident)
+            # Wang et al. 2020 count frames from 1: update when i mod u == 0 (frames 10, 20, ...).
             periodic = (self._frame_index + 1) % ad.update_interval == 0
             due = ok & ((ratio > ad.distractor_threshold) | periodic)
             index = due.nonzero()[:, 0]
             if index.numel() > 0 and ad.update_steps > 0:
                 sub = self._support.select(index)
+                feats_s, boxes_s = sub.samples
                 new = self.detector.adapt(
                     {n: p[index] for n, p in self._params.items()},
-                    sub.features,
-                    sub.boxes_xyxy,
+                    feats_s,
+                    boxes_s,
                     sub.valid,
                     steps=ad.update_steps,
                 )
