@@ -99,6 +99,27 @@ def _opencv_tracker(kind: str, *, params: Mapping[str, bool | int | float] | Non
     return OpenCVTeacher(kind, params=params)
 
 
+def _tras_tracker(
+    mode: str,
+    *,
+    device: str = "cpu",
+    checkpoint: str | Path | None = None,
+    teachers: str | Any = None,
+    parallel: bool = True,
+) -> Any:
+    """TRAS / TRAST / TRASFUST (Dunnhofer et al. 2021) with the shipped or a given student.
+
+    Options: ``device``; ``checkpoint`` (a student file of ``trackkit train tras``);
+    ``teachers`` (``"csrt,kcf"`` or a list of names; TRAST default csrt, TRASFUST default
+    csrt,kcf,mil,medianflow); ``parallel`` (teachers in threads while the student computes).
+    """
+    from trackkit.sot.tras import TRASTracker, load_student, parse_teachers
+
+    names = None if teachers is None else parse_teachers(teachers)
+    student = load_student(checkpoint, device=device)
+    return TRASTracker(student, mode=mode, teachers=names, parallel=parallel, device=device)
+
+
 def _detection_tracker(which: str, *, min_score: float = 0.0, **config: Any) -> Any:
     """An ``assoc`` tracker on the sequences' det files; ``config``: its config's fields.
 
@@ -171,6 +192,21 @@ TRACKERS: dict[str, TrackerEntry] = {
         "sot",
         partial(_instance_tracker, "retina-maml"),
         "Retina-MAML (Wang et al. 2020), shipped checkpoint",
+    ),
+    "tras": TrackerEntry(
+        "sot",
+        partial(_tras_tracker, "tras"),
+        "TRAS (Dunnhofer et al. 2021): the distilled and reinforced student alone",
+    ),
+    "trast": TrackerEntry(
+        "sot",
+        partial(_tras_tracker, "trast"),
+        "TRAST (Dunnhofer et al. 2021): student + one teacher chosen by value (--teachers)",
+    ),
+    "trasfust": TrackerEntry(
+        "sot",
+        partial(_tras_tracker, "trasfust"),
+        "TRASFUST (Dunnhofer et al. 2021): the student's value fuses a teacher pool",
     ),
     **{
         f"opencv-{kind.lower()}": TrackerEntry(

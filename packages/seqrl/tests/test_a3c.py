@@ -48,12 +48,17 @@ def _flat(model: torch.nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
 
 
-def reference_a3c_one_worker(model: torch.nn.Module, cfg: seqrl.A3CConfig) -> torch.nn.Module:
+def reference_a3c_one_worker(
+    model: torch.nn.Module,
+    cfg: seqrl.A3CConfig,
+    env: toys.MoveBoxEnv | None = None,
+    opt: torch.optim.Optimizer | None = None,
+) -> torch.nn.Module:
     """The algorithm written out plainly: one worker, torch.optim.Adam, TD advantages."""
     torch.manual_seed(cfg.seed)
     local = copy.deepcopy(model)
-    env = toys.make_move_box_env(0, cfg.seed)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.optimizer.lr)
+    env = env if env is not None else toys.make_move_box_env(0, cfg.seed)
+    opt = opt if opt is not None else torch.optim.Adam(model.parameters(), lr=cfg.optimizer.lr)
     for _ in range(cfg.episodes_per_worker):
         local.load_state_dict(model.state_dict())
         obs, done = env.reset(), False
@@ -282,3 +287,45 @@ def test_bad_inputs() -> None:
 
     with pytest.raises(ValueError, match="non-finite reward"):
         seqrl.run_a3c(_model(), nan_env, POLICY, _config())
+
+
+def test_optimizer_state_continues_the_optimiser_across_rounds() -> None:
+    """Two run_a3c rounds that pass optimizer_state on equal one torch.optim.Adam continued
+    over both rounds (the environment continues; the runner re-seeds torch per call)."""
+    cfg = _config(episodes_per_worker=6)
+    env = toys.make_move_box_env(0, cfg.seed)
+
+    def same_env(worker_id: int, seed: int) -> toys.MoveBoxEnv:
+        return env
+
+    model = _model()
+    first = seqrl.run_a3c(model, same_env, POLICY, cfg)
+    assert len(first.optimizer_state) == len(list(model.parameters()))
+    assert float(first.optimizer_state[0]["step"]) == first.workers[0].updates
+    second = seqrl.run_a3c(model, same_env, POLICY, cfg, optimizer_state=first.optimizer_state)
+    assert float(second.optimizer_state[0]["step"]) == 2 * first.workers[0].updates
+    ref = _model()
+    ref_env = toys.make_move_box_env(0, cfg.seed)
+    opt = torch.optim.Adam(ref.parameters(), lr=cfg.optimizer.lr)
+    for _ in range(2):
+        reference_a3c_one_worker(ref, cfg, ref_env, opt)
+    torch.testing.assert_close(_flat(model), _flat(ref), atol=1e-5, rtol=1e-5)
+    # Without the state the second round restarts the moments and ends elsewhere.
+    restarted = _model()
+    env = toys.make_move_box_env(0, cfg.seed)
+    seqrl.run_a3c(restarted, same_env, POLICY, cfg)
+    seqrl.run_a3c(restarted, same_env, POLICY, cfg)
+    assert not torch.allclose(_flat(restarted), _flat(ref), atol=1e-5, rtol=1e-5)
+
+
+def test_bad_optimizer_state() -> None:
+    n = len(list(_model().parameters()))
+    with pytest.raises(ValueError, match="optimizer_state has 0 entries"):
+        seqrl.run_a3c(_model(), toys.make_move_box_env, POLICY, _config(), optimizer_state=[])
+    bad = [{"step": torch.zeros(()), "exp_avg": torch.zeros(3), "exp_avg_sq": torch.zeros(3)}]
+    with pytest.raises(ValueError, match="shape"):
+        seqrl.run_a3c(_model(), toys.make_move_box_env, POLICY, _config(), optimizer_state=bad * n)
+    with pytest.raises(ValueError, match="keys"):
+        seqrl.run_a3c(_model(), toys.make_move_box_env, POLICY, _config(), optimizer_state=[{}] * n)
+    with pytest.raises(TypeError, match="optimizer_state"):
+        seqrl.run_a3c(_model(), toys.make_move_box_env, POLICY, _config(), optimizer_state="x")  # type: ignore[arg-type]

@@ -113,6 +113,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="where --tracker writes OUT/<tracker>/<sequence>.txt (and OUT/success.png)",
     )
     sot.add_argument("--device", default="cpu", help="torch device of the deep trackers")
+    sot.add_argument(
+        "--teachers",
+        default=None,
+        help="trast/trasfust: comma-separated teacher names "
+        "(default csrt / csrt,kcf,mil,medianflow)",
+    )
     sot.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     sot.add_argument(
         "--batch",
@@ -249,7 +255,7 @@ def _eval_sot(args: argparse.Namespace) -> int:
     seqs = list(dataset)
     results: list[SOTBenchmarkResult] = []
     for name in names:
-        options = sot_tracker_options(name, device=args.device)
+        options = sot_tracker_options(name, device=args.device, teachers=args.teachers)
         make = functools.partial(make_tracker, name, **options)
         try:
             first = make()

@@ -93,6 +93,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--no-online-update", action="store_true", help="MAML trackers: first-frame adaptation only"
     )
+    p.add_argument(
+        "--teachers",
+        default=None,
+        help="trast/trasfust: comma-separated teachers (csrt, kcf, mil, medianflow, mosse, "
+        "boosting); default csrt for trast, csrt,kcf,mil,medianflow for trasfust",
+    )
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument(
         "--threads",
@@ -150,6 +156,7 @@ def _run(args: argparse.Namespace) -> int:
             device=args.device,
             online_update=not args.no_online_update,
             checkpoint=args.checkpoint,
+            teachers=args.teachers,
         ),
     )
     fps_in = float(getattr(frames, "fps", 0.0)) or 25.0

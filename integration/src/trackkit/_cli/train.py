@@ -43,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     recipes = parser.add_subparsers(dest="recipe", metavar="RECIPE")
+    from trackkit._cli._train_tras import register_recipe as _register_tras
+
+    _register_tras(recipes)
     p = recipes.add_parser(
         "maml",
         help="meta-train an instance detector (FCOS-MAML or Retina-MAML)",

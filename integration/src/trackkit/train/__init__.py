@@ -6,7 +6,9 @@ Recipes, one module each: offline MAML (and the plain-GD baseline) of the instan
 (:func:`train_instance_detector`, ``trackkit train maml``); sequence-level fine-tuning of
 those trackers (Kim et al. 2022; :func:`train_slt`, ``trackkit train slt``); RetinaTrack's joint
 detection + embedding network (Lu et al. 2020; :func:`train_retinatrack`,
-``trackkit train retinatrack``).
+``trackkit train retinatrack``);
+the TRAS student of Dunnhofer et al. 2020 (:func:`train_tras`, ``trackkit train tras``:
+``seqrl.run_a3c`` in rounds, one round per step of the shared loop).
 """
 
 from trackkit.train._cache import CacheConfig, FeatureCache, build_feature_cache, sample_cache_pairs
@@ -33,11 +35,31 @@ from trackkit.train._select import (
     validation_sequences,
 )
 from trackkit.train._slt import SLTTrainConfig, train_slt
+from trackkit.train._tras import (
+    TRAS_OBJECTIVES,
+    TRASEnv,
+    TRASEpisodeData,
+    TRASLossHook,
+    TRASTrainConfig,
+    make_tras_env,
+    train_tras,
+    tras_episode_data,
+    tras_policy_step,
+    tras_worker_role,
+)
+from trackkit.train._tras_data import (
+    TeacherRuns,
+    TRASChunk,
+    build_tras_chunks,
+    run_teachers,
+    tras_training_sequences,
+)
 
 __all__ = [
     "DEFAULT_HOLDOUT",
     "RETINATRACK_TRAIN_SEQUENCES",
     "RETINATRACK_VALIDATION_SEQUENCES",
+    "TRAS_OBJECTIVES",
     "VALIDATION_SEQUENCES",
     "CacheConfig",
     "ClipBatch",
@@ -47,20 +69,34 @@ __all__ = [
     "MOTClipSampler",
     "RetinaTrackTrainConfig",
     "SLTTrainConfig",
+    "TRASChunk",
+    "TRASEnv",
+    "TRASEpisodeData",
+    "TRASLossHook",
+    "TRASTrainConfig",
+    "TeacherRuns",
     "TrainResult",
     "TrainState",
     "build_feature_cache",
+    "build_tras_chunks",
     "choose_lost_threshold",
     "export_retinatrack",
     "load_retinatrack_sequences",
     "load_train_state",
+    "make_tras_env",
     "retinatrack_losses",
+    "run_teachers",
     "run_training",
     "sample_cache_pairs",
     "synthetic_training_sequences",
     "train_instance_detector",
     "train_retinatrack",
     "train_slt",
+    "train_tras",
     "training_sequences",
+    "tras_episode_data",
+    "tras_policy_step",
+    "tras_training_sequences",
+    "tras_worker_role",
     "validation_sequences",
 ]

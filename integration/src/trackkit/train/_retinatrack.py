@@ -1,6 +1,6 @@
 """``trackkit train retinatrack``: joint detection + embedding training (Lu et al. 2020).
 
-Loss (paper 004, Sec. 3.4): sigmoid focal loss and Huber box loss over anchors assigned at
+Loss (Lu et al. 2020, Sec. 3.4): sigmoid focal loss and Huber box loss over anchors assigned at
 IoU >= 0.5, plus the soft-margin BatchHard triplet loss (eq. 7) over 64 anchors that carry an
 identity (IoU >= 0.7), triplets only within a clip, all from ``detheads.retinatrack_loss``.
 Batches are short clips (:class:`MOTClipSampler`) of the training sequences of
@@ -59,9 +59,9 @@ class RetinaTrackTrainConfig:
         lr: AdamW learning rate (linear warm-up over ``warmup`` steps, cosine decay to 5 %).
         weight_decay: AdamW weight decay.
         grad_clip: gradient-norm clip.
-        num_triplets: sampled triplet anchors per batch (paper 004: 64).
-        triplet_margin: soft margin m of eq. 7 (paper 004: 0.1).
-        embedding_weight: weight of the triplet term (paper 004: 1).
+        num_triplets: sampled triplet anchors per batch (Lu et al. 2020: 64).
+        triplet_margin: soft margin m of eq. 7 (Lu et al. 2020: 0.1).
+        embedding_weight: weight of the triplet term (Lu et al. 2020: 1).
         seed: seed of the head initialisation and of the clip stream.
         sequences: training sequence names under the data root.
         net: network architecture.
@@ -100,7 +100,7 @@ def retinatrack_losses(
     embedding_weight: float = 1.0,
     generator: torch.Generator | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Paper 004's loss of one :class:`ClipBatch` (``detheads.retinatrack_loss``)."""
+    """Lu et al.'s (2020) loss of one :class:`ClipBatch` (``detheads.retinatrack_loss``)."""
     device = next(net.parameters()).device
     outputs = net.forward_from_frozen([f.to(device) for f in batch.frozen])
     sizes = net.feature_sizes(*batch.image_hw)

@@ -34,7 +34,7 @@ class ClipConfig:
     triplet loss) or at random.
 
     Attributes:
-        frames_per_clip: frames per clip (paper 004: 2); triplets never cross clips.
+        frames_per_clip: frames per clip (Lu et al. 2020: 2); triplets never cross clips.
         max_gap: largest frame distance inside a clip.
         crop: ``(width, height)`` of the training window in network pixels (multiples of 32);
             crops keep the inference scale while a step costs a fraction of a full frame.

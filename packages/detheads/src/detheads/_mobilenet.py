@@ -242,7 +242,7 @@ class MobileNetV2Backbone(nn.Module):
 
         With ``output_stride=32`` the default ``stages=(6, 13, 17)`` are the last blocks at
         strides 8, 16 and 32, with 32, 96 and 320 channels (``MOBILENET_V2_CHANNELS``), the
-        MobileNetV2-FPN trunk of paper 004 (Lu et al. 2020, Sec. 4). The last entry of
+        MobileNetV2-FPN trunk of Lu et al. 2020 (Lu et al. 2020, Sec. 4). The last entry of
         ``stages`` need not be ``last_block``; blocks after it are not run.
 
         Args:

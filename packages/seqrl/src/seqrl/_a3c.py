@@ -118,11 +118,15 @@ class A3CResult:
         model: the trained global model (the one passed in, updated in place).
         workers: per-worker :class:`WorkerStats`, ordered by worker id.
         elapsed_s: wall-clock seconds of the training loop (process start-up included).
+        optimizer_state: the shared optimiser's state after the run (per parameter ``step``,
+            ``exp_avg``, ``exp_avg_sq``); pass it to the next :func:`run_a3c` call as
+            ``optimizer_state`` to continue the same optimiser (runs in rounds, resuming).
     """
 
     model: nn.Module
     workers: tuple[WorkerStats, ...]
     elapsed_s: float
+    optimizer_state: list[dict[str, Tensor]] = field(default_factory=list)
 
     @property
     def env_steps(self) -> int:
@@ -428,6 +432,7 @@ def run_a3c(
     config: A3CConfig | None = None,
     *,
     loss_hook: LossHook | None = None,
+    optimizer_state: Sequence[dict[str, Tensor]] | None = None,
 ) -> A3CResult:
     """Train ``model`` with A3C (Dunnhofer et al. 2020, Sec. 3.3; Mnih et al. 2016).
 
@@ -439,6 +444,10 @@ def run_a3c(
         config: :class:`A3CConfig`.
         loss_hook: optional per-worker loss, see :data:`LossHook` (Dunnhofer et al. 2020's
             distilling workers).
+        optimizer_state: the ``optimizer_state`` of an earlier :class:`A3CResult` (or one
+            loaded from a checkpoint) to continue that optimiser's moments and step counts;
+            None starts a fresh optimiser. Copied into shared memory; the caller's tensors are
+            not modified.
 
     Returns:
         :class:`A3CResult`.
@@ -467,7 +476,39 @@ def run_a3c(
         raise TypeError(f"loss_hook must be callable, got {type(loss_hook).__name__}")
     model.share_memory()
     state = make_shared_state(params)
+    if optimizer_state is not None:
+        _load_optimizer_state(state, optimizer_state)
     start = time.perf_counter()
     runner = _run_processes if cfg.multiprocess else _run_single_process
     workers = runner(model, state, make_env, policy_step, cfg, loss_hook)
-    return A3CResult(model=model, workers=workers, elapsed_s=time.perf_counter() - start)
+    return A3CResult(
+        model=model,
+        workers=workers,
+        elapsed_s=time.perf_counter() - start,
+        optimizer_state=[{k: v.detach().clone() for k, v in e.items()} for e in state],
+    )
+
+
+def _load_optimizer_state(state: SharedState, saved: Sequence[dict[str, Tensor]]) -> None:
+    """Copy a saved optimiser state into the freshly allocated shared ``state`` (checked)."""
+    if isinstance(saved, (str, bytes)) or not isinstance(saved, Sequence):
+        raise TypeError(f"optimizer_state must be a list of dicts, got {type(saved).__name__}")
+    if len(saved) != len(state):
+        raise ValueError(
+            f"optimizer_state has {len(saved)} entries, the model has {len(state)} parameters"
+        )
+    for i, (mine, theirs) in enumerate(zip(state, saved)):
+        if not isinstance(theirs, dict) or set(theirs) != set(mine):
+            raise ValueError(
+                f"optimizer_state[{i}] must have the keys {sorted(mine)}, got "
+                f"{sorted(theirs) if isinstance(theirs, dict) else type(theirs).__name__}"
+            )
+        for key, tensor in mine.items():
+            value = theirs[key]
+            if not isinstance(value, Tensor) or value.shape != tensor.shape:
+                raise ValueError(
+                    f"optimizer_state[{i}][{key!r}] must be a tensor of shape "
+                    f"{tuple(tensor.shape)}, got "
+                    f"{tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__}"
+                )
+            tensor.copy_(value.detach().to(tensor.dtype))

@@ -50,7 +50,7 @@ def mobilenet_block_stride(block: int) -> int:
 class RetinaTrackNetConfig:
     """Architecture and inference settings of :class:`RetinaTrackNet`.
 
-    Paper 004 (Lu et al. 2020, Sec. 3 and 4) uses a MobileNetV2-FPN trunk at 1024x1024 with
+    Lu et al. (2020, Sec. 3 and 4) uses a MobileNetV2-FPN trunk at 1024x1024 with
     P3-P7, K = 6 anchors, m1 = 3, m2 = 1, m3 = 2 and 256-d embeddings. The defaults here are a
     CPU-sized variant (Sec. "Departures" of ``docs/mot.md``): three levels P3-P5 from MobileNetV2
     blocks 6, 13, 17 (strides 8, 16, 32), 64 FPN channels, K = 2 pedestrian anchors per location
@@ -62,7 +62,7 @@ class RetinaTrackNetConfig:
         fpn_channels: width of every FPN level and head conv.
         anchor_sizes: per level, the anchor sizes (square root of the area) in pixels.
         anchor_ratios: anchor aspect ratios ``h / w`` (K = len(sizes) * len(ratios)).
-        m1, m2, m3: task-shared, task-specific and embedding conv depths (paper 004, Fig. 2).
+        m1, m2, m3: task-shared, task-specific and embedding conv depths (Lu et al. 2020, Fig. 2).
         embedding_dim: track embedding size.
         head_norm: ``"gn"`` or ``"none"`` in the head.
         frozen_stages: leading MobileNetV2 blocks kept frozen (ImageNet weights): 14 keeps
@@ -71,8 +71,8 @@ class RetinaTrackNetConfig:
         input_width: frames are resized to this width (aspect kept) before the network.
         score_threshold: detections scoring below are dropped before tracking.
         nms_threshold: IoU above which a lower-scoring detection is suppressed.
-        max_detections: detections kept per frame after NMS (paper 004: 100).
-        normalize_embeddings: L2-normalise the embeddings (a departure from paper 004, which
+        max_detections: detections kept per frame after NMS (Lu et al. 2020: 100).
+        normalize_embeddings: L2-normalise the embeddings (a departure from Lu et al. 2020, which
             trains raw embeddings): the triplet loss's Euclidean distances are then a
             monotone function of the cosine similarity the tracker uses, and bounded, which
             keeps the triplet term from swamping the detection loss early in training.

@@ -1,0 +1,246 @@
+"""TRAS, TRAST and TRASFUST (Dunnhofer et al. 2021) on sequences never used for training.
+
+Sequences: the held-out evaluation set (``trackkit.train.DEFAULT_HOLDOUT``) and the validation
+set (``VALIDATION_SEQUENCES``) of ``../shared/data/sot``; ``trackkit train tras`` excludes
+both and the shipped student was not selected on them (the last round is shipped).
+
+Rows: every teacher alone (its cached run, ``distill.TeacherPool``), the per-sequence oracle
+(the best teacher of each sequence, by AUC) and the per-frame oracle (the teacher box with the
+highest IoU in each frame), TRAS, TRAST with each teacher, TRASFUST with several pools (paper
+Table 3) and, where their students exist, the ablation objectives (Table 2). TRAST/TRASFUST
+replay the teachers' cached runs (``distill.ReplayTeacher``; a frame the teacher reported
+``ok=False`` is replayed as a failure, so the tracker drops it as it would live): the boxes are
+those of live teachers (MIL samples at random inside OpenCV, so a live MIL run differs
+slightly). Speed: TRAS with one torch thread over all sequences; TRAST and TRASFUST with live
+OpenCV teachers in threads on two sequences; teachers at the speed of their cached run.
+
+Run: ``python benchmarks/tras.py`` (writes ``docs/benchmarks/tras.md`` and
+``docs/benchmarks/tras_success.png``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from distill import ReplayTeacher
+from trackkit.data import read_simple_sot
+from trackkit.eval import (
+    SOTBenchmarkResult,
+    SOTRun,
+    evaluate_sot,
+    mean_sot_scores,
+    overlaps_xywh,
+    plot_sot_results,
+    run_sot_benchmark,
+    run_sot_sequence,
+)
+from trackkit.sot.tras import DEFAULT_TEACHERS, TRASTracker, load_student
+from trackkit.train import DEFAULT_HOLDOUT, VALIDATION_SEQUENCES, run_teachers
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "benchmarks" / "tras.md"
+
+
+def _result(name: str, runs: dict[str, SOTRun]) -> SOTBenchmarkResult:
+    return SOTBenchmarkResult(name, runs, mean_sot_scores(r.scores for r in runs.values()))
+
+
+def _boxes_run(seq, boxes: np.ndarray, fps: float) -> SOTRun:  # type: ignore[no-untyped-def]
+    scores = evaluate_sot(boxes, seq.boxes_xywh, seq.absent)
+    seconds = np.full(len(seq), 1.0 / fps if fps > 0 else 0.0)
+    return SOTRun(seq.name, boxes, seconds, scores)
+
+
+def _replay(boxes: np.ndarray, success: np.ndarray, name: str) -> ReplayTeacher:
+    b = boxes.copy()
+    b[1:][~success[1:]] = np.nan  # a reported failure is replayed as one
+    return ReplayTeacher(b, name=name)
+
+
+def _tras_run(student, seq, mode: str, teachers, runs) -> SOTRun:  # type: ignore[no-untyped-def]
+    r = runs[seq.name]
+    specs = [
+        partial(_replay, r.boxes_xywh[r.teachers.index(t)], r.success[r.teachers.index(t)], t)
+        for t in teachers
+    ]
+    trk = TRASTracker(student, mode=mode, teachers=specs or None, parallel=False)
+    return run_sot_sequence(trk, seq)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/sot"))
+    parser.add_argument("--student", type=Path, default=None, help="default: shipped student")
+    parser.add_argument("--teacher-cache", type=Path, default=Path("runs/tras/teachers"))
+    parser.add_argument("--ablation", type=Path, default=Path("runs/tras/ablation"))
+    parser.add_argument("--speed-sequences", type=int, default=1)
+    parser.add_argument(
+        "--sequences",
+        nargs="+",
+        default=None,
+        help="subset (default: the held-out set DEFAULT_HOLDOUT and VALIDATION_SEQUENCES)",
+    )
+    parser.add_argument(
+        "--trast", default="csrt,kcf,mil,medianflow", help="TRAST teachers, one row each"
+    )
+    parser.add_argument(
+        "--pools",
+        default="csrt+kcf+mil+medianflow,csrt+kcf,csrt+mil,csrt+medianflow,kcf+medianflow",
+        help="TRASFUST pools, one row each (the first is the main TRASFUST)",
+    )
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    t_start = time.perf_counter()
+    names = list(args.sequences or DEFAULT_HOLDOUT + VALIDATION_SEQUENCES)
+    seqs = list(read_simple_sot(args.data, names=names))
+    runs = run_teachers(seqs, cache_dir=args.teacher_cache, teachers=DEFAULT_TEACHERS)
+    student = load_student(args.student)
+    rows: list[tuple[str, SOTBenchmarkResult, str]] = []
+
+    # teachers alone and oracles
+    per_teacher: dict[str, dict[str, SOTRun]] = {t: {} for t in DEFAULT_TEACHERS}
+    seq_oracle: dict[str, SOTRun] = {}
+    frame_oracle: dict[str, SOTRun] = {}
+    for seq in seqs:
+        r = runs[seq.name]
+        for k, t in enumerate(r.teachers):
+            per_teacher[t][seq.name] = _boxes_run(seq, r.boxes_xywh[k], float(r.fps[k]))
+        best = max(r.teachers, key=lambda t: per_teacher[t][seq.name].scores.auc)
+        seq_oracle[seq.name] = per_teacher[best][seq.name]
+        ious = np.stack([overlaps_xywh(b, seq.boxes_xywh) for b in r.boxes_xywh])  # [N, T]
+        pick = np.nan_to_num(ious, nan=-1.0).argmax(axis=0)
+        boxes = r.boxes_xywh[pick, np.arange(len(seq))]
+        frame_oracle[seq.name] = _boxes_run(seq, boxes, 0.0)
+    for t in DEFAULT_TEACHERS:
+        rows.append((f"teacher {t}", _result(t, per_teacher[t]), "cached run"))
+    rows.append(("per-sequence oracle", _result("seq-oracle", seq_oracle), "best teacher per seq"))
+    rows.append(
+        ("per-frame oracle", _result("frame-oracle", frame_oracle), "best teacher per frame")
+    )
+
+    # the student
+    tras = run_sot_benchmark(lambda: TRASTracker(student), seqs, name="TRAS", progress=False)
+    rows.append(("TRAS", tras, "student alone, 1 thread"))
+    trast_main = None
+    for t in args.trast.split(","):
+        res = _result(
+            f"TRAST-{t}", {s.name: _tras_run(student, s, "trast", [t], runs) for s in seqs}
+        )
+        rows.append((f"TRAST ({t})", res, "replayed teacher"))
+        if trast_main is None:
+            trast_main = res
+    pools = [tuple(p.split("+")) for p in args.pools.split(",")]
+    fust_main = None
+    for pool in pools:
+        res = _result(
+            f"TRASFUST-{'+'.join(pool)}",
+            {s.name: _tras_run(student, s, "trasfust", list(pool), runs) for s in seqs},
+        )
+        rows.append((f"TRASFUST ({'+'.join(pool)})", res, "replayed teachers"))
+        if fust_main is None:
+            fust_main = res
+
+    # ablations (Table 2), when their students exist
+    for objective in ("gt", "kd", "kd-gt", "kd-rl"):
+        path = args.ablation / objective / "student.pt"
+        if path.is_file():
+            st = load_student(path)
+            res = run_sot_benchmark(
+                lambda st=st: TRASTracker(st), seqs, name=f"TRAS-{objective}", progress=False
+            )
+            rows.append((f"TRAS-{objective.upper()} (ablation)", res, str(path)))
+
+    # live speed of TRAST / TRASFUST (OpenCV teachers in threads)
+    live: list[tuple[str, float]] = []
+    speed_seqs = seqs[: args.speed_sequences]
+    for name, mode, teachers in (
+        ("TRAST (csrt), live", "trast", ["csrt"]),
+        ("TRASFUST (4 teachers), live", "trasfust", list(DEFAULT_TEACHERS)),
+    ):
+        res = run_sot_benchmark(
+            lambda m=mode, t=teachers: TRASTracker(student, mode=m, teachers=t),
+            speed_seqs,
+            name=name,
+            progress=False,
+        )
+        live.append((name, res.fps))
+
+    lines = [
+        "# TRAS, TRAST, TRASFUST (Dunnhofer et al. 2021) on unseen sequences",
+        "",
+        f"Generated by `python benchmarks/tras.py` in {time.perf_counter() - t_start:.0f} s "
+        f"({platform.processor() or platform.machine()}, torch {torch.__version__}, 1 thread; "
+        "the 2 cores were shared with other jobs, so speeds are indicative only).",
+        "",
+        f"Sequences ({len(seqs)}, {sum(len(s) for s in seqs)} frames, none used for training or "
+        f"model selection): {', '.join(names)}.",
+        f"Student: `{args.student or 'shipped'}` ({student.meta}).",
+        "",
+        "| tracker | AUC | precision@20px | FPS | note |",
+        "|---|---|---|---|---|",
+    ]
+    for label, res, note in rows:
+        fps = res.fps
+        fps_s = (
+            "-"
+            if not np.isfinite(fps) or "oracle" in label or "TRAST" in label or "FUST" in label
+            else f"{fps:.1f}"
+        )
+        lines.append(
+            f"| {label} | {res.mean.auc:.3f} | {res.mean.precision:.3f} | {fps_s} | {note} |"
+        )
+    lines += [
+        "",
+        f"Live speed (OpenCV teachers in threads, first {len(speed_seqs)} sequences):",
+        "",
+    ]
+    lines += [f"- {name}: {fps:.1f} FPS" for name, fps in live]
+    best_teacher = max((r for l, r, _ in rows if l.startswith("teacher")), key=lambda r: r.mean.auc)
+    oracle = next(r for l, r, _ in rows if l == "per-sequence oracle")
+    assert trast_main is not None and fust_main is not None
+    checks = [
+        (
+            f"{fust_main.tracker} above the best single teacher",
+            fust_main.mean.auc,
+            best_teacher.mean.auc,
+        ),
+        (f"{fust_main.tracker} above the per-sequence oracle", fust_main.mean.auc, oracle.mean.auc),
+        (f"{trast_main.tracker} above TRAS", trast_main.mean.auc, tras.mean.auc),
+        ("TRAS at least 60 FPS", tras.fps, 60.0),
+    ]
+    lines += ["", "## Targets", "", "| target | ours | reference | met |", "|---|---|---|---|"]
+    for label, ours, ref in checks:
+        lines.append(f"| {label} | {ours:.3f} | {ref:.3f} | {'yes' if ours > ref else 'no'} |")
+    lines += ["", "## Per sequence (AUC)", ""]
+    main_rows = [(l, r) for l, r, _ in rows]
+    lines.append("| sequence | " + " | ".join(l for l, _ in main_rows) + " |")
+    lines.append("|---" * (len(main_rows) + 1) + "|")
+    for s in seqs:
+        lines.append(
+            f"| {s.name} | "
+            + " | ".join(f"{r.runs[s.name].scores.auc:.3f}" for _, r in main_rows)
+            + " |"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text("\n".join(lines) + "\n")
+    plot_sot_results(
+        [r for l, r, _ in rows if "oracle" in l or l.startswith("teacher")]
+        + [tras, trast_main, fust_main],
+        args.out.with_name(args.out.stem + "_success.png"),
+        title="TRAS family on unseen sequences",
+    )
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

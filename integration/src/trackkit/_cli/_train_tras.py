@@ -1,0 +1,158 @@
+"""``trackkit train tras``: the TRAS student (Dunnhofer et al. 2021), A3C with teachers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from trackkit._cli._datasets import set_torch_threads
+
+__all__ = ["register_recipe"]
+
+
+def register_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``tras`` recipe to ``trackkit train``."""
+    p = recipes.add_parser(
+        "tras",
+        help="train the TRAS student (distillation from teachers + A3C)",
+        description=(
+            "Dunnhofer et al. 2021: the OpenCV teachers run once over the training sequences "
+            "(../shared/data/sot minus the held-out and validation sequences, plus the "
+            "pedestrian identities of ../shared/data/mot) through distill's cached TeacherPool "
+            "(--teacher-cache); the transfer set is cut into 32-frame chunks filtered per chunk "
+            "by beta; seqrl's A3C trains the student with half distilling, half autonomous "
+            "workers. Writes OUT/train_state.pt after every round (--resume continues), "
+            "OUT/log.jsonl and OUT/student.pt."
+        ),
+    )
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument(
+        "--objective",
+        choices=["kd-rl", "kd", "gt", "kd-gt"],
+        default="kd-rl",
+        help="kd-rl = TRAS (default); kd, gt, kd-gt = the paper's Table 2 ablations",
+    )
+    p.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 2, help="A3C workers (default: cores)"
+    )
+    p.add_argument("--rounds", type=int, default=20, help="A3C rounds (checkpoint after each)")
+    p.add_argument("--episodes-per-round", type=int, default=40, help="episodes per worker")
+    p.add_argument("--lr", type=float, default=3e-4, help="RAdam rate (paper: 1e-6)")
+    p.add_argument(
+        "--rl-loss-scale", type=float, default=1e-4, help="scale of L_pi + L_v (paper: 1e-3)"
+    )
+    p.add_argument("--gamma", type=float, default=0.9, help="discount (paper: 1)")
+    p.add_argument("--t-max", type=int, default=5, help="steps between updates (paper: 5)")
+    p.add_argument("--beta", type=float, default=0.5, help="transfer-set IoU filter (paper: 0.5)")
+    p.add_argument(
+        "--teachers", default="csrt,kcf,mil,medianflow", help="comma-separated teacher names"
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", type=Path, default=None, help="continue from a train_state.pt")
+    p.add_argument("--stop-after", type=int, default=None, help="stop after this many rounds")
+    p.add_argument("--data", type=Path, default=None, help="simple-layout SOT folder")
+    p.add_argument("--mot", type=Path, default=None, help="MOTChallenge folder with images")
+    p.add_argument("--no-mot", action="store_true", help="do not add MOT identities")
+    p.add_argument(
+        "--teacher-cache",
+        type=Path,
+        default=Path("runs/tras/teachers"),
+        help="teacher trajectory cache (default runs/tras/teachers)",
+    )
+    p.add_argument("--teacher-processes", type=int, default=2, help="processes for the teachers")
+    p.add_argument(
+        "--single-process", action="store_true", help="deterministic round-robin workers"
+    )
+    p.add_argument(
+        "--trunk-weights",
+        type=Path,
+        default=None,
+        help="torchvision checkpoint for the trunk (needed with --backbone resnet18)",
+    )
+    p.add_argument("--backbone", choices=["mobilenet_v2", "resnet18"], default="mobilenet_v2")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads of the parent")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from trackkit.data import default_data_root, default_mot_root
+    from trackkit.sot.tras import StudentConfig, parse_teachers
+    from trackkit.train import (
+        TRASTrainConfig,
+        build_tras_chunks,
+        run_teachers,
+        train_tras,
+        tras_episode_data,
+        tras_training_sequences,
+    )
+
+    set_torch_threads(args.threads)
+    teachers = parse_teachers(args.teachers)
+    root = args.data or default_data_root()
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"training data folder not found: {root} (pass --data DIR)")
+    mot_root = None
+    if not args.no_mot:
+        mot_root = args.mot or default_mot_root()
+        if args.mot is None and not Path(mot_root).is_dir():
+            mot_root = None
+    config = TRASTrainConfig(
+        objective=args.objective,
+        workers=args.workers,
+        rounds=args.rounds,
+        episodes_per_round=args.episodes_per_round,
+        t_max=args.t_max,
+        gamma=args.gamma,
+        lr=args.lr,
+        rl_loss_scale=args.rl_loss_scale,
+        beta=args.beta,
+        teachers=teachers,
+        student=StudentConfig(backbone=args.backbone).to_dict(),
+        seed=args.seed,
+        multiprocess=not args.single_process,
+    )
+    progress = not args.no_progress
+    t0 = time.perf_counter()
+    seqs = tras_training_sequences(root, mot_root=mot_root)
+    runs = run_teachers(
+        seqs,
+        cache_dir=args.teacher_cache,
+        teachers=teachers,
+        processes=args.teacher_processes,
+        progress=progress,
+    )
+    chunks = build_tras_chunks(seqs, runs, beta=args.beta, seed=args.seed)
+    teachers_s = time.perf_counter() - t0
+    print(
+        f"transfer set: {len(seqs)} sequences ({sum(len(s) for s in seqs)} frames), "
+        f"{len(chunks)} chunks kept at beta={args.beta} ({teachers_s:.0f} s)",
+        file=sys.stderr,
+    )
+    t1 = time.perf_counter()
+    _, path = train_tras(
+        config,
+        tras_episode_data(seqs, chunks),
+        args.out,
+        resume=args.resume,
+        stop_after=args.stop_after,
+        progress=progress,
+        trunk_weights=args.trunk_weights,
+    )
+    print(
+        json.dumps(
+            {
+                "out": str(args.out),
+                "student": None if path is None else str(path),
+                "sequences": len(seqs),
+                "chunks": len(chunks),
+                "teachers_s": round(teachers_s, 1),
+                "train_s": round(time.perf_counter() - t1, 1),
+            }
+        )
+    )
+    return 0

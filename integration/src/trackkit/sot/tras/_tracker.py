@@ -1,0 +1,261 @@
+"""TRAS, TRAST and TRASFUST trackers (Dunnhofer et al. 2021, Sec. 3.5 and Fig. 3).
+
+All three run the student on ``B`` sequences at once (one batched forward per frame over every
+sequence and every candidate state):
+
+- ``tras``: ``b_t = psi(s_pi(s_t), b_{t-1})`` with the student's own state only;
+- ``trast``: the student and one teacher; the value head rates the student's state
+  ``rho(F_{t-1}, F_t, b_{t-1})`` and the teacher's ``rho(F_{t-1}, F_t, b^(t)_{t-1})``; the
+  student's box is kept when ``v_t >= v_t^(t)``, else the teacher's box is output and the
+  student continues from it (``distill.fuse_by_value`` with the student at index 0);
+- ``trasfust``: the teacher whose state has the highest value gives the box (eq. 8).
+
+Candidates built from the same previous box (after TRAST handed control to its teacher, or at
+the first frame) are the same state and get the value of the first of them, so a tie keeps the
+student (TRAST's ``v_t >= v_t^(t)``) or the first such teacher whatever the float rounding of
+the batched forward. The LSTM continues from the chosen candidate's state and returns every
+``reset_every`` (32)
+frames to its state after the first prediction (Gordon et al. 2018). Candidate states are
+built from the previous boxes, so teachers track frame ``t`` in threads while the student
+computes (``parallel=True``; OpenCV releases the GIL). A teacher that raises, reports
+``ok=False`` or returns a non-finite or empty box is dropped for that frame and kept for the
+next ones (its previous box is kept); when a TRASFUST pool has no valid teacher in a frame the
+student's own box is the documented fallback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeAlias
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import Tensor
+
+import seqrl
+from distill import Teacher, check_box_xywh, check_frame, fuse_by_value
+from trackkit.sot.tras._boxes import clamp_box_size
+from trackkit.sot.tras._checkpoint import load_student
+from trackkit.sot.tras._student import TRASStudent, student_crops
+from trackkit.sot.tras._teachers import DEFAULT_TEACHERS, make_teacher
+
+__all__ = ["MODES", "TRASTracker", "TeacherSpec"]
+
+#: Tracker modes.
+MODES: tuple[str, ...] = ("tras", "trast", "trasfust")
+
+#: A teacher given by short name (``trackkit.sot.tras.TEACHER_KINDS``) or a zero-argument
+#: factory returning a fresh ``distill.Teacher``.
+TeacherSpec: TypeAlias = str | Callable[[], Teacher]
+
+
+def _new_teacher(spec: TeacherSpec) -> Teacher:
+    return make_teacher(spec) if isinstance(spec, str) else spec()
+
+
+def _teacher_update(teacher: Teacher | None, frame: NDArray[np.uint8]) -> tuple[Any, bool]:
+    """One teacher step; ``(box, ok)`` with ok False on failure, exception or a bad box."""
+    if teacher is None:
+        return None, False
+    try:
+        box, ok = teacher.update(frame)
+        b = np.asarray(box, dtype=np.float64).reshape(-1)
+    except Exception:
+        return None, False
+    good = bool(ok) and b.shape == (4,) and bool(np.isfinite(b).all()) and bool((b[2:] > 0).all())
+    return (b if good else None), good
+
+
+class TRASTracker:
+    """TRAS / TRAST / TRASFUST over ``B`` sequences (``init_batch`` / ``update_batch``), or one
+    sequence through the ``init(frame, box)`` / ``update(frame)`` protocol.
+
+    Args:
+        student: a :class:`TRASStudent`; default the shipped one (``load_student()``).
+        mode: ``"tras"``, ``"trast"`` or ``"trasfust"``.
+        teachers: teacher names or factories; default ``("csrt",)`` for TRAST and
+            ``DEFAULT_TEACHERS`` for TRASFUST; must be empty for TRAS. TRAST takes exactly one.
+        parallel: run the teachers in threads while the student computes.
+        fast: track with :meth:`TRASStudent.for_inference` (folded BatchNorm, channels-last).
+        device: torch device of the student.
+    """
+
+    def __init__(
+        self,
+        student: TRASStudent | None = None,
+        *,
+        mode: str = "tras",
+        teachers: Sequence[TeacherSpec] | None = None,
+        parallel: bool = True,
+        fast: bool = True,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if teachers is None:
+            teachers = {"tras": (), "trast": ("csrt",), "trasfust": DEFAULT_TEACHERS}[mode]
+        specs = list(teachers)
+        if mode == "tras" and specs:
+            raise ValueError("teachers: TRAS runs the student alone; use trast or trasfust")
+        if mode in ("trast", "trasfust") and not specs:
+            raise ValueError(f"teachers: {mode} needs at least one teacher, got an empty pool")
+        if mode == "trast" and len(specs) != 1:
+            raise ValueError(f"teachers: trast takes exactly one teacher, got {len(specs)}")
+        for s in specs:
+            if isinstance(s, str):
+                make_teacher(s)  # validates the name now
+            elif not callable(s):
+                raise TypeError(f"teachers: expected names or factories, got {type(s).__name__}")
+        self.mode = mode
+        self.teacher_specs = specs
+        self.device = torch.device(device)
+        model = student if student is not None else load_student()
+        self.student = (model.for_inference() if fast else model).to(self.device).eval()
+        cfg = self.student.config
+        self.actions = seqrl.BoxActionConfig(cfg.max_shift, cfg.max_scale)
+        self.parallel = parallel
+        self._pool: ThreadPoolExecutor | None = None
+        self._ready = False
+        #: Index of the chosen candidate per sequence in the last frame (0 = student; k >= 1
+        #: = teacher k - 1), for analysis.
+        self.last_choice: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+
+    # ------------------------------------------------------------------ single sequence
+    def init(self, frame: NDArray[np.uint8], box_xywh: Sequence[float] | NDArray) -> None:
+        """Start tracking one sequence (0-based ``x, y, w, h``)."""
+        box = np.asarray(box_xywh, dtype=np.float64)
+        if box.shape != (4,):
+            raise ValueError(f"box_xywh must be 4 numbers (x, y, w, h), got shape {box.shape}")
+        self.init_batch([frame], box.reshape(1, 4))
+
+    def update(self, frame: NDArray[np.uint8]) -> NDArray[np.float64]:
+        """Track the next frame; returns ``float64[4]`` xywh."""
+        return self.update_batch([frame])[0]
+
+    # ------------------------------------------------------------------ batched
+    def init_batch(self, frames: Sequence[NDArray[np.uint8]], boxes_xywh: NDArray) -> None:
+        """Start ``B`` sequences: frames ``uint8 [H, W, 3]`` BGR and boxes ``[B, 4]``.
+
+        Raises:
+            ValueError: a box is not 4 finite numbers with positive size, or lies entirely
+                outside its frame; the number of frames and boxes differ.
+        """
+        boxes = np.asarray(boxes_xywh, dtype=np.float64)
+        if boxes.ndim != 2 or boxes.shape != (len(frames), 4):
+            raise ValueError(
+                f"boxes_xywh must be [{len(frames)}, 4] for {len(frames)} frames, got {boxes.shape}"
+            )
+        for i, (frame, box) in enumerate(zip(frames, boxes)):
+            check_frame(frame, argument=f"frames[{i}]")
+            check_box_xywh(box, frame_shape=frame.shape, argument=f"init box of sequence {i}")
+        b, k = len(frames), len(self.teacher_specs)
+        self._teachers: list[list[Teacher | None]] = []
+        for frame, box in zip(frames, boxes):
+            row: list[Teacher | None] = []
+            for spec in self.teacher_specs:
+                teacher: Teacher | None = _new_teacher(spec)
+                try:
+                    assert teacher is not None
+                    teacher.init(frame, box)
+                except Exception:
+                    teacher = None
+                row.append(teacher)
+            self._teachers.append(row)
+        if k and self.parallel and self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=max(1, min(8, b * k)))
+        self._boxes = torch.tensor(boxes, dtype=torch.float64)
+        self._teacher_boxes = self._boxes[:, None, :].repeat(1, k, 1)
+        self._frame_wh = torch.tensor(
+            [[f.shape[1], f.shape[0]] for f in frames], dtype=torch.float64
+        )
+        self._prev = list(frames)
+        self._state: tuple[Tensor, Tensor] | None = None
+        self._first_state: tuple[Tensor, Tensor] | None = None
+        self._t = 0
+        self.last_choice = np.zeros(b, dtype=np.int64)
+        self._ready = True
+
+    def _run_teachers(self, frames: Sequence[NDArray[np.uint8]]) -> Any:
+        jobs = [(t, f) for row, f in zip(self._teachers, frames) for t in row]
+        if self._pool is not None:
+            return [self._pool.submit(_teacher_update, t, f) for t, f in jobs]
+        return [_teacher_update(t, f) for t, f in jobs]
+
+    @torch.no_grad()
+    def update_batch(self, frames: Sequence[NDArray[np.uint8]]) -> NDArray[np.float64]:
+        """Track the next frame of every sequence; returns ``float64 [B, 4]`` xywh."""
+        if not self._ready:
+            raise RuntimeError("call init() or init_batch() before update()")
+        b, k = self._boxes.shape[0], len(self.teacher_specs)
+        if len(frames) != b:
+            raise ValueError(f"expected {b} frames (one per sequence), got {len(frames)}")
+        for i, frame in enumerate(frames):
+            check_frame(frame, argument=f"frames[{i}]")
+            if frame.shape[:2] != self._prev[i].shape[:2]:
+                raise ValueError(f"frames[{i}] changed size from {self._prev[i].shape[:2]}")
+        cfg = self.student.config
+        self._t += 1
+        if self._t > 1 and (self._t - 1) % cfg.reset_every == 0 and self._first_state is not None:
+            self._state = (self._first_state[0].clone(), self._first_state[1].clone())
+        pending = self._run_teachers(frames) if k else []
+        n = 1 + k
+        cand_prev = torch.cat((self._boxes[:, None, :], self._teacher_boxes), dim=1)  # [B,n,4]
+        crops = student_crops(
+            [f for f in self._prev for _ in range(n)],
+            [f for f in frames for _ in range(n)],
+            cand_prev.reshape(-1, 4).numpy(),
+            crop_size=cfg.crop_size,
+            context=cfg.context,
+        )
+        state = None
+        if self._state is not None:
+            state = (
+                self._state[0].repeat_interleave(n, dim=0),
+                self._state[1].repeat_interleave(n, dim=0),
+            )
+        mu, v, (h, c) = self.student(torch.from_numpy(crops).to(self.device), state)
+        mu = mu.reshape(b, n, 4)[:, 0].double().cpu()
+        values = v.reshape(b, n).double().cpu()
+        if n > 1:  # candidates from the same previous box share one state: give them one value
+            same = (cand_prev[:, :, None, :] == cand_prev[:, None, :, :]).all(dim=-1)  # [B,n,n]
+            first = same.to(torch.int64).argmax(dim=2)  # lowest index with the same box
+            values = values.gather(1, first)
+        own = seqrl.apply_box_action(mu, self._boxes, config=self.actions)
+        own = clamp_box_size(own, self._frame_wh)
+        cand = own[:, None, :].repeat(1, n, 1)
+        valid = torch.zeros(b, n, dtype=torch.bool)
+        valid[:, 0] = True
+        if k:
+            results = [p.result() if hasattr(p, "result") else p for p in pending]
+            for idx, (box, ok) in enumerate(results):
+                i, j = divmod(idx, k)
+                if ok:
+                    cand[i, 1 + j] = torch.as_tensor(box, dtype=torch.float64)
+                    valid[i, 1 + j] = True
+            if self.mode == "trasfust":  # eq. 8: teachers only; the student is the fallback
+                valid[:, 0] = ~valid[:, 1:].any(dim=1)
+        choice = fuse_by_value(cand, values, valid=valid)
+        index = choice.candidate_index
+        self._boxes = choice.boxes_xywh.clone()
+        if k:
+            self._teacher_boxes = torch.where(valid[:, 1:, None], cand[:, 1:], self._teacher_boxes)
+        rows = torch.arange(b) * n + index
+        self._state = (h[rows].clone(), c[rows].clone())
+        if self._t == 1:
+            self._first_state = (self._state[0].clone(), self._state[1].clone())
+        self._prev = list(frames)
+        self.last_choice = index.numpy().astype(np.int64)
+        return self._boxes.numpy().astype(np.float64)
+
+    def close(self) -> None:
+        """Stop the teacher threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __del__(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False)

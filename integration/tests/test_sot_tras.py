@@ -1,0 +1,260 @@
+"""TRAS student and trackers: shapes, psi/phi through the crops, fusion by value, teacher
+failures, batched = one by one, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import seqrl
+from trackkit.data import boxes_to_crop, enlarge_boxes_xywh
+from trackkit.sot.tras import StudentConfig, TRASStudent, TRASTracker, student_crops
+from trackkit.train import synthetic_training_sequences
+
+SMALL = StudentConfig(crop_size=32, neck_channels=8, hidden=32)
+
+
+def _student(config: StudentConfig = SMALL, seed: int = 0) -> TRASStudent:
+    torch.manual_seed(seed)
+    return TRASStudent(config, pretrained=False).eval()
+
+
+def test_policy_and_value_shapes(one_thread: None) -> None:
+    model = _student(StudentConfig())  # the paper's sizes: 128 px crops, 512 units
+    crops = torch.randint(0, 256, (3, 2, 128, 128, 3), dtype=torch.uint8)
+    mu, v, (h, c) = model(crops)
+    assert mu.shape == (3, 4) and v.shape == (3,)
+    assert h.shape == c.shape == (3, 512)
+    assert bool((mu.abs() <= 1).all())
+    _, v2, _ = model(crops, (h, c))  # the LSTM state matters
+    assert not torch.allclose(v, v2)
+    assert all(not k.startswith("trunk.") for k in model.trainable_state_dict())
+    assert not any(p.requires_grad for p in model.trunk.parameters())
+    with pytest.raises(ValueError, match="crops must be"):
+        model(torch.zeros(3, 128, 128, 3, dtype=torch.uint8))
+
+
+def test_psi_phi_round_trip_through_the_crops() -> None:
+    """phi(g, b) then psi gives g back; a target in reach has its centre inside b's crop, and
+    the crop shows the target where boxes_to_crop puts it."""
+    rng = np.random.default_rng(0)
+    cfg = seqrl.BoxActionConfig()
+    for _ in range(20):
+        b = np.array([rng.uniform(100, 160), rng.uniform(90, 120), *rng.uniform(20, 40, 2)])
+        a = rng.uniform(-0.9, 0.9, 4)
+        g = seqrl.apply_box_action(torch.tensor(a), torch.tensor(b), config=cfg)
+        back = seqrl.box_action_to_target(torch.tensor(b), g, config=cfg)
+        torch.testing.assert_close(back, torch.tensor(a), atol=1e-9, rtol=0)
+        frame = np.zeros((240, 320, 3), np.uint8)
+        x, y, w, h = g.numpy()
+        frame[int(y + 2) : int(y + h - 1), int(x + 2) : int(x + w - 1)] = 255
+        crops = student_crops([frame], [frame], b[None], crop_size=128, context=1.5)
+        in_crop = boxes_to_crop(g.numpy(), enlarge_boxes_xywh(b, 1.5), 128)
+        cx, cy = in_crop[0] + in_crop[2] / 2, in_crop[1] + in_crop[3] / 2
+        assert 0 <= cx <= 128 and 0 <= cy <= 128
+        ys, xs = np.nonzero(crops[0, 1, :, :, 0] > 128)
+        x0, y0 = np.clip(in_crop[:2], 0, 128)  # the visible part of the target in the crop
+        x1, y1 = np.clip(in_crop[:2] + in_crop[2:], 0, 128)
+        assert abs(xs.mean() - (x0 + x1) / 2) < 4 and abs(ys.mean() - (y0 + y1) / 2) < 4
+
+
+class _FixedTeacher:
+    """A teacher that always reports the same box (or fails in the ways a tracker can)."""
+
+    def __init__(self, box: list[float], behaviour: str = "ok") -> None:
+        self.box = np.asarray(box, dtype=np.float64)
+        self.behaviour = behaviour
+        self.name = f"fixed-{behaviour}"
+
+    def init(self, frame: np.ndarray, box_xywh: np.ndarray) -> None:
+        if self.behaviour == "init-raises":
+            raise RuntimeError("cannot start")
+
+    def update(self, frame: np.ndarray) -> tuple[np.ndarray, bool]:
+        if self.behaviour == "raises":
+            raise RuntimeError("teacher crashed")
+        if self.behaviour == "nan":
+            return np.full(4, np.nan), True
+        if self.behaviour == "lost":
+            return self.box.copy(), False
+        return self.box.copy(), True
+
+
+class _BrightnessValue(TRASStudent):
+    """A student whose value is the brightness of the current crop (a known value function)."""
+
+    def forward(self, crops, state=None):  # type: ignore[no-untyped-def, override]
+        n = crops.shape[0]
+        v = crops[:, 1].float().mean(dim=(1, 2, 3))
+        zeros = torch.zeros(n, self.config.hidden)
+        return torch.zeros(n, 4), v, (zeros, zeros)
+
+
+def _frame_with_bright(box: list[float]) -> np.ndarray:
+    frame = np.full((240, 320, 3), 20, np.uint8)
+    x, y, w, h = (int(v) for v in box)
+    frame[y : y + h, x : x + w] = 250
+    return frame
+
+
+def test_trasfust_picks_the_teacher_with_the_highest_value() -> None:
+    torch.manual_seed(0)
+    student = _BrightnessValue(SMALL, pretrained=False).eval()
+    dark, bright = [20.0, 20.0, 30.0, 30.0], [200.0, 150.0, 30.0, 30.0]
+    frame = _frame_with_bright(bright)
+    for order in ((dark, bright), (bright, dark)):
+        # the teachers' *previous* boxes are the init box; make a first step move them apart
+        trk = TRASTracker(
+            student,
+            mode="trasfust",
+            teachers=[lambda b=order[0]: _FixedTeacher(b), lambda b=order[1]: _FixedTeacher(b)],
+            parallel=False,
+        )
+        trk.init(frame, np.array([100.0, 100.0, 30.0, 30.0]))
+        trk.update(frame)  # both teachers now sit on their boxes
+        box = trk.update(frame)
+        np.testing.assert_allclose(box, bright)
+        assert trk.last_choice[0] == 1 + order.index(bright)
+
+
+def test_trast_keeps_the_student_unless_the_teacher_is_rated_higher() -> None:
+    torch.manual_seed(0)
+    student = _BrightnessValue(SMALL, pretrained=False).eval()
+    bright = [200.0, 150.0, 30.0, 30.0]
+    frame = _frame_with_bright(bright)
+    trk = TRASTracker(
+        student, mode="trast", teachers=[lambda: _FixedTeacher(bright)], parallel=True
+    )
+    trk.init(frame, np.array([20.0, 20.0, 30.0, 30.0]))  # the student starts in the dark
+    first = trk.update(frame)  # the teacher's previous box is the same dark init box: tie
+    np.testing.assert_allclose(first, [20.0, 20.0, 30.0, 30.0])  # ties keep the student
+    second = trk.update(frame)  # now the teacher's previous box is bright: it wins
+    np.testing.assert_allclose(second, bright)
+    assert trk.last_choice[0] == 1
+    trk.close()
+
+
+@pytest.mark.parametrize("behaviour", ["raises", "nan", "lost", "init-raises"])
+def test_a_failing_teacher_is_dropped_for_the_frame(behaviour: str) -> None:
+    student = _BrightnessValue(SMALL, pretrained=False).eval()
+    bright = [200.0, 150.0, 30.0, 30.0]
+    frame = _frame_with_bright(bright)
+    trk = TRASTracker(
+        student,
+        mode="trasfust",
+        teachers=[
+            lambda: _FixedTeacher([20, 20, 30, 30], behaviour),
+            lambda: _FixedTeacher(bright),
+        ],
+        parallel=False,
+    )
+    trk.init(frame, np.array([100.0, 100.0, 30.0, 30.0]))
+    for _ in range(3):
+        box = trk.update(frame)
+        assert np.isfinite(box).all()
+    np.testing.assert_allclose(box, bright)
+
+
+def test_trasfust_without_any_valid_teacher_falls_back_to_the_student() -> None:
+    student = _student()
+    frame = _frame_with_bright([200.0, 150.0, 30.0, 30.0])
+    trk = TRASTracker(
+        student, mode="trasfust", teachers=[lambda: _FixedTeacher([1, 1, 5, 5], "raises")]
+    )
+    tras = TRASTracker(student, mode="tras")
+    init = np.array([100.0, 100.0, 30.0, 30.0])
+    trk.init(frame, init)
+    tras.init(frame, init)
+    for _ in range(3):
+        np.testing.assert_allclose(trk.update(frame), tras.update(frame), atol=1e-9)
+    assert trk.last_choice[0] == 0
+
+
+def test_batched_tracking_equals_one_by_one(one_thread: None) -> None:
+    seqs = synthetic_training_sequences(3, length=12, seed=77)
+    student = _student()
+    for mode, teachers in (("tras", None), ("trast", ["kcf"])):
+        batched = TRASTracker(student, mode=mode, teachers=teachers, parallel=False)
+        batched.init_batch([s[0] for s in seqs], np.stack([s.boxes_xywh[0] for s in seqs]))
+        out = [batched.update_batch([s[t] for s in seqs]) for t in range(1, 12)]
+        for i, s in enumerate(seqs):
+            single = TRASTracker(student, mode=mode, teachers=teachers, parallel=False)
+            single.init(s[0], s.boxes_xywh[0])
+            for t in range(1, 12):
+                np.testing.assert_allclose(single.update(s[t]), out[t - 1][i], atol=1e-3, rtol=0)
+
+
+def test_lstm_state_resets_to_the_first_state_every_32_frames() -> None:
+    student = _student(StudentConfig(crop_size=32, neck_channels=8, hidden=32, reset_every=4))
+    frame = _frame_with_bright([100.0, 100.0, 40.0, 40.0])
+    trk = TRASTracker(student)
+    trk.init(frame, np.array([100.0, 100.0, 40.0, 40.0]))
+    trk.update(frame)
+    first = trk._first_state
+    assert first is not None
+    for _ in range(3):
+        trk.update(frame)
+    assert not torch.equal(trk._state[0], first[0])  # type: ignore[index]
+    # frame 5 starts from the state after frame 1: it repeats frame 2's step exactly
+    trk2 = TRASTracker(student)
+    trk2.init(frame, np.array([100.0, 100.0, 40.0, 40.0]))
+    trk2.update(frame)
+    trk2._boxes = trk._boxes.clone()
+    trk2._prev = trk._prev
+    expected = trk2.update(frame)
+    np.testing.assert_allclose(trk.update(frame), expected, atol=1e-9)
+
+
+def test_bad_input() -> None:
+    student = _student()
+    frame = np.zeros((100, 100, 3), np.uint8)
+    trk = TRASTracker(student)
+    with pytest.raises(ValueError, match="outside"):
+        trk.init(frame, np.array([200.0, 200.0, 10.0, 10.0]))
+    with pytest.raises(ValueError, match="positive width"):
+        trk.init(frame, np.array([10.0, 10.0, 0.0, 10.0]))
+    with pytest.raises(ValueError, match="finite"):
+        trk.init(frame, np.array([np.nan, 10.0, 5.0, 10.0]))
+    with pytest.raises(RuntimeError, match="init"):
+        TRASTracker(student).update(frame)
+    with pytest.raises(ValueError, match="empty pool"):
+        TRASTracker(student, mode="trasfust", teachers=[])
+    with pytest.raises(ValueError, match="exactly one"):
+        TRASTracker(student, mode="trast", teachers=["csrt", "kcf"])
+    with pytest.raises(ValueError, match="unknown teacher"):
+        TRASTracker(student, mode="trasfust", teachers=["siamrpn"])
+    with pytest.raises(ValueError, match="alone"):
+        TRASTracker(student, mode="tras", teachers=["kcf"])
+    with pytest.raises(ValueError, match="mode"):
+        TRASTracker(student, mode="fusion")
+    trk.init(frame, np.array([10.0, 10.0, 20.0, 20.0]))
+    with pytest.raises(ValueError, match="changed size"):
+        trk.update(np.zeros((50, 100, 3), np.uint8))
+
+
+def test_the_inference_copy_tracks_like_the_trained_student(one_thread: None) -> None:
+    seq = synthetic_training_sequences(1, length=10, seed=78)[0]
+    student = _student(StudentConfig(crop_size=64, neck_channels=8, hidden=32))
+    boxes = []
+    for fast in (False, True):
+        trk = TRASTracker(student, fast=fast)
+        trk.init(seq[0], seq.boxes_xywh[0])
+        boxes.append(np.stack([trk.update(seq[t]) for t in range(1, 10)]))
+    np.testing.assert_allclose(boxes[0], boxes[1], atol=1e-2, rtol=0)
+    assert not student.channels_last  # the trained student is left as it was
+
+
+def test_registry_builds_the_tras_family_with_the_shipped_student() -> None:
+    from trackkit.registry import make_tracker, tracker_names
+    from trackkit.sot.tras import load_student, shipped_student_path
+
+    assert shipped_student_path().is_file()
+    assert load_student().meta["objective"] == "kd-rl"
+    assert {"tras", "trast", "trasfust"} <= set(tracker_names("sot"))
+    trk = make_tracker("trasfust", teachers="csrt,kcf", parallel=False)
+    assert isinstance(trk, TRASTracker) and trk.mode == "trasfust"
+    assert trk.teacher_specs == ["csrt", "kcf"]
+    assert make_tracker("trast").teacher_specs == ["csrt"]
+    with pytest.raises(ValueError, match="unknown teacher"):
+        make_tracker("trast", teachers="goturn")
