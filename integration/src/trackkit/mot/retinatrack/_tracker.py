@@ -45,12 +45,16 @@ def make_association(name: str, **options: Any) -> Any:
     ``iou+embedding``: ``assoc.RetinaTrackTracker`` with its defaults (IoU truncated at 0.4,
     equal weights, H = 8 observations, tracks die after 40 unseen frames); ``iou``: the same
     tracker fed no embeddings (IoU >= 0.3); ``embedding``: IoU weight 0, embedding weight 1;
-    ``sort``: ``assoc.SortTracker``. ``options`` override config fields.
+    ``sort``: ``assoc.SortTracker``. ``options`` override config fields. The RetinaTrack
+    associations are the paper's tracker, without ``assoc``'s optional motion model
+    (``motion=None``; pass ``motion=assoc.StateLayout.botsort()`` to add it): the committed
+    benchmark (docs/benchmarks/retinatrack.md) measures the paper's tracker.
     """
     if name == "sort":
         return assoc.SortTracker(assoc.SortConfig(**options))
     if name not in ASSOCIATIONS:
         raise ValueError(f"association must be one of {ASSOCIATIONS}, got {name!r}")
+    options = {"motion": None, **options}
     if name == "embedding":
         options = {"iou_weight": 0.0, "embedding_weight": 1.0, **options}
     return assoc.RetinaTrackTracker(assoc.RetinaTrackConfig(**options))
