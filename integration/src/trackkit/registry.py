@@ -107,7 +107,7 @@ def _tras_tracker(
     teachers: str | Any = None,
     parallel: bool = True,
 ) -> Any:
-    """TRAS / TRAST / TRASFUST (Dunnhofer et al. 2021) with the shipped or a given student.
+    """TRAS / TRAST / TRASFUST (Dunnhofer et al. 2020) with the shipped or a given student.
 
     Options: ``device``; ``checkpoint`` (a student file of ``trackkit train tras``);
     ``teachers`` (``"csrt,kcf"`` or a list of names; TRAST default csrt, TRASFUST default
@@ -196,17 +196,17 @@ TRACKERS: dict[str, TrackerEntry] = {
     "tras": TrackerEntry(
         "sot",
         partial(_tras_tracker, "tras"),
-        "TRAS (Dunnhofer et al. 2021): the distilled and reinforced student alone",
+        "TRAS (Dunnhofer et al. 2020): the distilled and reinforced student alone",
     ),
     "trast": TrackerEntry(
         "sot",
         partial(_tras_tracker, "trast"),
-        "TRAST (Dunnhofer et al. 2021): student + one teacher chosen by value (--teachers)",
+        "TRAST (Dunnhofer et al. 2020): student + one teacher chosen by value (--teachers)",
     ),
     "trasfust": TrackerEntry(
         "sot",
         partial(_tras_tracker, "trasfust"),
-        "TRASFUST (Dunnhofer et al. 2021): the student's value fuses a teacher pool",
+        "TRASFUST (Dunnhofer et al. 2020): the student's value fuses a teacher pool",
     ),
     **{
         f"opencv-{kind.lower()}": TrackerEntry(

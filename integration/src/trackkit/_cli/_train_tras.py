@@ -1,4 +1,4 @@
-"""``trackkit train tras``: the TRAS student (Dunnhofer et al. 2021), A3C with teachers."""
+"""``trackkit train tras``: the TRAS student (Dunnhofer et al. 2020), A3C with teachers."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def register_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignor
         "tras",
         help="train the TRAS student (distillation from teachers + A3C)",
         description=(
-            "Dunnhofer et al. 2021: the OpenCV teachers run once over the training sequences "
+            "Dunnhofer et al. 2020: the OpenCV teachers run once over the training sequences "
             "(../shared/data/sot minus the held-out and validation sequences, plus the "
             "pedestrian identities of ../shared/data/mot) through distill's cached TeacherPool "
             "(--teacher-cache); the transfer set is cut into 32-frame chunks filtered per chunk "

@@ -1,6 +1,6 @@
 """``trackkit train tras``: the TRAS student trained by A3C with distilling and autonomous workers.
 
-Dunnhofer et al. 2021, Sec. 3.3 and Fig. 1. ``W`` students (``seqrl.run_a3c`` workers) play
+Dunnhofer et al. 2020, Sec. 3.3 and Fig. 1. ``W`` students (``seqrl.run_a3c`` workers) play
 episodes on chunks of the transfer set and push gradients into one shared student:
 
 - distilling workers act with the mean action and minimise eq. 3 (``distill.
@@ -66,7 +66,7 @@ __all__ = [
     "tras_worker_role",
 ]
 
-#: Training objectives (Table 2 of Dunnhofer et al. 2021).
+#: Training objectives (Table 2 of Dunnhofer et al. 2020).
 TRAS_OBJECTIVES: tuple[str, ...] = ("kd-rl", "kd", "gt", "kd-gt")
 
 # progress tensor columns (one row per worker, in shared memory)

@@ -1,6 +1,6 @@
 """The TRAS transfer set: training sequences, teachers run once through the cached pool, chunks.
 
-Dunnhofer et al. 2021, Sec. 4 ("Transfer Set"): teachers are run over the training videos, their
+Dunnhofer et al. 2020, Sec. 4 ("Transfer Set"): teachers are run over the training videos, their
 trajectories are filtered by ``IoU(b_t, g_t) > beta`` and split into 32-frame chunks. Our data is
 tiny (a few thousand frames) and no OpenCV teacher keeps ``IoU > 0.5`` over a whole 140-frame
 sequence often, so the filter is applied per chunk (``distill.trajectory_keep_mask`` on each

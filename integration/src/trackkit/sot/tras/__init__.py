@@ -1,4 +1,4 @@
-"""TRAS, TRAST and TRASFUST (Dunnhofer et al. 2021, "Tracking-by-Trackers with a Distilled and
+"""TRAS, TRAST and TRASFUST (Dunnhofer et al. 2020, "Tracking-by-Trackers with a Distilled and
 Reinforced Model", ACCV 2020, arXiv:1907.08716).
 
 A student tracker distilled from teacher trackers and reinforced with A3C (trained by

@@ -1,4 +1,4 @@
-"""The TRAS student network (Dunnhofer et al. 2021, Sec. 3.4 and Fig. 2) and its crops.
+"""The TRAS student network (Dunnhofer et al. 2020, Sec. 3.4 and Fig. 2) and its crops.
 
 State ``s_t = rho(F_{t-1}, F_t, b_{t-1}, c)`` (Sec. 3.2): both frames cropped around the previous
 box enlarged by the context factor ``c = 1.5``, resized to 128 x 128 and ImageNet-normalised.
@@ -141,7 +141,7 @@ def _make_trunk(
 
 
 class TRASStudent(nn.Module):
-    """The student ``s(s_t | theta) -> (a_t, v_t)`` of Dunnhofer et al. 2021 (Fig. 2).
+    """The student ``s(s_t | theta) -> (a_t, v_t)`` of Dunnhofer et al. 2020 (Fig. 2).
 
     Args:
         config: :class:`StudentConfig`.

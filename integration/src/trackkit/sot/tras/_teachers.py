@@ -19,7 +19,7 @@ TEACHER_KINDS: dict[str, tuple[str, dict[str, bool | int | float]]] = {
     "boosting": ("Boosting", {}),
 }
 
-#: The teacher pool used for training and by default in TRASFUST (Dunnhofer et al. 2021 use
+#: The teacher pool used for training and by default in TRASFUST (Dunnhofer et al. 2020 use
 #: KCF, MDNet, ECO and SiamRPN; here the OpenCV trackers that run on this CPU).
 DEFAULT_TEACHERS: tuple[str, ...] = ("csrt", "kcf", "mil", "medianflow")
 

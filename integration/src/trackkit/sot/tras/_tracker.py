@@ -1,4 +1,4 @@
-"""TRAS, TRAST and TRASFUST trackers (Dunnhofer et al. 2021, Sec. 3.5 and Fig. 3).
+"""TRAS, TRAST and TRASFUST trackers (Dunnhofer et al. 2020, Sec. 3.5 and Fig. 3).
 
 All three run the student on ``B`` sequences at once (one batched forward per frame over every
 sequence and every candidate state):
