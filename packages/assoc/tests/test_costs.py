@@ -155,3 +155,17 @@ def test_bad_embeddings_raise_naming_the_argument() -> None:
         assoc.cosine_distance(good, np.ones((2, 4)))
     with pytest.raises(ValueError, match=r"embeddings_a.*shape"):
         assoc.cosine_distance(np.ones(3), good)
+
+
+def test_iou_xywh_pairs_equal_the_matrix_and_score_empty_boxes_zero() -> None:
+    rng = np.random.default_rng(5)
+    a = np.concatenate([rng.uniform(0, 50, (6, 2)), rng.uniform(1, 30, (6, 2))], axis=1)
+    b = np.concatenate([rng.uniform(0, 50, (4, 2)), rng.uniform(1, 30, (4, 2))], axis=1)
+    xyxy = lambda x: np.concatenate([x[:, :2], x[:, :2] + x[:, 2:]], axis=1)  # noqa: E731
+    np.testing.assert_allclose(
+        assoc.iou_xywh(a[:, None], b[None]), assoc.iou_matrix(xyxy(a), xyxy(b)), atol=1e-12
+    )
+    np.testing.assert_allclose(assoc.iou_xywh(a, a), np.ones(6))  # paired rows
+    empty = np.array([[10.0, 10.0, 0.0, 5.0]])
+    assert assoc.iou_xywh(empty, empty)[0] == 0.0
+    assert assoc.iou_xywh(a[:1], np.array([[500.0, 500.0, 5.0, 5.0]]))[0] == 0.0

@@ -233,3 +233,30 @@ def test_support_buffer_rejects_bad_input() -> None:
         buf.add(torch.zeros(2, 4), torch.ones(2, dtype=torch.bool))
     with pytest.raises(ValueError, match="structure"):
         buf.add((torch.zeros(2, 3),), torch.ones(2, dtype=torch.bool))
+
+
+def test_adapt_batched_differentiable_is_first_order_with_the_same_values() -> None:
+    """``differentiable=True``: same adapted values as the graph-free path, and a first-order
+    graph back to the initial weights (d theta_K / d theta_0 = I, so the gradient of
+    ``sum(theta_K)`` is all ones) and to the learned rates."""
+    model, lr, params, support = _setup(seed=2)
+    leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+    plain = adapt_batched(model, leaves, support, per_sample_loss, steps=2, lr=lr)
+    graph = adapt_batched(
+        model, leaves, support, per_sample_loss, steps=2, lr=lr, differentiable=True
+    )
+    total = sum(graph[k].sum() for k in ADAPTED)
+    grads = torch.autograd.grad(total, [leaves[k] for k in ADAPTED])
+    for k, g in zip(ADAPTED, grads, strict=True):
+        torch.testing.assert_close(graph[k].detach(), plain[k], rtol=1e-6, atol=1e-7)
+        assert graph[k].requires_grad and not plain[k].requires_grad
+        torch.testing.assert_close(g, torch.ones_like(g))
+    rate_grads = torch.autograd.grad(
+        sum(graph[k].sum() for k in ADAPTED), list(lr.parameters()), allow_unused=True
+    )
+    assert any(g is not None and bool(g.abs().sum() > 0) for g in rate_grads)
+    with pytest.raises(ValueError, match="loop"):
+        adapt_batched(
+            model, params, support, per_sample_loss, steps=1, lr=lr, differentiable=True,
+            batching="vmap",
+        )  # fmt: skip

@@ -21,8 +21,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import linear_sum_assignment
 
+from assoc import iou_xywh
 from trackkit.data import MOTRows
-from trackkit.eval._iou import iou_xywh
 
 __all__ = ["MOT17_DISTRACTOR_CLASSES", "MOTEvalInput", "iou_matrix_xywh", "prepare_mot_eval"]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from trackkit.eval._iou import iou_xywh
+from assoc import iou_xywh
 
 __all__ = [
     "NORM_PRECISION_THRESHOLDS",

@@ -35,6 +35,7 @@ from ._costs import (
     fused_similarity,
     giou_matrix,
     iou_matrix,
+    iou_xywh,
 )
 from ._gating import chi2_gating_threshold, gate_cost, mahalanobis_gate, squared_mahalanobis
 from ._kalman import BatchedKalmanFilter, kalman_predict, kalman_update
@@ -72,6 +73,7 @@ __all__ = [
     "greedy_match",
     "hungarian_match",
     "iou_matrix",
+    "iou_xywh",
     "kalman_predict",
     "kalman_update",
     "mahalanobis_gate",

@@ -160,3 +160,27 @@ def fused_similarity(
     iou = iou_matrix(boxes_a, boxes_b)
     iou = np.where(iou < iou_truncation, 0.0, iou)
     return iou_weight * iou + embedding_weight * cosine_similarity(emb_a, emb_b)
+
+
+_XYWH_EPS = float(np.finfo(float).eps)
+
+
+def iou_xywh(boxes_a: FloatArray, boxes_b: FloatArray) -> FloatArray:
+    """IoU of ``xywh`` boxes ``[..., 4]`` x ``[..., 4]`` -> ``[...]`` (leading dims broadcast).
+
+    The evaluation convention (the CLEAR/HOTA and OTB toolkits' overlap of top-left + size
+    boxes): a pair involving a box without area (``w * h <= eps``), or with no union, scores 0;
+    no validation, so callers filter absent (NaN) boxes first. Rows are compared element by
+    element; pass ``a[:, None]`` and ``b[None]`` for the ``[N, M]`` matrix. The same IoU as
+    :func:`iou_matrix` on the boxes converted to ``xyxy``, up to float rounding.
+    """
+    a1, b1 = boxes_a[..., :2], boxes_b[..., :2]
+    a2, b2 = a1 + boxes_a[..., 2:], b1 + boxes_b[..., 2:]
+    wh = np.clip(np.minimum(a2, b2) - np.maximum(a1, b1), 0, None)
+    inter = wh[..., 0] * wh[..., 1]
+    area_a = boxes_a[..., 2] * boxes_a[..., 3]
+    area_b = boxes_b[..., 2] * boxes_b[..., 3]
+    union = area_a + area_b - inter
+    empty = (area_a <= _XYWH_EPS) | (area_b <= _XYWH_EPS) | (union <= _XYWH_EPS)
+    inter = np.where(empty, 0.0, inter)
+    return inter / np.where(union <= _XYWH_EPS, 1.0, union)

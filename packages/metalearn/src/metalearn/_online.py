@@ -213,8 +213,9 @@ def adapt_batched(
     lr: LRLike,
     weights: Tensor | None = None,
     batching: str = "loop",
+    differentiable: bool = False,
 ) -> dict[str, Tensor]:
-    """``steps`` gradient steps for each of B fast-weight sets on its own support set, no graph.
+    """``steps`` gradient steps for each of B fast-weight sets on its own support set.
 
     Sequence ``b`` takes ``theta_b <- theta_b - alpha(k) ⊙ grad L_b(theta_b)`` (Wang et al. 2020,
     eq. 5) with ``L_b = sum_i w_bi l_bi / max(sum_i w_bi, 1)`` (:func:`weighted_mean`) over its
@@ -235,10 +236,14 @@ def adapt_batched(
             slots included (so they must hold finite values), and never read a tensor value on
             the host (no device synchronisation). Both give the same weights up to float
             rounding; on CPU the loop is faster (``benchmarks/metalearn_online.py``).
+        differentiable: keep a first-order graph (FOMAML: the inner gradients are constants,
+            Finn et al. 2017) from the result back to ``params`` and the learned rates, for a
+            loss on the adapted weights that trains the initialisation (e.g. sequence-level
+            training, Kim et al. 2022, through the first-frame adaptation). Loop only.
 
     Returns:
-        name -> ``Tensor[B, *shape]`` adapted fast weights (detached). A sequence whose weights
-        are all zero keeps its fast weights.
+        name -> ``Tensor[B, *shape]`` adapted fast weights (detached unless ``differentiable``).
+        A sequence whose weights are all zero keeps its fast weights.
     """
     if batching not in BATCHING_MODES:
         raise ValueError(f"batching must be one of {BATCHING_MODES}, got {batching!r}")
@@ -260,21 +265,26 @@ def adapt_batched(
         raise ValueError(f"weights must be Tensor[{b}, {n}], got {tuple(weights.shape)}")
     rate = _as_lr(lr)
     _check_lr_names(rate, names)
+    if differentiable and batching != "loop":
+        raise ValueError("differentiable=True needs batching='loop'")
     if steps == 0:
-        return {k: params[k].detach() for k in names}
+        return {k: params[k] if differentiable else params[k].detach() for k in names}
     if batching == "vmap":
         return _adapt_vmap(model, params, support, loss_fn, steps, rate, weights)
     out: list[dict[str, Tensor]] = []
     for i in range(b):
         # Every slot, weighted: no data-dependent selection, hence no host synchronisation.
-        theta0 = {k: params[k][i].detach() for k in names}
+        theta0 = {k: params[k][i] if differentiable else params[k][i].detach() for k in names}
         sup_i = tree_map(lambda t, i=i: t[i], support)  # type: ignore[misc]
         w_i = weights[i]
 
         def loss_i(theta: dict[str, Tensor], sup: Any = sup_i, w: Tensor = w_i) -> Tensor:
             return _sample_loss(model, theta, sup, w, loss_fn)
 
-        out.append(gradient_descent(loss_i, theta0, steps=steps, lr=rate, track_graph=False)[-1])
+        steps_i = gradient_descent(
+            loss_i, theta0, steps=steps, lr=rate, first_order=True, track_graph=differentiable
+        )
+        out.append(steps_i[-1])
     return {k: torch.stack([o[k] for o in out]) for k in names}
 
 

@@ -332,6 +332,7 @@ class InstanceDetector(nn.Module):
         valid: Tensor,
         *,
         steps: int,
+        differentiable: bool = False,
     ) -> dict[str, Tensor]:
         """``steps`` gradient steps with the learned rates, independently per sequence.
 
@@ -349,6 +350,8 @@ class InstanceDetector(nn.Module):
             valid: ``BoolTensor[B, n]`` which support slots are used.
             steps: number of steps (Wang et al. 2020, Algorithm 1: 5 on the first frame, 1
                 online).
+            differentiable: keep a first-order graph to ``params`` and the learned rates
+                (``metalearn.adapt_batched(differentiable=True)``; sequence-level training).
 
         Returns:
             The adapted fast weights, same shapes.
@@ -365,4 +368,5 @@ class InstanceDetector(nn.Module):
             lr=self.lr,
             weights=valid.to(features.dtype),
             batching="loop",
+            differentiable=differentiable,
         )

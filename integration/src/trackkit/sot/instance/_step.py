@@ -27,7 +27,7 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor
 
-from metalearn import SupportBuffer, gradient_descent
+from metalearn import SupportBuffer
 from seqrl import score_map_log_probs, select_candidates
 from trackkit.sot.instance._config import TrackerConfig
 from trackkit.sot.instance._crop import crop_search_regions, image_to_crop, search_scale
@@ -144,31 +144,12 @@ class InstanceStep:
         steps: int,
     ) -> dict[str, Tensor]:
         feats, boxes = support.samples
-        valid = support.valid
-        if not (self.differentiable and torch.is_grad_enabled()):
-            return self.detector.adapt(params, feats, boxes, valid, steps=steps)
-        if steps == 0:
-            return params
-        det = self.detector
-        targets = det.support_targets(boxes, feats.shape[-2:])
-        out: list[dict[str, Tensor]] = []
-        for i in range(feats.shape[0]):
-            keep = valid[i].nonzero()[:, 0]
-            theta = {n: p[i] for n, p in params.items()}
-            if keep.numel() == 0:
-                out.append(theta)
-                continue
-            f_i = feats[i, keep]
-            t_i = {k: v[i, keep] for k, v in targets.items()}
-            w_i = torch.ones(keep.numel(), device=f_i.device)
-
-            def loss(
-                th: dict[str, Tensor], f: Tensor = f_i, t: dict = t_i, w: Tensor = w_i
-            ) -> Tensor:
-                return det.support_loss(th, f, t, w)
-
-            out.append(gradient_descent(loss, theta, steps=steps, lr=det.lr, first_order=True)[-1])
-        return {n: torch.stack([o[n] for o in out]) for n in params}
+        # Through the first-frame adaptation the gradient is first order (metalearn's FOMAML
+        # option); without a graph (evaluation, argmax) it is the tracker's own adaptation.
+        differentiable = self.differentiable and torch.is_grad_enabled()
+        return self.detector.adapt(
+            params, feats, boxes, support.valid, steps=steps, differentiable=differentiable
+        )
 
     def _online_update(
         self, params: dict[str, Tensor], support: SupportBuffer, index: Tensor, steps: int
