@@ -239,7 +239,7 @@ def adapt_batched(
         differentiable: keep a first-order graph (FOMAML: the inner gradients are constants,
             Finn et al. 2017) from the result back to ``params`` and the learned rates, for a
             loss on the adapted weights that trains the initialisation (e.g. sequence-level
-            training, Kim et al. 2022, through the first-frame adaptation). Loop only.
+            training through a tracker's first-frame adaptation). Loop only.
 
     Returns:
         name -> ``Tensor[B, *shape]`` adapted fast weights (detached unless ``differentiable``).
