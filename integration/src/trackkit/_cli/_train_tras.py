@@ -67,6 +67,12 @@ def register_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignor
     )
     p.add_argument("--warm-window", type=int, default=8, help="steps per replayed window")
     p.add_argument(
+        "--warm-value-coef",
+        type=float,
+        default=1.0,
+        help="weight of the value loss (eq. 7) in the kd-rl warm start",
+    )
+    p.add_argument(
         "--replay-cache",
         type=Path,
         default=Path("runs/tras/replay"),
@@ -143,6 +149,7 @@ def _run(args: argparse.Namespace) -> int:
                 lr=args.warm_lr,
                 windows_per_chunk=args.warm_windows_per_chunk,
                 window=args.warm_window,
+                value_coef=args.warm_value_coef,
                 seed=args.seed,
             )
         ),
