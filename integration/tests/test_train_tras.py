@@ -295,6 +295,20 @@ def test_warm_start_raises_the_held_out_iou_and_is_cached(
         torch.testing.assert_close(again.state_dict()[k], v)
     loaded = load_student(tmp_path / "warm" / "student_best.pt")
     assert loaded.meta["warm_start"] == summary
+    # options that do not change the windows reuse the cached trunk maps
+    other = replace(cfg, epochs=1, lr=3e-4, value_coef=0.5, batch_size=4)
+    pretrain_tras(
+        again,
+        data,
+        other,
+        tmp_path / "other",
+        objective="kd-rl",
+        gamma=0.9,
+        cache_dir=tmp_path / "warm",
+        progress=False,
+    )
+    assert len(list((tmp_path / "warm").glob("replay_*.pt"))) == 1
+    assert not list((tmp_path / "other").glob("replay_*.pt"))
 
 
 def test_warm_start_resumes_and_feeds_a3c(tmp_path: Path, warm_data, one_thread: None) -> None:  # type: ignore[no-untyped-def]

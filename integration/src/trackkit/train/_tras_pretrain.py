@@ -356,6 +356,17 @@ def pretrain_loss(
     return loss, parts
 
 
+#: the options the replayed windows (hence their cached trunk maps) depend on
+_WINDOW_OPTIONS = (
+    "window",
+    "windows_per_chunk",
+    "jitter_shift",
+    "jitter_scale",
+    "holdout_fraction",
+    "seed",
+)
+
+
 def replay_cache_key(payload: dict[str, Any]) -> str:
     """A short digest of what the replayed features depend on (for the cache file name)."""
     text = json.dumps(payload, sort_keys=True, default=str)
@@ -399,7 +410,7 @@ def pretrain_tras(
     replay = build_replay_windows(data, config, actions=actions, frame_wh=frame_wh)
     key = replay_cache_key(
         {
-            "windows": {k: v for k, v in asdict(config).items() if k not in ("epochs", "lr")},
+            "windows": {k: v for k, v in asdict(config).items() if k in _WINDOW_OPTIONS},
             "frames": replay.frames.sum().item(),
             "boxes": round(float(replay.prev_xywh.double().sum()), 3),
             "n": len(replay),
