@@ -69,7 +69,7 @@ def register_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument(
         "--warm-value-coef",
         type=float,
-        default=1.0,
+        default=0.1,
         help="weight of the value loss (eq. 7) in the kd-rl warm start",
     )
     p.add_argument(
