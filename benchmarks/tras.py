@@ -156,7 +156,7 @@ def main() -> int:
         if path.is_file():
             st = load_student(path)
             res = run_sot_benchmark(
-                lambda st=st: TRASTracker(st), seqs, name=f"TRAS-{objective}", progress=False
+                partial(TRASTracker, st), seqs, name=f"TRAS-{objective}", progress=False
             )
             rows.append((f"TRAS-{objective.upper()} (ablation)", res, str(path)))
             ablations[objective] = res
@@ -169,7 +169,7 @@ def main() -> int:
         ("TRASFUST (4 teachers), live", "trasfust", list(DEFAULT_TEACHERS)),
     ):
         res = run_sot_benchmark(
-            lambda m=mode, t=teachers: TRASTracker(student, mode=m, teachers=t),
+            partial(TRASTracker, student, mode=mode, teachers=teachers),
             speed_seqs,
             name=name,
             progress=False,
