@@ -248,7 +248,7 @@ def test_losses_per_objective(warm_data, one_thread: None) -> None:  # type: ign
     gt_odd, _ = pretrain_loss(
         model, maps[odd], r.subset(odd), objective="gt", actions=ACTIONS, gamma=0.9
     )
-    mixed = (float(kd_even) * len(even) + float(gt_odd) * len(odd)) / len(r)
+    mixed = (float(kd_even.detach()) * len(even) + float(gt_odd.detach()) * len(odd)) / len(r)
     assert out["kd-gt"][0] == pytest.approx(mixed, rel=1e-4)
     with pytest.raises(ValueError, match="objective"):
         pretrain_loss(model, maps, r, objective="rl", actions=ACTIONS, gamma=0.9)
