@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import detheads
 from trackkit.data import (
     ArrayFrames,
     MOTSequence,
@@ -190,6 +191,33 @@ def test_forward_from_frozen_equals_forward() -> None:
         torch.testing.assert_close(a[k], b[k])
     sizes = net.feature_sizes(128, 192)
     assert a["cls_logits"].shape[1] == sum(h * w for h, w in sizes) * TINY.num_anchors
+
+
+def test_inference_trunk_folds_batchnorm_and_follows_weight_changes() -> None:
+    torch.manual_seed(0)
+    net = RetinaTrackNet(TINY).eval()
+    for m in net.backbone.modules():  # non-trivial statistics, so folding matters
+        if isinstance(m, detheads.FrozenBatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 1.5)
+    keys = set(net.state_dict())
+    x = torch.randn(1, 3, 96, 128)
+    reference = net.features(x)  # autograd on: the trainable trunk
+    with torch.inference_mode():
+        folded = net.features(x)
+    assert set(net.state_dict()) == keys  # the folded copy is not a submodule
+    trunk = net.inference_backbone()
+    assert not any(isinstance(m, detheads.FrozenBatchNorm2d) for m in trunk.modules())
+    for a, b in zip(reference, folded, strict=True):
+        torch.testing.assert_close(b, a.detach(), rtol=1e-4, atol=1e-4)
+    with torch.no_grad():  # a weight change (e.g. an optimiser step) rebuilds the copy
+        net.backbone.features[13].conv[0][0].weight.mul_(2.0)
+        changed = net.features(x)
+    assert net.inference_backbone() is not trunk
+    torch.testing.assert_close(changed[1], net.features(x)[1].detach(), rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(changed[1], folded[1], atol=1e-3)
+    net.fold_batchnorm = False
+    assert net.inference_backbone() is net.backbone
 
 
 def test_bad_frames_get_clear_errors() -> None:

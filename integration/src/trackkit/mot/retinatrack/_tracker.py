@@ -133,7 +133,7 @@ def detect_frames(
     images, scale = preprocess_frames(frames_bgr, net.config.input_width, device=device)
     _sync(device)
     t1 = time.perf_counter()
-    with torch.no_grad():
+    with torch.inference_mode():
         feats = net.features(images)
         _sync(device)
         t2 = time.perf_counter()
