@@ -18,6 +18,9 @@ from trackkit.data import (
 )
 from trackkit.mot.retinatrack import (
     ASSOCIATIONS,
+    EMBEDDING_GATE,
+    TRACKING_NMS_THRESHOLD,
+    TRACKING_SCORE_THRESHOLD,
     FrameDetections,
     RetinaTrackMOT,
     RetinaTrackNet,
@@ -310,6 +313,33 @@ def test_tracker_output_round_trips_through_motchallenge_files(
     np.testing.assert_array_equal(back.ids, rows.ids[order])
     np.testing.assert_allclose(back.boxes_xywh, rows.boxes_xywh[order], atol=1e-3)
     np.testing.assert_allclose(back.confidences, rows.confidences[order], rtol=1e-4)
+
+
+def test_tracking_thresholds_override_the_network_config(
+    tiny_trained: tuple[RetinaTrackNet, Path],
+) -> None:
+    net, _ = tiny_trained
+    seq = _two_people(seed=5, length=4)
+    assert seq.frames is not None
+    frame = seq.frames[0]
+    (loose,) = detect_frames(net, [frame], score_threshold=0.05, nms_threshold=0.9)
+    (strict,) = detect_frames(net, [frame], score_threshold=0.05, nms_threshold=0.2)
+    (config,) = detect_frames(net, [frame])
+    assert loose.scores.min() >= 0.05 and config.scores.min(initial=1.0) >= TINY.score_threshold
+    assert len(strict.scores) <= len(loose.scores) and len(config.scores) <= len(loose.scores)
+    tracker = RetinaTrackMOT(net, score_threshold=None, nms_threshold=None)
+    np.testing.assert_allclose(tracker.detect(frame).boxes_xyxy, config.boxes_xyxy)
+    default = RetinaTrackMOT(net)
+    assert (default.score_threshold, default.nms_threshold) == (
+        TRACKING_SCORE_THRESHOLD,
+        TRACKING_NMS_THRESHOLD,
+    )
+    assert default.detect(frame).scores.min(initial=1.0) >= TRACKING_SCORE_THRESHOLD
+    with pytest.raises(ValueError, match="score_threshold"):
+        RetinaTrackMOT(net, score_threshold=1.5)
+    with pytest.raises(ValueError, match="nms_threshold"):
+        detect_frames(net, [frame], nms_threshold=0.0)
+    assert make_association("iou+embedding").config.max_cosine_distance == EMBEDDING_GATE
 
 
 def test_association_choices() -> None:

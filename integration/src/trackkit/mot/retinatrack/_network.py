@@ -303,22 +303,36 @@ class RetinaTrackNet(nn.Module):
         return sizes
 
     def decode(
-        self, outputs: Mapping[str, Tensor], image_hw: tuple[int, int]
+        self,
+        outputs: Mapping[str, Tensor],
+        image_hw: tuple[int, int],
+        *,
+        score_threshold: float | None = None,
+        nms_threshold: float | None = None,
     ) -> list[dict[str, Tensor]]:
         """Detections per image (``detheads.decode_retinanet``: threshold, NMS, top 100).
 
+        ``score_threshold`` / ``nms_threshold`` override the config's for this call (the
+        tracker's settings, see ``trackkit.mot.retinatrack.TRACKING_SCORE_THRESHOLD``).
         Returns dicts with ``boxes_xyxy [D, 4]`` (network-input pixels), ``scores [D]`` and
         ``embeddings [D, E]``.
         """
         cfg = self.config
+        score = cfg.score_threshold if score_threshold is None else float(score_threshold)
+        nms = cfg.nms_threshold if nms_threshold is None else float(nms_threshold)
+        if not 0.0 <= score <= 1.0 or not 0.0 < nms <= 1.0:
+            raise ValueError(
+                f"score_threshold must lie in [0, 1] and nms_threshold in (0, 1], "
+                f"got {score} and {nms}"
+            )
         sizes = self.feature_sizes(*image_hw)
         anchors = self.anchors(sizes, outputs["cls_logits"].device)
         return detheads.decode_retinanet(
             outputs,
             anchors,
             level_sizes=detheads.level_sizes(sizes, cfg.num_anchors),
-            score_threshold=cfg.score_threshold,
-            nms_threshold=cfg.nms_threshold,
+            score_threshold=score,
+            nms_threshold=nms,
             max_detections=cfg.max_detections,
             extra_keys=("embeddings",),
         )
