@@ -10,7 +10,8 @@ every tracker below links exactly these detections:
 - MAML-MOT, similarity-weighted initialisation (eqs. 6-7; the paper's);
 - MAML-MOT, plain (unweighted) mean of the bank;
 - ablations: MAML-MOT from the meta-learned layer alone (no bank); MAML-MOT weighted without
-  the online adaptation step (``inner_steps=0``).
+  the online adaptation step (``inner_steps=0``); the same per-track prototype scoring with the
+  detector's own, never meta-learned, layer and no step (what the scoring alone does).
 
 The MAML-MOT rows use the same fusion, gate, matching and track lifetime as the RetinaTrack row
 (``assoc.fuse_appearance`` with RetinaTrack's weights): only the appearance score differs.
@@ -24,6 +25,7 @@ Run: ``python3 benchmarks/maml_mot.py`` (writes docs/benchmarks/maml_mot.md).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import time
@@ -41,9 +43,11 @@ from trackkit.mot.maml_mot import (
     DEFAULT_DETECTOR,
     MAMLMOTAssociation,
     MAMLMOTConfig,
+    ReidLayer,
     detect_reid,
     file_sha256,
     load_maml_mot_checkpoint,
+    reid_layer,
 )
 from trackkit.mot.retinatrack import load_retinatrack_checkpoint, make_association
 from trackkit.train import RETINATRACK_TRAIN_SEQUENCES, RETINATRACK_VALIDATION_SEQUENCES
@@ -108,6 +112,8 @@ def main() -> None:
     net, det_meta = load_retinatrack_checkpoint(args.detector)
     ckpt = load_maml_mot_checkpoint(args.checkpoint)
     same_detector = file_sha256(args.detector) == ckpt.detector.get("sha256")
+    # The same machinery with the detector's own (never meta-learned) layer.
+    plain = dataclasses.replace(ckpt, layer=ReidLayer(*reid_layer(net)))
     names = list(RETINATRACK_VALIDATION_SEQUENCES)
     if args.with_train:
         names += [n for n in RETINATRACK_TRAIN_SEQUENCES if not n.startswith("MOT17")]
@@ -133,6 +139,11 @@ def main() -> None:
         (
             "ablation: MAML-MOT, weighted init, no online step",
             lambda: MAMLMOTAssociation(ckpt, MAMLMOTConfig(init="weighted", inner_steps=0)),
+            "features",
+        ),
+        (
+            "ablation: detector's own layer, prototype scoring, no step",
+            lambda: MAMLMOTAssociation(plain, MAMLMOTConfig(init="meta", inner_steps=0)),
             "features",
         ),
     ]

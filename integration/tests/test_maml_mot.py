@@ -27,6 +27,7 @@ from trackkit.mot.maml_mot import (
     ReidLayer,
     cosine_classification_loss,
     cosine_classification_losses,
+    file_sha256,
     load_maml_mot_checkpoint,
     save_maml_mot_checkpoint,
 )
@@ -228,9 +229,11 @@ def test_tracker_keeps_two_identities_apart_through_a_crossing(init: str) -> Non
 
 
 # ------------------------------------------------------------------------- meta-training
-def _synthetic_cache(seed: int, identities: int = 24, frames: int = 12) -> ReidFeatureCache:
+def _synthetic_cache(
+    seed: int, identities: int = 24, frames: int = 12, extra_dims: int = 0
+) -> ReidFeatureCache:
     """Identities that differ in the first 8 feature dims; dims 8-15 are large per-frame noise
-    (lighting, pose) that the initial layer mostly looks at."""
+    (lighting, pose) that the initial layer mostly looks at; ``extra_dims`` more noise dims."""
     g = torch.Generator().manual_seed(seed)
     centres = torch.rand(identities, 8, generator=g) * 2.0
     feats, ids, fr = [], [], []
@@ -238,7 +241,7 @@ def _synthetic_cache(seed: int, identities: int = 24, frames: int = 12) -> ReidF
         present = torch.randperm(identities, generator=g)[: identities // 2]
         for i in present.tolist():
             ident = centres[i] + 0.15 * torch.randn(8, generator=g)
-            nuisance = 2.0 * torch.rand(8, generator=g)
+            nuisance = 2.0 * torch.rand(8 + extra_dims, generator=g)
             feats.append(torch.cat([ident, nuisance]).clamp_min(0))
             ids.append(i)
             fr.append(f)
@@ -290,6 +293,39 @@ def test_meta_training_lowers_the_query_loss_after_the_inner_step() -> None:
     meta = _query_loss_after_step(layer, test_tasks, lr)
     plain = _query_loss_after_step(ReidLayer(w0, b0), test_tasks, lr)
     assert meta < 0.7 * plain, (meta, plain)
+
+
+def test_recipe_checkpoint_bank_log_and_resume(tmp_path: Path) -> None:
+    import json
+
+    from trackkit.train import train_maml_mot
+
+    train, val = _synthetic_cache(6, extra_dims=48), _synthetic_cache(7, extra_dims=48)  # D = 64
+    cfg = MAMLMOTTrainConfig(steps=6, tasks_per_step=4, bank_size=5, eval_tasks=8)
+
+    def run(out: Path, **kw: object) -> Path:
+        ckpt, _ = train_maml_mot(
+            cfg, out, cache=train, validation_cache=val, checkpoint_every=2, progress=False,
+            **kw,  # type: ignore[arg-type]
+        )  # fmt: skip
+        return ckpt
+
+    full = load_maml_mot_checkpoint(run(tmp_path / "full"))
+    assert full.detector == {"name": DEFAULT_DETECTOR.name, "sha256": file_sha256(DEFAULT_DETECTOR)}
+    assert len(full.bank) == 5 and full.bank.features.shape == (5, 3, 64)
+    assert full.meta["steps"] == 6 and "val_meta_query_loss" in full.meta["eval"]
+    log = [json.loads(line) for line in (tmp_path / "full" / "log.jsonl").read_text().splitlines()]
+    assert any("eval" in r for r in log) and any("query_loss" in r for r in log)
+    run(tmp_path / "half", stop_after=3)
+    resumed = load_maml_mot_checkpoint(
+        run(tmp_path / "half", resume=tmp_path / "half" / "train_state.pt")
+    )
+    torch.testing.assert_close(resumed.layer.weight, full.layer.weight)
+    torch.testing.assert_close(resumed.bank.weight, full.bank.weight)
+    with pytest.raises(ValueError, match="re-identification layer reads 64"):
+        train_maml_mot(cfg, tmp_path / "bad", cache=_synthetic_cache(8), progress=False)
+    with pytest.raises(ValueError, match="training sequences or a feature cache"):
+        train_maml_mot(cfg, tmp_path / "none", progress=False)
 
 
 def test_tasks_follow_eq1() -> None:

@@ -253,7 +253,7 @@ def _register_maml_mot(recipes: argparse._SubParsersAction) -> None:  # type: ig
     r.add_argument("--tasks", type=int, default=16, help="tasks per outer step (default 16)")
     r.add_argument("--k", type=int, default=3, help="support detections per task (default 3)")
     r.add_argument("--inner-lr", type=float, default=5e-3, help="inner step size (paper 5e-3)")
-    r.add_argument("--outer-lr", type=float, default=1e-3, help="Adam learning rate")
+    r.add_argument("--outer-lr", type=float, default=1e-4, help="Adam learning rate (paper 1e-4)")
     r.add_argument("--bank-size", type=int, default=64, help="training tasks kept (default 64)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument(

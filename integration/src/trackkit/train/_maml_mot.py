@@ -361,8 +361,10 @@ def train_maml_mot(
     config: MAMLMOTTrainConfig,
     out: str | Path,
     *,
-    sequences: Sequence[MOTSequence],
+    sequences: Sequence[MOTSequence] = (),
     validation: Sequence[MOTSequence] = (),
+    cache: ReidFeatureCache | None = None,
+    validation_cache: ReidFeatureCache | None = None,
     detector: str | Path = DEFAULT_DETECTOR,
     resume: str | Path | None = None,
     checkpoint_every: int = 250,
@@ -381,7 +383,15 @@ def train_maml_mot(
     (:func:`trackkit.mot.maml_mot.load_maml_mot_checkpoint`), which records the detector file's
     name and SHA-256.
 
+    ``cache`` / ``validation_cache``: features cached beforehand (e.g. synthetic ones in tests)
+    instead of detecting on ``sequences`` / ``validation``; their feature size must be the
+    detector's.
+
     Returns the checkpoint path and the loop's :class:`TrainResult`.
+
+    Raises:
+        ValueError: neither ``sequences`` nor ``cache``, a cache of another feature size, or
+            no identity with enough detections for a task.
     """
     cfg = config
     out = Path(out)
@@ -392,8 +402,13 @@ def train_maml_mot(
     det_id = _detector_id(detector)
     net, _ = load_retinatrack_checkpoint(detector, device=dev)
     caches: dict[str, ReidFeatureCache] = {}
+    for split, given in (("train", cache), ("val", validation_cache)):
+        if given is not None:
+            caches[split] = given
+    if "train" not in caches and not sequences:
+        raise ValueError("train_maml_mot needs training sequences or a feature cache")
     for split, seqs in (("train", sequences), ("val", validation)):
-        if not seqs:
+        if not seqs or split in caches:
             continue
         path = out / ("reid_cache.pt" if split == "train" else "reid_cache_val.pt")
         names = tuple(s.name for s in seqs)
@@ -408,6 +423,12 @@ def train_maml_mot(
     cache = caches["train"]
     table = _FrameTable(cache)
     weight, bias = reid_layer(net)
+    for split, c in caches.items():
+        if c.features.dim() != 2 or c.features.shape[1] != weight.shape[1]:
+            raise ValueError(
+                f"{split} cache has features of shape {tuple(c.features.shape)}, the detector's "
+                f"re-identification layer reads {weight.shape[1]}"
+            )
     original = {"weight": weight.to(dev), "bias": bias.to(dev)}
     layer = ReidLayer(weight, bias).to(dev)
     del net
