@@ -226,8 +226,6 @@ def _run_retinatrack(args: argparse.Namespace) -> int:
 
 
 def _register_maml_mot(recipes: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    from trackkit.mot.retinatrack import DEFAULT_CHECKPOINT
-
     r = recipes.add_parser(
         "maml-mot",
         help="meta-learn MAML-MOT's re-identification layer (Chen and Deng 2024)",
@@ -246,7 +244,7 @@ def _register_maml_mot(recipes: argparse._SubParsersAction) -> None:  # type: ig
     r.add_argument(
         "--detector",
         type=Path,
-        default=DEFAULT_CHECKPOINT,
+        default=None,
         help="RetinaTrack checkpoint whose features are meta-learned on (default the shipped one)",
     )
     r.add_argument("--steps", type=int, default=3000, help="outer steps (default 3000)")
@@ -270,6 +268,7 @@ def _run_maml_mot(args: argparse.Namespace) -> int:
     import sys
 
     from trackkit.data import default_mot_root
+    from trackkit.mot.retinatrack import DEFAULT_CHECKPOINT
     from trackkit.train import (
         RETINATRACK_TRAIN_SEQUENCES,
         RETINATRACK_VALIDATION_SEQUENCES,
@@ -297,7 +296,7 @@ def _run_maml_mot(args: argparse.Namespace) -> int:
         args.out,
         sequences=load_retinatrack_sequences(root, RETINATRACK_TRAIN_SEQUENCES),
         validation=load_retinatrack_sequences(root, RETINATRACK_VALIDATION_SEQUENCES),
-        detector=args.detector,
+        detector=args.detector if args.detector is not None else DEFAULT_CHECKPOINT,
         resume=args.resume,
         checkpoint_every=args.checkpoint_every,
         device=args.device,

@@ -25,7 +25,7 @@ def fuse_appearance(
     ``iou_truncation`` set to 0; pairs with ``1 - A > max_appearance_distance`` are disallowed
     (``-inf``, the gate of :class:`assoc.RetinaTrackTracker`). With ``A`` the cosine similarity of
     embeddings this is :func:`fused_similarity` plus that gate; here ``A`` can come from anything,
-    e.g. one appearance model per track (MAML-MOT, Chen and Deng 2024: each track scores the
+    e.g. one appearance model per track (as in trackkit's MAML-MOT, where each track scores the
     detections with its own adapted re-identification parameters), so ``A`` need not be
     symmetric or derived from one embedding per box. Feed the result to :func:`greedy_match` or
     :func:`hungarian_match` with ``maximize=True``.

@@ -8,7 +8,7 @@ RetinaTrack's last embedding conv (a ``D -> E`` linear map of each anchor's feat
 classification is: which detection of a frame is the identity, by the cosine similarity of its
 embedding to the identity's prototype (the normalised mean embedding of its reference crops), a
 softmax over the frame's detections with a scale ``s`` (a normalised-softmax / NormFace-style
-classifier, Wang et al. 2017).
+classifier, Wang, Xiang, Cheng and Yuille 2017, NormFace).
 """
 
 from __future__ import annotations
