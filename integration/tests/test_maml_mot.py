@@ -449,3 +449,20 @@ def test_registry_tracker_on_frames_and_detector_mismatch_warning(tmp_path: Path
     torch.save(raw, other)
     with pytest.warns(UserWarning, match="trained on the features of detector"):
         MAMLMOT(detector=other)
+
+
+def test_cli_train_maml_mot_errors_and_cache_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trackkit.cli import main
+
+    assert main(["train", "maml-mot", "--out", str(tmp_path), "--data", str(tmp_path / "no")]) != 0
+    assert "MOTChallenge folder not found" in capsys.readouterr().err
+    torch.save({"features": torch.zeros(1, 2)}, tmp_path / "c.pt")
+    with pytest.raises(ValueError, match="not a MAML-MOT feature cache"):
+        ReidFeatureCache.load(tmp_path / "c.pt")
+    cache = _synthetic_cache(9)
+    cache.save(tmp_path / "ok.pt")
+    back = ReidFeatureCache.load(tmp_path / "ok.pt")
+    torch.testing.assert_close(back.features, cache.features)
+    assert back.sequences == cache.sequences

@@ -160,14 +160,17 @@ class ReidFeatureCache:
         from trackkit._torchutil import load_checkpoint
 
         d = load_checkpoint(path, what="MAML-MOT feature cache")
-        return cls(
-            d["features"],
-            d["identities"],
-            d["frames"],
-            tuple(d["sequences"]),
-            dict(d["detector"]),
-            float(d["seconds"]),
-        )
+        try:
+            return cls(
+                d["features"],
+                d["identities"],
+                d["frames"],
+                tuple(d["sequences"]),
+                dict(d["detector"]),
+                float(d["seconds"]),
+            )
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"{path}: not a MAML-MOT feature cache ({err})") from None
 
 
 def _detector_id(path: Path) -> dict[str, str]:
