@@ -260,9 +260,11 @@ class TRASStudent(nn.Module):
 
     def for_inference(self) -> TRASStudent:
         """A copy for tracking: frozen BatchNorm folded into the trunk's convolutions
-        (``trackkit.sot.instance.fuse_frozen_batchnorm``), channels-last trunk tensors and the
-        LSTM cell as one matrix product with packed weights (non-persistent buffers: the
-        state dict is unchanged); the same outputs up to float rounding, faster on a CPU."""
+        (``trackkit.sot.instance.fuse_frozen_batchnorm``), channels-last trunk tensors, in-place
+        trunk activations and the LSTM cell as one matrix product with packed weights
+        (non-persistent buffers: the state dict is unchanged); the same outputs up to float
+        rounding, faster on a CPU. For inference only (the packed LSTM weights do not follow
+        later training of the copy)."""
         from trackkit.sot.instance import fuse_frozen_batchnorm
 
         fast = copy.deepcopy(self).eval()
@@ -270,6 +272,9 @@ class TRASStudent(nn.Module):
             memory_format=torch.channels_last
         )
         fast.channels_last = True
+        for m in fast.trunk.modules():  # no graph at inference: activations may overwrite
+            if isinstance(m, (nn.ReLU, nn.ReLU6)):
+                m.inplace = True
         with torch.no_grad():  # non-persistent: the state dict keeps the trained keys
             lstm = fast.lstm
             weight = torch.cat((lstm.weight_ih, lstm.weight_hh), dim=1).t().contiguous()

@@ -78,7 +78,8 @@ class TRASTracker:
         teachers: teacher names or factories; default ``("csrt",)`` for TRAST and
             ``DEFAULT_TEACHERS`` for TRASFUST; must be empty for TRAS. TRAST takes exactly one.
         parallel: run the teachers in threads while the student computes.
-        fast: track with :meth:`TRASStudent.for_inference` (folded BatchNorm, channels-last).
+        fast: track with :meth:`TRASStudent.for_inference` (folded BatchNorm, channels-last,
+            in-place trunk activations, packed LSTM weights).
         device: torch device of the student.
     """
 
