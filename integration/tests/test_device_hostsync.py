@@ -22,6 +22,12 @@ from trackkit.registry import TRACKERS, make_tracker, tracker_options
 
 REPO = Path(trackkit.__file__).resolve().parents[3]
 SOURCES = [REPO / "integration" / "src", *sorted((REPO / "packages").glob("*/src"))]
+#: Audited for ``.cuda()`` and ``torch.load`` as well: what users copy from (tests, benchmarks).
+SCRIPTS = [
+    REPO / "integration" / "tests",
+    *sorted((REPO / "packages").glob("*/tests")),
+    REPO / "benchmarks",
+]
 DEEP_SOT = [n for n, e in TRACKERS.items() if e.kind == "sot" and "device" in tracker_options(n)]
 #: Frames 1..9: frame 9 is the first periodic online update of the instance trackers
 #: (``update_interval`` 10, frames counted from 1); distractor updates may come earlier.
@@ -130,7 +136,7 @@ def _calls(path: Path) -> list[tuple[int, str, ast.Call]]:
 
 def test_no_cuda_calls_and_every_torch_load_maps_its_location() -> None:
     bad = []
-    for root in SOURCES:
+    for root in SOURCES + SCRIPTS:
         for path in sorted(root.rglob("*.py")):
             for line, func, call in _calls(path):
                 where = f"{path.relative_to(REPO)}:{line}"
