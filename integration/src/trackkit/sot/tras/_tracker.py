@@ -166,9 +166,9 @@ class TRASTracker:
             self._teachers.append(row)
         if k and self.parallel and self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=max(1, min(8, b * k)))
-        # Host-side state is numpy; the device holds the LSTM state only. Per frame the boxes go
-        # to the device with the crops, and one packed copy (final boxes and chosen candidate)
-        # comes back (docs/device.md).
+        # Host-side state is numpy; the device holds the LSTM state (and two constants: frame
+        # sizes, row offsets). Per frame the boxes go to the device with the crops, and one
+        # packed copy (final boxes and chosen candidate) comes back (docs/device.md).
         self._boxes = boxes.copy()
         self._teacher_boxes = np.repeat(boxes[:, None, :], k, axis=1)  # [B, k, 4]
         self._frame_wh = torch.tensor(
