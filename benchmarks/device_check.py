@@ -386,11 +386,44 @@ def _maml_recipe(head: str, method: str) -> Recipe:
     return Recipe(f"trackkit.train.train_instance_detector({head}, {method})", run)
 
 
+def _maml_mot_cache(seed: int) -> Any:
+    """Synthetic re-identification features (64-d, the shipped detector's) of 16 identities."""
+    from trackkit.train import ReidFeatureCache
+
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.rand(16, 64, generator=g)
+    ids = torch.arange(16).repeat(10)
+    frames = torch.arange(10).repeat_interleave(16)
+    feats = (centres[ids] + 0.3 * torch.rand(160, 64, generator=g)).clamp_min(0)
+    return ReidFeatureCache(feats, ids, frames, ("synthetic",), {}, 0.0)
+
+
+def _maml_mot_recipe() -> Recipe:
+    def run(
+        device: torch.device, out: Path, steps: int, stop_after: int | None, resume: Path | None
+    ) -> dict[str, torch.Tensor]:
+        from trackkit.mot.maml_mot import load_maml_mot_checkpoint
+        from trackkit.train import MAMLMOTTrainConfig, train_maml_mot
+
+        cfg = MAMLMOTTrainConfig(steps=steps, tasks_per_step=8, bank_size=8, eval_tasks=0)
+        ckpt, _ = train_maml_mot(
+            cfg, out, cache=_maml_mot_cache(0), resume=resume, stop_after=stop_after,
+            device=device, progress=False, checkpoint_every=1000,
+        )  # fmt: skip
+        loaded = load_maml_mot_checkpoint(ckpt)
+        state = {f"layer.{k}": v for k, v in loaded.layer.state_dict().items()}
+        state.update({"bank.weight": loaded.bank.weight, "bank.bias": loaded.bank.bias})
+        return {k: v.detach().cpu() for k, v in state.items()}
+
+    return Recipe("trackkit.train.train_maml_mot (synthetic feature cache)", run)
+
+
 #: name -> :class:`Recipe`; a recipe that lands later adds one entry.
 RECIPES: dict[str, Recipe] = {
     "maml-fcos": _maml_recipe("fcos", "maml"),
     "maml-retina": _maml_recipe("retina", "maml"),
     "baseline-fcos": _maml_recipe("fcos", "baseline"),
+    "maml-mot": _maml_mot_recipe(),
 }
 
 
