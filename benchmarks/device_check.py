@@ -44,7 +44,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -255,8 +255,8 @@ def check_trackers(report: Report, args: argparse.Namespace, device: torch.devic
                 continue
             if "device" not in opts:
                 _, sec, _ = _track(make_tracker(name), cases[:1], count=False, amp=False)
-                values = {"batch": 1, "fps (frames x B / s)": (length - 1) / sec}
-                report.add(Row(section, name, values, note="host-only tracker (no torch)"))
+                host_values = {"batch": 1, "fps (frames x B / s)": (length - 1) / sec}
+                report.add(Row(section, name, host_values, note="host-only tracker (no torch)"))
                 continue
             batches = [1] + ([args.batch] if args.batch > 1 and _batched(name) else [])
             for b in batches:
@@ -365,7 +365,7 @@ def _instance_cache() -> tuple[Any, Any]:
     return _CACHE["cache"], _CACHE["trunk"]
 
 
-def _maml_recipe(head: str, method: str) -> Recipe:
+def _maml_recipe(head: Literal["fcos", "retina"], method: Literal["maml", "baseline"]) -> Recipe:
     def run(
         device: torch.device, out: Path, steps: int, stop_after: int | None, resume: Path | None
     ) -> dict[str, torch.Tensor]:
@@ -374,7 +374,7 @@ def _maml_recipe(head: str, method: str) -> Recipe:
         cache, trunk = _instance_cache()
         cfg = MAMLTrainConfig(
             head=head, method=method, steps=steps, pairs_per_step=2, checkpoint_every=1000
-        )  # type: ignore[arg-type]
+        )
         det = train_instance_detector(
             cache, out, config=cfg, trunk=trunk, resume=resume, progress=False,
             stop_after=stop_after, device=device,
