@@ -249,6 +249,11 @@ def measurements_to_boxes(measurements: ArrayLike, measurement: Measurement = "x
     z = np.asarray(measurements, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] != 4:
         raise ValueError(f"measurements must have shape (N, 4), got shape {z.shape}")
+    return boxes_unchecked(z, measurement)
+
+
+def boxes_unchecked(z: FloatArray, measurement: str) -> FloatArray:
+    """:func:`measurements_to_boxes` on a float ``Array[N, 4]`` (trackers' hot path)."""
     half = np.empty((z.shape[0], 2))
     if measurement == "xysr":
         a, b = np.maximum(z[:, 2], 0.0), np.maximum(z[:, 3], 0.0)

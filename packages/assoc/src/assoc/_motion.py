@@ -9,11 +9,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._costs import iou_unchecked
+from ._block import _BlockKalman
 from ._layout import (
-    _SCALE_OF,
     StateLayout,
+    boxes_unchecked,
     check_positive_boxes,
-    measurements_to_boxes,
     measurements_unchecked,
 )
 from ._matching import hungarian_pairs_unchecked
@@ -260,147 +260,6 @@ def _warp_boxes(boxes: FloatArray, affine: FloatArray) -> FloatArray:
     return np.concatenate([centre - half, centre + half], axis=-1)
 
 
-class _BlockKalman:
-    """The constant-velocity filter of a :class:`StateLayout` in 2x2-block form.
-
-    With diagonal ``P0``, ``Q``, ``R`` and ``H = [I 0]`` (every layout here), each measured
-    component and its velocity form an independent 2x2 block of the covariance, and the
-    off-block entries stay exactly zero through predict and update. Storing the three
-    distinct entries of each block (``pp``, ``pv``, ``vv``, ``Array[N, 4]``) turns every step
-    into a few elementwise operations on ``[N, 4]`` arrays instead of ``[N, n, n]`` matrix
-    products; the result equals :class:`BatchedKalmanFilter` (tested). Components without a
-    velocity keep ``pv = vv = 0``. The update uses the standard form
-    ``P = (I - K H) P``, equal to the Joseph form for the optimal gain.
-    """
-
-    def __init__(self, layout: StateLayout) -> None:
-        self.layout = layout
-        has_v = np.zeros(4, dtype=bool)
-        has_v[list(layout.velocity_of)] = True
-        self.has_v = has_v
-        self.order = np.zeros(4, dtype=np.int64)  # state index of each component's velocity
-        for offset, k in enumerate(layout.velocity_of):
-            self.order[k] = 4 + offset
-        self.scaled = layout.noise_scale == "box"
-        self.dt = layout.dt
-        self.measurement = layout.measurement
-        columns = {"w": 0, "h": 1, "wh": 2, "1": 3}
-        self.scale_index = np.array([columns[c] for c in _SCALE_OF[layout.measurement]])
-
-        def per_component(values: tuple[float, ...]) -> tuple[FloatArray, FloatArray]:
-            array = np.asarray(values, dtype=np.float64)
-            pos = array[:4]
-            vel = np.zeros(4)
-            vel[has_v] = array[self.order[has_v]]
-            if self.scaled:
-                return pos**2, vel**2
-            return pos, vel
-
-        self.r = np.asarray(layout.measurement_noise, dtype=np.float64)
-        self.r = self.r**2 if self.scaled else self.r
-        self.p0_p, self.p0_v = per_component(layout.initial_covariance)
-        self.q_p, self.q_v = per_component(layout.process_noise)
-        self.x = np.zeros((0, 4))
-        self.v = np.zeros((0, 4))
-        self.pp = np.zeros((0, 4))
-        self.pv = np.zeros((0, 4))
-        self.vv = np.zeros((0, 4))
-
-    def __len__(self) -> int:
-        return int(self.x.shape[0])
-
-    def _scale2(self, x: FloatArray) -> FloatArray:
-        """Squared box scale of each component (``Array[N, 4]``), as
-        :meth:`StateLayout.component_scales` (first four columns), squared."""
-        a, b = np.abs(x[:, 2]), np.abs(x[:, 3])
-        sizes = np.empty((x.shape[0], 4))
-        if self.measurement == "xysr":
-            sizes[:, 0] = np.sqrt(a * b)
-            sizes[:, 1] = np.divide(a, sizes[:, 0], out=np.zeros_like(a), where=sizes[:, 0] > 0)
-            sizes[:, 2] = a
-        elif self.measurement == "xyah":
-            sizes[:, 0] = a * b
-            sizes[:, 1] = b
-            sizes[:, 2] = sizes[:, 0] * b
-        else:
-            sizes[:, 0] = a
-            sizes[:, 1] = b
-            sizes[:, 2] = a * b
-        sizes[:, 3] = 1.0
-        sizes *= sizes
-        return sizes[:, self.scale_index]
-
-    def initiate(self, z: FloatArray) -> None:
-        k = z.shape[0]
-        if k == 0:
-            return
-        s2 = self._scale2(z) if self.scaled else np.ones((k, 4))
-        self.x = np.concatenate([self.x, z])
-        self.v = np.concatenate([self.v, np.zeros((k, 4))])
-        self.pp = np.concatenate([self.pp, self.p0_p * s2])
-        self.pv = np.concatenate([self.pv, np.zeros((k, 4))])
-        self.vv = np.concatenate([self.vv, self.p0_v * s2 * self.has_v])
-
-    def freeze_shrinking_sizes(self) -> None:
-        """SORT's guard: zero a size velocity that would make the size <= 0."""
-        shrink = self.x[:, 2:] + self.dt * self.v[:, 2:] <= 0.0
-        if shrink.any():
-            self.v[:, 2:][shrink] = 0.0
-
-    def predict(self, rows: IntArray | None = None) -> None:
-        sel = slice(None) if rows is None else rows
-        x, v, pp, pv, vv = self.x[sel], self.v[sel], self.pp[sel], self.pv[sel], self.vv[sel]
-        s2 = self._scale2(x) if self.scaled else 1.0
-        dt = self.dt
-        self.x[sel] = x + dt * v
-        self.pp[sel] = pp + 2.0 * dt * pv + dt * dt * vv + self.q_p * s2
-        self.pv[sel] = pv + dt * vv
-        self.vv[sel] = vv + self.q_v * s2 * self.has_v
-
-    def update(self, rows: IntArray, z: FloatArray) -> None:
-        if rows.size == 0:
-            return
-        x, pp, pv = self.x[rows], self.pp[rows], self.pv[rows]
-        r = self.r * self._scale2(x) if self.scaled else self.r
-        s = pp + r
-        k1, k2 = pp / s, pv / s
-        y = z - x
-        self.x[rows] = x + k1 * y
-        self.v[rows] = self.v[rows] + k2 * y
-        self.vv[rows] = self.vv[rows] - k2 * pv
-        self.pp[rows] = (1.0 - k1) * pp
-        self.pv[rows] = (1.0 - k1) * pv
-
-    def select(self, keep: np.ndarray) -> None:
-        for name in ("x", "v", "pp", "pv", "vv"):
-            setattr(self, name, getattr(self, name)[keep])
-
-    def get(self, rows: IntArray) -> tuple[FloatArray, ...]:
-        return tuple(getattr(self, n)[rows].copy() for n in ("x", "v", "pp", "pv", "vv"))
-
-    def put(self, rows: IntArray, values: tuple[FloatArray, ...]) -> None:
-        for name, value in zip(("x", "v", "pp", "pv", "vv"), values):
-            getattr(self, name)[rows] = value
-
-    def full(self) -> tuple[FloatArray, FloatArray]:
-        """``(mean[N, dim_x], covariance[N, dim_x, dim_x])`` as :class:`BatchedKalmanFilter`."""
-        n, dim = len(self), self.layout.dim_x
-        mean = np.zeros((n, dim))
-        cov = np.zeros((n, dim, dim))
-        mean[:, :4] = self.x
-        for k in range(4):
-            cov[:, k, k] = self.pp[:, k]
-            if self.has_v[k]:
-                o = self.order[k]
-                mean[:, o] = self.v[:, k]
-                cov[:, k, o] = cov[:, o, k] = self.pv[:, k]
-                cov[:, o, o] = self.vv[:, k]
-        return mean, cov
-
-    def boxes_xyxy(self) -> FloatArray:
-        return measurements_to_boxes(self.x, self.layout.measurement)
-
-
 class MotionTracker:
     """Kalman tracker with ByteTrack's, OC-SORT's and BoT-SORT's mechanisms as options.
 
@@ -538,9 +397,9 @@ class MotionTracker:
         """
         layout = self.config.layout
         start = self.store._boxes[rows, 0]  # last observed boxes (camera-compensated)
-        end = measurements_to_boxes(z_new, layout.measurement)
+        end = boxes_unchecked(z_new, layout.measurement)
         replay = _BlockKalman(layout)
-        replay.x, replay.v, replay.pp, replay.pv, replay.vv = self._saved.get(rows)
+        replay.state = self._saved.get(rows)
         longest = int(gaps.max())
         offset = longest - gaps  # tracks with shorter gaps start later, all end together
         for step in range(1, longest):
@@ -552,7 +411,7 @@ class MotionTracker:
             replay.update(active, measurements_unchecked(virtual, layout.measurement))
         replay.freeze_shrinking_sizes()
         replay.predict()
-        self.kalman.put(rows, replay.get(np.arange(rows.size)))
+        self.kalman.put(rows, replay.state)
 
     def update(
         self,
@@ -666,7 +525,7 @@ class MotionTracker:
         if cfg.report_warmup and self.frame_count <= cfg.min_hits:
             report = fresh
         out_boxes = kf.boxes_xyxy() if cfg.report == "kalman" else store._boxes[:, 0]
-        tracks = Tracks(store.ids[report], out_boxes[report], store._scores[report, 0])
+        tracks = Tracks._owned(store.ids[report], out_boxes[report], store._scores[report, 0])
 
         if len(store):
             tentative = store.states == _TENTATIVE
