@@ -40,6 +40,10 @@ class _BlockKalman:
         columns = {"w": 0, "h": 1, "wh": 2, "1": 3}
         self.scale_index = np.array([columns[c] for c in _SCALE_OF[layout.measurement]])
         self.size_has_v = bool(has_v[2:].any())
+        # xyah / cxcywh scale every component by a measured size (or 1): read it directly.
+        direct = {"xyah": (3, 3, -1, 3), "cxcywh": (2, 3, 2, 3)}.get(layout.measurement)
+        self.direct = None if direct is None else np.array([max(c, 0) for c in direct])
+        self.unscaled = None if direct is None or min(direct) >= 0 else np.array(direct) < 0
 
         def per_component(values: tuple[float, ...]) -> tuple[FloatArray, FloatArray]:
             array = np.asarray(values, dtype=np.float64)
@@ -105,6 +109,12 @@ class _BlockKalman:
     def _scale2(self, x: FloatArray) -> FloatArray:
         """Squared box scale of each component (``Array[N, 4]``), as
         :meth:`StateLayout.component_scales` (first four columns), squared."""
+        if self.direct is not None:
+            sizes = np.abs(x[:, self.direct])
+            if self.unscaled is not None:
+                sizes[:, self.unscaled] = 1.0
+            sizes *= sizes
+            return sizes
         a, b = np.abs(x[:, 2]), np.abs(x[:, 3])
         sizes = np.empty((x.shape[0], 4))
         if self.measurement == "xysr":
@@ -141,13 +151,7 @@ class _BlockKalman:
 
     def freeze_shrinking_sizes(self) -> None:
         """SORT's guard: zero a size velocity that would make the size <= 0."""
-        if not self.size_has_v:
-            return
-        size = self.state[:, _X, 2:]
-        speed = self.state[:, _V, 2:]
-        shrink = size + self.dt * speed <= 0.0
-        if shrink.any():
-            speed[shrink] = 0.0
+        self._freeze_block(self.state)
 
     def _predict_block(self, st: FloatArray) -> None:
         """Predict the tracks of ``st`` (``Array[K, 5, 4]``) in place."""
@@ -173,11 +177,8 @@ class _BlockKalman:
         self._predict_block(st)
         self.state[rows] = st
 
-    def update(self, rows: IntArray, z: FloatArray) -> None:
-        """Correct the tracks ``rows`` with one measurement each (``Array[K, 4]``)."""
-        if rows.size == 0:
-            return
-        st = self.state[rows]
+    def _update_block(self, st: FloatArray, z: FloatArray) -> None:
+        """Correct the tracks of ``st`` (``Array[K, 5, 4]``) in place with ``z[K, 4]``."""
         x, pp, pv = st[:, _X], st[:, _PP], st[:, _PV]
         r = self.r * self._scale2(x) if self.scaled else self.r
         s = pp + r
@@ -189,7 +190,23 @@ class _BlockKalman:
         one_minus = 1.0 - k1
         st[:, _PP] = one_minus * pp
         st[:, _PV] = one_minus * pv
+
+    def update(self, rows: IntArray, z: FloatArray) -> None:
+        """Correct the tracks ``rows`` with one measurement each (``Array[K, 4]``)."""
+        if rows.size == 0:
+            return
+        st = self.state[rows]
+        self._update_block(st, z)
         self.state[rows] = st
+
+    def _freeze_block(self, st: FloatArray) -> None:
+        """:meth:`freeze_shrinking_sizes` on the tracks of ``st``, in place."""
+        if not self.size_has_v:
+            return
+        speed = st[:, _V, 2:]
+        shrink = st[:, _X, 2:] + self.dt * speed <= 0.0
+        if shrink.any():
+            speed[shrink] = 0.0
 
     def select(self, keep: np.ndarray) -> None:
         """Keep the rows selected by a bool mask or an index array."""

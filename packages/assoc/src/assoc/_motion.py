@@ -8,8 +8,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._costs import iou_unchecked
 from ._block import _BlockKalman
+from ._costs import iou_unchecked
 from ._layout import (
     StateLayout,
     boxes_unchecked,
@@ -74,14 +74,27 @@ class MotionConfig:
         lost_iou: stricter re-association of lost tracks: a track unmatched for one or more
             frames needs IoU at least ``max(match_iou, lost_iou)`` in the first stage. ``None``
             treats lost tracks like the others (the papers).
+        lost_velocity_decay: velocity damping of lost tracks: before each prediction, a track
+            unmatched in the previous frame has its velocity multiplied by this factor, so a
+            lost track's predicted box slows down instead of drifting on a stale velocity
+            (1 disables; this library).
         lost_last: match tracks seen in the previous frame first and lost tracks only to the
             high detections left over (DeepSORT's matching cascade, Wojke et al. 2017, reduced
             to two levels); with ``False`` all tracks compete in one assignment (the papers).
         max_age: frames a track is kept unmatched (ByteTrack's ``track_buffer`` 30; OC-SORT 30).
+        memory_per_hit: memory that grows with evidence: a track is kept unmatched for at most
+            ``memory_per_hit * hits`` frames (``hits``: its matches so far), capped by
+            ``max_age``, so a short-lived track (often a false positive or a fragment) is
+            dropped soon while a long-established one keeps the full memory. 0 disables (the
+            papers: a fixed ``max_age``; this library).
         tentative_max_age: frames a not yet confirmed track is kept unmatched (ByteTrack: 0,
             an unconfirmed track dies on its first miss; OC-SORT: same as ``max_age``).
         min_hits: consecutive hits, birth included, before a track is reported (ByteTrack: 2,
             activated on its second match; OC-SORT: ``min_hits = 3`` updates after birth, so 4).
+        reconfirm_hits: a confirmed track that missed frames is reported again only once it
+            has this many consecutive matches since the gap (SORT's and OC-SORT's output rule,
+            ``hit_streak >= min_hits`` with their ``min_hits = 3``); 0 or 1 reports it at its
+            first match.
         report_warmup: report every matched track during the first ``min_hits`` frames of a
             sequence (ByteTrack activates first-frame tracks at once; OC-SORT reports while
             ``frame_count <= min_hits``).
@@ -110,10 +123,13 @@ class MotionConfig:
     recovery_iou: float | None = None
     re_update: bool = True
     lost_iou: float | None = None
+    lost_velocity_decay: float = 1.0
     lost_last: bool = True
-    max_age: int = 5
+    max_age: int = 30
+    memory_per_hit: float = 0.0
     tentative_max_age: int = 0
     min_hits: int = 2
+    reconfirm_hits: int = 0
     report_warmup: bool = True
     appearance_threshold: float = 0.25
     proximity_threshold: float = 0.5
@@ -136,10 +152,15 @@ class MotionConfig:
             _unit_interval(name, getattr(self, name))
         _unit_interval("recovery_iou", self.recovery_iou, none_ok=True)
         _unit_interval("lost_iou", self.lost_iou, none_ok=True)
+        _unit_interval("lost_velocity_decay", self.lost_velocity_decay)
         if self.low_threshold > self.high_threshold:
             raise ValueError(
                 f"low_threshold must not exceed high_threshold, got {self.low_threshold} > "
                 f"{self.high_threshold}"
+            )
+        if not np.isfinite(self.memory_per_hit) or self.memory_per_hit < 0:
+            raise ValueError(
+                f"memory_per_hit must be a finite number >= 0, got {self.memory_per_hit!r}"
             )
         if not np.isfinite(self.momentum) or self.momentum < 0:
             raise ValueError(f"momentum must be a finite number >= 0, got {self.momentum!r}")
@@ -147,6 +168,7 @@ class MotionConfig:
         check_positive_int("max_age", self.max_age, minimum=0)
         check_positive_int("tentative_max_age", self.tentative_max_age, minimum=0)
         check_positive_int("min_hits", self.min_hits)
+        check_positive_int("reconfirm_hits", self.reconfirm_hits, minimum=0)
         check_positive_int("history", self.history)
         if self.momentum > 0 and self.history < self.delta_t + 1:
             raise ValueError(
@@ -187,15 +209,17 @@ class MotionConfig:
     def ocsort(cls) -> MotionConfig:
         """OC-SORT (Cao et al. 2023): SORT's filter, one stage at IoU 0.3, OCM, OCR and ORU.
 
-        Single stage: all detections above ``low_threshold = high_threshold = 0.1`` are
-        matched and may start tracks (OC-SORT's ``det_thresh`` is applied by the caller, as the
-        authors' demo does); ``min_hits = 3`` updates after birth, ``max_age = 30``.
+        Single stage on the detections scoring at least ``det_thresh = 0.6`` (the authors'
+        ``--track_thresh`` for MOT17/MOT20; lower ones are dropped, and every kept one may start
+        a track); ``min_hits = 3`` updates after birth (4 hits with the birth), and after a gap
+        a track is reported again once it has 3 consecutive updates (``hit_streak >=
+        min_hits``, reset by a miss); ``max_age = 30``.
         """
         return cls(
             layout=StateLayout.sort(),
-            high_threshold=0.1,
+            high_threshold=0.6,
             low_threshold=0.1,
-            new_track_threshold=0.1,
+            new_track_threshold=0.6,
             match_iou=0.3,
             two_stage=False,
             momentum=0.2,
@@ -207,6 +231,7 @@ class MotionConfig:
             max_age=30,
             tentative_max_age=30,
             min_hits=4,
+            reconfirm_hits=3,
             history=4,
         )
 
@@ -396,19 +421,28 @@ class MotionTracker:
         a last prediction brings it to this frame, ready for the real update.
         """
         layout = self.config.layout
+        order = np.argsort(-gaps, kind="stable")  # longest gap first: active rows are a prefix
+        rows, gaps, z_new = rows[order], gaps[order], z_new[order]
         start = self.store._boxes[rows, 0]  # last observed boxes (camera-compensated)
         end = boxes_unchecked(z_new, layout.measurement)
         replay = _BlockKalman(layout)
         replay.state = self._saved.get(rows)
-        longest = int(gaps.max())
-        offset = longest - gaps  # tracks with shorter gaps start later, all end together
-        for step in range(1, longest):
-            active = np.flatnonzero(step > offset)
-            local = (step - offset[active])[:, None]
-            virtual = start[active] + local / gaps[active, None] * (end[active] - start[active])
-            replay.freeze_shrinking_sizes()
-            replay.predict(active)
-            replay.update(active, measurements_unchecked(virtual, layout.measurement))
+        longest = int(gaps[0])
+        if longest > 1:
+            # Every virtual observation at once: step k (1..longest-1) of track i is its
+            # (k - offset_i)-th interpolated box; tracks with shorter gaps start later.
+            offset = longest - gaps
+            steps = np.arange(1, longest)
+            local = np.maximum(steps[:, None] - offset[None, :], 0)  # [L-1, K]; 0: not started
+            virtual = start + (local / gaps)[:, :, None] * (end - start)
+            z_virtual = measurements_unchecked(virtual.reshape(-1, 4), layout.measurement)
+            z_virtual = z_virtual.reshape(longest - 1, rows.size, 4)
+            active = np.searchsorted(-gaps, -(longest - steps), side="left")  # gaps > L - k
+            for k in range(longest - 1):
+                st = replay.state[: active[k]]
+                replay._freeze_block(st)
+                replay._predict_block(st)
+                replay._update_block(st, z_virtual[k, : active[k]])
         replay.freeze_shrinking_sizes()
         replay.predict()
         self.kalman.put(rows, replay.state)
@@ -456,6 +490,8 @@ class MotionTracker:
         z = measurements_unchecked(boxes, cfg.layout.measurement)
         high = score >= cfg.high_threshold
         n = len(store)
+        if cfg.lost_velocity_decay < 1.0 and n:
+            kf.v[store.time_since_update > 0] *= cfg.lost_velocity_decay
         kf.freeze_shrinking_sizes()
         kf.predict()
         predicted = kf.boxes_xyxy()
@@ -522,6 +558,8 @@ class MotionTracker:
 
         fresh = store.time_since_update == 0
         report = fresh & (store.states == _CONFIRMED)
+        if cfg.reconfirm_hits > 1:
+            report &= store.hit_streak >= cfg.reconfirm_hits
         if cfg.report_warmup and self.frame_count <= cfg.min_hits:
             report = fresh
         out_boxes = kf.boxes_xyxy() if cfg.report == "kalman" else store._boxes[:, 0]
@@ -530,6 +568,8 @@ class MotionTracker:
         if len(store):
             tentative = store.states == _TENTATIVE
             limit_age = np.where(tentative, cfg.tentative_max_age, cfg.max_age)
+            if cfg.memory_per_hit > 0:
+                limit_age = np.minimum(limit_age, cfg.memory_per_hit * store.hits)
             alive = store.time_since_update <= limit_age
             if not alive.all():
                 store.time_since_update[~alive] = store.max_age + 1  # prune() removes these

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._block import _BlockKalman
 from ._costs import cosine_similarity, iou_unchecked
 from ._layout import StateLayout, check_positive_boxes, measurements_unchecked
 from ._matching import greedy_match
-from ._block import _BlockKalman
 from ._store import TrackState, TrackStore, reduce_by_owner
 from ._tracks import Tracks
 from ._validate import (

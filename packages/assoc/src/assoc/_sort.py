@@ -135,9 +135,7 @@ class SortTracker:
         report = store.time_since_update == 0
         if not (self.config.report_warmup and self.frame_count <= self.config.min_hits):
             report &= store.states == TrackState.CONFIRMED
-        tracks = Tracks._owned(
-            store.ids[report], kf.boxes_xyxy()[report], store._scores[report, 0]
-        )
+        tracks = Tracks._owned(store.ids[report], kf.boxes_xyxy()[report], store._scores[report, 0])
         keep = store.prune()
         if not store.removed_ids.size:
             return tracks
