@@ -15,7 +15,8 @@ Trackers, in the same run on the same detections:
 - ``ReferenceSort`` below: SORT from the paper with one ``filterpy`` filter per track;
 - peers, each in its own virtualenv (``--venv LIB=PATH``), run as subprocesses by
   ``benchmarks/mot15_peer_runner.py`` with their documented defaults: boxmot ByteTrack,
-  OC-SORT, BoT-SORT (no ReID), trackers ByteTrack and OC-SORT, norfair (IoU distance).
+  OC-SORT, BoT-SORT (no ReID), trackers SORT, ByteTrack, OC-SORT and BoT-SORT (no ReID, no
+  camera-motion compensation: no images), norfair (IoU distance).
 
 Scores: HOTA, CLEAR MOT and IDF1 from ``trackkit.eval`` (equal to TrackEval, tested), combined
 over sequences like TrackEval's COMBINED_SEQ, for every tracker alike (peers' outputs are
@@ -199,8 +200,10 @@ PEERS = [
     ("boxmot", "ByteTrack"),
     ("boxmot", "OC-SORT"),
     ("boxmot", "BoT-SORT"),
+    ("trackers", "SORT"),
     ("trackers", "ByteTrack"),
     ("trackers", "OC-SORT"),
+    ("trackers", "BoT-SORT"),
     ("norfair", "IoU"),
 ]
 

@@ -61,6 +61,20 @@ class _BlockKalman:
         self.q_v_masked = self.q_v * has_v
         self.p0_v_masked = self.p0_v * has_v
         self.state = np.zeros((0, 5, 4))
+        # With absolute noise the prediction is affine in the state block: one product.
+        dt = self.dt
+        self.transition = np.array(
+            [
+                [1.0, dt, 0.0, 0.0, 0.0],
+                [0.0, 1.0, 0.0, 0.0, 0.0],
+                [0.0, 0.0, 1.0, 2.0 * dt, dt * dt],
+                [0.0, 0.0, 0.0, 1.0, dt],
+                [0.0, 0.0, 0.0, 0.0, 1.0],
+            ]
+        )
+        self.noise = np.zeros((5, 4))
+        self.noise[_PP] = self.q_p
+        self.noise[_VV] = self.q_v_masked
 
     def __len__(self) -> int:
         return int(self.state.shape[0])
@@ -153,29 +167,31 @@ class _BlockKalman:
         """SORT's guard: zero a size velocity that would make the size <= 0."""
         self._freeze_block(self.state)
 
-    def _predict_block(self, st: FloatArray) -> None:
-        """Predict the tracks of ``st`` (``Array[K, 5, 4]``) in place."""
-        x, v, pp, pv, vv = st[:, _X], st[:, _V], st[:, _PP], st[:, _PV], st[:, _VV]
-        dt = self.dt
+    def _predicted(self, st: FloatArray) -> FloatArray:
+        """The tracks of ``st`` (``Array[K, 5, 4]``) one step ahead, as a new array.
+
+        ``x + dt v``, ``pp + 2 dt pv + dt^2 vv + q_p``, ``pv + dt vv``, ``vv + q_v``: linear in
+        the block plus the process noise, so one product with a 5x5 matrix.
+        """
+        new = self.transition @ st
         if self.scaled:
-            s2 = self._scale2(x)
-            q_p: FloatArray = self.q_p * s2
-            q_v: FloatArray = self.q_v * s2 * self.has_v
+            s2 = self._scale2(st[:, _X])
+            new[:, _PP] += self.q_p * s2
+            new[:, _VV] += self.q_v_masked * s2
         else:
-            q_p, q_v = self.q_p, self.q_v_masked
-        st[:, _PP] = pp + 2.0 * dt * pv + dt * dt * vv + q_p
-        st[:, _PV] = pv + dt * vv
-        st[:, _VV] = vv + q_v
-        st[:, _X] = x + dt * v
+            new += self.noise
+        return new
+
+    def _predict_block(self, st: FloatArray) -> None:
+        """Predict the tracks of ``st`` (a view into the state) in place."""
+        st[...] = self._predicted(st)
 
     def predict(self, rows: IntArray | None = None) -> None:
         """Advance every track (or only ``rows``) by one step."""
         if rows is None:
-            self._predict_block(self.state)
-            return
-        st = self.state[rows]
-        self._predict_block(st)
-        self.state[rows] = st
+            self.state = self._predicted(self.state)
+        else:
+            self.state[rows] = self._predicted(self.state[rows])
 
     def _update_block(self, st: FloatArray, z: FloatArray) -> None:
         """Correct the tracks of ``st`` (``Array[K, 5, 4]``) in place with ``z[K, 4]``."""

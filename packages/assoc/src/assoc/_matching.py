@@ -265,8 +265,13 @@ def hungarian_pairs_unchecked(
     lone_rows, lone_cols = np.nonzero(lone)
     rest_rows = np.flatnonzero((row_degree > 0) & ~lone.any(axis=1))
     rest_cols = np.flatnonzero((col_degree > 0) & ~lone.any(axis=0))
-    sub = matrix[np.ix_(rest_rows, rest_cols)]
-    sub_rows, sub_cols = _solve(sub, admissible[np.ix_(rest_rows, rest_cols)], limit, backend)
+    sub = matrix[rest_rows][:, rest_cols]
+    sub_admissible = sub <= limit
+    shortcut = _mutual_best(sub, sub_admissible.sum(axis=1))
+    if shortcut is not None:
+        sub_rows, sub_cols = shortcut
+    else:
+        sub_rows, sub_cols = _solve(sub, sub_admissible, limit, backend)
     rows = np.concatenate([lone_rows, rest_rows[sub_rows]]).astype(np.int64)
     cols = np.concatenate([lone_cols, rest_cols[sub_cols]]).astype(np.int64)
     return rows, cols

@@ -383,15 +383,17 @@ class MotionTracker:
         self,
         rows: IntArray,
         cols: IntArray,
-        predicted: FloatArray,
+        iou_all: FloatArray,
         boxes: FloatArray,
         scores: FloatArray,
         emb_distance: FloatArray | None,
     ) -> tuple[IntArray, IntArray]:
-        """Match ``rows`` to ``cols`` on the first-stage cost; local indices of the matches."""
+        """Match ``rows`` to ``cols`` on the first-stage cost; local indices of the matches.
+
+        ``iou_all`` is the IoU of every predicted track box with every detection.
+        """
         cfg = self.config
-        det = boxes[cols]
-        iou = iou_unchecked(predicted[rows], det)
+        iou = iou_all[rows][:, cols]
         if cfg.lost_iou is not None and cfg.lost_iou > cfg.match_iou:
             lost = self.store.time_since_update[rows] > 0
             required: FloatArray | float = np.where(lost, cfg.lost_iou, cfg.match_iou)[:, None]
@@ -407,7 +409,7 @@ class MotionTracker:
         # ByteTrack / SORT: Hungarian with the cost limit 1 - match_iou (lapjv's cost_limit).
         limit = 1.0 - cfg.match_iou
         if cfg.momentum > 0:
-            cost = cost - self._momentum_bonus(det, scores[cols], rows)
+            cost = cost - self._momentum_bonus(boxes[cols], scores[cols], rows)
             limit = 2.0  # OC-SORT: full assignment on -(IoU + bonus), then the IoU gate
         cost = np.where(allowed, cost, np.inf)
         return hungarian_pairs_unchecked(cost, limit, cfg.backend)
@@ -494,7 +496,8 @@ class MotionTracker:
             kf.v[store.time_since_update > 0] *= cfg.lost_velocity_decay
         kf.freeze_shrinking_sizes()
         kf.predict()
-        predicted = kf.boxes_xyxy()
+        # One IoU matrix of all predicted tracks with all detections, sliced by every stage.
+        iou_all = iou_unchecked(kf.boxes_xyxy(), boxes)
         emb_distance = None if emb is None or n == 0 else store.embedding_distance(emb)
 
         track_free = np.ones(n, dtype=bool)
@@ -517,7 +520,7 @@ class MotionTracker:
                 rows = np.arange(n) if pool is None else pool
                 cols = np.flatnonzero(det_free)
                 if rows.size and cols.size:
-                    pairs = self._first_stage(rows, cols, predicted, boxes, score, emb_distance)
+                    pairs = self._first_stage(rows, cols, iou_all, boxes, score, emb_distance)
                     assign(rows, cols, pairs)
             if cfg.recovery_iou is not None:
                 rows = np.flatnonzero(track_free)
@@ -530,7 +533,7 @@ class MotionTracker:
                 rows = np.flatnonzero(track_free & seen)
                 cols = np.flatnonzero(~high)
                 if rows.size and cols.size:
-                    iou = iou_unchecked(predicted[rows], boxes[cols])
+                    iou = iou_all[rows][:, cols]
                     pairs = hungarian_pairs_unchecked(1.0 - iou, 1.0 - cfg.second_iou, cfg.backend)
                     assign(rows, cols, pairs)
 
