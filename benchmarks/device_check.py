@@ -72,9 +72,6 @@ TOL: dict[str, float] = {
 }
 #: Device-to-host copies a deep tracker may make per frame (its final boxes).
 SYNCS_PER_FRAME = 1
-#: Trackers whose one-host-copy-per-frame rule is known open work (reported, not failed):
-#: the TRAS family (see docs/device.md and test_device_hostsync.py).
-SYNC_RULE_OPEN = frozenset({"tras", "trast", "trasfust"})
 
 
 @dataclass
@@ -284,13 +281,8 @@ def check_trackers(report: Report, args: argparse.Namespace, device: torch.devic
                     "fps (frames x B / s)": (length - 1) * b / sec,
                     "peak MiB": _peak_mib(device),
                 }
-                sync_ok = syncs <= SYNCS_PER_FRAME or name in SYNC_RULE_OPEN
-                ok = first <= TOL["first_frame_px"] and sync_ok
+                ok = first <= TOL["first_frame_px"] and syncs <= SYNCS_PER_FRAME
                 note = "" if diff <= TOL["boxes_px"] else "sequence drifts beyond boxes_px"
-                if syncs > SYNCS_PER_FRAME and name in SYNC_RULE_OPEN:
-                    note = (note + "; " if note else "") + (
-                        "known gap: more than one host read per frame (docs/device.md)"
-                    )
                 if args.amp:
                     # A tracker with an ``amp`` option decides what runs in low precision;
                     # any other runs its whole frame under autocast.
