@@ -363,6 +363,20 @@ def test_memory_per_hit_drops_short_tracks_and_keeps_established_ones() -> None:
     assert sorted(int(i) for i in plain.store.ids) == [1, 2]
 
 
+@pytest.mark.parametrize("gate, same_id", [(None, True), (0.95, False), (0.999999, True)])
+def test_lost_gate_rejects_implausible_sizes_for_lost_tracks(gate, same_id: bool) -> None:
+    """A person standing still, unseen for 2 frames, then a box half the size at the same
+    centre: IoU 0.25 passes the IoU gate, but the height is about 3.8 predicted standard
+    deviations off, so the 95 % chi-square gate refuses it (a very wide gate does not)."""
+    frames = [([box(100, 200)], [0.9])] * 10 + [([], [])] * 2
+    frames += [([box(100, 200, w=20.0, h=50.0)], [0.9])]
+    tracker = assoc.MotionTracker(assoc.MotionConfig().with_options(lost_gate=gate))
+    run(tracker, frames)
+    assert sorted(int(i) for i in tracker.store.ids[tracker.store.time_since_update == 0]) == (
+        [1] if same_id else [2]
+    )
+
+
 def test_ocsort_preset_drops_detections_below_det_thresh() -> None:
     """OC-SORT's ``det_thresh`` 0.6: a 0.5 detection neither starts nor continues a track."""
     tracker = assoc.MotionTracker(assoc.MotionConfig.ocsort())
@@ -416,6 +430,8 @@ def test_re_update_of_several_tracks_equals_one_tracker_per_track() -> None:
         ({"lost_velocity_decay": 1.5}, "lost_velocity_decay"),
         ({"memory_per_hit": -0.5}, "memory_per_hit"),
         ({"memory_per_hit": float("nan")}, "memory_per_hit"),
+        ({"lost_gate": 1.0}, "lost_gate"),
+        ({"lost_gate": 0}, "lost_gate"),
     ],
 )
 def test_bad_config(kwargs: dict, name: str) -> None:

@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike
 
 from ._block import _BlockKalman
 from ._costs import iou_unchecked
+from ._gating import chi2_gating_threshold
 from ._layout import (
     StateLayout,
     boxes_unchecked,
@@ -74,6 +75,12 @@ class MotionConfig:
         lost_iou: stricter re-association of lost tracks: a track unmatched for one or more
             frames needs IoU at least ``max(match_iou, lost_iou)`` in the first stage. ``None``
             treats lost tracks like the others (the papers).
+        lost_gate: chi-square gate for lost tracks (a probability, e.g. DeepSORT's 0.95): a track
+            unmatched in the previous frame may take a detection only if the detection lies
+            inside the gate of its predicted measurement distribution (squared Mahalanobis
+            distance with ``S = H P H^T + R``; the covariance, and so the gate, grows with the
+            time lost). Needs box-relative noise to be meaningful (see
+            :class:`StateLayout`). ``None`` disables it (this library).
         lost_velocity_decay: velocity damping of lost tracks: before each prediction, a track
             unmatched in the previous frame has its velocity multiplied by this factor, so a
             lost track's predicted box slows down instead of drifting on a stale velocity
@@ -123,6 +130,7 @@ class MotionConfig:
     recovery_iou: float | None = None
     re_update: bool = True
     lost_iou: float | None = None
+    lost_gate: float | None = None
     lost_velocity_decay: float = 1.0
     lost_last: bool = True
     max_age: int = 30
@@ -153,6 +161,10 @@ class MotionConfig:
         _unit_interval("recovery_iou", self.recovery_iou, none_ok=True)
         _unit_interval("lost_iou", self.lost_iou, none_ok=True)
         _unit_interval("lost_velocity_decay", self.lost_velocity_decay)
+        if self.lost_gate is not None and not (
+            isinstance(self.lost_gate, float) and 0.0 < self.lost_gate < 1.0
+        ):
+            raise ValueError(f"lost_gate must be a probability in (0, 1), got {self.lost_gate!r}")
         if self.low_threshold > self.high_threshold:
             raise ValueError(
                 f"low_threshold must not exceed high_threshold, got {self.low_threshold} > "
@@ -330,6 +342,10 @@ class MotionTracker:
         self.kalman = _BlockKalman(cfg.layout)
         self._saved = _BlockKalman(cfg.layout)  # filter state at each track's last observation
         self.frame_count = 0
+        self._z = np.zeros((0, 4))
+        self._gate_limit = (
+            0.0 if cfg.lost_gate is None else chi2_gating_threshold(4, probability=cfg.lost_gate)
+        )
 
     def state(self) -> tuple[FloatArray, FloatArray]:
         """``(mean[N, dim_x], covariance[N, dim_x, dim_x])`` of the live tracks' filters."""
@@ -394,12 +410,19 @@ class MotionTracker:
         """
         cfg = self.config
         iou = iou_all[rows][:, cols]
+        allowed_gate = None
+        if cfg.lost_gate is not None:
+            lost = self.store.time_since_update[rows] > 0
+            if lost.any():
+                allowed_gate = self._inside_gate(rows, cols) | ~lost[:, None]
         if cfg.lost_iou is not None and cfg.lost_iou > cfg.match_iou:
             lost = self.store.time_since_update[rows] > 0
             required: FloatArray | float = np.where(lost, cfg.lost_iou, cfg.match_iou)[:, None]
         else:
             required = cfg.match_iou
         allowed = iou >= required
+        if allowed_gate is not None:
+            allowed &= allowed_gate
         cost = 1.0 - iou * scores[cols] if cfg.fuse_score else 1.0 - iou
         if emb_distance is not None:
             d = emb_distance[np.ix_(rows, cols)] / 2.0
@@ -413,6 +436,16 @@ class MotionTracker:
             limit = 2.0  # OC-SORT: full assignment on -(IoU + bonus), then the IoU gate
         cost = np.where(allowed, cost, np.inf)
         return hungarian_pairs_unchecked(cost, limit, cfg.backend)
+
+    def _inside_gate(self, rows: IntArray, cols: IntArray) -> np.ndarray:
+        """``Array[len(rows), len(cols)]`` bool: detection inside the track's chi-square gate."""
+        kf = self.kalman
+        x = kf.state[rows, 0]
+        r = kf.r * kf._scale2(x) if kf.scaled else kf.r
+        s = kf.state[rows, 2] + r  # [T, 4] diagonal innovation covariance
+        diff = self._z[cols][None, :, :] - x[:, None, :]  # [T, M, 4]
+        d2 = np.sum(diff * diff / s[:, None, :], axis=2)
+        return d2 <= self._gate_limit
 
     def _re_update(self, rows: IntArray, z_new: FloatArray, gaps: IntArray) -> None:
         """OC-SORT's ORU (Cao et al. 2023, eq. 5): replay the filter over a virtual path.
@@ -490,6 +523,7 @@ class MotionTracker:
             boxes, score = boxes[keep], score[keep]
             emb = None if emb is None else emb[keep]
         z = measurements_unchecked(boxes, cfg.layout.measurement)
+        self._z = z
         high = score >= cfg.high_threshold
         n = len(store)
         if cfg.lost_velocity_decay < 1.0 and n:
