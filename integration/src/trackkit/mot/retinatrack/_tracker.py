@@ -43,15 +43,15 @@ ASSOCIATIONS: tuple[str, ...] = ("iou+embedding", "iou", "embedding", "sort")
 
 
 #: Score threshold of the tracker's detections, chosen on the *training* sequences
-#: (``RETINATRACK_TRAIN_SEQUENCES``; never on validation): it maximises the mean HOTA of the
-#: paper's association (``iou+embedding``) over TUD-Stadtmitte and PETS09-S3MF1 among 0.3-0.7
-#: for the shipped network (``docs/mot.md``, "Tracking settings"). The network's own
-#: ``score_threshold`` (0.4 in the checkpoint) stays the detector's setting.
-TRACKING_SCORE_THRESHOLD: float = 0.5
+#: (``RETINATRACK_TRAIN_SEQUENCES``; never on validation) by ``benchmarks/retinatrack_settings.py``:
+#: with :data:`TRACKING_NMS_THRESHOLD` it maximises the mean HOTA of the paper's association
+#: (``iou+embedding``) over TUD-Stadtmitte and PETS09-S3MF1 on the grid score 0.4-0.7 x NMS
+#: 0.3-0.5 (``docs/benchmarks/retinatrack_settings.md``). It equals the checkpoint's own.
+TRACKING_SCORE_THRESHOLD: float = 0.4
 
-#: NMS IoU threshold of the tracker's detections, chosen like :data:`TRACKING_SCORE_THRESHOLD`
-#: (0.3-0.5 tried): 0.4 instead of the detector's 0.5 removes duplicate boxes on the same
-#: person that otherwise start extra tracks.
+#: NMS IoU threshold of the tracker's detections, chosen with :data:`TRACKING_SCORE_THRESHOLD`:
+#: 0.4 instead of the detector's 0.5 removes second boxes on one person that otherwise start
+#: extra tracks.
 TRACKING_NMS_THRESHOLD: float = 0.4
 
 #: ``max_cosine_distance`` of the embedding associations: a pair is disallowed when its
