@@ -20,7 +20,8 @@ the first-frame adaptation to first order (``metalearn.gradient_descent(first_or
 the episode are added as constants (straight-through). See ``docs/sot.md`` for why.
 
 Ablations of Kim et al. 2022 are options: ``objective="frame"`` is "+SS" (sequence-level
-sampling with the frame-level detection loss on the visited regions, no SCST), ``max_interval=1``
+sampling with the frame-level detection loss on the visited regions, no SCST, and only the
+sampling tracker plays), ``max_interval=1``
 removes frame-interval augmentation (SA), ``length`` is T (Table 7).
 """
 
