@@ -418,12 +418,66 @@ def _maml_mot_recipe() -> Recipe:
     return Recipe("trackkit.train.train_maml_mot (synthetic feature cache)", run)
 
 
+def _slt_recipe(head: Literal["fcos", "retina"]) -> Recipe:
+    def run(
+        device: torch.device, out: Path, steps: int, stop_after: int | None, resume: Path | None
+    ) -> dict[str, torch.Tensor]:
+        from trackkit.data import synthetic_sot_sequence
+        from trackkit.sot import load_detector, shipped_checkpoint
+        from trackkit.train import SLTTrainConfig, train_slt
+
+        det = load_detector(shipped_checkpoint(f"{head}-maml"), device=device)
+        seqs = [
+            synthetic_sot_sequence(length=12, seed=40 + i, distractors=1, target_speed=3.0)
+            for i in range(2)
+        ]
+        cfg = SLTTrainConfig(steps=steps, episodes=2, length=3, max_interval=3, checkpoint_every=1)
+        train_slt(det, seqs, out, config=cfg, resume=resume, progress=False, stop_after=stop_after)
+        state = {f"head.{k}": v for k, v in det.head.state_dict().items()}
+        state.update({f"lr.{k}": v for k, v in det.lr.state_dict().items()})
+        return {k: v.detach().cpu() for k, v in state.items()}
+
+    return Recipe(f"trackkit.train.train_slt({head}-maml, synthetic sequences)", run)
+
+
+def _retinatrack_recipe() -> Recipe:
+    def run(
+        device: torch.device, out: Path, steps: int, stop_after: int | None, resume: Path | None
+    ) -> dict[str, torch.Tensor]:
+        from trackkit.data import synthetic_mot_sequence
+        from trackkit.mot.retinatrack import RetinaTrackNetConfig
+        from trackkit.train import ClipConfig, RetinaTrackTrainConfig, train_retinatrack
+
+        tiny = RetinaTrackNetConfig(
+            backbone_stages=(3, 6, 13), fpn_channels=16, anchor_sizes=((28.0,), (56.0,), (112.0,)),
+            anchor_ratios=(2.0,), m1=1, m2=1, m3=1, embedding_dim=8, frozen_stages=14,
+            input_width=192, score_threshold=0.3,
+        )  # fmt: skip
+        seq = synthetic_mot_sequence(
+            length=12, image_size=(192, 128), num_objects=2, seed=7, object_size=(20.0, 40.0)
+        )
+        cfg = RetinaTrackTrainConfig(
+            steps=steps, clips_per_step=2, lr=3e-3, warmup=1, net=tiny,
+            clip=ClipConfig(crop=(128, 128), zoom_range=(0.9, 1.1), min_height=8.0),
+        )  # fmt: skip
+        torch.manual_seed(0)
+        net, _ = train_retinatrack(
+            cfg, out, sequences=[seq], resume=resume, checkpoint_every=1, device=device,
+            progress=False, stop_after=stop_after,
+        )  # fmt: skip
+        return {k: v.detach().cpu() for k, v in net.state_dict().items()}
+
+    return Recipe("trackkit.train.train_retinatrack (tiny network, synthetic scene)", run)
+
+
 #: name -> :class:`Recipe`; a recipe that lands later adds one entry.
 RECIPES: dict[str, Recipe] = {
     "maml-fcos": _maml_recipe("fcos", "maml"),
     "maml-retina": _maml_recipe("retina", "maml"),
     "baseline-fcos": _maml_recipe("fcos", "baseline"),
     "maml-mot": _maml_mot_recipe(),
+    "slt-fcos": _slt_recipe("fcos"),
+    "retinatrack": _retinatrack_recipe(),
 }
 
 

@@ -347,7 +347,7 @@ def test_checkpoint_round_trip_weights_only(tmp_path: Path) -> None:
         path, ckpt.layer, ckpt.bank, inner_lr=0.01, scale=7.0, k=3, max_negatives=4,
         detector={"name": "rt.pt", "sha256": "ab"}, meta={"steps": 3},
     )  # fmt: skip
-    raw = torch.load(path, weights_only=True)
+    raw = torch.load(path, map_location="cpu", weights_only=True)
     assert raw["format"] == "trackkit.maml_mot/1"
     back = load_maml_mot_checkpoint(path)
     torch.testing.assert_close(back.layer.weight, ckpt.layer.weight)
@@ -444,7 +444,7 @@ def test_registry_tracker_on_frames_and_detector_mismatch_warning(tmp_path: Path
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         MAMLMOT(detector=other)
-    raw = torch.load(DEFAULT_DETECTOR, weights_only=True)
+    raw = torch.load(DEFAULT_DETECTOR, map_location="cpu", weights_only=True)
     raw["meta"] = {**raw.get("meta", {}), "note": "changed"}
     torch.save(raw, other)
     with pytest.warns(UserWarning, match="trained on the features of detector"):

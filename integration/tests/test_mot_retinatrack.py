@@ -488,3 +488,32 @@ def test_compact_checkpoint_takes_the_frozen_trunk_from_the_wheel(tmp_path: Path
             strict=True,
         ):
             assert torch.equal(p, q)
+
+
+def test_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
+    """Stopping after 2 of 4 steps and resuming gives the weights of an uninterrupted run."""
+    torch.set_num_threads(1)
+    seqs = [_head(_two_people(SCENE_SEED, SCENE_LENGTH), 12)]
+    cfg = RetinaTrackTrainConfig(
+        steps=4, clips_per_step=2, lr=3e-3, warmup=1, net=TINY,
+        clip=ClipConfig(crop=(128, 128), zoom_range=(0.9, 1.1), min_height=8.0),
+    )  # fmt: skip
+    torch.manual_seed(0)
+    full, _ = train_retinatrack(cfg, tmp_path / "a", sequences=seqs, progress=False)
+    torch.manual_seed(0)
+    _, half = train_retinatrack(
+        cfg, tmp_path / "b", sequences=seqs, progress=False, stop_after=2, checkpoint_every=1
+    )
+    assert not half.finished and half.steps_done == 2
+    torch.manual_seed(1)  # the resumed run restores every RNG from the checkpoint
+    resumed, _ = train_retinatrack(
+        cfg,
+        tmp_path / "c",
+        sequences=seqs,
+        progress=False,
+        resume=tmp_path / "b" / "train_state.pt",
+    )
+    a, b = full.state_dict(), resumed.state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)

@@ -365,3 +365,12 @@ def test_mobilenet_forward_pyramid_strides_channels_and_prefix() -> None:
     for bad in ((13, 6), (), (6, 18), (-1, 3)):
         with pytest.raises(ValueError, match="stages"):
             net.forward_pyramid(x, stages=bad)
+
+
+def test_fold_frozen_batchnorm_draws_no_random_numbers() -> None:
+    """Folding builds its convolutions without initialising them: the global RNG is unchanged
+    (a training run that folds lazily on its first step must resume exactly)."""
+    net = MobileNetV2Backbone(last_block=6).eval()
+    before = torch.get_rng_state()
+    fold_frozen_batchnorm(net)
+    assert torch.equal(torch.get_rng_state(), before)

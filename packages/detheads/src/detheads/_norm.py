@@ -78,7 +78,9 @@ def fold_frozen_batchnorm(module: nn.Module) -> nn.Module:
     ``shift = beta - mean * scale``): the same affine map in one pass over the data, which
     halves the time of a memory-bound MobileNetV2 on a CPU. Outputs equal the original's up
     to float rounding. ``module`` itself is not changed; the copy keeps each weight's memory
-    format, has no trainable parameters and is in eval mode. Frozen BatchNorms that do not
+    format, has no trainable parameters and is in eval mode. Folding draws no random numbers,
+    so it leaves every RNG as it was (a training run that folds lazily stays reproducible
+    across a resume). Frozen BatchNorms that do not
     follow a convolution stay as they are.
 
     Args:
@@ -129,7 +131,9 @@ def _folded_conv(conv: nn.Conv2d, bn: FrozenBatchNorm2d) -> nn.Conv2d:
     scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
     shift = bn.bias - bn.running_mean * scale
     bias = shift if conv.bias is None else conv.bias * scale + shift
-    fused = nn.Conv2d(
+    # skip_init: no random initialisation, so folding never draws from (or shifts) the RNG.
+    fused = nn.utils.skip_init(
+        nn.Conv2d,
         conv.in_channels,
         conv.out_channels,
         conv.kernel_size,  # type: ignore[arg-type]

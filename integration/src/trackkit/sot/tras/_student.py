@@ -260,15 +260,15 @@ class TRASStudent(nn.Module):
 
     def for_inference(self) -> TRASStudent:
         """A copy for tracking: frozen BatchNorm folded into the trunk's convolutions
-        (``trackkit.sot.instance.fuse_frozen_batchnorm``), channels-last trunk tensors, in-place
+        (``detheads.fold_frozen_batchnorm``), channels-last trunk tensors, in-place
         trunk activations and the LSTM cell as one matrix product with packed weights
         (non-persistent buffers: the state dict is unchanged); the same outputs up to float
         rounding, faster on a CPU. For inference only (the packed LSTM weights do not follow
         later training of the copy)."""
-        from trackkit.sot.instance import fuse_frozen_batchnorm
+        import detheads
 
         fast = copy.deepcopy(self).eval()
-        fast.trunk = fuse_frozen_batchnorm(fast.trunk).to(  # type: ignore[call-overload]
+        fast.trunk = detheads.fold_frozen_batchnorm(fast.trunk).to(  # type: ignore[call-overload]
             memory_format=torch.channels_last
         )
         fast.channels_last = True
