@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     parser.add_argument("--detector", type=Path, default=DEFAULT_DETECTOR)
     parser.add_argument("--data", type=Path, default=None)
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/maml_mot_settings_dets.pt"))
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/maml_mot_settings_dets.npz"))
     parser.add_argument("--out-md", type=Path, default=OUT_MD)
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -134,11 +134,26 @@ def main() -> None:
     ckpt = load_maml_mot_checkpoint(args.checkpoint)
     t0 = time.perf_counter()
     if args.cache.exists():
-        dets = torch.load(args.cache, weights_only=False)
+        with np.load(args.cache) as z:
+            dets = {
+                n: [
+                    tuple(z[f"{n}/{t}/{k}"] for k in ("boxes", "scores", "features", "labels"))
+                    for t in range(ds[n].num_frames)
+                ]
+                for n in SEQUENCES
+            }
     else:
         net, _ = load_retinatrack_checkpoint(args.detector)
         dets = {n: _detect(net, ds[n]) for n in SEQUENCES}
-        torch.save(dets, args.cache)
+        np.savez(
+            args.cache,
+            **{
+                f"{n}/{t}/{k}": a
+                for n in SEQUENCES
+                for t, frame in enumerate(dets[n])
+                for k, a in zip(("boxes", "scores", "features", "labels"), frame, strict=True)
+            },
+        )
     print(f"detections in {time.perf_counter() - t0:.0f} s", flush=True)
 
     same, diff = [], []
