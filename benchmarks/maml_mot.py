@@ -2,19 +2,25 @@
 
 On the validation sequence(s) of ``../shared/data/mot`` that neither ``trackkit train
 retinatrack`` nor ``trackkit train maml-mot`` trains on (``RETINATRACK_VALIDATION_SEQUENCES``:
-TUD-Campus), the shipped RetinaTrack network detects once per frame (its tracking threshold);
-every tracker below links exactly these detections:
+TUD-Campus), the shipped RetinaTrack network detects once per frame with RetinaTrack's tracking
+thresholds (``TRACKING_SCORE_THRESHOLD``, ``TRACKING_NMS_THRESHOLD``: the detections of the
+``retinatrack`` and ``maml-mot`` trackers); every tracker below links exactly these detections:
 
-- IoU only (``assoc.RetinaTrackTracker`` without embeddings);
-- RetinaTrack embeddings (the paper's fused IoU + embedding similarity, Lu et al. 2020);
+- IoU only (``make_association("iou")``, RetinaTrack's IoU-only ablation);
+- RetinaTrack embeddings (``make_association("iou+embedding")``: the paper's fused IoU +
+  embedding similarity, Lu et al. 2020, with ``EMBEDDING_GATE``; the ``retinatrack`` tracker);
 - MAML-MOT, similarity-weighted initialisation (eqs. 6-7; the paper's);
 - MAML-MOT, plain (unweighted) mean of the bank;
 - ablations: MAML-MOT from the meta-learned layer alone (no bank); MAML-MOT weighted without
   the online adaptation step (``inner_steps=0``); the same per-track prototype scoring with the
-  detector's own, never meta-learned, layer and no step (what the scoring alone does).
+  detector's own, never meta-learned, layer and no step (what the scoring alone does); MAML-MOT
+  weighted without the appearance gate (``max_appearance_distance=2``).
 
-The MAML-MOT rows use the same fusion, gate, matching and track lifetime as the RetinaTrack row
-(``assoc.fuse_appearance`` with RetinaTrack's weights): only the appearance score differs.
+The MAML-MOT rows use the same fusion weights, IoU truncation, matching and track lifetime as
+the RetinaTrack row (``assoc.fuse_appearance`` with RetinaTrack's weights); the appearance score
+differs, and so does its gate: each embedding has its own, calibrated the same way on the
+training sequences (``EMBEDDING_GATE`` by ``benchmarks/retinatrack_settings.py``,
+``APPEARANCE_GATE`` by ``benchmarks/maml_mot_settings.py``).
 Scores: HOTA, MOTA, IDF1, ID switches (``trackkit.eval``, TrackEval-equal); frames per second:
 end to end (the shared detection time plus the tracker's association time) and association
 alone, with one torch thread. ``--with-train`` also scores the training sequences (seen).
@@ -40,6 +46,7 @@ from trackkit.data import MOTRows, MOTSequence, default_mot_root, read_motchalle
 from trackkit.eval import MOTScores, evaluate_mot
 from trackkit.mot import associate
 from trackkit.mot.maml_mot import (
+    APPEARANCE_GATE,
     DEFAULT_CHECKPOINT,
     DEFAULT_DETECTOR,
     MAMLMOTAssociation,
@@ -50,7 +57,13 @@ from trackkit.mot.maml_mot import (
     load_maml_mot_checkpoint,
     reid_layer,
 )
-from trackkit.mot.retinatrack import load_retinatrack_checkpoint, make_association
+from trackkit.mot.retinatrack import (
+    EMBEDDING_GATE,
+    TRACKING_NMS_THRESHOLD,
+    TRACKING_SCORE_THRESHOLD,
+    load_retinatrack_checkpoint,
+    make_association,
+)
 from trackkit.train import RETINATRACK_TRAIN_SEQUENCES, RETINATRACK_VALIDATION_SEQUENCES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +76,12 @@ def _detect(net: Any, seq: MOTSequence) -> tuple[MOTRows, np.ndarray, np.ndarray
     parts, embs, feats = [], [], []
     t0 = time.perf_counter()
     for t in range(seq.num_frames):
-        (d,) = detect_reid(net, [seq.frames[t]])
+        (d,) = detect_reid(
+            net,
+            [seq.frames[t]],
+            score_threshold=TRACKING_SCORE_THRESHOLD,
+            nms_threshold=TRACKING_NMS_THRESHOLD,
+        )
         b = d.boxes_xyxy
         xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
         parts.append(MOTRows(np.full(len(b), t), np.full(len(b), -1), xywh, d.scores))
@@ -165,6 +183,13 @@ def main() -> None:
             "features",
         ),
         (
+            "ablation: MAML-MOT, weighted init, no appearance gate",
+            lambda: MAMLMOTAssociation(
+                ckpt, MAMLMOTConfig(init="weighted", max_appearance_distance=2.0)
+            ),
+            "features",
+        ),
+        (
             "ablation: detector's own layer, prototype scoring, no step",
             lambda: MAMLMOTAssociation(plain, MAMLMOTConfig(init="meta", inner_steps=0)),
             "features",
@@ -215,7 +240,12 @@ def main() -> None:
         "",
         f"Validation sequence(s), never trained on: {', '.join(RETINATRACK_VALIDATION_SEQUENCES)}."
         f" Training sequences: {', '.join(RETINATRACK_TRAIN_SEQUENCES)}. Detections: the "
-        f"network's, score >= {net.config.score_threshold}, identical for every row.",
+        f"network's with RetinaTrack's tracking thresholds (score >= {TRACKING_SCORE_THRESHOLD},"
+        f" NMS {TRACKING_NMS_THRESHOLD}; the checkpoint's own: {net.config.score_threshold} / "
+        f"{net.config.nms_threshold}), identical for every row. Appearance gates "
+        f"(max 1 - similarity), each calibrated on the training sequences: RetinaTrack "
+        f"embeddings {EMBEDDING_GATE:g} (`EMBEDDING_GATE`), MAML-MOT rows {APPEARANCE_GATE:g} "
+        f"(`APPEARANCE_GATE`, docs/benchmarks/maml_mot_settings.md).",
         "",
         "## Tracking (same detections, different association)",
         "",

@@ -419,6 +419,43 @@ def test_reid_features_reproduce_retinatrack_detections() -> None:
     assert bool((got.features >= 0).all())  # post-ReLU features
 
 
+def test_maml_mot_links_the_retinatrack_trackers_detections() -> None:
+    from trackkit.mot.maml_mot import MAMLMOT, detect_reid
+    from trackkit.mot.retinatrack import (
+        TRACKING_NMS_THRESHOLD,
+        TRACKING_SCORE_THRESHOLD,
+        RetinaTrackMOT,
+        detect_frames,
+        load_default_network,
+    )
+
+    if not DEFAULT_CHECKPOINT.is_file():
+        pytest.skip("no shipped maml_mot.pt")
+    seq = _tud()
+    net = load_default_network()
+    frame = seq.frames[5]  # type: ignore[attr-defined]
+    mm = MAMLMOT(net=net)
+    assert (mm.score_threshold, mm.nms_threshold) == (
+        TRACKING_SCORE_THRESHOLD,
+        TRACKING_NMS_THRESHOLD,
+    )
+    got = mm.detect(frame)
+    ref = RetinaTrackMOT(net).detect(frame)
+    np.testing.assert_array_equal(got.boxes_xyxy, ref.boxes_xyxy)
+    np.testing.assert_allclose(got.embeddings, ref.embeddings, atol=1e-5)
+    # Overrides reach the decoder: a looser NMS and a lower score threshold keep more boxes.
+    (loose,) = detect_reid(net, [frame], score_threshold=0.2, nms_threshold=0.7)
+    (loose_ref,) = detect_frames(net, [frame], score_threshold=0.2, nms_threshold=0.7)
+    np.testing.assert_array_equal(loose.boxes_xyxy, loose_ref.boxes_xyxy)
+    assert len(loose) > len(got)
+    with pytest.raises(ValueError, match="score_threshold"):
+        detect_reid(net, [frame], score_threshold=1.5)
+    with pytest.raises(ValueError, match="nms_threshold"):
+        detect_reid(net, [frame], nms_threshold=0.0)
+    with pytest.raises(ValueError, match="nms_threshold"):
+        MAMLMOT(net=net, nms_threshold=-0.1)
+
+
 def test_shipped_checkpoint_records_its_detector() -> None:
     if not DEFAULT_CHECKPOINT.is_file():
         pytest.skip("no shipped maml_mot.pt")

@@ -27,6 +27,7 @@ from trackkit.mot.maml_mot._model import (
     save_maml_mot_checkpoint,
 )
 from trackkit.mot.maml_mot._tracker import (
+    APPEARANCE_GATE,
     DEFAULT_CHECKPOINT,
     DEFAULT_DETECTOR,
     INITS,
@@ -36,6 +37,7 @@ from trackkit.mot.maml_mot._tracker import (
 )
 
 __all__ = [
+    "APPEARANCE_GATE",
     "CHECKPOINT_FORMAT",
     "DEFAULT_CHECKPOINT",
     "DEFAULT_DETECTOR",

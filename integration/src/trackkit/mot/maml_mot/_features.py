@@ -87,18 +87,27 @@ def detect_reid(
     frames_bgr: Sequence[NDArray[np.uint8]],
     *,
     times: StageTimes | None = None,
+    score_threshold: float | None = None,
+    nms_threshold: float | None = None,
 ) -> list[ReidDetections]:
     """RetinaTrack's detections of same-size BGR frames, each with its re-identification feature.
 
     One forward pass: the head runs with its last re-identification layer replaced by the
     identity (``torch.func.functional_call``), so its ``embeddings`` output is that layer's input
     ``h``; the network's own embedding ``normalize(W h + b)`` is then one matrix product. Boxes,
-    scores and embeddings equal ``trackkit.mot.retinatrack.detect_frames``'s (float rounding).
+    scores and embeddings equal ``trackkit.mot.retinatrack.detect_frames``'s (float rounding)
+    with the same thresholds. ``score_threshold`` / ``nms_threshold`` override the network
+    config's (``None``: keep them; :class:`MAMLMOT` passes RetinaTrack's tracking thresholds).
 
     Raises:
         ValueError: frames that are not ``HxWx3`` uint8 images of one size (from
-            ``preprocess_frames``).
+            ``preprocess_frames``), or a threshold out of range (score in ``[0, 1]``,
+            NMS in ``(0, 1]``).
     """
+    if score_threshold is not None and not 0.0 <= score_threshold <= 1.0:
+        raise ValueError(f"score_threshold must lie in [0, 1] or be None, got {score_threshold!r}")
+    if nms_threshold is not None and not 0.0 < nms_threshold <= 1.0:
+        raise ValueError(f"nms_threshold must lie in (0, 1] or be None, got {nms_threshold!r}")
     device = next(net.parameters()).device
     t0 = time.perf_counter()
     images, scale = preprocess_frames(frames_bgr, net.config.input_width, device=device)
@@ -129,8 +138,8 @@ def detect_reid(
             outputs,
             net.anchors(sizes, device),
             level_sizes=detheads.level_sizes(sizes, cfg.num_anchors),
-            score_threshold=cfg.score_threshold,
-            nms_threshold=cfg.nms_threshold,
+            score_threshold=cfg.score_threshold if score_threshold is None else score_threshold,
+            nms_threshold=cfg.nms_threshold if nms_threshold is None else nms_threshold,
             max_detections=cfg.max_detections,
             extra_keys=("embeddings", "reid_features"),
         )

@@ -44,12 +44,15 @@ from trackkit.mot.retinatrack import (
     DEFAULT_CHECKPOINT as DEFAULT_DETECTOR,
 )
 from trackkit.mot.retinatrack import (
+    TRACKING_NMS_THRESHOLD,
+    TRACKING_SCORE_THRESHOLD,
     RetinaTrackNet,
     StageTimes,
     load_retinatrack_checkpoint,
 )
 
 __all__ = [
+    "APPEARANCE_GATE",
     "DEFAULT_CHECKPOINT",
     "DEFAULT_DETECTOR",
     "INITS",
@@ -65,6 +68,16 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "weights" / "maml_mot
 #: of the bank, or the meta-learned layer itself.
 INITS: tuple[str, ...] = ("weighted", "mean", "meta")
 
+#: Default ``max_appearance_distance`` of :class:`MAMLMOTConfig`, calibrated on MAML-MOT's own
+#: appearance scores (not RetinaTrack's ``EMBEDDING_GATE``, which belongs to another embedding)
+#: on the *training* sequences TUD-Stadtmitte and PETS09-S3MF1, the way ``EMBEDDING_GATE`` was:
+#: a pair is disallowed when its score is below ``1 - APPEARANCE_GATE = 0.5``; the 5th
+#: percentile of live tracks' scores for detections of their own identity 1-8 frames later is
+#: 0.54, so this gate (1 - p5 = 0.46, rounded up to 0.05) keeps 96 % of those true pairs
+#: (``benchmarks/maml_mot_settings.py`` -> ``docs/benchmarks/maml_mot_settings.md``). It
+#: equals ``assoc``'s default. The same file reports tracking with the gate disabled.
+APPEARANCE_GATE: float = 0.5
+
 
 @dataclass(frozen=True)
 class MAMLMOTConfig:
@@ -79,8 +92,10 @@ class MAMLMOTConfig:
         max_negatives: negatives (the nearest other detections of the frame) per support frame
             (default: the checkpoint's).
         history: recent detections forming a track's prototype (and boxes for the IoU).
-        iou_weight, appearance_weight, iou_truncation, max_appearance_distance: the fused
-            similarity and gate (``assoc.fuse_appearance``; RetinaTrack's defaults).
+        iou_weight, appearance_weight, iou_truncation: the fused similarity
+            (``assoc.fuse_appearance``; RetinaTrack's weights and truncation).
+        max_appearance_distance: the appearance gate (default :data:`APPEARANCE_GATE`,
+            calibrated on MAML-MOT's scores on the training sequences).
         max_age: frames a track survives unmatched (RetinaTrack: 40).
         min_hits: hits to confirm a track (1: reported from birth, as RetinaTrack).
         min_similarity: bank tasks less similar than this get weight 0 in eq. 7.
@@ -95,7 +110,7 @@ class MAMLMOTConfig:
     iou_weight: float = 0.5
     appearance_weight: float = 0.5
     iou_truncation: float = 0.4
-    max_appearance_distance: float = 0.5
+    max_appearance_distance: float = APPEARANCE_GATE
     max_age: int = 40
     min_hits: int = 1
     min_similarity: float = 0.0
@@ -459,7 +474,12 @@ class MAMLMOT:
             the one the checkpoint was trained on gives a warning (retrain with
             ``trackkit train maml-mot --detector``).
         config: online settings (:class:`MAMLMOTConfig`).
-        min_score: detections scoring below this are dropped.
+        score_threshold: detection score threshold (default RetinaTrack's
+            ``TRACKING_SCORE_THRESHOLD``, so MAML-MOT links the detections of the
+            ``retinatrack`` tracker; ``None``: the detector checkpoint's).
+        nms_threshold: NMS IoU threshold (default RetinaTrack's ``TRACKING_NMS_THRESHOLD``;
+            ``None``: the detector checkpoint's).
+        min_score: detections scoring below this are dropped (on top of ``score_threshold``).
         device: torch device.
         progress: tqdm bar over frames.
     """
@@ -467,6 +487,8 @@ class MAMLMOT:
     checkpoint: str | Path = DEFAULT_CHECKPOINT
     detector: str | Path = DEFAULT_DETECTOR
     config: MAMLMOTConfig = field(default_factory=MAMLMOTConfig)
+    score_threshold: float | None = TRACKING_SCORE_THRESHOLD
+    nms_threshold: float | None = TRACKING_NMS_THRESHOLD
     min_score: float = 0.0
     device: torch.device | str | None = None
     progress: bool = False
@@ -476,6 +498,14 @@ class MAMLMOT:
     def __post_init__(self) -> None:
         if not np.isfinite(self.min_score):
             raise ValueError(f"min_score must be a finite number, got {self.min_score}")
+        if self.score_threshold is not None and not 0.0 <= self.score_threshold <= 1.0:
+            raise ValueError(
+                f"score_threshold must lie in [0, 1] or be None, got {self.score_threshold!r}"
+            )
+        if self.nms_threshold is not None and not 0.0 < self.nms_threshold <= 1.0:
+            raise ValueError(
+                f"nms_threshold must lie in (0, 1] or be None, got {self.nms_threshold!r}"
+            )
         ckpt = load_maml_mot_checkpoint(self.checkpoint, device=self.device)
         if self.net is None:
             self.net, _ = load_retinatrack_checkpoint(self.detector, device=self.device)
@@ -495,6 +525,18 @@ class MAMLMOT:
         """Forget all tracks (between sequences); stage times are kept."""
         self.association.reset()
 
+    def detect(self, frame_bgr: NDArray[np.uint8]) -> ReidDetections:
+        """One frame's detections with this tracker's thresholds (stage times accumulate)."""
+        assert self.net is not None
+        (det,) = detect_reid(
+            self.net,
+            [frame_bgr],
+            times=self.times,
+            score_threshold=self.score_threshold,
+            nms_threshold=self.nms_threshold,
+        )
+        return det
+
     def associate(self, det: ReidDetections) -> assoc.Tracks:
         """Feed one frame's detections to the association."""
         t0 = time.perf_counter()
@@ -505,9 +547,7 @@ class MAMLMOT:
 
     def update(self, frame_bgr: NDArray[np.uint8]) -> assoc.Tracks:
         """Track one ``HxWx3`` uint8 BGR frame; ``ValueError`` for anything else."""
-        assert self.net is not None
-        (det,) = detect_reid(self.net, [frame_bgr], times=self.times)
-        return self.associate(det)
+        return self.associate(self.detect(frame_bgr))
 
     def track_frames(
         self,
@@ -534,7 +574,7 @@ class MAMLMOT:
             frame: NDArray[np.uint8] | None
             try:
                 frame = frames[t]
-                (det,) = detect_reid(self.net, [frame], times=self.times)
+                det = self.detect(frame)
             except (ValueError, OSError) as err:
                 if not skip_bad_frames:
                     raise ValueError(f"frame {t}: {err}") from None
