@@ -30,6 +30,7 @@ from torch import Tensor
 import assoc
 import metalearn
 from trackkit.data import FrameSource, MOTRows, MOTSequence
+from trackkit.mot import track_frame_source
 from trackkit.mot.maml_mot._features import ReidDetections, detect_reid
 from trackkit.mot.maml_mot._model import (
     ROLE_NEGATIVE,
@@ -562,33 +563,20 @@ class MAMLMOT:
         its index returned (otherwise ``ValueError`` naming it). ``on_frame(index, frame or
         None, tracks)`` is called after every frame. Returns ``(rows, bad_frames)``.
         """
-        from tqdm import tqdm
-
         assert self.net is not None
         self.reset()
-        parts: list[MOTRows] = []
-        bad: list[int] = []
         dev = next(self.net.parameters()).device
         e, d = self.association.embedding_dim, self.association.feature_dim
-        for t in tqdm(range(len(frames)), disable=not self.progress, desc="maml-mot"):
-            frame: NDArray[np.uint8] | None
-            try:
-                frame = frames[t]
-                det = self.detect(frame)
-            except (ValueError, OSError) as err:
-                if not skip_bad_frames:
-                    raise ValueError(f"frame {t}: {err}") from None
-                frame = None
-                bad.append(t)
-                det = ReidDetections.empty(e, d, dev)
-            out = self.associate(det)
-            if on_frame is not None:
-                on_frame(t, frame, out)
-            if len(out):
-                b = np.asarray(out.boxes_xyxy, dtype=np.float64)
-                xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
-                parts.append(MOTRows(np.full(len(out), t), np.asarray(out.ids), xywh, out.scores))
-        return MOTRows.concatenate(parts), bad
+        return track_frame_source(
+            frames,
+            self.detect,
+            self.associate,
+            lambda: ReidDetections.empty(e, d, dev),
+            skip_bad_frames=skip_bad_frames,
+            on_frame=on_frame,
+            progress=self.progress,
+            desc="maml-mot",
+        )
 
     def track(self, sequence: MOTSequence) -> tuple[MOTRows, float]:
         """Track a MOTChallenge sequence's frames; returns the tracks and the seconds spent.

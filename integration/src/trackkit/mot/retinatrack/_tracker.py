@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 import assoc
 from trackkit.data import FrameSource, MOTRows, MOTSequence
+from trackkit.mot import track_frame_source
 from trackkit.mot.retinatrack._network import (
     RetinaTrackNet,
     load_retinatrack_checkpoint,
@@ -299,32 +300,19 @@ class RetinaTrackMOT:
             ``(rows, bad_frames)``: MOTChallenge rows (0-based frames, boxes xywh, track ids,
             detection scores) and the indices of skipped frames.
         """
-        from tqdm import tqdm
-
         assert self.net is not None
         self.reset()
-        parts: list[MOTRows] = []
-        bad: list[int] = []
-        n = len(frames)
-        for t in tqdm(range(n), disable=not self.progress, desc="retinatrack", unit="frame"):
-            frame: NDArray[np.uint8] | None
-            try:
-                frame = frames[t]
-                det = self.detect(frame)
-            except (ValueError, OSError) as err:
-                if not skip_bad_frames:
-                    raise ValueError(f"frame {t}: {err}") from None
-                frame = None
-                bad.append(t)
-                det = FrameDetections.empty(self.net.config.embedding_dim)
-            out = self.associate(det)
-            if on_frame is not None:
-                on_frame(t, frame, out)
-            if len(out):
-                b = np.asarray(out.boxes_xyxy, dtype=np.float64)
-                xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
-                parts.append(MOTRows(np.full(len(out), t), np.asarray(out.ids), xywh, out.scores))
-        return MOTRows.concatenate(parts), bad
+        dim = self.net.config.embedding_dim
+        return track_frame_source(
+            frames,
+            self.detect,
+            self.associate,
+            lambda: FrameDetections.empty(dim),
+            skip_bad_frames=skip_bad_frames,
+            on_frame=on_frame,
+            progress=self.progress,
+            desc="retinatrack",
+        )
 
     def track(self, sequence: MOTSequence) -> tuple[MOTRows, float]:
         """Track a MOTChallenge sequence's frames; returns the tracks and the seconds spent.
