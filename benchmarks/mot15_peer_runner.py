@@ -40,7 +40,12 @@ def make_trackers_lib(kind: str, meta: np.ndarray) -> Step:
     import supervision as sv
     import trackers
 
-    cls = {"ByteTrack": trackers.ByteTrackTracker, "OC-SORT": trackers.OCSORTTracker}[kind]
+    cls = {
+        "SORT": trackers.SORTTracker,
+        "ByteTrack": trackers.ByteTrackTracker,
+        "OC-SORT": trackers.OCSORTTracker,
+        "BoT-SORT": trackers.BoTSORTTracker,
+    }[kind]
     tracker: Any = cls()
 
     def prepare(boxes: np.ndarray, scores: np.ndarray) -> Any:

@@ -4,29 +4,40 @@ On the validation sequence(s) of ``../shared/data/mot`` that ``trackkit train re
 never trains on (``RETINATRACK_VALIDATION_SEQUENCES``: TUD-Campus), in one run:
 
 - detection: AP at IoU 0.5 of the network's detections (score threshold lowered to 0.05 for
-  the curve), and recall at the shipped tracking threshold;
-- tracking, all on the *same* detections (those above the shipped score threshold, with
-  their embeddings): (a) IoU-only association, (b) IoU + embedding (the paper's fused
-  similarity), (c) embedding only, (d) SORT; and SORT on the public Faster R-CNN detections
-  of ``det/det.txt`` (SORT's own, Bewley et al. 2016) on the same sequences. Scores: HOTA,
-  MOTA, IDF1, ID switches from ``trackkit.eval`` (TrackEval-equal);
-- speed: end-to-end frames per second of ``RetinaTrackMOT`` on the sequence's 640x480 frames
-  with ``--threads`` torch threads, split into preprocessing, trunk + FPN, head, decoding +
-  NMS and association (median over ``--rounds`` passes). The machine is shared; its load
-  average is printed with the numbers.
+  the curve) with the detector's NMS (0.5) and the tracker's (``TRACKING_NMS_THRESHOLD``),
+  and recall / precision at the tracker's score threshold (``TRACKING_SCORE_THRESHOLD``);
+- tracking, all on the *same* detections (the tracker's thresholds, with their embeddings):
+  (a) IoU-only association, (b) IoU + embedding (the paper's fused similarity, with the
+  embedding gate calibrated on the training sequences; also with ``assoc``'s default gate),
+  (c) embedding only, (d) SORT, (e) IoU + ``assoc``'s motion model, (f) ``assoc.MotionTracker``
+  without and with embeddings (fed every detection >= 0.05: it applies its own thresholds);
+  and SORT on the public Faster R-CNN detections of ``det/det.txt`` (SORT's own, Bewley et
+  al. 2016) on the same sequences. Scores: HOTA, MOTA, IDF1, ID switches from
+  ``trackkit.eval`` (TrackEval-equal);
+- speed: end-to-end milliseconds per frame of ``RetinaTrackMOT`` on the sequence's 640x480
+  frames, split into preprocessing, trunk + FPN, head, decoding + NMS and association
+  (median over ``--rounds`` passes), each setting in its own worker process: 2 torch threads
+  with ``OMP_WAIT_POLICY=PASSIVE`` and with OpenMP's default (spinning) wait policy, and 1
+  thread. Each worker alternates the inference path (frozen BatchNorm folded into the
+  convolutions) with the reference path (``fold_batchnorm = False``: the trunk as trained)
+  and reports their ratio. The machine is shared; its load average is printed with the
+  numbers, and ``CPU ms`` (CPU time the process used) next to the wall clock.
 
-With ``--with-train`` the training sequences are scored too (marked as seen in training).
+With ``--with-train`` the training sequences are scored too (marked as seen in training;
+the tracker's thresholds were chosen on them).
 
-Run: ``python3 benchmarks/retinatrack.py`` (writes docs/benchmarks/retinatrack.md).
+Run: ``python3 benchmarks/retinatrack.py --with-train`` (writes docs/benchmarks/retinatrack.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -34,11 +45,15 @@ from typing import Any
 import numpy as np
 import torch
 
+import assoc
 from trackkit.data import MOTRows, MOTSequence, default_mot_root, read_motchallenge
 from trackkit.eval import MOTScores, detection_average_precision, evaluate_mot
 from trackkit.mot import associate
 from trackkit.mot.retinatrack import (
     DEFAULT_CHECKPOINT,
+    EMBEDDING_GATE,
+    TRACKING_NMS_THRESHOLD,
+    TRACKING_SCORE_THRESHOLD,
     RetinaTrackMOT,
     RetinaTrackNet,
     StageTimes,
@@ -60,12 +75,12 @@ def _gt_rows(seq: MOTSequence) -> MOTRows:
     return g.select((g.confidences != 0) & (g.classes == 1))
 
 
-def _detect(net: RetinaTrackNet, seq: MOTSequence) -> tuple[MOTRows, np.ndarray]:
+def _detect(net: RetinaTrackNet, seq: MOTSequence, nms: float) -> tuple[MOTRows, np.ndarray]:
     """All detections (score >= AP_THRESHOLD) of a sequence with their embeddings."""
     assert seq.frames is not None
     parts, embs = [], []
     for t in range(seq.num_frames):
-        (d,) = detect_frames(net, [seq.frames[t]])
+        (d,) = detect_frames(net, [seq.frames[t]], score_threshold=AP_THRESHOLD, nms_threshold=nms)
         b = d.boxes_xyxy
         xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
         parts.append(MOTRows(np.full(len(b), t), np.full(len(b), -1), xywh, d.scores))
@@ -114,28 +129,72 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def _speed(
-    net: RetinaTrackNet, seq: MOTSequence, threads: int, frames: int, rounds: int
-) -> dict[str, float]:
-    assert seq.frames is not None
+def _speed_worker(checkpoint: Path, root: Path, threads: int, frames: int, rounds: int) -> None:
+    """One speed setting (run in its own process): prints a JSON line of medians."""
     torch.set_num_threads(threads)
+    net, _ = load_retinatrack_checkpoint(checkpoint)
+    name = RETINATRACK_VALIDATION_SEQUENCES[0]
+    seq = read_motchallenge(root, names=[name])[name]
+    assert seq.frames is not None
     imgs = [seq.frames[t] for t in range(min(frames, seq.num_frames))]
-    per_round = []
+    per_path: dict[str, list[dict[str, float]]] = {"folded": [], "reference": []}
     for _ in range(rounds):
-        tracker = RetinaTrackMOT(net)
-        tracker.reset()
-        times = StageTimes()
-        tracker.times = times
-        (_,) = detect_frames(net, [imgs[0]])  # warm-up
-        cpu0 = time.process_time()
-        for img in imgs:
-            tracker.update(img)
-        ms = times.per_frame_ms()
-        ms["CPU ms"] = 1000.0 * (time.process_time() - cpu0) / len(imgs)
-        per_round.append(ms)
-    out = {k: statistics.median(r[k] for r in per_round) for k in per_round[0]}
-    out["fps"] = 1000.0 / out["total"]
-    return out
+        for path in ("reference", "folded"):
+            net.fold_batchnorm = path == "folded"
+            tracker = RetinaTrackMOT(net)
+            tracker.update(imgs[0])  # warm-up (builds the folded trunk and the anchors)
+            tracker.reset()
+            tracker.times = StageTimes()
+            cpu0 = time.process_time()
+            for img in imgs:
+                tracker.update(img)
+            ms = tracker.times.per_frame_ms()
+            ms["CPU ms"] = 1000.0 * (time.process_time() - cpu0) / len(imgs)
+            per_path[path].append(ms)
+    out: dict[str, Any] = {"load": os.getloadavg()[0], "frame": list(seq.image_size)}
+    for path, runs in per_path.items():
+        med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        med["FPS"] = 1000.0 / med["total"]
+        out[path] = med
+    out["total ratio"] = out["reference"]["total"] / out["folded"]["total"]
+    out["trunk ratio"] = out["reference"]["trunk+FPN"] / out["folded"]["trunk+FPN"]
+    print("SPEED " + json.dumps(out), flush=True)
+
+
+#: (label, torch threads, OMP_WAIT_POLICY or None for OpenMP's default)
+SPEED_SETTINGS: tuple[tuple[str, int, str | None], ...] = (
+    ("2 threads, OMP_WAIT_POLICY=PASSIVE", 2, "PASSIVE"),
+    ("2 threads, default wait policy", 2, None),
+    ("1 thread", 1, "PASSIVE"),
+)
+
+
+def _speed(checkpoint: Path, root: Path, frames: int, rounds: int) -> list[dict[str, Any]]:
+    rows = []
+    for label, threads, policy in SPEED_SETTINGS:
+        env = dict(os.environ)
+        env.pop("OMP_WAIT_POLICY", None)
+        if policy is not None:
+            env["OMP_WAIT_POLICY"] = policy
+        env["OMP_NUM_THREADS"] = str(threads)
+        cmd = [sys.executable, __file__, "--speed-worker", "--threads", str(threads)]
+        cmd += ["--checkpoint", str(checkpoint), "--data", str(root)]
+        cmd += ["--speed-frames", str(frames), "--rounds", str(rounds)]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+        line = next(x for x in done.stdout.splitlines() if x.startswith("SPEED "))
+        result = json.loads(line[len("SPEED ") :])
+        print(label, json.dumps(result), flush=True)
+        rows.append({"setting": label, **result})
+    return rows
+
+
+def _speed_table(rows: list[dict[str, Any]]) -> str:
+    out = []
+    for r in rows:
+        for path in ("folded", "reference"):
+            name = "BN folded (shipped)" if path == "folded" else "reference (BN not folded)"
+            out.append({"setting": r["setting"], "path": name, **r[path]})
+    return _table(out)
 
 
 def main() -> None:
@@ -143,42 +202,57 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     parser.add_argument("--data", type=Path, default=None, help="MOTChallenge folder")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads for the speed run")
-    parser.add_argument("--speed-frames", type=int, default=40)
+    parser.add_argument("--threads", type=int, default=2, help="(speed worker) torch threads")
+    parser.add_argument("--speed-frames", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--speed-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--with-train", action="store_true", help="also score training seqs")
     parser.add_argument("--out-md", type=Path, default=OUT_MD)
     args = parser.parse_args()
 
     root = args.data or default_mot_root()
+    if args.speed_worker:
+        _speed_worker(args.checkpoint, root, args.threads, args.speed_frames, args.rounds)
+        return
     net, meta = load_retinatrack_checkpoint(args.checkpoint)
     shipped = net.config
-    thr = shipped.score_threshold
+    thr = TRACKING_SCORE_THRESHOLD
     torch.set_num_threads(1)
-    net.config = dataclasses.replace(shipped, score_threshold=AP_THRESHOLD)
     names = list(RETINATRACK_VALIDATION_SEQUENCES)
     if args.with_train:
         names += [n for n in RETINATRACK_TRAIN_SEQUENCES if not n.startswith("MOT17")]
     ds = read_motchallenge(root, names=names)
     det_rows: list[dict[str, Any]] = []
     trk_rows: list[dict[str, Any]] = []
+    bot = assoc.StateLayout.botsort()
     for name in names:
         seq = ds[name]
         split = "validation" if name in RETINATRACK_VALIDATION_SEQUENCES else "training (seen)"
         t0 = time.perf_counter()
-        det, emb = _detect(net, seq)
+        for nms in (shipped.nms_threshold, TRACKING_NMS_THRESHOLD):
+            det, emb = _detect(net, seq, nms)
+            det_rows.append({"sequence": name, "split": split, "NMS": nms, **_ap(seq, det, thr)})
         print(f"{name}: {len(det)} detections in {time.perf_counter() - t0:.1f} s", flush=True)
-        det_rows.append({"sequence": name, "split": split, **_ap(seq, det, thr)})
         keep = det.confidences >= thr
         d, e = det.select(keep), emb[keep]
-        for label, assoc_name, use_emb in (
-            ("(a) IoU only", "iou", False),
-            ("(b) IoU + embedding (paper)", "iou+embedding", True),
-            ("(c) embedding only", "embedding", True),
-            ("(d) SORT", "sort", False),
+        for label, make, use_emb, every in (
+            ("(a) IoU only", lambda: make_association("iou"), False, False),
+            ("(b) IoU + embedding (paper)", lambda: make_association("iou+embedding"), True, False),
+            (
+                "(b) with assoc's default gate 0.5",
+                lambda: make_association("iou+embedding", max_cosine_distance=0.5),
+                True,
+                False,
+            ),
+            ("(c) embedding only", lambda: make_association("embedding"), True, False),
+            ("(d) SORT", lambda: make_association("sort"), False, False),
+            ("(e) IoU + motion model", lambda: make_association("iou", motion=bot), False, False),
+            ("(f) MotionTracker", assoc.MotionTracker, False, True),
+            ("(f) MotionTracker + embedding", assoc.MotionTracker, True, True),
         ):
+            rows, embs = (det, emb) if every else (d, e)
             tracks, _ = associate(
-                make_association(assoc_name), d, seq.num_frames, embeddings=e if use_emb else None
+                make(), rows, seq.num_frames, embeddings=embs if use_emb else None
             )
             trk_rows.append({"sequence": name, "split": split, **_row(label, _score(seq, tracks))})
         public, _ = make_tracker("sort").track(seq)
@@ -191,9 +265,8 @@ def main() -> None:
         )
         print(_table([r for r in trk_rows if r["sequence"] == name]), flush=True)
 
-    net.config = shipped
     val = ds[RETINATRACK_VALIDATION_SEQUENCES[0]]
-    speed = {th: _speed(net, val, th, args.speed_frames, args.rounds) for th in (args.threads, 1)}
+    speed = _speed(args.checkpoint, root, args.speed_frames, args.rounds)
     load = os.getloadavg()
 
     lines = [
@@ -207,39 +280,53 @@ def main() -> None:
         "",
         f"Validation sequence(s), never trained on: {', '.join(RETINATRACK_VALIDATION_SEQUENCES)}."
         f" Training sequences: {', '.join(RETINATRACK_TRAIN_SEQUENCES)}.",
-        f"Network input {shipped.input_width} px wide, tracking score threshold {thr}, "
-        f"NMS {shipped.nms_threshold}, at most {shipped.max_detections} detections per frame.",
+        f"Network input {shipped.input_width} px wide, at most {shipped.max_detections} "
+        f"detections per frame. Tracker settings (chosen on the training sequences, "
+        f"docs/mot.md): score threshold {thr}, NMS {TRACKING_NMS_THRESHOLD}, embedding gate "
+        f"max_cosine_distance {EMBEDDING_GATE} (the detector's own: score "
+        f"{shipped.score_threshold}, NMS {shipped.nms_threshold}).",
         "",
         "## Detection (pedestrians, IoU 0.5)",
         "",
         _table(det_rows),
         "",
         f"`AP50`: all-point AP over detections scoring >= {AP_THRESHOLD}; `recall@thr`, "
-        f"`precision@thr`: at the tracking threshold {thr}.",
+        f"`precision@thr`, `dets@thr`: at the tracking threshold {thr}.",
         "",
         "## Tracking (same detections, different association)",
+        "",
+        "Detections of the tracker's settings (score >= "
+        f"{thr}, NMS {TRACKING_NMS_THRESHOLD}); the (f) rows get every detection >= "
+        f"{AP_THRESHOLD} and apply `assoc.MotionTracker`'s own thresholds (defaults).",
         "",
         _table(trk_rows),
         "",
         "## Speed",
         "",
-        f"`RetinaTrackMOT` (IoU + embedding) on the first {args.speed_frames} frames of "
-        f"{val.name} ({val.image_size[0]}x{val.image_size[1]}), median of {args.rounds} passes, "
-        "milliseconds per frame (wall clock; `CPU ms`: CPU time the process used per frame):",
+        f"`RetinaTrackMOT` (IoU + embedding, tracker settings) on the first {args.speed_frames} "
+        f"frames of {val.name} ({val.image_size[0]}x{val.image_size[1]}), median of "
+        f"{args.rounds} passes per path, milliseconds per frame (wall clock; `CPU ms`: CPU "
+        "time the process used per frame). Each setting runs in its own process, which "
+        "alternates the shipped path (frozen BatchNorm folded into the convolutions, "
+        "`detheads.fold_frozen_batchnorm`) with the reference path (the trunk as trained); "
+        "`load` is the 1-minute load average at the end of that setting.",
         "",
-        _table(
-            [
-                {"torch threads": th, **{k: v for k, v in s.items() if k != "fps"}, "FPS": s["fps"]}
-                for th, s in speed.items()
-            ]
-        ),
+        _speed_table(speed),
+        "",
+        "Same-run ratios reference / folded: "
+        + "; ".join(
+            f"{r['setting']}: total {r['total ratio']:.2f}x, trunk+FPN {r['trunk ratio']:.2f}x"
+            for r in speed
+        )
+        + ".",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs shared "
         f"with other jobs; load average after the run {load[0]:.1f} / {load[1]:.1f} / "
-        f"{load[2]:.1f} (1 / 5 / 15 min). torch {torch.__version__}. With the machine this "
-        "loaded the wall-clock numbers measure the contention more than the network; with one "
-        "thread, `CPU ms` (the CPU time the process got) approximates the time per frame on an "
-        "idle core.",
+        f"{load[2]:.1f} (1 / 5 / 15 min). torch {torch.__version__}. On a loaded machine the "
+        "wall clock measures the contention more than the network; `CPU ms` is closer to the "
+        "time on idle cores. OpenMP's default wait policy spins while waiting, which a "
+        "shared, oversubscribed machine punishes; `OMP_WAIT_POLICY=PASSIVE` (set before "
+        "torch starts) avoids that.",
         "",
     ]
     args.out_md.parent.mkdir(parents=True, exist_ok=True)

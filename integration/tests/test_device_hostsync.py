@@ -22,12 +22,13 @@ from trackkit.registry import TRACKERS, make_tracker, tracker_options
 
 REPO = Path(trackkit.__file__).resolve().parents[3]
 SOURCES = [REPO / "integration" / "src", *sorted((REPO / "packages").glob("*/src"))]
+#: Audited for ``.cuda()`` and ``torch.load`` as well: what users copy from (tests, benchmarks).
+SCRIPTS = [
+    REPO / "integration" / "tests",
+    *sorted((REPO / "packages").glob("*/tests")),
+    REPO / "benchmarks",
+]
 DEEP_SOT = [n for n, e in TRACKERS.items() if e.kind == "sot" and "device" in tracker_options(n)]
-#: Known gap, kept visible: the TRAS family copies the student's actions and values to the host
-#: separately and runs the box actions (seqrl) and the value fusion (distill), whose input checks
-#: read tensor values, on host tensors: 9 counted reads per frame. Making it one copy needs
-#: check-free variants of those library calls (open work; see docs/device.md).
-ONE_COPY_OPEN = {"tras", "trast", "trasfust"}
 #: Frames 1..9: frame 9 is the first periodic online update of the instance trackers
 #: (``update_interval`` 10, frames counted from 1); distractor updates may come earlier.
 FRAMES = 10
@@ -88,20 +89,7 @@ def _batched(tracker: object) -> bool:
     return hasattr(tracker, "init_batch") and hasattr(tracker, "update_batch")
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(
-            n,
-            marks=pytest.mark.xfail(
-                strict=True, reason="TRAS: more than one host read per frame (open work)"
-            ),
-        )
-        if n in ONE_COPY_OPEN
-        else n
-        for n in DEEP_SOT
-    ],
-)
+@pytest.mark.parametrize("name", DEEP_SOT)
 @pytest.mark.parametrize("batch", [1, 2])
 def test_deep_tracker_makes_one_host_copy_per_frame(
     name: str, batch: int, one_thread: None
@@ -148,7 +136,7 @@ def _calls(path: Path) -> list[tuple[int, str, ast.Call]]:
 
 def test_no_cuda_calls_and_every_torch_load_maps_its_location() -> None:
     bad = []
-    for root in SOURCES:
+    for root in SOURCES + SCRIPTS:
         for path in sorted(root.rglob("*.py")):
             for line, func, call in _calls(path):
                 where = f"{path.relative_to(REPO)}:{line}"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+import detheads
 from trackkit.data import (
     ArrayFrames,
     MOTSequence,
@@ -17,6 +18,9 @@ from trackkit.data import (
 )
 from trackkit.mot.retinatrack import (
     ASSOCIATIONS,
+    EMBEDDING_GATE,
+    TRACKING_NMS_THRESHOLD,
+    TRACKING_SCORE_THRESHOLD,
     FrameDetections,
     RetinaTrackMOT,
     RetinaTrackNet,
@@ -192,6 +196,33 @@ def test_forward_from_frozen_equals_forward() -> None:
     assert a["cls_logits"].shape[1] == sum(h * w for h, w in sizes) * TINY.num_anchors
 
 
+def test_inference_trunk_folds_batchnorm_and_follows_weight_changes() -> None:
+    torch.manual_seed(0)
+    net = RetinaTrackNet(TINY).eval()
+    for m in net.backbone.modules():  # non-trivial statistics, so folding matters
+        if isinstance(m, detheads.FrozenBatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 1.5)
+    keys = set(net.state_dict())
+    x = torch.randn(1, 3, 96, 128)
+    reference = net.features(x)  # autograd on: the trainable trunk
+    with torch.inference_mode():
+        folded = net.features(x)
+    assert set(net.state_dict()) == keys  # the folded copy is not a submodule
+    trunk = net.inference_backbone()
+    assert not any(isinstance(m, detheads.FrozenBatchNorm2d) for m in trunk.modules())
+    for a, b in zip(reference, folded, strict=True):
+        torch.testing.assert_close(b, a.detach(), rtol=1e-4, atol=1e-4)
+    with torch.no_grad():  # a weight change (e.g. an optimiser step) rebuilds the copy
+        net.backbone.features[13].conv[0][0].weight.mul_(2.0)
+        changed = net.features(x)
+    assert net.inference_backbone() is not trunk
+    torch.testing.assert_close(changed[1], net.features(x)[1].detach(), rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(changed[1], folded[1], atol=1e-3)
+    net.fold_batchnorm = False
+    assert net.inference_backbone() is net.backbone
+
+
 def test_bad_frames_get_clear_errors() -> None:
     net = RetinaTrackNet(TINY).eval()
     with pytest.raises(ValueError, match=r"frames_bgr\[0\] is empty"):
@@ -282,6 +313,33 @@ def test_tracker_output_round_trips_through_motchallenge_files(
     np.testing.assert_array_equal(back.ids, rows.ids[order])
     np.testing.assert_allclose(back.boxes_xywh, rows.boxes_xywh[order], atol=1e-3)
     np.testing.assert_allclose(back.confidences, rows.confidences[order], rtol=1e-4)
+
+
+def test_tracking_thresholds_override_the_network_config(
+    tiny_trained: tuple[RetinaTrackNet, Path],
+) -> None:
+    net, _ = tiny_trained
+    seq = _two_people(seed=5, length=4)
+    assert seq.frames is not None
+    frame = seq.frames[0]
+    (loose,) = detect_frames(net, [frame], score_threshold=0.05, nms_threshold=0.9)
+    (strict,) = detect_frames(net, [frame], score_threshold=0.05, nms_threshold=0.2)
+    (config,) = detect_frames(net, [frame])
+    assert loose.scores.min() >= 0.05 and config.scores.min(initial=1.0) >= TINY.score_threshold
+    assert len(strict.scores) <= len(loose.scores) and len(config.scores) <= len(loose.scores)
+    tracker = RetinaTrackMOT(net, score_threshold=None, nms_threshold=None)
+    np.testing.assert_allclose(tracker.detect(frame).boxes_xyxy, config.boxes_xyxy)
+    default = RetinaTrackMOT(net)
+    assert (default.score_threshold, default.nms_threshold) == (
+        TRACKING_SCORE_THRESHOLD,
+        TRACKING_NMS_THRESHOLD,
+    )
+    assert default.detect(frame).scores.min(initial=1.0) >= TRACKING_SCORE_THRESHOLD
+    with pytest.raises(ValueError, match="score_threshold"):
+        RetinaTrackMOT(net, score_threshold=1.5)
+    with pytest.raises(ValueError, match="nms_threshold"):
+        detect_frames(net, [frame], nms_threshold=0.0)
+    assert make_association("iou+embedding").config.max_cosine_distance == EMBEDDING_GATE
 
 
 def test_association_choices() -> None:
@@ -430,3 +488,32 @@ def test_compact_checkpoint_takes_the_frozen_trunk_from_the_wheel(tmp_path: Path
             strict=True,
         ):
             assert torch.equal(p, q)
+
+
+def test_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
+    """Stopping after 2 of 4 steps and resuming gives the weights of an uninterrupted run."""
+    torch.set_num_threads(1)
+    seqs = [_head(_two_people(SCENE_SEED, SCENE_LENGTH), 12)]
+    cfg = RetinaTrackTrainConfig(
+        steps=4, clips_per_step=2, lr=3e-3, warmup=1, net=TINY,
+        clip=ClipConfig(crop=(128, 128), zoom_range=(0.9, 1.1), min_height=8.0),
+    )  # fmt: skip
+    torch.manual_seed(0)
+    full, _ = train_retinatrack(cfg, tmp_path / "a", sequences=seqs, progress=False)
+    torch.manual_seed(0)
+    _, half = train_retinatrack(
+        cfg, tmp_path / "b", sequences=seqs, progress=False, stop_after=2, checkpoint_every=1
+    )
+    assert not half.finished and half.steps_done == 2
+    torch.manual_seed(1)  # the resumed run restores every RNG from the checkpoint
+    resumed, _ = train_retinatrack(
+        cfg,
+        tmp_path / "c",
+        sequences=seqs,
+        progress=False,
+        resume=tmp_path / "b" / "train_state.pt",
+    )
+    a, b = full.state_dict(), resumed.state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)

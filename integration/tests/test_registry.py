@@ -19,6 +19,7 @@ def test_names_and_kinds() -> None:
         "sort",
         "retinatrack-iou",
         "retinatrack",
+        "maml-mot",
         "motion",
         "bytetrack",
         "ocsort",
@@ -56,8 +57,11 @@ def test_every_sot_entry_tracks(name: str) -> None:
 
 
 # ``retinatrack`` detects on the images with a trained network; its registry entry is tested on
-# rendered frames with a small trained network in test_mot_retinatrack.py.
-@pytest.mark.parametrize("name", [n for n in tracker_names("mot") if n != "retinatrack"])
+# rendered frames with a small trained network in test_mot_retinatrack.py; ``maml-mot`` (the
+# shipped networks) in test_maml_mot.py.
+@pytest.mark.parametrize(
+    "name", [n for n in tracker_names("mot") if n not in ("retinatrack", "maml-mot")]
+)
 def test_every_mot_entry_tracks(name: str) -> None:
     pytest.importorskip("assoc")
     seq = synthetic_mot_sequence(length=20, num_objects=3, seed=2, render=False)

@@ -56,7 +56,8 @@ def test_round_trip_weights_only(tmp_path: Path, head: str, lr: str) -> None:
             p.uniform_(0.0, 0.1)
     path = tmp_path / "det.pt"
     save_detector(path, det, meta={"note": "test"})
-    raw = torch.load(path, weights_only=True)  # plain tensors, strings and numbers only
+    # plain tensors, strings and numbers only
+    raw = torch.load(path, map_location="cpu", weights_only=True)
     assert raw["config"]["head"] == head and "trunk" in raw
     trunk = TinyTrunk()
     back = load_detector(path, trunk=trunk)
@@ -86,7 +87,7 @@ def test_shipped_checkpoints_are_small_and_self_contained() -> None:
     for name in SHIPPED_MODELS:
         path = shipped_checkpoint(name)
         assert path.stat().st_size < 5_000_000
-        state = torch.load(path, weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
         assert "trunk" in state and state["lr_kind"] == "kernelwise"
 
 

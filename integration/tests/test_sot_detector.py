@@ -1,14 +1,17 @@
-"""The detector's frozen-BatchNorm folding and head targets, on the ``device`` fixture."""
+"""The detector's folded trunk and head targets, on the ``device`` fixture."""
 
 from __future__ import annotations
 
 import torch
 
 from detheads import MobileNetV2Backbone
-from trackkit.sot import DetectorConfig, FCOSOps, RetinaOps, fuse_frozen_batchnorm, locations
+from trackkit.sot import DetectorConfig, FCOSOps, InstanceDetector, RetinaOps, locations
 
 
-def test_fused_trunk_equals_the_original(device: torch.device) -> None:
+def test_features_run_the_folded_trunk_and_draw_no_random_numbers(device: torch.device) -> None:
+    """features() folds the trunk lazily (detheads.fold_frozen_batchnorm): equal to the
+    unfolded trunk, and the global RNG is untouched (else a training run that folds on its
+    first step would not resume exactly)."""
     torch.manual_seed(0)
     trunk = MobileNetV2Backbone(last_block=10).eval()
     with torch.no_grad():
@@ -19,14 +22,17 @@ def test_fused_trunk_equals_the_original(device: torch.device) -> None:
                 buf.uniform_(0.5, 2.0)
         for p in trunk.parameters():
             p.add_(torch.randn_like(p) * 0.05)
-    trunk = trunk.to(device)
-    fused = fuse_frozen_batchnorm(trunk)
-    x = torch.randn(2, 3, 67, 67).to(device)
+    det = InstanceDetector(DetectorConfig(), trunk=trunk).to(device)
+    crops = torch.randint(0, 256, (2, 67, 67, 3), dtype=torch.uint8)
+    before = torch.get_rng_state()
+    got = det.features(crops)
+    assert torch.equal(torch.get_rng_state(), before)
     with torch.no_grad():
-        torch.testing.assert_close(fused(x), trunk(x), atol=1e-4, rtol=1e-4)
-    n_bn = sum(type(m).__name__ == "FrozenBatchNorm2d" for m in fused.modules())
+        want = det.trunk(det.images_to_tensor(crops))
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    n_bn = sum(type(m).__name__ == "FrozenBatchNorm2d" for m in det._fused.modules())
     assert n_bn == 0
-    assert sum(type(m).__name__ == "FrozenBatchNorm2d" for m in trunk.modules()) > 0
+    assert sum(type(m).__name__ == "FrozenBatchNorm2d" for m in det.trunk.modules()) > 0
 
 
 def test_fcos_targets_match_hand_computation(device: torch.device) -> None:

@@ -200,7 +200,7 @@ def test_lstm_state_resets_to_the_first_state_every_32_frames() -> None:
     trk2 = TRASTracker(student)
     trk2.init(frame, np.array([100.0, 100.0, 40.0, 40.0]))
     trk2.update(frame)
-    trk2._boxes = trk._boxes.clone()
+    trk2._boxes = trk._boxes.copy()
     trk2._prev = trk._prev
     expected = trk2.update(frame)
     np.testing.assert_allclose(trk.update(frame), expected, atol=1e-9)

@@ -81,7 +81,7 @@ def test_checkpoint_contents_and_weights_only(tmp_path: Path) -> None:
     state, step_fn, net = _recipe()
     state.extra["ema"] = torch.arange(3.0)
     run_training(step_fn, state, tmp_path, steps=6, checkpoint_every=4, progress=False)
-    saved = torch.load(tmp_path / "train_state.pt", weights_only=True)
+    saved = torch.load(tmp_path / "train_state.pt", map_location="cpu", weights_only=True)
     assert saved["step"] == 6 and saved["config"] == {"lr": 0.05, "steps": 0}
     assert set(saved["modules"]) == {"net"} and set(saved["optimizers"]) == {"adam"}
     torch.testing.assert_close(saved["modules"]["net"]["0.weight"], net[0].weight.detach())

@@ -12,6 +12,7 @@ import torch
 from numpy.typing import NDArray
 
 from trackkit.data import Sequence, synthetic_sot_sequence
+from trackkit.sot import InstanceStep
 from trackkit.train import SLTTrainConfig, train_slt
 
 SMALL = {"episodes": 2, "length": 3, "max_interval": 3, "checkpoint_every": 1}
@@ -111,12 +112,22 @@ def test_temperature_zero_makes_the_scst_term_vanish(
 
 
 def test_frame_objective_runs_without_scst(
-    tmp_path: Path, one_thread: None, tiny_instance_detector: Any
+    tmp_path: Path, one_thread: None, tiny_instance_detector: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    modes: list[str] = []
+    call = InstanceStep.__call__
+
+    def recording(self: InstanceStep, state: Any, frame: Any, mode: Any) -> Any:
+        modes.append(mode)
+        return call(self, state, frame, mode)
+
+    monkeypatch.setattr(InstanceStep, "__call__", recording)
     cfg = SLTTrainConfig(steps=1, objective="frame", **SMALL)  # type: ignore[arg-type]
     train_slt(tiny_instance_detector("retina"), _sequences(), tmp_path, config=cfg, progress=False)
     (r,) = _log(tmp_path)
     assert r["pg"] == 0.0 and r["loss"] == r["bbox"] > 0
+    # "+SS" plays only the sampling tracker (no baseline needed), T frames
+    assert modes == ["sample"] * cfg.length and r["ao_argmax"] is None
 
 
 def test_bad_inputs(tmp_path: Path, tiny_instance_detector: Any) -> None:

@@ -163,7 +163,7 @@ def test_resume_gives_the_weights_of_an_uninterrupted_run(
     )
     for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
-    state = torch.load(tmp_path / "part" / "train_state.pt", weights_only=True)
+    state = torch.load(tmp_path / "part" / "train_state.pt", map_location="cpu", weights_only=True)
     assert len(state["extra"]["a3c_optimizer"]) == len(list(full.parameters()))
 
 

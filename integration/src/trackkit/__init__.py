@@ -3,9 +3,9 @@
 Subpackages: ``trackkit.data`` (sequences, dataset readers, video IO, synthetic scenes, crops,
 samplers, data roots), ``trackkit.eval`` (SOT and MOT metrics, benchmark runners, tables,
 plots), ``trackkit.sot`` (single-object trackers, one subpackage per family), ``trackkit.mot``
-(multi-object tracking: association runs on detection files), ``trackkit.train`` (training
-recipes on one shared loop), ``trackkit.registry`` (every tracker by name) and
-``trackkit.cli`` (the ``trackkit`` command).
+(multi-object tracking: association runs on detection files, RetinaTrack, MAML-MOT),
+``trackkit.train`` (training recipes on one shared loop), ``trackkit.registry`` (every
+tracker by name) and ``trackkit.cli`` (the ``trackkit`` command).
 
 ``import trackkit`` is light (no torch): the names below are imported on first access.
 
@@ -20,6 +20,8 @@ References:
         Model. ACCV 2020. arXiv:2007.04108.
     Lu, Rathod, Votel, Huang 2020. RetinaTrack: Online Single Stage Joint Detection and
         Tracking. CVPR 2020. arXiv:2003.13870.
+    Wang, Xiang, Cheng, Yuille 2017. NormFace: L2 Hypersphere Embedding for Face Verification.
+        ACM MM 2017. arXiv:1704.06369 (the normalised-softmax form of MAML-MOT's loss).
     Each library (assoc, metalearn, seqrl, detheads, distill) lists the further works it
     implements in its own References.
 """

@@ -12,8 +12,8 @@ Kinds:
   (``init_batch``/``update_batch``, see :func:`trackkit.eval.run_sot_benchmark`'s ``batch``).
 - ``"mot"``: multi-object trackers of whole sequences, :class:`trackkit.eval.SequenceMOTTracker`
   (``track(sequence)``): the ``assoc`` trackers on the sequences' detection files, and
-  ``retinatrack``, which detects on the frames (it also tracks any video or image folder,
-  ``track_frames``).
+  ``retinatrack`` and ``maml-mot``, which detect on the frames (they also track any video or
+  image folder, ``track_frames``).
 
 Importing this module is light (no torch): a constructor imports what it needs when called.
 """
@@ -177,6 +177,36 @@ def _retinatrack(
     )
 
 
+def _maml_mot(
+    *,
+    device: str = "cpu",
+    checkpoint: str | Path | None = None,
+    detector: str | Path | None = None,
+    init: str = "weighted",
+    min_score: float = 0.0,
+    progress: bool = False,
+) -> Any:
+    """MAML-MOT (Chen and Deng 2024) on the frames: the RetinaTrack network's detections (the
+    shipped or a given ``detector``), one meta-learned re-identification layer per track
+    (``checkpoint``: the shipped one by default), initialised by ``init`` (``weighted``: eqs.
+    6-7 over the bank; ``mean``: the bank's mean; ``meta``: the meta-learned layer)."""
+    from trackkit.mot.maml_mot import (
+        DEFAULT_CHECKPOINT,
+        DEFAULT_DETECTOR,
+        MAMLMOT,
+        MAMLMOTConfig,
+    )
+
+    return MAMLMOT(
+        checkpoint=checkpoint if checkpoint is not None else DEFAULT_CHECKPOINT,
+        detector=detector if detector is not None else DEFAULT_DETECTOR,
+        config=MAMLMOTConfig(init=init),
+        min_score=min_score,
+        device=device,
+        progress=progress,
+    )
+
+
 #: OpenCV tracker kinds ``distill.OpenCVTeacher`` knows; a kind the installed OpenCV lacks
 #: raises ``ValueError`` naming the available ones when built.
 OPENCV_KINDS: tuple[str, ...] = ("KCF", "CSRT", "MIL", "MedianFlow", "Boosting", "MOSSE", "TLD")
@@ -250,6 +280,12 @@ TRACKERS: dict[str, TrackerEntry] = {
         _retinatrack,
         "RetinaTrack (Lu et al. 2020) on the images: shipped detector + embeddings, "
         "IoU + embedding association",
+    ),
+    "maml-mot": TrackerEntry(
+        "mot",
+        _maml_mot,
+        "MAML-MOT (Chen and Deng 2024) on the images: RetinaTrack's detections, one "
+        "meta-learned re-identification layer per track, fused with IoU",
     ),
 }
 

@@ -249,3 +249,35 @@ def test_unchecked_pairs_reach_hungarian_match_optimum(n: int, m: int, seed: int
     assert objective(rows, cols) == pytest.approx(
         objective(reference[:, 0], reference[:, 1]), abs=1e-9
     )
+
+
+@given(
+    st.integers(1, 6),
+    st.integers(1, 6),
+    st.integers(0, 2**31 - 1),
+    st.floats(0.1, 1.0),
+    st.booleans(),
+)
+def test_mutual_best_shortcut_is_exactly_the_solvers_assignment(
+    n: int, m: int, seed: int, limit: float, ties: bool
+) -> None:
+    """Where the shortcut applies it returns the assignment both solvers return; with ties it
+    steps aside (``None``)."""
+    from assoc._matching import _mutual_best
+
+    rng = np.random.default_rng(seed)
+    cost = rng.random((n, m))
+    if ties:
+        cost = np.round(cost * 3) / 3  # few distinct values: ties in rows and columns
+    cost[rng.random((n, m)) < 0.3] = np.inf
+    admissible = cost <= limit
+    row_degree = admissible.sum(axis=1)
+    if not admissible.any():
+        return
+    shortcut = _mutual_best(cost, row_degree)
+    if shortcut is None:
+        return
+    pairs = sorted(zip(shortcut[0].tolist(), shortcut[1].tolist()))
+    for backend in BACKENDS:
+        reference = assoc.hungarian_match(cost, threshold=limit, backend=backend).matches
+        assert pairs == [tuple(p) for p in reference.tolist()]

@@ -111,7 +111,9 @@ def test_re_update_after_gap_equals_replay_reference_and_corrects_velocity() -> 
     """ORU: after the gap the filter equals a BatchedKalmanFilter restarted from the last
     observation and run over the interpolated virtual path (slow reference, written out)."""
     layout = assoc.StateLayout.botsort()
-    base = assoc.MotionConfig.ocsort().with_options(momentum=0.0, layout=layout, recovery_iou=0.1)
+    base = assoc.MotionConfig.ocsort().with_options(
+        momentum=0.0, layout=layout, recovery_iou=0.1, reconfirm_hits=0
+    )
     frames = turn_behind_occluder()
     tracker = assoc.MotionTracker(base.with_options(re_update=True))
     run(tracker, frames[:12])  # last observation at frame 11
@@ -298,6 +300,116 @@ def test_second_stage_respects_its_iou_threshold(shift: float, matched: bool) ->
     assert [int(i) for i in out.ids] == ([1] if matched else [])
 
 
+# -- lost tracks: re-confirmation, velocity damping, memory that grows with evidence ------
+
+
+def walk_with_gap(gap: range, frames: int = 20) -> list:
+    """One person walking right 5 px per frame, unseen during ``gap``."""
+    return [
+        ([] if t in gap else [box(100 + 5 * t, 200)], [] if t in gap else [0.9])
+        for t in range(frames)
+    ]
+
+
+@pytest.mark.parametrize("reconfirm, first_report", [(0, 10), (1, 10), (3, 12)])
+def test_reconfirm_hits_delays_reporting_after_a_gap(reconfirm: int, first_report: int) -> None:
+    """SORT/OC-SORT's rule: after a gap the track is reported again once it has
+    ``reconfirm_hits`` consecutive matches; its identity is kept either way."""
+    config = assoc.MotionConfig().with_options(max_age=30, reconfirm_hits=reconfirm)
+    out = run(assoc.MotionTracker(config), walk_with_gap(range(6, 10)))
+    reported = [t for t, tracks in enumerate(out) if len(tracks)]
+    assert reported == [*range(0, 6), *range(first_report, 20)]
+    assert {int(i) for t in reported for i in out[t].ids} == {1}
+
+
+def test_lost_velocity_decay_scales_the_velocity_of_lost_tracks_only() -> None:
+    frames = walk_with_gap(range(8, 20))
+    damped = assoc.MotionTracker(assoc.MotionConfig().with_options(lost_velocity_decay=0.5))
+    plain = assoc.MotionTracker(assoc.MotionConfig())
+    run(damped, frames[:8])
+    run(plain, frames[:8])
+    np.testing.assert_array_equal(damped.state()[0], plain.state()[0])  # never lost so far
+    run(damped, frames[8:9])  # first miss: predicted with the full velocity
+    run(plain, frames[8:9])
+    np.testing.assert_array_equal(damped.state()[0], plain.state()[0])
+    vx = plain.state()[0][0, 4]
+    assert vx > 3.0
+    run(damped, frames[9:10])  # lost since last frame: velocity halved before predicting
+    run(plain, frames[9:10])
+    assert damped.state()[0][0, 4] == pytest.approx(vx / 2, rel=1e-12)
+    x_damped, x_plain = damped.state()[0][0, 0], plain.state()[0][0, 0]
+    assert x_plain - x_damped == pytest.approx(vx / 2, rel=1e-9)
+
+
+def test_memory_per_hit_drops_short_tracks_and_keeps_established_ones() -> None:
+    """Two people: A seen 10 frames, B 2 frames, both unseen from frame 10. With
+    ``memory_per_hit = 1`` B is removed after 2 missed frames, A after 10 (``max_age`` 30)."""
+    frames = []
+    for t in range(25):
+        boxes = [box(100 + 5 * t, 200)] if t < 10 else []
+        boxes += [box(600, 200)] if 8 <= t < 10 else []
+        frames.append((boxes, [0.9] * len(boxes)))
+    config = assoc.MotionConfig().with_options(max_age=30, memory_per_hit=1.0)
+    tracker = assoc.MotionTracker(config)
+    alive = []
+    for item in frames:
+        run(tracker, [item])
+        alive.append(sorted(int(i) for i in tracker.store.ids))
+    assert alive[9] == [1, 2]
+    assert alive[11] == [1, 2] and alive[12] == [1]  # B: 2 hits, gone after 2 misses
+    assert alive[19] == [1] and alive[20] == []  # A: 10 hits, gone after 10 misses
+    plain = assoc.MotionTracker(assoc.MotionConfig().with_options(max_age=30))
+    run(plain, frames)
+    assert sorted(int(i) for i in plain.store.ids) == [1, 2]
+
+
+@pytest.mark.parametrize("gate, same_id", [(None, True), (0.95, False), (0.999999, True)])
+def test_lost_gate_rejects_implausible_sizes_for_lost_tracks(gate, same_id: bool) -> None:
+    """A person standing still, unseen for 2 frames, then a box half the size at the same
+    centre: IoU 0.25 passes the IoU gate, but the height is about 3.8 predicted standard
+    deviations off, so the 95 % chi-square gate refuses it (a very wide gate does not)."""
+    frames = [([box(100, 200)], [0.9])] * 10 + [([], [])] * 2
+    frames += [([box(100, 200, w=20.0, h=50.0)], [0.9])]
+    tracker = assoc.MotionTracker(assoc.MotionConfig().with_options(lost_gate=gate))
+    run(tracker, frames)
+    assert sorted(int(i) for i in tracker.store.ids[tracker.store.time_since_update == 0]) == (
+        [1] if same_id else [2]
+    )
+
+
+def test_ocsort_preset_drops_detections_below_det_thresh() -> None:
+    """OC-SORT's ``det_thresh`` 0.6: a 0.5 detection neither starts nor continues a track."""
+    tracker = assoc.MotionTracker(assoc.MotionConfig.ocsort())
+    run(tracker, [([box(100, 200)], [0.5])] * 3)
+    assert len(tracker.store) == 0
+    run(tracker, [([box(100, 200)], [0.7])])
+    assert len(tracker.store) == 1
+
+
+def test_re_update_of_several_tracks_equals_one_tracker_per_track() -> None:
+    """The vectorised replay (tracks with different gaps at once) equals replaying each track
+    alone: three far-apart people with gaps of 2, 5 and 9 frames, all re-found together."""
+
+    def person(x0: float, gap: int, frames: int = 30) -> list:
+        seen = [t for t in range(frames) if not 20 - gap <= t < 20]
+        return [([box(x0 + 6 * t, 200 + 2 * t)] if t in seen else []) for t in range(frames)]
+
+    people = [person(100, 2), person(700, 5), person(1300, 9)]
+    config = assoc.MotionConfig().with_options(max_age=30)
+    together = assoc.MotionTracker(config)
+    for t in range(30):
+        boxes = [b for p in people for b in p[t]]
+        together.update(np.array(boxes).reshape(-1, 4), np.full(len(boxes), 0.9))
+    mean, cov = together.state()
+    for row, p in enumerate(people):
+        alone = assoc.MotionTracker(config)
+        for t in range(30):
+            alone.update(np.array(p[t]).reshape(-1, 4), np.full(len(p[t]), 0.9))
+        mean_1, cov_1 = alone.state()
+        np.testing.assert_array_equal(mean[row], mean_1[0])
+        np.testing.assert_array_equal(cov[row], cov_1[0])
+
+
 # -- bad input ---------------------------------------------------------------------------
 
 
@@ -314,6 +426,12 @@ def test_second_stage_respects_its_iou_threshold(shift: float, matched: bool) ->
         ({"layout": "xywh"}, "layout"),
         ({"history": 1, "momentum": 0.2, "delta_t": 3}, "history"),
         ({"two_stage": 1}, "two_stage"),
+        ({"reconfirm_hits": -1}, "reconfirm_hits"),
+        ({"lost_velocity_decay": 1.5}, "lost_velocity_decay"),
+        ({"memory_per_hit": -0.5}, "memory_per_hit"),
+        ({"memory_per_hit": float("nan")}, "memory_per_hit"),
+        ({"lost_gate": 1.0}, "lost_gate"),
+        ({"lost_gate": 0}, "lost_gate"),
     ],
 )
 def test_bad_config(kwargs: dict, name: str) -> None:

@@ -17,6 +17,7 @@ from detheads import (
     MobileNetV2Classifier,
     ResNet18Backbone,
     find_mobilenet_v2_weights,
+    fold_frozen_batchnorm,
 )
 from detheads._mobilenet import _torchvision_mobilenet_v2_keys
 from detheads._resnet import _torchvision_resnet18_keys
@@ -217,6 +218,54 @@ def test_freezing_and_frozen_bn_statistics() -> None:
     assert flags == [False] * 4 + [True] * (len(m.features) - 4)
 
 
+def _randomise_bn(net: nn.Module) -> None:
+    g = torch.Generator().manual_seed(0)
+    for m in net.modules():
+        if isinstance(m, FrozenBatchNorm2d):
+            c = m.num_features
+            m.running_mean.copy_(torch.randn(c, generator=g) * 0.5)
+            m.running_var.copy_(torch.rand(c, generator=g) + 0.2)
+            with torch.no_grad():
+                m.weight.copy_(torch.randn(c, generator=g))
+                m.bias.copy_(torch.randn(c, generator=g))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_fold_frozen_batchnorm_equals_the_original(channels_last: bool) -> None:
+    torch.manual_seed(0)
+    net = MobileNetV2Backbone(last_block=17, output_stride=32, frozen_stages=14).eval()
+    _randomise_bn(net)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    net = net.to(memory_format=fmt)  # type: ignore[call-overload]
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    folded = fold_frozen_batchnorm(net)
+    assert isinstance(folded, MobileNetV2Backbone) and not folded.training
+    assert not any(isinstance(m, FrozenBatchNorm2d) for m in folded.modules())
+    assert any(isinstance(m, FrozenBatchNorm2d) for m in net.modules())  # original untouched
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    assert not any(p.requires_grad for p in folded.parameters())
+    x = torch.randn(2, 3, 96, 64).contiguous(memory_format=fmt)
+    with torch.no_grad():
+        ref = net.forward_pyramid(x, (6, 13, 17))
+        got = folded.forward_pyramid(x, (6, 13, 17))
+    for a, b in zip(ref, got, strict=True):
+        assert a.shape == b.shape
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4 * float(a.abs().max()))
+    res = ResNet18Backbone(frozen_stages=2).eval()
+    _randomise_bn(res)
+    with torch.no_grad():
+        torch.testing.assert_close(fold_frozen_batchnorm(res)(x), res(x), rtol=1e-4, atol=1e-4)
+
+
+def test_fold_frozen_batchnorm_keeps_a_lone_batchnorm_and_rejects_non_modules() -> None:
+    bn = FrozenBatchNorm2d(3)
+    seq = nn.Sequential(nn.ReLU(), bn, nn.Conv2d(3, 3, 1))
+    folded = fold_frozen_batchnorm(seq)
+    assert [type(m) for m in folded] == [nn.ReLU, FrozenBatchNorm2d, nn.Conv2d]
+    with pytest.raises(TypeError, match="module"):
+        fold_frozen_batchnorm("net")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     "make",
     [
@@ -316,3 +365,12 @@ def test_mobilenet_forward_pyramid_strides_channels_and_prefix() -> None:
     for bad in ((13, 6), (), (6, 18), (-1, 3)):
         with pytest.raises(ValueError, match="stages"):
             net.forward_pyramid(x, stages=bad)
+
+
+def test_fold_frozen_batchnorm_draws_no_random_numbers() -> None:
+    """Folding builds its convolutions without initialising them: the global RNG is unchanged
+    (a training run that folds lazily on its first step must resume exactly)."""
+    net = MobileNetV2Backbone(last_block=6).eval()
+    before = torch.get_rng_state()
+    fold_frozen_batchnorm(net)
+    assert torch.equal(torch.get_rng_state(), before)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from distill import fuse_by_value
 
@@ -86,3 +87,52 @@ def test_bad_inputs() -> None:
         fuse_by_value(boxes, values, previous_index=torch.tensor([0.0, 1.0]))
     with pytest.raises(ValueError, match="valid must be a bool"):
         fuse_by_value(boxes, values, valid=torch.ones(2, 3))
+
+
+class _ScalarReads(TorchDispatchMode):
+    """Counts host reads of tensor values (``.item()``, ``bool()`` of a tensor)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if func.overloadpacket.__name__ == "_local_scalar_dense":
+            self.reads += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_validate_false_gives_the_checked_result_without_host_reads() -> None:
+    rng = np.random.default_rng(1)
+    values = torch.tensor(rng.normal(size=(64, 5)).round(1))  # rounding creates ties
+    valid = torch.tensor(rng.random((64, 5)) < 0.6)
+    valid[:, 2] = True  # every item has a valid candidate
+    previous = torch.tensor(rng.integers(0, 5, 64))
+    boxes = boxes_for(values).double()
+    for kwargs in ({}, {"valid": valid}, {"valid": valid, "previous_index": previous}):
+        checked = fuse_by_value(boxes, values, margin=0.3, **kwargs)  # type: ignore[arg-type]
+        with _ScalarReads() as mode:
+            fast = fuse_by_value(boxes, values, margin=0.3, validate=False, **kwargs)  # type: ignore[arg-type]
+        assert mode.reads == 0, kwargs
+        for a, b in zip(fast, checked):
+            torch.testing.assert_close(a, b, atol=0, rtol=0)
+    with _ScalarReads() as mode:
+        fuse_by_value(boxes, values, valid=valid, previous_index=previous)
+    assert mode.reads == 2  # what validate=False avoids
+
+
+def test_validate_false_documented_behaviour_and_remaining_checks() -> None:
+    values = torch.tensor([[0.1, 0.9, 0.3], [0.2, 0.1, 0.4]])
+    none_valid = torch.tensor([[False, False, False], [False, True, True]])
+    out = fuse_by_value(boxes_for(values), values, valid=none_valid, validate=False)
+    np.testing.assert_array_equal(out.candidate_index, [0, 2])  # no valid candidate: 0
+    with pytest.raises(ValueError, match="at least one valid"):  # the default still rejects it
+        fuse_by_value(boxes_for(values), values, valid=none_valid)
+    with pytest.raises(ValueError, match="valid must be a bool"):
+        fuse_by_value(boxes_for(values), values, valid=torch.ones(2, 3), validate=False)
+    with pytest.raises(ValueError, match="previous_index must be a long"):
+        fuse_by_value(
+            boxes_for(values), values, previous_index=torch.tensor([0.0, 1.0]), validate=False
+        )
+    with pytest.raises(ValueError, match="values must have shape"):
+        fuse_by_value(boxes_for(values), torch.zeros(2, 4), validate=False)

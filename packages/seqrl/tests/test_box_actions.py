@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import seqrl
 
@@ -81,3 +82,49 @@ def test_bad_inputs() -> None:
         seqrl.box_action_to_target(BOX, torch.tensor([math.nan, 0, 1, 1]))
     with pytest.raises(TypeError):
         seqrl.apply_box_action(torch.zeros(4), [0.0, 0.0, 1.0, 1.0])  # type: ignore[arg-type]
+
+
+class _ScalarReads(TorchDispatchMode):
+    """Counts host reads of tensor values (``.item()``, ``bool()`` of a tensor)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if func.overloadpacket.__name__ == "_local_scalar_dense":
+            self.reads += 1
+        return func(*args, **(kwargs or {}))
+
+
+@given(boxes, actions)
+def test_validate_false_gives_the_checked_result_without_host_reads(
+    box: tuple, action: tuple
+) -> None:
+    b = torch.tensor(box, dtype=torch.float64).expand(3, 4)
+    a = torch.tensor(action, dtype=torch.float64) * torch.tensor([[1.0], [2.0], [-3.0]])
+    g = seqrl.apply_box_action(a, b)
+    with _ScalarReads() as mode:
+        fast = seqrl.apply_box_action(a, b, validate=False)
+        back = seqrl.box_action_to_target(b, fast, validate=False)
+    assert mode.reads == 0
+    torch.testing.assert_close(fast, g, atol=0, rtol=0)
+    torch.testing.assert_close(back, seqrl.box_action_to_target(b, g), atol=0, rtol=0)
+    with _ScalarReads() as mode:
+        seqrl.apply_box_action(a, b)
+    assert mode.reads > 0  # the checked path reads values (what validate=False avoids)
+
+
+def test_validate_false_still_checks_types_and_shapes_but_not_values() -> None:
+    with pytest.raises(ValueError, match="actions"):
+        seqrl.apply_box_action(torch.zeros(3), BOX, validate=False)
+    with pytest.raises(TypeError):
+        seqrl.apply_box_action(torch.zeros(4), [0.0, 0.0, 1.0, 1.0], validate=False)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="target_boxes_xywh"):
+        seqrl.box_action_to_target(BOX, torch.zeros(5), validate=False)
+    nan = torch.tensor([math.nan, 0, 0, 0])
+    assert torch.isnan(seqrl.apply_box_action(nan, BOX, validate=False)).any()
+    with pytest.raises(ValueError, match="non-finite"):  # the default still rejects it
+        seqrl.apply_box_action(nan, BOX)
+    with pytest.raises(ValueError, match="positive"):
+        seqrl.box_action_to_target(torch.tensor([0.0, 0, 0, 1]), BOX)

@@ -22,15 +22,18 @@ examples:
   # SORT on every sequence of a MOTChallenge folder, results + scores
   trackkit mot --data ../shared/data/mot15 --out runs/mot15
 
+  # MAML-MOT (per-track meta-learned re-identification) on one sequence
+  trackkit mot --data ../shared/data/mot/TUD-Campus --tracker maml-mot --out runs/tud
+
   # RetinaTrack-style association on one sequence, with an annotated video
   trackkit mot --data ../shared/data/mot/TUD-Campus --tracker retinatrack-iou --out runs/tud --video
 
 With a VIDEO_OR_FOLDER, --out is the MOTChallenge result file and --video PATH an optional
-annotated video; only trackers that detect on the frames (retinatrack) can do this.
+annotated video; only trackers that detect on the frames (retinatrack, maml-mot) can do this.
 --data is a MOTChallenge folder (<SEQ>/seqinfo.ini, <SEQ>/det/det.txt) or one sequence folder.
 The tracks are written as MOTChallenge files OUT/<tracker>/<SEQ>.txt; sequences with
 gt/gt.txt are scored (HOTA, MOTA, IDF1). The det.txt trackers (sort, retinatrack-iou) need no
-images (except for --video); retinatrack detects on img1/.
+images (except for --video); retinatrack and maml-mot detect on img1/.
 """
 
 
@@ -92,7 +95,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--checkpoint",
         type=Path,
         default=None,
-        help="retinatrack: a network checkpoint instead of the shipped one",
+        help="retinatrack: a network checkpoint instead of the shipped one; maml-mot: a "
+        "MAML-MOT checkpoint (trackkit train maml-mot)",
+    )
+    parser.add_argument(
+        "--detector",
+        type=Path,
+        default=None,
+        help="maml-mot: the RetinaTrack network it detects with (default the shipped one)",
+    )
+    parser.add_argument(
+        "--init",
+        choices=["weighted", "mean", "meta"],
+        default=None,
+        help="maml-mot: a new track's layer: similarity-weighted bank average (default, eqs. "
+        "6-7), the bank's mean, or the meta-learned layer",
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument(
@@ -119,6 +136,8 @@ def _tracker_options(args: argparse.Namespace, *, progress: bool) -> dict[str, o
         ("device", args.device),
         ("checkpoint", args.checkpoint),
         ("association", args.association),
+        ("detector", args.detector),
+        ("init", args.init),
         ("progress", progress or None),
     ):
         if value is None:
@@ -145,7 +164,7 @@ def _run_source(args: argparse.Namespace) -> int:
     if not hasattr(tracker, "track_frames"):
         raise CLIError(
             f"tracker {args.tracker!r} links det.txt detections and cannot track a video; "
-            "use --tracker retinatrack"
+            "use --tracker retinatrack or maml-mot"
         )
     video = None
     if args.video is not None:

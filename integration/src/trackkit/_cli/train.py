@@ -142,6 +142,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     f.set_defaults(func=_run_finalize)
     _register_slt(recipes)
     _register_retinatrack(recipes)
+    _register_maml_mot(recipes)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
@@ -216,6 +217,96 @@ def _run_retinatrack(args: argparse.Namespace) -> int:
     )
     out = {
         "out": str(args.out / "retinatrack.pt"),
+        "steps": result.steps_done,
+        "train_seconds": round(result.elapsed_s, 1),
+        "wall_seconds": round(time.perf_counter() - t0, 1),
+    }
+    print(json.dumps(out))
+    return 0
+
+
+def _register_maml_mot(recipes: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    r = recipes.add_parser(
+        "maml-mot",
+        help="meta-learn MAML-MOT's re-identification layer (Chen and Deng 2024)",
+        description=(
+            "Cache the re-identification features of the RetinaTrack network's detections on "
+            "the training sequences of ../shared/data/mot (TUD-Campus is held out for "
+            "validation), then meta-learn the last re-identification layer with MAML (one "
+            "inner step, Adam outer loop; tasks = one identity, k support detections, a query "
+            "from another frame, negatives from the same frames). Writes OUT/reid_cache*.pt, "
+            "OUT/train_state.pt (resumable), OUT/log.jsonl and OUT/maml_mot.pt (layer + bank of "
+            "adapted training tasks, recording the detector it was trained on)."
+        ),
+    )
+    r.add_argument("--out", required=True, type=Path, help="output folder")
+    r.add_argument("--data", type=Path, default=None, help="MOTChallenge folder with images")
+    r.add_argument(
+        "--detector",
+        type=Path,
+        default=None,
+        help="RetinaTrack checkpoint whose features are meta-learned on (default the shipped one)",
+    )
+    r.add_argument("--steps", type=int, default=3000, help="outer steps (default 3000)")
+    r.add_argument("--tasks", type=int, default=16, help="tasks per outer step (default 16)")
+    r.add_argument("--k", type=int, default=3, help="support detections per task (default 3)")
+    r.add_argument("--inner-lr", type=float, default=5e-3, help="inner step size (paper 5e-3)")
+    r.add_argument("--outer-lr", type=float, default=1e-4, help="Adam learning rate (paper 1e-4)")
+    r.add_argument("--bank-size", type=int, default=64, help="training tasks kept (default 64)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument(
+        "--checkpoint-every", type=int, default=250, help="steps between resumable checkpoints"
+    )
+    r.add_argument("--resume", type=Path, default=None, help="continue from a train_state.pt")
+    r.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    r.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    r.add_argument("--no-progress", action="store_true", help="no progress bars")
+    r.set_defaults(func=_run_maml_mot)
+
+
+def _run_maml_mot(args: argparse.Namespace) -> int:
+    import sys
+
+    from trackkit.data import default_mot_root
+    from trackkit.mot.retinatrack import DEFAULT_CHECKPOINT
+    from trackkit.train import (
+        RETINATRACK_TRAIN_SEQUENCES,
+        RETINATRACK_VALIDATION_SEQUENCES,
+        MAMLMOTTrainConfig,
+        load_retinatrack_sequences,
+        train_maml_mot,
+    )
+
+    set_torch_threads(args.threads)
+    root = args.data or default_mot_root()
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"MOTChallenge folder not found: {root} (--data)")
+    config = MAMLMOTTrainConfig(
+        steps=args.steps,
+        tasks_per_step=args.tasks,
+        k=args.k,
+        inner_lr=args.inner_lr,
+        outer_lr=args.outer_lr,
+        bank_size=args.bank_size,
+        seed=args.seed,
+    )
+    t0 = time.perf_counter()
+    ckpt, result = train_maml_mot(
+        config,
+        args.out,
+        sequences=load_retinatrack_sequences(root, RETINATRACK_TRAIN_SEQUENCES),
+        validation=load_retinatrack_sequences(root, RETINATRACK_VALIDATION_SEQUENCES),
+        detector=args.detector if args.detector is not None else DEFAULT_CHECKPOINT,
+        resume=args.resume,
+        checkpoint_every=args.checkpoint_every,
+        device=args.device,
+        progress=not args.no_progress,
+        command="trackkit train " + " ".join(sys.argv[sys.argv.index("maml-mot") :])
+        if "maml-mot" in sys.argv
+        else "",
+    )
+    out = {
+        "out": str(ckpt),
         "steps": result.steps_done,
         "train_seconds": round(result.elapsed_s, 1),
         "wall_seconds": round(time.perf_counter() - t0, 1),

@@ -132,7 +132,10 @@ def crop_and_resize(
         raise ValueError("regions_xywh must be finite with positive width and height")
     out_w, out_h = _out_wh(out_size)
     if pad_value is None:
-        fill = tuple(float(v) for v in img.reshape(-1, 3).mean(axis=0))
+        # = img.reshape(-1, 3).mean(axis=0) bit for bit (integer sums are exact in float64),
+        # about 100 times faster than numpy's float64 reduction on a video frame.
+        n = img.shape[0] * img.shape[1]
+        fill = tuple(float(v) / n for v in cv2.sumElems(img)[:3])
     else:
         fill_arr = np.broadcast_to(np.asarray(pad_value, dtype=np.float64), (3,))
         fill = tuple(float(v) for v in fill_arr)

@@ -2,11 +2,15 @@
 
 :class:`DetectionTracker` runs an ``assoc`` tracker (SORT, RetinaTrack's association) over a
 sequence's public detections, frame by frame (:func:`associate`); the trackers are built by name
-in :mod:`trackkit.registry` (``sort``, ``retinatrack-iou``, ``retinatrack``). This package needs
-numpy only (no torch); the subpackage :mod:`trackkit.mot.retinatrack` (the joint detection and
-embedding network of Lu et al. 2020 and its tracker, torch) is imported only when used.
+in :mod:`trackkit.registry` (``sort``, ``retinatrack-iou``, ``retinatrack``, ``maml-mot``). This
+package needs numpy only (no torch); the subpackages :mod:`trackkit.mot.retinatrack` (the joint
+detection and embedding network of Lu et al. 2020 and its tracker, torch) and
+:mod:`trackkit.mot.maml_mot` (MAML-MOT, Chen and Deng 2024: per-track meta-learned
+re-identification on RetinaTrack's detections) are imported only when used; both run their
+frames through :func:`track_frame_source`.
 """
 
 from trackkit.mot._association import DetectionTracker, associate
+from trackkit.mot._frames import track_frame_source
 
-__all__ = ["DetectionTracker", "associate"]
+__all__ = ["DetectionTracker", "associate", "track_frame_source"]

@@ -6,7 +6,8 @@ Recipes, one module each: offline MAML (and the plain-GD baseline) of the instan
 (:func:`train_instance_detector`, ``trackkit train maml``); sequence-level fine-tuning of
 those trackers (Kim et al. 2022; :func:`train_slt`, ``trackkit train slt``); RetinaTrack's joint
 detection + embedding network (Lu et al. 2020; :func:`train_retinatrack`,
-``trackkit train retinatrack``);
+``trackkit train retinatrack``); MAML-MOT's meta-learned re-identification layer (Chen and Deng
+2024; :func:`train_maml_mot`, ``trackkit train maml-mot``);
 the TRAS student of Dunnhofer et al. 2020 (:func:`train_tras`, ``trackkit train tras``:
 ``seqrl.run_a3c`` in rounds, one round per step of the shared loop).
 """
@@ -19,6 +20,13 @@ from trackkit.train._data import (
 )
 from trackkit.train._loop import TrainResult, TrainState, load_train_state, run_training
 from trackkit.train._maml import MAMLTrainConfig, train_instance_detector
+from trackkit.train._maml_mot import (
+    MAMLMOTTrainConfig,
+    ReidFeatureCache,
+    build_reid_cache,
+    maml_mot_tasks,
+    train_maml_mot,
+)
 from trackkit.train._retinatrack import (
     RETINATRACK_TRAIN_SEQUENCES,
     RETINATRACK_VALIDATION_SEQUENCES,
@@ -74,8 +82,10 @@ __all__ = [
     "ClipBatch",
     "ClipConfig",
     "FeatureCache",
+    "MAMLMOTTrainConfig",
     "MAMLTrainConfig",
     "MOTClipSampler",
+    "ReidFeatureCache",
     "RetinaTrackTrainConfig",
     "SLTTrainConfig",
     "TRASChunk",
@@ -89,6 +99,7 @@ __all__ = [
     "TrainResult",
     "TrainState",
     "build_feature_cache",
+    "build_reid_cache",
     "build_replay_windows",
     "build_tras_chunks",
     "choose_lost_threshold",
@@ -97,6 +108,7 @@ __all__ = [
     "load_retinatrack_sequences",
     "load_train_state",
     "make_tras_env",
+    "maml_mot_tasks",
     "pretrain_loss",
     "pretrain_tras",
     "replay_window_iou",
@@ -106,6 +118,7 @@ __all__ = [
     "sample_cache_pairs",
     "synthetic_training_sequences",
     "train_instance_detector",
+    "train_maml_mot",
     "train_retinatrack",
     "train_slt",
     "train_tras",

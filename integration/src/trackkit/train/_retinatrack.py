@@ -150,6 +150,7 @@ def train_retinatrack(
     pretrained: bool = True,
     device: torch.device | str = "cpu",
     progress: bool = True,
+    stop_after: int | None = None,
 ) -> tuple[RetinaTrackNet, TrainResult]:
     """Train RetinaTrack on the shared loop (:func:`trackkit.train.run_training`).
 
@@ -158,7 +159,9 @@ def train_retinatrack(
     (:func:`trackkit.mot.retinatrack.load_retinatrack_checkpoint`; also from an interrupted
     run with :func:`export_retinatrack`). With ``time_budget_s`` the run stops once that much
     training time has passed, and the learning-rate schedule follows whichever of steps and
-    time is further along, so a slow machine still ends with a decayed rate.
+    time is further along, so a slow machine still ends with a decayed rate. ``stop_after``
+    ends the run after that many steps (with a resumable checkpoint), as if interrupted; a
+    ``resume`` from it continues exactly where an uninterrupted run would be.
 
     Returns the network (eval mode) and the loop's :class:`TrainResult`.
     """
@@ -212,6 +215,7 @@ def train_retinatrack(
         max_seconds=time_budget_s,
         progress=progress,
         desc="retinatrack",
+        stop_after=stop_after,
     )
     net.eval()
     save_retinatrack_checkpoint(

@@ -20,7 +20,8 @@ the first-frame adaptation to first order (``metalearn.gradient_descent(first_or
 the episode are added as constants (straight-through). See ``docs/sot.md`` for why.
 
 Ablations of Kim et al. 2022 are options: ``objective="frame"`` is "+SS" (sequence-level
-sampling with the frame-level detection loss on the visited regions, no SCST), ``max_interval=1``
+sampling with the frame-level detection loss on the visited regions, no SCST, and only the
+sampling tracker plays), ``max_interval=1``
 removes frame-interval augmentation (SA), ``length`` is T (Table 7).
 """
 
@@ -141,7 +142,8 @@ def train_slt(
     """Fine-tune ``detector`` (in place) with sequence-level training on ``sequences``.
 
     Writes into ``out_dir``: ``train_state.pt`` (resumable), ``log.jsonl`` (per logged step:
-    ``ao_sample`` / ``ao_argmax`` the episodes' AO of both trackers, ``loss``, ``pg`` the SCST
+    ``ao_sample`` / ``ao_argmax`` the episodes' AO of both trackers (``ao_argmax`` is None
+    for ``objective="frame"``, which plays only the sampling tracker), ``loss``, ``pg`` the SCST
     term, ``bbox`` the regression term, ``lost`` the share of lost frames, ``interval``) and,
     when all steps ran, ``detector.pt`` (with the trunk; its ``meta`` keeps the source's
     validated lost threshold).
@@ -214,13 +216,22 @@ def train_slt(
             return average_overlap(box_iou_xywh(boxes.detach(), gt))
 
         initial = step.init(first, boxes0)
-        roll = run_scst_episode(step, initial, frames, reward)
-        choices: list[InstanceStepOutput] = roll.choices_sample
+        ao_argmax: Tensor | None = None
         if cfg.objective == "scst":
-            pg = scst_loss(roll.log_probs, roll.reward_sample, roll.reward_greedy)
+            roll = run_scst_episode(step, initial, frames, reward)
+            choices: list[InstanceStepOutput] = roll.choices_sample
+            ao_sample, ao_argmax = roll.reward_sample, roll.reward_greedy
+            pg = scst_loss(roll.log_probs, ao_sample, ao_argmax)
             bbox = _frame_loss(detector, choices, gt, search_size, "loss_reg")
             loss = pg.float() + cfg.bbox_weight * bbox
         else:
+            # "+SS" needs no baseline: only the sampling tracker plays (the argmax pass would
+            # cost as much again and feed nothing into the loss).
+            state, choices = initial, []
+            for frame in frames:
+                state, choice, _ = step(state, frame, "sample")
+                choices.append(choice)
+            ao_sample = reward(choices)
             pg = torch.zeros(())
             bbox = _frame_loss(detector, choices, gt, search_size, "loss")
             loss = bbox
@@ -229,8 +240,8 @@ def train_slt(
         optimizer.step()
         lost = torch.stack([~c.found for c in choices]).float().mean()
         info: dict[str, Any] = {
-            "ao_sample": round(float(roll.reward_sample.mean()), 4),
-            "ao_argmax": round(float(roll.reward_greedy.mean()), 4),
+            "ao_sample": round(float(ao_sample.mean()), 4),
+            "ao_argmax": None if ao_argmax is None else round(float(ao_argmax.mean()), 4),
             "loss": round(float(loss.detach()), 5),
             "pg": round(float(pg.detach()), 5),
             "bbox": round(float(bbox.detach()), 5),

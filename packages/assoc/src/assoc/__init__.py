@@ -37,6 +37,7 @@ from ._costs import (
     iou_matrix,
     iou_xywh,
 )
+from ._fuse import fuse_appearance
 from ._gating import chi2_gating_threshold, gate_cost, mahalanobis_gate, squared_mahalanobis
 from ._kalman import BatchedKalmanFilter, kalman_predict, kalman_update
 from ._layout import StateLayout, boxes_to_measurements, measurements_to_boxes
@@ -67,6 +68,7 @@ __all__ = [
     "chi2_gating_threshold",
     "cosine_distance",
     "cosine_similarity",
+    "fuse_appearance",
     "fused_similarity",
     "gate_cost",
     "giou_matrix",

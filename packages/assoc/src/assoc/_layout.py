@@ -210,6 +210,15 @@ def boxes_to_measurements(boxes_xyxy: ArrayLike, measurement: Measurement = "xys
 
 def check_positive_boxes(name: str, value: ArrayLike) -> FloatArray:
     """Validate xyxy boxes with strictly positive width and height."""
+    if (
+        type(value) is np.ndarray
+        and value.dtype == np.float64
+        and value.ndim == 2
+        and value.shape[1] == 4
+        and np.isfinite(value).all()
+        and (value[:, 2:] > value[:, :2]).all()
+    ):  # the common case in two reductions; anything else gets the detailed checks
+        return value
     boxes = check_boxes_xyxy(name, value)
     flat = (boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1])
     if np.any(flat):
@@ -249,6 +258,11 @@ def measurements_to_boxes(measurements: ArrayLike, measurement: Measurement = "x
     z = np.asarray(measurements, dtype=np.float64)
     if z.ndim != 2 or z.shape[1] != 4:
         raise ValueError(f"measurements must have shape (N, 4), got shape {z.shape}")
+    return boxes_unchecked(z, measurement)
+
+
+def boxes_unchecked(z: FloatArray, measurement: str) -> FloatArray:
+    """:func:`measurements_to_boxes` on a float ``Array[N, 4]`` (trackers' hot path)."""
     half = np.empty((z.shape[0], 2))
     if measurement == "xysr":
         a, b = np.maximum(z[:, 2], 0.0), np.maximum(z[:, 3], 0.0)

@@ -258,12 +258,40 @@ def hungarian_pairs_unchecked(
     if row_degree.max() == 1 and col_degree.max() == 1:  # only lone pairs: nothing to solve
         rows, cols = np.nonzero(admissible)
         return rows.astype(np.int64), cols.astype(np.int64)
+    mutual = _mutual_best(matrix, row_degree)
+    if mutual is not None:
+        return mutual
     lone = admissible & (row_degree == 1)[:, None] & (col_degree == 1)[None, :]
     lone_rows, lone_cols = np.nonzero(lone)
     rest_rows = np.flatnonzero((row_degree > 0) & ~lone.any(axis=1))
     rest_cols = np.flatnonzero((col_degree > 0) & ~lone.any(axis=0))
-    sub = matrix[np.ix_(rest_rows, rest_cols)]
-    sub_rows, sub_cols = _solve(sub, admissible[np.ix_(rest_rows, rest_cols)], limit, backend)
+    sub = matrix[rest_rows][:, rest_cols]
+    sub_admissible = sub <= limit
+    shortcut = _mutual_best(sub, sub_admissible.sum(axis=1))
+    if shortcut is not None:
+        sub_rows, sub_cols = shortcut
+    else:
+        sub_rows, sub_cols = _solve(sub, sub_admissible, limit, backend)
     rows = np.concatenate([lone_rows, rest_rows[sub_rows]]).astype(np.int64)
     cols = np.concatenate([lone_cols, rest_cols[sub_cols]]).astype(np.int64)
     return rows, cols
+
+
+def _mutual_best(matrix: FloatArray, row_degree: IntArray) -> tuple[IntArray, IntArray] | None:
+    """The optimum of the thresholded problem when it is plain to see, else ``None``.
+
+    If every row with an admissible pair has a *strictly* cheapest column, and no two of these
+    rows share it (each such column's cheapest row is that row), matching every such row to
+    its cheapest column is the unique optimum: any other matching gives some row a strictly
+    dearer column or leaves out a pair worth ``t - cost >= 0``. The solvers would return the
+    same assignment, so this is an exact shortcut, not a heuristic.
+    """
+    rows = np.flatnonzero(row_degree)
+    sub = matrix[rows]
+    cols = sub.argmin(axis=1)
+    if not np.array_equal(matrix[:, cols].argmin(axis=0), rows):
+        return None
+    best = sub[np.arange(rows.size), cols]
+    if np.count_nonzero(sub == best[:, None]) != rows.size:  # a tie in some row
+        return None
+    return rows.astype(np.int64), cols.astype(np.int64)

@@ -8,12 +8,13 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._block import _BlockKalman
 from ._costs import iou_unchecked
+from ._gating import chi2_gating_threshold
 from ._layout import (
-    _SCALE_OF,
     StateLayout,
+    boxes_unchecked,
     check_positive_boxes,
-    measurements_to_boxes,
     measurements_unchecked,
 )
 from ._matching import hungarian_pairs_unchecked
@@ -74,14 +75,33 @@ class MotionConfig:
         lost_iou: stricter re-association of lost tracks: a track unmatched for one or more
             frames needs IoU at least ``max(match_iou, lost_iou)`` in the first stage. ``None``
             treats lost tracks like the others (the papers).
+        lost_gate: chi-square gate for lost tracks (a probability, e.g. DeepSORT's 0.95): a track
+            unmatched in the previous frame may take a detection only if the detection lies
+            inside the gate of its predicted measurement distribution (squared Mahalanobis
+            distance with ``S = H P H^T + R``; the covariance, and so the gate, grows with the
+            time lost). Needs box-relative noise to be meaningful (see
+            :class:`StateLayout`). ``None`` disables it (this library).
+        lost_velocity_decay: velocity damping of lost tracks: before each prediction, a track
+            unmatched in the previous frame has its velocity multiplied by this factor, so a
+            lost track's predicted box slows down instead of drifting on a stale velocity
+            (1 disables; this library).
         lost_last: match tracks seen in the previous frame first and lost tracks only to the
             high detections left over (DeepSORT's matching cascade, Wojke et al. 2017, reduced
             to two levels); with ``False`` all tracks compete in one assignment (the papers).
         max_age: frames a track is kept unmatched (ByteTrack's ``track_buffer`` 30; OC-SORT 30).
+        memory_per_hit: memory that grows with evidence: a track is kept unmatched for at most
+            ``memory_per_hit * hits`` frames (``hits``: its matches so far), capped by
+            ``max_age``, so a short-lived track (often a false positive or a fragment) is
+            dropped soon while a long-established one keeps the full memory. 0 disables (the
+            papers: a fixed ``max_age``; this library).
         tentative_max_age: frames a not yet confirmed track is kept unmatched (ByteTrack: 0,
             an unconfirmed track dies on its first miss; OC-SORT: same as ``max_age``).
         min_hits: consecutive hits, birth included, before a track is reported (ByteTrack: 2,
             activated on its second match; OC-SORT: ``min_hits = 3`` updates after birth, so 4).
+        reconfirm_hits: a confirmed track that missed frames is reported again only once it
+            has this many consecutive matches since the gap (SORT's and OC-SORT's output rule,
+            ``hit_streak >= min_hits`` with their ``min_hits = 3``); 0 or 1 reports it at its
+            first match.
         report_warmup: report every matched track during the first ``min_hits`` frames of a
             sequence (ByteTrack activates first-frame tracks at once; OC-SORT reports while
             ``frame_count <= min_hits``).
@@ -110,10 +130,14 @@ class MotionConfig:
     recovery_iou: float | None = None
     re_update: bool = True
     lost_iou: float | None = None
+    lost_gate: float | None = None
+    lost_velocity_decay: float = 1.0
     lost_last: bool = True
-    max_age: int = 5
+    max_age: int = 30
+    memory_per_hit: float = 0.0
     tentative_max_age: int = 0
     min_hits: int = 2
+    reconfirm_hits: int = 0
     report_warmup: bool = True
     appearance_threshold: float = 0.25
     proximity_threshold: float = 0.5
@@ -136,10 +160,19 @@ class MotionConfig:
             _unit_interval(name, getattr(self, name))
         _unit_interval("recovery_iou", self.recovery_iou, none_ok=True)
         _unit_interval("lost_iou", self.lost_iou, none_ok=True)
+        _unit_interval("lost_velocity_decay", self.lost_velocity_decay)
+        if self.lost_gate is not None and not (
+            isinstance(self.lost_gate, float) and 0.0 < self.lost_gate < 1.0
+        ):
+            raise ValueError(f"lost_gate must be a probability in (0, 1), got {self.lost_gate!r}")
         if self.low_threshold > self.high_threshold:
             raise ValueError(
                 f"low_threshold must not exceed high_threshold, got {self.low_threshold} > "
                 f"{self.high_threshold}"
+            )
+        if not np.isfinite(self.memory_per_hit) or self.memory_per_hit < 0:
+            raise ValueError(
+                f"memory_per_hit must be a finite number >= 0, got {self.memory_per_hit!r}"
             )
         if not np.isfinite(self.momentum) or self.momentum < 0:
             raise ValueError(f"momentum must be a finite number >= 0, got {self.momentum!r}")
@@ -147,6 +180,7 @@ class MotionConfig:
         check_positive_int("max_age", self.max_age, minimum=0)
         check_positive_int("tentative_max_age", self.tentative_max_age, minimum=0)
         check_positive_int("min_hits", self.min_hits)
+        check_positive_int("reconfirm_hits", self.reconfirm_hits, minimum=0)
         check_positive_int("history", self.history)
         if self.momentum > 0 and self.history < self.delta_t + 1:
             raise ValueError(
@@ -187,15 +221,17 @@ class MotionConfig:
     def ocsort(cls) -> MotionConfig:
         """OC-SORT (Cao et al. 2023): SORT's filter, one stage at IoU 0.3, OCM, OCR and ORU.
 
-        Single stage: all detections above ``low_threshold = high_threshold = 0.1`` are
-        matched and may start tracks (OC-SORT's ``det_thresh`` is applied by the caller, as the
-        authors' demo does); ``min_hits = 3`` updates after birth, ``max_age = 30``.
+        Single stage on the detections scoring at least ``det_thresh = 0.6`` (the authors'
+        ``--track_thresh`` for MOT17/MOT20; lower ones are dropped, and every kept one may start
+        a track); ``min_hits = 3`` updates after birth (4 hits with the birth), and after a gap
+        a track is reported again once it has 3 consecutive updates (``hit_streak >=
+        min_hits``, reset by a miss); ``max_age = 30``.
         """
         return cls(
             layout=StateLayout.sort(),
-            high_threshold=0.1,
+            high_threshold=0.6,
             low_threshold=0.1,
-            new_track_threshold=0.1,
+            new_track_threshold=0.6,
             match_iou=0.3,
             two_stage=False,
             momentum=0.2,
@@ -207,6 +243,7 @@ class MotionConfig:
             max_age=30,
             tentative_max_age=30,
             min_hits=4,
+            reconfirm_hits=3,
             history=4,
         )
 
@@ -260,147 +297,6 @@ def _warp_boxes(boxes: FloatArray, affine: FloatArray) -> FloatArray:
     return np.concatenate([centre - half, centre + half], axis=-1)
 
 
-class _BlockKalman:
-    """The constant-velocity filter of a :class:`StateLayout` in 2x2-block form.
-
-    With diagonal ``P0``, ``Q``, ``R`` and ``H = [I 0]`` (every layout here), each measured
-    component and its velocity form an independent 2x2 block of the covariance, and the
-    off-block entries stay exactly zero through predict and update. Storing the three
-    distinct entries of each block (``pp``, ``pv``, ``vv``, ``Array[N, 4]``) turns every step
-    into a few elementwise operations on ``[N, 4]`` arrays instead of ``[N, n, n]`` matrix
-    products; the result equals :class:`BatchedKalmanFilter` (tested). Components without a
-    velocity keep ``pv = vv = 0``. The update uses the standard form
-    ``P = (I - K H) P``, equal to the Joseph form for the optimal gain.
-    """
-
-    def __init__(self, layout: StateLayout) -> None:
-        self.layout = layout
-        has_v = np.zeros(4, dtype=bool)
-        has_v[list(layout.velocity_of)] = True
-        self.has_v = has_v
-        self.order = np.zeros(4, dtype=np.int64)  # state index of each component's velocity
-        for offset, k in enumerate(layout.velocity_of):
-            self.order[k] = 4 + offset
-        self.scaled = layout.noise_scale == "box"
-        self.dt = layout.dt
-        self.measurement = layout.measurement
-        columns = {"w": 0, "h": 1, "wh": 2, "1": 3}
-        self.scale_index = np.array([columns[c] for c in _SCALE_OF[layout.measurement]])
-
-        def per_component(values: tuple[float, ...]) -> tuple[FloatArray, FloatArray]:
-            array = np.asarray(values, dtype=np.float64)
-            pos = array[:4]
-            vel = np.zeros(4)
-            vel[has_v] = array[self.order[has_v]]
-            if self.scaled:
-                return pos**2, vel**2
-            return pos, vel
-
-        self.r = np.asarray(layout.measurement_noise, dtype=np.float64)
-        self.r = self.r**2 if self.scaled else self.r
-        self.p0_p, self.p0_v = per_component(layout.initial_covariance)
-        self.q_p, self.q_v = per_component(layout.process_noise)
-        self.x = np.zeros((0, 4))
-        self.v = np.zeros((0, 4))
-        self.pp = np.zeros((0, 4))
-        self.pv = np.zeros((0, 4))
-        self.vv = np.zeros((0, 4))
-
-    def __len__(self) -> int:
-        return int(self.x.shape[0])
-
-    def _scale2(self, x: FloatArray) -> FloatArray:
-        """Squared box scale of each component (``Array[N, 4]``), as
-        :meth:`StateLayout.component_scales` (first four columns), squared."""
-        a, b = np.abs(x[:, 2]), np.abs(x[:, 3])
-        sizes = np.empty((x.shape[0], 4))
-        if self.measurement == "xysr":
-            sizes[:, 0] = np.sqrt(a * b)
-            sizes[:, 1] = np.divide(a, sizes[:, 0], out=np.zeros_like(a), where=sizes[:, 0] > 0)
-            sizes[:, 2] = a
-        elif self.measurement == "xyah":
-            sizes[:, 0] = a * b
-            sizes[:, 1] = b
-            sizes[:, 2] = sizes[:, 0] * b
-        else:
-            sizes[:, 0] = a
-            sizes[:, 1] = b
-            sizes[:, 2] = a * b
-        sizes[:, 3] = 1.0
-        sizes *= sizes
-        return sizes[:, self.scale_index]
-
-    def initiate(self, z: FloatArray) -> None:
-        k = z.shape[0]
-        if k == 0:
-            return
-        s2 = self._scale2(z) if self.scaled else np.ones((k, 4))
-        self.x = np.concatenate([self.x, z])
-        self.v = np.concatenate([self.v, np.zeros((k, 4))])
-        self.pp = np.concatenate([self.pp, self.p0_p * s2])
-        self.pv = np.concatenate([self.pv, np.zeros((k, 4))])
-        self.vv = np.concatenate([self.vv, self.p0_v * s2 * self.has_v])
-
-    def freeze_shrinking_sizes(self) -> None:
-        """SORT's guard: zero a size velocity that would make the size <= 0."""
-        shrink = self.x[:, 2:] + self.dt * self.v[:, 2:] <= 0.0
-        if shrink.any():
-            self.v[:, 2:][shrink] = 0.0
-
-    def predict(self, rows: IntArray | None = None) -> None:
-        sel = slice(None) if rows is None else rows
-        x, v, pp, pv, vv = self.x[sel], self.v[sel], self.pp[sel], self.pv[sel], self.vv[sel]
-        s2 = self._scale2(x) if self.scaled else 1.0
-        dt = self.dt
-        self.x[sel] = x + dt * v
-        self.pp[sel] = pp + 2.0 * dt * pv + dt * dt * vv + self.q_p * s2
-        self.pv[sel] = pv + dt * vv
-        self.vv[sel] = vv + self.q_v * s2 * self.has_v
-
-    def update(self, rows: IntArray, z: FloatArray) -> None:
-        if rows.size == 0:
-            return
-        x, pp, pv = self.x[rows], self.pp[rows], self.pv[rows]
-        r = self.r * self._scale2(x) if self.scaled else self.r
-        s = pp + r
-        k1, k2 = pp / s, pv / s
-        y = z - x
-        self.x[rows] = x + k1 * y
-        self.v[rows] = self.v[rows] + k2 * y
-        self.vv[rows] = self.vv[rows] - k2 * pv
-        self.pp[rows] = (1.0 - k1) * pp
-        self.pv[rows] = (1.0 - k1) * pv
-
-    def select(self, keep: np.ndarray) -> None:
-        for name in ("x", "v", "pp", "pv", "vv"):
-            setattr(self, name, getattr(self, name)[keep])
-
-    def get(self, rows: IntArray) -> tuple[FloatArray, ...]:
-        return tuple(getattr(self, n)[rows].copy() for n in ("x", "v", "pp", "pv", "vv"))
-
-    def put(self, rows: IntArray, values: tuple[FloatArray, ...]) -> None:
-        for name, value in zip(("x", "v", "pp", "pv", "vv"), values):
-            getattr(self, name)[rows] = value
-
-    def full(self) -> tuple[FloatArray, FloatArray]:
-        """``(mean[N, dim_x], covariance[N, dim_x, dim_x])`` as :class:`BatchedKalmanFilter`."""
-        n, dim = len(self), self.layout.dim_x
-        mean = np.zeros((n, dim))
-        cov = np.zeros((n, dim, dim))
-        mean[:, :4] = self.x
-        for k in range(4):
-            cov[:, k, k] = self.pp[:, k]
-            if self.has_v[k]:
-                o = self.order[k]
-                mean[:, o] = self.v[:, k]
-                cov[:, k, o] = cov[:, o, k] = self.pv[:, k]
-                cov[:, o, o] = self.vv[:, k]
-        return mean, cov
-
-    def boxes_xyxy(self) -> FloatArray:
-        return measurements_to_boxes(self.x, self.layout.measurement)
-
-
 class MotionTracker:
     """Kalman tracker with ByteTrack's, OC-SORT's and BoT-SORT's mechanisms as options.
 
@@ -446,6 +342,10 @@ class MotionTracker:
         self.kalman = _BlockKalman(cfg.layout)
         self._saved = _BlockKalman(cfg.layout)  # filter state at each track's last observation
         self.frame_count = 0
+        self._z = np.zeros((0, 4))
+        self._gate_limit = (
+            0.0 if cfg.lost_gate is None else chi2_gating_threshold(4, probability=cfg.lost_gate)
+        )
 
     def state(self) -> tuple[FloatArray, FloatArray]:
         """``(mean[N, dim_x], covariance[N, dim_x, dim_x])`` of the live tracks' filters."""
@@ -499,21 +399,30 @@ class MotionTracker:
         self,
         rows: IntArray,
         cols: IntArray,
-        predicted: FloatArray,
+        iou_all: FloatArray,
         boxes: FloatArray,
         scores: FloatArray,
         emb_distance: FloatArray | None,
     ) -> tuple[IntArray, IntArray]:
-        """Match ``rows`` to ``cols`` on the first-stage cost; local indices of the matches."""
+        """Match ``rows`` to ``cols`` on the first-stage cost; local indices of the matches.
+
+        ``iou_all`` is the IoU of every predicted track box with every detection.
+        """
         cfg = self.config
-        det = boxes[cols]
-        iou = iou_unchecked(predicted[rows], det)
+        iou = iou_all[rows][:, cols]
+        allowed_gate = None
+        if cfg.lost_gate is not None:
+            lost = self.store.time_since_update[rows] > 0
+            if lost.any():
+                allowed_gate = self._inside_gate(rows, cols) | ~lost[:, None]
         if cfg.lost_iou is not None and cfg.lost_iou > cfg.match_iou:
             lost = self.store.time_since_update[rows] > 0
             required: FloatArray | float = np.where(lost, cfg.lost_iou, cfg.match_iou)[:, None]
         else:
             required = cfg.match_iou
         allowed = iou >= required
+        if allowed_gate is not None:
+            allowed &= allowed_gate
         cost = 1.0 - iou * scores[cols] if cfg.fuse_score else 1.0 - iou
         if emb_distance is not None:
             d = emb_distance[np.ix_(rows, cols)] / 2.0
@@ -523,10 +432,20 @@ class MotionTracker:
         # ByteTrack / SORT: Hungarian with the cost limit 1 - match_iou (lapjv's cost_limit).
         limit = 1.0 - cfg.match_iou
         if cfg.momentum > 0:
-            cost = cost - self._momentum_bonus(det, scores[cols], rows)
+            cost = cost - self._momentum_bonus(boxes[cols], scores[cols], rows)
             limit = 2.0  # OC-SORT: full assignment on -(IoU + bonus), then the IoU gate
         cost = np.where(allowed, cost, np.inf)
         return hungarian_pairs_unchecked(cost, limit, cfg.backend)
+
+    def _inside_gate(self, rows: IntArray, cols: IntArray) -> np.ndarray:
+        """``Array[len(rows), len(cols)]`` bool: detection inside the track's chi-square gate."""
+        kf = self.kalman
+        x = kf.state[rows, 0]
+        r = kf.r * kf._scale2(x) if kf.scaled else kf.r
+        s = kf.state[rows, 2] + r  # [T, 4] diagonal innovation covariance
+        diff = self._z[cols][None, :, :] - x[:, None, :]  # [T, M, 4]
+        d2 = np.sum(diff * diff / s[:, None, :], axis=2)
+        return d2 <= self._gate_limit
 
     def _re_update(self, rows: IntArray, z_new: FloatArray, gaps: IntArray) -> None:
         """OC-SORT's ORU (Cao et al. 2023, eq. 5): replay the filter over a virtual path.
@@ -537,22 +456,31 @@ class MotionTracker:
         a last prediction brings it to this frame, ready for the real update.
         """
         layout = self.config.layout
+        order = np.argsort(-gaps, kind="stable")  # longest gap first: active rows are a prefix
+        rows, gaps, z_new = rows[order], gaps[order], z_new[order]
         start = self.store._boxes[rows, 0]  # last observed boxes (camera-compensated)
-        end = measurements_to_boxes(z_new, layout.measurement)
+        end = boxes_unchecked(z_new, layout.measurement)
         replay = _BlockKalman(layout)
-        replay.x, replay.v, replay.pp, replay.pv, replay.vv = self._saved.get(rows)
-        longest = int(gaps.max())
-        offset = longest - gaps  # tracks with shorter gaps start later, all end together
-        for step in range(1, longest):
-            active = np.flatnonzero(step > offset)
-            local = (step - offset[active])[:, None]
-            virtual = start[active] + local / gaps[active, None] * (end[active] - start[active])
-            replay.freeze_shrinking_sizes()
-            replay.predict(active)
-            replay.update(active, measurements_unchecked(virtual, layout.measurement))
+        replay.state = self._saved.get(rows)
+        longest = int(gaps[0])
+        if longest > 1:
+            # Every virtual observation at once: step k (1..longest-1) of track i is its
+            # (k - offset_i)-th interpolated box; tracks with shorter gaps start later.
+            offset = longest - gaps
+            steps = np.arange(1, longest)
+            local = np.maximum(steps[:, None] - offset[None, :], 0)  # [L-1, K]; 0: not started
+            virtual = start + (local / gaps)[:, :, None] * (end - start)
+            z_virtual = measurements_unchecked(virtual.reshape(-1, 4), layout.measurement)
+            z_virtual = z_virtual.reshape(longest - 1, rows.size, 4)
+            active = np.searchsorted(-gaps, -(longest - steps), side="left")  # gaps > L - k
+            for k in range(longest - 1):
+                st = replay.state[: active[k]]
+                replay._freeze_block(st)
+                replay._predict_block(st)
+                replay._update_block(st, z_virtual[k, : active[k]])
         replay.freeze_shrinking_sizes()
         replay.predict()
-        self.kalman.put(rows, replay.get(np.arange(rows.size)))
+        self.kalman.put(rows, replay.state)
 
     def update(
         self,
@@ -595,11 +523,15 @@ class MotionTracker:
             boxes, score = boxes[keep], score[keep]
             emb = None if emb is None else emb[keep]
         z = measurements_unchecked(boxes, cfg.layout.measurement)
+        self._z = z
         high = score >= cfg.high_threshold
         n = len(store)
+        if cfg.lost_velocity_decay < 1.0 and n:
+            kf.v[store.time_since_update > 0] *= cfg.lost_velocity_decay
         kf.freeze_shrinking_sizes()
         kf.predict()
-        predicted = kf.boxes_xyxy()
+        # One IoU matrix of all predicted tracks with all detections, sliced by every stage.
+        iou_all = iou_unchecked(kf.boxes_xyxy(), boxes)
         emb_distance = None if emb is None or n == 0 else store.embedding_distance(emb)
 
         track_free = np.ones(n, dtype=bool)
@@ -622,7 +554,7 @@ class MotionTracker:
                 rows = np.arange(n) if pool is None else pool
                 cols = np.flatnonzero(det_free)
                 if rows.size and cols.size:
-                    pairs = self._first_stage(rows, cols, predicted, boxes, score, emb_distance)
+                    pairs = self._first_stage(rows, cols, iou_all, boxes, score, emb_distance)
                     assign(rows, cols, pairs)
             if cfg.recovery_iou is not None:
                 rows = np.flatnonzero(track_free)
@@ -635,7 +567,7 @@ class MotionTracker:
                 rows = np.flatnonzero(track_free & seen)
                 cols = np.flatnonzero(~high)
                 if rows.size and cols.size:
-                    iou = iou_unchecked(predicted[rows], boxes[cols])
+                    iou = iou_all[rows][:, cols]
                     pairs = hungarian_pairs_unchecked(1.0 - iou, 1.0 - cfg.second_iou, cfg.backend)
                     assign(rows, cols, pairs)
 
@@ -663,14 +595,18 @@ class MotionTracker:
 
         fresh = store.time_since_update == 0
         report = fresh & (store.states == _CONFIRMED)
+        if cfg.reconfirm_hits > 1:
+            report &= store.hit_streak >= cfg.reconfirm_hits
         if cfg.report_warmup and self.frame_count <= cfg.min_hits:
             report = fresh
         out_boxes = kf.boxes_xyxy() if cfg.report == "kalman" else store._boxes[:, 0]
-        tracks = Tracks(store.ids[report], out_boxes[report], store._scores[report, 0])
+        tracks = Tracks._owned(store.ids[report], out_boxes[report], store._scores[report, 0])
 
         if len(store):
             tentative = store.states == _TENTATIVE
             limit_age = np.where(tentative, cfg.tentative_max_age, cfg.max_age)
+            if cfg.memory_per_hit > 0:
+                limit_age = np.minimum(limit_age, cfg.memory_per_hit * store.hits)
             alive = store.time_since_update <= limit_age
             if not alive.all():
                 store.time_since_update[~alive] = store.max_age + 1  # prune() removes these

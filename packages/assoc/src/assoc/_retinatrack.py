@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._block import _BlockKalman
 from ._costs import cosine_similarity, iou_unchecked
 from ._layout import StateLayout, check_positive_boxes, measurements_unchecked
 from ._matching import greedy_match
-from ._motion import _BlockKalman
 from ._store import TrackState, TrackStore, reduce_by_owner
 from ._tracks import Tracks
 from ._validate import (
@@ -183,9 +183,7 @@ class RetinaTrackTracker:
             boxes[unmatched], score[unmatched], None if emb is None else emb[unmatched]
         )
         report = (store.time_since_update == 0) & (store.states == TrackState.CONFIRMED)
-        tracks = Tracks(
-            store.ids[report], store.latest_boxes_xyxy()[report], store.latest_scores()[report]
-        )
+        tracks = Tracks._owned(store.ids[report], store._boxes[report, 0], store._scores[report, 0])
         keep = store.prune()
         if kf is not None and not keep.all():
             kf.select(keep)

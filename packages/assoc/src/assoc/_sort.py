@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
 from numpy.typing import ArrayLike
 
+from ._block import _BlockKalman
 from ._costs import iou_unchecked
-from ._kalman import BatchedKalmanFilter
 from ._layout import StateLayout, check_positive_boxes, measurements_unchecked
-from ._matching import hungarian_match
+from ._matching import hungarian_pairs_unchecked
 from ._store import TrackState, TrackStore
 from ._tracks import Tracks
 from ._validate import check_embeddings, check_positive_int, check_vector
@@ -53,8 +54,9 @@ class SortConfig:
 class SortTracker:
     """SORT (Bewley et al. 2016) composed from :mod:`assoc` parts.
 
-    Each :meth:`update`: guard shrinking sizes and predict all tracks
-    (:class:`BatchedKalmanFilter`), cost ``1 - IoU(predicted, detections)``,
+    Each :meth:`update`: guard shrinking sizes and predict all tracks (the layout's Kalman
+    filter in 2x2-block form, equal to :class:`BatchedKalmanFilter` and to one filterpy filter
+    per track), cost ``1 - IoU(predicted, detections)``,
     :func:`hungarian_match` with threshold ``1 - iou_threshold``, Kalman update of matched
     tracks, one new track per unmatched detection, report, then remove tracks unmatched for
     more than ``max_age`` frames.
@@ -80,7 +82,7 @@ class SortTracker:
         cfg = self.config
         # The store counts the birth detection as a hit, sort.py does not.
         self.store = TrackStore(min_hits=cfg.min_hits + 1, max_age=cfg.max_age, history=1)
-        self.kalman = BatchedKalmanFilter(cfg.layout)
+        self.kalman = _BlockKalman(cfg.layout)
         self.frame_count = 0
 
     def update(
@@ -112,21 +114,30 @@ class SortTracker:
 
         kf.freeze_shrinking_sizes()
         kf.predict()
-        iou = iou_unchecked(kf.boxes_xyxy(), boxes)
-        matches, _, unmatched = hungarian_match(
-            1.0 - iou, threshold=1.0 - self.config.iou_threshold, backend=self.config.backend
-        )
-        rows, cols = matches[:, 0], matches[:, 1]
-        kf.update_measurements(rows, z[cols])
+        predicted = kf.boxes_xyxy()
+        if len(kf) and boxes.shape[0]:
+            cost = 1.0 - iou_unchecked(predicted, boxes)
+            rows, cols = hungarian_pairs_unchecked(
+                cost, 1.0 - self.config.iou_threshold, self.config.backend
+            )
+        else:
+            rows = cols = np.zeros(0, dtype=np.int64)
+        kf.update(rows, z[cols])
         store.update_unchecked(rows, boxes[cols], score[cols], None if emb is None else emb[cols])
-        kf.initiate_measurements(z[unmatched])
+        free = np.ones(boxes.shape[0], dtype=bool)
+        free[cols] = False
+        unmatched = np.flatnonzero(free)
+        kf.initiate(z[unmatched])
         store.spawn_unchecked(
             boxes[unmatched], score[unmatched], None if emb is None else emb[unmatched]
         )
 
-        fresh = store.time_since_update == 0
-        warmup = self.config.report_warmup and self.frame_count <= self.config.min_hits
-        report = fresh & ((store.states == TrackState.CONFIRMED) | warmup)
-        tracks = Tracks(store.ids[report], kf.boxes_xyxy()[report], store.latest_scores()[report])
-        kf.select(store.prune())
+        report = store.time_since_update == 0
+        if not (self.config.report_warmup and self.frame_count <= self.config.min_hits):
+            report &= store.states == TrackState.CONFIRMED
+        tracks = Tracks._owned(store.ids[report], kf.boxes_xyxy()[report], store._scores[report, 0])
+        keep = store.prune()
+        if not store.removed_ids.size:
+            return tracks
+        kf.select(keep)
         return tracks

@@ -27,6 +27,10 @@ class TrackState(IntEnum):
     LOST = 2
 
 
+_CONFIRMED = int(TrackState.CONFIRMED)
+_LOST = int(TrackState.LOST)
+
+
 class History(NamedTuple):
     """The stored observations of all live tracks, flattened to ``K`` entries.
 
@@ -188,6 +192,8 @@ class TrackStore:
     ) -> IntArray:
         """:meth:`spawn` on validated, consistent observations (trackers' hot path)."""
         k, h = boxes.shape[0], self.history_size
+        if k == 0 and len(self):
+            return np.zeros(0, dtype=np.int64)
         new_ids = np.arange(self._next_id, self._next_id + k, dtype=np.int64)
         self._next_id += k
         state = TrackState.CONFIRMED if self.min_hits <= 1 else TrackState.TENTATIVE
@@ -253,16 +259,16 @@ class TrackStore:
         matched = np.zeros(len(self), dtype=bool)
         matched[index] = True
         self.age += 1
-        # Misses.
-        self.time_since_update[~matched] += 1
-        self.hit_streak[~matched] = 0
-        self.states[~matched & (self.states == TrackState.CONFIRMED)] = TrackState.LOST
+        # Misses: one more frame unmatched, streak reset, a confirmed track becomes LOST.
+        self.time_since_update += 1
+        self.hit_streak = np.where(matched, self.hit_streak + 1, 0)
+        states = self.states
+        states[~matched & (states == _CONFIRMED)] = _LOST
         # Hits.
         self.time_since_update[index] = 0
         self.hits[index] += 1
-        self.hit_streak[index] += 1
-        confirm = matched & ((self.hit_streak >= self.min_hits) | (self.states == TrackState.LOST))
-        self.states[confirm] = TrackState.CONFIRMED
+        confirm = matched & ((self.hit_streak >= self.min_hits) | (states == _LOST))
+        states[confirm] = _CONFIRMED
         if index.size == 0:
             return
         if self.history_size == 1:  # no shift needed
@@ -283,6 +289,8 @@ class TrackStore:
         """Remove tracks unmatched for more than ``max_age`` frames; return the keep mask."""
         keep = self.time_since_update <= self.max_age
         self.removed_ids = self.ids[~keep]
+        if not self.removed_ids.size:
+            return keep
         self.ids = self.ids[keep]
         self.states = self.states[keep]
         self.hits = self.hits[keep]

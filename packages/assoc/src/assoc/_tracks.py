@@ -41,6 +41,16 @@ class Tracks:
         return int(self.ids.shape[0])
 
     @classmethod
+    def _owned(cls, ids: IntArray, boxes_xyxy: FloatArray, scores: FloatArray) -> Tracks:
+        """Wrap fresh arrays of the right dtypes and shapes without copying (trackers' hot
+        path; the caller gives up the arrays, which become read-only)."""
+        tracks = object.__new__(cls)
+        for name, array in (("ids", ids), ("boxes_xyxy", boxes_xyxy), ("scores", scores)):
+            array.flags.writeable = False
+            object.__setattr__(tracks, name, array)
+        return tracks
+
+    @classmethod
     def empty(cls) -> Tracks:
         """No tracks."""
         return cls(np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0))

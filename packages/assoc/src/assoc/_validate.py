@@ -55,6 +55,13 @@ def check_boxes_xyxy(name: str, value: Any) -> FloatArray:
 
 def check_vector(name: str, value: Any, length: int) -> FloatArray:
     """Validate a finite ``Array[length]``."""
+    if (
+        type(value) is np.ndarray
+        and value.dtype == np.float64
+        and value.shape == (length,)
+        and np.isfinite(value).all()
+    ):
+        return value
     vector = as_real_array(name, value)
     if vector.shape != (length,):
         raise ValueError(f"{name} must have shape ({length},), got shape {vector.shape}")

@@ -90,7 +90,7 @@ from ._losses import (
     smooth_l1_loss,
 )
 from ._mobilenet import MOBILENET_V2_CHANNELS, MobileNetV2Backbone, MobileNetV2Classifier
-from ._norm import FrozenBatchNorm2d
+from ._norm import FrozenBatchNorm2d, fold_frozen_batchnorm
 from ._resnet import ResNet18Backbone
 from ._retinanet import TRACKING_ANCHOR_RATIOS, TRACKING_ANCHOR_SIZES, RetinaNetHead
 from ._retinatrack import RetinaTrackHead
@@ -144,6 +144,7 @@ __all__: list[str] = [
     "fcos_targets",
     "feature_sizes_of",
     "find_mobilenet_v2_weights",
+    "fold_frozen_batchnorm",
     "gather_gt",
     "gather_identity_embeddings",
     "giou_loss",

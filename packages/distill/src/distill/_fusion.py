@@ -26,6 +26,7 @@ def fuse_by_value(
     valid: torch.Tensor | None = None,
     previous_index: torch.Tensor | None = None,
     margin: float = 0.0,
+    validate: bool = True,
 ) -> FusionChoice:
     """Choose, per item, the candidate box with the highest predicted value.
 
@@ -47,6 +48,13 @@ def fuse_by_value(
             target) are never chosen. Every item needs at least one valid candidate.
         previous_index: optional long ``Tensor[...]``, the previous step's choice.
         margin: hysteresis margin ``>= 0``.
+        validate: check that every item has a valid candidate and that ``previous_index`` lies
+            in ``[0, N)`` (``ValueError`` otherwise). These checks read tensor values on the
+            host (a device-to-host synchronisation each on a GPU); ``validate=False`` skips them
+            for a per-frame loop whose inputs are valid by construction (types, dtypes and
+            shapes are still checked) and gives the same result. Unchecked, an item without a
+            valid candidate gets candidate 0, and an out-of-range ``previous_index`` raises
+            an indexing error or gives a meaningless choice.
 
     Returns:
         `FusionChoice` with ``candidate_index`` (long ``[...]``), the chosen ``boxes_xywh``
@@ -76,7 +84,7 @@ def fuse_by_value(
                 f"valid must be a bool tensor of shape {tuple(values.shape)}, got "
                 f"{valid.dtype} {tuple(valid.shape)}"
             )
-        if not bool(valid.any(dim=-1).all()):
+        if validate and not bool(valid.any(dim=-1).all()):
             raise ValueError("valid: every item needs at least one valid candidate")
         scores = values.masked_fill(~valid, float("-inf"))
     index = scores.argmax(dim=-1)  # first maximum on ties
@@ -88,7 +96,7 @@ def fuse_by_value(
                 f"got {previous_index.dtype} {tuple(previous_index.shape)}"
             )
         num = values.shape[-1]
-        if bool(((previous_index < 0) | (previous_index >= num)).any()):
+        if validate and bool(((previous_index < 0) | (previous_index >= num)).any()):
             raise ValueError(f"previous_index must lie in [0, {num}), got {previous_index}")
         best = scores.gather(-1, index.unsqueeze(-1)).squeeze(-1)
         kept = scores.gather(-1, previous_index.unsqueeze(-1)).squeeze(-1)

@@ -25,29 +25,35 @@ def task_similarity(new_feature: Tensor, task_features: Tensor, *, eps: float = 
     and the concatenated support features (plain cosine similarity when k = 1).
 
     Args:
-        new_feature: `Tensor[D]`, feature of the new task's first sample.
+        new_feature: `Tensor[D]`, feature of the new task's first sample, or `Tensor[B, D]`
+            for B new tasks at once (one batched computation, e.g. every track born in a frame).
         task_features: `Tensor[T, D]` (one feature per task) or `Tensor[T, k, D]`.
         eps: guards zero norms.
 
     Returns:
-        `Tensor[T]` in [-1, 1].
+        `Tensor[T]` in [-1, 1] (`Tensor[B, T]` for a batch of new features).
     """
-    if new_feature.dim() != 1:
-        raise ValueError(f"new_feature must be Tensor[D], got shape {tuple(new_feature.shape)}")
-    feats = task_features.unsqueeze(1) if task_features.dim() == 2 else task_features
-    if feats.dim() != 3 or feats.shape[-1] != new_feature.shape[0]:
+    if new_feature.dim() not in (1, 2):
         raise ValueError(
-            f"task_features must be Tensor[T, D] or Tensor[T, k, D] with D={new_feature.shape[0]},"
+            f"new_feature must be Tensor[D] or Tensor[B, D], got shape {tuple(new_feature.shape)}"
+        )
+    d = new_feature.shape[-1]
+    feats = task_features.unsqueeze(1) if task_features.dim() == 2 else task_features
+    if feats.dim() != 3 or feats.shape[-1] != d:
+        raise ValueError(
+            f"task_features must be Tensor[T, D] or Tensor[T, k, D] with D={d},"
             f" got shape {tuple(task_features.shape)}"
         )
     if new_feature.device != feats.device:
         raise ValueError(
             f"new_feature is on {new_feature.device} but task_features on {feats.device}"
         )
+    new = new_feature if new_feature.dim() == 2 else new_feature.unsqueeze(0)
     k = feats.shape[1]
-    num = (feats * new_feature).sum(dim=(1, 2))  # Tensor[T]
-    den = torch.sqrt(k * new_feature.pow(2).sum()) * feats.pow(2).sum(dim=(1, 2)).sqrt()
-    return num / den.clamp(min=eps)
+    num = new @ feats.sum(dim=1).T  # Tensor[B, T]: sum_j <f_new, f_ij>
+    den = torch.sqrt(k * new.pow(2).sum(dim=1, keepdim=True)) * feats.pow(2).sum(dim=(1, 2)).sqrt()
+    gamma = num / den.clamp(min=eps)
+    return gamma if new_feature.dim() == 2 else gamma[0]
 
 
 def similarity_weighted_init(
@@ -56,42 +62,65 @@ def similarity_weighted_init(
     task_params: Mapping[str, Tensor] | Sequence[Mapping[str, Tensor]],
     *,
     min_similarity: float | None = 0.0,
+    fallback: Mapping[str, Tensor] | None = None,
 ) -> dict[str, Tensor]:
     """theta_new = sum_i gamma_i theta_i / sum_i gamma_i (Chen and Deng 2024, eqs. 6-7).
 
     Args:
-        new_feature: `Tensor[D]`, the new task's first feature.
+        new_feature: `Tensor[D]`, the new task's first feature, or `Tensor[B, D]` for B new
+            tasks initialised in one batched computation (no loop over tasks).
         task_features: `Tensor[T, D]` or `Tensor[T, k, D]`, training tasks' support features.
         task_params: adapted parameters of the T training tasks, either a dict of stacked
             `Tensor[T, ...]` or a sequence of T dicts.
         min_similarity: similarities below this are set to zero before normalising (the paper
             normalises raw cosines, which can cancel to lambda ~ 0 when some are negative; the
             default 0.0 keeps only positively similar tasks). None uses the raw cosines.
+        fallback: parameters (name -> `Tensor[...]`, e.g. the meta-learned initialisation)
+            for a new task whose similarities sum to zero; without it such a task raises
+            `ValueError`.
 
     Returns:
-        Dict name -> `Tensor[...]`, usable as `Adapter(init=...)` or `inner_loop(params=...)`.
+        Dict name -> `Tensor[...]` (`Tensor[B, ...]` for a batch of new features), usable as
+        `Adapter(init=...)`, `inner_loop(params=...)` or `adapt_batched(params=...)`.
     """
     stacked = (
         dict(task_params) if isinstance(task_params, Mapping) else stack_trees(list(task_params))
     )
     gamma = task_similarity(new_feature, task_features)
-    t = gamma.shape[0]
+    batched = gamma.dim() == 2
+    gamma = gamma if batched else gamma.unsqueeze(0)  # Tensor[B, T]
+    t = gamma.shape[1]
     for name, value in stacked.items():
         if value.shape[:1] != (t,):
             raise ValueError(
                 f"task_params[{name!r}] has leading size {tuple(value.shape[:1])}, "
                 f"task_features has {t} tasks"
             )
+    if fallback is not None:
+        missing = sorted(set(stacked) - set(fallback))
+        if missing:
+            raise ValueError(f"fallback lacks parameters {missing}")
+        for name, value in stacked.items():
+            if tuple(fallback[name].shape) != tuple(value.shape[1:]):
+                raise ValueError(
+                    f"fallback[{name!r}] has shape {tuple(fallback[name].shape)}, the tasks' "
+                    f"parameters {tuple(value.shape[1:])}"
+                )
     if min_similarity is not None:
         gamma = torch.where(gamma >= min_similarity, gamma, torch.zeros_like(gamma))
-    lam = gamma.sum()
-    if not bool(lam.abs() > 1e-12):
+    lam = gamma.sum(dim=1, keepdim=True)  # Tensor[B, 1]
+    degenerate = lam.abs() <= 1e-12
+    if fallback is None and bool(degenerate.any()):
         raise ValueError(
-            "similarities sum to zero (no training task is similar enough); lower min_similarity "
-            "or fall back to the meta-learned initialisation"
+            "similarities sum to zero (no training task is similar enough); lower min_similarity, "
+            "pass fallback= or fall back to the meta-learned initialisation"
         )
-    w = gamma / lam
-    return {
-        name: (w.to(value).reshape((t,) + (1,) * (value.dim() - 1)) * value).sum(dim=0)
-        for name, value in stacked.items()
-    }
+    w = gamma / torch.where(degenerate, torch.ones_like(lam), lam)  # Tensor[B, T]
+    out = {}
+    for name, value in stacked.items():
+        mixed = (w.to(value) @ value.reshape(t, -1)).reshape((w.shape[0], *value.shape[1:]))
+        if fallback is not None:
+            keep = degenerate.reshape((-1,) + (1,) * (value.dim() - 1))
+            mixed = torch.where(keep, fallback[name].to(mixed).expand_as(mixed), mixed)
+        out[name] = mixed if batched else mixed[0]
+    return out

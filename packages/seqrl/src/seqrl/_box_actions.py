@@ -50,17 +50,23 @@ class BoxActionConfig:
             raise ValueError(f"max_scale must be > 1, got {self.max_scale}")
 
 
-def _check_boxes(boxes: Tensor, name: str) -> None:
+def _check_boxes(boxes: Tensor, name: str, *, validate: bool = True) -> None:
     check_tensor(boxes, name)
     if boxes.ndim == 0 or boxes.shape[-1] != 4:
         raise ValueError(f"{name} must have shape [..., 4], got {tuple(boxes.shape)}")
+    if not validate:
+        return
     check_finite(boxes, name)
     if bool((boxes[..., 2:] <= 0).any()):
         raise ValueError(f"{name} must have positive width and height")
 
 
 def apply_box_action(
-    actions: Tensor, boxes_xywh: Tensor, *, config: BoxActionConfig | None = None
+    actions: Tensor,
+    boxes_xywh: Tensor,
+    *,
+    config: BoxActionConfig | None = None,
+    validate: bool = True,
 ) -> Tensor:
     """psi(a, b): move previous boxes by relative actions (Dunnhofer et al. 2020, Sec. 3.2).
 
@@ -69,6 +75,12 @@ def apply_box_action(
         boxes_xywh: ``Tensor[..., 4]`` previous boxes (x, y, w, h), broadcastable with
             ``actions``.
         config: action ranges (:class:`BoxActionConfig`).
+        validate: check that actions and boxes are finite and boxes have positive sides
+            (``ValueError`` otherwise). These checks read tensor values on the host (a
+            device-to-host synchronisation each on a GPU); ``validate=False`` skips them for a
+            per-frame loop whose inputs are valid by construction (the types and shapes are
+            still checked). The result is the same; invalid input then gives NaN or
+            meaningless boxes instead of an error.
 
     Returns:
         ``Tensor[..., 4]`` new boxes in xywh (differentiable in ``actions`` inside the range).
@@ -77,8 +89,9 @@ def apply_box_action(
     check_tensor(actions, "actions")
     if actions.ndim == 0 or actions.shape[-1] != 4:
         raise ValueError(f"actions must have shape [..., 4], got {tuple(actions.shape)}")
-    check_finite(actions, "actions")
-    _check_boxes(boxes_xywh, "boxes_xywh")
+    if validate:
+        check_finite(actions, "actions")
+    _check_boxes(boxes_xywh, "boxes_xywh", validate=validate)
     a = actions.clamp(-1.0, 1.0)
     x, y, w, h = boxes_xywh.unbind(-1)
     dx, dy, dw, dh = a.unbind(-1)
@@ -91,7 +104,11 @@ def apply_box_action(
 
 
 def box_action_to_target(
-    boxes_xywh: Tensor, target_boxes_xywh: Tensor, *, config: BoxActionConfig | None = None
+    boxes_xywh: Tensor,
+    target_boxes_xywh: Tensor,
+    *,
+    config: BoxActionConfig | None = None,
+    validate: bool = True,
 ) -> Tensor:
     """phi(g, b): the action that moves previous boxes onto target boxes, clamped to [-1,1]^4.
 
@@ -99,14 +116,16 @@ def box_action_to_target(
         boxes_xywh: ``Tensor[..., 4]`` previous boxes b_{t-1} (x, y, w, h).
         target_boxes_xywh: ``Tensor[..., 4]`` target boxes (ground truth g_t or a teacher's box).
         config: action ranges (:class:`BoxActionConfig`).
+        validate: check that both box sets are finite with positive sides (as in
+            :func:`apply_box_action`; ``False`` skips these host-reading checks).
 
     Returns:
         ``Tensor[..., 4]`` actions ``[dx, dy, dw, dh]`` in [-1, 1]; for targets within range
         ``apply_box_action(box_action_to_target(b, g), b) == g``.
     """
     cfg = config if config is not None else BoxActionConfig()
-    _check_boxes(boxes_xywh, "boxes_xywh")
-    _check_boxes(target_boxes_xywh, "target_boxes_xywh")
+    _check_boxes(boxes_xywh, "boxes_xywh", validate=validate)
+    _check_boxes(target_boxes_xywh, "target_boxes_xywh", validate=validate)
     x, y, w, h = boxes_xywh.unbind(-1)
     gx, gy, gw, gh = target_boxes_xywh.unbind(-1)
     dx = ((gx + 0.5 * gw) - (x + 0.5 * w)) / (cfg.max_shift * w)

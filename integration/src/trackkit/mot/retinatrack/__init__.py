@@ -17,6 +17,9 @@ from trackkit.mot.retinatrack._network import (
 from trackkit.mot.retinatrack._tracker import (
     ASSOCIATIONS,
     DEFAULT_CHECKPOINT,
+    EMBEDDING_GATE,
+    TRACKING_NMS_THRESHOLD,
+    TRACKING_SCORE_THRESHOLD,
     FrameDetections,
     RetinaTrackMOT,
     StageTimes,
@@ -28,8 +31,11 @@ from trackkit.mot.retinatrack._tracker import (
 __all__ = [
     "ASSOCIATIONS",
     "DEFAULT_CHECKPOINT",
+    "EMBEDDING_GATE",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
+    "TRACKING_NMS_THRESHOLD",
+    "TRACKING_SCORE_THRESHOLD",
     "FrameDetections",
     "RetinaTrackMOT",
     "RetinaTrackNet",

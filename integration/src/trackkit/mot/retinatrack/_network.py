@@ -190,11 +190,44 @@ class RetinaTrackNet(nn.Module):
         )
         self.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self._anchor_cache: dict[tuple[Any, ...], Tensor] = {}
+        self._folded_trunk: tuple[tuple[Any, ...], detheads.MobileNetV2Backbone] | None = None
+        #: fold the trunk's frozen BatchNorms at inference (:meth:`inference_backbone`); set
+        #: False to run the trainable trunk as is (the reference path of the speed benchmark)
+        self.fold_batchnorm = True
 
     def features(self, images: Tensor) -> list[Tensor]:
-        """FPN levels P3-P5 of ImageNet-normalised images ``Tensor[B, 3, H, W]`` (trunk + FPN)."""
+        """FPN levels P3-P5 of ImageNet-normalised images ``Tensor[B, 3, H, W]`` (trunk + FPN).
+
+        In eval mode without autograd (``torch.no_grad`` / ``torch.inference_mode``) the trunk
+        runs as :meth:`inference_backbone`, its frozen BatchNorms folded into the
+        convolutions (same outputs up to float rounding, about half the CPU time); otherwise
+        (training, or gradients wanted) as the trainable ``backbone``.
+        """
         x = images.contiguous(memory_format=torch.channels_last)
-        return list(self.fpn(self.backbone.forward_pyramid(x, self.config.backbone_stages)))
+        trunk = (
+            self.backbone if self.training or torch.is_grad_enabled() else self.inference_backbone()
+        )
+        return list(self.fpn(trunk.forward_pyramid(x, self.config.backbone_stages)))
+
+    def inference_backbone(self) -> detheads.MobileNetV2Backbone:
+        """The trunk with its frozen BatchNorms folded (``detheads.fold_frozen_batchnorm``).
+
+        Built on first use and rebuilt whenever a trunk weight or statistic changed since
+        (an optimiser step, ``load_state_dict``, ``.to(device)``, ``functional_call``): the
+        cache is keyed on every trunk tensor's storage and version counter. It is not a
+        submodule, so it never enters ``state_dict`` or ``parameters()``.
+        """
+        tensors = [*self.backbone.parameters(), *self.backbone.buffers()]
+        key = tuple((t.data_ptr(), t._version, t.device.type) for t in tensors)
+        cached = self._folded_trunk
+        if not self.fold_batchnorm:
+            return self.backbone
+        if cached is None or cached[0] != key:
+            with torch.inference_mode(False):  # normal tensors, also usable outside
+                folded = detheads.fold_frozen_batchnorm(self.backbone)
+            assert isinstance(folded, detheads.MobileNetV2Backbone)
+            self._folded_trunk = cached = (key, folded)
+        return cached[1]
 
     def forward(self, images: Tensor) -> dict[str, Tensor]:
         """Head outputs ``cls_logits [B, A, 1]``, ``bbox_deltas [B, A, 4]``, ``embeddings``."""
@@ -249,13 +282,14 @@ class RetinaTrackNet(nn.Module):
         key = (tuple(feature_sizes), str(device))
         if key not in self._anchor_cache:
             cfg = self.config
-            self._anchor_cache[key] = detheads.make_anchors(
-                list(feature_sizes),
-                list(cfg.strides),
-                cfg.anchor_sizes,
-                cfg.anchor_ratios,
-                device=device,
-            )
+            with torch.inference_mode(False):  # cached: never an inference-mode tensor
+                self._anchor_cache[key] = detheads.make_anchors(
+                    list(feature_sizes),
+                    list(cfg.strides),
+                    cfg.anchor_sizes,
+                    cfg.anchor_ratios,
+                    device=device,
+                )
         return self._anchor_cache[key]
 
     def feature_sizes(self, height: int, width: int) -> list[tuple[int, int]]:
@@ -269,22 +303,36 @@ class RetinaTrackNet(nn.Module):
         return sizes
 
     def decode(
-        self, outputs: Mapping[str, Tensor], image_hw: tuple[int, int]
+        self,
+        outputs: Mapping[str, Tensor],
+        image_hw: tuple[int, int],
+        *,
+        score_threshold: float | None = None,
+        nms_threshold: float | None = None,
     ) -> list[dict[str, Tensor]]:
         """Detections per image (``detheads.decode_retinanet``: threshold, NMS, top 100).
 
+        ``score_threshold`` / ``nms_threshold`` override the config's for this call (the
+        tracker's settings, see ``trackkit.mot.retinatrack.TRACKING_SCORE_THRESHOLD``).
         Returns dicts with ``boxes_xyxy [D, 4]`` (network-input pixels), ``scores [D]`` and
         ``embeddings [D, E]``.
         """
         cfg = self.config
+        score = cfg.score_threshold if score_threshold is None else float(score_threshold)
+        nms = cfg.nms_threshold if nms_threshold is None else float(nms_threshold)
+        if not 0.0 <= score <= 1.0 or not 0.0 < nms <= 1.0:
+            raise ValueError(
+                f"score_threshold must lie in [0, 1] and nms_threshold in (0, 1], "
+                f"got {score} and {nms}"
+            )
         sizes = self.feature_sizes(*image_hw)
         anchors = self.anchors(sizes, outputs["cls_logits"].device)
         return detheads.decode_retinanet(
             outputs,
             anchors,
             level_sizes=detheads.level_sizes(sizes, cfg.num_anchors),
-            score_threshold=cfg.score_threshold,
-            nms_threshold=cfg.nms_threshold,
+            score_threshold=score,
+            nms_threshold=nms,
             max_detections=cfg.max_detections,
             extra_keys=("embeddings",),
         )
@@ -331,10 +379,12 @@ def preprocess_frames(
     ph, pw = -(-nh // _PAD) * _PAD, -(-input_width // _PAD) * _PAD
     batch = np.zeros((len(frames_bgr), ph, pw, 3), dtype=np.float32)
     mean = np.array(IMAGENET_MEAN, np.float32) * 255.0
-    std = np.array(IMAGENET_STD, np.float32) * 255.0
+    inv_std = np.float32(1.0) / (np.array(IMAGENET_STD, np.float32) * 255.0)
     for i, f in enumerate(frames_bgr):
         img = f if scale == 1 else cv2.resize(f, (input_width, nh), interpolation=interp)
-        batch[i, :nh, :input_width] = (img[:, :, ::-1].astype(np.float32) - mean) / std
+        out = batch[i, :nh, :input_width]  # normalised in place: no per-frame temporaries
+        np.subtract(cv2.cvtColor(img, cv2.COLOR_BGR2RGB), mean, out=out, dtype=np.float32)
+        np.multiply(out, inv_std, out=out)
     t = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2)  # channels-last view
     return t, scale
 

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 import assoc
 from trackkit.data import FrameSource, MOTRows, MOTSequence
+from trackkit.mot import track_frame_source
 from trackkit.mot.retinatrack._network import (
     RetinaTrackNet,
     load_retinatrack_checkpoint,
@@ -23,6 +24,9 @@ from trackkit.mot.retinatrack._network import (
 __all__ = [
     "ASSOCIATIONS",
     "DEFAULT_CHECKPOINT",
+    "EMBEDDING_GATE",
+    "TRACKING_NMS_THRESHOLD",
+    "TRACKING_SCORE_THRESHOLD",
     "FrameDetections",
     "RetinaTrackMOT",
     "StageTimes",
@@ -39,22 +43,42 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "weights" / "retinatr
 ASSOCIATIONS: tuple[str, ...] = ("iou+embedding", "iou", "embedding", "sort")
 
 
+#: Score threshold of the tracker's detections, chosen on the *training* sequences
+#: (``RETINATRACK_TRAIN_SEQUENCES``; never on validation) by ``benchmarks/retinatrack_settings.py``:
+#: with :data:`TRACKING_NMS_THRESHOLD` it maximises the mean HOTA of the paper's association
+#: (``iou+embedding``) over TUD-Stadtmitte and PETS09-S3MF1 on the grid score 0.4-0.7 x NMS
+#: 0.3-0.5 (``docs/benchmarks/retinatrack_settings.md``). It equals the checkpoint's own.
+TRACKING_SCORE_THRESHOLD: float = 0.4
+
+#: NMS IoU threshold of the tracker's detections, chosen with :data:`TRACKING_SCORE_THRESHOLD`:
+#: 0.4 instead of the detector's 0.5 removes second boxes on one person that otherwise start
+#: extra tracks.
+TRACKING_NMS_THRESHOLD: float = 0.4
+
+#: ``max_cosine_distance`` of the embedding associations: a pair is disallowed when its
+#: cosine similarity is below ``1 - EMBEDDING_GATE = -0.3``, the 5th percentile of the cosine
+#: similarity of same-identity detection pairs 1-8 frames apart on the training sequences.
+#: ``assoc``'s default gate (0.5, cosine >= 0.5) vetoes 35 % of those true pairs for the
+#: shipped network's embeddings, which then breaks tracks and swaps identities.
+EMBEDDING_GATE: float = 1.3
+
+
 def make_association(name: str, **options: Any) -> Any:
     """An ``assoc`` tracker for one of :data:`ASSOCIATIONS`.
 
-    ``iou+embedding``: ``assoc.RetinaTrackTracker`` with its defaults (IoU truncated at 0.4,
-    equal weights, H = 8 observations, tracks die after 40 unseen frames); ``iou``: the same
-    tracker fed no embeddings (IoU >= 0.3); ``embedding``: IoU weight 0, embedding weight 1;
-    ``sort``: ``assoc.SortTracker``. ``options`` override config fields. The RetinaTrack
-    associations are the paper's tracker, without ``assoc``'s optional motion model
-    (``motion=None``; pass ``motion=assoc.StateLayout.botsort()`` to add it): the committed
-    benchmark (docs/benchmarks/retinatrack.md) measures the paper's tracker.
+    ``iou+embedding``: ``assoc.RetinaTrackTracker`` (IoU truncated at 0.4, equal weights,
+    H = 8 observations, tracks die after 40 unseen frames) with the embedding gate
+    ``max_cosine_distance =`` :data:`EMBEDDING_GATE` calibrated on the training sequences;
+    ``iou``: the same tracker fed no embeddings (IoU >= 0.3); ``embedding``: IoU weight 0,
+    embedding weight 1; ``sort``: ``assoc.SortTracker``. ``options`` override config fields.
+    The RetinaTrack associations are the paper's tracker, without ``assoc``'s optional motion
+    model (``motion=None``; pass ``motion=assoc.StateLayout.botsort()`` to add it).
     """
     if name == "sort":
         return assoc.SortTracker(assoc.SortConfig(**options))
     if name not in ASSOCIATIONS:
         raise ValueError(f"association must be one of {ASSOCIATIONS}, got {name!r}")
-    options = {"motion": None, **options}
+    options = {"motion": None, "max_cosine_distance": EMBEDDING_GATE, **options}
     if name == "embedding":
         options = {"iou_weight": 0.0, "embedding_weight": 1.0, **options}
     return assoc.RetinaTrackTracker(assoc.RetinaTrackConfig(**options))
@@ -118,11 +142,14 @@ def detect_frames(
     frames_bgr: list[NDArray[np.uint8]],
     *,
     times: StageTimes | None = None,
+    score_threshold: float | None = None,
+    nms_threshold: float | None = None,
 ) -> list[FrameDetections]:
     """Detections and embeddings of a batch of same-size BGR frames (one forward pass).
 
     Frames are resized to ``net.config.input_width``; boxes come back in frame pixels,
     clipped to the frame. ``times`` (optional) accumulates per-stage seconds.
+    ``score_threshold`` / ``nms_threshold`` override the network config's (``None``: keep).
 
     Raises:
         ValueError: a frame that is not an ``HxWx3`` uint8 image, an empty frame, or frames of
@@ -133,14 +160,19 @@ def detect_frames(
     images, scale = preprocess_frames(frames_bgr, net.config.input_width, device=device)
     _sync(device)
     t1 = time.perf_counter()
-    with torch.no_grad():
+    with torch.inference_mode():
         feats = net.features(images)
         _sync(device)
         t2 = time.perf_counter()
         outputs = net.run_head(feats)
         _sync(device)
         t3 = time.perf_counter()
-        dets = net.decode(outputs, (images.shape[-2], images.shape[-1]))
+        dets = net.decode(
+            outputs,
+            (images.shape[-2], images.shape[-1]),
+            score_threshold=score_threshold,
+            nms_threshold=nms_threshold,
+        )
     h, w = frames_bgr[0].shape[:2]
     result = []
     for d in dets:
@@ -183,8 +215,12 @@ class RetinaTrackMOT:
         net: the network; the shipped checkpoint when omitted.
         association: one of :data:`ASSOCIATIONS` (default the paper's ``iou+embedding``).
         association_options: config overrides for :func:`make_association`.
+        score_threshold: detection score threshold (default :data:`TRACKING_SCORE_THRESHOLD`,
+            chosen on the training sequences; ``None``: the network config's).
+        nms_threshold: NMS IoU threshold (default :data:`TRACKING_NMS_THRESHOLD`; ``None``:
+            the network config's).
         min_score: detections scoring below this are dropped before association (on top of
-            the network's own ``score_threshold``).
+            ``score_threshold``).
         device: where the network runs (the network's device when omitted).
         progress: tqdm bar over the frames of :meth:`track` / :meth:`track_frames`.
     """
@@ -192,6 +228,8 @@ class RetinaTrackMOT:
     net: RetinaTrackNet | None = None
     association: str = "iou+embedding"
     association_options: dict[str, Any] = field(default_factory=dict)
+    score_threshold: float | None = TRACKING_SCORE_THRESHOLD
+    nms_threshold: float | None = TRACKING_NMS_THRESHOLD
     min_score: float = 0.0
     device: torch.device | str | None = None
     progress: bool = False
@@ -205,7 +243,23 @@ class RetinaTrackMOT:
         self.net.eval()
         if not np.isfinite(self.min_score):
             raise ValueError(f"min_score must be a finite number, got {self.min_score}")
+        for name in ("score_threshold", "nms_threshold"):
+            value = getattr(self, name)
+            if value is not None and not (0.0 <= value <= 1.0):
+                raise ValueError(f"{name} must lie in [0, 1] or be None, got {value!r}")
         self.tracker = make_association(self.association, **self.association_options)
+
+    def detect(self, frame_bgr: NDArray[np.uint8]) -> FrameDetections:
+        """One frame's detections with this tracker's thresholds (stage times accumulate)."""
+        assert self.net is not None
+        (det,) = detect_frames(
+            self.net,
+            [frame_bgr],
+            times=self.times,
+            score_threshold=self.score_threshold,
+            nms_threshold=self.nms_threshold,
+        )
+        return det
 
     def reset(self) -> None:
         """Forget all tracks (call between sequences); stage times are kept."""
@@ -222,9 +276,7 @@ class RetinaTrackMOT:
 
     def update(self, frame_bgr: NDArray[np.uint8]) -> assoc.Tracks:
         """Track one ``HxWx3`` uint8 BGR frame; ``ValueError`` for anything else."""
-        assert self.net is not None
-        (det,) = detect_frames(self.net, [frame_bgr], times=self.times)
-        return self.associate(det)
+        return self.associate(self.detect(frame_bgr))
 
     def track_frames(
         self,
@@ -248,32 +300,19 @@ class RetinaTrackMOT:
             ``(rows, bad_frames)``: MOTChallenge rows (0-based frames, boxes xywh, track ids,
             detection scores) and the indices of skipped frames.
         """
-        from tqdm import tqdm
-
         assert self.net is not None
         self.reset()
-        parts: list[MOTRows] = []
-        bad: list[int] = []
-        n = len(frames)
-        for t in tqdm(range(n), disable=not self.progress, desc="retinatrack", unit="frame"):
-            frame: NDArray[np.uint8] | None
-            try:
-                frame = frames[t]
-                (det,) = detect_frames(self.net, [frame], times=self.times)
-            except (ValueError, OSError) as err:
-                if not skip_bad_frames:
-                    raise ValueError(f"frame {t}: {err}") from None
-                frame = None
-                bad.append(t)
-                det = FrameDetections.empty(self.net.config.embedding_dim)
-            out = self.associate(det)
-            if on_frame is not None:
-                on_frame(t, frame, out)
-            if len(out):
-                b = np.asarray(out.boxes_xyxy, dtype=np.float64)
-                xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
-                parts.append(MOTRows(np.full(len(out), t), np.asarray(out.ids), xywh, out.scores))
-        return MOTRows.concatenate(parts), bad
+        dim = self.net.config.embedding_dim
+        return track_frame_source(
+            frames,
+            self.detect,
+            self.associate,
+            lambda: FrameDetections.empty(dim),
+            skip_bad_frames=skip_bad_frames,
+            on_frame=on_frame,
+            progress=self.progress,
+            desc="retinatrack",
+        )
 
     def track(self, sequence: MOTSequence) -> tuple[MOTRows, float]:
         """Track a MOTChallenge sequence's frames; returns the tracks and the seconds spent.

@@ -31,7 +31,7 @@ from trackkit.sot.instance._crop import (
     image_to_crop,
     search_scale,
 )
-from trackkit.sot.instance._detector import InstanceDetector, build_trunk, fuse_frozen_batchnorm
+from trackkit.sot.instance._detector import InstanceDetector, build_trunk
 from trackkit.sot.instance._head_ops import FCOSOps, RetinaOps, locations
 from trackkit.sot.instance._images import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, images_to_tensor
 from trackkit.sot.instance._postprocess import (
@@ -70,7 +70,6 @@ __all__ = [
     "detector_state",
     "distractor_ratio",
     "fcos_maml",
-    "fuse_frozen_batchnorm",
     "image_to_crop",
     "images_to_tensor",
     "load_detector",

@@ -12,8 +12,6 @@ online steps are ``metalearn.adapt_batched``; targets and losses are ``detheads`
 
 from __future__ import annotations
 
-import copy
-import itertools
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 from torch.func import functional_call
 
+import detheads
 from metalearn import (
     FixedLR,
     KernelwiseLR,
@@ -35,7 +34,7 @@ from trackkit.sot.instance._config import DetectorConfig
 from trackkit.sot.instance._head_ops import HeadOps, make_head_ops
 from trackkit.sot.instance._images import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
 
-__all__ = ["InstanceDetector", "build_trunk", "fuse_frozen_batchnorm"]
+__all__ = ["InstanceDetector", "build_trunk"]
 
 #: MobileNetV2 ``features`` blocks kept: 0..10 (stride 8 with blocks 7-10 dilated, 64 channels).
 MOBILENET_LAST_BLOCK = 10
@@ -71,49 +70,6 @@ def build_trunk(
     for p in trunk.parameters():
         p.requires_grad_(False)
     return trunk.eval()
-
-
-def fuse_frozen_batchnorm(module: nn.Module) -> nn.Module:
-    """A copy of a frozen module with each ``Conv2d`` -> ``FrozenBatchNorm2d`` pair folded.
-
-    Inside every ``nn.Sequential`` a convolution directly followed by a frozen BatchNorm becomes
-    one convolution with weight ``w * scale`` and bias ``b * scale + shift`` (``scale = gamma /
-    sqrt(var + eps)``, ``shift = beta - mean * scale``) and the norm an ``Identity``: the same
-    function (up to float rounding) at about two thirds of the cost, for inference only. Other
-    modules are copied unchanged; ``module`` itself is not modified.
-    """
-    from detheads import FrozenBatchNorm2d
-
-    fused = copy.deepcopy(module)
-    for seq in fused.modules():
-        if not isinstance(seq, nn.Sequential):
-            continue
-        names = list(seq._modules)
-        for a, b in itertools.pairwise(names):
-            conv, bn = seq._modules[a], seq._modules[b]
-            if not (isinstance(conv, nn.Conv2d) and isinstance(bn, FrozenBatchNorm2d)):
-                continue
-            with torch.no_grad():
-                scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
-                shift = bn.bias - bn.running_mean * scale
-                new = nn.Conv2d(
-                    conv.in_channels,
-                    conv.out_channels,
-                    conv.kernel_size,  # type: ignore[arg-type]
-                    stride=conv.stride,  # type: ignore[arg-type]
-                    padding=conv.padding,  # type: ignore[arg-type]
-                    dilation=conv.dilation,  # type: ignore[arg-type]
-                    groups=conv.groups,
-                    bias=True,
-                ).to(conv.weight)
-                new.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
-                bias = conv.bias * scale if conv.bias is not None else 0.0
-                assert new.bias is not None  # built with bias=True
-                new.bias.copy_(bias + shift)
-            new.requires_grad_(False)
-            seq._modules[a] = new
-            seq._modules[b] = nn.Identity()
-    return fused.eval()
 
 
 def _trunk_channels(trunk: nn.Module) -> int:
@@ -221,13 +177,13 @@ class InstanceDetector(nn.Module):
     def features(self, crops: NDArray[np.uint8] | Tensor) -> Tensor:
         """Frozen trunk features ``Tensor[n, C, h, w]`` of BGR crops ``uint8[n, S, S, 3]``.
 
-        Runs a BatchNorm-folded copy of the trunk (:func:`fuse_frozen_batchnorm`), made on first
-        use and again whenever the trunk's weights change, on chunks of at most
+        Runs a BatchNorm-folded copy of the trunk (``detheads.fold_frozen_batchnorm``), made on
+        first use and again whenever the trunk's weights change, on chunks of at most
         :attr:`trunk_chunk` crops.
         """
         key = tuple(t.data_ptr() for t in self.trunk.state_dict().values())
         if self._fused is None or self._fused_key != key:
-            self._fused = fuse_frozen_batchnorm(self.trunk)
+            self._fused = detheads.fold_frozen_batchnorm(self.trunk)
             self._fused_key = key
         images = self.images_to_tensor(crops)
         step = max(1, int(self.trunk_chunk))

@@ -78,7 +78,8 @@ class TRASTracker:
         teachers: teacher names or factories; default ``("csrt",)`` for TRAST and
             ``DEFAULT_TEACHERS`` for TRASFUST; must be empty for TRAS. TRAST takes exactly one.
         parallel: run the teachers in threads while the student computes.
-        fast: track with :meth:`TRASStudent.for_inference` (folded BatchNorm, channels-last).
+        fast: track with :meth:`TRASStudent.for_inference` (folded BatchNorm, channels-last,
+            in-place trunk activations, packed LSTM weights).
         device: torch device of the student.
     """
 
@@ -165,11 +166,15 @@ class TRASTracker:
             self._teachers.append(row)
         if k and self.parallel and self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=max(1, min(8, b * k)))
-        self._boxes = torch.tensor(boxes, dtype=torch.float64)
-        self._teacher_boxes = self._boxes[:, None, :].repeat(1, k, 1)
+        # Host-side state is numpy; the device holds the LSTM state (and two constants: frame
+        # sizes, row offsets). Per frame the boxes go to the device with the crops, and one
+        # packed copy (final boxes and chosen candidate) comes back (docs/device.md).
+        self._boxes = boxes.copy()
+        self._teacher_boxes = np.repeat(boxes[:, None, :], k, axis=1)  # [B, k, 4]
         self._frame_wh = torch.tensor(
-            [[f.shape[1], f.shape[0]] for f in frames], dtype=torch.float64
+            [[f.shape[1], f.shape[0]] for f in frames], dtype=torch.float64, device=self.device
         )
+        self._rows = torch.arange(b, device=self.device) * (1 + k)
         self._prev = list(frames)
         self._state: tuple[Tensor, Tensor] | None = None
         self._first_state: tuple[Tensor, Tensor] | None = None
@@ -183,9 +188,14 @@ class TRASTracker:
             return [self._pool.submit(_teacher_update, t, f) for t, f in jobs]
         return [_teacher_update(t, f) for t, f in jobs]
 
-    @torch.no_grad()
     def update_batch(self, frames: Sequence[NDArray[np.uint8]]) -> NDArray[np.float64]:
-        """Track the next frame of every sequence; returns ``float64 [B, 4]`` xywh."""
+        """Track the next frame of every sequence; returns ``float64 [B, 4]`` xywh.
+
+        One device-to-host copy per frame (the final boxes and the chosen candidates packed in
+        one tensor); the box action (``seqrl.apply_box_action``) and the fusion by value
+        (``distill.fuse_by_value``) run on the student's device without their value checks,
+        whose inputs are valid by construction here.
+        """
         if not self._ready:
             raise RuntimeError("call init() or init_batch() before update()")
         b, k = self._boxes.shape[0], len(self.teacher_specs)
@@ -195,59 +205,79 @@ class TRASTracker:
             check_frame(frame, argument=f"frames[{i}]")
             if frame.shape[:2] != self._prev[i].shape[:2]:
                 raise ValueError(f"frames[{i}] changed size from {self._prev[i].shape[:2]}")
+        with torch.inference_mode():
+            return self._step(frames, b, k)
+
+    def _step(self, frames: Sequence[NDArray[np.uint8]], b: int, k: int) -> NDArray[np.float64]:
         cfg = self.student.config
+        dev = self.device
         self._t += 1
         if self._t > 1 and (self._t - 1) % cfg.reset_every == 0 and self._first_state is not None:
-            self._state = (self._first_state[0].clone(), self._first_state[1].clone())
+            self._state = self._first_state
         pending = self._run_teachers(frames) if k else []
         n = 1 + k
-        cand_prev = torch.cat((self._boxes[:, None, :], self._teacher_boxes), dim=1)  # [B,n,4]
-        crops = student_crops(
-            [f for f in self._prev for _ in range(n)],
-            [f for f in frames for _ in range(n)],
-            cand_prev.reshape(-1, 4).numpy(),
-            crop_size=cfg.crop_size,
-            context=cfg.context,
-        )
-        state = None
-        if self._state is not None:
-            state = (
-                self._state[0].repeat_interleave(n, dim=0),
-                self._state[1].repeat_interleave(n, dim=0),
-            )
-        mu, v, (h, c) = self.student(torch.from_numpy(crops).to(self.device), state)
-        mu = mu.reshape(b, n, 4)[:, 0].double().cpu()
-        values = v.reshape(b, n).double().cpu()
-        if n > 1:  # candidates from the same previous box share one state: give them one value
-            same = (cand_prev[:, :, None, :] == cand_prev[:, None, :, :]).all(dim=-1)  # [B,n,n]
-            first = same.to(torch.int64).argmax(dim=2)  # lowest index with the same box
-            values = values.gather(1, first)
-        own = seqrl.apply_box_action(mu, self._boxes, config=self.actions)
-        own = clamp_box_size(own, self._frame_wh)
-        cand = own[:, None, :].repeat(1, n, 1)
-        valid = torch.zeros(b, n, dtype=torch.bool)
-        valid[:, 0] = True
         if k:
+            cand_prev = np.concatenate((self._boxes[:, None, :], self._teacher_boxes), axis=1)
+            crops = student_crops(
+                [f for f in self._prev for _ in range(n)],
+                [f for f in frames for _ in range(n)],
+                cand_prev.reshape(-1, 4),
+                crop_size=cfg.crop_size,
+                context=cfg.context,
+            )
+        else:
+            crops = student_crops(
+                self._prev, frames, self._boxes, crop_size=cfg.crop_size, context=cfg.context
+            )
+        state = self._state
+        if state is not None and n > 1:  # every candidate continues from its sequence's state
+            state = (
+                state[0][:, None].expand(b, n, -1).reshape(b * n, -1),
+                state[1][:, None].expand(b, n, -1).reshape(b * n, -1),
+            )
+        mu, v, (h, c) = self.student(torch.from_numpy(crops).to(dev), state)
+        boxes = torch.from_numpy(self._boxes).to(dev)
+        own = seqrl.apply_box_action(
+            mu.reshape(b, n, 4)[:, 0].double(), boxes, config=self.actions, validate=False
+        )
+        own = clamp_box_size(own, self._frame_wh)
+        if not k:
+            out = own.cpu().numpy()  # the one device-to-host copy of the frame
+            self._boxes = np.array(out, dtype=np.float64)
+            self._state = (h, c)
+            index = np.zeros(b, dtype=np.int64)
+        else:
+            # Candidates from the same previous box share one state: give them one value.
+            same = (cand_prev[:, :, None, :] == cand_prev[:, None, :, :]).all(axis=-1)
+            first = torch.from_numpy(same.argmax(axis=2)).to(dev)  # lowest index, same box
+            values = v.reshape(b, n).double().gather(1, first)
             results = [p.result() if hasattr(p, "result") else p for p in pending]
+            valid = np.zeros((b, n), dtype=bool)
+            valid[:, 0] = True
+            teacher = self._teacher_boxes.copy()  # a dropped teacher keeps its previous box
             for idx, (box, ok) in enumerate(results):
                 i, j = divmod(idx, k)
                 if ok:
-                    cand[i, 1 + j] = torch.as_tensor(box, dtype=torch.float64)
+                    teacher[i, j] = box
                     valid[i, 1 + j] = True
             if self.mode == "trasfust":  # eq. 8: teachers only; the student is the fallback
-                valid[:, 0] = ~valid[:, 1:].any(dim=1)
-        choice = fuse_by_value(cand, values, valid=valid)
-        index = choice.candidate_index
-        self._boxes = choice.boxes_xywh.clone()
-        if k:
-            self._teacher_boxes = torch.where(valid[:, 1:, None], cand[:, 1:], self._teacher_boxes)
-        rows = torch.arange(b) * n + index
-        self._state = (h[rows].clone(), c[rows].clone())
+                valid[:, 0] = ~valid[:, 1:].any(axis=1)
+            cand = torch.cat((own[:, None, :], torch.from_numpy(teacher).to(dev)), dim=1)
+            choice = fuse_by_value(
+                cand, values, valid=torch.from_numpy(valid).to(dev), validate=False
+            )
+            packed = torch.cat((choice.boxes_xywh, choice.candidate_index[:, None].double()), 1)
+            out = packed.cpu().numpy()  # the one device-to-host copy of the frame
+            self._boxes = np.array(out[:, :4], dtype=np.float64)
+            index = out[:, 4].astype(np.int64)
+            self._teacher_boxes = np.where(valid[:, 1:, None], teacher, self._teacher_boxes)
+            rows = self._rows + choice.candidate_index
+            self._state = (h.index_select(0, rows), c.index_select(0, rows))
         if self._t == 1:
-            self._first_state = (self._state[0].clone(), self._state[1].clone())
+            self._first_state = self._state
         self._prev = list(frames)
-        self.last_choice = index.numpy().astype(np.int64)
-        return self._boxes.numpy().astype(np.float64)
+        self.last_choice = index
+        return self._boxes.copy()
 
     def close(self) -> None:
         """Stop the teacher threads."""
