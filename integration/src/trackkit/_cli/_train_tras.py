@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from trackkit._cli._datasets import set_torch_threads
@@ -25,8 +26,11 @@ def register_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignor
             "pedestrian identities of ../shared/data/mot) through distill's cached TeacherPool "
             "(--teacher-cache); the transfer set is cut into 32-frame chunks filtered per chunk "
             "by beta; seqrl's A3C trains the student with half distilling, half autonomous "
-            "workers. Writes OUT/train_state.pt after every round (--resume continues), "
-            "OUT/log.jsonl and OUT/student.pt."
+            "workers. --warm-epochs N first trains the distillation (eq. 3), ground-truth "
+            "and value (eq. 7) losses as minibatches on replayed windows of the transfer set, "
+            "whose trunk maps are computed once (--replay-cache); A3C continues from the best "
+            "epoch on held-out training sequences. Writes OUT/train_state.pt after every round "
+            "(--resume continues), OUT/log.jsonl and OUT/student.pt."
         ),
     )
     p.add_argument("--out", required=True, type=Path, help="output folder")
@@ -50,6 +54,29 @@ def register_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--beta", type=float, default=0.5, help="transfer-set IoU filter (paper: 0.5)")
     p.add_argument(
         "--teachers", default="csrt,kcf,mil,medianflow", help="comma-separated teacher names"
+    )
+    p.add_argument(
+        "--warm-epochs",
+        type=int,
+        default=0,
+        help="epochs of the batched warm start on replayed windows before A3C (0: none)",
+    )
+    p.add_argument("--warm-lr", type=float, default=1e-3, help="RAdam rate of the warm start")
+    p.add_argument(
+        "--warm-windows-per-chunk", type=int, default=3, help="replayed windows per chunk"
+    )
+    p.add_argument("--warm-window", type=int, default=8, help="steps per replayed window")
+    p.add_argument(
+        "--warm-value-coef",
+        type=float,
+        default=0.1,
+        help="weight of the value loss (eq. 7) in the kd-rl warm start",
+    )
+    p.add_argument(
+        "--replay-cache",
+        type=Path,
+        default=Path("runs/tras/replay"),
+        help="cache of the replayed windows' trunk maps (shared by objectives)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", type=Path, default=None, help="continue from a train_state.pt")
@@ -83,6 +110,7 @@ def _run(args: argparse.Namespace) -> int:
     from trackkit.data import default_data_root, default_mot_root
     from trackkit.sot.tras import StudentConfig, parse_teachers
     from trackkit.train import (
+        TRASPretrainConfig,
         TRASTrainConfig,
         build_tras_chunks,
         run_teachers,
@@ -115,6 +143,16 @@ def _run(args: argparse.Namespace) -> int:
         student=StudentConfig(backbone=args.backbone).to_dict(),
         seed=args.seed,
         multiprocess=not args.single_process,
+        pretrain=asdict(
+            TRASPretrainConfig(
+                epochs=args.warm_epochs,
+                lr=args.warm_lr,
+                windows_per_chunk=args.warm_windows_per_chunk,
+                window=args.warm_window,
+                value_coef=args.warm_value_coef,
+                seed=args.seed,
+            )
+        ),
     )
     progress = not args.no_progress
     t0 = time.perf_counter()
@@ -142,6 +180,7 @@ def _run(args: argparse.Namespace) -> int:
         stop_after=args.stop_after,
         progress=progress,
         trunk_weights=args.trunk_weights,
+        replay_cache=args.replay_cache,
     )
     print(
         json.dumps(

@@ -53,6 +53,7 @@ from trackkit.sot.tras import (
 )
 from trackkit.train._loop import TrainState, run_training
 from trackkit.train._tras_data import TRASChunk
+from trackkit.train._tras_pretrain import TRASPretrainConfig, pretrain_tras
 
 __all__ = [
     "TRAS_OBJECTIVES",
@@ -330,6 +331,8 @@ class TRASTrainConfig:
         student: the student's architecture.
         seed: base seed.
         multiprocess: False runs the workers round-robin in one process (deterministic).
+        pretrain: ``TRASPretrainConfig`` values of the batched warm start on replayed windows
+            that runs before the A3C rounds (``epochs = 0``, the default, skips it).
     """
 
     objective: str = "kd-rl"
@@ -360,6 +363,7 @@ class TRASTrainConfig:
     student: dict[str, Any] = field(default_factory=lambda: StudentConfig().to_dict())
     seed: int = 0
     multiprocess: bool = True
+    pretrain: dict[str, Any] = field(default_factory=lambda: asdict(TRASPretrainConfig()))
 
     def __post_init__(self) -> None:
         tras_worker_role(self.objective, 0)
@@ -371,6 +375,7 @@ class TRASTrainConfig:
             raise ValueError(f"objective {self.objective!r} needs at least 2 workers")
         seqrl.CurriculumConfig(**self.curriculum)
         StudentConfig(**self.student)
+        TRASPretrainConfig(**self.pretrain)
         seqrl.OptimizerConfig(name=self.optimizer, lr=self.lr)
 
 
@@ -399,12 +404,17 @@ def train_tras(
     progress: bool = True,
     pretrained: bool = True,
     trunk_weights: str | Path | None = None,
+    replay_cache: str | Path | None = None,
 ) -> tuple[TRASStudent, Path | None]:
     """Train a student; returns it and ``OUT/student.pt`` (None when stopped early).
 
-    Writes ``OUT/train_state.pt`` after every round (resumable), ``OUT/log.jsonl`` (one line
-    per round: mean episode IoU of each role and of the teachers on the same frames, curriculum
-    lengths, environment steps, seconds) and, when all rounds are done, ``OUT/student.pt``.
+    With ``config.pretrain["epochs"] > 0`` the batched warm start (``pretrain_tras``) runs
+    first in ``OUT/pretrain`` (its trunk maps cached in ``replay_cache``, default that folder)
+    and A3C starts from its best epoch; it is skipped when ``resume`` names an existing A3C
+    state (which holds the student). Writes ``OUT/train_state.pt`` after every round
+    (resumable), ``OUT/log.jsonl`` (one line per round: mean episode IoU of each role and of
+    the teachers on the same frames, curriculum lengths, environment steps, seconds) and, when
+    all rounds are done, ``OUT/student.pt``.
     """
     out = Path(out_dir)
     student_cfg = StudentConfig(**config.student)
@@ -416,6 +426,24 @@ def train_tras(
         config=json_config(config),
         extra={"progress": prog.clone(), "a3c_optimizer": []},
     )
+    warm = TRASPretrainConfig(**config.pretrain)
+    resuming = resume is not None and Path(resume).exists()
+    warm_summary: dict[str, Any] | None = None
+    if warm.epochs > 0 and not resuming:
+        warm_summary = pretrain_tras(
+            model,
+            data,
+            warm,
+            out / "pretrain",
+            objective=config.objective,
+            gamma=config.gamma,
+            cache_dir=replay_cache,
+            progress=progress,
+        )
+        resume = None
+    elif warm.epochs > 0 and (out / "pretrain" / "student_best.pt").exists():
+        saved = torch.load(out / "pretrain" / "student_best.pt", weights_only=True)
+        warm_summary = dict(saved["meta"].get("warm_start", {}))
     hook = TRASLossHook(config.objective, config.weight_decay)
     policy = functools.partial(tras_policy_step, min_sigma=config.min_sigma)
     curriculum = seqrl.CurriculumConfig(**config.curriculum)
@@ -473,6 +501,8 @@ def train_tras(
             "rounds": config.rounds,
             "train_seconds": round(result.elapsed_s, 1),
             "teachers": list(config.teachers),
+            "warm_start_epochs": warm.epochs,
+            **({"warm_start": warm_summary} if warm_summary is not None else {}),
         },
     )
     return model, path
