@@ -42,7 +42,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -470,6 +470,64 @@ def _retinatrack_recipe() -> Recipe:
     return Recipe("trackkit.train.train_retinatrack (tiny network, synthetic scene)", run)
 
 
+def _tras_data() -> Any:
+    """Synthetic TRAS training data: 3 sequences, two replayed noisy teachers (cached)."""
+    if "tras" not in _CACHE:
+        from distill import ReplayTeacher, TeacherPool
+        from trackkit.train import (
+            TeacherRuns,
+            build_tras_chunks,
+            synthetic_training_sequences,
+            tras_episode_data,
+        )
+
+        seqs = synthetic_training_sequences(3, length=24, seed=310)
+        rng = np.random.default_rng(0)
+        runs = {}
+        for s in seqs:
+            gt = s.boxes_xywh
+            boxes = [gt + rng.normal(0, 1.5, gt.shape) * [1, 1, 0.2, 0.2] for _ in range(2)]
+            for b in boxes:
+                b[0] = gt[0]
+            pool = TeacherPool([ReplayTeacher(b, name=f"replay{i}") for i, b in enumerate(boxes)])
+            traj = list(pool.run([s[i] for i in range(len(s))], gt[0], sequence=s.name).values())
+            runs[s.name] = TeacherRuns(
+                s.name,
+                ("replay0", "replay1"),
+                np.stack([t.boxes_xywh for t in traj]),
+                np.stack([t.success for t in traj]),
+                np.array([t.fps for t in traj]),
+            )
+        chunks = build_tras_chunks(seqs, runs, chunk_length=12, chunks_per_frame=0.25, seed=0)
+        _CACHE["tras"] = tras_episode_data(seqs, chunks)
+    return _CACHE["tras"]
+
+
+def _tras_recipe() -> Recipe:
+    def run(
+        device: torch.device, out: Path, steps: int, stop_after: int | None, resume: Path | None
+    ) -> dict[str, torch.Tensor]:
+        from trackkit.sot.tras import StudentConfig
+        from trackkit.train import TRASPretrainConfig, TRASTrainConfig, train_tras
+
+        cfg = TRASTrainConfig(
+            objective="kd-rl", workers=2, rounds=steps, episodes_per_round=2, optimizer="adam",
+            lr=1e-3, multiprocess=False, chunk_length=12,
+            curriculum={"initial_length": 4, "max_length": 4, "growth": 1, "patience": 2},
+            student=StudentConfig(crop_size=64, neck_channels=16, hidden=64).to_dict(),
+            pretrain=asdict(TRASPretrainConfig(epochs=2, window=4, windows_per_chunk=1)),
+        )  # fmt: skip
+        model, _ = train_tras(
+            cfg, _tras_data(), out, resume=resume, stop_after=stop_after, progress=False,
+            device=device, replay_cache=out.parent / f"replay-{device.type}",
+        )  # fmt: skip
+        return {k: v.detach().cpu() for k, v in model.trainable_state_dict().items()}
+
+    return Recipe(
+        "trackkit.train.train_tras (warm start on the device, then A3C workers on the CPU)", run
+    )
+
+
 #: name -> :class:`Recipe`; a recipe that lands later adds one entry.
 RECIPES: dict[str, Recipe] = {
     "maml-fcos": _maml_recipe("fcos", "maml"),
@@ -478,6 +536,7 @@ RECIPES: dict[str, Recipe] = {
     "maml-mot": _maml_mot_recipe(),
     "slt-fcos": _slt_recipe("fcos"),
     "retinatrack": _retinatrack_recipe(),
+    "tras": _tras_recipe(),
 }
 
 

@@ -76,3 +76,12 @@ def load_detector_meta_threshold() -> object:
     from trackkit.sot import shipped_checkpoint
 
     return load_detector(shipped_checkpoint("fcos-maml")).meta.get("lost_threshold")
+
+
+def test_train_tras_rejects_a_missing_device_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    rc = main(["train", "tras", "--out", str(tmp_path / "run"), "--device", "cuda:7"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and len(err) == 1 and "cuda:7" in err[0] and "not available" in err[0]
+    assert not (tmp_path / "run").exists()

@@ -101,12 +101,18 @@ def register_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignor
         help="torchvision checkpoint for the trunk (needed with --backbone resnet18)",
     )
     p.add_argument("--backbone", choices=["mobilenet_v2", "resnet18"], default="mobilenet_v2")
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of the batched warm start (A3C workers always run on the CPU)",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads of the parent")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from trackkit._torchutil import resolve_device
     from trackkit.data import default_data_root, default_mot_root
     from trackkit.sot.tras import StudentConfig, parse_teachers
     from trackkit.train import (
@@ -118,6 +124,8 @@ def _run(args: argparse.Namespace) -> int:
         tras_episode_data,
         tras_training_sequences,
     )
+
+    resolve_device(args.device)  # a device that is not there fails here, before any work
 
     set_torch_threads(args.threads)
     teachers = parse_teachers(args.teachers)
@@ -181,6 +189,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=progress,
         trunk_weights=args.trunk_weights,
         replay_cache=args.replay_cache,
+        device=args.device,
     )
     print(
         json.dumps(

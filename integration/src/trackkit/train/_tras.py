@@ -405,6 +405,7 @@ def train_tras(
     pretrained: bool = True,
     trunk_weights: str | Path | None = None,
     replay_cache: str | Path | None = None,
+    device: torch.device | str = "cpu",
 ) -> tuple[TRASStudent, Path | None]:
     """Train a student; returns it and ``OUT/student.pt`` (None when stopped early).
 
@@ -415,6 +416,11 @@ def train_tras(
     (resumable), ``OUT/log.jsonl`` (one line per round: mean episode IoU of each role and of
     the teachers on the same frames, curriculum lengths, environment steps, seconds) and, when
     all rounds are done, ``OUT/student.pt``.
+
+    ``device`` is where the batched warm start runs (trunk maps and minibatches; a GPU helps
+    there). The A3C phase runs its workers as CPU processes sharing the student's memory
+    (Hogwild-style, as A3C is defined), so the student is moved back to the CPU after the warm
+    start and the returned student is on the CPU.
     """
     out = Path(out_dir)
     student_cfg = StudentConfig(**config.student)
@@ -431,7 +437,7 @@ def train_tras(
     warm_summary: dict[str, Any] | None = None
     if warm.epochs > 0 and not resuming:
         warm_summary = pretrain_tras(
-            model,
+            model.to(device),
             data,
             warm,
             out / "pretrain",
@@ -440,9 +446,12 @@ def train_tras(
             cache_dir=replay_cache,
             progress=progress,
         )
+        model.cpu()
         resume = None
     elif warm.epochs > 0 and (out / "pretrain" / "student_best.pt").exists():
-        saved = torch.load(out / "pretrain" / "student_best.pt", weights_only=True)
+        saved = torch.load(
+            out / "pretrain" / "student_best.pt", map_location="cpu", weights_only=True
+        )
         warm_summary = dict(saved["meta"].get("warm_start", {}))
     hook = TRASLossHook(config.objective, config.weight_decay)
     policy = functools.partial(tras_policy_step, min_sigma=config.min_sigma)

@@ -143,6 +143,10 @@ class TRASReplaySet:
         """The windows ``index`` (a long or bool tensor)."""
         return TRASReplaySet(**{k: v[index] for k, v in self.__dict__.items()})
 
+    def to(self, device: torch.device | str) -> TRASReplaySet:
+        """The same windows with every tensor on ``device``."""
+        return TRASReplaySet(**{k: v.to(device) for k, v in self.__dict__.items()})
+
 
 def _jitter(boxes: NDArray[np.float64], rng: np.random.Generator, shift: float, scale: float):  # type: ignore[no-untyped-def]
     wh = boxes[:, 2:]
@@ -298,7 +302,8 @@ def _unroll(model: TRASStudent, maps: Tensor) -> tuple[Tensor, Tensor]:
 def replay_window_iou(
     mu: Tensor, replay: TRASReplaySet, *, actions: seqrl.BoxActionConfig
 ) -> Tensor:
-    """Mean IoU of ``psi(mu, b_{t-1})`` with ``g_t`` per window: ``[N]``."""
+    """Mean IoU of ``psi(mu, b_{t-1})`` with ``g_t`` per window: ``[N]`` (on ``mu``'s device)."""
+    replay = replay.to(mu.device)
     boxes = seqrl.apply_box_action(mu.detach().float(), replay.prev_xywh, config=actions)
     return seqrl.box_iou_xywh(boxes, replay.gt_xywh).clamp(0.0, 1.0).mean(dim=1)
 
@@ -326,6 +331,7 @@ def pretrain_loss(
     Returns the loss and its parts (floats) for the log.
     """
     mu, v = _unroll(model, maps)
+    replay = replay.to(mu.device)
     reached = seqrl.apply_box_action(mu.detach(), replay.prev_xywh, config=actions)
     student_iou = seqrl.box_iou_xywh(reached, replay.gt_xywh).clamp(0.0, 1.0)
     student_r = seqrl.quantised_iou_reward(student_iou)
@@ -338,7 +344,7 @@ def pretrain_loss(
     elif objective == "gt":
         loss = gt.mean()
     elif objective == "kd-gt":
-        even = torch.arange(len(kd)) % 2 == 0
+        even = torch.arange(len(kd), device=kd.device) % 2 == 0
         loss = torch.where(even, kd, gt).mean()
     else:
         raise ValueError(f"objective must be kd-rl, kd, gt or kd-gt, got {objective!r}")
