@@ -139,3 +139,37 @@ def test_bad_store_input() -> None:
         plain.embedding_distance(np.ones((1, 3)))
     with pytest.raises(ValueError, match="embeddings"):
         plain.update(np.array([0]), BOX, [1.0], np.ones((1, 3)))
+
+
+def _slow_iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def test_box_iou_is_the_maximum_over_the_history() -> None:
+    """Against a slow loop over every track's stored boxes (H = 3, tracks of 1-4 updates)."""
+    rng = np.random.default_rng(0)
+    store = assoc.TrackStore(history=3)
+    stored: list[list[np.ndarray]] = []
+    for step in range(4):
+        rows = np.arange(len(store))
+        boxes = rng.uniform(0, 50, (len(rows), 2))
+        boxes = np.concatenate([boxes, boxes + rng.uniform(5, 30, boxes.shape)], axis=1)
+        store.update(rows, boxes, np.ones(len(rows)))
+        for r in rows:
+            stored[r].insert(0, boxes[r])
+        born = rng.uniform(0, 50, (1, 2))
+        born = np.concatenate([born, born + 20.0], axis=1)
+        store.spawn(born, [1.0])
+        stored.append([born[0]])
+        del step
+    dets = rng.uniform(0, 50, (5, 2))
+    dets = np.concatenate([dets, dets + rng.uniform(5, 30, dets.shape)], axis=1)
+    got = store.box_iou(dets)
+    want = np.array([[max(_slow_iou(b, d) for b in hist[:3]) for d in dets] for hist in stored])
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    with pytest.raises(ValueError):
+        store.box_iou(np.array([[0.0, 0.0, -1.0, 1.0]]))

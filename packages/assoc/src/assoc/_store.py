@@ -8,7 +8,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._costs import cosine_distance
+from ._costs import cosine_distance, iou_matrix
 from ._validate import (
     FloatArray,
     IntArray,
@@ -324,6 +324,27 @@ class TrackStore:
             owner.astype(np.int64),
             lag.astype(np.int64),
         )
+
+    def box_iou(self, boxes_xyxy: ArrayLike) -> FloatArray:
+        """IoU of detections with each track: the maximum over its H stored boxes.
+
+        The box counterpart of :meth:`embedding_distance` (the "any of the last H
+        observations" association of Lu et al. 2020, applied to boxes).
+
+        Args:
+            boxes_xyxy: ``Array[M, 4]`` detection boxes ``(x1, y1, x2, y2)``.
+
+        Returns:
+            ``Array[T, M]`` in ``[0, 1]``.
+
+        Raises:
+            ValueError: boxes that are not ``[M, 4]``, not finite, or with ``x2 < x1`` /
+                ``y2 < y1`` (from :func:`iou_matrix`).
+        """
+        filled = np.arange(self.history_size)[None, :] < self._count[:, None]  # [T, H]
+        owner, lag = np.nonzero(filled)
+        iou = iou_matrix(self._boxes[owner, lag], boxes_xyxy)
+        return reduce_by_owner(iou, owner, len(self), reduce="max")
 
     def embedding_distance(self, embeddings: ArrayLike) -> FloatArray:
         """Cosine distance of detections to each track: the minimum over its H embeddings.

@@ -197,7 +197,9 @@ class MAMLMOTAssociation:
         """Forget all tracks (call between sequences); identities restart at 1."""
         cfg, dev = self.config, self.device
         e, d, k, m = self.embedding_dim, self.feature_dim, self.k, self.max_negatives
-        self.store = assoc.TrackStore(min_hits=cfg.min_hits, max_age=cfg.max_age, history=1)
+        self.store = assoc.TrackStore(
+            min_hits=cfg.min_hits, max_age=cfg.max_age, history=cfg.history
+        )
         # Per-track tensors, rows aligned with the store's rows.
         self.init_weight = torch.zeros(0, e, d, device=dev)
         self.init_bias = torch.zeros(0, e, device=dev)
@@ -209,8 +211,6 @@ class MAMLMOTAssociation:
         self.recent = torch.zeros(0, cfg.history, d, device=dev)
         self.recent_valid = torch.zeros(0, cfg.history, dtype=torch.bool, device=dev)
         self.recent_next = torch.zeros(0, dtype=torch.long, device=dev)
-        self._box_history = np.zeros((0, cfg.history, 4))
-        self._box_count = np.zeros(0, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.store)
@@ -305,14 +305,6 @@ class MAMLMOTAssociation:
         self.recent_valid[rows, slot] = True
         self.recent_next[rows] = (slot + 1) % self.config.history
 
-    def _iou(self, boxes: NDArray[np.float64]) -> NDArray[np.float64]:
-        """``[T, M]`` best IoU of each detection with a track's recent boxes."""
-        h = self.config.history
-        filled = np.arange(h)[None, :] < self._box_count[:, None]
-        owner, lag = np.nonzero(filled)
-        iou = assoc.iou_matrix(self._box_history[owner, lag], boxes)
-        return assoc.reduce_by_owner(iou, owner, len(self.store), reduce="max")
-
     # ------------------------------------------------------------------ update
     def update(
         self, boxes_xyxy: ArrayLike, scores: ArrayLike, features: ArrayLike | Tensor | None = None
@@ -358,14 +350,13 @@ class MAMLMOTAssociation:
         t = len(self.store)
         if t and m:
             app = self.appearance(feats).cpu().numpy().astype(np.float64)  # one host copy
-            sim = assoc.fuse_appearance(self._iou(boxes), app, **self.config.fusion())
+            sim = assoc.fuse_appearance(self.store.box_iou(boxes), app, **self.config.fusion())
         else:
             sim = np.full((t, m), -np.inf)
         matches, _, unmatched = assoc.greedy_match(sim, maximize=True)
         rows, cols = matches[:, 0], matches[:, 1]
         self.store.update(rows, boxes[cols], score[cols])
         self.store.spawn(boxes[unmatched], score[unmatched])
-        self._update_boxes(rows, boxes[cols], boxes[unmatched])
         if m:
             sup_feats, sup_roles = self._frame_support(feats, boxes)
             self._update_tensors(rows, cols, unmatched, feats, sup_feats, sup_roles)
@@ -381,20 +372,6 @@ class MAMLMOTAssociation:
         if not keep.all():
             self._select(keep)
         return tracks
-
-    def _update_boxes(
-        self, rows: NDArray[np.int64], matched: NDArray[np.float64], born: NDArray[np.float64]
-    ) -> None:
-        h = self.config.history
-        if rows.size:
-            self._box_history[rows] = np.concatenate(
-                [matched[:, None], self._box_history[rows, :-1]], axis=1
-            )
-            self._box_count[rows] = np.minimum(self._box_count[rows] + 1, h)
-        new = np.zeros((born.shape[0], h, 4))
-        new[:, 0] = born
-        self._box_history = np.concatenate([self._box_history, new])
-        self._box_count = np.concatenate([self._box_count, np.ones(born.shape[0], np.int64)])
 
     def _update_tensors(
         self,
@@ -456,8 +433,6 @@ class MAMLMOTAssociation:
             "support_count", "recent", "recent_valid", "recent_next",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name)[index])
-        self._box_history = self._box_history[keep]
-        self._box_count = self._box_count[keep]
 
 
 @dataclass
