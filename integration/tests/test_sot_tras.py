@@ -135,6 +135,34 @@ def test_trast_keeps_the_student_unless_the_teacher_is_rated_higher() -> None:
     trk.close()
 
 
+def test_hysteresis_margin_keeps_the_previous_teacher() -> None:
+    """margin > 0: stay with the previous choice unless another value beats it by more than
+    the margin (distill.fuse_by_value); margin 0 is eq. 8. last_values holds the values."""
+    student = _BrightnessValue(SMALL, pretrained=False).eval()
+    dim, bright = [20.0, 20.0, 30.0, 30.0], [200.0, 150.0, 30.0, 30.0]
+    frame = _frame_with_bright(bright)
+    frame[20:50, 20:50] = 240  # the first teacher's box is almost as bright (crop mean lower)
+    choices = {}
+    for margin in (0.0, 1e6):
+        trk = TRASTracker(
+            student,
+            mode="trasfust",
+            teachers=[lambda: _FixedTeacher(dim), lambda: _FixedTeacher(bright)],
+            parallel=False,
+            margin=margin,
+        )
+        trk.init(frame, np.array([100.0, 100.0, 30.0, 30.0]))
+        trk.update(frame)  # same previous boxes: a tie, the first teacher
+        assert trk.last_choice[0] == 1
+        trk.update(frame)
+        assert trk.last_values.shape == (1, 3)
+        assert trk.last_values[0, 2] > trk.last_values[0, 1]
+        choices[margin] = int(trk.last_choice[0])
+    assert choices == {0.0: 2, 1e6: 1}
+    with pytest.raises(ValueError, match="margin"):
+        TRASTracker(student, mode="trasfust", teachers=["csrt"], margin=-1.0)
+
+
 @pytest.mark.parametrize("behaviour", ["raises", "nan", "lost", "init-raises"])
 def test_a_failing_teacher_is_dropped_for_the_frame(behaviour: str) -> None:
     student = _BrightnessValue(SMALL, pretrained=False).eval()

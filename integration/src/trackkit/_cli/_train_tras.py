@@ -109,6 +109,91 @@ def register_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads of the parent")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
+    _register_value_recipe(recipes)
+
+
+def _register_value_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = recipes.add_parser(
+        "tras-value",
+        help="refit a TRAS student's value head to rank teachers' states (TRASFUST)",
+        description=(
+            "Windows of the training sequences in which every teacher follows its own cached "
+            "run (failures included) are cut; the value head (a linear layer on the LSTM "
+            "output) is refitted by ridge regression so that it ranks the teachers' states "
+            "(the policy, hence TRAS, is unchanged). Held-out training sequences select the "
+            "ridge strength (pairwise ranking accuracy) and TRASFUST's hysteresis margin "
+            "(mean AUC with the teachers replayed), stored in the student file. Writes "
+            "OUT/student.pt and OUT/value_fit.json."
+        ),
+    )
+    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument("--student", type=Path, default=None, help="student file (default: shipped)")
+    p.add_argument(
+        "--teachers", default="csrt,kcf,mil,medianflow", help="comma-separated teacher names"
+    )
+    p.add_argument("--target", choices=["iou", "return"], default="iou")
+    p.add_argument("--windows-per-frame", type=float, default=1 / 16)
+    p.add_argument("--margins", default="0,0.05,0.1,0.2", help="hysteresis margins to try")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", type=Path, default=None, help="simple-layout SOT folder")
+    p.add_argument("--mot", type=Path, default=None, help="MOTChallenge folder with images")
+    p.add_argument("--no-mot", action="store_true", help="do not add MOT identities")
+    p.add_argument("--teacher-cache", type=Path, default=Path("runs/tras/teachers"))
+    p.add_argument("--cache", type=Path, default=Path("runs/tras/value"), help="trunk-map cache")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run_value)
+
+
+def _run_value(args: argparse.Namespace) -> int:
+    from trackkit.data import default_data_root, default_mot_root
+    from trackkit.sot.tras import load_student, parse_teachers, save_student
+    from trackkit.train import (
+        TRASValueFitConfig,
+        fit_tras_value,
+        run_teachers,
+        tras_training_sequences,
+    )
+
+    set_torch_threads(args.threads)
+    teachers = parse_teachers(args.teachers)
+    margins = tuple(float(m) for m in args.margins.split(",") if m.strip())
+    config = TRASValueFitConfig(
+        target=args.target,
+        windows_per_frame=args.windows_per_frame,
+        margins=margins,
+        seed=args.seed,
+    )
+    root = args.data or default_data_root()
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"training data folder not found: {root} (pass --data DIR)")
+    mot_root = None
+    if not args.no_mot:
+        mot_root = args.mot or default_mot_root()
+        if args.mot is None and not Path(mot_root).is_dir():
+            mot_root = None
+    t0 = time.perf_counter()
+    student = load_student(args.student)
+    seqs = tras_training_sequences(root, mot_root=mot_root)
+    runs = run_teachers(
+        seqs, cache_dir=args.teacher_cache, teachers=teachers, progress=not args.no_progress
+    )
+    summary = fit_tras_value(
+        student,
+        seqs,
+        runs,
+        config,
+        teachers=teachers,
+        cache_dir=args.cache,
+        progress=not args.no_progress,
+    )
+    summary["seconds"] = round(time.perf_counter() - t0, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    meta = {**student.meta, "value_fit": summary}
+    save_student(student, args.out / "student.pt", meta=meta)
+    (args.out / "value_fit.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps(summary))
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -9,7 +9,8 @@ detection + embedding network (Lu et al. 2020; :func:`train_retinatrack`,
 ``trackkit train retinatrack``); MAML-MOT's meta-learned re-identification layer (Chen and Deng
 2024; :func:`train_maml_mot`, ``trackkit train maml-mot``);
 the TRAS student of Dunnhofer et al. 2020 (:func:`train_tras`, ``trackkit train tras``:
-``seqrl.run_a3c`` in rounds, one round per step of the shared loop).
+``seqrl.run_a3c`` in rounds, one round per step of the shared loop; :func:`fit_tras_value`,
+``trackkit train tras-value``, refits its value head to rank teachers' states for TRASFUST).
 """
 
 from trackkit.train._cache import CacheConfig, FeatureCache, build_feature_cache, sample_cache_pairs
@@ -71,6 +72,17 @@ from trackkit.train._tras_pretrain import (
     pretrain_tras,
     replay_window_iou,
 )
+from trackkit.train._tras_value import (
+    TRASValueFitConfig,
+    TRASValueSet,
+    build_value_windows,
+    fit_tras_value,
+    fit_value_head,
+    trasfust_replay_auc,
+    value_head_inputs,
+    value_ranking_accuracy,
+    value_set_features,
+)
 
 __all__ = [
     "DEFAULT_HOLDOUT",
@@ -95,6 +107,8 @@ __all__ = [
     "TRASPretrainConfig",
     "TRASReplaySet",
     "TRASTrainConfig",
+    "TRASValueFitConfig",
+    "TRASValueSet",
     "TeacherRuns",
     "TrainResult",
     "TrainState",
@@ -102,9 +116,12 @@ __all__ = [
     "build_reid_cache",
     "build_replay_windows",
     "build_tras_chunks",
+    "build_value_windows",
     "choose_lost_threshold",
     "export_retinatrack",
     "extract_replay_features",
+    "fit_tras_value",
+    "fit_value_head",
     "load_retinatrack_sequences",
     "load_train_state",
     "make_tras_env",
@@ -127,5 +144,9 @@ __all__ = [
     "tras_policy_step",
     "tras_training_sequences",
     "tras_worker_role",
+    "trasfust_replay_auc",
     "validation_sequences",
+    "value_head_inputs",
+    "value_ranking_accuracy",
+    "value_set_features",
 ]

@@ -17,6 +17,7 @@ TEACHER_KINDS: dict[str, tuple[str, dict[str, bool | int | float]]] = {
     "medianflow": ("MedianFlow", {}),
     "mosse": ("MOSSE", {}),
     "boosting": ("Boosting", {}),
+    "tld": ("TLD", {}),
 }
 
 #: The teacher pool used for training and by default in TRASFUST (Dunnhofer et al. 2020 use

@@ -80,6 +80,11 @@ class TRASTracker:
         parallel: run the teachers in threads while the student computes.
         fast: track with :meth:`TRASStudent.for_inference` (folded BatchNorm, channels-last,
             in-place trunk activations, packed LSTM weights).
+        margin: hysteresis of the choice (``distill.fuse_by_value``; not in the paper): with
+            ``margin > 0`` the previous frame's candidate is kept unless another's value
+            exceeds its value by more than ``margin``; 0 is the paper's rule. Default: for
+            TRASFUST the student's ``meta["fusion_margin"]`` (chosen on training sequences
+            by ``trackkit.train.fit_tras_value``) where it has one, else 0.
         device: torch device of the student.
     """
 
@@ -91,10 +96,20 @@ class TRASTracker:
         teachers: Sequence[TeacherSpec] | None = None,
         parallel: bool = True,
         fast: bool = True,
+        margin: float | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        model = student if student is not None else load_student()
+        if margin is None:  # the stored margin was chosen for TRASFUST only
+            meta = getattr(model, "meta", {}) if mode == "trasfust" else {}
+            margin = float(meta.get("fusion_margin", 0.0))
+        if isinstance(margin, bool) or not isinstance(margin, (int, float)):
+            raise TypeError(f"margin must be a number, got {type(margin).__name__}")
+        if not (np.isfinite(margin) and margin >= 0):
+            raise ValueError(f"margin must be a finite number >= 0, got {margin}")
+        self.margin = float(margin)
         if teachers is None:
             teachers = {"tras": (), "trast": ("csrt",), "trasfust": DEFAULT_TEACHERS}[mode]
         specs = list(teachers)
@@ -112,7 +127,6 @@ class TRASTracker:
         self.mode = mode
         self.teacher_specs = specs
         self.device = torch.device(device)
-        model = student if student is not None else load_student()
         self.student = (model.for_inference() if fast else model).to(self.device).eval()
         cfg = self.student.config
         self.actions = seqrl.BoxActionConfig(cfg.max_shift, cfg.max_scale)
@@ -122,6 +136,9 @@ class TRASTracker:
         #: Index of the chosen candidate per sequence in the last frame (0 = student; k >= 1
         #: = teacher k - 1), for analysis.
         self.last_choice: NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        #: Values of the candidates' states in the last frame, ``[B, 1 + k]`` (student first;
+        #: a dropped teacher's value is still given), for analysis. Empty for TRAS.
+        self.last_values: NDArray[np.float64] = np.zeros((0, 0))
 
     # ------------------------------------------------------------------ single sequence
     def init(self, frame: NDArray[np.uint8], box_xywh: Sequence[float] | NDArray) -> None:
@@ -180,6 +197,7 @@ class TRASTracker:
         self._first_state: tuple[Tensor, Tensor] | None = None
         self._t = 0
         self.last_choice = np.zeros(b, dtype=np.int64)
+        self.last_values = np.zeros((b, 1 + k) if k else (0, 0))
         self._ready = True
 
     def _run_teachers(self, frames: Sequence[NDArray[np.uint8]]) -> Any:
@@ -263,13 +281,22 @@ class TRASTracker:
             if self.mode == "trasfust":  # eq. 8: teachers only; the student is the fallback
                 valid[:, 0] = ~valid[:, 1:].any(axis=1)
             cand = torch.cat((own[:, None, :], torch.from_numpy(teacher).to(dev)), dim=1)
+            hysteresis: dict[str, Any] = {}
+            if self.margin > 0 and self._t > 1:
+                hysteresis = {
+                    "previous_index": torch.from_numpy(self.last_choice).to(dev),
+                    "margin": self.margin,
+                }
             choice = fuse_by_value(
-                cand, values, valid=torch.from_numpy(valid).to(dev), validate=False
+                cand, values, valid=torch.from_numpy(valid).to(dev), validate=False, **hysteresis
             )
-            packed = torch.cat((choice.boxes_xywh, choice.candidate_index[:, None].double()), 1)
+            packed = torch.cat(
+                (choice.boxes_xywh, choice.candidate_index[:, None].double(), values), 1
+            )
             out = packed.cpu().numpy()  # the one device-to-host copy of the frame
             self._boxes = np.array(out[:, :4], dtype=np.float64)
             index = out[:, 4].astype(np.int64)
+            self.last_values = np.array(out[:, 5:], dtype=np.float64)
             self._teacher_boxes = np.where(valid[:, 1:, None], teacher, self._teacher_boxes)
             rows = self._rows + choice.candidate_index
             self._state = (h.index_select(0, rows), c.index_select(0, rows))

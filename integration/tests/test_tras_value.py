@@ -1,0 +1,148 @@
+"""Value-head refit of TRAS for TRASFUST: windows and their targets against slow loops, the
+ridge fit against numpy, the ranking accuracy against a pair loop, the candidates' LSTM
+inputs against single steps, and the whole fit raising the ranking accuracy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import seqrl
+from trackkit.eval import overlaps_xywh
+from trackkit.sot.tras import StudentConfig, TRASStudent
+from trackkit.train import (
+    TeacherRuns,
+    TRASValueFitConfig,
+    build_value_windows,
+    fit_tras_value,
+    fit_value_head,
+    synthetic_training_sequences,
+    value_head_inputs,
+    value_ranking_accuracy,
+    value_set_features,
+)
+
+SMALL = StudentConfig(crop_size=32, neck_channels=8, hidden=32)
+
+
+def _runs(seqs: list, seed: int = 0) -> dict[str, TeacherRuns]:
+    """A good teacher (ground truth + small noise) and one that drifts away, then a failure."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for s in seqs:
+        gt = s.boxes_xywh
+        good = gt + rng.normal(0, 1.0, gt.shape) * np.array([1, 1, 0.2, 0.2])
+        drift = gt.copy()
+        drift[:, :2] += np.linspace(0, 60, len(gt))[:, None]
+        good[0] = drift[0] = gt[0]
+        success = np.ones((2, len(gt)), dtype=bool)
+        boxes = np.stack([good, drift])
+        boxes[1, 5] = np.nan  # a reported failure: carried forward
+        success[1, 5] = False
+        out[s.name] = TeacherRuns(s.name, ("good", "drift"), boxes, success, np.ones(2))
+    return out
+
+
+@pytest.fixture(scope="module")
+def seqs() -> list:
+    return synthetic_training_sequences(4, length=30, seed=500)
+
+
+def test_windows_and_their_targets(seqs: list) -> None:
+    runs = _runs(seqs)
+    vs = build_value_windows(
+        seqs,
+        runs,
+        teachers=("drift", "good"),
+        window=4,
+        windows_per_frame=0.2,
+        gamma=0.8,
+        holdout=[seqs[1].name],
+    )
+    assert vs.prev_xywh.shape == (len(vs), 2, 4, 4) and vs.teachers == ("drift", "good")
+    assert vs.holdout.tolist() == [int(i) == 1 for i in vs.sequence]
+    for w in range(len(vs)):
+        s = seqs[int(vs.sequence[w])]
+        r = runs[s.name]
+        f = vs.frames[w].numpy()
+        for k, col in enumerate((1, 0)):  # the teachers in the asked order
+            boxes = r.boxes_xywh[col].copy()
+            boxes[5] = boxes[4] if col == 1 else boxes[5]  # carried forward
+            np.testing.assert_allclose(vs.prev_xywh[w, k].numpy(), boxes[f[:-1]])
+            iou = overlaps_xywh(boxes, s.boxes_xywh)
+            np.testing.assert_allclose(vs.next_iou[w, k].numpy(), iou[f[1:]], atol=1e-6)
+            reward = seqrl.quantised_iou_reward(torch.from_numpy(iou)).numpy()
+            for j, t in enumerate(f[1:]):  # slow discounted return to the sequence's end
+                ret = sum(0.8**i * reward[u] for i, u in enumerate(range(t, len(s))))
+                assert vs.returns[w, k, j].item() == pytest.approx(ret, abs=1e-4)
+    with pytest.raises(ValueError, match="window"):
+        build_value_windows(seqs, runs, teachers=("good",), window=0)
+
+
+def test_ridge_fit_matches_numpy() -> None:
+    rng = np.random.default_rng(0)
+    h = rng.normal(size=(3, 5, 7, 6))
+    y = h @ rng.normal(size=6) + 0.3 + rng.normal(0, 0.1, (3, 5, 7))
+    for ridge in (0.0, 2.0):
+        w, b = fit_value_head(torch.tensor(h, dtype=torch.float32), torch.tensor(y), ridge=ridge)
+        x = np.concatenate((h.reshape(-1, 6), np.ones((105, 1))), axis=1)
+        pen = np.diag([ridge] * 6 + [0.0])  # the bias is not penalised
+        ref = np.linalg.solve(x.T @ x + pen, x.T @ y.reshape(-1))
+        np.testing.assert_allclose(w.numpy()[0], ref[:6], atol=1e-4)
+        assert b.item() == pytest.approx(ref[6], abs=1e-4)
+    with pytest.raises(ValueError, match="target"):
+        fit_value_head(torch.zeros(4, 3), torch.zeros(5))
+
+
+def test_ranking_accuracy_matches_a_pair_loop() -> None:
+    rng = np.random.default_rng(1)
+    v = rng.normal(size=(6, 3, 5))
+    y = rng.uniform(size=(6, 3, 5))
+    v[0, 1, 0] = v[0, 0, 0]  # equal values count as wrong
+    good = total = 0
+    for g in range(6):
+        for t in range(5):
+            for i in range(3):
+                for j in range(i + 1, 3):
+                    if abs(y[g, i, t] - y[g, j, t]) > 0.1:
+                        total += 1
+                        good += (v[g, i, t] - v[g, j, t]) * (y[g, i, t] - y[g, j, t]) > 0
+    out = value_ranking_accuracy(torch.tensor(v), torch.tensor(y), min_gap=0.1)
+    assert out["pairs"] == total and out["pairwise"] == pytest.approx(good / total)
+    pick = y[np.arange(6)[:, None], v.argmax(1), np.arange(5)[None]]
+    assert out["pick_iou"] == pytest.approx(pick.mean())
+    assert out["oracle_iou"] == pytest.approx(y.max(1).mean())
+    assert out["fixed_iou_2"] == pytest.approx(y[:, 2].mean())
+
+
+def test_candidate_states_step_from_the_best_candidates_context(seqs: list) -> None:
+    torch.manual_seed(0)
+    model = TRASStudent(SMALL, pretrained=False).eval()
+    vs = build_value_windows(seqs[:2], _runs(seqs[:2]), teachers=("good", "drift"), window=3)
+    maps = value_set_features(model, seqs[:2], vs, progress=False)
+    h = value_head_inputs(model, maps, vs.next_iou)
+    g = 0
+    with torch.no_grad():
+        feats = model.encode_trunk(maps[g].float().reshape(-1, *maps.shape[4:])).reshape(2, 3, -1)
+        state = None
+        for t in range(3):
+            for k in range(2):
+                _, _, (hk, _) = model.step(feats[k, t][None], state)
+                torch.testing.assert_close(h[g, k, t][None], hk, atol=1e-5, rtol=0)
+            best = int(vs.next_iou[g, :, t].argmax())
+            _, _, state = model.step(feats[best, t][None], state)
+
+
+def test_the_fit_raises_the_ranking_accuracy(seqs: list) -> None:
+    torch.manual_seed(0)
+    model = TRASStudent(SMALL, pretrained=False).eval()
+    runs = _runs(seqs)
+    cfg = TRASValueFitConfig(windows_per_frame=0.3, margins=(0.0, 0.1), ridges=(1.0, 10.0))
+    out = fit_tras_value(model, seqs, runs, cfg, teachers=("good", "drift"), progress=False)
+    before, after = out["ranking_before"]["pairwise"], out["ranking_after"]["pairwise"]
+    assert after > 0.6 and after > before + 0.2  # measured: 0.26 -> 0.67
+    assert model.meta["fusion_margin"] == out["fusion_margin"] in (0.0, 0.1)
+    assert set(out["margin_auc"]) == {"0.0", "0.1"}
+    with pytest.raises(ValueError, match="target"):
+        TRASValueFitConfig(target="q")
