@@ -144,5 +144,7 @@ def test_the_fit_raises_the_ranking_accuracy(seqs: list) -> None:
     assert after > 0.6 and after > before + 0.2  # measured: 0.26 -> 0.67
     assert model.meta["fusion_margin"] == out["fusion_margin"] in (0.0, 0.1)
     assert set(out["margin_auc"]) == {"0.0", "0.1"}
+    assert out["candidates"] == ["good", "drift", "student"]
+    assert {"trast_good_auc_before", "trast_good_auc_after"} <= set(out)
     with pytest.raises(ValueError, match="target"):
         TRASValueFitConfig(target="q")

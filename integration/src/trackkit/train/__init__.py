@@ -78,10 +78,11 @@ from trackkit.train._tras_value import (
     build_value_windows,
     fit_tras_value,
     fit_value_head,
-    trasfust_replay_auc,
+    tras_replay_auc,
     value_head_inputs,
     value_ranking_accuracy,
     value_set_features,
+    with_student_runs,
 )
 
 __all__ = [
@@ -142,11 +143,12 @@ __all__ = [
     "training_sequences",
     "tras_episode_data",
     "tras_policy_step",
+    "tras_replay_auc",
     "tras_training_sequences",
     "tras_worker_role",
-    "trasfust_replay_auc",
     "validation_sequences",
     "value_head_inputs",
     "value_ranking_accuracy",
     "value_set_features",
+    "with_student_runs",
 ]

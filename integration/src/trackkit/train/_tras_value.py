@@ -50,10 +50,11 @@ __all__ = [
     "build_value_windows",
     "fit_tras_value",
     "fit_value_head",
-    "trasfust_replay_auc",
+    "tras_replay_auc",
     "value_head_inputs",
     "value_ranking_accuracy",
     "value_set_features",
+    "with_student_runs",
 ]
 
 
@@ -308,6 +309,9 @@ class TRASValueFitConfig:
             student's ``fusion_margin``. Empty: keep 0 (the paper's rule).
         holdout_fraction: share of the training sequences held out for both selections.
         gamma: discount of the ``"return"`` target.
+        include_student: add the student's own TRAS run as a candidate of every window, so
+            that the head rates the student's states too (TRAST); without it the head, fitted
+            on teachers' states only, overrates the student's drifting states.
         seed: seed of the held-out sequences and of the windows.
     """
 
@@ -319,6 +323,7 @@ class TRASValueFitConfig:
     margins: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2)
     holdout_fraction: float = 0.25
     gamma: float = 0.9
+    include_student: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -340,16 +345,18 @@ def _replayed(boxes: NDArray[np.float64], success: NDArray[np.bool_], name: str)
     return ReplayTeacher(b, name=name)
 
 
-def trasfust_replay_auc(
+def tras_replay_auc(
     student: TRASStudent,
     sequences: Sequence[SotSequence],
     runs: dict[str, Any],
     pool: Sequence[str],
     *,
+    mode: str = "trasfust",
     margin: float = 0.0,
 ) -> list[float]:
-    """Success AUC per sequence of TRASFUST with ``pool``'s cached runs replayed
-    (``distill.ReplayTeacher``; a reported failure is replayed as one)."""
+    """Success AUC per sequence of ``mode`` (``"trasfust"``, ``"trast"`` with one teacher, or
+    ``"tras"`` with none) with ``pool``'s cached runs replayed (``distill.ReplayTeacher``; a
+    reported failure is replayed as one)."""
     from functools import partial
 
     from trackkit.eval import run_sot_sequence
@@ -362,8 +369,32 @@ def trasfust_replay_auc(
             partial(_replayed, r.boxes_xywh[r.teachers.index(t)], r.success[r.teachers.index(t)], t)
             for t in pool
         ]
-        trk = TRASTracker(student, mode="trasfust", teachers=specs, parallel=False, margin=margin)
+        trk = TRASTracker(student, mode=mode, teachers=specs or None, parallel=False, margin=margin)
         out.append(float(run_sot_sequence(trk, seq).scores.auc))
+    return out
+
+
+def with_student_runs(
+    student: TRASStudent, sequences: Sequence[SotSequence], runs: dict[str, Any]
+) -> dict[str, Any]:
+    """``runs`` with the student alone (TRAS) added as a candidate named ``"student"``, so
+    that the value head also learns to rate the student's own states (TRAST compares them
+    with a teacher's)."""
+    from trackkit.eval import run_sot_sequence
+    from trackkit.sot.tras import TRASTracker
+    from trackkit.train._tras_data import TeacherRuns
+
+    out = {}
+    for seq in sequences:
+        r = runs[seq.name]
+        boxes = run_sot_sequence(TRASTracker(student, mode="tras"), seq).boxes_xywh
+        out[seq.name] = TeacherRuns(
+            seq.name,
+            (*r.teachers, "student"),
+            np.concatenate((r.boxes_xywh, np.asarray(boxes, dtype=np.float64)[None])),
+            np.concatenate((r.success, np.ones((1, len(seq)), dtype=bool))),
+            np.concatenate((r.fps, [0.0])),
+        )
     return out
 
 
@@ -393,10 +424,17 @@ def fit_tras_value(
     rng = np.random.default_rng(config.seed)
     n_hold = max(1, min(len(names) - 1, round(config.holdout_fraction * len(names))))
     held = sorted(rng.choice(names, size=n_hold, replace=False).tolist())
+    student.eval()
+    candidates = tuple(teachers)
+    t0 = time.perf_counter()
+    if config.include_student:
+        runs = with_student_runs(student, sequences, runs)
+        candidates += ("student",)
+    student_s = time.perf_counter() - t0
     vset = build_value_windows(
         sequences,
         runs,
-        teachers=teachers,
+        teachers=candidates,
         window=config.window,
         windows_per_frame=config.windows_per_frame,
         min_spread=config.min_spread,
@@ -404,7 +442,6 @@ def fit_tras_value(
         holdout=held,
         seed=config.seed,
     )
-    student.eval()
     digest = hashlib.sha256(
         json.dumps(
             {
@@ -441,6 +478,10 @@ def fit_tras_value(
 
     with torch.no_grad():
         before = accuracy(student.value.weight.detach(), student.value.bias.detach())
+    held_seqs = [s for s in sequences if s.name in held]
+    trast_before = float(
+        np.mean(tras_replay_auc(student, held_seqs, runs, teachers[:1], mode="trast"))
+    )
     fits = []
     for ridge in config.ridges:
         w, b = fit_value_head(h[~hold], target[~hold], ridge=ridge)
@@ -450,10 +491,12 @@ def fit_tras_value(
         student.value.weight.copy_(w)
         student.value.bias.copy_(b)
     after = accuracy(w, b)
-    held_seqs = [s for s in sequences if s.name in held]
     t1 = time.perf_counter()
+    trast_after = float(
+        np.mean(tras_replay_auc(student, held_seqs, runs, teachers[:1], mode="trast"))
+    )
     margin_auc = {
-        m: float(np.mean(trasfust_replay_auc(student, held_seqs, runs, teachers, margin=m)))
+        m: float(np.mean(tras_replay_auc(student, held_seqs, runs, teachers, margin=m)))
         for m in config.margins
     }
     margin = max(margin_auc, key=lambda m: (margin_auc[m], -m)) if margin_auc else 0.0
@@ -478,6 +521,7 @@ def fit_tras_value(
 
     return {
         "teachers": list(teachers),
+        "candidates": list(candidates),
         "holdout_sequences": held,
         "windows": int((~hold).sum()),
         "holdout_windows": int(hold.sum()),
@@ -489,6 +533,9 @@ def fit_tras_value(
         "margin_auc": {str(m): round(a, 4) for m, a in margin_auc.items()},
         "fusion_margin": float(margin),
         "holdout_teacher_auc": rounded(teacher_auc),
+        f"trast_{teachers[0]}_auc_before": round(trast_before, 4),
+        f"trast_{teachers[0]}_auc_after": round(trast_after, 4),
+        "student_runs_s": round(student_s, 1),
         "features_s": round(features_s, 1),
         "margins_s": round(time.perf_counter() - t1, 1),
     }
