@@ -85,3 +85,15 @@ def test_train_tras_rejects_a_missing_device_before_any_work(
     err = capsys.readouterr().err.strip().splitlines()
     assert rc != 0 and len(err) == 1 and "cuda:7" in err[0] and "not available" in err[0]
     assert not (tmp_path / "run").exists()
+
+
+def test_train_tras_value_reports_a_missing_data_folder_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    missing = tmp_path / "nowhere"
+    rc = main(["train", "tras-value", "--out", str(tmp_path / "v"), "--data", str(missing)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc != 0 and len(err) == 1 and "not found" in err[0]
+    assert not (tmp_path / "v").exists()
+    with pytest.raises(SystemExit):
+        main(["train", "tras-value", "--out", str(tmp_path / "v"), "--target", "q"])
