@@ -9,6 +9,8 @@ never trains on (``RETINATRACK_VALIDATION_SEQUENCES``: TUD-Campus), in one run:
 - tracking, all on the *same* detections (the tracker's thresholds, with their embeddings):
   (a) IoU-only association, (b) IoU + embedding (the paper's fused similarity, with the
   embedding gate calibrated on the training sequences; also with ``assoc``'s default gate),
+  both with the IoU source of the tracker's settings (``TRACKING_IOU_SOURCE``) and both
+  with the other one (a track's H stored boxes or its newest box),
   (c) embedding only, (d) SORT, (e) IoU + ``assoc``'s motion model, (f) ``assoc.MotionTracker``
   without and with embeddings (fed every detection >= 0.05: it applies its own thresholds);
   and SORT on the public Faster R-CNN detections of ``det/det.txt`` (SORT's own, Bewley et
@@ -52,6 +54,7 @@ from trackkit.mot import associate
 from trackkit.mot.retinatrack import (
     DEFAULT_CHECKPOINT,
     EMBEDDING_GATE,
+    TRACKING_IOU_SOURCE,
     TRACKING_NMS_THRESHOLD,
     TRACKING_SCORE_THRESHOLD,
     RetinaTrackMOT,
@@ -253,6 +256,7 @@ def main() -> None:
     det_rows: list[dict[str, Any]] = []
     trk_rows: list[dict[str, Any]] = []
     bot = assoc.StateLayout.botsort()
+    other = "history" if TRACKING_IOU_SOURCE == "latest" else "latest"
     for name in names:
         seq = ds[name]
         split = "validation" if name in RETINATRACK_VALIDATION_SEQUENCES else "training (seen)"
@@ -266,6 +270,18 @@ def main() -> None:
         for label, make, use_emb, every in (
             ("(a) IoU only", lambda: make_association("iou"), False, False),
             ("(b) IoU + embedding (paper)", lambda: make_association("iou+embedding"), True, False),
+            (
+                f"(a) IoU only, IoU with {other}",
+                lambda: make_association("iou", iou_source=other),
+                False,
+                False,
+            ),
+            (
+                f"(b) IoU + embedding, IoU with {other}",
+                lambda: make_association("iou+embedding", iou_source=other),
+                True,
+                False,
+            ),
             (
                 "(b) with assoc's default gate 0.5",
                 lambda: make_association("iou+embedding", max_cosine_distance=0.5),
@@ -311,7 +327,10 @@ def main() -> None:
         f"Network input {shipped.input_width} px wide, at most {shipped.max_detections} "
         f"detections per frame. Tracker settings (chosen on the training sequences, "
         f"docs/mot.md): score threshold {thr}, NMS {TRACKING_NMS_THRESHOLD}, embedding gate "
-        f"max_cosine_distance {EMBEDDING_GATE} (the detector's own: score "
+        f"max_cosine_distance {EMBEDDING_GATE}, IoU with a track's {TRACKING_IOU_SOURCE} "
+        "box(es) (`assoc.RetinaTrackConfig.iou_source`: `history` = any of its H = 8 stored "
+        "boxes, the paper's reading; `latest` = its newest box; (a) and (b) always use the "
+        "same) (the detector's own: score "
         f"{shipped.score_threshold}, NMS {shipped.nms_threshold}).",
         "",
         "## Detection (pedestrians, IoU 0.5)",

@@ -25,6 +25,7 @@ __all__ = [
     "ASSOCIATIONS",
     "DEFAULT_CHECKPOINT",
     "EMBEDDING_GATE",
+    "TRACKING_IOU_SOURCE",
     "TRACKING_NMS_THRESHOLD",
     "TRACKING_SCORE_THRESHOLD",
     "FrameDetections",
@@ -62,6 +63,13 @@ TRACKING_NMS_THRESHOLD: float = 0.4
 #: shipped network's embeddings, which then breaks tracks and swaps identities.
 EMBEDDING_GATE: float = 1.3
 
+#: ``assoc.RetinaTrackConfig.iou_source`` of the RetinaTrack associations (``iou``,
+#: ``iou+embedding``, ``embedding``): whether a detection's IoU with a track is the best over
+#: the track's H stored boxes (``"history"``, the paper's reading) or with its newest box
+#: (``"latest"``). Chosen with the thresholds above, by the same rule and on the same
+#: training sequences (``docs/benchmarks/retinatrack_settings.md``).
+TRACKING_IOU_SOURCE: str = "history"
+
 
 def make_association(name: str, **options: Any) -> Any:
     """An ``assoc`` tracker for one of :data:`ASSOCIATIONS`.
@@ -69,7 +77,8 @@ def make_association(name: str, **options: Any) -> Any:
     ``iou+embedding``: ``assoc.RetinaTrackTracker`` (IoU truncated at 0.4, equal weights,
     H = 8 observations, tracks die after 40 unseen frames) with the embedding gate
     ``max_cosine_distance =`` :data:`EMBEDDING_GATE` calibrated on the training sequences;
-    ``iou``: the same tracker fed no embeddings (IoU >= 0.3); ``embedding``: IoU weight 0,
+    ``iou``: the same tracker fed no embeddings (IoU >= 0.3); both compare boxes as
+    :data:`TRACKING_IOU_SOURCE` says (the same IoU for both); ``embedding``: IoU weight 0,
     embedding weight 1; ``sort``: ``assoc.SortTracker``. ``options`` override config fields.
     The RetinaTrack associations are the paper's tracker, without ``assoc``'s optional motion
     model (``motion=None``; pass ``motion=assoc.StateLayout.botsort()`` to add it).
@@ -78,7 +87,12 @@ def make_association(name: str, **options: Any) -> Any:
         return assoc.SortTracker(assoc.SortConfig(**options))
     if name not in ASSOCIATIONS:
         raise ValueError(f"association must be one of {ASSOCIATIONS}, got {name!r}")
-    options = {"motion": None, "max_cosine_distance": EMBEDDING_GATE, **options}
+    options = {
+        "motion": None,
+        "max_cosine_distance": EMBEDDING_GATE,
+        "iou_source": TRACKING_IOU_SOURCE,
+        **options,
+    }
     if name == "embedding":
         options = {"iou_weight": 0.0, "embedding_weight": 1.0, **options}
     return assoc.RetinaTrackTracker(assoc.RetinaTrackConfig(**options))
