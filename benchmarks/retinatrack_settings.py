@@ -13,6 +13,9 @@ validation sequence is never read):
   and the IoU source (``assoc.RetinaTrackConfig.iou_source``: any of a track's H stored boxes,
   the paper's reading, or its newest box); the best mean HOTA of (b) sets the three;
 - at that setting, the embedding gate and the IoU / embedding weights of (b);
+- ``assoc.MotionTracker``'s detection thresholds (``high_threshold``,
+  ``new_track_threshold``) on every detection scoring >= 0.05 at that NMS (the benchmark's
+  row (f); the best mean HOTA sets ``MOTION_THRESHOLDS`` in benchmarks/retinatrack.py);
 - the H ablation: stored observations per track (H = 1 vs 8) for (a) and (b).
 
 Run: ``python3 benchmarks/retinatrack_settings.py`` (writes
@@ -49,6 +52,8 @@ NMS = (0.5, 0.4, 0.3)
 SCORES = (0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
 IOU_SOURCES = ("history", "latest")
 GATES = (0.5, 1.0, 1.3, 1.6, 2.0)
+MOTION_HIGH = (0.3, 0.4, 0.5, 0.6, 0.7)
+MOTION_NEW = (0.4, 0.5, 0.6, 0.7, 0.8)
 IOU_WEIGHTS = (0.3, 0.5, 0.7)
 
 
@@ -78,7 +83,7 @@ def _detect(net: Any, seq: MOTSequence, nms: float) -> tuple[MOTRows, np.ndarray
     assert seq.frames is not None
     parts, embs = [], []
     for t in range(seq.num_frames):
-        (d,) = detect_frames(net, [seq.frames[t]], score_threshold=0.3, nms_threshold=nms)
+        (d,) = detect_frames(net, [seq.frames[t]], score_threshold=0.05, nms_threshold=nms)
         b = d.boxes_xyxy
         xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
         parts.append(MOTRows(np.full(len(b), t), np.full(len(b), -1), xywh, d.scores))
@@ -212,6 +217,24 @@ def main() -> None:
                 | mean_scores(b_nms, b_thr, association="iou+embedding", iou_source=b_source, **kw)
             )
             print(weights[-1], flush=True)
+    motion = []
+    for high in MOTION_HIGH:
+        for new in MOTION_NEW:
+            if new < high:
+                continue
+            cfg = assoc.MotionConfig(high_threshold=high, new_track_threshold=new)
+            res = []
+            for n in SEQUENCES:
+                det, _ = dets[(n, b_nms)]
+                tracks, _ = associate(assoc.MotionTracker(cfg), det, ds[n].num_frames)
+                res.append(evaluate_mot(ds[n].gt, tracks, ds[n].num_frames).summary())
+            motion.append(
+                {"high_threshold": high, "new_track_threshold": new}
+                | {k: float(np.mean([r[k] for r in res])) for k in ("HOTA", "DetA", "IDF1")}
+                | {"IDSW": int(sum(r["IDSW"] for r in res))}
+            )
+            print(motion[-1], flush=True)
+    best_motion = max(motion, key=lambda r: r["HOTA"])
     hist = []
     for h in (1, 2, 4, 8):
         for source in IOU_SOURCES:
@@ -247,6 +270,15 @@ def main() -> None:
         f"## Embedding gate and weights of (b) (NMS {b_nms}, score {b_thr}, IoU with {b_source})",
         "",
         _table(weights),
+        "",
+        f"## assoc.MotionTracker's thresholds (every detection >= 0.05, NMS {b_nms})",
+        "",
+        "Other fields: `assoc.MotionConfig()` defaults (`low_threshold` 0.1).",
+        "",
+        _table(motion),
+        "",
+        f"Best mean HOTA: high_threshold {best_motion['high_threshold']}, "
+        f"new_track_threshold {best_motion['new_track_threshold']}.",
         "",
         f"## Stored observations per track (NMS {b_nms}, score {b_thr})",
         "",
