@@ -12,7 +12,9 @@ never trains on (``RETINATRACK_VALIDATION_SEQUENCES``: TUD-Campus), in one run:
   both with the IoU source of the tracker's settings (``TRACKING_IOU_SOURCE``) and both
   with the other one (a track's H stored boxes or its newest box),
   (c) embedding only, (d) SORT, (e) IoU + ``assoc``'s motion model, (f) ``assoc.MotionTracker``
-  without and with embeddings (fed every detection >= 0.05: it applies its own thresholds);
+  without and with embeddings (fed every detection >= 0.05: it applies its own thresholds),
+  (f') the same with its detection thresholds chosen on the training sequences
+  (``MOTION_THRESHOLDS``);
   and SORT on the public Faster R-CNN detections of ``det/det.txt`` (SORT's own, Bewley et
   al. 2016) on the same sequences. Scores: HOTA, MOTA, IDF1, ID switches from
   ``trackkit.eval`` (TrackEval-equal);
@@ -71,6 +73,9 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT_MD = ROOT / "docs" / "benchmarks" / "retinatrack.md"
 SPEED_MD = ROOT / "docs" / "benchmarks" / "retinatrack_speed.md"
 AP_THRESHOLD = 0.05
+#: ``assoc.MotionTracker`` thresholds of row (f'): the best mean HOTA on the training sequences
+#: (benchmarks/retinatrack_settings.py -> docs/benchmarks/retinatrack_settings.md).
+MOTION_THRESHOLDS: dict[str, float] = {"high_threshold": 0.4, "new_track_threshold": 0.5}
 
 
 def _gt_rows(seq: MOTSequence) -> MOTRows:
@@ -293,6 +298,12 @@ def main() -> None:
             ("(e) IoU + motion model", lambda: make_association("iou", motion=bot), False, False),
             ("(f) MotionTracker", assoc.MotionTracker, False, True),
             ("(f) MotionTracker + embedding", assoc.MotionTracker, True, True),
+            (
+                "(f') MotionTracker, thresholds chosen on training",
+                lambda: assoc.MotionTracker(assoc.MotionConfig(**MOTION_THRESHOLDS)),
+                False,
+                True,
+            ),
         ):
             rows, embs = (det, emb) if every else (d, e)
             tracks, _ = associate(
@@ -327,10 +338,10 @@ def main() -> None:
         f"Network input {shipped.input_width} px wide, at most {shipped.max_detections} "
         f"detections per frame. Tracker settings (chosen on the training sequences, "
         f"docs/mot.md): score threshold {thr}, NMS {TRACKING_NMS_THRESHOLD}, embedding gate "
-        f"max_cosine_distance {EMBEDDING_GATE}, IoU with a track's {TRACKING_IOU_SOURCE} "
-        "box(es) (`assoc.RetinaTrackConfig.iou_source`: `history` = any of its H = 8 stored "
+        f"max_cosine_distance {EMBEDDING_GATE}, IoU source `{TRACKING_IOU_SOURCE}` "
+        "(`assoc.RetinaTrackConfig.iou_source`: `history` = any of a track's H = 8 stored "
         "boxes, the paper's reading; `latest` = its newest box; (a) and (b) always use the "
-        "same) (the detector's own: score "
+        "same one) (the detector's own: score "
         f"{shipped.score_threshold}, NMS {shipped.nms_threshold}).",
         "",
         "## Detection (pedestrians, IoU 0.5)",
@@ -344,7 +355,8 @@ def main() -> None:
         "",
         "Detections of the tracker's settings (score >= "
         f"{thr}, NMS {TRACKING_NMS_THRESHOLD}); the (f) rows get every detection >= "
-        f"{AP_THRESHOLD} and apply `assoc.MotionTracker`'s own thresholds (defaults).",
+        f"{AP_THRESHOLD} and apply `assoc.MotionTracker`'s own thresholds (defaults; (f'): "
+        f"{MOTION_THRESHOLDS}, chosen on the training sequences).",
         "",
         _table(trk_rows),
         "",
