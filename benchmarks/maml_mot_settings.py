@@ -5,8 +5,9 @@
 similarity, under each track's adapted layer, of a detection to the track's prototype), so its
 gate ``MAMLMOTConfig.max_appearance_distance`` (default :data:`APPEARANCE_GATE`) is calibrated
 the same way on its own scores. On the shipped RetinaTrack network's detections of the training
-sequences TUD-Stadtmitte and PETS09-S3MF1 (RetinaTrack's tracking thresholds, score 0.4 and
-NMS 0.4; the validation sequence is never read):
+sequences TUD-Stadtmitte and PETS09-S3MF1 (RetinaTrack's tracking thresholds
+``TRACKING_SCORE_THRESHOLD`` / ``TRACKING_NMS_THRESHOLD``; the validation sequence is never
+read):
 
 - every detection gets the identity of the ground-truth box it matches at IoU >= 0.5 (greedy);
 - ``MAMLMOTAssociation`` (shipped checkpoint, weighted init) runs with the gate disabled
