@@ -7,19 +7,20 @@ validation sequence is never read):
 
 - the cosine similarity of same-identity and different-identity detection pairs 1-8 frames
   apart (detections matched to the ground truth at IoU >= 0.5, score >= 0.4), whose 5th
-  percentile for the same identity sets the embedding gate;
-- mean HOTA / IDF1 and summed ID switches of (a) IoU only and (b) IoU + embedding (with the
-  calibrated gate and with ``assoc``'s default 0.5) over a grid of NMS and score thresholds
+  percentile for the same identity set the first network's embedding gate;
+- mean HOTA / IDF1 and summed ID switches of (a) IoU only and (b) IoU + embedding (with
+  ``EMBEDDING_GATE`` and with ``assoc``'s default 0.5) over a grid of NMS and score thresholds
   and the IoU source (``assoc.RetinaTrackConfig.iou_source``: any of a track's H stored boxes,
   the paper's reading, or its newest box); the best mean HOTA of (b) sets the three;
-- at that setting, the embedding gate and the IoU / embedding weights of (b);
+- at that setting, the embedding gate and the IoU / embedding weights of (b) (the best mean
+  HOTA sets ``EMBEDDING_GATE``; the paper's weights unless others are better);
 - ``assoc.MotionTracker``'s detection thresholds (``high_threshold``,
   ``new_track_threshold``) on every detection scoring >= 0.05 at that NMS (the benchmark's
-  row (f); the best mean HOTA sets ``MOTION_THRESHOLDS`` in benchmarks/retinatrack.py);
+  row (f'); the best mean HOTA sets ``MOTION_THRESHOLDS`` in benchmarks/retinatrack.py);
 - the H ablation: stored observations per track (H = 1 vs 8) for (a) and (b).
 
 Run: ``python3 benchmarks/retinatrack_settings.py`` (writes
-docs/benchmarks/retinatrack_settings.md; about 10 minutes with one thread; ``--cache DIR``
+docs/benchmarks/retinatrack_settings.md; about 6 minutes with one thread; ``--cache DIR``
 keeps the detections as .npz files for a rerun).
 """
 
@@ -251,7 +252,8 @@ def main() -> None:
         "",
         "Written by `python3 benchmarks/retinatrack_settings.py` (see its docstring). "
         f"Sequences (seen in training): {', '.join(SEQUENCES)}; means over the two, ID "
-        f"switches summed. Calibrated embedding gate: max_cosine_distance {EMBEDDING_GATE}.",
+        f"switches summed. Embedding gate (`EMBEDDING_GATE`): max_cosine_distance "
+        f"{EMBEDDING_GATE}.",
         "",
         "## Cosine similarity of detection pairs 1-8 frames apart",
         "",
