@@ -9,8 +9,12 @@ never trains on (``RETINATRACK_VALIDATION_SEQUENCES``: TUD-Campus), in one run:
 - tracking, all on the *same* detections (the tracker's thresholds, with their embeddings):
   (a) IoU-only association, (b) IoU + embedding (the paper's fused similarity, with the
   embedding gate calibrated on the training sequences; also with ``assoc``'s default gate),
+  both with the IoU source of the tracker's settings (``TRACKING_IOU_SOURCE``) and both
+  with the other one (a track's H stored boxes or its newest box),
   (c) embedding only, (d) SORT, (e) IoU + ``assoc``'s motion model, (f) ``assoc.MotionTracker``
-  without and with embeddings (fed every detection >= 0.05: it applies its own thresholds);
+  without and with embeddings (fed every detection >= 0.05: it applies its own thresholds),
+  (f') the same with its detection thresholds chosen on the training sequences
+  (``MOTION_THRESHOLDS``);
   and SORT on the public Faster R-CNN detections of ``det/det.txt`` (SORT's own, Bewley et
   al. 2016) on the same sequences. Scores: HOTA, MOTA, IDF1, ID switches from
   ``trackkit.eval`` (TrackEval-equal);
@@ -52,6 +56,7 @@ from trackkit.mot import associate
 from trackkit.mot.retinatrack import (
     DEFAULT_CHECKPOINT,
     EMBEDDING_GATE,
+    TRACKING_IOU_SOURCE,
     TRACKING_NMS_THRESHOLD,
     TRACKING_SCORE_THRESHOLD,
     RetinaTrackMOT,
@@ -68,6 +73,9 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT_MD = ROOT / "docs" / "benchmarks" / "retinatrack.md"
 SPEED_MD = ROOT / "docs" / "benchmarks" / "retinatrack_speed.md"
 AP_THRESHOLD = 0.05
+#: ``assoc.MotionTracker`` thresholds of row (f'): the best mean HOTA on the training sequences
+#: (benchmarks/retinatrack_settings.py -> docs/benchmarks/retinatrack_settings.md).
+MOTION_THRESHOLDS: dict[str, float] = {"high_threshold": 0.4, "new_track_threshold": 0.5}
 
 
 def _gt_rows(seq: MOTSequence) -> MOTRows:
@@ -253,6 +261,7 @@ def main() -> None:
     det_rows: list[dict[str, Any]] = []
     trk_rows: list[dict[str, Any]] = []
     bot = assoc.StateLayout.botsort()
+    other = "history" if TRACKING_IOU_SOURCE == "latest" else "latest"
     for name in names:
         seq = ds[name]
         split = "validation" if name in RETINATRACK_VALIDATION_SEQUENCES else "training (seen)"
@@ -267,6 +276,18 @@ def main() -> None:
             ("(a) IoU only", lambda: make_association("iou"), False, False),
             ("(b) IoU + embedding (paper)", lambda: make_association("iou+embedding"), True, False),
             (
+                f"(a) IoU only, IoU with {other}",
+                lambda: make_association("iou", iou_source=other),
+                False,
+                False,
+            ),
+            (
+                f"(b) IoU + embedding, IoU with {other}",
+                lambda: make_association("iou+embedding", iou_source=other),
+                True,
+                False,
+            ),
+            (
                 "(b) with assoc's default gate 0.5",
                 lambda: make_association("iou+embedding", max_cosine_distance=0.5),
                 True,
@@ -277,6 +298,12 @@ def main() -> None:
             ("(e) IoU + motion model", lambda: make_association("iou", motion=bot), False, False),
             ("(f) MotionTracker", assoc.MotionTracker, False, True),
             ("(f) MotionTracker + embedding", assoc.MotionTracker, True, True),
+            (
+                "(f') MotionTracker, thresholds chosen on training",
+                lambda: assoc.MotionTracker(assoc.MotionConfig(**MOTION_THRESHOLDS)),
+                False,
+                True,
+            ),
         ):
             rows, embs = (det, emb) if every else (d, e)
             tracks, _ = associate(
@@ -311,7 +338,10 @@ def main() -> None:
         f"Network input {shipped.input_width} px wide, at most {shipped.max_detections} "
         f"detections per frame. Tracker settings (chosen on the training sequences, "
         f"docs/mot.md): score threshold {thr}, NMS {TRACKING_NMS_THRESHOLD}, embedding gate "
-        f"max_cosine_distance {EMBEDDING_GATE} (the detector's own: score "
+        f"max_cosine_distance {EMBEDDING_GATE}, IoU source `{TRACKING_IOU_SOURCE}` "
+        "(`assoc.RetinaTrackConfig.iou_source`: `history` = any of a track's H = 8 stored "
+        "boxes, the paper's reading; `latest` = its newest box; (a) and (b) always use the "
+        "same one) (the detector's own: score "
         f"{shipped.score_threshold}, NMS {shipped.nms_threshold}).",
         "",
         "## Detection (pedestrians, IoU 0.5)",
@@ -325,7 +355,8 @@ def main() -> None:
         "",
         "Detections of the tracker's settings (score >= "
         f"{thr}, NMS {TRACKING_NMS_THRESHOLD}); the (f) rows get every detection >= "
-        f"{AP_THRESHOLD} and apply `assoc.MotionTracker`'s own thresholds (defaults).",
+        f"{AP_THRESHOLD} and apply `assoc.MotionTracker`'s own thresholds (defaults; (f'): "
+        f"{MOTION_THRESHOLDS}, chosen on the training sequences).",
         "",
         _table(trk_rows),
         "",

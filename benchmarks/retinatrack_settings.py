@@ -1,18 +1,27 @@
 """RetinaTrack's tracking settings, chosen on the *training* sequences only.
 
-Reproduces the choice of ``TRACKING_SCORE_THRESHOLD``, ``TRACKING_NMS_THRESHOLD`` and
-``EMBEDDING_GATE`` (``trackkit.mot.retinatrack``) on the shipped network's detections of the
-training sequences TUD-Stadtmitte and PETS09-S3MF1 (the validation sequence is never read):
+Reproduces the choice of ``TRACKING_SCORE_THRESHOLD``, ``TRACKING_NMS_THRESHOLD``,
+``TRACKING_IOU_SOURCE`` and ``EMBEDDING_GATE`` (``trackkit.mot.retinatrack``) on the shipped
+network's detections of the training sequences TUD-Stadtmitte and PETS09-S3MF1 (the
+validation sequence is never read):
 
 - the cosine similarity of same-identity and different-identity detection pairs 1-8 frames
   apart (detections matched to the ground truth at IoU >= 0.5, score >= 0.4), whose 5th
-  percentile for the same identity sets the embedding gate;
-- mean HOTA / IDF1 and summed ID switches of (a) IoU only and (b) IoU + embedding (with the
-  calibrated gate and with ``assoc``'s default 0.5) over a grid of NMS and score thresholds;
+  percentile for the same identity set the first network's embedding gate;
+- mean HOTA / IDF1 and summed ID switches of (a) IoU only and (b) IoU + embedding (with
+  ``EMBEDDING_GATE`` and with ``assoc``'s default 0.5) over a grid of NMS and score thresholds
+  and the IoU source (``assoc.RetinaTrackConfig.iou_source``: any of a track's H stored boxes,
+  the paper's reading, or its newest box); the best mean HOTA of (b) sets the three;
+- at that setting, the embedding gate and the IoU / embedding weights of (b) (the best mean
+  HOTA sets ``EMBEDDING_GATE``; the paper's weights unless others are better);
+- ``assoc.MotionTracker``'s detection thresholds (``high_threshold``,
+  ``new_track_threshold``) on every detection scoring >= 0.05 at that NMS (the benchmark's
+  row (f'); the best mean HOTA sets ``MOTION_THRESHOLDS`` in benchmarks/retinatrack.py);
 - the H ablation: stored observations per track (H = 1 vs 8) for (a) and (b).
 
 Run: ``python3 benchmarks/retinatrack_settings.py`` (writes
-docs/benchmarks/retinatrack_settings.md; about 10 minutes with one thread).
+docs/benchmarks/retinatrack_settings.md; about 6 minutes with one thread; ``--cache DIR``
+keeps the detections as .npz files for a rerun).
 """
 
 from __future__ import annotations
@@ -42,13 +51,40 @@ OUT_MD = ROOT / "docs" / "benchmarks" / "retinatrack_settings.md"
 SEQUENCES = ("TUD-Stadtmitte", "PETS09-S3MF1")
 NMS = (0.5, 0.4, 0.3)
 SCORES = (0.4, 0.45, 0.5, 0.55, 0.6, 0.7)
+IOU_SOURCES = ("history", "latest")
+GATES = (0.5, 1.0, 1.3, 1.6, 2.0)
+MOTION_HIGH = (0.3, 0.4, 0.5, 0.6, 0.7)
+MOTION_NEW = (0.4, 0.5, 0.6, 0.7, 0.8)
+IOU_WEIGHTS = (0.3, 0.5, 0.7)
+
+
+def _detect_cached(
+    net: Any, seq: MOTSequence, nms: float, cache: Path | None
+) -> tuple[MOTRows, np.ndarray]:
+    path = None if cache is None else cache / f"{seq.name}_nms{nms:g}.npz"
+    if path is not None and path.is_file():
+        z = np.load(path, allow_pickle=False)
+        rows = MOTRows(z["frames"], z["ids"], z["xywh"], z["scores"])
+        return rows, z["embeddings"]
+    det, emb = _detect(net, seq, nms)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(
+            path,
+            frames=det.frames,
+            ids=det.ids,
+            xywh=det.boxes_xywh,
+            scores=det.confidences,
+            embeddings=emb,
+        )
+    return det, emb
 
 
 def _detect(net: Any, seq: MOTSequence, nms: float) -> tuple[MOTRows, np.ndarray]:
     assert seq.frames is not None
     parts, embs = [], []
     for t in range(seq.num_frames):
-        (d,) = detect_frames(net, [seq.frames[t]], score_threshold=0.3, nms_threshold=nms)
+        (d,) = detect_frames(net, [seq.frames[t]], score_threshold=0.05, nms_threshold=nms)
         b = d.boxes_xyxy
         xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
         parts.append(MOTRows(np.full(len(b), t), np.full(len(b), -1), xywh, d.scores))
@@ -112,12 +148,13 @@ def main() -> None:
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--out-md", type=Path, default=OUT_MD)
+    parser.add_argument("--cache", type=Path, default=None, help="detection cache folder")
     args = parser.parse_args()
     torch.set_num_threads(1)
     net, _ = load_retinatrack_checkpoint(args.checkpoint)
     ds = read_motchallenge(args.data or default_mot_root(), names=list(SEQUENCES))
     t0 = time.perf_counter()
-    dets = {(n, nms): _detect(net, ds[n], nms) for n in SEQUENCES for nms in NMS}
+    dets = {(n, nms): _detect_cached(net, ds[n], nms, args.cache) for n in SEQUENCES for nms in NMS}
     print(f"detections in {time.perf_counter() - t0:.0f} s", flush=True)
 
     same, diff = [], []
@@ -157,39 +194,95 @@ def main() -> None:
     grid = []
     for nms in NMS:
         for thr in SCORES:
-            row: dict[str, Any] = {"NMS": nms, "score": thr}
-            for label, kw in (
-                ("(a)", {"association": "iou"}),
-                ("(b)", {"association": "iou+embedding"}),
-                ("(b) gate 0.5", {"association": "iou+embedding", "max_cosine_distance": 0.5}),
-            ):
-                m = mean_scores(nms, thr, **kw)
-                row |= {f"{label} HOTA": m["HOTA"], f"{label} IDF1": m["IDF1"]}
-                row[f"{label} IDSW"] = m["IDSW"]
-            grid.append(row)
-            print(row, flush=True)
+            for source in IOU_SOURCES:
+                row: dict[str, Any] = {"NMS": nms, "score": thr, "IoU with": source}
+                for label, kw in (
+                    ("(a)", {"association": "iou"}),
+                    ("(b)", {"association": "iou+embedding"}),
+                    ("(b) gate 0.5", {"association": "iou+embedding", "max_cosine_distance": 0.5}),
+                ):
+                    m = mean_scores(nms, thr, iou_source=source, **kw)
+                    row |= {f"{label} HOTA": m["HOTA"], f"{label} IDF1": m["IDF1"]}
+                    row[f"{label} IDSW"] = m["IDSW"]
+                grid.append(row)
+                print(row, flush=True)
+    best = max(grid, key=lambda r: r["(b) HOTA"])
+    b_nms, b_thr, b_source = best["NMS"], best["score"], best["IoU with"]
+    print(f"best (b): NMS {b_nms}, score {b_thr}, IoU with {b_source}", flush=True)
+    weights = []
+    for gate in GATES:
+        for w_iou in IOU_WEIGHTS:
+            kw = {"max_cosine_distance": gate, "iou_weight": w_iou, "embedding_weight": 1 - w_iou}
+            weights.append(
+                {"gate": gate, "IoU weight": w_iou, "embedding weight": 1 - w_iou}
+                | mean_scores(b_nms, b_thr, association="iou+embedding", iou_source=b_source, **kw)
+            )
+            print(weights[-1], flush=True)
+    motion = []
+    for high in MOTION_HIGH:
+        for new in MOTION_NEW:
+            if new < high:
+                continue
+            cfg = assoc.MotionConfig(high_threshold=high, new_track_threshold=new)
+            res = []
+            for n in SEQUENCES:
+                det, _ = dets[(n, b_nms)]
+                tracks, _ = associate(assoc.MotionTracker(cfg), det, ds[n].num_frames)
+                res.append(evaluate_mot(ds[n].gt, tracks, ds[n].num_frames).summary())
+            motion.append(
+                {"high_threshold": high, "new_track_threshold": new}
+                | {k: float(np.mean([r[k] for r in res])) for k in ("HOTA", "DetA", "IDF1")}
+                | {"IDSW": int(sum(r["IDSW"] for r in res))}
+            )
+            print(motion[-1], flush=True)
+    best_motion = max(motion, key=lambda r: r["HOTA"])
     hist = []
     for h in (1, 2, 4, 8):
-        for label, name in (("(a) IoU only", "iou"), ("(b) IoU + embedding", "iou+embedding")):
-            hist.append(
-                {"H": h, "association": label} | mean_scores(0.4, 0.5, association=name, history=h)
-            )
+        for source in IOU_SOURCES:
+            for label, name in (
+                ("(a) IoU only", "iou"),
+                ("(b) IoU + embedding", "iou+embedding"),
+            ):
+                hist.append(
+                    {"H": h, "IoU with": source, "association": label}
+                    | mean_scores(b_nms, b_thr, association=name, history=h, iou_source=source)
+                )
     lines = [
         "# RetinaTrack: tracking settings chosen on the training sequences",
         "",
         "Written by `python3 benchmarks/retinatrack_settings.py` (see its docstring). "
         f"Sequences (seen in training): {', '.join(SEQUENCES)}; means over the two, ID "
-        f"switches summed. Calibrated embedding gate: max_cosine_distance {EMBEDDING_GATE}.",
+        f"switches summed. Embedding gate (`EMBEDDING_GATE`): max_cosine_distance "
+        f"{EMBEDDING_GATE}.",
         "",
         "## Cosine similarity of detection pairs 1-8 frames apart",
         "",
         _table(cos_rows),
         "",
-        "## Score and NMS thresholds",
+        "## Score and NMS thresholds, IoU source",
+        "",
+        "`IoU with`: `history` compares a detection with each of a track's H = 8 stored "
+        "boxes (the paper's reading), `latest` with its newest box only (the embedding term "
+        "still uses all H stored embeddings); `assoc.RetinaTrackConfig.iou_source`.",
         "",
         _table(grid),
         "",
-        "## Stored observations per track (NMS 0.4, score 0.5)",
+        f"Best mean HOTA of (b): NMS {b_nms}, score {b_thr}, IoU with {b_source}.",
+        "",
+        f"## Embedding gate and weights of (b) (NMS {b_nms}, score {b_thr}, IoU with {b_source})",
+        "",
+        _table(weights),
+        "",
+        f"## assoc.MotionTracker's thresholds (every detection >= 0.05, NMS {b_nms})",
+        "",
+        "Other fields: `assoc.MotionConfig()` defaults (`low_threshold` 0.1).",
+        "",
+        _table(motion),
+        "",
+        f"Best mean HOTA: high_threshold {best_motion['high_threshold']}, "
+        f"new_track_threshold {best_motion['new_track_threshold']}.",
+        "",
+        f"## Stored observations per track (NMS {b_nms}, score {b_thr})",
         "",
         _table(hist),
         "",

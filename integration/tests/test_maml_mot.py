@@ -223,8 +223,13 @@ def test_tracker_keeps_two_identities_apart_through_a_crossing(init: str) -> Non
     per_frame, _ = run(MAMLMOTConfig(init=init))
     assert _id_switches(per_frame) == 0
     assert set(per_frame[0].tolist()) == {1, 2} and (per_frame[-1] == per_frame[0]).all()
-    # Control: without the appearance term the coinciding boxes swap the identities.
-    iou_only, _ = run(MAMLMOTConfig(init=init, appearance_weight=0.0, max_appearance_distance=2.0))
+    # Control: without the appearance term, matching any of the H stored boxes (the paper's
+    # reading), the coinciding boxes swap the identities.
+    iou_only, _ = run(
+        MAMLMOTConfig(
+            init=init, appearance_weight=0.0, max_appearance_distance=2.0, iou_source="history"
+        )
+    )
     assert _id_switches(iou_only) > 0
 
 
@@ -384,6 +389,8 @@ def test_bad_input() -> None:
         MAMLMOTConfig(iou_weight=-1.0)
     with pytest.raises(ValueError, match="adapt_frames"):
         MAMLMOTConfig(adapt_frames=0)
+    with pytest.raises(ValueError, match="iou_source"):
+        MAMLMOTConfig(iou_source="newest")
     with pytest.raises(TypeError, match="MAMLMOTCheckpoint"):
         MAMLMOTAssociation("x")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="inner_lr"):

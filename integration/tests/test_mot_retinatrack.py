@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from trackkit.data import (
 from trackkit.mot.retinatrack import (
     ASSOCIATIONS,
     EMBEDDING_GATE,
+    TRACKING_IOU_SOURCE,
     TRACKING_NMS_THRESHOLD,
     TRACKING_SCORE_THRESHOLD,
     FrameDetections,
@@ -31,7 +33,7 @@ from trackkit.mot.retinatrack import (
     preprocess_frames,
     save_retinatrack_checkpoint,
 )
-from trackkit.train import ClipConfig, RetinaTrackTrainConfig, train_retinatrack
+from trackkit.train import ClipConfig, MOTClipSampler, RetinaTrackTrainConfig, train_retinatrack
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -350,6 +352,39 @@ def test_association_choices() -> None:
     for name in ASSOCIATIONS:
         out = make_association(name).update(det.boxes_xyxy, det.scores, None)
         assert len(out) == 0
+
+
+def test_iou_and_fused_associations_share_the_chosen_iou_source() -> None:
+    assert TRACKING_IOU_SOURCE in ("history", "latest")
+    for name in ("iou", "iou+embedding", "embedding"):
+        assert make_association(name).config.iou_source == TRACKING_IOU_SOURCE
+        assert make_association(name, iou_source="latest").config.iou_source == "latest"
+
+
+def _pooled_trunk(x: torch.Tensor) -> list[torch.Tensor]:
+    return [torch.nn.functional.avg_pool2d(x, 8)]
+
+
+def test_clip_sampler_variants() -> None:
+    seq = _two_people(3, length=12)
+    with pytest.raises(ValueError, match="variants"):
+        ClipConfig(variants=0)
+    cfg = ClipConfig(crop=(128, 128), min_height=8.0)
+    one = MOTClipSampler([seq], _pooled_trunk, [8], 192, cfg, seed=5)
+    two = MOTClipSampler([seq], _pooled_trunk, [8], 192, replace(cfg, variants=2), seed=5)
+    # Variant 0 is the one-variant recipe's augmentation (the shipped network's data).
+    for t in range(seq.num_frames):
+        assert two._augmentation(0, t, 0) == one._augmentation(0, t)
+        np.testing.assert_array_equal(two._variant_boxes(0, t, 0)[0], one._variant_boxes(0, t)[0])
+    assert any(two._augmentation(0, t, 1) != one._augmentation(0, t) for t in range(12))
+    # One variant draws nothing extra: its stream is the recipe's; two use both variants.
+    a, b = one.sample(2), MOTClipSampler([seq], _pooled_trunk, [8], 192, cfg, seed=5).sample(2)
+    torch.testing.assert_close(a.gt_boxes, b.gt_boxes)
+    for _ in range(40):
+        batch = two.sample(2)
+        assert batch.gt_boxes.shape[0] == 4 and batch.frozen[0].shape[-2:] == (16, 16)
+    assert {k[2] for k in two._cache} == {0, 1}
+    assert {k[2] for k in one._cache} == {0}
 
 
 def test_frames_source_wrapper() -> None:

@@ -171,5 +171,10 @@ def test_box_iou_is_the_maximum_over_the_history() -> None:
     got = store.box_iou(dets)
     want = np.array([[max(_slow_iou(b, d) for b in hist[:3]) for d in dets] for hist in stored])
     np.testing.assert_allclose(got, want, atol=1e-12)
+    latest = np.array([[_slow_iou(hist[0], d) for d in dets] for hist in stored])
+    np.testing.assert_allclose(store.box_iou(dets, source="latest"), latest, atol=1e-12)
+    assert not np.allclose(latest, want)  # the older boxes matter in this draw
     with pytest.raises(ValueError):
         store.box_iou(np.array([[0.0, 0.0, -1.0, 1.0]]))
+    with pytest.raises(ValueError, match="source"):
+        store.box_iou(dets, source="newest")  # type: ignore[arg-type]

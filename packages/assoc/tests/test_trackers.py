@@ -290,3 +290,130 @@ def test_tracks_is_frozen_and_read_only() -> None:
     with pytest.raises(ValueError, match="equal length"):
         assoc.Tracks(np.array([1, 2]), box_at(0), np.array([0.5]))
     assert len(assoc.Tracks.empty()) == 0
+
+
+# ----------------------------------------------- RetinaTrack: IoU with history or newest box
+
+
+def slow_iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else 0.0
+
+
+def slow_cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+class SlowRetinaTrack:
+    """Lu et al. 2020, sec. 3.5 written out with loops (no motion model, min_hits = 1)."""
+
+    def __init__(self, cfg: assoc.RetinaTrackConfig) -> None:
+        self.cfg = cfg
+        self.tracks: list[dict] = []  # id, boxes / embeddings newest first, since
+        self.next_id = 1
+
+    def similarity(self, track: dict, box: np.ndarray, emb: np.ndarray | None) -> float:
+        cfg = self.cfg
+        best = -np.inf
+        for box_k, emb_k in zip(track["boxes"], track["embs"], strict=True):
+            ref = track["boxes"][0] if cfg.iou_source == "latest" else box_k
+            iou = slow_iou(ref, box)
+            if emb is None:
+                value = iou if iou >= cfg.min_iou else -np.inf
+            else:
+                cos = slow_cos(emb_k, emb)
+                if 1.0 - cos > cfg.max_cosine_distance:
+                    continue
+                value = cfg.iou_weight * (iou if iou >= cfg.iou_truncation else 0.0)
+                value += cfg.embedding_weight * cos
+            best = max(best, value)
+        return best
+
+    def update(self, boxes: np.ndarray, embs: np.ndarray | None) -> list[int]:
+        pairs = []
+        for r, track in enumerate(self.tracks):
+            for c, box in enumerate(boxes):
+                s = self.similarity(track, box, None if embs is None else embs[c])
+                if np.isfinite(s):
+                    pairs.append((-s, r, c))
+        used_r, used_c, assigned = set(), set(), {}
+        for _, r, c in sorted(pairs):  # best first; ties by row, then column
+            if r not in used_r and c not in used_c:
+                used_r.add(r)
+                used_c.add(c)
+                assigned[c] = r
+        for track in self.tracks:
+            track["since"] += 1
+        out = []
+        for c, box in enumerate(boxes):
+            emb = None if embs is None else embs[c]
+            if c in assigned:
+                track = self.tracks[assigned[c]]
+                track["since"] = 0
+            else:
+                track = {"id": self.next_id, "boxes": [], "embs": [], "since": 0}
+                self.next_id += 1
+                self.tracks.append(track)
+            track["boxes"] = [box, *track["boxes"]][: self.cfg.history]
+            track["embs"] = [emb, *track["embs"]][: self.cfg.history]
+            out.append(track["id"])
+        self.tracks = [t for t in self.tracks if t["since"] <= self.cfg.max_age]
+        return out
+
+
+def random_scene(seed: int, frames: int = 30) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Five people walking about a small area, missed at random, with drifting embeddings."""
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(0, 200, (5, 2))
+    vel = rng.normal(0, 6, (5, 2))
+    base = rng.normal(size=(5, 8))
+    scene = []
+    for _ in range(frames):
+        pos += vel + rng.normal(0, 2, pos.shape)
+        seen = rng.random(5) > 0.25
+        wh = rng.uniform(35, 45, (5, 2)) * [1.0, 2.5]
+        boxes = np.concatenate([pos, pos + wh], axis=1)[seen]
+        embs = (base + rng.normal(0, 0.7, base.shape))[seen]
+        order = rng.permutation(len(boxes))
+        scene.append((boxes[order], embs[order]))
+    return scene
+
+
+@pytest.mark.parametrize("iou_source", ["history", "latest"])
+@pytest.mark.parametrize("embeddings", [False, True])
+@pytest.mark.parametrize("seed", range(6))
+def test_retinatrack_equals_a_slow_loop_reference(
+    iou_source: str, embeddings: bool, seed: int
+) -> None:
+    cfg = assoc.RetinaTrackConfig(
+        motion=None, iou_source=iou_source, history=4, max_age=5, max_cosine_distance=1.2
+    )  # type: ignore[arg-type]
+    fast, slow = assoc.RetinaTrackTracker(cfg), SlowRetinaTrack(cfg)
+    for boxes, embs in random_scene(seed):
+        e = embs if embeddings else None
+        out = fast.update(boxes, np.ones(len(boxes)), e)
+        ids = slow.update(boxes, e)
+        # Tracks come out in birth order, detections in input order: compare as box -> id.
+        got = {tuple(b): i for b, i in zip(out.boxes_xyxy.tolist(), out.ids.tolist(), strict=True)}
+        assert got == {tuple(b): i for b, i in zip(boxes.tolist(), ids, strict=True)}
+
+
+@pytest.mark.parametrize(("iou_source", "same_id"), [("history", True), ("latest", False)])
+def test_retinatrack_iou_source_decides_whether_old_boxes_claim_detections(
+    iou_source: str, same_id: bool
+) -> None:
+    cfg = assoc.RetinaTrackConfig(motion=None, iou_source=iou_source)  # type: ignore[arg-type]
+    tracker = assoc.RetinaTrackTracker(cfg)
+    for t in range(4):  # a person walks right, 20 px a frame
+        assert tracker.update(*frame(box_at(20 * t))).ids.tolist() == [1]
+    # It is missed; someone else stands where it was three frames ago.
+    out = tracker.update(*frame(box_at(0)))
+    assert out.ids.tolist() == ([1] if same_id else [2])
+
+
+def test_retinatrack_iou_source_is_checked() -> None:
+    with pytest.raises(ValueError, match="iou_source"):
+        assoc.RetinaTrackConfig(iou_source="newest")  # type: ignore[arg-type]
+    assert assoc.RetinaTrackConfig().iou_source == "history"

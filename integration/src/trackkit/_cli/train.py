@@ -169,6 +169,18 @@ def _register_retinatrack(recipes: argparse._SubParsersAction) -> None:  # type:
         "--embedding-weight", type=float, default=0.25, help="weight of the triplet loss"
     )
     r.add_argument(
+        "--max-frames",
+        type=int,
+        default=40,
+        help="at most this many evenly spaced frames per training sequence (default 40)",
+    )
+    r.add_argument(
+        "--variants",
+        type=int,
+        default=1,
+        help="augmented versions cached per training frame (default 1)",
+    )
+    r.add_argument(
         "--checkpoint-every", type=int, default=25, help="steps between resumable checkpoints"
     )
     r.add_argument(
@@ -188,6 +200,7 @@ def _register_retinatrack(recipes: argparse._SubParsersAction) -> None:  # type:
 def _run_retinatrack(args: argparse.Namespace) -> int:
     from trackkit.data import default_mot_root
     from trackkit.train import (
+        ClipConfig,
         RetinaTrackTrainConfig,
         load_retinatrack_sequences,
         train_retinatrack,
@@ -203,6 +216,7 @@ def _run_retinatrack(args: argparse.Namespace) -> int:
         lr=args.lr,
         seed=args.seed,
         embedding_weight=args.embedding_weight,
+        clip=ClipConfig(max_frames=args.max_frames, variants=args.variants),
     )
     t0 = time.perf_counter()
     _, result = train_retinatrack(

@@ -24,14 +24,14 @@ _ALIGN = 32
 class ClipConfig:
     """How :class:`MOTClipSampler` augments frames and cuts clips.
 
-    Every used frame gets one augmented version, drawn once from ``seed`` and the frame's
-    index: the frame (resized to the network's input width) zoomed by a factor from
-    ``zoom_range`` (log-uniform; scale augmentation), flipped horizontally with probability
-    ``flip``, with random brightness, contrast and saturation (photometric augmentation). Its
-    frozen-trunk features are computed once and cached (a 2-core CPU cannot afford the frozen
-    trunk at every step). A clip is ``frames_per_clip`` frames at most ``max_gap`` apart,
-    each cropped to ``crop`` around the same person (so the clip holds positive pairs for the
-    triplet loss) or at random.
+    Every used frame gets ``variants`` augmented versions, each drawn once from ``seed``, the
+    frame's index and the variant's: the frame (resized to the network's input width) zoomed
+    by a factor from ``zoom_range`` (log-uniform; scale augmentation), flipped horizontally
+    with probability ``flip``, with random brightness, contrast and saturation (photometric
+    augmentation). Its frozen-trunk features are computed once and cached (a 2-core CPU cannot
+    afford the frozen trunk at every step). A clip is ``frames_per_clip`` frames at most
+    ``max_gap`` apart, each cropped to ``crop`` around the same person (so the clip holds
+    positive pairs for the triplet loss) or at random.
 
     Attributes:
         frames_per_clip: frames per clip (Lu et al. 2020: 2); triplets never cross clips.
@@ -50,6 +50,9 @@ class ClipConfig:
         max_frames: at most this many evenly spaced frames of a sequence are used (every
             ``ceil(length / max_frames)``-th), which bounds the trunk features to cache; clip
             gaps are counted in original frames.
+        variants: augmented versions cached per used frame; each frame of a clip takes one at
+            random (1: one fixed augmentation per frame, the shipped network's recipe). More
+            variants cost ``variants`` times the trunk passes and cache memory.
     """
 
     frames_per_clip: int = 2
@@ -64,10 +67,13 @@ class ClipConfig:
     min_visible: float = 0.5
     min_height: float = 12.0
     max_frames: int = 40
+    variants: int = 1
 
     def __post_init__(self) -> None:
         if self.frames_per_clip < 1 or self.max_gap < 0 or self.max_frames < 1:
             raise ValueError("frames_per_clip and max_frames must be >= 1 and max_gap >= 0")
+        if self.variants < 1:
+            raise ValueError(f"variants must be >= 1, got {self.variants}")
         if len(self.crop) != 2 or min(self.crop) < _ALIGN or any(c % _ALIGN for c in self.crop):
             raise ValueError(f"crop must be two multiples of 32 (>= 32), got {self.crop}")
         lo, hi = self.zoom_range
@@ -187,12 +193,12 @@ class MOTClipSampler:
         self._rows = [_person_rows(s) for s in self.sequences]
         lengths = np.array([s.num_frames for s in self.sequences], dtype=np.float64)
         self._weights = lengths / lengths.sum()
-        self._cache: dict[tuple[int, int], list[Tensor]] = {}
+        self._cache: dict[tuple[int, int, int], list[Tensor]] = {}
         self._scales = []
         for s in self.sequences:
             w = s.image_size[0] or s.frames[0].shape[1]  # type: ignore[index]
             self._scales.append(self.input_width / w)
-        self._sizes: dict[tuple[int, int], tuple[int, int]] = {}
+        self._sizes: dict[tuple[int, int, int], tuple[int, int]] = {}
 
     def state(self) -> dict[str, object]:
         """The random generator's state (to resume a run exactly)."""
@@ -204,12 +210,13 @@ class MOTClipSampler:
 
     @property
     def cached(self) -> int:
-        """Number of (sequence, frame) entries computed so far."""
+        """Number of (sequence, frame, variant) entries computed so far."""
         return len(self._cache)
 
-    def _augmentation(self, si: int, t: int) -> dict[str, float | bool]:
+    def _augmentation(self, si: int, t: int, v: int = 0) -> dict[str, float | bool]:
         cfg = self.config
-        r = np.random.default_rng([self.seed, si, t])
+        # variant 0 draws exactly what the one-variant recipe drew (the shipped network)
+        r = np.random.default_rng([self.seed, si, t] if v == 0 else [self.seed, si, t, v])
         lo, hi = np.log(cfg.zoom_range)
         return {
             "zoom": float(np.exp(r.uniform(lo, hi))),
@@ -219,8 +226,8 @@ class MOTClipSampler:
             "saturation": float(1.0 + r.uniform(-1, 1) * cfg.saturation),
         }
 
-    def _features(self, si: int, t: int) -> list[Tensor]:
-        key = (si, t)
+    def _features(self, si: int, t: int, v: int = 0) -> list[Tensor]:
+        key = (si, t, v)
         feats = self._cache.get(key)
         if feats is None:
             frames = self.sequences[si].frames
@@ -232,7 +239,7 @@ class MOTClipSampler:
                 raw = cv2.resize(
                     raw, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
                 )
-            aug = self._augmentation(si, t)
+            aug = self._augmentation(si, t, v)
             img = augment_frame(
                 raw,
                 zoom=float(aug["zoom"]),
@@ -250,9 +257,11 @@ class MOTClipSampler:
             self._sizes[key] = (img.shape[0], img.shape[1])
         return feats
 
-    def _variant_boxes(self, si: int, t: int) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    def _variant_boxes(
+        self, si: int, t: int, v: int = 0
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
         """Person boxes of frame ``t`` in its augmented (zoomed, flipped) coordinates."""
-        aug = self._augmentation(si, t)
+        aug = self._augmentation(si, t, v)
         s = self._scales[si] * float(aug["zoom"])
         b = self._rows[si][0][t] * s
         if aug["flip"]:
@@ -278,8 +287,14 @@ class MOTClipSampler:
             else:
                 idx.append(nxt)
         times = [i * k for i in idx]
-        feats = [self._features(si, t) for t in times]
-        boxes_ids = [self._variant_boxes(si, t) for t in times]
+        # one variant per frame; no draw with one variant (the shipped recipe's random stream)
+        var = (
+            [int(x) for x in rng.integers(0, cfg.variants, len(times))]
+            if cfg.variants > 1
+            else [0] * len(times)
+        )
+        feats = [self._features(si, t, v) for t, v in zip(times, var, strict=True)]
+        boxes_ids = [self._variant_boxes(si, t, v) for t, v in zip(times, var, strict=True)]
         common = set(boxes_ids[0][1].tolist())
         for _, ids in boxes_ids[1:]:
             common &= set(ids.tolist())
@@ -291,8 +306,8 @@ class MOTClipSampler:
         offset = rng.uniform(-0.3, 0.3, 2) * np.array(cfg.crop)
         cw, ch = cfg.crop
         crops, boxes, ids_out = [], [], []
-        for t, f, (b, ids) in zip(times, feats, boxes_ids, strict=True):
-            ph, pw = self._sizes[(si, t)]
+        for t, v, f, (b, ids) in zip(times, var, feats, boxes_ids, strict=True):
+            ph, pw = self._sizes[(si, t, v)]
             if person is not None:
                 pb = b[int(np.flatnonzero(ids == person)[0])]
                 cx, cy = (pb[0] + pb[2]) / 2 + offset[0], (pb[1] + pb[3]) / 2 + offset[1]

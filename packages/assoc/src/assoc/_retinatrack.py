@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -37,6 +38,15 @@ class RetinaTrackConfig:
         max_age: frames a track stays alive unmatched for re-identification (paper: 40).
         history: H, observations kept per track; a detection may match any of them (the paper
             does not give H; 8 is this library's choice).
+        iou_source: which stored boxes the IoU term uses. ``"history"`` (the paper's reading,
+            default): each of the H entries brings its own box and embedding, so a detection
+            may overlap any of a track's H stored boxes. ``"latest"`` (this library's option):
+            every entry uses the IoU with its track's newest box, so the fused similarity of a
+            track is ``iou_weight * IoU_trunc(newest box) + embedding_weight * max cos`` over
+            the H embeddings (gated entries left out); without embeddings, IoU with the newest
+            box. Old boxes of a track that moved on then no longer claim a detection near
+            where the track used to be. With ``motion`` the predicted box stays one more entry
+            either way.
         min_hits: hits to confirm (paper: no tentative state, so 1).
         motion: this library's addition, ``None`` for the paper's tracker: a constant-velocity
             Kalman filter with this layout predicts every track, and a detection's IoU with
@@ -56,6 +66,7 @@ class RetinaTrackConfig:
     history: int = 8
     min_hits: int = 1
     motion: StateLayout | None = field(default_factory=StateLayout.botsort)
+    iou_source: Literal["history", "latest"] = "history"
 
     def __post_init__(self) -> None:
         for name in ("iou_weight", "embedding_weight"):
@@ -73,6 +84,8 @@ class RetinaTrackConfig:
         check_positive_int("max_age", self.max_age, minimum=0)
         check_positive_int("history", self.history)
         check_positive_int("min_hits", self.min_hits)
+        if self.iou_source not in ("history", "latest"):
+            raise ValueError(f"iou_source must be 'history' or 'latest', got {self.iou_source!r}")
         if self.motion is not None and not isinstance(self.motion, StateLayout):
             raise ValueError(
                 f"motion must be a StateLayout or None, got {type(self.motion).__name__}"
@@ -83,7 +96,8 @@ class RetinaTrackTracker:
     """RetinaTrack's tracking logic (Lu et al. 2020, sec. 3.5) composed from :mod:`assoc` parts.
 
     Each :meth:`update` compares every detection with each of the H most recent observations
-    of every live track (lost ones included) by the fused similarity
+    of every live track (lost ones included; ``iou_source="latest"``: the IoU term always with
+    the track's newest box) by the fused similarity
     ``iou_weight * IoU_trunc + embedding_weight * cos``, disallows pairs whose cosine distance
     exceeds ``max_cosine_distance``, takes the best entry per track, runs
     :func:`greedy_match` (best first), appends matched observations to their tracks, starts a
@@ -117,7 +131,11 @@ class RetinaTrackTracker:
         if len(store) == 0 or boxes_xyxy.shape[0] == 0:
             return np.full((len(store), boxes_xyxy.shape[0]), -np.inf)
         entries = store.history()
-        iou = iou_unchecked(entries.boxes_xyxy, boxes_xyxy)  # [K, M]
+        if cfg.iou_source == "latest":
+            # Every entry takes its track's newest box (lag 0) for the IoU term.
+            iou = iou_unchecked(store.latest_boxes_xyxy(), boxes_xyxy)[entries.owner]  # [K, M]
+        else:
+            iou = iou_unchecked(entries.boxes_xyxy, boxes_xyxy)  # [K, M]
         if self.kalman is not None and embeddings is None:
             # IoU only: the predicted box alone (stored boxes of a moving track are stale).
             predicted = iou_unchecked(self.kalman.boxes_xyxy(), boxes_xyxy)  # [T, M]

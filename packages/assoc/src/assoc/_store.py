@@ -325,7 +325,9 @@ class TrackStore:
             lag.astype(np.int64),
         )
 
-    def box_iou(self, boxes_xyxy: ArrayLike) -> FloatArray:
+    def box_iou(
+        self, boxes_xyxy: ArrayLike, *, source: Literal["history", "latest"] = "history"
+    ) -> FloatArray:
         """IoU of detections with each track: the maximum over its H stored boxes.
 
         The box counterpart of :meth:`embedding_distance` (the "any of the last H
@@ -333,14 +335,21 @@ class TrackStore:
 
         Args:
             boxes_xyxy: ``Array[M, 4]`` detection boxes ``(x1, y1, x2, y2)``.
+            source: ``"history"`` (default): the maximum over the H stored boxes;
+                ``"latest"``: the IoU with each track's newest box only (as
+                ``RetinaTrackConfig.iou_source``).
 
         Returns:
             ``Array[T, M]`` in ``[0, 1]``.
 
         Raises:
             ValueError: boxes that are not ``[M, 4]``, not finite, or with ``x2 < x1`` /
-                ``y2 < y1`` (from :func:`iou_matrix`).
+                ``y2 < y1`` (from :func:`iou_matrix`); an unknown ``source``.
         """
+        if source == "latest":
+            return iou_matrix(self._boxes[:, 0], boxes_xyxy)
+        if source != "history":
+            raise ValueError(f"source must be 'history' or 'latest', got {source!r}")
         filled = np.arange(self.history_size)[None, :] < self._count[:, None]  # [T, H]
         owner, lag = np.nonzero(filled)
         iou = iou_matrix(self._boxes[owner, lag], boxes_xyxy)

@@ -45,6 +45,7 @@ from trackkit.mot.retinatrack import (
     DEFAULT_CHECKPOINT as DEFAULT_DETECTOR,
 )
 from trackkit.mot.retinatrack import (
+    TRACKING_IOU_SOURCE,
     TRACKING_NMS_THRESHOLD,
     TRACKING_SCORE_THRESHOLD,
     RetinaTrackNet,
@@ -69,15 +70,16 @@ DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "weights" / "maml_mot
 #: of the bank, or the meta-learned layer itself.
 INITS: tuple[str, ...] = ("weighted", "mean", "meta")
 
-#: Default ``max_appearance_distance`` of :class:`MAMLMOTConfig`, calibrated on MAML-MOT's own
+#: Default ``max_appearance_distance`` of :class:`MAMLMOTConfig`, chosen on MAML-MOT's own
 #: appearance scores (not RetinaTrack's ``EMBEDDING_GATE``, which belongs to another embedding)
-#: on the *training* sequences TUD-Stadtmitte and PETS09-S3MF1, the way ``EMBEDDING_GATE`` was:
-#: a pair is disallowed when its score is below ``1 - APPEARANCE_GATE = 0.5``; the 5th
-#: percentile of live tracks' scores for detections of their own identity 1-8 frames later is
-#: 0.54, so this gate (1 - p5 = 0.46, rounded up to 0.05) keeps 96 % of those true pairs
-#: (``benchmarks/maml_mot_settings.py`` -> ``docs/benchmarks/maml_mot_settings.md``). It
-#: equals ``assoc``'s default. The same file reports tracking with the gate disabled.
-APPEARANCE_GATE: float = 0.5
+#: on the *training* sequences TUD-Stadtmitte and PETS09-S3MF1 by the rule ``EMBEDDING_GATE``
+#: is chosen by: the best mean HOTA among 0.4 (the 95 %-of-true-pairs percentile gate), 0.5,
+#: 1.0, 1.3 and 2.0, ties going to the tightest. 1.0, 1.3 and 2.0 tie (HOTA 0.593, 15 ID
+#: switches summed) ahead of 0.5 (0.578, 49) and 0.4 (0.496, 95); a pair is disallowed when
+#: its score is below ``1 - APPEARANCE_GATE = 0`` (``benchmarks/maml_mot_settings.py`` ->
+#: ``docs/benchmarks/maml_mot_settings.md``). The first RetinaTrack network's checkpoints used
+#: the percentile rule and 0.5 (docs/mot.md).
+APPEARANCE_GATE: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,9 @@ class MAMLMOTConfig:
         history: recent detections forming a track's prototype (and boxes for the IoU).
         iou_weight, appearance_weight, iou_truncation: the fused similarity
             (``assoc.fuse_appearance``; RetinaTrack's weights and truncation).
+        iou_source: the IoU with any of a track's ``history`` stored boxes (``"history"``)
+            or with its newest box (``"latest"``; ``assoc.TrackStore.box_iou``); default
+            RetinaTrack's ``TRACKING_IOU_SOURCE``, so both trackers compare boxes alike.
         max_appearance_distance: the appearance gate (default :data:`APPEARANCE_GATE`,
             calibrated on MAML-MOT's scores on the training sequences).
         max_age: frames a track survives unmatched (RetinaTrack: 40).
@@ -111,6 +116,7 @@ class MAMLMOTConfig:
     iou_weight: float = 0.5
     appearance_weight: float = 0.5
     iou_truncation: float = 0.4
+    iou_source: str = TRACKING_IOU_SOURCE
     max_appearance_distance: float = APPEARANCE_GATE
     max_age: int = 40
     min_hits: int = 1
@@ -127,6 +133,8 @@ class MAMLMOTConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+        if self.iou_source not in ("history", "latest"):
+            raise ValueError(f"iou_source must be 'history' or 'latest', got {self.iou_source!r}")
         if self.inner_lr is not None and not (self.inner_lr >= 0 and np.isfinite(self.inner_lr)):
             raise ValueError(f"inner_lr must be a finite number >= 0, got {self.inner_lr!r}")
         # The fusion parameters are checked by assoc.fuse_appearance on an empty matrix.
@@ -350,7 +358,8 @@ class MAMLMOTAssociation:
         t = len(self.store)
         if t and m:
             app = self.appearance(feats).cpu().numpy().astype(np.float64)  # one host copy
-            sim = assoc.fuse_appearance(self.store.box_iou(boxes), app, **self.config.fusion())
+            iou = self.store.box_iou(boxes, source=self.config.iou_source)  # type: ignore[arg-type]
+            sim = assoc.fuse_appearance(iou, app, **self.config.fusion())
         else:
             sim = np.full((t, m), -np.inf)
         matches, _, unmatched = assoc.greedy_match(sim, maximize=True)

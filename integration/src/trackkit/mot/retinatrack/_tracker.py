@@ -25,6 +25,7 @@ __all__ = [
     "ASSOCIATIONS",
     "DEFAULT_CHECKPOINT",
     "EMBEDDING_GATE",
+    "TRACKING_IOU_SOURCE",
     "TRACKING_NMS_THRESHOLD",
     "TRACKING_SCORE_THRESHOLD",
     "FrameDetections",
@@ -45,22 +46,31 @@ ASSOCIATIONS: tuple[str, ...] = ("iou+embedding", "iou", "embedding", "sort")
 
 #: Score threshold of the tracker's detections, chosen on the *training* sequences
 #: (``RETINATRACK_TRAIN_SEQUENCES``; never on validation) by ``benchmarks/retinatrack_settings.py``:
-#: with :data:`TRACKING_NMS_THRESHOLD` it maximises the mean HOTA of the paper's association
-#: (``iou+embedding``) over TUD-Stadtmitte and PETS09-S3MF1 on the grid score 0.4-0.7 x NMS
-#: 0.3-0.5 (``docs/benchmarks/retinatrack_settings.md``). It equals the checkpoint's own.
-TRACKING_SCORE_THRESHOLD: float = 0.4
+#: with :data:`TRACKING_NMS_THRESHOLD` and :data:`TRACKING_IOU_SOURCE` it maximises the mean
+#: HOTA of the paper's association (``iou+embedding``) over TUD-Stadtmitte and PETS09-S3MF1 on
+#: the grid score 0.4-0.7 x NMS 0.3-0.5 x IoU source (``docs/benchmarks/retinatrack_settings.md``).
+TRACKING_SCORE_THRESHOLD: float = 0.45
 
 #: NMS IoU threshold of the tracker's detections, chosen with :data:`TRACKING_SCORE_THRESHOLD`:
-#: 0.4 instead of the detector's 0.5 removes second boxes on one person that otherwise start
+#: 0.3 instead of the detector's 0.5 removes second boxes on one person that otherwise start
 #: extra tracks.
-TRACKING_NMS_THRESHOLD: float = 0.4
+TRACKING_NMS_THRESHOLD: float = 0.3
 
-#: ``max_cosine_distance`` of the embedding associations: a pair is disallowed when its
-#: cosine similarity is below ``1 - EMBEDDING_GATE = -0.3``, the 5th percentile of the cosine
-#: similarity of same-identity detection pairs 1-8 frames apart on the training sequences.
-#: ``assoc``'s default gate (0.5, cosine >= 0.5) vetoes 35 % of those true pairs for the
-#: shipped network's embeddings, which then breaks tracks and swaps identities.
+#: ``max_cosine_distance`` of the embedding associations (a pair is disallowed when its cosine
+#: similarity is below ``1 - EMBEDDING_GATE = -0.3``): at the thresholds above, the gate of the
+#: best mean HOTA of ``iou+embedding`` on the training sequences among 0.5, 1.0, 1.3, 1.6 and
+#: 2.0 (1.3-2.0 tie: no same-track pair there is less similar; the smallest is kept). The
+#: 5th percentile of the cosine similarity of same-identity detection pairs 1-8 frames apart
+#: (0.03) would give 1.0; ``assoc``'s default 0.5 (cosine >= 0.5) vetoes 27 % of those true
+#: pairs, which breaks tracks and swaps identities.
 EMBEDDING_GATE: float = 1.3
+
+#: ``assoc.RetinaTrackConfig.iou_source`` of the RetinaTrack associations (``iou``,
+#: ``iou+embedding``, ``embedding``): whether a detection's IoU with a track is the best over
+#: the track's H stored boxes (``"history"``, the paper's reading) or with its newest box
+#: (``"latest"``). Chosen with the thresholds above, by the same rule and on the same
+#: training sequences (``docs/benchmarks/retinatrack_settings.md``).
+TRACKING_IOU_SOURCE: str = "latest"
 
 
 def make_association(name: str, **options: Any) -> Any:
@@ -69,7 +79,8 @@ def make_association(name: str, **options: Any) -> Any:
     ``iou+embedding``: ``assoc.RetinaTrackTracker`` (IoU truncated at 0.4, equal weights,
     H = 8 observations, tracks die after 40 unseen frames) with the embedding gate
     ``max_cosine_distance =`` :data:`EMBEDDING_GATE` calibrated on the training sequences;
-    ``iou``: the same tracker fed no embeddings (IoU >= 0.3); ``embedding``: IoU weight 0,
+    ``iou``: the same tracker fed no embeddings (IoU >= 0.3); both compare boxes as
+    :data:`TRACKING_IOU_SOURCE` says (the same IoU for both); ``embedding``: IoU weight 0,
     embedding weight 1; ``sort``: ``assoc.SortTracker``. ``options`` override config fields.
     The RetinaTrack associations are the paper's tracker, without ``assoc``'s optional motion
     model (``motion=None``; pass ``motion=assoc.StateLayout.botsort()`` to add it).
@@ -78,7 +89,12 @@ def make_association(name: str, **options: Any) -> Any:
         return assoc.SortTracker(assoc.SortConfig(**options))
     if name not in ASSOCIATIONS:
         raise ValueError(f"association must be one of {ASSOCIATIONS}, got {name!r}")
-    options = {"motion": None, "max_cosine_distance": EMBEDDING_GATE, **options}
+    options = {
+        "motion": None,
+        "max_cosine_distance": EMBEDDING_GATE,
+        "iou_source": TRACKING_IOU_SOURCE,
+        **options,
+    }
     if name == "embedding":
         options = {"iou_weight": 0.0, "embedding_weight": 1.0, **options}
     return assoc.RetinaTrackTracker(assoc.RetinaTrackConfig(**options))
