@@ -16,10 +16,8 @@ from trackkit.train import (
     TRASValueFitConfig,
     build_value_windows,
     fit_tras_value,
-    fit_value_head,
     synthetic_training_sequences,
     value_head_inputs,
-    value_ranking_accuracy,
     value_set_features,
 )
 
@@ -78,42 +76,6 @@ def test_windows_and_their_targets(seqs: list) -> None:
                 assert vs.returns[w, k, j].item() == pytest.approx(ret, abs=1e-4)
     with pytest.raises(ValueError, match="window"):
         build_value_windows(seqs, runs, teachers=("good",), window=0)
-
-
-def test_ridge_fit_matches_numpy() -> None:
-    rng = np.random.default_rng(0)
-    h = rng.normal(size=(3, 5, 7, 6))
-    y = h @ rng.normal(size=6) + 0.3 + rng.normal(0, 0.1, (3, 5, 7))
-    for ridge in (0.0, 2.0):
-        w, b = fit_value_head(torch.tensor(h, dtype=torch.float32), torch.tensor(y), ridge=ridge)
-        x = np.concatenate((h.reshape(-1, 6), np.ones((105, 1))), axis=1)
-        pen = np.diag([ridge] * 6 + [0.0])  # the bias is not penalised
-        ref = np.linalg.solve(x.T @ x + pen, x.T @ y.reshape(-1))
-        np.testing.assert_allclose(w.numpy()[0], ref[:6], atol=1e-4)
-        assert b.item() == pytest.approx(ref[6], abs=1e-4)
-    with pytest.raises(ValueError, match="target"):
-        fit_value_head(torch.zeros(4, 3), torch.zeros(5))
-
-
-def test_ranking_accuracy_matches_a_pair_loop() -> None:
-    rng = np.random.default_rng(1)
-    v = rng.normal(size=(6, 3, 5))
-    y = rng.uniform(size=(6, 3, 5))
-    v[0, 1, 0] = v[0, 0, 0]  # equal values count as wrong
-    good = total = 0
-    for g in range(6):
-        for t in range(5):
-            for i in range(3):
-                for j in range(i + 1, 3):
-                    if abs(y[g, i, t] - y[g, j, t]) > 0.1:
-                        total += 1
-                        good += (v[g, i, t] - v[g, j, t]) * (y[g, i, t] - y[g, j, t]) > 0
-    out = value_ranking_accuracy(torch.tensor(v), torch.tensor(y), min_gap=0.1)
-    assert out["pairs"] == total and out["pairwise"] == pytest.approx(good / total)
-    pick = y[np.arange(6)[:, None], v.argmax(1), np.arange(5)[None]]
-    assert out["pick_iou"] == pytest.approx(pick.mean())
-    assert out["oracle_iou"] == pytest.approx(y.max(1).mean())
-    assert out["fixed_iou_2"] == pytest.approx(y[:, 2].mean())
 
 
 def test_candidate_states_step_from_the_best_candidates_context(seqs: list) -> None:

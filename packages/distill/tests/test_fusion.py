@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from distill import fuse_by_value
+from distill import fuse_by_value, value_ranking_accuracy
 
 
 def boxes_for(values: torch.Tensor) -> torch.Tensor:
@@ -136,3 +136,41 @@ def test_validate_false_documented_behaviour_and_remaining_checks() -> None:
         )
     with pytest.raises(ValueError, match="values must have shape"):
         fuse_by_value(boxes_for(values), torch.zeros(2, 4), validate=False)
+
+
+def test_value_ranking_accuracy_matches_a_pair_loop() -> None:
+    rng = np.random.default_rng(1)
+    v = rng.normal(size=(6, 3, 5))
+    y = rng.uniform(size=(6, 3, 5))
+    v[0, 1, 0] = v[0, 0, 0]  # equal values count as wrong
+    good = total = 0
+    for g in range(6):
+        for t in range(5):
+            for i in range(3):
+                for j in range(i + 1, 3):
+                    if abs(y[g, i, t] - y[g, j, t]) > 0.1:
+                        total += 1
+                        good += (v[g, i, t] - v[g, j, t]) * (y[g, i, t] - y[g, j, t]) > 0
+    out = value_ranking_accuracy(torch.tensor(v), torch.tensor(y), min_gap=0.1)
+    assert out["pairs"] == total and out["pairwise"] == pytest.approx(good / total)
+    pick = y[np.arange(6)[:, None], v.argmax(1), np.arange(5)[None]]
+    assert out["pick_quality"] == pytest.approx(pick.mean())
+    assert out["oracle_quality"] == pytest.approx(y.max(1).mean())
+    assert out["fixed_quality_2"] == pytest.approx(y[:, 2].mean())
+    # the pick is exactly what fuse_by_value chooses from the same values
+    boxes = torch.zeros(6, 5, 3, 4)
+    idx = fuse_by_value(boxes, torch.tensor(v).permute(0, 2, 1)).candidate_index
+    np.testing.assert_array_equal(idx.numpy(), v.argmax(1))
+    # values equal to the quality rank every pair right
+    perfect = value_ranking_accuracy(torch.tensor(y), torch.tensor(y))
+    assert perfect["pairwise"] == 1.0
+    assert perfect["pick_quality"] == pytest.approx(perfect["oracle_quality"])
+
+
+def test_value_ranking_accuracy_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match=r"\[G, K, L\]"):
+        value_ranking_accuracy(torch.zeros(2, 3), torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="finite"):
+        value_ranking_accuracy(torch.full((1, 2, 3), float("nan")), torch.zeros(1, 2, 3))
+    no_pairs = value_ranking_accuracy(torch.zeros(1, 2, 3), torch.zeros(1, 2, 3))
+    assert no_pairs["pairs"] == 0 and np.isnan(no_pairs["pairwise"])

@@ -159,3 +159,34 @@ NSR = seqrl.n_step_returns
 def test_bad_inputs(call: object, err: type, match: str) -> None:
     with pytest.raises(err, match=match):
         call()  # type: ignore[operator]
+
+
+def test_fit_linear_value_matches_the_normal_equations() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    h = rng.normal(size=(3, 5, 7, 6))
+    y = h @ rng.normal(size=6) + 0.3 + rng.normal(0, 0.1, (3, 5, 7))
+    for ridge in (0.0, 2.0):
+        w, b = seqrl.fit_linear_value(
+            torch.tensor(h, dtype=torch.float32), torch.tensor(y), ridge=ridge
+        )
+        assert w.shape == (1, 6) and b.shape == (1,) and w.dtype == torch.float32
+        x = np.concatenate((h.reshape(-1, 6), np.ones((105, 1))), axis=1)
+        pen = np.diag([ridge] * 6 + [0.0])  # the bias is not penalised
+        ref = np.linalg.solve(x.T @ x + pen, x.T @ y.reshape(-1))
+        np.testing.assert_allclose(w.numpy()[0], ref[:6], atol=1e-4)
+        assert b.item() == pytest.approx(ref[6], abs=1e-4)
+    # a larger ridge shrinks the weights
+    w0, _ = seqrl.fit_linear_value(torch.tensor(h), torch.tensor(y), ridge=0.0)
+    w1, _ = seqrl.fit_linear_value(torch.tensor(h), torch.tensor(y), ridge=1e4)
+    assert w1.norm() < w0.norm()
+
+
+def test_fit_linear_value_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="returns must have shape"):
+        seqrl.fit_linear_value(torch.zeros(4, 3), torch.zeros(5))
+    with pytest.raises(ValueError, match="ridge"):
+        seqrl.fit_linear_value(torch.zeros(4, 3), torch.zeros(4), ridge=-1.0)
+    with pytest.raises(ValueError, match="non-finite"):
+        seqrl.fit_linear_value(torch.full((4, 3), float("nan")), torch.zeros(4))

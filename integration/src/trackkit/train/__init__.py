@@ -77,10 +77,8 @@ from trackkit.train._tras_value import (
     TRASValueSet,
     build_value_windows,
     fit_tras_value,
-    fit_value_head,
     tras_replay_auc,
     value_head_inputs,
-    value_ranking_accuracy,
     value_set_features,
     with_student_runs,
 )
@@ -122,7 +120,6 @@ __all__ = [
     "export_retinatrack",
     "extract_replay_features",
     "fit_tras_value",
-    "fit_value_head",
     "load_retinatrack_sequences",
     "load_train_state",
     "make_tras_env",
@@ -148,7 +145,6 @@ __all__ = [
     "tras_worker_role",
     "validation_sequences",
     "value_head_inputs",
-    "value_ranking_accuracy",
     "value_set_features",
     "with_student_runs",
 ]

@@ -20,11 +20,11 @@ This module measures and fixes that, keeping the policy (hence TRAS) unchanged:
 - ``value_head_inputs``: the LSTM output ``h`` of every candidate state as the tracker forms
   it: every candidate takes one LSTM step from a shared context state, which follows the
   step's best candidate (the tracker continues from the chosen candidate);
-- ``fit_value_head``: the value head (a linear layer on ``h``) refitted by ridge regression
-  on those returns; the policy, the LSTM and the trunk are untouched;
-- ``value_ranking_accuracy``: the pairwise ranking accuracy (share of candidate pairs whose
-  IoUs differ by more than ``min_gap`` that the values order correctly) and the mean IoU of
-  the candidate the values pick, against the oracle and each fixed teacher.
+- ``fit_tras_value``: the value head (a linear layer on ``h``) refitted by ridge regression
+  on those returns (``seqrl.fit_linear_value``); the policy, the LSTM and the trunk are
+  untouched. The ridge strength is chosen by ``distill.value_ranking_accuracy`` (the share of
+  candidate pairs whose IoUs differ by more than 0.1 that the values order correctly, and the
+  mean IoU of the candidate the values pick) on held-out training sequences.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor
 
+import distill
 import seqrl
 from trackkit.data import Sequence as SotSequence
 from trackkit.eval import overlaps_xywh
@@ -49,10 +50,8 @@ __all__ = [
     "TRASValueSet",
     "build_value_windows",
     "fit_tras_value",
-    "fit_value_head",
     "tras_replay_auc",
     "value_head_inputs",
-    "value_ranking_accuracy",
     "value_set_features",
     "with_student_runs",
 ]
@@ -91,15 +90,6 @@ def _carry_forward(boxes: NDArray[np.float64]) -> NDArray[np.float64]:
     for t in range(1, len(out)):
         if not (np.isfinite(out[t]).all() and (out[t, 2:] > 0).all()):
             out[t] = out[t - 1]
-    return out
-
-
-def _returns(rewards: NDArray[np.float64], gamma: float) -> NDArray[np.float64]:
-    out = np.zeros_like(rewards)
-    acc = np.zeros(rewards.shape[:-1])
-    for t in range(rewards.shape[-1] - 1, -1, -1):
-        acc = rewards[..., t] + gamma * acc
-        out[..., t] = acc
     return out
 
 
@@ -143,7 +133,7 @@ def build_value_windows(
         iou = np.stack([overlaps_xywh(b, gt) for b in boxes])  # [K, T], NaN where gt absent
         present: NDArray[np.bool_] = np.asarray(np.isfinite(iou).all(axis=0))
         reward = seqrl.quantised_iou_reward(torch.from_numpy(np.nan_to_num(iou, nan=0.0)))
-        ret = _returns(reward.numpy(), gamma)  # [K, T]
+        ret = seqrl.discounted_returns(reward.double(), 0.0, gamma=gamma).numpy()  # [K, T]
         starts = [
             s
             for s in range(n - window)
@@ -238,58 +228,6 @@ def value_head_inputs(model: TRASStudent, maps: Tensor, next_iou: Tensor) -> Ten
         hs.append(h)
         state = (h[rows, best[:, t]], c[rows, best[:, t]])
     return torch.stack(hs, dim=2)
-
-
-def fit_value_head(h: Tensor, target: Tensor, *, ridge: float = 1.0) -> tuple[Tensor, Tensor]:
-    """Ridge regression of ``target [...]`` on ``h [..., D]``: the value head's ``(weight
-    [1, D], bias [1])`` minimising ``|h w + b - target|^2 + ridge |w|^2`` (the bias is not
-    penalised). Solved in float64 by a Cholesky-based linear solve."""
-    if h.shape[:-1] != target.shape:
-        raise ValueError(f"target must have shape {tuple(h.shape[:-1])}, got {target.shape}")
-    if ridge < 0:
-        raise ValueError(f"ridge must be >= 0, got {ridge}")
-    x = h.reshape(-1, h.shape[-1]).double()
-    y = target.reshape(-1).double()
-    mean_x, mean_y = x.mean(0), y.mean()
-    xc, yc = x - mean_x, y - mean_y
-    gram = xc.T @ xc + ridge * torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
-    w = torch.linalg.solve(gram, xc.T @ yc)
-    b = mean_y - mean_x @ w
-    return w[None].float(), b.reshape(1).float()
-
-
-def value_ranking_accuracy(
-    values: Tensor, next_iou: Tensor, *, min_gap: float = 0.1
-) -> dict[str, float]:
-    """How well ``values [G, K, L]`` rank the candidates by ``next_iou [G, K, L]``.
-
-    Returns ``pairwise`` (the share of candidate pairs of a step whose IoUs differ by more than
-    ``min_gap`` that the values order the same way; equal values count as wrong), ``pairs``
-    (their number), ``pick_iou`` (the mean IoU of each step's highest-value candidate),
-    ``oracle_iou`` (of the highest-IoU one) and ``fixed_iou_k`` (always candidate ``k``).
-    """
-    if values.shape != next_iou.shape or values.dim() != 3:
-        raise ValueError(
-            f"values and next_iou must both be [G, K, L], got {values.shape}, {next_iou.shape}"
-        )
-    v = values.double()
-    y = next_iou.double()
-    dv = v[:, :, None] - v[:, None, :]  # [G, K, K, L]
-    dy = y[:, :, None] - y[:, None, :]
-    upper = torch.ones(v.shape[1], v.shape[1], dtype=torch.bool).triu(1)[None, :, :, None]
-    pairs = (dy.abs() > min_gap) & upper
-    correct = (dv * dy > 0) & pairs
-    n = int(pairs.sum())
-    pick = y.gather(1, v.argmax(dim=1, keepdim=True)).squeeze(1)
-    out = {
-        "pairwise": float(correct.sum()) / n if n else float("nan"),
-        "pairs": float(n),
-        "pick_iou": float(pick.mean()),
-        "oracle_iou": float(y.max(dim=1).values.mean()),
-    }
-    for k in range(y.shape[1]):
-        out[f"fixed_iou_{k}"] = float(y[:, k].mean())
-    return out
 
 
 @dataclass(frozen=True)
@@ -474,7 +412,8 @@ def fit_tras_value(
 
     def accuracy(weight: Tensor, bias: Tensor) -> dict[str, float]:
         v = (h[hold] @ weight.T).squeeze(-1) + bias
-        return value_ranking_accuracy(v, vset.next_iou[hold])
+        acc = distill.value_ranking_accuracy(v, vset.next_iou[hold])
+        return {k.replace("quality", "iou"): x for k, x in acc.items()}
 
     with torch.no_grad():
         before = accuracy(student.value.weight.detach(), student.value.bias.detach())
@@ -484,7 +423,7 @@ def fit_tras_value(
     )
     fits = []
     for ridge in config.ridges:
-        w, b = fit_value_head(h[~hold], target[~hold], ridge=ridge)
+        w, b = seqrl.fit_linear_value(h[~hold], target[~hold], ridge=ridge)
         fits.append((accuracy(w, b)["pairwise"], -ridge, ridge, w, b))
     _, _, ridge, w, b = max(fits, key=lambda f: (f[0], f[1]))
     with torch.no_grad():

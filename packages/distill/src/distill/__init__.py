@@ -27,7 +27,7 @@ from ._action import (
 from ._boxes import box_iou_xywh, box_iou_xywh_torch
 from ._detection import DetectionDistillation, detection_distillation_loss
 from ._feature import FeatureAdapter, feature_distillation_loss
-from ._fusion import FusionChoice, fuse_by_value
+from ._fusion import FusionChoice, fuse_by_value, value_ranking_accuracy
 from ._hinton import hinton_distillation_loss, soft_target_loss
 from ._opencv import OpenCVTeacher, available_opencv_kinds
 from ._pool import TeacherPool, TeacherTrajectory, sequence_digest
@@ -66,5 +66,6 @@ __all__ = [
     "sequence_digest",
     "soft_target_loss",
     "trajectory_keep_mask",
+    "value_ranking_accuracy",
     "write_result_file",
 ]

@@ -8,7 +8,7 @@ import torch
 
 from ._checks import check_floating, check_tensor
 
-__all__ = ["FusionChoice", "fuse_by_value"]
+__all__ = ["FusionChoice", "fuse_by_value", "value_ranking_accuracy"]
 
 
 class FusionChoice(NamedTuple):
@@ -107,3 +107,57 @@ def fuse_by_value(
     ).squeeze(-2)
     value = values.gather(-1, index.unsqueeze(-1)).squeeze(-1)
     return FusionChoice(index, boxes, value)
+
+
+def value_ranking_accuracy(
+    values: torch.Tensor, quality: torch.Tensor, *, min_gap: float = 0.1
+) -> dict[str, float]:
+    """How well predicted values rank candidates by their true quality (for `fuse_by_value`).
+
+    Fusion by value (Dunnhofer et al. 2020, eq. 8) is only as good as the value's ordering of
+    the candidates; this measures that ordering on data with ground truth.
+
+    Args:
+        values: ``Tensor[G, K, L]`` predicted values of ``K`` candidates at ``L`` steps of ``G``
+            groups (e.g. windows).
+        quality: ``Tensor[G, K, L]`` their true quality (e.g. IoU with the ground truth).
+        min_gap: only candidate pairs of one step whose qualities differ by more than this
+            are scored.
+
+    Returns:
+        ``pairwise``: the share of scored pairs the values order the same way as ``quality``
+        (equal values count as wrong; NaN without scored pairs); ``pairs``: their number;
+        ``pick_quality``: the mean quality of each step's highest-value candidate (eq. 8's
+        choice, ties to the lowest index); ``oracle_quality``: of the best one;
+        ``fixed_quality_k``: of always taking candidate ``k``.
+    """
+    check_tensor(values, "values")
+    check_tensor(quality, "quality")
+    if values.shape != quality.shape or values.dim() != 3:
+        raise ValueError(
+            "values and quality must both be [G, K, L], got "
+            f"{tuple(values.shape)} and {tuple(quality.shape)}"
+        )
+    if values.numel() == 0:
+        raise ValueError(f"values is empty (shape {tuple(values.shape)})")
+    if not bool(torch.isfinite(values).all() & torch.isfinite(quality).all()):
+        raise ValueError("values and quality must be finite (no NaN or inf)")
+    v = values.detach().double()
+    y = quality.detach().double()
+    dv = v[:, :, None] - v[:, None, :]  # [G, K, K, L]
+    dy = y[:, :, None] - y[:, None, :]
+    k = v.shape[1]
+    upper = torch.ones(k, k, dtype=torch.bool, device=v.device).triu(1)[None, :, :, None]
+    pairs = (dy.abs() > min_gap) & upper
+    correct = (dv * dy > 0) & pairs
+    n = int(pairs.sum())
+    pick = y.gather(1, v.argmax(dim=1, keepdim=True)).squeeze(1)
+    out = {
+        "pairwise": float(correct.sum()) / n if n else float("nan"),
+        "pairs": float(n),
+        "pick_quality": float(pick.mean()),
+        "oracle_quality": float(y.max(dim=1).values.mean()),
+    }
+    for i in range(k):
+        out[f"fixed_quality_{i}"] = float(y[:, i].mean())
+    return out

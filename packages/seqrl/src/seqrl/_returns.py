@@ -269,3 +269,46 @@ def actor_critic_loss(
         ent = log_prob_t.new_zeros(())
     total = pol + value_coef * val - entropy_coef * ent
     return ActorCriticLoss(total, pol, val, ent, returns, adv)
+
+
+def fit_linear_value(
+    features: Tensor, returns: Tensor, *, ridge: float = 1.0
+) -> tuple[Tensor, Tensor]:
+    """Least-squares critic: the linear value head ``v = features @ w + b`` fitted to returns.
+
+    Minimises ``sum (features w + b - returns)^2 + ridge |w|^2`` (the bias is not penalised)
+    in closed form, solved in float64. With ``returns`` the Monte Carlo returns of eq. 7
+    (Dunnhofer et al. 2020; e.g. from :func:`discounted_returns`) this is batch Monte Carlo
+    policy evaluation of a critic whose last layer is linear, the regression the A3C value
+    loss (eq. 7) performs by gradient steps, done in one solve on a frozen feature extractor.
+
+    Args:
+        features: ``Tensor[..., D]`` inputs of the value head (e.g. the LSTM output).
+        returns: ``Tensor[...]`` targets, the leading shape of ``features``.
+        ridge: L2 penalty ``>= 0`` on ``w``.
+
+    Returns:
+        ``(weight [1, D], bias [1])`` in ``features``' dtype and device, the layout of a
+        ``torch.nn.Linear(D, 1)``.
+    """
+    check_tensor(features, "features")
+    check_tensor(returns, "returns")
+    if features.ndim < 1 or features.shape[:-1] != returns.shape:
+        raise ValueError(
+            f"returns must have shape {tuple(features.shape[:-1])} (features [..., D]), "
+            f"got {tuple(returns.shape)}"
+        )
+    check_nonempty(returns, "returns")
+    check_finite(features.detach(), "features")
+    check_finite(returns.detach(), "returns")
+    if not (isinstance(ridge, (int, float)) and ridge >= 0 and ridge < float("inf")):
+        raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r}")
+    x = features.detach().reshape(-1, features.shape[-1]).double()
+    y = returns.detach().reshape(-1).double()
+    mean_x, mean_y = x.mean(0), y.mean()
+    xc, yc = x - mean_x, y - mean_y
+    gram = xc.T @ xc + ridge * torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
+    w = torch.linalg.solve(gram, xc.T @ yc)
+    b = mean_y - mean_x @ w
+    dtype = features.dtype if features.is_floating_point() else torch.float32
+    return w[None].to(dtype), b.reshape(1).to(dtype)
