@@ -146,7 +146,6 @@ def _register_value_recipe(recipes: argparse._SubParsersAction) -> None:  # type
 
 
 def _run_value(args: argparse.Namespace) -> int:
-    from trackkit.data import default_data_root, default_mot_root
     from trackkit.sot.tras import load_student, parse_teachers, save_student
     from trackkit.train import (
         TRASValueFitConfig,
@@ -164,14 +163,7 @@ def _run_value(args: argparse.Namespace) -> int:
         margins=margins,
         seed=args.seed,
     )
-    root = args.data or default_data_root()
-    if not Path(root).is_dir():
-        raise FileNotFoundError(f"training data folder not found: {root} (pass --data DIR)")
-    mot_root = None
-    if not args.no_mot:
-        mot_root = args.mot or default_mot_root()
-        if args.mot is None and not Path(mot_root).is_dir():
-            mot_root = None
+    root, mot_root = _data_roots(args)
     t0 = time.perf_counter()
     student = load_student(args.student)
     seqs = tras_training_sequences(root, mot_root=mot_root)
@@ -198,7 +190,6 @@ def _run_value(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from trackkit._torchutil import resolve_device
-    from trackkit.data import default_data_root, default_mot_root
     from trackkit.sot.tras import StudentConfig, parse_teachers
     from trackkit.train import (
         TRASPretrainConfig,
@@ -214,14 +205,7 @@ def _run(args: argparse.Namespace) -> int:
 
     set_torch_threads(args.threads)
     teachers = parse_teachers(args.teachers)
-    root = args.data or default_data_root()
-    if not Path(root).is_dir():
-        raise FileNotFoundError(f"training data folder not found: {root} (pass --data DIR)")
-    mot_root = None
-    if not args.no_mot:
-        mot_root = args.mot or default_mot_root()
-        if args.mot is None and not Path(mot_root).is_dir():
-            mot_root = None
+    root, mot_root = _data_roots(args)
     config = TRASTrainConfig(
         objective=args.objective,
         workers=args.workers,
@@ -289,3 +273,19 @@ def _run(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _data_roots(args: argparse.Namespace) -> tuple[Path, Path | None]:
+    """The SOT training folder (it must exist) and the MOT folder (``None`` when unused or
+    absent by default) named by ``--data`` / ``--mot`` / ``--no-mot``."""
+    from trackkit.data import default_data_root, default_mot_root
+
+    root = Path(args.data or default_data_root())
+    if not root.is_dir():
+        raise FileNotFoundError(f"training data folder not found: {root} (pass --data DIR)")
+    mot_root = None
+    if not args.no_mot:
+        mot_root = Path(args.mot or default_mot_root())
+        if args.mot is None and not mot_root.is_dir():
+            mot_root = None
+    return root, mot_root
