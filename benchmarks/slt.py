@@ -2,8 +2,8 @@
 
 Tracks two sets of ``../shared/data/sot`` sequences that SLT never trains on:
 
-- *validation*: ``trackkit.train.VALIDATION_SEQUENCES`` (the set the ship decision uses; the
-  base model's MAML training sampled 40 frames of each, SLT none);
+- *validation*: ``trackkit.train.SLT_VALIDATION_SEQUENCES`` (eight sequences, the set the ship
+  decision uses; the base model's MAML training sampled 40 frames of each, SLT none);
 - *held-out*: ``trackkit.train.DEFAULT_HOLDOUT`` (never used for training or selection by
   either model);
 
@@ -41,15 +41,24 @@ from trackkit.data import Sequence, default_data_root, read_simple_sot
 from trackkit.eval import run_sot_benchmark, tre_segments
 from trackkit.registry import make_tracker
 from trackkit.sot import SHIPPED_MODELS, load_detector, shipped_checkpoint, tracker_config_for
-from trackkit.train import DEFAULT_HOLDOUT, VALIDATION_SEQUENCES
+from trackkit.train import DEFAULT_HOLDOUT, SLT_VALIDATION_SEQUENCES
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "docs" / "benchmarks" / "slt"
 OUT_MD = ROOT / "docs" / "benchmarks" / "slt.md"
-SETS = {"validation": VALIDATION_SEQUENCES, "held-out": DEFAULT_HOLDOUT}
+SETS = {"validation": SLT_VALIDATION_SEQUENCES, "held-out": DEFAULT_HOLDOUT}
 PROTOCOLS = ("OPE", "TRE", "i=2", "i=3")
 TRE_SEGMENTS = 3
-SLT_KEYS = ("episodes", "length", "max_interval", "objective", "temperature", "seed")
+SLT_KEYS = (
+    "episodes",
+    "length",
+    "max_interval",
+    "objective",
+    "temperature",
+    "head_lr",
+    "bbox_weight",
+    "seed",
+)
 
 
 def protocol_sequences(seqs: list[Sequence], protocol: str) -> list[Sequence]:
@@ -75,6 +84,7 @@ def run(
     config = tracker_config_for(det)
     root = default_data_root()
     slt = det.meta.get("slt_config")
+    slt = slt if isinstance(slt, dict) else None
     out: dict[str, Any] = {
         "name": name,
         "checkpoint": str(checkpoint),
@@ -96,10 +106,17 @@ def run(
             out["scores"] = old["scores"]
             t0 -= float(old.get("seconds", 0.0))
     for set_name, names in SETS.items():
-        seqs = list(read_simple_sot(root, names=list(names)))
         for protocol in PROTOCOLS:
             if set_name not in sets or protocol not in protocols:
                 continue
+            key = f"{set_name}/{protocol}"
+            # sequences this checkpoint has not tracked under this protocol yet (a set that
+            # grew is completed, not tracked again: the trackers are deterministic)
+            done = out["scores"].get(key, {})
+            todo = [n for n in names if n not in done]
+            if not todo:
+                continue
+            seqs = list(read_simple_sot(root, names=todo))
             tracked = protocol_sequences(seqs, protocol)
             res = run_sot_benchmark(
                 lambda: make_tracker(tracker_name, detector=det, config=config),
@@ -115,11 +132,12 @@ def run(
                 d["auc"].append(run_.scores.auc)
                 d["precision"].append(run_.scores.precision)
                 d["ao"].append(run_.scores.ao)
-            out["scores"][f"{set_name}/{protocol}"] = {
+            scores = done | {
                 seq: {k: float(np.mean(v)) for k, v in d.items()} for seq, d in per.items()
             }
+            out["scores"][key] = {n: scores[n] for n in names if n in scores}
             print(
-                f"{name} {set_name:10s} {protocol:4s} AUC {res.mean.auc:.3f} "
+                f"{name} {set_name:10s} {protocol:4s} AUC {res.mean.auc:.3f} ({len(todo)} seq) "
                 f"({time.perf_counter() - t0:.0f} s)",
                 file=sys.stderr,
                 flush=True,
@@ -130,9 +148,18 @@ def run(
             (RUNS / f"{name}.json").write_text(json.dumps(out, indent=1) + "\n")
 
 
-def _mean(d: dict[str, dict[str, float]], key: str) -> float:
-    """Mean over sequences (TRE: each sequence's mean over its segments first)."""
-    return float(np.mean([v[key] for v in d.values()]))
+def _paired(
+    run: dict[str, dict[str, float]], base: dict[str, dict[str, float]] | None, metric: str
+) -> tuple[float, float | None, int]:
+    """Mean ``metric`` of a run over its sequences, the base's mean over the same sequences
+    (None without a base) and their number (TRE: each sequence's segments averaged first)."""
+    seqs = [q for q in run if base is None or q in base]
+    mean = float(np.mean([run[q][metric] for q in seqs]))
+    return (
+        mean,
+        None if base is None else float(np.mean([base[q][metric] for q in seqs])),
+        len(seqs),
+    )
 
 
 def _describe(r: dict[str, Any]) -> str:
@@ -142,14 +169,21 @@ def _describe(r: dict[str, Any]) -> str:
     ablation = "+SS" if c["objective"] == "frame" else "+SS+SO"
     if c["max_interval"] > 1:
         ablation += "+SA"
+    extra = "".join(
+        f", {label} {c[k]}"
+        for k, label in (("head_lr", "head lr"), ("bbox_weight", "bbox weight"))
+        if c.get(k) is not None
+    )
     return (
         f"{ablation}, {c['steps']} it x k={c['episodes']} x T={c['length']}, "
-        f"max interval {c['max_interval']}, seed {c['seed']}"
+        f"max interval {c['max_interval']}, temperature {c['temperature']}{extra}, "
+        f"seed {c['seed']}"
     )
 
 
 def report(names: list[str]) -> None:
-    """Compare every SLT run with the base run of its head (the run of a shipped checkpoint)."""
+    """Compare every SLT run with the base run of its head (the run of a shipped checkpoint),
+    on the sequences both tracked."""
     runs = {n: json.loads((RUNS / f"{n}.json").read_text()) for n in names}
     bases = {r["head"]: n for n, r in runs.items() if r["base"]}
     others = [n for n, r in runs.items() if not r["base"]]
@@ -166,13 +200,16 @@ def report(names: list[str]) -> None:
         "[../sot.md](../sot.md#sequence-level-training-trackkit-train-slt).",
         "",
         "Sets: validation = "
-        f"{', '.join(VALIDATION_SEQUENCES)} (model comparison and the ship decision; the base's "
-        "MAML training sampled 40 frames of each, SLT never saw them); held-out = "
+        f"{', '.join(SLT_VALIDATION_SEQUENCES)} (`trackkit.train.SLT_VALIDATION_SEQUENCES`; "
+        "model comparison and the ship decision; the base's MAML training sampled 40 frames of "
+        "each, SLT never trains on them); held-out = "
         f"{', '.join(DEFAULT_HOLDOUT)} (never used for training or selection). Protocols: OPE; "
         f"TRE with {TRE_SEGMENTS} segments (`trackkit.eval.tre_segments`, each sequence's "
         "segments averaged, then the sequences); i=2, 3: every i-th frame only (Kim et al. "
         "2022, Table 6). AUC = success AUC, P = precision@20px, AO = average overlap; all "
-        "means over sequences. `+SS` = sequence-level sampling with the frame-level loss, `+SO` "
+        "means over sequences; each change against the base is over the sequences both runs "
+        "tracked (`n`; runs of an earlier session tracked only the first four validation "
+        "sequences). `+SS` = sequence-level sampling with the frame-level loss, `+SO` "
         "= the sequence-level objective (SCST, eq. 6, + box regression), `+SA` = frame-interval "
         "augmentation (max interval 7) (Kim et al. 2022, Table 5).",
         "",
@@ -186,7 +223,7 @@ def report(names: list[str]) -> None:
     keys = [k for k in first["scores"] if any(k in r["scores"] for r in runs.values())]
     lines += [
         "",
-        "## Success AUC (change against the base of the same head)",
+        "## Success AUC (change against the base of the same head; [better/worse sequences])",
         "",
         "| run | " + " | ".join(keys) + " |",
         "|---|" + "---|" * len(keys),
@@ -198,20 +235,22 @@ def report(names: list[str]) -> None:
             if k not in r["scores"]:
                 cells.append("")
                 continue
-            auc = _mean(r["scores"][k], "auc")
-            delta = (
-                ""
-                if r["base"] or k not in b["scores"]
-                else f" ({auc - _mean(b['scores'][k], 'auc'):+.3f})"
-            )
-            cells.append(f"{auc:.3f}{delta}")
+            if r["base"] or k not in b["scores"]:
+                auc, _, _ = _paired(r["scores"][k], None, "auc")
+                cells.append(f"{auc:.3f}")
+                continue
+            auc, base_auc, m = _paired(r["scores"][k], b["scores"][k], "auc")
+            assert base_auc is not None
+            d = [r["scores"][k][q]["auc"] - b["scores"][k][q]["auc"] for q in r["scores"][k]]
+            up, down = sum(x > 0.0005 for x in d), sum(x < -0.0005 for x in d)
+            cells.append(f"{auc:.3f} ({auc - base_auc:+.3f}) [{up}/{down}]")
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
     lines += [
         "",
         "## Means",
         "",
-        "| set | protocol | run | AUC | P | AO | dAUC vs base | dAO vs base |",
-        "|---|---|---|---|---|---|---|---|",
+        "| set | protocol | run | n | AUC | P | AO | base AUC | dAUC vs base | dAO vs base |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key in keys:
         set_name, protocol = key.split("/")
@@ -219,15 +258,17 @@ def report(names: list[str]) -> None:
             if key not in r["scores"]:
                 continue
             d = r["scores"][key]
-            auc, p, ao = _mean(d, "auc"), _mean(d, "precision"), _mean(d, "ao")
-            b = runs[bases[r["head"]]]["scores"].get(key)
-            if r["base"] or b is None:
-                delta = "", ""
-            else:
-                delta = f"{auc - _mean(b, 'auc'):+.3f}", f"{ao - _mean(b, 'ao'):+.3f}"
+            b = None if r["base"] else runs[bases[r["head"]]]["scores"].get(key)
+            auc, base_auc, m = _paired(d, b, "auc")
+            p, _, _ = _paired(d, b, "precision")
+            ao, base_ao, _ = _paired(d, b, "ao")
+            cells = ["", "", ""]
+            if base_auc is not None and base_ao is not None:
+                cells = [f"{base_auc:.3f}", f"{auc - base_auc:+.3f}", f"{ao - base_ao:+.3f}"]
             lines.append(
-                f"| {set_name} | {protocol} | {n} | {auc:.3f} | {p:.3f} | {ao:.3f} | "
-                f"{delta[0]} | {delta[1]} |"
+                f"| {set_name} | {protocol} | {n} | {m} | {auc:.3f} | {p:.3f} | {ao:.3f} | "
+                + " | ".join(cells)
+                + " |"
             )
     lines += ["", "## Per sequence (AUC; sign and size of the change)", ""]
     for other in others:
@@ -243,11 +284,13 @@ def report(names: list[str]) -> None:
             if key not in runs[other]["scores"] or key not in base["scores"]:
                 continue
             set_name, protocol = key.split("/")
-            for seq, b in base["scores"][key].items():
-                o = runs[other]["scores"][key][seq]
+            for seq, o in runs[other]["scores"][key].items():
+                if seq not in base["scores"][key]:
+                    continue
+                b_auc = base["scores"][key][seq]["auc"]
                 lines.append(
-                    f"| {set_name} | {protocol} | {seq} | {b['auc']:.3f} | {o['auc']:.3f} | "
-                    f"{o['auc'] - b['auc']:+.3f} |"
+                    f"| {set_name} | {protocol} | {seq} | {b_auc:.3f} | {o['auc']:.3f} | "
+                    f"{o['auc'] - b_auc:+.3f} |"
                 )
         lines.append("")
     OUT_MD.write_text("\n".join(lines) + "\n")

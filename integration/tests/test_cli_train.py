@@ -63,8 +63,12 @@ def test_train_slt_from_the_shipped_model(tmp_path: Path, capsys: pytest.Capture
     det = load_detector(out / "detector.pt")
     assert det.meta["slt_config"]["source"] == "fcos-maml"
     assert det.meta["lost_threshold"] == load_detector_meta_threshold()
-    (record,) = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
-    assert {"ao_sample", "ao_argmax", "loss", "pg", "bbox"} <= set(record)
+    records = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines()]
+    (record,) = [r for r in records if "eval" not in r]
+    assert {"ao_sample", "ao_argmax", "loss", "pg", "bbox", "grad_pg", "grad_bbox"} <= set(record)
+    # the probe (16 fixed training episodes by default) before and after the iteration
+    probes = [(r["step"], r["eval"]["probe_episodes"]) for r in records if "eval" in r]
+    assert probes == [(0, 16), (1, 16)]
     capsys.readouterr()
     rc = main(["train", "slt", "--from", str(tmp_path / "nope.pt"), "--out", str(out)])
     assert rc == 2

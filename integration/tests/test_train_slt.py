@@ -109,6 +109,7 @@ def test_temperature_zero_makes_the_scst_term_vanish(
         assert r["ao_sample"] == r["ao_argmax"]
         assert r["pg"] == 0.0
         assert r["loss"] == r["bbox"]
+        assert r["grad_pg"] == 0.0 and r["grad_bbox"] > 0
 
 
 def test_frame_objective_runs_without_scst(
@@ -130,6 +131,51 @@ def test_frame_objective_runs_without_scst(
     assert modes == ["sample"] * cfg.length and r["ao_argmax"] is None
 
 
+def test_probe_monitors_fixed_episodes_without_changing_training(
+    tmp_path: Path, one_thread: None, tiny_instance_detector: Any
+) -> None:
+    seqs = _sequences()
+    plain = SLTTrainConfig(steps=3, **SMALL)  # type: ignore[arg-type]
+    probed = SLTTrainConfig(steps=3, probe_episodes=3, probe_every=2, **SMALL)  # type: ignore[arg-type]
+    a = train_slt(tiny_instance_detector(), seqs, tmp_path / "a", config=plain, progress=False)
+    b = train_slt(tiny_instance_detector(), seqs, tmp_path / "b", config=probed, progress=False)
+    for p, q in zip(a.head.state_dict().values(), b.head.state_dict().values()):
+        assert torch.equal(p, q)
+    evals = [r for r in _log(tmp_path / "b") if "eval" in r]
+    assert [r["step"] for r in evals] == [0, 2, 3]
+    assert all(0.0 <= r["eval"]["probe_ao"] <= 1.0 for r in evals)
+    assert all(r["eval"]["probe_episodes"] == 3 for r in evals)
+    assert not any("eval" in r for r in _log(tmp_path / "a"))
+    # a resumed run does not probe its starting point again
+    c = tmp_path / "c"
+    train_slt(tiny_instance_detector(), seqs, c, config=probed, progress=False, stop_after=1)
+    train_slt(
+        tiny_instance_detector(),
+        seqs,
+        c,
+        config=probed,
+        progress=False,
+        resume=c / "train_state.pt",
+    )
+    assert [r["step"] for r in _log(c) if "eval" in r] == [0, 2, 3]
+    assert next(r["eval"] for r in _log(c) if "eval" in r) == evals[0]["eval"]
+
+
+def test_box_regression_weight_scales_its_gradient(
+    tmp_path: Path, one_thread: None, tiny_instance_detector: Any
+) -> None:
+    logs = []
+    for w in (1.0, 2.0, 0.0):
+        cfg = SLTTrainConfig(steps=1, bbox_weight=w, **SMALL)  # type: ignore[arg-type]
+        out = tmp_path / str(w)
+        train_slt(tiny_instance_detector(), _sequences(), out, config=cfg, progress=False)
+        logs.append(_log(out)[0])
+    one, two, zero = logs
+    assert one["grad_bbox"] > 0 and one["grad_pg"] == two["grad_pg"] == zero["grad_pg"]
+    assert two["grad_bbox"] == pytest.approx(2 * one["grad_bbox"], rel=1e-4)
+    assert zero["grad_bbox"] == 0.0
+
+
 def test_bad_inputs(tmp_path: Path, tiny_instance_detector: Any) -> None:
     with pytest.raises(ValueError, match="episodes"):
         SLTTrainConfig(episodes=0)
@@ -137,6 +183,10 @@ def test_bad_inputs(tmp_path: Path, tiny_instance_detector: Any) -> None:
         SLTTrainConfig(objective="reinforce")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="temperature"):
         SLTTrainConfig(temperature=-0.5)
+    with pytest.raises(ValueError, match="probe_episodes"):
+        SLTTrainConfig(probe_episodes=-1)
+    with pytest.raises(ValueError, match="probe_every"):
+        SLTTrainConfig(probe_every=0)
     with pytest.raises(ValueError, match="visible"):
         train_slt(
             tiny_instance_detector(),

@@ -489,7 +489,8 @@ def _register_slt(recipes: argparse._SubParsersAction) -> None:  # type: ignore[
             "adaptation inside the episode), rewards average overlap and minimises the SCST "
             "loss plus the box-regression loss. Trains the meta-learned head and its learned "
             "rates (first-order through the first-frame adaptation). Data: ../shared/data/sot "
-            "minus the held-out evaluation and the validation sequences, the pedestrian "
+            "minus the held-out evaluation and the SLT validation sequences "
+            "(trackkit.train.SLT_VALIDATION_SEQUENCES), the pedestrian "
             "identities of ../shared/data/mot and synthetic sequences. Writes "
             "OUT/train_state.pt (resumable), OUT/log.jsonl and OUT/detector.pt."
         ),
@@ -516,9 +517,20 @@ def _register_slt(recipes: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--temperature", type=float, default=0.1, help="of the candidates (0.1)")
     p.add_argument("--head-lr", type=float, default=1e-4, help="Adam rate of the head")
     p.add_argument("--rate-lr", type=float, default=1e-5, help="Adam rate of the inner rates")
+    p.add_argument(
+        "--bbox-weight", type=float, default=1.0, help="of the box-regression term of eq. 7 (1)"
+    )
     p.add_argument("--no-online-update", action="store_true", help="trackers without updates")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint-every", type=int, default=10)
+    p.add_argument(
+        "--probe-episodes",
+        type=int,
+        default=16,
+        help="fixed training episodes the argmax tracker plays every --probe-every iterations "
+        "(their AO is logged; 0: off)",
+    )
+    p.add_argument("--probe-every", type=int, default=10)
     p.add_argument("--stop-after", type=int, default=None, help="stop after this many steps")
     p.add_argument("--resume", type=Path, default=None, help="continue from a train_state.pt")
     p.add_argument("--data", type=Path, default=None, help="simple-layout SOT folder")
@@ -537,7 +549,7 @@ def _run_slt(args: argparse.Namespace) -> int:
     from trackkit.sot import SHIPPED_MODELS, load_detector, shipped_checkpoint
     from trackkit.train import (
         DEFAULT_HOLDOUT,
-        VALIDATION_SEQUENCES,
+        SLT_VALIDATION_SEQUENCES,
         SLTTrainConfig,
         train_slt,
         training_sequences,
@@ -558,10 +570,13 @@ def _run_slt(args: argparse.Namespace) -> int:
         max_interval=args.max_interval,
         objective=args.objective,
         temperature=args.temperature,
+        bbox_weight=args.bbox_weight,
         head_lr=args.head_lr,
         rate_lr=args.rate_lr,
         online_update=not args.no_online_update,
         checkpoint_every=args.checkpoint_every,
+        probe_episodes=args.probe_episodes,
+        probe_every=args.probe_every,
         seed=args.seed,
         source=source,
     )
@@ -573,7 +588,7 @@ def _run_slt(args: argparse.Namespace) -> int:
         mot_root = args.mot or default_mot_root()
         if args.mot is None and not Path(mot_root).is_dir():
             mot_root = None
-    holdout = tuple(DEFAULT_HOLDOUT) + tuple(VALIDATION_SEQUENCES)
+    holdout = tuple(DEFAULT_HOLDOUT) + tuple(SLT_VALIDATION_SEQUENCES)
     seqs, names = training_sequences(
         root, holdout=holdout, synthetic=args.synthetic, mot_root=mot_root
     )

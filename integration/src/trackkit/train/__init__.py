@@ -39,6 +39,7 @@ from trackkit.train._retinatrack import (
 )
 from trackkit.train._retinatrack_data import ClipBatch, ClipConfig, MOTClipSampler
 from trackkit.train._select import (
+    SLT_VALIDATION_SEQUENCES,
     VALIDATION_SEQUENCES,
     choose_lost_threshold,
     validation_sequences,
@@ -87,6 +88,7 @@ __all__ = [
     "DEFAULT_HOLDOUT",
     "RETINATRACK_TRAIN_SEQUENCES",
     "RETINATRACK_VALIDATION_SEQUENCES",
+    "SLT_VALIDATION_SEQUENCES",
     "TRAS_OBJECTIVES",
     "VALIDATION_SEQUENCES",
     "CacheConfig",

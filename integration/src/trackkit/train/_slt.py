@@ -27,6 +27,7 @@ removes frame-interval augmentation (SA), ``length`` is T (Table 7).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -70,9 +71,17 @@ class SLTTrainConfig:
             a nearly flat eq. 5 over 33x33 cells (measured on training episodes, FCOS-MAML:
             sampling AO 0.001 at 1, 0.38 at 0.3, 0.50 at 0.1, argmax 0.49), so 0.1.
         head_lr: Adam learning rate of the head (fine-tuning: 1e-4, a tenth of MAML's).
-        rate_lr: Adam learning rate of the learned inner rates (1e-5; the rates are ~1e-3).
+        rate_lr: Adam learning rate of the learned inner rates (1e-5; the shipped rates
+            average 0.015-0.025).
         online_update: whether the trackers update online inside the episodes (as at test time).
         checkpoint_every: iterations between resumable checkpoints.
+        probe_episodes: fixed training episodes (drawn once, from a generator of their own, so
+            they never change the training episodes) that the argmax tracker plays every
+            ``probe_every`` iterations, before the first and after the last one; their mean AO
+            is logged as ``{"eval": {"probe_ao": ...}}``. A monitor of the training objective
+            on the same episodes each time (the per-iteration AO varies mostly with the
+            episodes drawn); 0 turns it off. Training data only: never a validation signal.
+        probe_every: iterations between probes.
         seed: episode sampling and candidate sampling.
         source: the checkpoint fine-tuned (recorded in the outputs; checked on resume).
     """
@@ -88,14 +97,26 @@ class SLTTrainConfig:
     rate_lr: float = 1e-5
     online_update: bool = True
     checkpoint_every: int = 10
+    probe_episodes: int = 0
+    probe_every: int = 10
     seed: int = 0
     source: str = ""
 
     def __post_init__(self) -> None:
-        for name in ("steps", "episodes", "length", "max_interval", "checkpoint_every"):
+        for name in (
+            "steps",
+            "episodes",
+            "length",
+            "max_interval",
+            "checkpoint_every",
+            "probe_every",
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        v = self.probe_episodes
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"probe_episodes must be an integer >= 0, got {v!r}")
         if self.objective not in ("scst", "frame"):
             raise ValueError(f"objective must be 'scst' or 'frame', got {self.objective!r}")
         for name in ("bbox_weight", "temperature", "head_lr", "rate_lr"):
@@ -128,6 +149,12 @@ def _frame_loss(
     return torch.stack(losses, dim=1).mean()
 
 
+def _norm(grads: Sequence[Tensor | None]) -> float:
+    """L2 norm over a list of gradients (None: no gradient)."""
+    sq = [g.detach().float().pow(2).sum() for g in grads if g is not None]
+    return float(torch.stack(sq).sum().sqrt()) if sq else 0.0
+
+
 def train_slt(
     detector: InstanceDetector,
     sequences: Sequence[SotSequence],
@@ -144,7 +171,9 @@ def train_slt(
     Writes into ``out_dir``: ``train_state.pt`` (resumable), ``log.jsonl`` (per logged step:
     ``ao_sample`` / ``ao_argmax`` the episodes' AO of both trackers (``ao_argmax`` is None
     for ``objective="frame"``, which plays only the sampling tracker), ``loss``, ``pg`` the SCST
-    term, ``bbox`` the regression term, ``lost`` the share of lost frames, ``interval``) and,
+    term, ``bbox`` the regression term, ``lost`` the share of lost frames, ``interval``,
+    ``grad_pg`` / ``grad_bbox`` the L2 norms of the two terms' gradients with respect to the head
+    (the second weighted by ``bbox_weight``); the probe's ``{"eval": {"probe_ao": ...}}``) and,
     when all steps ran, ``detector.pt`` (with the trunk; its ``meta`` keeps the source's
     validated lost threshold).
 
@@ -192,11 +221,7 @@ def train_slt(
         modules["lr"] = detector.lr
     state = TrainState(modules=modules, optimizers={"adam": optimizer}, rng=rng, config=asdict(cfg))
 
-    def step_fn(it: int) -> dict[str, Any]:
-        eps = [
-            sample_episode(vis, length=cfg.length, max_interval=cfg.max_interval, rng=rng)
-            for _ in range(cfg.episodes)
-        ]
+    def load(eps: list[Any]) -> tuple[list[Any], np.ndarray, list[list[Any]], Tensor]:
         seqs = [sequences[e.sequence] for e in eps]
         first = [s[int(e.frames[0])] for s, e in zip(seqs, eps)]
         boxes0 = np.stack([s.boxes_xywh[int(e.frames[0])] for s, e in zip(seqs, eps)])
@@ -210,6 +235,14 @@ def train_slt(
         )  # [k, T, 4], finite: episodes only hold frames with a visible target
         if not bool(torch.isfinite(gt).all()):
             raise AssertionError("an episode holds a frame without a ground-truth box")
+        return first, boxes0, frames, gt
+
+    def step_fn(it: int) -> dict[str, Any]:
+        eps = [
+            sample_episode(vis, length=cfg.length, max_interval=cfg.max_interval, rng=rng)
+            for _ in range(cfg.episodes)
+        ]
+        first, boxes0, frames, gt = load(eps)
 
         def reward(choices: list[InstanceStepOutput]) -> Tensor:
             boxes = torch.stack([c.boxes_xywh for c in choices], dim=1)
@@ -236,7 +269,19 @@ def train_slt(
             bbox = _frame_loss(detector, choices, gt, search_size, "loss")
             loss = bbox
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        # The two terms' gradients separately (their norms are logged: with Adam, the larger
+        # one sets the step size of both), then summed into .grad as loss.backward() would.
+        trained = [p for g in groups for p in g["params"]]
+        g_pg: Sequence[Tensor | None] = (
+            torch.autograd.grad(pg.float(), trained, retain_graph=True, allow_unused=True)
+            if pg.requires_grad
+            else [None] * len(trained)
+        )
+        g_bbox = torch.autograd.grad(cfg.bbox_weight * bbox, trained, allow_unused=True)
+        for p, a, b in zip(trained, g_pg, g_bbox):
+            if a is not None or b is not None:
+                p.grad = (torch.zeros_like(p) if a is None else a) + (0.0 if b is None else b)
+        n_head = len(groups[0]["params"])
         optimizer.step()
         lost = torch.stack([~c.found for c in choices]).float().mean()
         info: dict[str, Any] = {
@@ -247,11 +292,36 @@ def train_slt(
             "bbox": round(float(bbox.detach()), 5),
             "lost": round(float(lost), 4),
             "interval": round(float(np.mean([e.interval for e in eps])), 2),
+            "grad_pg": round(_norm(g_pg[:n_head]), 5),
+            "grad_bbox": round(_norm(g_bbox[:n_head]), 5),
         }
         if rates:
             info["inner_lr_mean"] = float(torch.cat([r.detach().reshape(-1) for r in rates]).mean())
         return info
 
+    probe_rng = np.random.default_rng([cfg.seed, 7919])
+    probe = [
+        sample_episode(vis, length=cfg.length, max_interval=cfg.max_interval, rng=probe_rng)
+        for _ in range(cfg.probe_episodes)
+    ]
+    probe_step = InstanceStep(detector, config=tracker_cfg, temperature=cfg.temperature)
+
+    def probe_fn(done: int) -> dict[str, Any]:
+        first, boxes0, frames, gt = load(probe)
+        with torch.no_grad():
+            st = probe_step.init(first, boxes0)
+            boxes = []
+            for frame in frames:
+                st, choice, _ = probe_step(st, frame, "argmax")
+                boxes.append(choice.boxes_xywh)
+            ao = average_overlap(box_iou_xywh(torch.stack(boxes, dim=1), gt))
+        return {"probe_ao": round(float(ao.mean()), 4), "probe_episodes": len(probe)}
+
+    if probe and resume is None:
+        # the starting point of the monitor (a resumed run has it in its log already)
+        out.mkdir(parents=True, exist_ok=True)
+        with (out / "log.jsonl").open("a") as log:
+            log.write(json.dumps({"step": 0, "eval": probe_fn(0)}) + "\n")
     result = run_training(
         step_fn,
         state,
@@ -262,6 +332,8 @@ def train_slt(
         checkpoint_every=cfg.checkpoint_every,
         log_every=1,
         stop_after=stop_after,
+        eval_fn=probe_fn if probe else None,
+        eval_every=cfg.probe_every,
         progress=progress,
         desc=f"SLT {detector.config.head} ({cfg.objective})",
     )
