@@ -75,7 +75,7 @@ SPEED_MD = ROOT / "docs" / "benchmarks" / "retinatrack_speed.md"
 AP_THRESHOLD = 0.05
 #: ``assoc.MotionTracker`` thresholds of row (f'): the best mean HOTA on the training sequences
 #: (benchmarks/retinatrack_settings.py -> docs/benchmarks/retinatrack_settings.md).
-MOTION_THRESHOLDS: dict[str, float] = {"high_threshold": 0.4, "new_track_threshold": 0.5}
+MOTION_THRESHOLDS: dict[str, float] = {"high_threshold": 0.5, "new_track_threshold": 0.8}
 
 
 def _gt_rows(seq: MOTSequence) -> MOTRows:

@@ -74,11 +74,12 @@ INITS: tuple[str, ...] = ("weighted", "mean", "meta")
 #: appearance scores (not RetinaTrack's ``EMBEDDING_GATE``, which belongs to another embedding)
 #: on the *training* sequences TUD-Stadtmitte and PETS09-S3MF1 by the rule ``EMBEDDING_GATE``
 #: is chosen by: the best mean HOTA among 0.4 (the 95 %-of-true-pairs percentile gate), 0.5,
-#: 1.0, 1.3 and 2.0, ties going to the tightest. 1.0, 1.3 and 2.0 tie (HOTA 0.593, 15 ID
-#: switches summed) ahead of 0.5 (0.578, 49) and 0.4 (0.496, 95); a pair is disallowed when
-#: its score is below ``1 - APPEARANCE_GATE = 0`` (``benchmarks/maml_mot_settings.py`` ->
-#: ``docs/benchmarks/maml_mot_settings.md``). The first RetinaTrack network's checkpoints used
-#: the percentile rule and 0.5 (docs/mot.md).
+#: 1.0, RetinaTrack's gate (now also 1.0) and 2.0, ties going to the tightest. On the third
+#: RetinaTrack network 1.0 is best (HOTA 0.694, 16 ID switches summed) ahead of 2.0 (0.683,
+#: 12), 0.5 (0.638, 54) and 0.4 (0.623, 61); on the second 1.0, 1.3 and 2.0 tied. A pair is
+#: disallowed when its score is below ``1 - APPEARANCE_GATE = 0``
+#: (``benchmarks/maml_mot_settings.py`` -> ``docs/benchmarks/maml_mot_settings.md``). The
+#: first RetinaTrack network's checkpoints used the percentile rule and 0.5 (docs/mot.md).
 APPEARANCE_GATE: float = 1.0
 
 
