@@ -39,7 +39,7 @@ import torch
 
 import assoc
 from trackkit.data import MOTRows, MOTSequence, default_mot_root, read_motchallenge
-from trackkit.eval import evaluate_mot
+from trackkit.eval import evaluate_mot, markdown_table
 from trackkit.mot.maml_mot import (
     APPEARANCE_GATE,
     DEFAULT_CHECKPOINT,
@@ -116,12 +116,7 @@ def _run(ckpt: Any, frames: Frames, gate: float) -> tuple[MOTRows, np.ndarray, n
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
-    cols = list(rows[0])
-    out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for r in rows:
-        cells = [f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in cols]
-        out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out)
+    return markdown_table(rows, list(rows[0]))
 
 
 def main() -> None:

@@ -51,7 +51,7 @@ import torch
 
 import assoc
 from trackkit.data import MOTRows, MOTSequence, default_mot_root, read_motchallenge
-from trackkit.eval import MOTScores, detection_average_precision, evaluate_mot
+from trackkit.eval import MOTScores, detection_average_precision, evaluate_mot, markdown_table
 from trackkit.mot import associate
 from trackkit.mot.retinatrack import (
     DEFAULT_CHECKPOINT,
@@ -130,12 +130,7 @@ def _row(name: str, s: MOTScores) -> dict[str, Any]:
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
-    cols = list(rows[0])
-    out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for r in rows:
-        cells = [f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in cols]
-        out.append("| " + " | ".join(cells) + " |")
-    return "\n".join(out)
+    return markdown_table(rows, list(rows[0]))
 
 
 def _speed_worker(checkpoint: Path, root: Path, threads: int, frames: int, rounds: int) -> None:

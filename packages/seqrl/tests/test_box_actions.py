@@ -128,3 +128,27 @@ def test_validate_false_still_checks_types_and_shapes_but_not_values() -> None:
         seqrl.apply_box_action(nan, BOX)
     with pytest.raises(ValueError, match="positive"):
         seqrl.box_action_to_target(torch.tensor([0.0, 0, 0, 1]), BOX)
+
+
+def test_box_action_iou_is_the_iou_of_the_moved_box() -> None:
+    gen = torch.Generator().manual_seed(0)
+    prev = torch.tensor([10.0, 20.0, 30.0, 40.0]) + 5 * torch.rand(3, 5, 4, generator=gen)
+    gt = prev + 4 * torch.randn(3, 5, 4, generator=gen)
+    gt[..., 2:] = gt[..., 2:].abs() + 1.0
+    act = 2 * torch.rand(3, 5, 4, generator=gen) - 1
+    cfg = seqrl.BoxActionConfig()
+    got = seqrl.box_action_iou(act, prev, gt, config=cfg)
+    moved = seqrl.apply_box_action(act, prev, config=cfg)
+    for i in range(3):  # slow reference: one box pair at a time, by hand
+        for j in range(5):
+            ax, ay, aw, ah = moved[i, j].tolist()
+            bx, by, bw, bh = gt[i, j].tolist()
+            iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+            ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+            inter = iw * ih
+            assert got[i, j].item() == pytest.approx(inter / (aw * ah + bw * bh - inter), abs=1e-5)
+    # the action towards the target reaches it exactly
+    perfect = seqrl.box_action_iou(seqrl.box_action_to_target(prev, prev * 1.01), prev, prev * 1.01)
+    assert torch.allclose(perfect, torch.ones_like(perfect), atol=1e-5)
+    with pytest.raises(ValueError, match="targets_xywh must have shape"):
+        seqrl.box_action_iou(act, prev, gt[:, :2])

@@ -181,8 +181,7 @@ class TRASEnv:
         g = self.gt[t]
         best = select_best_teacher(self.teachers[:, t], g)
         teacher_action = seqrl.box_action_to_target(self.box, best.boxes_xywh, config=self.actions)
-        reached = seqrl.apply_box_action(teacher_action, self.box, config=self.actions)
-        teacher_iou = seqrl.box_iou_xywh(reached, g).clamp(0.0, 1.0)
+        teacher_iou = seqrl.box_action_iou(teacher_action, self.box, g, config=self.actions)
         return {
             "crops": torch.from_numpy(crops),
             "target_action": seqrl.box_action_to_target(self.box, g, config=self.actions),

@@ -208,8 +208,7 @@ def build_replay_windows(
         ]
     )  # [N, L, 4]
     teacher_action = seqrl.box_action_to_target(prev, best, config=actions)
-    reached = seqrl.apply_box_action(teacher_action, prev, config=actions)
-    teacher_iou = seqrl.box_iou_xywh(reached, gt).clamp(0.0, 1.0)
+    teacher_iou = seqrl.box_action_iou(teacher_action, prev, gt, config=actions)
     seq = torch.as_tensor(rows["seq"], dtype=torch.int64)
     return TRASReplaySet(
         sequence=seq,
@@ -304,8 +303,8 @@ def replay_window_iou(
 ) -> Tensor:
     """Mean IoU of ``psi(mu, b_{t-1})`` with ``g_t`` per window: ``[N]`` (on ``mu``'s device)."""
     replay = replay.to(mu.device)
-    boxes = seqrl.apply_box_action(mu.detach().float(), replay.prev_xywh, config=actions)
-    return seqrl.box_iou_xywh(boxes, replay.gt_xywh).clamp(0.0, 1.0).mean(dim=1)
+    mu = mu.detach().float()
+    return seqrl.box_action_iou(mu, replay.prev_xywh, replay.gt_xywh, config=actions).mean(dim=1)
 
 
 def pretrain_loss(
@@ -332,8 +331,9 @@ def pretrain_loss(
     """
     mu, v = _unroll(model, maps)
     replay = replay.to(mu.device)
-    reached = seqrl.apply_box_action(mu.detach(), replay.prev_xywh, config=actions)
-    student_iou = seqrl.box_iou_xywh(reached, replay.gt_xywh).clamp(0.0, 1.0)
+    student_iou = seqrl.box_action_iou(
+        mu.detach(), replay.prev_xywh, replay.gt_xywh, config=actions
+    )
     student_r = seqrl.quantised_iou_reward(student_iou)
     kd_mask = action_distillation_mask(student_r, replay.teacher_reward.to(student_r.dtype))
     kd = masked_action_distillation_loss(mu, replay.teacher_action, kd_mask, reduction="none")

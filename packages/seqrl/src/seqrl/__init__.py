@@ -26,7 +26,12 @@ References:
 
 from ._a3c import A3CConfig, A3CResult, WorkerStats, run_a3c
 from ._a3c_types import ActorOutput, Environment, LossHook, PolicyStep, Segment, Transition
-from ._box_actions import BoxActionConfig, apply_box_action, box_action_to_target
+from ._box_actions import (
+    BoxActionConfig,
+    apply_box_action,
+    box_action_iou,
+    box_action_to_target,
+)
 from ._episodes import Curriculum, CurriculumConfig, Episode, sample_episode
 from ._gaussian_policy import (
     gaussian_box_sigma,
@@ -82,6 +87,7 @@ __all__ = [
     "apply_box_action",
     "average_overlap",
     "bootstrap_value",
+    "box_action_iou",
     "box_action_to_target",
     "box_iou_xywh",
     "candidate_log_prob",

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from ._checks import check_finite, check_positive, check_tensor
+from ._iou import box_iou_xywh
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,40 @@ def apply_box_action(
     new_w = w * torch.exp(dw * log_s)
     new_h = h * torch.exp(dh * log_s)
     return torch.stack((cx - 0.5 * new_w, cy - 0.5 * new_h, new_w, new_h), dim=-1)
+
+
+def box_action_iou(
+    actions: Tensor,
+    boxes_xywh: Tensor,
+    targets_xywh: Tensor,
+    *,
+    config: BoxActionConfig | None = None,
+    validate: bool = True,
+) -> Tensor:
+    """IoU of ``psi(a, b)`` with the target ``g``: the overlap an action reaches.
+
+    This is the IoU that the reward of Dunnhofer et al. 2020, eq. 2, quantises
+    (``quantised_iou_reward(box_action_iou(a, b_{t-1}, g_t))``), and the quantity that the
+    distillation mask of eq. 4 compares between student and teacher actions.
+
+    Args:
+        actions: ``Tensor[..., 4]`` relative actions (see :func:`apply_box_action`).
+        boxes_xywh: ``Tensor[..., 4]`` previous boxes ``b``, broadcastable with ``actions``.
+        targets_xywh: ``Tensor[..., 4]`` targets ``g``, the shape of the moved boxes.
+        config: action ranges (:class:`BoxActionConfig`).
+        validate: as in :func:`apply_box_action`.
+
+    Returns:
+        ``Tensor[...]`` IoU in [0, 1] (differentiable in ``actions`` where the IoU is).
+    """
+    moved = apply_box_action(actions, boxes_xywh, config=config, validate=validate)
+    check_tensor(targets_xywh, "targets_xywh")
+    if targets_xywh.shape != moved.shape:
+        raise ValueError(
+            f"targets_xywh must have shape {tuple(moved.shape)} (the moved boxes), "
+            f"got {tuple(targets_xywh.shape)}"
+        )
+    return box_iou_xywh(moved, targets_xywh).clamp(0.0, 1.0)
 
 
 def box_action_to_target(
