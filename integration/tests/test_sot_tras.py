@@ -286,3 +286,29 @@ def test_registry_builds_the_tras_family_with_the_shipped_student() -> None:
     assert make_tracker("trast").teacher_specs == ["csrt"]
     with pytest.raises(ValueError, match="unknown teacher"):
         make_tracker("trast", teachers="goturn")
+
+
+def test_deep_tracker_teacher_gives_the_trackers_boxes(one_thread: None) -> None:
+    """``retina-maml`` as a teacher (``distill.TrackerTeacher``) reproduces the tracker run
+    directly; TRASFUST takes it in a pool next to an OpenCV teacher."""
+    from distill import TrackerTeacher
+    from trackkit.registry import make_tracker
+    from trackkit.sot.tras import DEEP_TEACHERS, make_teacher, parse_teachers
+
+    assert parse_teachers("CSRT, retina-maml") == ("csrt", "retina-maml")
+    assert set(DEEP_TEACHERS) == {"retina-maml", "fcos-maml"}
+    seq = synthetic_training_sequences(1, length=5, seed=3)[0]
+    teacher = make_teacher("retina-maml")
+    assert isinstance(teacher, TrackerTeacher) and teacher.name == "retina-maml"
+    direct = make_tracker("retina-maml")
+    teacher.init(seq[0], seq.boxes_xywh[0])
+    direct.init(seq[0], seq.boxes_xywh[0])
+    for t in range(1, 4):
+        box, ok = teacher.update(seq[t])
+        assert ok
+        np.testing.assert_allclose(box, direct.update(seq[t]), atol=1e-6)
+    trk = TRASTracker(_student(), mode="trasfust", teachers=["csrt", "retina-maml"], parallel=True)
+    trk.init(seq[0], seq.boxes_xywh[0])
+    for t in range(1, 4):
+        assert np.isfinite(trk.update(seq[t])).all()
+    trk.close()

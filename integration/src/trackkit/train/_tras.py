@@ -326,7 +326,7 @@ class TRASTrainConfig:
         curriculum: ``seqrl.CurriculumConfig`` values: episodes start at 4 steps and grow by
             3 (up to 31) after 3 consecutive wins; a win is a mean IoU above the teachers'
             mean IoU on the same frames minus 0.1 (``margin``).
-        teachers: teacher names (``trackkit.sot.tras.TEACHER_KINDS``).
+        teachers: teacher names (``trackkit.sot.tras.TEACHER_NAMES``).
         student: the student's architecture.
         seed: base seed.
         multiprocess: False runs the workers round-robin in one process (deterministic).

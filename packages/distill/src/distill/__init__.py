@@ -1,6 +1,7 @@
 """Knowledge distillation for trackers.
 
-Teachers (`Teacher` protocol, `OpenCVTeacher`, `ReplayTeacher`, the cached `TeacherPool`), the
+Teachers (`Teacher` protocol, `OpenCVTeacher`, `ReplayTeacher`, `TrackerTeacher` for any
+tracker, the cached `TeacherPool`), the
 transfer set (IoU filtering, 32-frame chunks), distillation losses (masked L1 action
 distillation, Hinton soft targets, features, detection heads), best-teacher selection and
 fusion by value (Dunnhofer et al. 2020, TRAS/TRAST/TRASFUST). OpenCV is optional: it is imported
@@ -33,6 +34,7 @@ from ._opencv import OpenCVTeacher, available_opencv_kinds
 from ._pool import TeacherPool, TeacherTrajectory, sequence_digest
 from ._replay import ReplayTeacher, read_result_file, write_result_file
 from ._teacher import Teacher, check_box_xywh, check_frame
+from ._tracker_teacher import TrackerTeacher
 from ._transfer import TransferChunk, build_transfer_set, chunk_indices, trajectory_keep_mask
 
 __version__ = "0.1.0"
@@ -47,6 +49,7 @@ __all__ = [
     "Teacher",
     "TeacherPool",
     "TeacherTrajectory",
+    "TrackerTeacher",
     "TransferChunk",
     "action_distillation_mask",
     "available_opencv_kinds",

@@ -24,8 +24,10 @@ from trackkit.sot.tras._student import (
     student_crops,
 )
 from trackkit.sot.tras._teachers import (
+    DEEP_TEACHERS,
     DEFAULT_TEACHERS,
     TEACHER_KINDS,
+    TEACHER_NAMES,
     make_teacher,
     make_teachers,
     parse_teachers,
@@ -33,6 +35,7 @@ from trackkit.sot.tras._teachers import (
 from trackkit.sot.tras._tracker import MODES, TeacherSpec, TRASTracker
 
 __all__ = [
+    "DEEP_TEACHERS",
     "DEFAULT_TEACHERS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -40,6 +43,7 @@ __all__ = [
     "MODES",
     "STUDENT_FORMAT",
     "TEACHER_KINDS",
+    "TEACHER_NAMES",
     "StudentConfig",
     "TRASStudent",
     "TRASTracker",

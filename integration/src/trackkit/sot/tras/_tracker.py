@@ -46,7 +46,7 @@ __all__ = ["MODES", "TRASTracker", "TeacherSpec"]
 #: Tracker modes.
 MODES: tuple[str, ...] = ("tras", "trast", "trasfust")
 
-#: A teacher given by short name (``trackkit.sot.tras.TEACHER_KINDS``) or a zero-argument
+#: A teacher given by short name (``trackkit.sot.tras.TEACHER_NAMES``) or a zero-argument
 #: factory returning a fresh ``distill.Teacher``.
 TeacherSpec: TypeAlias = str | Callable[[], Teacher]
 
