@@ -7,7 +7,7 @@ FCOS-MAML, through ``distill.TrackerTeacher``), each by a short name.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache, partial
+from functools import cache, partial
 from typing import Any
 
 from distill import OpenCVTeacher, Teacher, TrackerTeacher
@@ -46,7 +46,7 @@ TEACHER_NAMES: tuple[str, ...] = (*TEACHER_KINDS, *DEEP_TEACHERS)
 DEFAULT_TEACHERS: tuple[str, ...] = ("csrt", "kcf", "mil", "medianflow")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _shipped_detector(name: str) -> Any:
     """The shipped detector of ``name``, loaded once per process (trackers never mutate it)."""
     from trackkit.sot import load_detector, shipped_checkpoint
