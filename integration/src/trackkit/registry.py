@@ -110,7 +110,8 @@ def _tras_tracker(
     """TRAS / TRAST / TRASFUST (Dunnhofer et al. 2020) with the shipped or a given student.
 
     Options: ``device``; ``checkpoint`` (a student file of ``trackkit train tras``);
-    ``teachers`` (``"csrt,kcf"`` or a list of names; TRAST default csrt, TRASFUST default
+    ``teachers`` (``"csrt,kcf"`` or a list of names: OpenCV trackers or trackkit's deep
+    ``retina-maml`` / ``fcos-maml``; TRAST default csrt, TRASFUST default
     csrt,kcf,mil,medianflow); ``parallel`` (teachers in threads while the student computes).
     """
     from trackkit.sot.tras import TRASTracker, load_student, parse_teachers

@@ -129,7 +129,10 @@ def _register_value_recipe(recipes: argparse._SubParsersAction) -> None:  # type
     p.add_argument("--out", required=True, type=Path, help="output folder")
     p.add_argument("--student", type=Path, default=None, help="student file (default: shipped)")
     p.add_argument(
-        "--teachers", default="csrt,kcf,mil,medianflow", help="comma-separated teacher names"
+        "--teachers",
+        default="csrt,kcf,mil,medianflow",
+        help="comma-separated teacher names (OpenCV or retina-maml, fcos-maml); the first is "
+        "TRAST's teacher in the summary",
     )
     p.add_argument("--target", choices=["iou", "return"], default="iou")
     p.add_argument("--windows-per-frame", type=float, default=1 / 16)

@@ -116,8 +116,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sot.add_argument(
         "--teachers",
         default=None,
-        help="trast/trasfust: comma-separated teacher names "
-        "(default csrt / csrt,kcf,mil,medianflow)",
+        help="trast/trasfust: comma-separated teacher names, OpenCV or retina-maml / "
+        "fcos-maml (default csrt / csrt,kcf,mil,medianflow)",
     )
     sot.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     sot.add_argument(

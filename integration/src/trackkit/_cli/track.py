@@ -97,7 +97,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--teachers",
         default=None,
         help="trast/trasfust: comma-separated teachers (csrt, kcf, mil, medianflow, mosse, "
-        "boosting, tld); default csrt for trast, csrt,kcf,mil,medianflow for trasfust",
+        "boosting, tld, and the deep retina-maml, fcos-maml); default csrt for trast, "
+        "csrt,kcf,mil,medianflow for trasfust",
     )
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument(
