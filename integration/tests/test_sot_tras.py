@@ -284,6 +284,19 @@ def test_registry_builds_the_tras_family_with_the_shipped_student() -> None:
     assert isinstance(trk, TRASTracker) and trk.mode == "trasfust"
     assert trk.teacher_specs == ["csrt", "kcf"]
     assert make_tracker("trast").teacher_specs == ["csrt"]
+    # TRASFUST's default pool is the one the shipped head and margin were chosen for
+    shipped = make_tracker("trasfust", parallel=False)
+    assert shipped.teacher_specs == list(load_student().meta["fusion_pool"])
+    assert shipped.margin == load_student().meta["fusion_margin"]
+    student = _student()
+    assert TRASTracker(student, mode="trasfust").teacher_specs == [
+        "csrt",
+        "kcf",
+        "mil",
+        "medianflow",
+    ]
+    student.meta = {"fusion_pool": ["csrt", "mil"]}
+    assert TRASTracker(student, mode="trasfust").teacher_specs == ["csrt", "mil"]
     with pytest.raises(ValueError, match="unknown teacher"):
         make_tracker("trast", teachers="goturn")
 

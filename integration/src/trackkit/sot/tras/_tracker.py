@@ -39,7 +39,7 @@ from distill import Teacher, check_box_xywh, check_frame, fuse_by_value
 from trackkit.sot.tras._boxes import clamp_box_size
 from trackkit.sot.tras._checkpoint import load_student
 from trackkit.sot.tras._student import TRASStudent, student_crops
-from trackkit.sot.tras._teachers import DEFAULT_TEACHERS, make_teacher
+from trackkit.sot.tras._teachers import DEFAULT_TEACHERS, make_teacher, parse_teachers
 
 __all__ = ["MODES", "TRASTracker", "TeacherSpec"]
 
@@ -75,8 +75,11 @@ class TRASTracker:
     Args:
         student: a :class:`TRASStudent`; default the shipped one (``load_student()``).
         mode: ``"tras"``, ``"trast"`` or ``"trasfust"``.
-        teachers: teacher names or factories; default ``("csrt",)`` for TRAST and
-            ``DEFAULT_TEACHERS`` for TRASFUST; must be empty for TRAS. TRAST takes exactly one.
+        teachers: teacher names or factories; default ``("csrt",)`` for TRAST and, for
+            TRASFUST, the pool the student's value head and margin were chosen for
+            (``meta["fusion_pool"]``; csrt, retina-maml for the shipped student) or
+            ``DEFAULT_TEACHERS`` when the student has none; must be empty for TRAS. TRAST
+            takes exactly one.
         parallel: run the teachers in threads while the student computes.
         fast: track with :meth:`TRASStudent.for_inference` (folded BatchNorm, channels-last,
             in-place trunk activations, packed LSTM weights).
@@ -111,7 +114,8 @@ class TRASTracker:
             raise ValueError(f"margin must be a finite number >= 0, got {margin}")
         self.margin = float(margin)
         if teachers is None:
-            teachers = {"tras": (), "trast": ("csrt",), "trasfust": DEFAULT_TEACHERS}[mode]
+            pool = getattr(model, "meta", {}).get("fusion_pool") or DEFAULT_TEACHERS
+            teachers = {"tras": (), "trast": ("csrt",), "trasfust": parse_teachers(pool)}[mode]
         specs = list(teachers)
         if mode == "tras" and specs:
             raise ValueError("teachers: TRAS runs the student alone; use trast or trasfust")
