@@ -100,12 +100,28 @@ def test_the_fit_raises_the_ranking_accuracy(seqs: list) -> None:
     torch.manual_seed(0)
     model = TRASStudent(SMALL, pretrained=False).eval()
     runs = _runs(seqs)
-    cfg = TRASValueFitConfig(windows_per_frame=0.3, margins=(0.0, 0.1), ridges=(1.0, 10.0))
+    cfg = TRASValueFitConfig(
+        windows_per_frame=0.3, margins=(0.0, 0.1), ridges=(1.0, 10.0), pools=(("good",),)
+    )
     out = fit_tras_value(model, seqs, runs, cfg, teachers=("good", "drift"), progress=False)
     before, after = out["ranking_before"]["pairwise"], out["ranking_after"]["pairwise"]
     assert after > 0.6 and after > before + 0.2  # measured: 0.26 -> 0.67
     assert model.meta["fusion_margin"] == out["fusion_margin"] in (0.0, 0.1)
     assert set(out["margin_auc"]) == {"0.0", "0.1"}
+    # the stored (pool, margin) is the best held-out AUC, ties to fewer teachers, lower margin
+    table = out["pool_margin_auc"]
+    assert set(table) == {"good+drift", "good"} and table["good+drift"] == out["margin_auc"]
+    best = max(
+        (a, -len(p.split("+")), -float(m), p, float(m))
+        for p, d in table.items()
+        for m, a in d.items()
+    )
+    assert (best[3], best[4]) == ("+".join(out["fusion_pool"]), out["fusion_margin"])
+    assert model.meta["fusion_pool"] == out["fusion_pool"]
+    with pytest.raises(ValueError, match="outside"):
+        fit_tras_value(model, seqs, runs, TRASValueFitConfig(pools=(("bad",),)), teachers=("good",))
+    with pytest.raises(ValueError, match="pools"):
+        TRASValueFitConfig(pools=((),))
     assert out["candidates"] == ["good", "drift", "student"]
     assert {"trast_good_auc_before", "trast_good_auc_after"} <= set(out)
     with pytest.raises(ValueError, match="target"):

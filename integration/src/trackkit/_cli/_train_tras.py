@@ -137,6 +137,12 @@ def _register_value_recipe(recipes: argparse._SubParsersAction) -> None:  # type
     p.add_argument("--target", choices=["iou", "return"], default="iou")
     p.add_argument("--windows-per-frame", type=float, default=1 / 16)
     p.add_argument("--margins", default="0,0.05,0.1,0.2", help="hysteresis margins to try")
+    p.add_argument(
+        "--pools",
+        default="",
+        help="further TRASFUST pools tried on the held-out sequences (csrt+retina-maml,...); "
+        "the best (pool, margin) is stored as fusion_pool / fusion_margin",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", type=Path, default=None, help="simple-layout SOT folder")
     p.add_argument("--mot", type=Path, default=None, help="MOTChallenge folder with images")
@@ -164,6 +170,7 @@ def _run_value(args: argparse.Namespace) -> int:
         target=args.target,
         windows_per_frame=args.windows_per_frame,
         margins=margins,
+        pools=tuple(parse_teachers(p.split("+")) for p in args.pools.split(",") if p.strip()),
         seed=args.seed,
     )
     root, mot_root = _data_roots(args)

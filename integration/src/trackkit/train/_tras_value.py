@@ -245,6 +245,11 @@ class TRASValueFitConfig:
         margins: hysteresis margins of TRASFUST tried on the held-out sequences (the tracking
             loop with the teachers' cached runs replayed); the best mean AUC is stored as the
             student's ``fusion_margin``. Empty: keep 0 (the paper's rule).
+        pools: further TRASFUST pools (tuples of teacher names, each within the fit's
+            ``teachers``) tried with every margin on the held-out sequences next to the full
+            ``teachers`` pool; the (pool, margin) with the best mean AUC (ties: fewer teachers,
+            then the smaller margin) is stored as the student's ``fusion_pool`` and
+            ``fusion_margin`` (TRASFUST's defaults).
         holdout_fraction: share of the training sequences held out for both selections.
         gamma: discount of the ``"return"`` target.
         include_student: add the student's own TRAS run as a candidate of every window, so
@@ -259,6 +264,7 @@ class TRASValueFitConfig:
     target: str = "iou"
     ridges: tuple[float, ...] = (0.1, 1.0, 10.0, 100.0, 1000.0)
     margins: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2)
+    pools: tuple[tuple[str, ...], ...] = ()
     holdout_fraction: float = 0.25
     gamma: float = 0.9
     include_student: bool = True
@@ -271,6 +277,8 @@ class TRASValueFitConfig:
             raise ValueError(f"ridges must be numbers >= 0, got {self.ridges!r}")
         if any(not (np.isfinite(m) and m >= 0) for m in self.margins):
             raise ValueError(f"margins must be finite numbers >= 0, got {self.margins!r}")
+        if any(not p or not all(isinstance(t, str) for t in p) for p in self.pools):
+            raise ValueError(f"pools must be non-empty tuples of teacher names, got {self.pools}")
         if not 0 < self.holdout_fraction < 1:
             raise ValueError(f"holdout_fraction must be in (0, 1), got {self.holdout_fraction}")
 
@@ -350,7 +358,8 @@ def fit_tras_value(
 
     A seeded ``holdout_fraction`` of ``sequences`` is held out: their windows select the ridge
     strength (pairwise ranking accuracy) and whole-sequence TRASFUST runs on them select the
-    hysteresis margin, which is stored in ``student.meta["fusion_margin"]`` (``TRASTracker``
+    hysteresis margin (and, with ``config.pools``, the pool), stored in
+    ``student.meta["fusion_margin"]`` / ``["fusion_pool"]`` (``TRASTracker``
     uses it by default). The head is fitted on the other sequences' windows. The trunk maps
     are cached in ``cache_dir`` under a digest of the windows.
     """
@@ -359,6 +368,9 @@ def fit_tras_value(
     import time
 
     names = [s.name for s in sequences]
+    for pool in config.pools:
+        if not set(pool) <= set(teachers):
+            raise ValueError(f"pools: {pool} has teachers outside the fit's {tuple(teachers)}")
     rng = np.random.default_rng(config.seed)
     n_hold = max(1, min(len(names) - 1, round(config.holdout_fraction * len(names))))
     held = sorted(rng.choice(names, size=n_hold, replace=False).tolist())
@@ -434,12 +446,22 @@ def fit_tras_value(
     trast_after = float(
         np.mean(tras_replay_auc(student, held_seqs, runs, teachers[:1], mode="trast"))
     )
-    margin_auc = {
-        m: float(np.mean(tras_replay_auc(student, held_seqs, runs, teachers, margin=m)))
-        for m in config.margins
+    pools = list(dict.fromkeys([tuple(teachers), *(tuple(p) for p in config.pools)]))
+    pool_auc = {
+        pool: {
+            m: float(np.mean(tras_replay_auc(student, held_seqs, runs, pool, margin=m)))
+            for m in config.margins
+        }
+        for pool in pools
     }
-    margin = max(margin_auc, key=lambda m: (margin_auc[m], -m)) if margin_auc else 0.0
-    student.meta = {**student.meta, "fusion_margin": float(margin)}
+    margin_auc = pool_auc[tuple(teachers)]
+    choices = [(a, -len(p), -m, p, m) for p, d in pool_auc.items() for m, a in d.items()]
+    fusion_pool, margin = max(choices)[3:] if choices else (tuple(teachers), 0.0)
+    student.meta = {
+        **student.meta,
+        "fusion_margin": float(margin),
+        "fusion_pool": list(fusion_pool),
+    }
     cols = {t: runs[held_seqs[0].name].teachers.index(t) for t in teachers}
     from trackkit.eval import evaluate_sot
 
@@ -471,6 +493,10 @@ def fit_tras_value(
         "ridge_pairwise": {str(f[2]): round(f[0], 4) for f in fits},
         "margin_auc": {str(m): round(a, 4) for m, a in margin_auc.items()},
         "fusion_margin": float(margin),
+        "pool_margin_auc": {
+            "+".join(p): {str(m): round(a, 4) for m, a in d.items()} for p, d in pool_auc.items()
+        },
+        "fusion_pool": list(fusion_pool),
         "holdout_teacher_auc": rounded(teacher_auc),
         f"trast_{teachers[0]}_auc_before": round(trast_before, 4),
         f"trast_{teachers[0]}_auc_after": round(trast_after, 4),
