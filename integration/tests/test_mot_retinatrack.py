@@ -552,3 +552,55 @@ def test_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+
+
+def test_init_checkpoint_starts_from_its_weights_and_resumes(
+    tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path
+) -> None:
+    """``init_checkpoint`` copies every weight; a fine-tune resumes like an uninterrupted one."""
+    torch.set_num_threads(1)
+    trained, out = tiny_trained
+    seqs = [_head(_two_people(SCENE_SEED, SCENE_LENGTH), 12)]
+    clip = ClipConfig(crop=(128, 128), zoom_range=(0.9, 1.1), min_height=8.0)
+    init = str(out / "retinatrack.pt")
+    # learning rate 0 (AdamW's decay is lr-scaled): the run ends with the init's weights
+    frozen = RetinaTrackTrainConfig(steps=1, lr=0.0, warmup=1, net=TINY, clip=clip,
+                                    init_checkpoint=init)  # fmt: skip
+    net, _ = train_retinatrack(frozen, tmp_path / "z", sequences=seqs, progress=False)
+    ref, meta = load_retinatrack_checkpoint(init)
+    for (k, a), b in zip(net.state_dict().items(), ref.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+    for (k, a), b in zip(net.state_dict().items(), trained.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+    saved = torch.load(tmp_path / "z" / "retinatrack.pt", map_location="cpu", weights_only=True)
+    assert saved["meta"]["train"]["init_checkpoint"] == init
+    # a fine-tune stopped after 2 of 4 steps and resumed ends with the uninterrupted weights
+    cfg = replace(frozen, steps=4, lr=3e-3, embedding_weight=1.0)
+    torch.manual_seed(0)
+    full, _ = train_retinatrack(cfg, tmp_path / "a", sequences=seqs, progress=False)
+    assert any(not torch.equal(a, b) for a, b in zip(full.parameters(), ref.parameters()))
+    _, half = train_retinatrack(
+        cfg, tmp_path / "b", sequences=seqs, progress=False, stop_after=2, checkpoint_every=1
+    )
+    assert half.steps_done == 2
+    torch.manual_seed(1)
+    resumed, _ = train_retinatrack(
+        cfg, tmp_path / "c", sequences=seqs, progress=False,
+        resume=tmp_path / "b" / "train_state.pt",
+    )  # fmt: skip
+    for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+
+
+def test_init_checkpoint_of_another_architecture_is_refused(
+    tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path
+) -> None:
+    _, out = tiny_trained
+    cfg = RetinaTrackTrainConfig(
+        steps=1, net=replace(TINY, m3=2), init_checkpoint=str(out / "retinatrack.pt")
+    )
+    with pytest.raises(ValueError, match="init_checkpoint: .*another network architecture"):
+        train_retinatrack(cfg, tmp_path, sequences=[_two_people(1)], progress=False)
+    missing = replace(cfg, net=TINY, init_checkpoint=str(tmp_path / "none.pt"))
+    with pytest.raises(FileNotFoundError, match="none.pt"):
+        train_retinatrack(missing, tmp_path, sequences=[_two_people(1)], progress=False)
