@@ -567,7 +567,7 @@ def test_init_checkpoint_starts_from_its_weights_and_resumes(
     frozen = RetinaTrackTrainConfig(steps=1, lr=0.0, warmup=1, net=TINY, clip=clip,
                                     init_checkpoint=init)  # fmt: skip
     net, _ = train_retinatrack(frozen, tmp_path / "z", sequences=seqs, progress=False)
-    ref, meta = load_retinatrack_checkpoint(init)
+    ref, _ = load_retinatrack_checkpoint(init)
     for (k, a), b in zip(net.state_dict().items(), ref.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
     for (k, a), b in zip(net.state_dict().items(), trained.state_dict().values(), strict=True):
@@ -599,8 +599,8 @@ def test_init_checkpoint_of_another_architecture_is_refused(
     cfg = RetinaTrackTrainConfig(
         steps=1, net=replace(TINY, m3=2), init_checkpoint=str(out / "retinatrack.pt")
     )
-    with pytest.raises(ValueError, match="init_checkpoint: .*another network architecture"):
+    with pytest.raises(ValueError, match=r"init_checkpoint: .*another network architecture"):
         train_retinatrack(cfg, tmp_path, sequences=[_two_people(1)], progress=False)
     missing = replace(cfg, net=TINY, init_checkpoint=str(tmp_path / "none.pt"))
-    with pytest.raises(FileNotFoundError, match="none.pt"):
+    with pytest.raises(FileNotFoundError, match=r"none\.pt"):
         train_retinatrack(missing, tmp_path, sequences=[_two_people(1)], progress=False)
