@@ -604,3 +604,55 @@ def test_init_checkpoint_of_another_architecture_is_refused(
     missing = replace(cfg, net=TINY, init_checkpoint=str(tmp_path / "none.pt"))
     with pytest.raises(FileNotFoundError, match=r"none\.pt"):
         train_retinatrack(missing, tmp_path, sequences=[_two_people(1)], progress=False)
+
+
+def test_input_width_option_equals_a_network_configured_at_that_width(
+    tiny_trained: tuple[RetinaTrackNet, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``input_width`` (the 640 px accuracy variant's option) = the same weights in a network
+    whose config says that width; through detect_frames, RetinaTrackMOT, the registry, the CLI."""
+    from trackkit.cli import main
+    from trackkit.registry import make_tracker, tracker_options
+
+    net, run = tiny_trained
+    wide = RetinaTrackNet(replace(TINY, input_width=256)).eval()
+    wide.load_state_dict(net.state_dict())
+    seq = _two_people(SCENE_SEED, 6)
+    assert seq.frames is not None
+    for t in range(3):
+        frame = seq.frames[t]
+        (ref,) = detect_frames(wide, [frame], score_threshold=0.05)
+        (got,) = detect_frames(net, [frame], score_threshold=0.05, input_width=256)
+        (base,) = detect_frames(net, [frame], score_threshold=0.05)
+        np.testing.assert_array_equal(got.boxes_xyxy, ref.boxes_xyxy)
+        np.testing.assert_array_equal(got.embeddings, ref.embeddings)
+        assert len(base.scores) != len(ref.scores) or not np.array_equal(
+            base.boxes_xyxy, ref.boxes_xyxy
+        )
+    rows_ref, _ = RetinaTrackMOT(wide).track_frames(seq.frames)
+    rows, _ = RetinaTrackMOT(net, input_width=256).track_frames(seq.frames)
+    np.testing.assert_array_equal(rows.boxes_xywh, rows_ref.boxes_xywh)
+    assert "input_width" in tracker_options("retinatrack")
+    reg = make_tracker("retinatrack", checkpoint=run / "retinatrack.pt", input_width=256)
+    assert reg.input_width == 256
+    with pytest.raises(ValueError, match="input_width must be >= 32"):
+        RetinaTrackMOT(net, input_width=16)
+    with pytest.raises(TypeError, match="input_width must be an int"):
+        detect_frames(net, [seq.frames[0]], input_width=256.0)  # type: ignore[arg-type]
+    frames = tmp_path / "img1"
+    frames.mkdir()
+    import cv2
+
+    for t in range(3):
+        cv2.imwrite(str(frames / f"{t + 1:06d}.png"), seq.frames[t])
+    argv = ["mot", str(frames), "--tracker", "retinatrack", "--checkpoint"]
+    out = tmp_path / "t.txt"
+    assert (
+        main([*argv, str(run / "retinatrack.pt"), "--input-width", "256", "--out", str(out)]) == 0
+    )
+    assert len(read_mot_rows(out)) > 0
+    assert main(["mot", str(frames), "--tracker", "sort", "--input-width", "256",
+                 "--out", str(out)]) != 0  # fmt: skip
+    assert "--input-width does not apply to tracker 'sort'" in capsys.readouterr().err
