@@ -82,7 +82,7 @@ SPEED_MD = ROOT / "docs" / "benchmarks" / "retinatrack_speed.md"
 AP_THRESHOLD = 0.05
 #: ``assoc.MotionTracker`` thresholds of row (f'): the best mean HOTA on the training sequences
 #: (benchmarks/retinatrack_settings.py -> docs/benchmarks/retinatrack_settings.md).
-MOTION_THRESHOLDS: dict[str, Any] = {"high_threshold": 0.5, "new_track_threshold": 0.8}
+MOTION_THRESHOLDS: dict[str, Any] = {"high_threshold": 0.6, "new_track_threshold": 0.6}
 #: Input width of the accuracy variant (docs/mot.md rule 4; fixed before it was measured).
 ACCURACY_WIDTH = 640
 

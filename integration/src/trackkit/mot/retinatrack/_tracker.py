@@ -49,19 +49,19 @@ ASSOCIATIONS: tuple[str, ...] = ("iou+embedding", "iou", "embedding", "sort")
 #: with :data:`TRACKING_NMS_THRESHOLD` and :data:`TRACKING_IOU_SOURCE` it maximises the mean
 #: HOTA of the paper's association (``iou+embedding``) over TUD-Stadtmitte and PETS09-S3MF1 on
 #: the grid score 0.4-0.7 x NMS 0.3-0.5 x IoU source (``docs/benchmarks/retinatrack_settings.md``).
-TRACKING_SCORE_THRESHOLD: float = 0.45
+TRACKING_SCORE_THRESHOLD: float = 0.55
 
 #: NMS IoU threshold of the tracker's detections, chosen with :data:`TRACKING_SCORE_THRESHOLD`:
-#: 0.3 instead of the detector's 0.5 removes second boxes on one person that otherwise start
-#: extra tracks.
-TRACKING_NMS_THRESHOLD: float = 0.3
+#: 0.4 instead of the detector's 0.5 removes second boxes on one person that otherwise start
+#: extra tracks (the previous network's choice was 0.3).
+TRACKING_NMS_THRESHOLD: float = 0.4
 
 #: ``max_cosine_distance`` of the embedding associations (a pair is disallowed when its cosine
 #: similarity is below ``1 - EMBEDDING_GATE = 0``): at the thresholds above and the paper's
 #: equal weights, the gate of the best mean HOTA of ``iou+embedding`` on the training sequences
-#: among 0.5, 1.0, 1.3, 1.6 and 2.0 (1.0: 0.696; 1.3-2.0 tie at 0.690; 0.5: 0.668). The 5th
-#: percentile of the cosine similarity of same-identity detection pairs 1-8 frames apart is
-#: 0.39; ``assoc``'s default 0.5 (cosine >= 0.5) vetoes 7 % of those true pairs.
+#: among 0.5, 1.0, 1.3, 1.6 and 2.0 (1.0-2.0 tie at 0.699, ties going to the first; 0.5:
+#: 0.645). The 5th percentile of the cosine similarity of same-identity detection pairs 1-8
+#: frames apart is 0.47; ``assoc``'s default 0.5 (cosine >= 0.5) vetoes 5 % of those true pairs.
 EMBEDDING_GATE: float = 1.0
 
 #: ``assoc.RetinaTrackConfig.iou_source`` of the RetinaTrack associations (``iou``,
