@@ -17,11 +17,14 @@ validation sequence is never read):
 - ``assoc.MotionTracker``'s detection thresholds (``high_threshold``,
   ``new_track_threshold``) on every detection scoring >= 0.05 at that NMS (the benchmark's
   row (f'); the best mean HOTA sets ``MOTION_THRESHOLDS`` in benchmarks/retinatrack.py);
-- the H ablation: stored observations per track (H = 1 vs 8) for (a) and (b).
+- the H ablation: stored observations per track (H = 1 vs 8) for (a) and (b);
+- a summary line: (b) (best gate and weights) against (a) at the chosen setting, the
+  training-side test of docs/mot.md's selection rule 3.
 
 Run: ``python3 benchmarks/retinatrack_settings.py`` (writes
 docs/benchmarks/retinatrack_settings.md; about 6 minutes with one thread; ``--cache DIR``
-keeps the detections as .npz files for a rerun).
+keeps the detections as .npz files for a rerun; ``--gate G`` runs the threshold grid with
+another embedding gate, ``--checkpoint`` another network).
 """
 
 from __future__ import annotations
@@ -97,6 +100,11 @@ def _gt(seq: MOTSequence) -> MOTRows:
     return seq.gt.select((seq.gt.confidences != 0) & (seq.gt.classes == 1))
 
 
+def _gt_all(seq: MOTSequence) -> MOTRows:
+    assert seq.gt is not None
+    return seq.gt
+
+
 def _pair_cosines(seq: MOTSequence, det: MOTRows, emb: np.ndarray) -> tuple[np.ndarray, ...]:
     """Cosine similarity of same- / different-identity detection pairs 1-8 frames apart."""
     gt = _gt(seq)
@@ -144,7 +152,15 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--out-md", type=Path, default=OUT_MD)
     parser.add_argument("--cache", type=Path, default=None, help="detection cache folder")
+    parser.add_argument(
+        "--gate",
+        type=float,
+        default=EMBEDDING_GATE,
+        help="max_cosine_distance of (b) in the score / NMS grid (default EMBEDDING_GATE; a "
+        "second pass with the gate the first one chose)",
+    )
     args = parser.parse_args()
+    gate_grid = args.gate
     torch.set_num_threads(1)
     net, _ = load_retinatrack_checkpoint(args.checkpoint)
     ds = read_motchallenge(args.data or default_mot_root(), names=list(SEQUENCES))
@@ -193,7 +209,7 @@ def main() -> None:
                 row: dict[str, Any] = {"NMS": nms, "score": thr, "IoU with": source}
                 for label, kw in (
                     ("(a)", {"association": "iou"}),
-                    ("(b)", {"association": "iou+embedding"}),
+                    ("(b)", {"association": "iou+embedding", "max_cosine_distance": gate_grid}),
                     ("(b) gate 0.5", {"association": "iou+embedding", "max_cosine_distance": 0.5}),
                 ):
                     m = mean_scores(nms, thr, iou_source=source, **kw)
@@ -223,7 +239,7 @@ def main() -> None:
             for n in SEQUENCES:
                 det, _ = dets[(n, b_nms)]
                 tracks, _ = associate(assoc.MotionTracker(cfg), det, ds[n].num_frames)
-                res.append(evaluate_mot(ds[n].gt, tracks, ds[n].num_frames).summary())
+                res.append(evaluate_mot(_gt_all(ds[n]), tracks, ds[n].num_frames).summary())
             motion.append(
                 {"high_threshold": high, "new_track_threshold": new}
                 | {k: float(np.mean([r[k] for r in res])) for k in ("HOTA", "DetA", "IDF1")}
@@ -231,6 +247,17 @@ def main() -> None:
             )
             print(motion[-1], flush=True)
     best_motion = max(motion, key=lambda r: r["HOTA"])
+    best_w = max(weights, key=lambda r: r["HOTA"])
+    a_at = mean_scores(b_nms, b_thr, association="iou", iou_source=b_source)
+    summary = (
+        f"At the chosen setting (NMS {b_nms}, score {b_thr}, IoU with {b_source}, gate "
+        f"{best_w['gate']}, weights {best_w['IoU weight']} / {best_w['embedding weight']}): "
+        f"(b) HOTA {best_w['HOTA']:.3f}, IDF1 {best_w['IDF1']:.3f}, {best_w['IDSW']} ID "
+        f"switches; (a) HOTA {a_at['HOTA']:.3f}, IDF1 {a_at['IDF1']:.3f}, {a_at['IDSW']} ID "
+        f"switches: (b) - (a) IDF1 {best_w['IDF1'] - a_at['IDF1']:+.3f}, switches (a) - (b) "
+        f"{a_at['IDSW'] - best_w['IDSW']:+d}."
+    )
+    print(summary, flush=True)
     hist = []
     for h in (1, 2, 4, 8):
         for source in IOU_SOURCES:
@@ -247,8 +274,11 @@ def main() -> None:
         "",
         "Written by `python3 benchmarks/retinatrack_settings.py` (see its docstring). "
         f"Sequences (seen in training): {', '.join(SEQUENCES)}; means over the two, ID "
-        f"switches summed. Embedding gate (`EMBEDDING_GATE`): max_cosine_distance "
-        f"{EMBEDDING_GATE}.",
+        f"switches summed. Embedding gate of (b) in the threshold grid: max_cosine_distance "
+        f"{gate_grid} (`EMBEDDING_GATE` = {EMBEDDING_GATE}). Network: "
+        f"`{args.checkpoint.name}`.",
+        "",
+        summary,
         "",
         "## Cosine similarity of detection pairs 1-8 frames apart",
         "",

@@ -552,3 +552,107 @@ def test_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+
+
+def test_init_checkpoint_starts_from_its_weights_and_resumes(
+    tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path
+) -> None:
+    """``init_checkpoint`` copies every weight; a fine-tune resumes like an uninterrupted one."""
+    torch.set_num_threads(1)
+    trained, out = tiny_trained
+    seqs = [_head(_two_people(SCENE_SEED, SCENE_LENGTH), 12)]
+    clip = ClipConfig(crop=(128, 128), zoom_range=(0.9, 1.1), min_height=8.0)
+    init = str(out / "retinatrack.pt")
+    # learning rate 0 (AdamW's decay is lr-scaled): the run ends with the init's weights
+    frozen = RetinaTrackTrainConfig(steps=1, lr=0.0, warmup=1, net=TINY, clip=clip,
+                                    init_checkpoint=init)  # fmt: skip
+    net, _ = train_retinatrack(frozen, tmp_path / "z", sequences=seqs, progress=False)
+    ref, _ = load_retinatrack_checkpoint(init)
+    for (k, a), b in zip(net.state_dict().items(), ref.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+    for (k, a), b in zip(net.state_dict().items(), trained.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+    saved = torch.load(tmp_path / "z" / "retinatrack.pt", map_location="cpu", weights_only=True)
+    assert saved["meta"]["train"]["init_checkpoint"] == init
+    # a fine-tune stopped after 2 of 4 steps and resumed ends with the uninterrupted weights
+    cfg = replace(frozen, steps=4, lr=3e-3, embedding_weight=1.0)
+    torch.manual_seed(0)
+    full, _ = train_retinatrack(cfg, tmp_path / "a", sequences=seqs, progress=False)
+    assert any(not torch.equal(a, b) for a, b in zip(full.parameters(), ref.parameters()))
+    _, half = train_retinatrack(
+        cfg, tmp_path / "b", sequences=seqs, progress=False, stop_after=2, checkpoint_every=1
+    )
+    assert half.steps_done == 2
+    torch.manual_seed(1)
+    resumed, _ = train_retinatrack(
+        cfg, tmp_path / "c", sequences=seqs, progress=False,
+        resume=tmp_path / "b" / "train_state.pt",
+    )  # fmt: skip
+    for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=k)
+
+
+def test_init_checkpoint_of_another_architecture_is_refused(
+    tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path
+) -> None:
+    _, out = tiny_trained
+    cfg = RetinaTrackTrainConfig(
+        steps=1, net=replace(TINY, m3=2), init_checkpoint=str(out / "retinatrack.pt")
+    )
+    with pytest.raises(ValueError, match=r"init_checkpoint: .*another network architecture"):
+        train_retinatrack(cfg, tmp_path, sequences=[_two_people(1)], progress=False)
+    missing = replace(cfg, net=TINY, init_checkpoint=str(tmp_path / "none.pt"))
+    with pytest.raises(FileNotFoundError, match=r"none\.pt"):
+        train_retinatrack(missing, tmp_path, sequences=[_two_people(1)], progress=False)
+
+
+def test_input_width_option_equals_a_network_configured_at_that_width(
+    tiny_trained: tuple[RetinaTrackNet, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``input_width`` (the 640 px accuracy variant's option) = the same weights in a network
+    whose config says that width; through detect_frames, RetinaTrackMOT, the registry, the CLI."""
+    from trackkit.cli import main
+    from trackkit.registry import make_tracker, tracker_options
+
+    net, run = tiny_trained
+    wide = RetinaTrackNet(replace(TINY, input_width=256)).eval()
+    wide.load_state_dict(net.state_dict())
+    seq = _two_people(SCENE_SEED, 6)
+    assert seq.frames is not None
+    for t in range(3):
+        frame = seq.frames[t]
+        (ref,) = detect_frames(wide, [frame], score_threshold=0.05)
+        (got,) = detect_frames(net, [frame], score_threshold=0.05, input_width=256)
+        (base,) = detect_frames(net, [frame], score_threshold=0.05)
+        np.testing.assert_array_equal(got.boxes_xyxy, ref.boxes_xyxy)
+        np.testing.assert_array_equal(got.embeddings, ref.embeddings)
+        assert len(base.scores) != len(ref.scores) or not np.array_equal(
+            base.boxes_xyxy, ref.boxes_xyxy
+        )
+    rows_ref, _ = RetinaTrackMOT(wide).track_frames(seq.frames)
+    rows, _ = RetinaTrackMOT(net, input_width=256).track_frames(seq.frames)
+    np.testing.assert_array_equal(rows.boxes_xywh, rows_ref.boxes_xywh)
+    assert "input_width" in tracker_options("retinatrack")
+    reg = make_tracker("retinatrack", checkpoint=run / "retinatrack.pt", input_width=256)
+    assert reg.input_width == 256
+    with pytest.raises(ValueError, match="input_width must be >= 32"):
+        RetinaTrackMOT(net, input_width=16)
+    with pytest.raises(TypeError, match="input_width must be an int"):
+        detect_frames(net, [seq.frames[0]], input_width=256.0)  # type: ignore[arg-type]
+    frames = tmp_path / "img1"
+    frames.mkdir()
+    import cv2
+
+    for t in range(3):
+        cv2.imwrite(str(frames / f"{t + 1:06d}.png"), seq.frames[t])
+    argv = ["mot", str(frames), "--tracker", "retinatrack", "--checkpoint"]
+    out = tmp_path / "t.txt"
+    assert (
+        main([*argv, str(run / "retinatrack.pt"), "--input-width", "256", "--out", str(out)]) == 0
+    )
+    assert len(read_mot_rows(out)) > 0
+    assert main(["mot", str(frames), "--tracker", "sort", "--input-width", "256",
+                 "--out", str(out)]) != 0  # fmt: skip
+    assert "--input-width does not apply to tracker 'sort'" in capsys.readouterr().err

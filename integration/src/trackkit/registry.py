@@ -159,11 +159,14 @@ def _retinatrack(
     checkpoint: str | Path | None = None,
     association: str = "iou+embedding",
     min_score: float = 0.0,
+    input_width: int | None = None,
     progress: bool = False,
 ) -> Any:
     """RetinaTrack (Lu et al. 2020) on the frames: the shipped (or a given) network's detections
     and embeddings, linked by ``association`` (``iou+embedding``, ``iou``, ``embedding``,
-    ``sort``); ``min_score`` drops weaker detections; ``progress`` shows a bar over frames."""
+    ``sort``); ``min_score`` drops weaker detections; ``input_width`` resizes frames to another
+    width than the network's (512; 640: the slower accuracy variant); ``progress`` shows a bar
+    over frames."""
     from trackkit.mot.retinatrack import (
         DEFAULT_CHECKPOINT,
         RetinaTrackMOT,
@@ -174,7 +177,12 @@ def _retinatrack(
         checkpoint if checkpoint is not None else DEFAULT_CHECKPOINT, device=device
     )
     return RetinaTrackMOT(
-        net, association=association, min_score=min_score, device=device, progress=progress
+        net,
+        association=association,
+        min_score=min_score,
+        input_width=input_width,
+        device=device,
+        progress=progress,
     )
 
 

@@ -113,6 +113,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument(
+        "--input-width",
+        type=int,
+        default=None,
+        help="retinatrack: resize frames to this width before the network (default the "
+        "network's, 512: the CPU-sized variant; 640: the slower accuracy variant)",
+    )
+    parser.add_argument(
         "--association",
         choices=["iou+embedding", "iou", "embedding", "sort"],
         default=None,
@@ -136,6 +143,7 @@ def _tracker_options(args: argparse.Namespace, *, progress: bool) -> dict[str, o
         ("device", args.device),
         ("checkpoint", args.checkpoint),
         ("association", args.association),
+        ("input_width", args.input_width),
         ("detector", args.detector),
         ("init", args.init),
         ("progress", progress or None),
@@ -145,7 +153,8 @@ def _tracker_options(args: argparse.Namespace, *, progress: bool) -> dict[str, o
         if name not in accepted:
             if name == "progress":
                 continue
-            raise CLIError(f"--{name} does not apply to tracker {args.tracker!r}")
+            flag = name.replace("_", "-")
+            raise CLIError(f"--{flag} does not apply to tracker {args.tracker!r}")
         opts[name] = value
     return opts
 

@@ -166,7 +166,19 @@ def _register_retinatrack(recipes: argparse._SubParsersAction) -> None:  # type:
     r.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument(
-        "--embedding-weight", type=float, default=0.25, help="weight of the triplet loss"
+        "--embedding-weight",
+        "--triplet-weight",
+        dest="embedding_weight",
+        type=float,
+        default=0.25,
+        help="weight of the triplet loss (default 0.25; Lu et al. 2020: 1)",
+    )
+    r.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from the weights of this RetinaTrack checkpoint (fine-tuning; same "
+        "architecture), e.g. the shipped integration/src/trackkit/weights/retinatrack.pt",
     )
     r.add_argument(
         "--max-frames",
@@ -216,6 +228,7 @@ def _run_retinatrack(args: argparse.Namespace) -> int:
         lr=args.lr,
         seed=args.seed,
         embedding_weight=args.embedding_weight,
+        init_checkpoint=None if args.init is None else str(args.init),
         clip=ClipConfig(max_frames=args.max_frames, variants=args.variants),
     )
     t0 = time.perf_counter()

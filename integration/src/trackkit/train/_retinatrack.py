@@ -23,6 +23,7 @@ from trackkit.data import MOTSequence, read_motchallenge
 from trackkit.mot.retinatrack import (
     RetinaTrackNet,
     RetinaTrackNetConfig,
+    load_retinatrack_checkpoint,
     save_retinatrack_checkpoint,
 )
 from trackkit.train._loop import TrainResult, TrainState, load_train_state, run_training
@@ -63,6 +64,9 @@ class RetinaTrackTrainConfig:
         triplet_margin: soft margin m of eq. 7 (Lu et al. 2020: 0.1).
         embedding_weight: weight of the triplet term (Lu et al. 2020: 1).
         seed: seed of the head initialisation and of the clip stream.
+        init_checkpoint: a RetinaTrack checkpoint (same ``net`` architecture) whose weights
+            start the run instead of the random head (fine-tuning); ``None``: ImageNet trunk and
+            a fresh head.
         sequences: training sequence names under the data root.
         net: network architecture.
         clip: clip sampling and augmentation.
@@ -78,6 +82,7 @@ class RetinaTrackTrainConfig:
     triplet_margin: float = 0.1
     embedding_weight: float = 0.25
     seed: int = 0
+    init_checkpoint: str | None = None
     sequences: tuple[str, ...] = RETINATRACK_TRAIN_SEQUENCES
     net: RetinaTrackNetConfig = field(default_factory=RetinaTrackNetConfig)
     clip: ClipConfig = field(default_factory=ClipConfig)
@@ -169,6 +174,8 @@ def train_retinatrack(
     out = Path(out)
     torch.manual_seed(cfg.seed)
     net = RetinaTrackNet(cfg.net, pretrained=pretrained).to(device)
+    if cfg.init_checkpoint is not None:
+        _load_init(net, cfg.init_checkpoint)
     net.train()
 
     def frozen_trunk(x: torch.Tensor) -> list[torch.Tensor]:
@@ -222,6 +229,24 @@ def train_retinatrack(
         out / "retinatrack.pt", net, meta=_meta(cfg, result.steps_done, result.elapsed_s)
     )
     return net, result
+
+
+#: Network settings that do not change what the weights mean (free to differ under ``init``).
+_INFERENCE_ONLY = frozenset({"input_width", "score_threshold", "nms_threshold", "max_detections"})
+
+
+def _load_init(net: RetinaTrackNet, path: str) -> None:
+    """Copy every weight of the checkpoint at ``path`` into ``net`` (same architecture)."""
+    init, _ = load_retinatrack_checkpoint(path)
+    have, want = init.config.to_dict(), net.config.to_dict()
+    diff = sorted(k for k in want if k not in _INFERENCE_ONLY and have[k] != want[k])
+    if diff:
+        raise ValueError(
+            f"init_checkpoint: {path} has another network architecture ({', '.join(diff)})"
+        )
+    with torch.no_grad():
+        for p, q in zip(net.state_dict().values(), init.state_dict().values(), strict=True):
+            p.copy_(q.to(p.device))
 
 
 def _meta(cfg: RetinaTrackTrainConfig, steps: int, seconds: float) -> dict[str, Any]:

@@ -49,19 +49,19 @@ ASSOCIATIONS: tuple[str, ...] = ("iou+embedding", "iou", "embedding", "sort")
 #: with :data:`TRACKING_NMS_THRESHOLD` and :data:`TRACKING_IOU_SOURCE` it maximises the mean
 #: HOTA of the paper's association (``iou+embedding``) over TUD-Stadtmitte and PETS09-S3MF1 on
 #: the grid score 0.4-0.7 x NMS 0.3-0.5 x IoU source (``docs/benchmarks/retinatrack_settings.md``).
-TRACKING_SCORE_THRESHOLD: float = 0.45
+TRACKING_SCORE_THRESHOLD: float = 0.55
 
 #: NMS IoU threshold of the tracker's detections, chosen with :data:`TRACKING_SCORE_THRESHOLD`:
-#: 0.3 instead of the detector's 0.5 removes second boxes on one person that otherwise start
-#: extra tracks.
-TRACKING_NMS_THRESHOLD: float = 0.3
+#: 0.4 instead of the detector's 0.5 removes second boxes on one person that otherwise start
+#: extra tracks (the previous network's choice was 0.3).
+TRACKING_NMS_THRESHOLD: float = 0.4
 
 #: ``max_cosine_distance`` of the embedding associations (a pair is disallowed when its cosine
 #: similarity is below ``1 - EMBEDDING_GATE = 0``): at the thresholds above and the paper's
 #: equal weights, the gate of the best mean HOTA of ``iou+embedding`` on the training sequences
-#: among 0.5, 1.0, 1.3, 1.6 and 2.0 (1.0: 0.696; 1.3-2.0 tie at 0.690; 0.5: 0.668). The 5th
-#: percentile of the cosine similarity of same-identity detection pairs 1-8 frames apart is
-#: 0.39; ``assoc``'s default 0.5 (cosine >= 0.5) vetoes 7 % of those true pairs.
+#: among 0.5, 1.0, 1.3, 1.6 and 2.0 (1.0-2.0 tie at 0.699, ties going to the first; 0.5:
+#: 0.645). The 5th percentile of the cosine similarity of same-identity detection pairs 1-8
+#: frames apart is 0.47; ``assoc``'s default 0.5 (cosine >= 0.5) vetoes 5 % of those true pairs.
 EMBEDDING_GATE: float = 1.0
 
 #: ``assoc.RetinaTrackConfig.iou_source`` of the RetinaTrack associations (``iou``,
@@ -159,10 +159,13 @@ def detect_frames(
     times: StageTimes | None = None,
     score_threshold: float | None = None,
     nms_threshold: float | None = None,
+    input_width: int | None = None,
 ) -> list[FrameDetections]:
     """Detections and embeddings of a batch of same-size BGR frames (one forward pass).
 
-    Frames are resized to ``net.config.input_width``; boxes come back in frame pixels,
+    Frames are resized to ``input_width`` pixels wide (``None``: ``net.config.input_width``,
+    the width the network was trained at; the network is fully convolutional, so another
+    width only changes the pixel size of the people it sees); boxes come back in frame pixels,
     clipped to the frame. ``times`` (optional) accumulates per-stage seconds.
     ``score_threshold`` / ``nms_threshold`` override the network config's (``None``: keep).
 
@@ -172,7 +175,8 @@ def detect_frames(
     """
     device = next(net.parameters()).device
     t0 = time.perf_counter()
-    images, scale = preprocess_frames(frames_bgr, net.config.input_width, device=device)
+    width = net.config.input_width if input_width is None else _check_width(input_width)
+    images, scale = preprocess_frames(frames_bgr, width, device=device)
     _sync(device)
     t1 = time.perf_counter()
     with torch.inference_mode():
@@ -211,6 +215,14 @@ def detect_frames(
     return result
 
 
+def _check_width(input_width: Any) -> int:
+    if isinstance(input_width, bool) or not isinstance(input_width, (int, np.integer)):
+        raise TypeError(f"input_width must be an int, got {type(input_width).__name__}")
+    if input_width < 32:
+        raise ValueError(f"input_width must be >= 32, got {input_width}")
+    return int(input_width)
+
+
 def load_default_network(device: torch.device | str | None = None) -> RetinaTrackNet:
     """The shipped network (:data:`DEFAULT_CHECKPOINT`), in eval mode."""
     net, _ = load_retinatrack_checkpoint(DEFAULT_CHECKPOINT, device=device)
@@ -236,6 +248,9 @@ class RetinaTrackMOT:
             the network config's).
         min_score: detections scoring below this are dropped before association (on top of
             ``score_threshold``).
+        input_width: frames are resized to this width before the network (``None``: the
+            network's ``config.input_width``, 512 for the shipped CPU-sized variant; 640 is the
+            accuracy variant of ``benchmarks/retinatrack.py``, about 1.5x slower).
         device: where the network runs (the network's device when omitted).
         progress: tqdm bar over the frames of :meth:`track` / :meth:`track_frames`.
     """
@@ -246,6 +261,7 @@ class RetinaTrackMOT:
     score_threshold: float | None = TRACKING_SCORE_THRESHOLD
     nms_threshold: float | None = TRACKING_NMS_THRESHOLD
     min_score: float = 0.0
+    input_width: int | None = None
     device: torch.device | str | None = None
     progress: bool = False
     times: StageTimes = field(default_factory=StageTimes)
@@ -256,6 +272,8 @@ class RetinaTrackMOT:
         elif self.device is not None:
             self.net = self.net.to(self.device)
         self.net.eval()
+        if self.input_width is not None:
+            self.input_width = _check_width(self.input_width)
         if not np.isfinite(self.min_score):
             raise ValueError(f"min_score must be a finite number, got {self.min_score}")
         for name in ("score_threshold", "nms_threshold"):
@@ -273,6 +291,7 @@ class RetinaTrackMOT:
             times=self.times,
             score_threshold=self.score_threshold,
             nms_threshold=self.nms_threshold,
+            input_width=self.input_width,
         )
         return det
 
