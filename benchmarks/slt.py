@@ -89,7 +89,9 @@ def run(
         "name": name,
         "checkpoint": str(checkpoint),
         "head": det.config.head,
-        "base": checkpoint in SHIPPED_MODELS,
+        # a base is a shipped checkpoint that was not itself SLT-fine-tuned (fcos-maml-slt is
+        # shipped but compared with fcos-maml)
+        "base": checkpoint in SHIPPED_MODELS and slt is None,
         "slt": None
         if slt is None
         else {k: slt.get(k) for k in SLT_KEYS} | {"steps": det.meta.get("slt_steps")},

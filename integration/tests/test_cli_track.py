@@ -23,7 +23,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
     return root, seq.boxes_xywh
 
 
-@pytest.mark.parametrize("tracker", ["fcos-maml", "retina-maml", "opencv-kcf"])
+@pytest.mark.parametrize("tracker", ["fcos-maml", "retina-maml", "fcos-maml-slt", "opencv-kcf"])
 def test_track_folder_writes_boxes_and_video(
     folder: tuple[Path, np.ndarray], tmp_path: Path, tracker: str
 ) -> None:

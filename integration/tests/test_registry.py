@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def test_names_and_kinds() -> None:
     sot, mot = tracker_names("sot"), tracker_names("mot")
-    assert {"fcos-maml", "retina-maml", "opencv-csrt", "opencv-kcf"} <= set(sot)
+    assert {"fcos-maml", "retina-maml", "fcos-maml-slt", "opencv-csrt", "opencv-kcf"} <= set(sot)
     assert set(mot) == {
         "sort",
         "retinatrack-iou",

@@ -103,3 +103,28 @@ def test_shipped_model_tracks_a_synthetic_sequence(factory: object) -> None:
         boxes[t] = tracker.update(seq[t])
     auc = evaluate_sot(boxes, seq.boxes_xywh, seq.absent).auc
     assert auc > SHIPPED_AUC_BOUND, f"{factory.__name__}: AUC {auc:.3f}"  # type: ignore[attr-defined]
+
+
+def test_shipped_slt_model_is_fcos_maml_fine_tuned_and_tracks() -> None:
+    from trackkit.registry import make_tracker
+
+    base = torch.load(shipped_checkpoint("fcos-maml"), map_location="cpu", weights_only=True)
+    slt = torch.load(shipped_checkpoint("fcos-maml-slt"), map_location="cpu", weights_only=True)
+    assert slt["config"] == base["config"] and slt["lr_kind"] == base["lr_kind"]
+    # SLT trains the head and its inner rates only: the trunk is the base's, bit for bit
+    assert all(torch.equal(slt["trunk"][k], v) for k, v in base["trunk"].items())
+    assert any(not torch.equal(slt["head"][k], v) for k, v in base["head"].items())
+    cfg = slt["meta"]["slt_config"]
+    assert cfg["source"] == "fcos-maml" and cfg["bbox_weight"] == 0.2 and cfg["seed"] == 0
+    assert slt["meta"]["slt_steps"] == 40
+    assert slt["meta"]["lost_threshold"] == base["meta"]["lost_threshold"]
+    seq = synthetic_sot_sequence(length=40, seed=123, target_size=(48.0, 40.0), distractors=1)
+    tracker = make_tracker("fcos-maml-slt")
+    assert isinstance(tracker, InstanceTracker) and tracker.detector.config.head == "fcos"
+    boxes = np.empty((len(seq), 4))
+    boxes[0] = seq.boxes_xywh[0]
+    tracker.init(seq[0], seq.boxes_xywh[0])
+    for t in range(1, len(seq)):
+        boxes[t] = tracker.update(seq[t])
+    auc = evaluate_sot(boxes, seq.boxes_xywh, seq.absent).auc
+    assert auc > SHIPPED_AUC_BOUND, f"fcos-maml-slt: AUC {auc:.3f}"

@@ -232,6 +232,11 @@ TRACKERS: dict[str, TrackerEntry] = {
         partial(_instance_tracker, "retina-maml"),
         "Retina-MAML (Wang et al. 2020), shipped checkpoint",
     ),
+    "fcos-maml-slt": TrackerEntry(
+        "sot",
+        partial(_instance_tracker, "fcos-maml-slt"),
+        "FCOS-MAML after sequence-level training (Kim et al. 2022), shipped checkpoint",
+    ),
     "tras": TrackerEntry(
         "sot",
         partial(_tras_tracker, "tras"),

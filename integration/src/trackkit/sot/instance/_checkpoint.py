@@ -34,8 +34,14 @@ __all__ = [
 ]
 
 FORMAT = "trackkit.sot.InstanceDetector/1"
-#: Shipped checkpoints inside the package (``trackkit/weights``).
-SHIPPED_MODELS = {"fcos-maml": "fcos_maml.pt", "retina-maml": "retina_maml.pt"}
+#: Shipped checkpoints inside the package (``trackkit/weights``). ``fcos-maml-slt`` is
+#: ``fcos-maml`` after sequence-level training (Kim et al. 2022; ``trackkit train slt``, 40
+#: iterations, box weight 0.2; chosen by the rule in ``docs/sot.md``).
+SHIPPED_MODELS = {
+    "fcos-maml": "fcos_maml.pt",
+    "retina-maml": "retina_maml.pt",
+    "fcos-maml-slt": "fcos_maml_slt.pt",
+}
 
 
 def detector_state(
@@ -150,7 +156,8 @@ def load_detector(
 
 
 def shipped_checkpoint(name: str) -> Path:
-    """Path of a shipped checkpoint: ``"fcos-maml"`` or ``"retina-maml"``."""
+    """Path of a shipped checkpoint: a key of :data:`SHIPPED_MODELS` (``"fcos-maml"``,
+    ``"retina-maml"``, ``"fcos-maml-slt"``)."""
     if name not in SHIPPED_MODELS:
         raise ValueError(f"unknown shipped model {name!r}; choose from {sorted(SHIPPED_MODELS)}")
     path = Path(str(resources.files("trackkit") / "weights" / SHIPPED_MODELS[name]))
