@@ -5,10 +5,12 @@ import copy
 import dataclasses
 import functools
 import os
+import queue
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -205,12 +207,17 @@ def test_timeout_terminates_the_workers() -> None:
 SCRIPT = """
 import sys, torch, seqrl
 from seqrl import toys
+
+def make_env(worker_id, seed):  # says when a worker is past its start-up, inside its loop
+    env = toys.make_move_box_env(worker_id, seed)
+    print(f"worker {worker_id} ready", flush=True)
+    return env
+
 if __name__ == "__main__":
     cfg = seqrl.A3CConfig(num_workers=2, episodes_per_worker=10**7, rl_loss_scale=1.0,
                           optimizer=seqrl.OptimizerConfig(name="adam", lr=1e-3))
     print("starting", flush=True)
-    seqrl.run_a3c(toys.MoveBoxActorCritic(8), toys.make_move_box_env,
-                  toys.move_box_policy_step, cfg)
+    seqrl.run_a3c(toys.MoveBoxActorCritic(8), make_env, toys.move_box_policy_step, cfg)
 """
 
 
@@ -228,6 +235,18 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
+def _describe(pgid: int) -> list[str]:
+    """Command lines of the live members of a process group (for a hang's failure message)."""
+    out = []
+    for pid in _group_members(pgid):
+        try:
+            cmd = (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        out.append(f"{pid}: {cmd.decode(errors='replace')[:120]}")
+    return out
+
+
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to list process groups")
 def test_ctrl_c_leaves_no_orphans(tmp_path: Path) -> None:
     script = tmp_path / "run.py"
@@ -239,16 +258,41 @@ def test_ctrl_c_leaves_no_orphans(tmp_path: Path) -> None:
         text=True,
         start_new_session=True,  # its own process group, like a terminal job
     )
+    lines: queue.Queue[str] = queue.Queue()
+    errors: list[str] = []
+    assert proc.stdout is not None and proc.stderr is not None
+    stdout, stderr = proc.stdout, proc.stderr
+
+    def forward_lines() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    readers = [  # drain both pipes so that no process of the group blocks on a full one
+        threading.Thread(target=forward_lines, daemon=True),
+        threading.Thread(target=lambda: errors.extend(stderr), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
     try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "starting"
-        deadline = time.monotonic() + 60
-        while len(_group_members(proc.pid)) < 3 and time.monotonic() < deadline:
-            time.sleep(0.2)  # wait for both workers to exist
-        assert len(_group_members(proc.pid)) >= 3, "workers never started"
-        time.sleep(1.0)
+        # Interrupt once both workers are past start-up, in their training loops (a Ctrl-C that
+        # lands while a spawned child is still importing takes a different, start-up path).
+        ready: list[str] = []
+        deadline = time.monotonic() + 120
+        while sum("ready" in x for x in ready) < 2 and time.monotonic() < deadline:
+            try:
+                ready.append(lines.get(timeout=0.5))
+            except queue.Empty:
+                pass
+        assert sum("ready" in x for x in ready) == 2, f"workers never started: {ready}"
+        time.sleep(0.5)
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        _, err = proc.communicate(timeout=60)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"no exit 60 s after Ctrl-C; group: {_describe(proc.pid)}")
+        for reader in readers:
+            reader.join(timeout=10)
+        err = "".join(errors)
         assert proc.returncode != 0 and "KeyboardInterrupt" in err
         deadline = time.monotonic() + 10
         while _group_members(proc.pid) and time.monotonic() < deadline:
