@@ -19,6 +19,7 @@ import torch
 import trackkit
 from trackkit.hostsync import HostSyncCounter
 from trackkit.registry import TRACKERS, make_tracker, tracker_options
+from trackkit.sot.tras import DEEP_TEACHERS
 
 REPO = Path(trackkit.__file__).resolve().parents[3]
 SOURCES = [REPO / "integration" / "src", *sorted((REPO / "packages").glob("*/src"))]
@@ -113,11 +114,15 @@ def test_deep_tracker_makes_one_host_copy_per_frame(
         tracker.init_batch([c[0][0] for c in cases], np.stack([c[1] for c in cases]))
     else:
         tracker.init(cases[0][0][0], cases[0][1])
+    # A TRASFUST pool's deep teachers (e.g. Retina-MAML) are trackers of their own, one per
+    # sequence, each making its one host copy of its box per frame: the bound counts them.
+    deep = sum(s in DEEP_TEACHERS for s in getattr(tracker, "teacher_specs", ()))
+    bound = 1 + deep * batch
     for t in range(1, FRAMES):
         frames = [c[0][t] for c in cases]
         with HostSyncCounter() as sync:
             out = tracker.update_batch(frames) if batch > 1 else tracker.update(frames[0])
-        assert sync.total <= 1, f"{name} frame {t}: {sync.total} host syncs: {sync.events}"
+        assert sync.total <= bound, f"{name} frame {t}: {sync.total} host syncs: {sync.events}"
         assert np.isfinite(np.asarray(out)).all()
     if detector is not None and hasattr(detector, "adapt"):
         online = [f for f in adapted if f > 0]
