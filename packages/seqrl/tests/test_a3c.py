@@ -205,8 +205,14 @@ def test_timeout_terminates_the_workers() -> None:
 
 
 SCRIPT = """
-import sys, torch, seqrl
+import signal, sys, torch, seqrl
 from seqrl import toys
+
+# A terminal's Python turns Ctrl-C into KeyboardInterrupt. A launcher that ignores SIGINT (a
+# shell's background job without job control, as in some CI runners) passes SIG_IGN on to this
+# interpreter, which then keeps ignoring it: restore the terminal's behaviour. The spawned
+# workers start from SIG_DFL again (exec resets a handled signal).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def make_env(worker_id, seed):  # says when a worker is past its start-up, inside its loop
     env = toys.make_move_box_env(worker_id, seed)
