@@ -7,7 +7,7 @@ FCOS-MAML, through ``distill.TrackerTeacher``), each by a short name.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import cache, partial
+from functools import partial
 from typing import Any
 
 from distill import OpenCVTeacher, Teacher, TrackerTeacher
@@ -46,9 +46,10 @@ TEACHER_NAMES: tuple[str, ...] = (*TEACHER_KINDS, *DEEP_TEACHERS)
 DEFAULT_TEACHERS: tuple[str, ...] = ("csrt", "kcf", "mil", "medianflow")
 
 
-@cache
 def _shipped_detector(name: str) -> Any:
-    """The shipped detector of ``name``, loaded once per process (trackers never mutate it)."""
+    """The shipped detector of ``name``, loaded afresh for every tracker: a detector keeps
+    lazily built caches (its BatchNorm-folded trunk, its head ops) whose state made a shared
+    one give boxes ~0.2 px off a fresh tracker's after earlier use in the same process."""
     from trackkit.sot import load_detector, shipped_checkpoint
 
     return load_detector(shipped_checkpoint(name), device="cpu")
@@ -66,7 +67,7 @@ def make_teacher(name: str) -> Teacher:
 
     OpenCV names give a ``distill.OpenCVTeacher``; ``retina-maml`` / ``fcos-maml`` give a
     ``distill.TrackerTeacher`` around the shipped deep tracker (a fresh tracker per ``init``,
-    the detector weights loaded once per process).
+    its detector loaded afresh for each tracker).
     """
     key = name.lower() if isinstance(name, str) else None
     if key in DEEP_TEACHERS:
