@@ -1,0 +1,46 @@
+"""benchmarks/tras_ablation_seeds.py: the seed-dirs parser and the 'resolved' rule."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "tras_ablation_seeds.py"
+
+
+def _script():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("tras_ablation_seeds", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["tras_ablation_seeds"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_parse_seed_dirs() -> None:
+    mod = _script()
+    assert mod.parse_seed_dirs(["0=a/b", "1=c"]) == {0: Path("a/b"), 1: Path("c")}
+    for bad in (["a/b"], ["x=a"], ["0="], ["0=a", "0=b"], []):
+        with pytest.raises(ValueError, match="seed"):
+            mod.parse_seed_dirs(bad)
+
+
+def test_compare_resolved_and_unresolved() -> None:
+    mod = _script()
+    # ours 0.30, 0.32 (spread 0.02); other 0.20, 0.21 (spread 0.01): +0.105, same sign, resolved
+    mean_diff, diffs, same, resolved = mod.compare({0: 0.30, 1: 0.32}, {0: 0.20, 1: 0.21})
+    assert mean_diff == pytest.approx(0.105)
+    assert diffs == pytest.approx({0: 0.10, 1: 0.11})
+    assert same and resolved
+    # same sign but the difference (0.02) is inside ours' seed spread (0.10): not resolved
+    mean_diff, _, same, resolved = mod.compare({0: 0.20, 1: 0.30}, {0: 0.19, 1: 0.27})
+    assert mean_diff == pytest.approx(0.02)
+    assert same and not resolved
+    # signs disagree between seeds: not resolved, even though the means differ a lot
+    mean_diff, _, same, resolved = mod.compare({0: 0.50, 1: 0.20}, {0: 0.10, 1: 0.25})
+    assert mean_diff == pytest.approx(0.175)
+    assert not same and not resolved
+    # only the seeds both have count; fewer than two is an error
+    with pytest.raises(ValueError, match="two common seeds"):
+        mod.compare({0: 0.3, 1: 0.3}, {0: 0.2})
