@@ -160,19 +160,20 @@ def main() -> int:
         "",
         "| comparison | mean difference | "
         + " | ".join(f"seed {s}" for s in seeds)
-        + " | KD-RL mean higher | resolved |",
-        "|---" * (3 + len(seeds)) + "|",
+        + " | same sign every seed | KD-RL mean higher | resolved |",
+        "|---" * (5 + len(seeds)) + "|",
     ]
     for other in ("gt", "kd", "kd-gt"):
         label = f"TRAS-KD-RL - TRAS-{other.upper()}"
         if len(auc["kd-rl"]) < len(seeds) or len(auc[other]) < len(seeds) or len(seeds) < 2:
-            lines.append(f"| {label} | missing |" + " - |" * (len(seeds) + 2))
+            lines.append(f"| {label} | missing |" + " - |" * (len(seeds) + 3))
             continue
-        mean_diff, diffs, _, resolved = compare(auc["kd-rl"], auc[other])
+        mean_diff, diffs, same_sign, resolved = compare(auc["kd-rl"], auc[other])
         lines.append(
             f"| {label} | {mean_diff:+.3f} | "
             + " | ".join(f"{diffs[s]:+.3f}" for s in seeds)
-            + f" | {'yes' if mean_diff > 0 else 'no'} | {'yes' if resolved else 'no'} |"
+            + f" | {'yes' if same_sign else 'no'} | {'yes' if mean_diff > 0 else 'no'}"
+            + f" | {'yes' if resolved else 'no'} |"
         )
 
     lines += ["", "## Training (from each student file's meta)", ""]
