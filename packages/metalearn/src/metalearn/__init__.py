@@ -21,6 +21,7 @@ References:
 
 from ._adapter import Adapter
 from ._checkpoint import load_checkpoint, save_checkpoint
+from ._functional import functional_forward
 from ._inner import LossFn, batch_loss, gradient_descent, inner_loop, resolve_adapted
 from ._learner import MAMLConfig, MetaLearner, MetaStepResult
 from ._lr import ElementwiseLR, FixedLR, KernelwiseLR, LearnedLR, ScalarLR
@@ -63,6 +64,7 @@ __all__ = [
     "Task",
     "adapt_batched",
     "batch_loss",
+    "functional_forward",
     "gather_task",
     "gradient_descent",
     "identity_task_indices",

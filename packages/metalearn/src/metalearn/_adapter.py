@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call
 
+from ._functional import functional_forward
 from ._inner import (
     LossFn,
     _as_lr,
@@ -118,7 +118,7 @@ class Adapter:
     def __call__(self, *inputs: Any) -> Any:
         """Run the model with the current fast weights (no grad)."""
         with torch.no_grad():
-            return functional_call(self.model, self.fast_weights, inputs)
+            return functional_forward(self.model, self.fast_weights, inputs)
 
     def __len__(self) -> int:
         """Number of buffered samples."""

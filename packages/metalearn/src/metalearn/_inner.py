@@ -15,8 +15,8 @@ from typing import Any, Protocol, TypeAlias
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call
 
+from ._functional import functional_forward
 from ._lr import FixedLR, LearnedLR
 from ._tree import check_device, leading_size
 
@@ -125,7 +125,7 @@ def batch_loss(
     """
     inputs, targets = batch
     args = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
-    outputs = functional_call(model, dict(params), args)
+    outputs = functional_forward(model, params, args)
     loss = loss_fn(outputs, targets)
     if not isinstance(loss, Tensor) or loss.dim() != 0:
         shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__

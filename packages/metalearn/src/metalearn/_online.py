@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call
 
+from ._functional import functional_forward
 from ._inner import LRLike, _as_lr, _check_lr_names, gradient_descent
 from ._tree import leading_size, tree_leaves, tree_map
 
@@ -194,7 +194,7 @@ def _sample_loss(
 ) -> Tensor:
     inputs, targets = support
     args = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
-    per = loss_fn(functional_call(model, dict(theta), args), targets)
+    per = loss_fn(functional_forward(model, theta, args), targets)
     if not isinstance(per, Tensor) or per.shape != weights.shape:
         got = tuple(per.shape) if isinstance(per, Tensor) else type(per).__name__
         raise ValueError(

@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import Tensor, nn
-from torch.func import functional_call
 
 import detheads
+from metalearn import functional_forward
 from trackkit.mot.retinatrack import RetinaTrackNet, StageTimes, preprocess_frames
 
 __all__ = ["ReidDetections", "detect_reid", "reid_layer", "reid_layer_name"]
@@ -93,7 +93,7 @@ def detect_reid(
     """RetinaTrack's detections of same-size BGR frames, each with its re-identification feature.
 
     One forward pass: the head runs with its last re-identification layer replaced by the
-    identity (``torch.func.functional_call``), so its ``embeddings`` output is that layer's input
+    identity (``metalearn.functional_forward``), so its ``embeddings`` output is that layer's input
     ``h``; the network's own embedding ``normalize(W h + b)`` is then one matrix product. Boxes,
     scores and embeddings equal ``trackkit.mot.retinatrack.detect_frames``'s (float rounding)
     with the same thresholds. ``score_threshold`` / ``nms_threshold`` override the network
@@ -124,7 +124,7 @@ def detect_reid(
         levels = net.features(images)
         _sync(device)
         t2 = time.perf_counter()
-        out = functional_call(net.head, identity, (levels,), {"return_features": False})
+        out = functional_forward(net.head, identity, (levels,), {"return_features": False})
         h = out["embeddings"]  # [B, A, D]
         emb = F.linear(h, weight, bias)
         if net.config.normalize_embeddings:

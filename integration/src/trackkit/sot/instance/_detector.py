@@ -6,8 +6,10 @@ The trunk (MobileNetV2 from ImageNet by default, or ResNet-18) is frozen; the he
 centerness-only or RetinaNet single-anchor) is the part meta-trained offline and adapted online
 with the learned kernel-wise learning rates. Adaptation is functional: fast weights live in
 dicts of tensors with a leading sequence dimension and are evaluated with
-``torch.func.functional_call`` under ``torch.func.vmap``; the module is never mutated. The
-online steps are ``metalearn.adapt_batched``; targets and losses are ``detheads``'.
+``metalearn.functional_forward`` (``torch.func.functional_call`` on a per-thread structural
+copy, so trackers in several threads may share one detector) under ``torch.func.vmap``; the
+module is never mutated. The online steps are ``metalearn.adapt_batched``; targets and losses
+are ``detheads``'.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 from torch import Tensor, nn
-from torch.func import functional_call
 
 import detheads
 from metalearn import (
@@ -28,6 +29,7 @@ from metalearn import (
     LearnedLR,
     ScalarLR,
     adapt_batched,
+    functional_forward,
     weighted_mean,
 )
 from trackkit.sot.instance._config import DetectorConfig
@@ -201,7 +203,7 @@ class InstanceDetector(nn.Module):
 
     def head_outputs(self, params: Mapping[str, Tensor], features: Tensor) -> dict[str, Tensor]:
         """Head outputs (a dict of ``Tensor[n, h*w, ...]``) for ``features: Tensor[n, C, h, w]``."""
-        return functional_call(self.head, dict(params), (features,))
+        return functional_forward(self.head, params, (features,))
 
     def candidates(self, outputs: dict[str, Tensor], hw: tuple[int, int]) -> tuple[Tensor, Tensor]:
         """``(boxes_xyxy Tensor[n, h*w, 4] in crop pixels, scores Tensor[n, h*w] in [0, 1])``."""

@@ -47,9 +47,9 @@ DEFAULT_TEACHERS: tuple[str, ...] = ("csrt", "kcf", "mil", "medianflow")
 
 
 def _shipped_detector(name: str) -> Any:
-    """The shipped detector of ``name``, loaded afresh for every tracker: a detector keeps
-    lazily built caches (its BatchNorm-folded trunk, its head ops) whose state made a shared
-    one give boxes ~0.2 px off a fresh tracker's after earlier use in the same process."""
+    """The shipped detector of ``name``, loaded afresh for every tracker (each teacher owns its
+    weights; ``metalearn.functional_forward`` also makes a shared detector safe across threads,
+    but a TRASFUST pool should not depend on another tracker's detector)."""
     from trackkit.sot import load_detector, shipped_checkpoint
 
     return load_detector(shipped_checkpoint(name), device="cpu")
