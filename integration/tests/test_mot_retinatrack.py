@@ -656,3 +656,47 @@ def test_input_width_option_equals_a_network_configured_at_that_width(
     assert main(["mot", str(frames), "--tracker", "sort", "--input-width", "256",
                  "--out", str(out)]) != 0  # fmt: skip
     assert "--input-width does not apply to tracker 'sort'" in capsys.readouterr().err
+
+
+def test_train_cli_crop_and_zoom_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import trackkit.train
+    from trackkit.cli import main
+
+    seen: list[RetinaTrackTrainConfig] = []
+
+    def fake_train(config: RetinaTrackTrainConfig, out: Path, **kw: object) -> tuple[None, object]:
+        seen.append(config)
+        raise KeyboardInterrupt  # stop before any training; main reports it as interrupted
+
+    monkeypatch.setattr(trackkit.train, "train_retinatrack", fake_train)
+    monkeypatch.setattr(trackkit.train, "load_retinatrack_sequences", lambda root, names: [])
+    base = ["train", "retinatrack", "--out", str(tmp_path / "run"), "--data", str(tmp_path)]
+    assert main([*base, "--crop", "384", "320", "--zoom", "0.6", "1.5"]) == 130
+    assert seen[-1].clip.crop == (384, 320)
+    assert seen[-1].clip.zoom_range == (0.6, 1.5)
+    assert main(base) == 130  # defaults: the shipped recipe's window and zoom
+    assert seen[-1].clip == ClipConfig()
+    capsys.readouterr()
+    assert main([*base, "--crop", "100", "100"]) == 2
+    assert "crop must be two multiples of 32" in capsys.readouterr().err
+    assert main([*base, "--zoom", "1.5", "0.6"]) == 2
+    assert "zoom_range" in capsys.readouterr().err
+    assert len(seen) == 2  # bad options fail before training starts
+
+
+def test_clip_sampler_window_larger_than_the_frame() -> None:
+    # A window larger than the (zoomed-out) frame: the frame is padded to it and every kept
+    # box lies inside the window, at the network's scale.
+    seq = _two_people(4, length=12)
+    cfg = ClipConfig(crop=(256, 192), zoom_range=(0.6, 1.5), min_height=8.0)
+    sampler = MOTClipSampler([seq], _pooled_trunk, [8], 192, cfg, seed=3)
+    for _ in range(6):
+        batch = sampler.sample(2)
+        assert batch.image_hw == (192, 256)
+        assert batch.frozen[0].shape[-2:] == (192 // 8, 256 // 8)
+        boxes = batch.gt_boxes[batch.gt_valid]
+        assert len(boxes) > 0
+        assert float(boxes[:, [0, 2]].min()) >= 0 and float(boxes[:, [0, 2]].max()) <= 256
+        assert float(boxes[:, [1, 3]].min()) >= 0 and float(boxes[:, [1, 3]].max()) <= 192

@@ -8,8 +8,12 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trackkit._cli._datasets import set_torch_threads
+
+if TYPE_CHECKING:
+    from trackkit.train import ClipConfig
 
 __all__ = ["register"]
 
@@ -193,6 +197,22 @@ def _register_retinatrack(recipes: argparse._SubParsersAction) -> None:  # type:
         help="augmented versions cached per training frame (default 1)",
     )
     r.add_argument(
+        "--crop",
+        type=int,
+        nargs=2,
+        default=[256, 256],
+        metavar=("W", "H"),
+        help="training window in network pixels, multiples of 32 (default 256 256)",
+    )
+    r.add_argument(
+        "--zoom",
+        type=float,
+        nargs=2,
+        default=[0.7, 1.25],
+        metavar=("LO", "HI"),
+        help="range of the per-frame zoom (scale augmentation; default 0.7 1.25)",
+    )
+    r.add_argument(
         "--checkpoint-every", type=int, default=25, help="steps between resumable checkpoints"
     )
     r.add_argument(
@@ -209,15 +229,27 @@ def _register_retinatrack(recipes: argparse._SubParsersAction) -> None:  # type:
     r.set_defaults(func=_run_retinatrack)
 
 
+def _retinatrack_clip_config(args: argparse.Namespace) -> ClipConfig:
+    """The :class:`trackkit.train.ClipConfig` of ``trackkit train retinatrack``'s options."""
+    from trackkit.train import ClipConfig
+
+    return ClipConfig(
+        max_frames=args.max_frames,
+        variants=args.variants,
+        crop=(int(args.crop[0]), int(args.crop[1])),
+        zoom_range=(float(args.zoom[0]), float(args.zoom[1])),
+    )
+
+
 def _run_retinatrack(args: argparse.Namespace) -> int:
     from trackkit.data import default_mot_root
     from trackkit.train import (
-        ClipConfig,
         RetinaTrackTrainConfig,
         load_retinatrack_sequences,
         train_retinatrack,
     )
 
+    clip = _retinatrack_clip_config(args)  # bad --crop / --zoom fail before any data is read
     set_torch_threads(args.threads)
     root = args.data or default_mot_root()
     if not Path(root).is_dir():
@@ -229,7 +261,7 @@ def _run_retinatrack(args: argparse.Namespace) -> int:
         seed=args.seed,
         embedding_weight=args.embedding_weight,
         init_checkpoint=None if args.init is None else str(args.init),
-        clip=ClipConfig(max_frames=args.max_frames, variants=args.variants),
+        clip=clip,
     )
     t0 = time.perf_counter()
     _, result = train_retinatrack(
