@@ -52,25 +52,24 @@ ASSOCIATIONS: tuple[str, ...] = ("iou+embedding", "iou", "embedding", "sort")
 TRACKING_SCORE_THRESHOLD: float = 0.55
 
 #: NMS IoU threshold of the tracker's detections, chosen with :data:`TRACKING_SCORE_THRESHOLD`:
-#: 0.3 instead of the detector's 0.5 removes second boxes on one person that otherwise start
-#: extra tracks (the previous network's choice was 0.4, the one before it 0.3).
-TRACKING_NMS_THRESHOLD: float = 0.3
+#: 0.4 instead of the detector's 0.5 removes second boxes on one person that otherwise start
+#: extra tracks (the previous network's choice was 0.3).
+TRACKING_NMS_THRESHOLD: float = 0.4
 
 #: ``max_cosine_distance`` of the embedding associations (a pair is disallowed when its cosine
-#: similarity is below ``1 - EMBEDDING_GATE = 0.5``): at the thresholds above and the paper's
+#: similarity is below ``1 - EMBEDDING_GATE = 0``): at the thresholds above and the paper's
 #: equal weights, the gate of the best mean HOTA of ``iou+embedding`` on the training sequences
-#: among 0.5, 1.0, 1.3, 1.6 and 2.0 (0.5: 0.659; 1.0: 0.631; 1.3-2.0: 0.618), chosen in two
-#: passes (the threshold grid with gate 1.0, then again with the gate it chose). The 5th
-#: percentile of the cosine similarity of same-identity detection pairs 1-8 frames apart is
-#: 0.52, so this gate (``assoc``'s default) vetoes under 5 % of those true pairs.
-EMBEDDING_GATE: float = 0.5
+#: among 0.5, 1.0, 1.3, 1.6 and 2.0 (1.0-2.0 tie at 0.699, ties going to the first; 0.5:
+#: 0.645). The 5th percentile of the cosine similarity of same-identity detection pairs 1-8
+#: frames apart is 0.47; ``assoc``'s default 0.5 (cosine >= 0.5) vetoes 5 % of those true pairs.
+EMBEDDING_GATE: float = 1.0
 
 #: ``assoc.RetinaTrackConfig.iou_source`` of the RetinaTrack associations (``iou``,
 #: ``iou+embedding``, ``embedding``): whether a detection's IoU with a track is the best over
 #: the track's H stored boxes (``"history"``, the paper's reading) or with its newest box
 #: (``"latest"``). Chosen with the thresholds above, by the same rule and on the same
 #: training sequences (``docs/benchmarks/retinatrack_settings.md``).
-TRACKING_IOU_SOURCE: str = "history"
+TRACKING_IOU_SOURCE: str = "latest"
 
 
 def make_association(name: str, **options: Any) -> Any:
