@@ -73,3 +73,30 @@ def test_demo_prints_auc(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = capsys.readouterr().out
     assert "success AUC" in out
     assert (tmp_path / "d.mp4").stat().st_size > 1000 and cv2.imread(str(png)) is not None
+
+
+def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
+    """``python -m trackkit`` is the console script: same one-line error and exit status."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trackkit",
+            "track",
+            str(tmp_path / "nope.mp4"),
+            "--init",
+            "1,2,3,4",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("trackkit: error: no such video")

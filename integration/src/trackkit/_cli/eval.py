@@ -345,7 +345,7 @@ def _eval_mot(args: argparse.Namespace) -> int:
     )
     from trackkit.registry import make_tracker
 
-    existing_dir(args.gt, "ground-truth folder (--gt)")
+    existing_dir(args.gt, "ground-truth folder (--gt / --data)")
     set_torch_threads(args.threads)
     if not args.results and not args.tracker:
         raise CLIError("give --results (saved result files) and/or --tracker (run trackers)")
