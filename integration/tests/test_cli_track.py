@@ -48,6 +48,9 @@ def test_track_folder_writes_boxes_and_video(
         (["--init", "1,2,3"], "four comma-separated"),
         (["--init", "a,b,c,d"], "four comma-separated"),
         (["--init", "5000,5000,10,10"], "does not overlap"),
+        (["--init", "1,2,nan,4"], "--init must be finite"),
+        (["--init", "1,2,-3,4"], "--init must have positive width"),
+        (["--init", "1,2,3,0"], "--init must have positive width"),
     ],
 )
 def test_track_bad_init_is_one_line_error(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -120,6 +121,10 @@ def parse_box(text: str) -> list[float]:
         values = []
     if len(values) != 4:
         raise ValueError(f"--init must be four comma-separated numbers x,y,w,h, got {text!r}")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"--init must be finite, got {text!r}")
+    if values[2] <= 0 or values[3] <= 0:
+        raise ValueError(f"--init must have positive width and height, got {text!r}")
     return values
 
 
