@@ -431,7 +431,11 @@ def test_cli_mot_on_an_image_folder_and_a_motchallenge_folder(
     rows = read_mot_rows(out)
     assert len(rows) > 0 and rows.frames.max() < 12
     assert video.is_file() and video.stat().st_size > 0
-    assert "tracks written to" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "tracks written to" in captured.out and "%|" in captured.err  # progress bar
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 0
+    assert "%|" not in capsys.readouterr().err
+    assert len(read_mot_rows(out)) == len(rows)
     # a det.txt tracker cannot track a plain video
     assert main(["mot", str(frames), "--tracker", "sort", "--out", str(out)]) != 0
     assert "cannot track a video" in capsys.readouterr().err

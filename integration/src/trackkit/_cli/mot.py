@@ -41,12 +41,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     """Add ``trackkit mot``."""
     parser = subparsers.add_parser(
         "mot",
-        help="track many objects from a MOTChallenge det.txt (SORT or RetinaTrack association)",
+        help="track many objects: RetinaTrack / MAML-MOT on a video, or association of det.txt",
         description=textwrap.fill(
-            "Multi-object tracking by association only: link the public detections of "
-            "MOTChallenge sequences into tracks with the assoc library's SORT (Kalman + "
-            "Hungarian on IoU) or RetinaTrack-style tracker (IoU only here, as det.txt has no "
-            "embeddings).",
+            "Multi-object tracking. On a video or image folder, a detecting tracker "
+            "(retinatrack, maml-mot) finds and links the people itself. On MOTChallenge "
+            "sequences (--data), the association trackers of the assoc library (SORT, "
+            "ByteTrack/OC-SORT-style motion, RetinaTrack-style IoU) link the public "
+            "detections of det.txt, and the detecting trackers run on img1/.",
             80,
         ),
         epilog=EPILOG,
@@ -131,6 +132,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="VIDEO_OR_FOLDER: track unreadable frames as frames without detections "
         "(default: stop with an error naming the frame)",
     )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=_run)
 
 
@@ -169,7 +171,7 @@ def _run_source(args: argparse.Namespace) -> int:
         frames = open_frames(args.source)
     except (FileNotFoundError, ValueError) as err:
         raise CLIError(str(err)) from None
-    tracker = make_tracker(args.tracker, **_tracker_options(args, progress=True))
+    tracker = make_tracker(args.tracker, **_tracker_options(args, progress=not args.no_progress))
     if not hasattr(tracker, "track_frames"):
         raise CLIError(
             f"tracker {args.tracker!r} links det.txt detections and cannot track a video; "
