@@ -73,3 +73,18 @@ def test_demo_prints_auc(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = capsys.readouterr().out
     assert "success AUC" in out
     assert (tmp_path / "d.mp4").stat().st_size > 1000 and cv2.imread(str(png)) is not None
+
+
+def test_track_trasfust_value_ema(
+    folder: tuple[Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    root, gt = folder
+    base = ["track", str(root), "--init", ",".join(f"{v:.1f}" for v in gt[0]), "--no-progress"]
+    out = tmp_path / "b.txt"
+    code = main([*base, "--tracker", "trasfust", "--teachers", "kcf", "--value-ema", "0.8",
+                 "--boxes", str(out), "--max-frames", "6"])  # fmt: skip
+    assert code == 0 and np.isfinite(np.loadtxt(out, delimiter=",")).all()
+    assert main([*base, "--tracker", "trasfust", "--value-ema", "1"]) == 2
+    assert "value_ema must lie in [0, 1)" in capsys.readouterr().err
+    assert main([*base, "--tracker", "opencv-kcf", "--value-ema", "0.5"]) == 2
+    assert "--value-ema is for tras, trast and trasfust" in capsys.readouterr().err
