@@ -185,3 +185,27 @@ def test_help_is_there(capsys: pytest.CaptureFixture[str]) -> None:
             main(argv)
         assert exit_info.value.code == 0
         assert "examples:" in capsys.readouterr().out
+
+
+def test_eval_sot_value_ema_reaches_trasfust(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trackkit.sot.tras as tras
+
+    seen: list[float] = []
+
+    class Recording(tras.TRASTracker):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            seen.append(self.value_ema)
+
+    monkeypatch.setattr(tras, "TRASTracker", Recording)
+    data = tmp_path / "data"
+    _sot_dataset(data)
+    base = ["eval", "sot", "--data", str(data), "--tracker", "trasfust", "--teachers", "kcf"]
+    code = main([*base, "--value-ema", "0.8", "--out", str(tmp_path / "o"), "--no-progress"])
+    assert code == 0 and "| trasfust |" in capsys.readouterr().out
+    assert seen and set(seen) == {0.8}
+    assert main([*base, "--value-ema", "1.5", "--out", str(tmp_path / "o2")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("trackkit: error:") and "value_ema must lie in [0, 1)" in err

@@ -103,3 +103,18 @@ def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("trackkit: error: no such video")
+
+
+def test_track_trasfust_value_ema(
+    folder: tuple[Path, np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    root, gt = folder
+    base = ["track", str(root), "--init", ",".join(f"{v:.1f}" for v in gt[0]), "--no-progress"]
+    out = tmp_path / "b.txt"
+    code = main([*base, "--tracker", "trasfust", "--teachers", "kcf", "--value-ema", "0.8",
+                 "--boxes", str(out), "--max-frames", "6"])  # fmt: skip
+    assert code == 0 and np.isfinite(np.loadtxt(out, delimiter=",")).all()
+    assert main([*base, "--tracker", "trasfust", "--value-ema", "1"]) == 2
+    assert "value_ema must lie in [0, 1)" in capsys.readouterr().err
+    assert main([*base, "--tracker", "opencv-kcf", "--value-ema", "0.5"]) == 2
+    assert "--value-ema is for tras, trast and trasfust" in capsys.readouterr().err

@@ -163,6 +163,81 @@ def test_hysteresis_margin_keeps_the_previous_teacher() -> None:
         TRASTracker(student, mode="trasfust", teachers=["csrt"], margin=-1.0)
 
 
+def _replayed_pool(seq: object, k: int, seed: int) -> list[object]:
+    """``k`` replayed teachers: the ground truth with independent noise (never failing)."""
+    from distill import ReplayTeacher
+
+    rng = np.random.default_rng(seed)
+    gt = np.asarray(seq.boxes_xywh, dtype=np.float64)  # type: ignore[attr-defined]
+    runs = [gt + rng.normal(0, 3.0, gt.shape) * [1, 1, 0.3, 0.3] for _ in range(k)]
+    return [lambda b=b, i=i: ReplayTeacher(b, name=f"r{i}") for i, b in enumerate(runs)]
+
+
+def _choices_and_values(trk: TRASTracker, seq: object) -> tuple[np.ndarray, np.ndarray]:
+    trk.init(seq[0], seq.boxes_xywh[0])  # type: ignore[index, attr-defined]
+    choices, values = [], []
+    for t in range(1, len(seq)):  # type: ignore[arg-type]
+        trk.update(seq[t])  # type: ignore[index]
+        choices.append(trk.last_choice.copy())
+        values.append(trk.last_values.copy())
+    return np.stack(choices), np.stack(values)
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.02])
+def test_value_ema_choice_follows_a_frame_loop_over_the_trackers_values(margin: float) -> None:
+    """TRASFUST with ``value_ema``: each frame's choice is eq. 8 (with the hysteresis margin)
+    on the moving average of the values the tracker computed (``last_values``), recomputed
+    here by a plain loop; ``value_ema=0`` (the default without ``fusion_value_ema``) tracks
+    bit for bit as before."""
+    seq = synthetic_training_sequences(1, length=30, seed=79)[0]
+    student = _student(seed=3)
+    with torch.no_grad():  # an untrained head's values differ by 1e-7; make them differ by 0.05
+        student.value.weight.mul_(1e5)
+    pool = _replayed_pool(seq, 3, seed=4)
+
+    def make(**kw: float) -> TRASTracker:
+        return TRASTracker(student, mode="trasfust", teachers=pool, parallel=False, **kw)
+
+    base = make(margin=margin)
+    assert base.value_ema == 0.0
+    c0, v0 = _choices_and_values(base, seq)
+    c1, v1 = _choices_and_values(make(margin=margin, value_ema=0.0), seq)
+    np.testing.assert_array_equal(c0, c1)
+    np.testing.assert_array_equal(v0, v1)
+    alpha = 0.8
+    choices, values = _choices_and_values(make(margin=margin, value_ema=alpha), seq)
+    s = values[0, 0].copy()
+    prev = -1
+    for t in range(len(values)):  # item 0, teachers 1..3 (all valid: the student is not)
+        v = values[t, 0]
+        s = v.copy() if t == 0 else alpha * s + (1 - alpha) * v
+        best = 1 + int(np.argmax(s[1:]))
+        if margin > 0 and prev >= 0 and s[best] <= s[prev] + margin:
+            best = prev
+        assert choices[t, 0] == best, t
+        prev = best
+    assert (choices != c0).any()  # the smoothing changed some choices
+    assert trk_switches(choices) < trk_switches(c0)  # and switched less often here
+
+
+def trk_switches(choices: np.ndarray) -> int:
+    return int((np.diff(choices[:, 0]) != 0).sum())
+
+
+def test_value_ema_option_and_its_default() -> None:
+    student = _student()
+    assert TRASTracker(student, mode="trasfust", teachers=["kcf"]).value_ema == 0.0
+    assert TRASTracker(student, mode="trasfust", teachers=["kcf"], value_ema=0.5).value_ema == 0.5
+    student.meta = {"fusion_value_ema": 0.8}
+    assert TRASTracker(student, mode="trasfust", teachers=["kcf"]).value_ema == 0.8
+    assert TRASTracker(student, mode="trast", teachers=["kcf"]).value_ema == 0.0  # TRASFUST's
+    for bad in (1.0, -0.5, float("nan")):
+        with pytest.raises(ValueError, match=r"value_ema must lie in \[0, 1\)"):
+            TRASTracker(student, mode="trasfust", teachers=["kcf"], value_ema=bad)
+    with pytest.raises(TypeError, match="value_ema must be a number"):
+        TRASTracker(student, mode="trasfust", teachers=["kcf"], value_ema="0.5")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("behaviour", ["raises", "nan", "lost", "init-raises"])
 def test_a_failing_teacher_is_dropped_for_the_frame(behaviour: str) -> None:
     student = _BrightnessValue(SMALL, pretrained=False).eval()
@@ -288,6 +363,8 @@ def test_registry_builds_the_tras_family_with_the_shipped_student() -> None:
     shipped = make_tracker("trasfust", parallel=False)
     assert shipped.teacher_specs == list(load_student().meta["fusion_pool"])
     assert shipped.margin == load_student().meta["fusion_margin"]
+    assert shipped.value_ema == load_student().meta.get("fusion_value_ema", 0.0)
+    assert make_tracker("trasfust", teachers="kcf", value_ema=0.5).value_ema == 0.5
     student = _student()
     assert TRASTracker(student, mode="trasfust").teacher_specs == [
         "csrt",

@@ -106,19 +106,24 @@ def _tras_tracker(
     checkpoint: str | Path | None = None,
     teachers: str | Any = None,
     parallel: bool = True,
+    value_ema: float | None = None,
 ) -> Any:
     """TRAS / TRAST / TRASFUST (Dunnhofer et al. 2020) with the shipped or a given student.
 
     Options: ``device``; ``checkpoint`` (a student file of ``trackkit train tras``);
     ``teachers`` (``"csrt,kcf"`` or a list of names: OpenCV trackers or trackkit's deep
     ``retina-maml`` / ``fcos-maml``; TRAST default csrt, TRASFUST default
-    csrt,kcf,mil,medianflow); ``parallel`` (teachers in threads while the student computes).
+    csrt,kcf,mil,medianflow); ``parallel`` (teachers in threads while the student computes);
+    ``value_ema`` (moving average of the values before the choice, ``TRASTracker``; default
+    the student's ``fusion_value_ema`` for TRASFUST, else 0).
     """
     from trackkit.sot.tras import TRASTracker, load_student, parse_teachers
 
     names = None if teachers is None else parse_teachers(teachers)
     student = load_student(checkpoint, device=device)
-    return TRASTracker(student, mode=mode, teachers=names, parallel=parallel, device=device)
+    return TRASTracker(
+        student, mode=mode, teachers=names, parallel=parallel, value_ema=value_ema, device=device
+    )
 
 
 def _detection_tracker(which: str, *, min_score: float = 0.0, **config: Any) -> Any:

@@ -109,7 +109,13 @@ def test_validate_false_gives_the_checked_result_without_host_reads() -> None:
     valid[:, 2] = True  # every item has a valid candidate
     previous = torch.tensor(rng.integers(0, 5, 64))
     boxes = boxes_for(values).double()
-    for kwargs in ({}, {"valid": valid}, {"valid": valid, "previous_index": previous}):
+    smooth = {"previous_values": torch.tensor(rng.normal(size=(64, 5))), "value_ema": 0.8}
+    for kwargs in (
+        {},
+        {"valid": valid},
+        {"valid": valid, "previous_index": previous},
+        {"valid": valid, "previous_index": previous, **smooth},
+    ):
         checked = fuse_by_value(boxes, values, margin=0.3, **kwargs)  # type: ignore[arg-type]
         with _ScalarReads() as mode:
             fast = fuse_by_value(boxes, values, margin=0.3, validate=False, **kwargs)  # type: ignore[arg-type]
@@ -136,6 +142,117 @@ def test_validate_false_documented_behaviour_and_remaining_checks() -> None:
         )
     with pytest.raises(ValueError, match="values must have shape"):
         fuse_by_value(boxes_for(values), torch.zeros(2, 4), validate=False)
+
+
+def ema_reference(
+    values: np.ndarray, valid: np.ndarray, alpha: float, margin: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Slow obvious TRASFUST choice on smoothed values: loops over frames, items, candidates.
+
+    ``values``, ``valid``: ``[T, B, N]``. Per item: ``s = v`` at the first frame, then
+    ``s = alpha * s + (1 - alpha) * v``; the highest ``s`` among valid candidates (first on
+    ties), unless the previous choice is still valid and within ``margin`` of it.
+    """
+    t_len, b, n = values.shape
+    choice = np.zeros((t_len, b), dtype=np.int64)
+    smoothed = np.zeros((t_len, b, n))
+    for i in range(b):
+        s = [0.0] * n
+        prev = -1
+        for t in range(t_len):
+            for k in range(n):
+                v = float(values[t, i, k])
+                s[k] = v if t == 0 else alpha * s[k] + (1 - alpha) * v
+            best = -1
+            for k in range(n):
+                if valid[t, i, k] and (best < 0 or s[k] > s[best]):
+                    best = k
+            if prev >= 0 and valid[t, i, prev] and s[best] <= s[prev] + margin:
+                best = prev
+            choice[t, i] = prev = best
+            smoothed[t, i] = s
+    return choice, smoothed
+
+
+@pytest.mark.parametrize("alpha", [0.5, 0.8, 0.95])
+@pytest.mark.parametrize("margin", [0.0, 0.1])
+def test_value_ema_matches_frame_loop_reference(alpha: float, margin: float) -> None:
+    rng = np.random.default_rng(2)
+    t_len, b, n = 40, 16, 4
+    values = rng.normal(size=(t_len, b, n)).round(1)  # rounding creates ties
+    valid = rng.random((t_len, b, n)) < 0.7
+    valid[..., 3] |= ~valid.any(axis=-1)  # every item keeps a valid candidate
+    expected, expected_smoothed = ema_reference(values, valid, alpha, margin)
+    boxes = torch.zeros(b, n, 4, dtype=torch.float64)
+    previous_index = previous_values = None
+    for t in range(t_len):  # the batched library function, one call per frame
+        out = fuse_by_value(
+            boxes,
+            torch.tensor(values[t]),
+            valid=torch.tensor(valid[t]),
+            previous_index=previous_index,
+            previous_values=previous_values,
+            margin=margin,
+            value_ema=alpha,
+        )
+        np.testing.assert_array_equal(out.candidate_index, expected[t], err_msg=f"frame {t}")
+        np.testing.assert_array_equal(out.smoothed_values, expected_smoothed[t])
+        np.testing.assert_array_equal(out.value, values[t][np.arange(b), expected[t]])
+        previous_index, previous_values = out.candidate_index, out.smoothed_values
+
+
+def test_value_ema_zero_is_todays_fusion_bit_for_bit() -> None:
+    rng = np.random.default_rng(3)
+    values = torch.tensor(rng.normal(size=(32, 5)).round(1))
+    valid = torch.tensor(rng.random((32, 5)) < 0.6)
+    valid[:, 1] = True
+    previous = torch.tensor(rng.integers(0, 5, 32))
+    junk = torch.tensor(rng.normal(size=(32, 5)))  # ignored at value_ema=0
+    kw = {"valid": valid, "previous_index": previous, "margin": 0.1}
+    plain = fuse_by_value(boxes_for(values), values, **kw)  # type: ignore[arg-type]
+    for kwargs in ({"value_ema": 0.0}, {"value_ema": 0.0, "previous_values": junk}, {}):
+        out = fuse_by_value(boxes_for(values), values, **kw, **kwargs)  # type: ignore[arg-type]
+        for a, b in zip(out, plain):
+            torch.testing.assert_close(a, b, atol=0, rtol=0)
+        assert out.smoothed_values is values
+    # no previous values (a reset): the first step chooses on the raw values whatever alpha
+    first = fuse_by_value(boxes_for(values), values, valid=valid, value_ema=0.95)
+    np.testing.assert_array_equal(first.candidate_index, fuse_by_value(
+        boxes_for(values), values, valid=valid).candidate_index)  # fmt: skip
+
+
+def test_value_ema_commits_to_the_better_candidate_on_average() -> None:
+    # candidate 0 steady at 0.6; candidate 1 flickers 0.9 / 0.2 (mean 0.55)
+    steps = [torch.tensor([[0.6, 0.9 if t % 2 else 0.2]], dtype=torch.float64) for t in range(20)]
+    boxes = torch.zeros(1, 2, 4, dtype=torch.float64)
+
+    def run(alpha: float) -> list[int]:
+        picks, prev = [], None
+        for v in steps:
+            out = fuse_by_value(boxes, v, previous_values=prev, value_ema=alpha)
+            picks.append(int(out.candidate_index))
+            prev = out.smoothed_values
+        return picks
+
+    assert run(0.0) == [0, 1] * 10  # the raw values flip-flop
+    assert set(run(0.8)[2:]) == {0}  # the moving average keeps the steady candidate
+
+
+def test_value_ema_bad_inputs() -> None:
+    values = torch.zeros(2, 3, dtype=torch.float64)
+    boxes = torch.zeros(2, 3, 4)
+    for bad in (1.0, -0.1, 1.5, float("nan")):
+        with pytest.raises(ValueError, match=r"value_ema must lie in \[0, 1\)"):
+            fuse_by_value(boxes, values, value_ema=bad)
+    for wrong in (True, "0.5", None):
+        with pytest.raises(TypeError, match="value_ema must be a number"):
+            fuse_by_value(boxes, values, value_ema=wrong)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="previous_values must be a"):
+        fuse_by_value(boxes, values, previous_values=torch.zeros(2, 4), value_ema=0.5)
+    with pytest.raises(ValueError, match="previous_values must be a"):
+        fuse_by_value(boxes, values, previous_values=torch.zeros(2, 3), value_ema=0.5)  # float32
+    with pytest.raises(TypeError, match="previous_values"):
+        fuse_by_value(boxes, values, previous_values=np.zeros((2, 3)), value_ema=0.5)  # type: ignore[arg-type]
 
 
 def test_value_ranking_accuracy_matches_a_pair_loop() -> None:

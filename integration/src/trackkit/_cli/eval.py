@@ -119,6 +119,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="trast/trasfust: comma-separated teacher names, OpenCV or retina-maml / "
         "fcos-maml (default csrt / csrt,kcf,mil,medianflow)",
     )
+    sot.add_argument(
+        "--value-ema",
+        type=float,
+        default=None,
+        metavar="ALPHA",
+        help="trast/trasfust: smooth each candidate's value by an exponential moving average "
+        "with this weight of the past, in [0, 1), before choosing (not in the paper; "
+        "distill.fuse_by_value); default the student's fusion_value_ema for trasfust, else 0",
+    )
     sot.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     sot.add_argument(
         "--batch",
@@ -255,7 +264,9 @@ def _eval_sot(args: argparse.Namespace) -> int:
     seqs = list(dataset)
     results: list[SOTBenchmarkResult] = []
     for name in names:
-        options = sot_tracker_options(name, device=args.device, teachers=args.teachers)
+        options = sot_tracker_options(
+            name, device=args.device, teachers=args.teachers, value_ema=args.value_ema
+        )
         make = functools.partial(make_tracker, name, **options)
         try:
             first = make()

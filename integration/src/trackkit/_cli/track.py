@@ -101,6 +101,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "boosting, tld, and the deep retina-maml, fcos-maml); default csrt for trast, "
         "csrt,kcf,mil,medianflow for trasfust",
     )
+    p.add_argument(
+        "--value-ema",
+        type=float,
+        default=None,
+        metavar="ALPHA",
+        help="trast/trasfust: smooth each candidate's value by an exponential moving average "
+        "with this weight of the past, in [0, 1), before choosing (not in the paper; "
+        "distill.fuse_by_value); default the student's fusion_value_ema for trasfust, else 0",
+    )
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument(
         "--threads",
@@ -146,7 +155,11 @@ def _run(args: argparse.Namespace) -> int:
 
     set_torch_threads(args.threads)
     init = parse_box(args.init)
-    takes = sot_tracker_options(args.tracker, device=args.device, checkpoint=args.checkpoint)
+    takes = sot_tracker_options(
+        args.tracker, device=args.device, checkpoint=args.checkpoint, value_ema=args.value_ema
+    )
+    if args.value_ema is not None and "value_ema" not in takes:
+        raise CLIError(f"--value-ema is for tras, trast and trasfust, not {args.tracker}")
     if args.checkpoint is not None and "checkpoint" not in takes:
         raise CLIError(f"--checkpoint is for the MAML trackers; {args.tracker} has no checkpoint")
     if "device" in takes:
@@ -163,6 +176,7 @@ def _run(args: argparse.Namespace) -> int:
             online_update=not args.no_online_update,
             checkpoint=args.checkpoint,
             teachers=args.teachers,
+            value_ema=args.value_ema,
         ),
     )
     fps_in = float(getattr(frames, "fps", 0.0)) or 25.0

@@ -299,10 +299,11 @@ def tras_replay_auc(
     *,
     mode: str = "trasfust",
     margin: float = 0.0,
+    value_ema: float = 0.0,
 ) -> list[float]:
     """Success AUC per sequence of ``mode`` (``"trasfust"``, ``"trast"`` with one teacher, or
     ``"tras"`` with none) with ``pool``'s cached runs replayed (``distill.ReplayTeacher``; a
-    reported failure is replayed as one)."""
+    reported failure is replayed as one); ``margin`` and ``value_ema`` as in ``TRASTracker``."""
     from functools import partial
 
     from trackkit.eval import run_sot_sequence
@@ -315,7 +316,14 @@ def tras_replay_auc(
             partial(_replayed, r.boxes_xywh[r.teachers.index(t)], r.success[r.teachers.index(t)], t)
             for t in pool
         ]
-        trk = TRASTracker(student, mode=mode, teachers=specs or None, parallel=False, margin=margin)
+        trk = TRASTracker(
+            student,
+            mode=mode,
+            teachers=specs or None,
+            parallel=False,
+            margin=margin,
+            value_ema=value_ema,
+        )
         out.append(float(run_sot_sequence(trk, seq).scores.auc))
     return out
 

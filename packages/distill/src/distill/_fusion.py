@@ -12,11 +12,14 @@ __all__ = ["FusionChoice", "fuse_by_value", "value_ranking_accuracy"]
 
 
 class FusionChoice(NamedTuple):
-    """Output of `fuse_by_value`: ``candidate_index``, ``boxes_xywh`` and ``value``."""
+    """Output of `fuse_by_value`: ``candidate_index``, ``boxes_xywh``, ``value`` and
+    ``smoothed_values`` (the values the choice was made on; pass them back as
+    ``previous_values`` in the next step to smooth over time)."""
 
     candidate_index: torch.Tensor
     boxes_xywh: torch.Tensor
     value: torch.Tensor
+    smoothed_values: torch.Tensor
 
 
 def fuse_by_value(
@@ -26,6 +29,8 @@ def fuse_by_value(
     valid: torch.Tensor | None = None,
     previous_index: torch.Tensor | None = None,
     margin: float = 0.0,
+    previous_values: torch.Tensor | None = None,
+    value_ema: float = 0.0,
     validate: bool = True,
 ) -> FusionChoice:
     """Choose, per item, the candidate box with the highest predicted value.
@@ -41,6 +46,15 @@ def fuse_by_value(
     This damps flip-flopping between candidates of near-equal value. A previous choice that is
     no longer valid is dropped.
 
+    Temporal smoothing (not in the paper; ``value_ema=0``, the default, reproduces the above bit
+    for bit): the choice (argmax and hysteresis) is made on an exponential moving average of
+    each candidate's value over the steps, ``s_t = value_ema * s_{t-1} + (1 - value_ema) *
+    v_t``, with ``s_{t-1}`` given as ``previous_values`` (the previous step's
+    ``smoothed_values``); without ``previous_values`` (the first step, a reset) ``s_t = v_t``.
+    Every candidate's average is updated, valid or not (an invalid candidate is still never
+    chosen). Per-step values are noisy; smoothing them commits the choice to candidates that
+    are better over a stretch of frames.
+
     Args:
         candidate_boxes_xywh: ``Tensor[..., N, 4]`` candidate boxes.
         values: ``Tensor[..., N]`` predicted values (expected returns).
@@ -48,6 +62,10 @@ def fuse_by_value(
             target) are never chosen. Every item needs at least one valid candidate.
         previous_index: optional long ``Tensor[...]``, the previous step's choice.
         margin: hysteresis margin ``>= 0``.
+        previous_values: optional ``Tensor[..., N]``, the previous step's ``smoothed_values``
+            (same shape and dtype as ``values``); ignored when ``value_ema == 0``.
+        value_ema: weight of the past in the moving average, in ``[0, 1)``; 0 chooses on the
+            current values alone.
         validate: check that every item has a valid candidate and that ``previous_index`` lies
             in ``[0, N)`` (``ValueError`` otherwise). These checks read tensor values on the
             host (a device-to-host synchronisation each on a GPU); ``validate=False`` skips them
@@ -58,7 +76,9 @@ def fuse_by_value(
 
     Returns:
         `FusionChoice` with ``candidate_index`` (long ``[...]``), the chosen ``boxes_xywh``
-        ``[..., 4]`` and their ``value`` ``[...]``.
+        ``[..., 4]``, their (unsmoothed) ``value`` ``[...]`` and the ``smoothed_values``
+        ``[..., N]`` the choice was made on (``values`` itself when ``value_ema == 0`` or
+        without ``previous_values``).
     """
     check_floating(candidate_boxes_xywh, "candidate_boxes_xywh")
     check_floating(values, "values")
@@ -76,7 +96,21 @@ def fuse_by_value(
         raise ValueError("there must be at least one candidate (N >= 1)")
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
-    scores = values
+    if isinstance(value_ema, bool) or not isinstance(value_ema, (int, float)):
+        raise TypeError(f"value_ema must be a number, got {type(value_ema).__name__}")
+    if not 0.0 <= value_ema < 1.0:  # also rejects NaN
+        raise ValueError(f"value_ema must lie in [0, 1), got {value_ema}")
+    smoothed = values
+    if previous_values is not None and value_ema > 0:
+        check_tensor(previous_values, "previous_values")
+        if previous_values.shape != values.shape or previous_values.dtype != values.dtype:
+            raise ValueError(
+                f"previous_values must be a {values.dtype} tensor of shape "
+                f"{tuple(values.shape)}, got {previous_values.dtype} "
+                f"{tuple(previous_values.shape)}"
+            )
+        smoothed = previous_values * value_ema + values * (1.0 - value_ema)
+    scores = smoothed
     if valid is not None:
         check_tensor(valid, "valid")
         if valid.dtype != torch.bool or valid.shape != values.shape:
@@ -86,7 +120,7 @@ def fuse_by_value(
             )
         if validate and not bool(valid.any(dim=-1).all()):
             raise ValueError("valid: every item needs at least one valid candidate")
-        scores = values.masked_fill(~valid, float("-inf"))
+        scores = smoothed.masked_fill(~valid, float("-inf"))
     index = scores.argmax(dim=-1)  # first maximum on ties
     if previous_index is not None:
         check_tensor(previous_index, "previous_index")
@@ -106,7 +140,7 @@ def fuse_by_value(
         -2, index[..., None, None].expand(*index.shape, 1, 4)
     ).squeeze(-2)
     value = values.gather(-1, index.unsqueeze(-1)).squeeze(-1)
-    return FusionChoice(index, boxes, value)
+    return FusionChoice(index, boxes, value, smoothed)
 
 
 def value_ranking_accuracy(

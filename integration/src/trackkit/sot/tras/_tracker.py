@@ -88,6 +88,12 @@ class TRASTracker:
             exceeds its value by more than ``margin``; 0 is the paper's rule. Default: for
             TRASFUST the student's ``meta["fusion_margin"]`` (chosen on training sequences
             by ``trackkit.train.fit_tras_value``) where it has one, else 0.
+        value_ema: temporal smoothing of the values before the choice (``distill.fuse_by_value``;
+            not in the paper): each candidate's value is replaced by its exponential moving
+            average over the frames, ``s_t = value_ema * s_{t-1} + (1 - value_ema) * v_t``
+            (reset at ``init``), and the argmax and the margin apply to ``s_t``; in ``[0, 1)``,
+            0 is the paper's per-frame rule. Default: for TRASFUST the student's
+            ``meta["fusion_value_ema"]`` where it has one, else 0.
         device: torch device of the student.
     """
 
@@ -100,6 +106,7 @@ class TRASTracker:
         parallel: bool = True,
         fast: bool = True,
         margin: float | None = None,
+        value_ema: float | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
         if mode not in MODES:
@@ -113,6 +120,14 @@ class TRASTracker:
         if not (np.isfinite(margin) and margin >= 0):
             raise ValueError(f"margin must be a finite number >= 0, got {margin}")
         self.margin = float(margin)
+        if value_ema is None:  # like the margin, chosen for TRASFUST only
+            meta = getattr(model, "meta", {}) if mode == "trasfust" else {}
+            value_ema = float(meta.get("fusion_value_ema", 0.0))
+        if isinstance(value_ema, bool) or not isinstance(value_ema, (int, float)):
+            raise TypeError(f"value_ema must be a number, got {type(value_ema).__name__}")
+        if not 0.0 <= value_ema < 1.0:  # also rejects NaN
+            raise ValueError(f"value_ema must lie in [0, 1), got {value_ema}")
+        self.value_ema = float(value_ema)
         if teachers is None:
             pool = getattr(model, "meta", {}).get("fusion_pool") or DEFAULT_TEACHERS
             teachers = {"tras": (), "trast": ("csrt",), "trasfust": parse_teachers(pool)}[mode]
@@ -200,6 +215,7 @@ class TRASTracker:
         self._state: tuple[Tensor, Tensor] | None = None
         self._first_state: tuple[Tensor, Tensor] | None = None
         self._t = 0
+        self._smoothed: Tensor | None = None  # the values' moving averages (value_ema > 0)
         self.last_choice = np.zeros(b, dtype=np.int64)
         self.last_values = np.zeros((b, 1 + k) if k else (0, 0))
         self._ready = True
@@ -291,9 +307,14 @@ class TRASTracker:
                     "previous_index": torch.from_numpy(self.last_choice).to(dev),
                     "margin": self.margin,
                 }
+            if self.value_ema > 0:  # the first frame (no averages yet) uses the raw values
+                hysteresis["previous_values"] = self._smoothed
+                hysteresis["value_ema"] = self.value_ema
             choice = fuse_by_value(
                 cand, values, valid=torch.from_numpy(valid).to(dev), validate=False, **hysteresis
             )
+            if self.value_ema > 0:
+                self._smoothed = choice.smoothed_values
             packed = torch.cat(
                 (choice.boxes_xywh, choice.candidate_index[:, None].double(), values), 1
             )
