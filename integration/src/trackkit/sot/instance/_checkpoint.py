@@ -37,7 +37,8 @@ __all__ = [
 FORMAT = "trackkit.sot.InstanceDetector/1"
 #: Shipped checkpoints inside the package (``trackkit/weights``). ``fcos-maml-slt`` is
 #: ``fcos-maml`` after sequence-level training (Kim et al. 2022; ``trackkit train slt``, 40
-#: iterations, box weight 0.2; chosen by the rule in ``docs/sot.md``).
+#: iterations, box weight 0.2): the uniform weight average of two training seeds
+#: (``trackkit train soup``, Wortsman et al. 2022), chosen by the rule in ``docs/sot.md``.
 SHIPPED_MODELS = {
     "fcos-maml": "fcos_maml.pt",
     "retina-maml": "retina_maml.pt",
