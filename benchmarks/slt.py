@@ -18,7 +18,9 @@ One tracker per call (runs can go in parallel), then a report::
         --sets validation
     python3 benchmarks/slt.py report base-fcos fcos-slt      # -> docs/benchmarks/slt.md
 
-Each SLT run is compared with the base run of its head (the run of a shipped checkpoint).
+Each SLT run is compared with the base run of its head (the run of a shipped checkpoint). A
+weight-averaged checkpoint (``trackkit train soup``) is an SLT run whose record names the seeds
+of its members.
 
 Per-run scores go to ``docs/benchmarks/slt/<name>.json``.
 """

@@ -97,6 +97,20 @@ def test_weighted_soup_and_scalar_rates() -> None:
     assert soup["meta"]["soup"]["members"] == ["member 0", "member 1", "member 2"]
 
 
+def test_soup_meta_with_tensors_and_lists() -> None:
+    trunk = TinyTrunk()
+    metas = [
+        {"t": [torch.tensor(1.0), 2], "same": [torch.tensor([1, 2])], "only_a": "x"},
+        {"t": [torch.tensor(3.0), 2], "same": [torch.tensor([1, 2])]},
+    ]
+    states = [detector_state(_detector(i, trunk), meta=m) for i, m in enumerate(metas)]
+    meta = soup_detector_states(states)["meta"]
+    assert set(meta) == {"same", "soup"} and torch.equal(meta["same"][0], torch.tensor([1, 2]))
+    a, b = meta["soup"]["member_meta"]
+    assert set(a) == {"t", "only_a"} and set(b) == {"t"}
+    assert torch.equal(b["t"][0], torch.tensor(3.0))
+
+
 def test_soup_rejects_checkpoints_of_different_detectors() -> None:
     trunk = TinyTrunk()
     fcos = detector_state(_detector(0, trunk))

@@ -190,6 +190,10 @@ def _plain_equal(a: Any, b: Any) -> bool:
             and a.dtype == b.dtype
             and torch.equal(a, b)
         )
+    if isinstance(a, (list, tuple)) and type(a) is type(b):
+        return len(a) == len(b) and all(_plain_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_plain_equal(a[k], b[k]) for k in a)
     return bool(type(a) is type(b) and a == b)
 
 
