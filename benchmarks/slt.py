@@ -18,7 +18,9 @@ One tracker per call (runs can go in parallel), then a report::
         --sets validation
     python3 benchmarks/slt.py report base-fcos fcos-slt      # -> docs/benchmarks/slt.md
 
-Each SLT run is compared with the base run of its head (the run of a shipped checkpoint).
+Each SLT run is compared with the base run of its head (the run of a shipped checkpoint). A
+weight-averaged checkpoint (``trackkit train soup``) is an SLT run whose record names the seeds
+of its members.
 
 Per-run scores go to ``docs/benchmarks/slt/<name>.json``.
 """
@@ -98,6 +100,15 @@ def run(
         "lost_threshold": config.postprocess.lost_threshold,
         "scores": {},
     }
+    soup = det.meta.get("soup")
+    if isinstance(soup, dict):
+        # a weight average of fine-tuned checkpoints (`trackkit train soup`): its members and
+        # their seeds (the member metas' differences)
+        out["soup"] = {
+            "members": soup.get("members"),
+            "weights": soup.get("weights"),
+            "seeds": [(m.get("slt_config") or {}).get("seed") for m in soup.get("member_meta", [])],
+        }
     t0 = time.perf_counter()
     RUNS.mkdir(parents=True, exist_ok=True)
     previous = RUNS / f"{name}.json"
@@ -176,10 +187,15 @@ def _describe(r: dict[str, Any]) -> str:
         for k, label in (("head_lr", "head lr"), ("bbox_weight", "bbox weight"))
         if c.get(k) is not None
     )
+    soup = r.get("soup")
+    seeds = (
+        f"uniform weight average (model soup) of seeds {', '.join(map(str, soup['seeds']))}"
+        if soup
+        else f"seed {c['seed']}"
+    )
     return (
         f"{ablation}, {c['steps']} it x k={c['episodes']} x T={c['length']}, "
-        f"max interval {c['max_interval']}, temperature {c['temperature']}{extra}, "
-        f"seed {c['seed']}"
+        f"max interval {c['max_interval']}, temperature {c['temperature']}{extra}, {seeds}"
     )
 
 

@@ -119,9 +119,13 @@ def test_shipped_slt_model_is_fcos_maml_fine_tuned_and_tracks() -> None:
     # SLT trains the head and its inner rates only: the trunk is the base's, bit for bit
     assert all(torch.equal(slt["trunk"][k], v) for k, v in base["trunk"].items())
     assert any(not torch.equal(slt["head"][k], v) for k, v in base["head"].items())
+    # since SLT round 6: the uniform weight average (model soup) of the recipe's seeds 0 and 1
     cfg = slt["meta"]["slt_config"]
-    assert cfg["source"] == "fcos-maml" and cfg["bbox_weight"] == 0.2 and cfg["seed"] == 0
+    assert cfg["source"] == "fcos-maml" and cfg["bbox_weight"] == 0.2 and "seed" not in cfg
     assert slt["meta"]["slt_steps"] == 40
+    soup = slt["meta"]["soup"]
+    assert soup["weights"] == [0.5, 0.5]
+    assert [m["slt_config"]["seed"] for m in soup["member_meta"]] == [0, 1]
     assert slt["meta"]["lost_threshold"] == base["meta"]["lost_threshold"]
     tracker = make_tracker("fcos-maml-slt")
     assert isinstance(tracker, InstanceTracker) and tracker.detector.config.head == "fcos"

@@ -240,7 +240,8 @@ TRACKERS: dict[str, TrackerEntry] = {
     "fcos-maml-slt": TrackerEntry(
         "sot",
         partial(_instance_tracker, "fcos-maml-slt"),
-        "FCOS-MAML after sequence-level training (Kim et al. 2022), shipped checkpoint",
+        "FCOS-MAML after sequence-level training (Kim et al. 2022; two seeds weight-averaged), "
+        "shipped checkpoint",
     ),
     "tras": TrackerEntry(
         "sot",

@@ -1,5 +1,6 @@
-"""``trackkit train maml|finalize|slt``: offline MAML of FCOS-MAML / Retina-MAML (Wang et al. 2020),
-their lost threshold, and sequence-level fine-tuning (Kim et al. 2022)."""
+"""``trackkit train maml|finalize|slt|soup``: offline MAML of FCOS-MAML / Retina-MAML (Wang et al.
+2020), their lost threshold, sequence-level fine-tuning (Kim et al. 2022) and weight averaging
+of fine-tuned checkpoints (Wortsman et al. 2022)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="train a tracker (offline MAML for FCOS-MAML / Retina-MAML)",
         description=(
             "Train a tracker. Recipes: maml (Wang et al. 2020's instance detectors), finalize "
-            "(their lost threshold), slt (sequence-level fine-tuning, Kim et al. 2022)."
+            "(their lost threshold), slt (sequence-level fine-tuning, Kim et al. 2022), soup (the "
+            "weight average of fine-tuned checkpoints, Wortsman et al. 2022)."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -145,6 +147,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     f.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     f.set_defaults(func=_run_finalize)
     _register_slt(recipes)
+    _register_soup(recipes)
     _register_retinatrack(recipes)
     _register_maml_mot(recipes)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
@@ -586,6 +589,74 @@ def _register_slt(recipes: argparse._SubParsersAction) -> None:  # type: ignore[
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_slt)
+
+
+def _register_soup(recipes: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = recipes.add_parser(
+        "soup",
+        help="average fine-tuned FCOS-MAML / Retina-MAML checkpoints (a model soup)",
+        description=(
+            "Weight averaging of fine-tuned instance-detector checkpoints of one detector, e.g. "
+            "`trackkit train slt` runs of one recipe with different seeds (the uniform model "
+            "soup of Wortsman et al. 2022): every floating-point tensor of the meta-learned "
+            "head, the learned inner rates and the trunk is averaged element-wise (a frozen "
+            "trunk stays bit-exact); integer buffers must be equal. Writes one checkpoint that "
+            "`trackkit track --checkpoint` and `load_detector` read; its meta records the "
+            "members and what differs between them."
+        ),
+        epilog=(
+            "example:\n  trackkit train soup --from runs/fcos_s0/detector.pt "
+            "runs/fcos_s1/detector.pt --out runs/fcos_soup.pt"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--from",
+        dest="members",
+        nargs="+",
+        required=True,
+        help="two or more detector checkpoints or shipped model names",
+    )
+    p.add_argument("--out", required=True, type=Path, help="output checkpoint file")
+    p.add_argument(
+        "--weights",
+        default=None,
+        help="comma-separated mixing weights summing to 1, one per member (default: uniform)",
+    )
+    p.set_defaults(func=_run_soup)
+
+
+def _run_soup(args: argparse.Namespace) -> int:
+    import torch
+
+    from trackkit._torchutil import load_checkpoint
+    from trackkit.sot import SHIPPED_MODELS, shipped_checkpoint, soup_detector_states
+
+    paths = [shipped_checkpoint(m) if m in SHIPPED_MODELS else Path(m) for m in args.members]
+    if len(paths) < 2:
+        raise ValueError(f"--from: a soup needs at least two checkpoints, got {len(paths)}")
+    weights = None
+    if args.weights is not None:
+        try:
+            weights = [float(w) for w in str(args.weights).split(",")]
+        except ValueError:
+            raise ValueError(f"--weights: not comma-separated numbers: {args.weights!r}") from None
+    states = [load_checkpoint(p, what="--from checkpoint") for p in paths]
+    try:
+        soup = soup_detector_states(states, weights=weights, names=[str(m) for m in args.members])
+    except ValueError as err:
+        raise ValueError(f"--from: {err}") from None
+    out = Path(args.out)
+    if out.is_dir():
+        raise ValueError(f"--out: {out} is a folder; give a checkpoint file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(soup, out)
+    print(
+        json.dumps(
+            {"out": str(out), "members": args.members, "weights": soup["meta"]["soup"]["weights"]}
+        )
+    )
+    return 0
 
 
 def _run_slt(args: argparse.Namespace) -> int:

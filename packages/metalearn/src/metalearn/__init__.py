@@ -2,7 +2,8 @@
 
 Inner loops over parameter dicts (`torch.func.functional_call`), learned learning rates (scalar,
 kernel-wise KLLR, element-wise Meta-SGD, optionally per step), the multi-step loss with its
-annealing schedule, a `MetaLearner` outer step, online `Adapter` for trackers, checkpoints.
+annealing schedule, a `MetaLearner` outer step, online `Adapter` for trackers, checkpoints,
+weight averaging of fine-tuned models (`average_state_dicts`).
 
 References:
     Wang, G., Luo, C., Sun, X., Xiong, Z., Zeng, W. 2020. Tracking by Instance Detection: A
@@ -15,6 +16,9 @@ References:
         arXiv:1810.09502.
     Li, Z., Zhou, F., Chen, F., Li, H. 2017. Meta-SGD: Learning to Learn Quickly for Few-Shot
         Learning. arXiv:1707.09835.
+    Wortsman, M., Ilharco, G., Gadre, S. Y., et al. 2022. Model soups: averaging weights of
+        multiple fine-tuned models improves accuracy without increasing inference time. ICML
+        2022. arXiv:2203.05482.
     Kingma, D. P., Ba, J. 2015. Adam: A Method for Stochastic Optimization. ICLR 2015.
         arXiv:1412.6980.
 """
@@ -34,6 +38,7 @@ from ._online import (
     weighted_mean,
 )
 from ._similarity import similarity_weighted_init, task_similarity
+from ._soup import average_state_dicts
 from ._tasks import (
     Task,
     gather_task,
@@ -63,6 +68,7 @@ __all__ = [
     "SupportBuffer",
     "Task",
     "adapt_batched",
+    "average_state_dicts",
     "batch_loss",
     "functional_forward",
     "gather_task",

@@ -16,6 +16,7 @@ from trackkit.sot.instance._checkpoint import (
     retina_maml,
     save_detector,
     shipped_checkpoint,
+    soup_detector_states,
     tracker_config_for,
 )
 from trackkit.sot.instance._config import (
@@ -80,5 +81,6 @@ __all__ = [
     "search_scale",
     "select_and_interpolate",
     "shipped_checkpoint",
+    "soup_detector_states",
     "tracker_config_for",
 ]

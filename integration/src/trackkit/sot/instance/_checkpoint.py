@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from metalearn import FixedLR, KernelwiseLR, LearnedLR, ScalarLR
+from metalearn import FixedLR, KernelwiseLR, LearnedLR, ScalarLR, average_state_dicts
 from trackkit._torchutil import load_checkpoint, resolve_device
 from trackkit.sot.instance._config import DetectorConfig, TrackerConfig
 from trackkit.sot.instance._detector import InstanceDetector, build_trunk
@@ -30,13 +30,15 @@ __all__ = [
     "retina_maml",
     "save_detector",
     "shipped_checkpoint",
+    "soup_detector_states",
     "tracker_config_for",
 ]
 
 FORMAT = "trackkit.sot.InstanceDetector/1"
 #: Shipped checkpoints inside the package (``trackkit/weights``). ``fcos-maml-slt`` is
 #: ``fcos-maml`` after sequence-level training (Kim et al. 2022; ``trackkit train slt``, 40
-#: iterations, box weight 0.2; chosen by the rule in ``docs/sot.md``).
+#: iterations, box weight 0.2): the uniform weight average of two training seeds
+#: (``trackkit train soup``, Wortsman et al. 2022), chosen by the rule in ``docs/sot.md``.
 SHIPPED_MODELS = {
     "fcos-maml": "fcos_maml.pt",
     "retina-maml": "retina_maml.pt",
@@ -153,6 +155,114 @@ def load_detector(
     resolve_device(device)  # fail on a bad device before reading the file
     state = load_checkpoint(path, what="detector checkpoint")
     return detector_from_state(state, device=device, trunk_weights=trunk_weights, trunk=trunk)
+
+
+def _split_meta(metas: list[Any]) -> tuple[Any, list[dict[str, Any]]]:
+    """The part of ``metas`` common to all (dicts merged key by key, recursively) and, per
+    member, the values that differ (nested dicts flattened to the differing leaves)."""
+    diffs: list[dict[str, Any]] = [{} for _ in metas]
+    common: dict[str, Any] = {}
+    keys = list(dict.fromkeys(k for m in metas for k in m))
+    for k in keys:
+        values = [m.get(k, None) for m in metas]
+        present = [k in m for m in metas]
+        if all(present) and all(isinstance(v, dict) for v in values):
+            sub_common, sub_diffs = _split_meta(values)
+            common[k] = sub_common
+            for d, sd in zip(diffs, sub_diffs, strict=True):
+                if sd:
+                    d[k] = sd
+        elif all(present) and all(_plain_equal(v, values[0]) for v in values[1:]):
+            common[k] = values[0]
+        else:
+            for d, v, p in zip(diffs, values, present, strict=True):
+                if p:
+                    d[k] = v
+    return common, diffs
+
+
+def _plain_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (
+            isinstance(a, torch.Tensor)
+            and isinstance(b, torch.Tensor)
+            and a.shape == b.shape
+            and a.dtype == b.dtype
+            and torch.equal(a, b)
+        )
+    if isinstance(a, (list, tuple)) and type(a) is type(b):
+        return len(a) == len(b) and all(_plain_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_plain_equal(a[k], b[k]) for k in a)
+    return bool(type(a) is type(b) and a == b)
+
+
+def soup_detector_states(
+    states: list[dict[str, Any]],
+    *,
+    weights: list[float] | None = None,
+    names: list[str] | None = None,
+) -> dict[str, Any]:
+    """The weight-averaged detector of fine-tuned checkpoints of one detector (a model soup).
+
+    ``metalearn.average_state_dicts`` (Wortsman et al. 2022, the uniform soup: fine-tunes of
+    one initialisation averaged parameter by parameter) over the meta-learned head, the learned
+    inner rates and the trunk (a frozen trunk is identical in every member and stays bit-exact).
+    Typical members: ``trackkit train slt`` runs of one recipe with different seeds.
+
+    Args:
+        states: two or more checkpoint dicts (``torch.load`` of :func:`save_detector` files)
+            with the same detector configuration, search size and rate kind, all with or all
+            without a trunk.
+        weights: one weight per member, non-negative, summing to 1; None: uniform.
+        names: one label per member (e.g. its file) recorded in the result's ``meta``.
+
+    Returns:
+        A checkpoint dict (save it with ``torch.save``; :func:`load_detector` reads it). Its
+        ``meta`` holds what all members' ``meta`` share (merged key by key) plus ``"soup"``:
+        ``{"members": names, "weights": weights, "member_meta": [what differs, per member]}``.
+
+    Raises:
+        ValueError: fewer than two members, a member that is not an instance-detector
+            checkpoint, members of different detectors (configuration, search size, rate kind,
+            trunk present or not, parameter names/shapes/dtypes), non-finite values, bad weights
+            or names.
+    """
+    if len(states) < 2:
+        raise ValueError(f"states: a soup needs at least two checkpoints, got {len(states)}")
+    for i, st in enumerate(states):
+        if not isinstance(st, dict) or st.get("format") != FORMAT:
+            got = st.get("format") if isinstance(st, dict) else type(st).__name__
+            raise ValueError(f"states[{i}] is not an instance-detector checkpoint ({got!r})")
+        missing = [k for k in ("config", "search_size", "lr_kind", "lr", "head") if k not in st]
+        if missing:
+            raise ValueError(f"states[{i}] lacks {missing}")
+    if names is None:
+        names = [f"member {i}" for i in range(len(states))]
+    if len(names) != len(states):
+        raise ValueError(f"names: got {len(names)} names for {len(states)} checkpoints")
+    first = states[0]
+    for i, st in enumerate(states[1:], start=1):
+        for key in ("config", "search_size", "lr_kind"):
+            if st[key] != first[key]:
+                raise ValueError(
+                    f"{names[i]} has {key} {st[key]!r}, {names[0]} {first[key]!r}: "
+                    "only checkpoints of one detector can be averaged"
+                )
+        if ("trunk" in st) != ("trunk" in first):
+            raise ValueError(f"{names[i]} and {names[0]}: only one of them stores the trunk")
+    out: dict[str, Any] = {k: first[k] for k in ("format", "config", "search_size", "lr_kind")}
+    for part in ("lr", "head", "trunk"):
+        if part not in first:
+            continue
+        try:
+            out[part] = average_state_dicts([st[part] for st in states], weights)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"{part}: {err}") from None
+    common, diffs = _split_meta([dict(st.get("meta", {})) for st in states])
+    used = [1.0 / len(states)] * len(states) if weights is None else [float(w) for w in weights]
+    out["meta"] = common | {"soup": {"members": list(names), "weights": used, "member_meta": diffs}}
+    return out
 
 
 def shipped_checkpoint(name: str) -> Path:
