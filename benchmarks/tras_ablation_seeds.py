@@ -11,8 +11,9 @@ whether the difference is *resolved*: the same sign for every seed and larger th
 of the two objectives' seed spreads (the rule fixed in ``docs/tras.md`` before measuring). An
 objective missing for some seed gets no mean.
 
-Run: ``python benchmarks/tras_ablation_seeds.py --seed-dirs 0=runs/tras/ablation
-1=runs/tras/ablation_seed1`` (writes ``docs/benchmarks/tras_ablation_seeds.md``).
+Any number of seeds (at least two for a comparison). Run: ``python
+benchmarks/tras_ablation_seeds.py --seed-dirs 0=runs/tras/ablation 1=runs/tras5/seed1
+2=runs/tras8/seed2`` (writes ``docs/benchmarks/tras_ablation_seeds.md``).
 """
 
 from __future__ import annotations

@@ -44,3 +44,24 @@ def test_compare_resolved_and_unresolved() -> None:
     # only the seeds both have count; fewer than two is an error
     with pytest.raises(ValueError, match="two common seeds"):
         mod.compare({0: 0.3, 1: 0.3}, {0: 0.2})
+
+
+def test_compare_three_seeds() -> None:
+    mod = _script()
+    ours = {0: 0.30, 1: 0.26, 2: 0.28}  # range 0.04 (max - min over all three, not pairwise)
+    # +0.06, +0.05, +0.07: same sign, mean +0.06 > max range 0.04 -> resolved
+    mean_diff, diffs, same, resolved = mod.compare(ours, {0: 0.24, 1: 0.21, 2: 0.21})
+    assert mean_diff == pytest.approx(0.06)
+    assert diffs == pytest.approx({0: 0.06, 1: 0.05, 2: 0.07})
+    assert same and resolved
+    # one seed of three against the others: not resolved however large the mean
+    mean_diff, _, same, resolved = mod.compare(ours, {0: 0.10, 1: 0.10, 2: 0.29})
+    assert mean_diff > 0.1
+    assert not same and not resolved
+    # same sign on all three, but the other objective's range (0.12) exceeds the mean (0.05)
+    mean_diff, _, same, resolved = mod.compare(ours, {0: 0.29, 1: 0.17, 2: 0.23})
+    assert mean_diff == pytest.approx(0.05)
+    assert same and not resolved
+    # a zero per-seed difference is no agreement in sign
+    _, _, same, resolved = mod.compare(ours, {0: 0.30, 1: 0.10, 2: 0.10})
+    assert not same and not resolved
