@@ -242,6 +242,9 @@ def main() -> None:
     parser.add_argument("--with-train", action="store_true", help="also score training seqs")
     parser.add_argument("--out-md", type=Path, default=OUT_MD)
     parser.add_argument(
+        "--no-speed", action="store_true", help="detection and tracking only (no speed section)"
+    )
+    parser.add_argument(
         "--speed-only",
         action="store_true",
         help=f"only the speed settings, written to {SPEED_MD.relative_to(ROOT)}",
@@ -370,7 +373,7 @@ def main() -> None:
         print(_table([r for r in trk_rows if r["sequence"] == name]), flush=True)
 
     val = ds[RETINATRACK_VALIDATION_SEQUENCES[0]]
-    speed = _speed(args.checkpoint, root, args.speed_frames, args.rounds)
+    speed = [] if args.no_speed else _speed(args.checkpoint, root, args.speed_frames, args.rounds)
     load = os.getloadavg()
 
     lines = [
@@ -411,25 +414,31 @@ def main() -> None:
         "",
         _table(trk_rows),
         "",
-        "## Speed",
-        "",
-        f"`RetinaTrackMOT` (IoU + embedding, tracker settings) on the first {args.speed_frames} "
-        f"frames of {val.name} ({val.image_size[0]}x{val.image_size[1]}), median of "
-        f"{args.rounds} passes per path, milliseconds per frame (wall clock; `CPU ms`: CPU "
-        "time the process used per frame). Each setting runs in its own process, which "
-        "alternates the shipped path (frozen BatchNorm folded into the convolutions, "
-        "`detheads.fold_frozen_batchnorm`) with the reference path (the trunk as trained); "
-        "`load` is the 1-minute load average at the end of that setting.",
-        "",
-        _speed_table(speed),
-        "",
-        "Same-run ratios reference / folded: "
-        + "; ".join(
-            f"{r['setting']}: total {r['total ratio']:.2f}x, trunk+FPN {r['trunk ratio']:.2f}x"
-            for r in speed
-        )
-        + ".",
-        "",
+    ]
+    if speed:
+        lines += [
+            "## Speed",
+            "",
+            "`RetinaTrackMOT` (IoU + embedding, tracker settings) on the first "
+            f"{args.speed_frames} "
+            f"frames of {val.name} ({val.image_size[0]}x{val.image_size[1]}), median of "
+            f"{args.rounds} passes per path, milliseconds per frame (wall clock; `CPU ms`: CPU "
+            "time the process used per frame). Each setting runs in its own process, which "
+            "alternates the shipped path (frozen BatchNorm folded into the convolutions, "
+            "`detheads.fold_frozen_batchnorm`) with the reference path (the trunk as trained); "
+            "`load` is the 1-minute load average at the end of that setting.",
+            "",
+            _speed_table(speed),
+            "",
+            "Same-run ratios reference / folded: "
+            + "; ".join(
+                f"{r['setting']}: total {r['total ratio']:.2f}x, trunk+FPN {r['trunk ratio']:.2f}x"
+                for r in speed
+            )
+            + ".",
+            "",
+        ]
+    lines += [
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs shared "
         f"with other jobs; load average after the run {load[0]:.1f} / {load[1]:.1f} / "
         f"{load[2]:.1f} (1 / 5 / 15 min). torch {torch.__version__}. On a loaded machine the "
