@@ -292,7 +292,8 @@ def main() -> None:
         f"Sequences (seen in training): {', '.join(SEQUENCES)}; means over the two, ID "
         f"switches summed. Embedding gate of (b) in the threshold grid: max_cosine_distance "
         f"{gate_grid} (`EMBEDDING_GATE` = {EMBEDDING_GATE}). Network: "
-        f"`{args.checkpoint.name}`.",
+        f"`{args.checkpoint.name}`, input width "
+        f"{args.input_width or net.config.input_width} px.",
         "",
         summary,
         "",
