@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -802,3 +803,56 @@ def test_train_cli_p6_and_input_width_options(
     assert seen[-1].net == RetinaTrackNetConfig(input_width=640).with_extra_level()
     assert main(base) == 130
     assert seen[-1].net == RetinaTrackNetConfig()
+
+
+def test_accuracy_variant_loads_the_p6_network_with_its_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trackkit.cli import main
+    from trackkit.mot.retinatrack import (
+        ACCURACY_CHECKPOINT,
+        ACCURACY_NMS_THRESHOLD,
+        ACCURACY_SCORE_THRESHOLD,
+        ACCURACY_WIDTH,
+    )
+    from trackkit.registry import make_tracker
+
+    payload = torch.load(ACCURACY_CHECKPOINT, map_location="cpu", weights_only=True)
+    assert payload["compact"] and payload["meta"]["train"]["net"]["extra_levels"] == 1
+    assert ACCURACY_CHECKPOINT.stat().st_size < 20e6
+    acc = RetinaTrackMOT.accuracy_variant(association="iou")
+    assert acc.net is not None
+    assert acc.net.config == RetinaTrackNetConfig(input_width=640).with_extra_level()
+    assert (acc.input_width, acc.score_threshold, acc.nms_threshold) == (
+        ACCURACY_WIDTH,
+        ACCURACY_SCORE_THRESHOLD,
+        ACCURACY_NMS_THRESHOLD,
+    )
+    assert acc.association == "iou"
+    assert RetinaTrackMOT.accuracy_variant(input_width=512).input_width == 512
+    reg = make_tracker("retinatrack", variant="accuracy")
+    assert (reg.input_width, reg.score_threshold, reg.net.config) == (
+        ACCURACY_WIDTH,
+        ACCURACY_SCORE_THRESHOLD,
+        acc.net.config,
+    )
+    cpu = make_tracker("retinatrack")
+    assert (cpu.score_threshold, cpu.net.config) == (
+        TRACKING_SCORE_THRESHOLD,
+        RetinaTrackNetConfig(),
+    )
+    with pytest.raises(ValueError, match="variant must be"):
+        make_tracker("retinatrack", variant="fast")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    seq = _two_people(SCENE_SEED, 4)
+    assert seq.frames is not None
+    for t in range(4):
+        cv2.imwrite(str(frames / f"{t:06d}.jpg"), seq.frames[t])
+    out = tmp_path / "tracks.txt"
+    assert main(["mot", str(frames), "--tracker", "retinatrack", "--variant", "accuracy",
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert out.is_file()
+    assert main(["mot", str(frames), "--tracker", "sort", "--variant", "accuracy",
+                 "--out", str(out)]) != 0  # fmt: skip
+    assert "--variant does not apply to tracker 'sort'" in capsys.readouterr().err
