@@ -27,11 +27,12 @@ never trains on (``RETINATRACK_VALIDATION_SEQUENCES``: TUD-Campus), in one run:
   and reports their ratio. The machine is shared; its load average is printed with the
   numbers, and ``CPU ms`` (CPU time the process used) next to the wall clock.
 
-Accuracy variant: the same network on frames resized to ``ACCURACY_WIDTH`` = 640 px wide
-instead of the network's 512 (``RetinaTrackMOT(input_width=640)``, ``trackkit mot
---input-width 640``; the issue's "e.g. 640 px wide", chosen a priori, docs/mot.md rule 4),
-with the 512 px tracker settings unchanged: detection AP, rows (a), (b), (d), (f) and its
-speed with 2 passive threads. The 512 px network input stays the default (the CPU-sized
+Accuracy variant (docs/mot.md rules 4 and 6): the P6 network ``ACCURACY_CHECKPOINT``
+(``--accuracy-checkpoint``) on frames resized to ``ACCURACY_WIDTH`` = 640 px wide, with its
+own thresholds (``ACCURACY_SCORE_THRESHOLD``, ``ACCURACY_NMS_THRESHOLD``, chosen on the
+training sequences at 640 px; ``RetinaTrackMOT.accuracy_variant()``, ``trackkit mot --variant
+accuracy``): detection AP, rows (a), (b), (d), (f), (f') (``ACCURACY_MOTION_THRESHOLDS``) and
+its speed with 2 passive threads. The 512 px network input stays the default (the CPU-sized
 variant that carries the speed target).
 
 With ``--with-train`` the training sequences are scored too (marked as seen in training;
@@ -61,6 +62,10 @@ from trackkit.data import MOTRows, MOTSequence, default_mot_root, read_motchalle
 from trackkit.eval import MOTScores, detection_average_precision, evaluate_mot, markdown_table
 from trackkit.mot import associate
 from trackkit.mot.retinatrack import (
+    ACCURACY_CHECKPOINT,
+    ACCURACY_NMS_THRESHOLD,
+    ACCURACY_SCORE_THRESHOLD,
+    ACCURACY_WIDTH,
     DEFAULT_CHECKPOINT,
     EMBEDDING_GATE,
     TRACKING_IOU_SOURCE,
@@ -83,8 +88,9 @@ AP_THRESHOLD = 0.05
 #: ``assoc.MotionTracker`` thresholds of row (f'): the best mean HOTA on the training sequences
 #: (benchmarks/retinatrack_settings.py -> docs/benchmarks/retinatrack_settings.md).
 MOTION_THRESHOLDS: dict[str, Any] = {"high_threshold": 0.6, "new_track_threshold": 0.6}
-#: Input width of the accuracy variant (docs/mot.md rule 4; fixed before it was measured).
-ACCURACY_WIDTH = 640
+#: (f') thresholds of the accuracy variant, chosen the same way at 640 px (docs/mot.md rule 6;
+#: docs/benchmarks/retinatrack_settings_v6_640.md).
+ACCURACY_MOTION_THRESHOLDS: dict[str, Any] = {"high_threshold": 0.3, "new_track_threshold": 0.4}
 
 
 def _gt_rows(seq: MOTSequence) -> MOTRows:
@@ -164,7 +170,16 @@ def _speed_worker(
     for _ in range(rounds):
         for path in ("reference", "folded"):
             net.fold_batchnorm = path == "folded"
-            tracker = RetinaTrackMOT(net, input_width=width)
+            tracker = (
+                RetinaTrackMOT(net, input_width=width)
+                if width is None
+                else RetinaTrackMOT(
+                    net,
+                    input_width=width,
+                    score_threshold=ACCURACY_SCORE_THRESHOLD,
+                    nms_threshold=ACCURACY_NMS_THRESHOLD,
+                )
+            )
             tracker.update(imgs[0])  # warm-up (builds the folded trunk and the anchors)
             tracker.reset()
             tracker.times = StageTimes()
@@ -199,7 +214,9 @@ SPEED_SETTINGS: tuple[tuple[str, int, str | None, int | None], ...] = (
 )  # fmt: skip
 
 
-def _speed(checkpoint: Path, root: Path, frames: int, rounds: int) -> list[dict[str, Any]]:
+def _speed(
+    checkpoint: Path, accuracy_checkpoint: Path, root: Path, frames: int, rounds: int
+) -> list[dict[str, Any]]:
     rows = []
     for label, threads, policy, width in SPEED_SETTINGS:
         env = dict(os.environ)
@@ -208,7 +225,8 @@ def _speed(checkpoint: Path, root: Path, frames: int, rounds: int) -> list[dict[
             env["OMP_WAIT_POLICY"] = policy
         env["OMP_NUM_THREADS"] = str(threads)
         cmd = [sys.executable, __file__, "--speed-worker", "--threads", str(threads)]
-        cmd += ["--checkpoint", str(checkpoint), "--data", str(root)]
+        ck = checkpoint if width is None else accuracy_checkpoint
+        cmd += ["--checkpoint", str(ck), "--data", str(root)]
         cmd += ["--speed-frames", str(frames), "--rounds", str(rounds)]
         if width is not None:
             cmd += ["--input-width", str(width)]
@@ -233,6 +251,12 @@ def main() -> None:
     """Run the benchmark and write the Markdown report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    parser.add_argument(
+        "--accuracy-checkpoint",
+        type=Path,
+        default=ACCURACY_CHECKPOINT,
+        help="the accuracy variant's network (default the shipped P6 network)",
+    )
     parser.add_argument("--data", type=Path, default=None, help="MOTChallenge folder")
     parser.add_argument("--threads", type=int, default=2, help="(speed worker) torch threads")
     parser.add_argument("--input-width", type=int, default=None, help=argparse.SUPPRESS)
@@ -241,6 +265,9 @@ def main() -> None:
     parser.add_argument("--speed-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--with-train", action="store_true", help="also score training seqs")
     parser.add_argument("--out-md", type=Path, default=OUT_MD)
+    parser.add_argument(
+        "--no-speed", action="store_true", help="detection and tracking only (no speed section)"
+    )
     parser.add_argument(
         "--speed-only",
         action="store_true",
@@ -256,7 +283,9 @@ def main() -> None:
         return
     if args.speed_only:
         t0 = time.perf_counter()
-        speed = _speed(args.checkpoint, root, args.speed_frames, args.rounds)
+        speed = _speed(
+            args.checkpoint, args.accuracy_checkpoint, root, args.speed_frames, args.rounds
+        )
         name = RETINATRACK_VALIDATION_SEQUENCES[0]
         text = [
             "# RetinaTrack: end-to-end speed only",
@@ -277,6 +306,7 @@ def main() -> None:
         print(f"wrote {SPEED_MD}")
         return
     net, meta = load_retinatrack_checkpoint(args.checkpoint)
+    acc_net, acc_meta = load_retinatrack_checkpoint(args.accuracy_checkpoint)
     shipped = net.config
     thr = TRACKING_SCORE_THRESHOLD
     torch.set_num_threads(1)
@@ -294,11 +324,14 @@ def main() -> None:
         t0 = time.perf_counter()
         for width in (ACCURACY_WIDTH, None):  # the default's detections stay in det / emb
             px = width or shipped.input_width
-            for nms in (shipped.nms_threshold, TRACKING_NMS_THRESHOLD):
-                det, emb = _detect(net, seq, nms, width)
+            wide = width is not None
+            the_net = acc_net if wide else net
+            nms_track = ACCURACY_NMS_THRESHOLD if wide else TRACKING_NMS_THRESHOLD
+            for nms in (the_net.config.nms_threshold, nms_track):
+                det, emb = _detect(the_net, seq, nms, width)
                 det_rows.append(
                     {"sequence": name, "split": split, "input px": px, "NMS": nms}
-                    | _ap(seq, det, thr)
+                    | _ap(seq, det, ACCURACY_SCORE_THRESHOLD if wide else thr)
                 )
             if width is not None:
                 wide_det, wide_emb = det, emb
@@ -346,13 +379,19 @@ def main() -> None:
                 {"sequence": name, "split": split, "input px": shipped.input_width}
                 | _row(label, _score(seq, tracks))
             )
-        keep = wide_det.confidences >= thr
+        keep = wide_det.confidences >= ACCURACY_SCORE_THRESHOLD
         wd, we = wide_det.select(keep), wide_emb[keep]
         for label, make, use_emb, every in (
             ("(a) IoU only", lambda: make_association("iou"), False, False),
             ("(b) IoU + embedding (paper)", lambda: make_association("iou+embedding"), True, False),
             ("(d) SORT", lambda: make_association("sort"), False, False),
             ("(f) MotionTracker", assoc.MotionTracker, False, True),
+            (
+                "(f') MotionTracker, thresholds chosen on training",
+                lambda: assoc.MotionTracker(assoc.MotionConfig(**ACCURACY_MOTION_THRESHOLDS)),
+                False,
+                True,
+            ),
         ):
             rows, embs = (wide_det, wide_emb) if every else (wd, we)
             tracks, _ = associate(
@@ -370,7 +409,11 @@ def main() -> None:
         print(_table([r for r in trk_rows if r["sequence"] == name]), flush=True)
 
     val = ds[RETINATRACK_VALIDATION_SEQUENCES[0]]
-    speed = _speed(args.checkpoint, root, args.speed_frames, args.rounds)
+    speed = (
+        []
+        if args.no_speed
+        else _speed(args.checkpoint, args.accuracy_checkpoint, root, args.speed_frames, args.rounds)
+    )
     load = os.getloadavg()
 
     lines = [
@@ -406,30 +449,40 @@ def main() -> None:
         f"{thr}, NMS {TRACKING_NMS_THRESHOLD}); the (f) rows get every detection >= "
         f"{AP_THRESHOLD} and apply `assoc.MotionTracker`'s own thresholds (defaults; (f'): "
         f"{MOTION_THRESHOLDS}, chosen on the training sequences). `input px`: the width "
-        f"frames are resized to; {ACCURACY_WIDTH} is the accuracy variant (same network and "
-        f"settings; detections at NMS {TRACKING_NMS_THRESHOLD} / score >= {thr} of that input).",
+        f"frames are resized to; {ACCURACY_WIDTH} is the accuracy variant (the P6 network "
+        f"`{args.accuracy_checkpoint.name}`, {acc_meta.get('steps', '?')} fine-tuning steps, "
+        f"with its own settings chosen on the training sequences at {ACCURACY_WIDTH} px: "
+        f"score >= {ACCURACY_SCORE_THRESHOLD}, NMS {ACCURACY_NMS_THRESHOLD}, the same gate and "
+        f"IoU source, (f') {ACCURACY_MOTION_THRESHOLDS}; its detection rows' `@thr` columns "
+        f"are at score {ACCURACY_SCORE_THRESHOLD}).",
         "",
         _table(trk_rows),
         "",
-        "## Speed",
-        "",
-        f"`RetinaTrackMOT` (IoU + embedding, tracker settings) on the first {args.speed_frames} "
-        f"frames of {val.name} ({val.image_size[0]}x{val.image_size[1]}), median of "
-        f"{args.rounds} passes per path, milliseconds per frame (wall clock; `CPU ms`: CPU "
-        "time the process used per frame). Each setting runs in its own process, which "
-        "alternates the shipped path (frozen BatchNorm folded into the convolutions, "
-        "`detheads.fold_frozen_batchnorm`) with the reference path (the trunk as trained); "
-        "`load` is the 1-minute load average at the end of that setting.",
-        "",
-        _speed_table(speed),
-        "",
-        "Same-run ratios reference / folded: "
-        + "; ".join(
-            f"{r['setting']}: total {r['total ratio']:.2f}x, trunk+FPN {r['trunk ratio']:.2f}x"
-            for r in speed
-        )
-        + ".",
-        "",
+    ]
+    if speed:
+        lines += [
+            "## Speed",
+            "",
+            "`RetinaTrackMOT` (IoU + embedding, tracker settings) on the first "
+            f"{args.speed_frames} "
+            f"frames of {val.name} ({val.image_size[0]}x{val.image_size[1]}), median of "
+            f"{args.rounds} passes per path, milliseconds per frame (wall clock; `CPU ms`: CPU "
+            "time the process used per frame). Each setting runs in its own process, which "
+            "alternates the shipped path (frozen BatchNorm folded into the convolutions, "
+            "`detheads.fold_frozen_batchnorm`) with the reference path (the trunk as trained); "
+            "`load` is the 1-minute load average at the end of that setting.",
+            "",
+            _speed_table(speed),
+            "",
+            "Same-run ratios reference / folded: "
+            + "; ".join(
+                f"{r['setting']}: total {r['total ratio']:.2f}x, trunk+FPN {r['trunk ratio']:.2f}x"
+                for r in speed
+            )
+            + ".",
+            "",
+        ]
+    lines += [
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs shared "
         f"with other jobs; load average after the run {load[0]:.1f} / {load[1]:.1f} / "
         f"{load[2]:.1f} (1 / 5 / 15 min). torch {torch.__version__}. On a loaded machine the "

@@ -23,7 +23,8 @@ validation sequence is never read):
 
 Run: ``python3 benchmarks/retinatrack_settings.py`` (writes
 docs/benchmarks/retinatrack_settings.md; about 6 minutes with one thread; ``--cache DIR``
-keeps the detections as .npz files for a rerun; ``--gate G`` runs the threshold grid with
+keeps the detections as .npz files for a rerun; ``--input-width W`` detects at another input
+width than the checkpoint's; ``--gate G`` runs the threshold grid with
 another embedding gate, ``--checkpoint`` another network).
 """
 
@@ -62,14 +63,14 @@ IOU_WEIGHTS = (0.3, 0.5, 0.7)
 
 
 def _detect_cached(
-    net: Any, seq: MOTSequence, nms: float, cache: Path | None
+    net: Any, seq: MOTSequence, nms: float, cache: Path | None, width: int | None = None
 ) -> tuple[MOTRows, np.ndarray]:
     path = None if cache is None else cache / f"{seq.name}_nms{nms:g}.npz"
     if path is not None and path.is_file():
         z = np.load(path, allow_pickle=False)
         rows = MOTRows(z["frames"], z["ids"], z["xywh"], z["scores"])
         return rows, z["embeddings"]
-    det, emb = _detect(net, seq, nms)
+    det, emb = _detect(net, seq, nms, width)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(
@@ -83,11 +84,15 @@ def _detect_cached(
     return det, emb
 
 
-def _detect(net: Any, seq: MOTSequence, nms: float) -> tuple[MOTRows, np.ndarray]:
+def _detect(
+    net: Any, seq: MOTSequence, nms: float, width: int | None = None
+) -> tuple[MOTRows, np.ndarray]:
     assert seq.frames is not None
     parts, embs = [], []
     for t in range(seq.num_frames):
-        (d,) = detect_frames(net, [seq.frames[t]], score_threshold=0.05, nms_threshold=nms)
+        (d,) = detect_frames(
+            net, [seq.frames[t]], score_threshold=0.05, nms_threshold=nms, input_width=width
+        )
         b = d.boxes_xyxy
         xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
         parts.append(MOTRows(np.full(len(b), t), np.full(len(b), -1), xywh, d.scores))
@@ -159,13 +164,24 @@ def main() -> None:
         help="max_cosine_distance of (b) in the score / NMS grid (default EMBEDDING_GATE; a "
         "second pass with the gate the first one chose)",
     )
+    parser.add_argument(
+        "--input-width",
+        type=int,
+        default=None,
+        help="network input width (default the checkpoint's; a cache folder holds one width)",
+    )
     args = parser.parse_args()
     gate_grid = args.gate
     torch.set_num_threads(1)
     net, _ = load_retinatrack_checkpoint(args.checkpoint)
     ds = read_motchallenge(args.data or default_mot_root(), names=list(SEQUENCES))
     t0 = time.perf_counter()
-    dets = {(n, nms): _detect_cached(net, ds[n], nms, args.cache) for n in SEQUENCES for nms in NMS}
+    dets = {
+        (n, nms): _detect_cached(net, ds[n], nms, args.cache, args.input_width)
+        for n in SEQUENCES
+        for nms in NMS
+    }
+    print(f"input width {args.input_width or net.config.input_width} px", flush=True)
     print(f"detections in {time.perf_counter() - t0:.0f} s", flush=True)
 
     same, diff = [], []
@@ -276,7 +292,8 @@ def main() -> None:
         f"Sequences (seen in training): {', '.join(SEQUENCES)}; means over the two, ID "
         f"switches summed. Embedding gate of (b) in the threshold grid: max_cosine_distance "
         f"{gate_grid} (`EMBEDDING_GATE` = {EMBEDDING_GATE}). Network: "
-        f"`{args.checkpoint.name}`.",
+        f"`{args.checkpoint.name}`, input width "
+        f"{args.input_width or net.config.input_width} px.",
         "",
         summary,
         "",

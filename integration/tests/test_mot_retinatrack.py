@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -704,3 +705,158 @@ def test_clip_sampler_window_larger_than_the_frame() -> None:
         assert len(boxes) > 0
         assert float(boxes[:, [0, 2]].min()) >= 0 and float(boxes[:, [0, 2]].max()) <= 256
         assert float(boxes[:, [1, 3]].min()) >= 0 and float(boxes[:, [1, 3]].max()) <= 192
+
+
+def test_p6_config_and_checkpoint_metadata(tmp_path: Path) -> None:
+    p6 = TINY.with_extra_level()
+    assert p6.extra_levels == 1 and TINY.extra_levels == 0
+    assert p6.strides == (4, 8, 16, 32) and TINY.strides == (4, 8, 16)
+    assert p6.anchor_sizes == (*TINY.anchor_sizes, (224.0,))
+    default = RetinaTrackNetConfig().with_extra_level()
+    assert default.anchor_sizes[-1] == pytest.approx((256.0, 362.04))
+    assert RetinaTrackNetConfig.from_dict(p6.to_dict()) == p6
+    # checkpoints written before the option have no "extra_levels" key: P3-P5, as before
+    old = {k: v for k, v in TINY.to_dict().items() if k != "extra_levels"}
+    assert RetinaTrackNetConfig.from_dict(old) == TINY
+    with pytest.raises(ValueError, match="extra_levels must be 0, 1 or 2"):
+        replace(TINY, extra_levels=3)
+    with pytest.raises(ValueError, match="extra_levels must be"):
+        replace(TINY, extra_levels=True)
+    with pytest.raises(ValueError, match=r"anchor_sizes needs one entry per level \(4\)"):
+        replace(TINY, extra_levels=1)
+    # the checkpoint records the architecture, so loading builds the P6 network
+    torch.manual_seed(0)
+    net = RetinaTrackNet(p6).eval()
+    assert [k for k in net.state_dict() if "extra" in k] == [
+        "fpn.extra_blocks.0.weight",
+        "fpn.extra_blocks.0.bias",
+    ]
+    save_retinatrack_checkpoint(tmp_path / "p6.pt", net)
+    loaded, _ = load_retinatrack_checkpoint(tmp_path / "p6.pt")
+    assert loaded.config == p6
+    x = torch.randn(1, 3, 128, 192)
+    with torch.no_grad():
+        a, b = net(x), loaded(x)
+    sizes = net.feature_sizes(128, 192)
+    assert sizes == [(32, 48), (16, 24), (8, 12), (4, 6)]
+    assert a["cls_logits"].shape[1] == sum(h * w for h, w in sizes) * p6.num_anchors
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    anchors = net.anchors(sizes, torch.device("cpu"))
+    top = anchors[-4 * 6 :]
+    torch.testing.assert_close(top[:, 3] - top[:, 1], torch.full((24,), 224.0 * 2.0**0.5))
+    torch.testing.assert_close(top[0], torch.tensor([16 - 79.196, 16 - 158.392, 16 + 79.196,
+                                                     16 + 158.392]))  # fmt: skip
+
+
+def test_p6_fine_tune_starts_from_a_checkpoint_without_it(
+    tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path
+) -> None:
+    """P3-P5 keep the trained outputs; the new P6 conv starts as an average pool of P5."""
+    torch.set_num_threads(1)
+    trained, out = tiny_trained
+    init = str(out / "retinatrack.pt")
+    seqs = [_head(_two_people(SCENE_SEED, SCENE_LENGTH), 12)]
+    clip = ClipConfig(crop=(128, 128), zoom_range=(0.9, 1.1), min_height=8.0)
+    p6 = TINY.with_extra_level()
+    cfg = RetinaTrackTrainConfig(steps=1, lr=0.0, warmup=1, net=p6, clip=clip,
+                                 init_checkpoint=init)  # fmt: skip
+    net, _ = train_retinatrack(cfg, tmp_path / "g", sequences=seqs, progress=False)
+    for k, v in trained.state_dict().items():
+        assert torch.equal(net.state_dict()[k], v), k
+    x = torch.randn(1, 3, 128, 192)
+    with torch.no_grad():
+        a, b = trained(x), net(x)
+        levels = net.features(x)
+    n = a["cls_logits"].shape[1]
+    assert b["cls_logits"].shape[1] == n + 4 * 6 * p6.num_anchors
+    for k in a:
+        torch.testing.assert_close(b[k][:, :n], a[k], rtol=0, atol=0)
+    torch.testing.assert_close(
+        levels[3], torch.nn.functional.avg_pool2d(levels[2], 3, 2, padding=1)
+    )
+    grown, _ = load_retinatrack_checkpoint(tmp_path / "g" / "retinatrack.pt")
+    assert grown.config == p6
+    # a grown pyramid needs the checkpoint's anchors as its first levels
+    other = replace(p6, anchor_sizes=((20.0,), (56.0,), (112.0,), (224.0,)))
+    bad = replace(cfg, net=other)
+    with pytest.raises(ValueError, match="another network architecture"):
+        train_retinatrack(bad, tmp_path / "h", sequences=seqs, progress=False)
+    # and it only grows: a P6 checkpoint does not start a P3-P5 network
+    shrink = replace(cfg, net=TINY, init_checkpoint=str(tmp_path / "g" / "retinatrack.pt"))
+    with pytest.raises(ValueError, match="another network architecture"):
+        train_retinatrack(shrink, tmp_path / "i", sequences=seqs, progress=False)
+
+
+def test_train_cli_p6_and_input_width_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trackkit.train
+    from trackkit.cli import main
+
+    seen: list[RetinaTrackTrainConfig] = []
+
+    def fake_train(config: RetinaTrackTrainConfig, out: Path, **kw: object) -> tuple[None, object]:
+        seen.append(config)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trackkit.train, "train_retinatrack", fake_train)
+    monkeypatch.setattr(trackkit.train, "load_retinatrack_sequences", lambda root, names: [])
+    base = ["train", "retinatrack", "--out", str(tmp_path / "run"), "--data", str(tmp_path)]
+    assert main([*base, "--p6", "--input-width", "640"]) == 130
+    assert seen[-1].net == RetinaTrackNetConfig(input_width=640).with_extra_level()
+    assert main(base) == 130
+    assert seen[-1].net == RetinaTrackNetConfig()
+
+
+def test_accuracy_variant_loads_the_p6_network_with_its_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trackkit.cli import main
+    from trackkit.mot.retinatrack import (
+        ACCURACY_CHECKPOINT,
+        ACCURACY_NMS_THRESHOLD,
+        ACCURACY_SCORE_THRESHOLD,
+        ACCURACY_WIDTH,
+    )
+    from trackkit.registry import make_tracker
+
+    payload = torch.load(ACCURACY_CHECKPOINT, map_location="cpu", weights_only=True)
+    assert payload["compact"] and payload["meta"]["train"]["net"]["extra_levels"] == 1
+    assert ACCURACY_CHECKPOINT.stat().st_size < 20e6
+    acc = RetinaTrackMOT.accuracy_variant(association="iou")
+    assert acc.net is not None
+    assert acc.net.config == RetinaTrackNetConfig(input_width=640).with_extra_level()
+    assert (acc.input_width, acc.score_threshold, acc.nms_threshold) == (
+        ACCURACY_WIDTH,
+        ACCURACY_SCORE_THRESHOLD,
+        ACCURACY_NMS_THRESHOLD,
+    )
+    assert acc.association == "iou"
+    assert RetinaTrackMOT.accuracy_variant(input_width=512).input_width == 512
+    reg = make_tracker("retinatrack", variant="accuracy")
+    assert (reg.input_width, reg.score_threshold, reg.net.config) == (
+        ACCURACY_WIDTH,
+        ACCURACY_SCORE_THRESHOLD,
+        acc.net.config,
+    )
+    cpu = make_tracker("retinatrack")
+    assert (cpu.score_threshold, cpu.net.config) == (
+        TRACKING_SCORE_THRESHOLD,
+        RetinaTrackNetConfig(),
+    )
+    with pytest.raises(ValueError, match="variant must be"):
+        make_tracker("retinatrack", variant="fast")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    seq = _two_people(SCENE_SEED, 4)
+    assert seq.frames is not None
+    for t in range(4):
+        cv2.imwrite(str(frames / f"{t:06d}.jpg"), seq.frames[t])
+    out = tmp_path / "tracks.txt"
+    assert main(["mot", str(frames), "--tracker", "retinatrack", "--variant", "accuracy",
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert out.is_file()
+    assert main(["mot", str(frames), "--tracker", "sort", "--variant", "accuracy",
+                 "--out", str(out)]) != 0  # fmt: skip
+    assert "--variant does not apply to tracker 'sort'" in capsys.readouterr().err

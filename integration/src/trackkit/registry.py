@@ -165,24 +165,40 @@ def _retinatrack(
     association: str = "iou+embedding",
     min_score: float = 0.0,
     input_width: int | None = None,
+    variant: str = "cpu",
     progress: bool = False,
 ) -> Any:
     """RetinaTrack (Lu et al. 2020) on the frames: the shipped (or a given) network's detections
     and embeddings, linked by ``association`` (``iou+embedding``, ``iou``, ``embedding``,
     ``sort``); ``min_score`` drops weaker detections; ``input_width`` resizes frames to another
-    width than the network's (512; 640: the slower accuracy variant); ``progress`` shows a bar
-    over frames."""
+    width than the network's; ``variant``: ``"cpu"`` (the default 512 px network) or
+    ``"accuracy"`` (the slower 640 px P6 network with its own thresholds,
+    ``RetinaTrackMOT.accuracy_variant``); ``progress`` shows a bar over frames."""
     from trackkit.mot.retinatrack import (
+        ACCURACY_CHECKPOINT,
+        ACCURACY_NMS_THRESHOLD,
+        ACCURACY_SCORE_THRESHOLD,
+        ACCURACY_WIDTH,
         DEFAULT_CHECKPOINT,
+        TRACKING_NMS_THRESHOLD,
+        TRACKING_SCORE_THRESHOLD,
         RetinaTrackMOT,
         load_retinatrack_checkpoint,
     )
 
+    if variant not in ("cpu", "accuracy"):
+        raise ValueError(f"variant must be 'cpu' or 'accuracy', got {variant!r}")
+    accurate = variant == "accuracy"
+    default = ACCURACY_CHECKPOINT if accurate else DEFAULT_CHECKPOINT
     net, _ = load_retinatrack_checkpoint(
-        checkpoint if checkpoint is not None else DEFAULT_CHECKPOINT, device=device
+        checkpoint if checkpoint is not None else default, device=device
     )
+    if accurate and input_width is None:
+        input_width = ACCURACY_WIDTH
     return RetinaTrackMOT(
         net,
+        score_threshold=ACCURACY_SCORE_THRESHOLD if accurate else TRACKING_SCORE_THRESHOLD,
+        nms_threshold=ACCURACY_NMS_THRESHOLD if accurate else TRACKING_NMS_THRESHOLD,
         association=association,
         min_score=min_score,
         input_width=input_width,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
@@ -46,6 +47,41 @@ def test_resnet_pyramid_and_fpn_shapes(
         FPN((8,), extra_source="c6")
     # layer4 at stride 8 is dilated, no stride
     assert ResNet18Backbone(last_stage="layer4")(torch.randn(1, 3, 32, 32)).shape == (1, 512, 4, 4)
+
+
+def test_fpn_average_init_makes_each_extra_level_a_pooled_copy_of_the_level_below() -> None:
+    torch.manual_seed(0)
+    feats = [torch.randn(2, 8, 16, 12), torch.randn(2, 24, 8, 6), torch.randn(2, 40, 4, 3)]
+    fpn = FPN((8, 24, 40), out_channels=16, extra_levels=2, extra_source="p5",
+              extra_init="average")  # fmt: skip
+    p = fpn(feats)
+    assert [t.shape[-2:] for t in p] == [(16, 12), (8, 6), (4, 3), (2, 2), (1, 1)]
+    torch.testing.assert_close(p[3], F.avg_pool2d(p[2], 3, 2, padding=1))
+    torch.testing.assert_close(p[4], F.avg_pool2d(F.relu(p[3]), 3, 2, padding=1))
+    # P3-P5 and the random stream are those of the FPN without the option (or without levels):
+    # a pyramid trained without extra levels loads into one with them, key for key
+    torch.manual_seed(1)
+    plain = FPN((8, 24, 40), out_channels=16, extra_levels=0)
+    torch.manual_seed(1)
+    grown = FPN((8, 24, 40), out_channels=16, extra_levels=1, extra_source="p5",
+                extra_init="average")  # fmt: skip
+    missing = grown.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert sorted(missing) == ["extra_blocks.0.bias", "extra_blocks.0.weight"]
+    for k, v in plain.state_dict().items():
+        assert torch.equal(v, grown.state_dict()[k]), k
+    for a, b in zip(plain(feats), grown(feats)[:3], strict=True):
+        assert torch.equal(a, b)
+    # re-initialising one level of a kaiming-initialised pyramid
+    k = FPN((8, 24, 16), out_channels=16, extra_levels=2, extra_source="c5")
+    k.init_extra_as_average([1])
+    assert torch.count_nonzero(k.extra_blocks[1].weight) == 16 * 9
+    assert torch.count_nonzero(k.extra_blocks[0].weight) > 16 * 9
+    with pytest.raises(ValueError, match="levels: 2"):
+        k.init_extra_as_average([2])
+    with pytest.raises(ValueError, match="extra_init='average' needs"):
+        FPN((8, 24, 40), out_channels=16, extra_levels=1, extra_source="c5", extra_init="average")
+    with pytest.raises(ValueError, match="extra_init must be"):
+        FPN((8,), extra_init="zeros")
 
 
 def test_retinatrack_head_outputs_and_theta_k_structure() -> None:

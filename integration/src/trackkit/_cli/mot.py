@@ -118,7 +118,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         type=int,
         default=None,
         help="retinatrack: resize frames to this width before the network (default the "
-        "network's, 512: the CPU-sized variant; 640: the slower accuracy variant)",
+        "network's: 512 for the CPU-sized variant, 640 for --variant accuracy)",
+    )
+    parser.add_argument(
+        "--variant",
+        choices=["cpu", "accuracy"],
+        default=None,
+        help="retinatrack: cpu (default; the 512 px network) or accuracy (the slower 640 px "
+        "network with a P6 level and its own thresholds, docs/mot.md round 6)",
     )
     parser.add_argument(
         "--association",
@@ -146,6 +153,7 @@ def _tracker_options(args: argparse.Namespace, *, progress: bool) -> dict[str, o
         ("checkpoint", args.checkpoint),
         ("association", args.association),
         ("input_width", args.input_width),
+        ("variant", args.variant),
         ("detector", args.detector),
         ("init", args.init),
         ("progress", progress or None),

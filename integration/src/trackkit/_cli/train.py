@@ -5,6 +5,7 @@ of fine-tuned checkpoints (Wortsman et al. 2022)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 from trackkit._cli._datasets import set_torch_threads
 
 if TYPE_CHECKING:
+    from trackkit.mot.retinatrack import RetinaTrackNetConfig
     from trackkit.train import ClipConfig
 
 __all__ = ["register"]
@@ -216,6 +218,20 @@ def _register_retinatrack(recipes: argparse._SubParsersAction) -> None:  # type:
         help="range of the per-frame zoom (scale augmentation; default 0.7 1.25)",
     )
     r.add_argument(
+        "--p6",
+        action="store_true",
+        help="add a P6 pyramid level (stride 64, a stride-2 conv on P5 read by the shared "
+        "head) with anchors one octave above P5's (256 / 362); with --init from a network "
+        "without it, its conv starts as a 3x3 average pool of P5",
+    )
+    r.add_argument(
+        "--input-width",
+        type=int,
+        default=None,
+        help="network input width the training frames are resized to (and the checkpoint's "
+        "default inference width; default 512)",
+    )
+    r.add_argument(
         "--checkpoint-every", type=int, default=25, help="steps between resumable checkpoints"
     )
     r.add_argument(
@@ -244,6 +260,16 @@ def _retinatrack_clip_config(args: argparse.Namespace) -> ClipConfig:
     )
 
 
+def _retinatrack_net_config(args: argparse.Namespace) -> RetinaTrackNetConfig:
+    """The network of ``trackkit train retinatrack``'s ``--p6`` / ``--input-width``."""
+    from trackkit.mot.retinatrack import RetinaTrackNetConfig
+
+    net = RetinaTrackNetConfig()
+    if args.input_width is not None:
+        net = dataclasses.replace(net, input_width=args.input_width)
+    return net.with_extra_level() if args.p6 else net
+
+
 def _run_retinatrack(args: argparse.Namespace) -> int:
     from trackkit.data import default_mot_root
     from trackkit.train import (
@@ -253,6 +279,7 @@ def _run_retinatrack(args: argparse.Namespace) -> int:
     )
 
     clip = _retinatrack_clip_config(args)  # bad --crop / --zoom fail before any data is read
+    net = _retinatrack_net_config(args)
     set_torch_threads(args.threads)
     root = args.data or default_mot_root()
     if not Path(root).is_dir():
@@ -264,6 +291,7 @@ def _run_retinatrack(args: argparse.Namespace) -> int:
         seed=args.seed,
         embedding_weight=args.embedding_weight,
         init_checkpoint=None if args.init is None else str(args.init),
+        net=net,
         clip=clip,
     )
     t0 = time.perf_counter()

@@ -235,18 +235,36 @@ def train_retinatrack(
 _INFERENCE_ONLY = frozenset({"input_width", "score_threshold", "nms_threshold", "max_detections"})
 
 
-def _load_init(net: RetinaTrackNet, path: str) -> None:
-    """Copy every weight of the checkpoint at ``path`` into ``net`` (same architecture)."""
+def _load_init(net: RetinaTrackNet, path: str) -> list[str]:
+    """Copy every weight of the checkpoint at ``path`` into ``net``; returns the keys left new.
+
+    The architectures must agree, except that ``net`` may have more pyramid levels on top
+    (``extra_levels``) when the checkpoint's anchor sizes are the first levels of ``net``'s:
+    the head is shared across levels, so only the new levels' FPN convs are new, and they
+    keep their initialisation (``detheads.FPN(extra_init="average")``: a 3x3 average pool of
+    the level below, so the trained head first sees P5-like features at P6).
+    """
     init, _ = load_retinatrack_checkpoint(path)
     have, want = init.config.to_dict(), net.config.to_dict()
     diff = sorted(k for k in want if k not in _INFERENCE_ONLY and have[k] != want[k])
-    if diff:
+    grown = (
+        set(diff) <= {"extra_levels", "anchor_sizes"}
+        and have["extra_levels"] < want["extra_levels"]
+        and want["anchor_sizes"][: len(have["anchor_sizes"])] == have["anchor_sizes"]
+    )
+    if diff and not grown:
         raise ValueError(
             f"init_checkpoint: {path} has another network architecture ({', '.join(diff)})"
         )
+    source = init.state_dict()
+    target = net.state_dict()
+    unexpected = sorted(set(source) - set(target))
+    if unexpected:
+        raise ValueError(f"init_checkpoint: {path} has weights the network lacks: {unexpected[:3]}")
     with torch.no_grad():
-        for p, q in zip(net.state_dict().values(), init.state_dict().values(), strict=True):
-            p.copy_(q.to(p.device))
+        for k, q in source.items():
+            target[k].copy_(q.to(target[k].device))
+    return sorted(set(target) - set(source))
 
 
 def _meta(cfg: RetinaTrackTrainConfig, steps: int, seconds: float) -> dict[str, Any]:

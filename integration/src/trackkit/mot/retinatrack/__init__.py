@@ -15,6 +15,10 @@ from trackkit.mot.retinatrack._network import (
     save_retinatrack_checkpoint,
 )
 from trackkit.mot.retinatrack._tracker import (
+    ACCURACY_CHECKPOINT,
+    ACCURACY_NMS_THRESHOLD,
+    ACCURACY_SCORE_THRESHOLD,
+    ACCURACY_WIDTH,
     ASSOCIATIONS,
     DEFAULT_CHECKPOINT,
     EMBEDDING_GATE,
@@ -30,6 +34,10 @@ from trackkit.mot.retinatrack._tracker import (
 )
 
 __all__ = [
+    "ACCURACY_CHECKPOINT",
+    "ACCURACY_NMS_THRESHOLD",
+    "ACCURACY_SCORE_THRESHOLD",
+    "ACCURACY_WIDTH",
     "ASSOCIATIONS",
     "DEFAULT_CHECKPOINT",
     "EMBEDDING_GATE",

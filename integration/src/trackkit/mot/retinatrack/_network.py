@@ -59,8 +59,13 @@ class RetinaTrackNetConfig:
 
     Attributes:
         backbone_stages: MobileNetV2 ``features`` blocks feeding the FPN (C3, C4, C5).
+        extra_levels: pyramid levels above P5 (0: P3-P5, the shipped network; 1: a P6 level
+            at stride 64, a stride-2 3x3 conv on P5 that starts as a 3x3 average pool, see
+            ``detheads.FPN(extra_init="average")``, read by the same shared head). Each needs
+            its own ``anchor_sizes`` entry (:meth:`with_extra_level`).
         fpn_channels: width of every FPN level and head conv.
-        anchor_sizes: per level, the anchor sizes (square root of the area) in pixels.
+        anchor_sizes: per level (P3 first), the anchor sizes (square root of the area) in
+            pixels; an anchor of size ``s`` and ratio ``r`` is ``s * sqrt(r)`` tall.
         anchor_ratios: anchor aspect ratios ``h / w`` (K = len(sizes) * len(ratios)).
         m1, m2, m3: task-shared, task-specific and embedding conv depths (Lu et al. 2020, Fig. 2).
         embedding_dim: track embedding size.
@@ -86,6 +91,7 @@ class RetinaTrackNetConfig:
         (128.0, 181.02),
     )
     anchor_ratios: tuple[float, ...] = (2.7,)
+    extra_levels: int = 0
     m1: int = 2
     m2: int = 1
     m3: int = 2
@@ -105,10 +111,12 @@ class RetinaTrackNetConfig:
             raise ValueError(
                 f"backbone_stages must be 3 increasing MobileNetV2 blocks <= 17, got {stages}"
             )
-        if len(self.anchor_sizes) != len(stages):
+        if isinstance(self.extra_levels, bool) or self.extra_levels not in (0, 1, 2):
+            raise ValueError(f"extra_levels must be 0, 1 or 2, got {self.extra_levels!r}")
+        levels = len(stages) + self.extra_levels
+        if len(self.anchor_sizes) != levels:
             raise ValueError(
-                f"anchor_sizes needs one entry per level ({len(stages)}), "
-                f"got {len(self.anchor_sizes)}"
+                f"anchor_sizes needs one entry per level ({levels}), got {len(self.anchor_sizes)}"
             )
         if not 1 <= self.frozen_stages <= stages[-1] + 1:
             raise ValueError(
@@ -123,7 +131,22 @@ class RetinaTrackNetConfig:
             self, "anchor_sizes", tuple(tuple(float(v) for v in s) for s in self.anchor_sizes)
         )
         object.__setattr__(self, "anchor_ratios", tuple(float(r) for r in self.anchor_ratios))
-        object.__setattr__(self, "strides", tuple(mobilenet_block_stride(s) for s in stages))
+        strides = [mobilenet_block_stride(s) for s in stages]
+        for _ in range(self.extra_levels):
+            strides.append(2 * strides[-1])
+        object.__setattr__(self, "strides", tuple(strides))
+
+    def with_extra_level(self) -> RetinaTrackNetConfig:
+        """This config with one more pyramid level on top (P6 after P5).
+
+        The new level's anchor sizes are the top level's doubled (one octave up, as between
+        the other levels): the CPU default's 128 / 181 at P5 give 256 / 362 at P6, i.e.
+        anchors 420 and 595 px tall at ratio 2.7 (P5's: 210 and 297).
+        """
+        top = tuple(2.0 * v for v in self.anchor_sizes[-1])
+        return dataclasses.replace(
+            self, extra_levels=self.extra_levels + 1, anchor_sizes=(*self.anchor_sizes, top)
+        )
 
     @property
     def num_anchors(self) -> int:
@@ -159,7 +182,8 @@ class RetinaTrackNet(nn.Module):
     """Joint detector and embedding network of RetinaTrack (Lu et al. 2020, Fig. 2c).
 
     ``detheads.MobileNetV2Backbone`` (frozen BN, ImageNet weights) -> ``detheads.FPN`` (no extra
-    levels) -> ``detheads.RetinaTrackHead`` (one pedestrian class). Runs in channels-last memory
+    levels by default; ``config.extra_levels`` adds P6 on P5) -> ``detheads.RetinaTrackHead``
+    (one pedestrian class, shared across levels). Runs in channels-last memory
     format, which is several times faster for MobileNetV2's depthwise convolutions on CPU.
 
     Args:
@@ -177,7 +201,13 @@ class RetinaTrackNet(nn.Module):
             pretrained=pretrained,
         )
         in_ch = [detheads.MOBILENET_V2_CHANNELS[s] for s in cfg.backbone_stages]
-        self.fpn = detheads.FPN(in_ch, out_channels=cfg.fpn_channels, extra_levels=0)
+        self.fpn = detheads.FPN(
+            in_ch,
+            out_channels=cfg.fpn_channels,
+            extra_levels=cfg.extra_levels,
+            extra_source="p5",
+            extra_init="average",
+        )
         self.head = detheads.RetinaTrackHead(
             cfg.fpn_channels,
             num_anchors=cfg.num_anchors,
@@ -196,7 +226,7 @@ class RetinaTrackNet(nn.Module):
         self.fold_batchnorm = True
 
     def features(self, images: Tensor) -> list[Tensor]:
-        """FPN levels P3-P5 of ImageNet-normalised images ``Tensor[B, 3, H, W]`` (trunk + FPN).
+        """FPN levels (P3-P5, or P3-P6) of normalised images ``Tensor[B, 3, H, W]`` (trunk + FPN).
 
         In eval mode without autograd (``torch.no_grad`` / ``torch.inference_mode``) the trunk
         runs as :meth:`inference_backbone`, its frozen BatchNorms folded into the
@@ -296,8 +326,8 @@ class RetinaTrackNet(nn.Module):
         """``(H_l, W_l)`` of every level for an input of ``height x width`` pixels."""
         sizes = []
         h, w = height, width
-        for s in (2, 4, 8, 16, 32):
-            h, w = (h + 1) // 2, (w + 1) // 2
+        for s in (2, 4, 8, 16, 32, 64, 128):
+            h, w = (h + 1) // 2, (w + 1) // 2  # stride-2 convs with padding 1 (and P6, P7)
             if s in self.config.strides:
                 sizes.append((h, w))
         return sizes

@@ -22,6 +22,10 @@ from trackkit.mot.retinatrack._network import (
 )
 
 __all__ = [
+    "ACCURACY_CHECKPOINT",
+    "ACCURACY_NMS_THRESHOLD",
+    "ACCURACY_SCORE_THRESHOLD",
+    "ACCURACY_WIDTH",
     "ASSOCIATIONS",
     "DEFAULT_CHECKPOINT",
     "EMBEDDING_GATE",
@@ -38,6 +42,17 @@ __all__ = [
 
 #: The shipped network checkpoint (``trackkit train retinatrack``, see docs/mot.md).
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "weights" / "retinatrack.pt"
+
+#: The 640 px accuracy variant's network (docs/mot.md rule 6): the shipped network with a P6
+#: level, fine-tuned at 640 px on 384 x 448 windows (``RetinaTrackNetConfig.extra_levels=1``).
+ACCURACY_CHECKPOINT = DEFAULT_CHECKPOINT.with_name("retinatrack_p6.pt")
+#: Input width of the accuracy variant.
+ACCURACY_WIDTH: int = 640
+#: Detection score / NMS thresholds of the accuracy variant, chosen like
+#: :data:`TRACKING_SCORE_THRESHOLD` on the training sequences at 640 px (its IoU source and
+#: embedding gate are the defaults', which its sweep chose too).
+ACCURACY_SCORE_THRESHOLD: float = 0.4
+ACCURACY_NMS_THRESHOLD: float = 0.4
 
 #: Association choices: the paper's fused IoU + embedding similarity, its IoU-only and
 #: embedding-only ablations (Lu et al. 2020, Table 3), and SORT (Bewley et al. 2016).
@@ -281,6 +296,22 @@ class RetinaTrackMOT:
             if value is not None and not (0.0 <= value <= 1.0):
                 raise ValueError(f"{name} must lie in [0, 1] or be None, got {value!r}")
         self.tracker = make_association(self.association, **self.association_options)
+
+    @classmethod
+    def accuracy_variant(
+        cls, *, device: torch.device | str | None = None, **options: Any
+    ) -> RetinaTrackMOT:
+        """The 640 px accuracy variant: :data:`ACCURACY_CHECKPOINT` (P3-P6) at
+        :data:`ACCURACY_WIDTH` with :data:`ACCURACY_SCORE_THRESHOLD` /
+        :data:`ACCURACY_NMS_THRESHOLD`. ``options`` are the other fields (``association``,
+        ``min_score``, ``progress``, ...) or overrides of those."""
+        net, _ = load_retinatrack_checkpoint(ACCURACY_CHECKPOINT, device=device)
+        settings: dict[str, Any] = {
+            "input_width": ACCURACY_WIDTH,
+            "score_threshold": ACCURACY_SCORE_THRESHOLD,
+            "nms_threshold": ACCURACY_NMS_THRESHOLD,
+        }
+        return cls(net, device=device, **{**settings, **options})
 
     def detect(self, frame_bgr: NDArray[np.uint8]) -> FrameDetections:
         """One frame's detections with this tracker's thresholds (stage times accumulate)."""
