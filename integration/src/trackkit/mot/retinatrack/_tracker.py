@@ -304,7 +304,12 @@ class RetinaTrackMOT:
         """The 640 px accuracy variant: :data:`ACCURACY_CHECKPOINT` (P3-P6) at
         :data:`ACCURACY_WIDTH` with :data:`ACCURACY_SCORE_THRESHOLD` /
         :data:`ACCURACY_NMS_THRESHOLD`. ``options`` are the other fields (``association``,
-        ``min_score``, ``progress``, ...) or overrides of those."""
+        ``min_score``, ``progress``, ...) or overrides of those.
+
+        Named for its larger input, not a measured gain: on the validation sequence
+        (TUD-Campus) it tracked worse than the default 512 px network (best HOTA 0.323 vs
+        0.412; docs/mot.md, round 6). It is meant for scenes whose people are too tall for
+        the default network's anchors at 512 px."""
         net, _ = load_retinatrack_checkpoint(ACCURACY_CHECKPOINT, device=device)
         settings: dict[str, Any] = {
             "input_width": ACCURACY_WIDTH,
