@@ -128,7 +128,7 @@ def test_soup_rejects_checkpoints_of_different_detectors() -> None:
         soup_detector_states([fcos, nan])
     with pytest.raises(ValueError, match="at least two"):
         soup_detector_states([fcos])
-    with pytest.raises(ValueError, match="not an instance-detector checkpoint"):
+    with pytest.raises(ValueError, match="not a trackkit instance-detector checkpoint"):
         soup_detector_states([fcos, {"format": "x"}])
     with pytest.raises(ValueError, match="got 1 names for 2"):
         soup_detector_states([fcos, fcos], names=["a"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,19 @@ def open_sot_dataset(
         return SOT_FORMATS[fmt](path, **kwargs)
     except (FileNotFoundError, NotADirectoryError, KeyError) as err:
         raise CLIError(f"{path} does not look like a {fmt!r} dataset: {err}") from None
+
+
+def add_value_ema_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--value-ema ALPHA`` (TRAST / TRASFUST fusion smoothing) to a SOT command."""
+    parser.add_argument(
+        "--value-ema",
+        type=float,
+        default=None,
+        metavar="ALPHA",
+        help="trast/trasfust: smooth each candidate's value by an exponential moving average "
+        "with this weight of the past, in [0, 1), before choosing (not in the paper; "
+        "distill.fuse_by_value); default the student's fusion_value_ema for trasfust, else 0",
+    )
 
 
 def set_torch_threads(threads: int | None) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 from trackkit._cli._datasets import (
     SOT_FORMAT_HELP,
     SOT_FORMATS,
+    add_value_ema_argument,
     existing_dir,
     open_sot_dataset,
     set_torch_threads,
@@ -119,15 +120,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="trast/trasfust: comma-separated teacher names, OpenCV or retina-maml / "
         "fcos-maml (default csrt / csrt,kcf,mil,medianflow)",
     )
-    sot.add_argument(
-        "--value-ema",
-        type=float,
-        default=None,
-        metavar="ALPHA",
-        help="trast/trasfust: smooth each candidate's value by an exponential moving average "
-        "with this weight of the past, in [0, 1), before choosing (not in the paper; "
-        "distill.fuse_by_value); default the student's fusion_value_ema for trasfust, else 0",
-    )
+    add_value_ema_argument(sot)
     sot.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     sot.add_argument(
         "--batch",

@@ -9,7 +9,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trackkit._cli._datasets import set_torch_threads, sot_tracker_options
+from trackkit._cli._datasets import (
+    add_value_ema_argument,
+    set_torch_threads,
+    sot_tracker_options,
+)
 from trackkit.cli import CLIError
 from trackkit.registry import make_tracker, tracker_names
 
@@ -101,15 +105,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "boosting, tld, and the deep retina-maml, fcos-maml); default csrt for trast, "
         "csrt,kcf,mil,medianflow for trasfust",
     )
-    p.add_argument(
-        "--value-ema",
-        type=float,
-        default=None,
-        metavar="ALPHA",
-        help="trast/trasfust: smooth each candidate's value by an exponential moving average "
-        "with this weight of the past, in [0, 1), before choosing (not in the paper; "
-        "distill.fuse_by_value); default the student's fusion_value_ema for trasfust, else 0",
-    )
+    add_value_ema_argument(p)
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument(
         "--threads",

@@ -94,6 +94,16 @@ def _make_lr(kind: str, detector: InstanceDetector, state: dict[str, Any]) -> Le
     return lr
 
 
+def _check_detector_state(state: Any, what: str) -> None:
+    """ValueError naming ``what`` unless ``state`` is an instance-detector checkpoint dict."""
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        got = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{what} is not a trackkit instance-detector checkpoint (format {got!r})")
+    missing = [k for k in ("config", "search_size", "lr_kind", "lr", "head") if k not in state]
+    if missing:
+        raise ValueError(f"{what}: instance-detector checkpoint lacks {missing}")
+
+
 def detector_from_state(
     state: dict[str, Any],
     *,
@@ -109,12 +119,7 @@ def detector_from_state(
         trunk_weights: torchvision checkpoint for the trunk when the state has none.
         trunk: use this trunk module as it is (ignores the state's trunk weights).
     """
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        got = state.get("format") if isinstance(state, dict) else type(state).__name__
-        raise ValueError(f"not a trackkit instance-detector checkpoint (format {got!r})")
-    missing = [k for k in ("config", "search_size", "lr_kind", "lr", "head") if k not in state]
-    if missing:
-        raise ValueError(f"instance-detector checkpoint lacks {missing}")
+    _check_detector_state(state, "checkpoint")
     config = DetectorConfig(**state["config"])
     if trunk is not None:
         pass
@@ -231,12 +236,7 @@ def soup_detector_states(
     if len(states) < 2:
         raise ValueError(f"states: a soup needs at least two checkpoints, got {len(states)}")
     for i, st in enumerate(states):
-        if not isinstance(st, dict) or st.get("format") != FORMAT:
-            got = st.get("format") if isinstance(st, dict) else type(st).__name__
-            raise ValueError(f"states[{i}] is not an instance-detector checkpoint ({got!r})")
-        missing = [k for k in ("config", "search_size", "lr_kind", "lr", "head") if k not in st]
-        if missing:
-            raise ValueError(f"states[{i}] lacks {missing}")
+        _check_detector_state(st, f"states[{i}]")
     if names is None:
         names = [f"member {i}" for i in range(len(states))]
     if len(names) != len(states):
