@@ -166,7 +166,10 @@ def test_cli_soup_of_shipped_and_file(tmp_path: Path, capsys: pytest.CaptureFixt
         (["--from", "fcos-maml", "retina-maml"], "config"),
         (["--from", "fcos-maml", "nope.pt"], "nope.pt"),
         (["--from", "fcos-maml", "fcos-maml-slt", "--weights", "a,b"], "--weights"),
-        (["--from", "fcos-maml", "fcos-maml-slt", "--weights", "0.9,0.9"], "sum to 1"),
+        (["--from", "fcos-maml", "fcos-maml-slt", "--weights", "0.9,0.9"], "--weights must be"),
+        (["--from", "fcos-maml", "fcos-maml-slt", "--weights", "1.5,-0.5"], "--weights must be"),
+        (["--from", "fcos-maml", "fcos-maml-slt", "--weights", "nan,0.5"], "--weights must be"),
+        (["--from", "fcos-maml", "fcos-maml-slt", "--weights", "1"], "--weights: 1 weights"),
     ],
 )
 def test_cli_soup_bad_input_is_one_line(

@@ -669,6 +669,10 @@ def _run_soup(args: argparse.Namespace) -> int:
             weights = [float(w) for w in str(args.weights).split(",")]
         except ValueError:
             raise ValueError(f"--weights: not comma-separated numbers: {args.weights!r}") from None
+        if len(weights) != len(paths):
+            raise ValueError(f"--weights: {len(weights)} weights for {len(paths)} checkpoints")
+        if not all(w >= 0.0 and w < float("inf") for w in weights) or abs(sum(weights) - 1) > 1e-6:
+            raise ValueError(f"--weights must be non-negative and sum to 1, got {args.weights}")
     states = [load_checkpoint(p, what="--from checkpoint") for p in paths]
     try:
         soup = soup_detector_states(states, weights=weights, names=[str(m) for m in args.members])
