@@ -1,7 +1,12 @@
 """Test configuration: hypothesis runs without deadlines (timings here are noisy), and a
-``one_thread`` fixture for the model tests and a tiny instance detector."""
+``one_thread`` fixture for the model tests, a tiny instance detector and a loader of the
+scripts in ``benchmarks/``."""
 
+import importlib.util
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -69,3 +74,22 @@ def tiny_instance_detector() -> Callable[..., Any]:
         return det
 
     return make
+
+
+@pytest.fixture(scope="session")
+def bench_script() -> Callable[[str], ModuleType]:
+    """``bench_script("tras_value_ema")`` imports ``benchmarks/tras_value_ema.py`` as a module
+    (the benchmarks are scripts, not a package), once per session."""
+    root = Path(__file__).resolve().parents[2] / "benchmarks"
+
+    def load(name: str) -> ModuleType:
+        if name in sys.modules:
+            return sys.modules[name]
+        spec = importlib.util.spec_from_file_location(name, root / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+        return mod
+
+    return load

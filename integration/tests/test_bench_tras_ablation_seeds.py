@@ -1,33 +1,22 @@
 """benchmarks/tras_ablation_seeds.py: the seed-dirs parser and the 'resolved' rule."""
 
-import importlib.util
-import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "tras_ablation_seeds.py"
 
-
-def _script():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("tras_ablation_seeds", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["tras_ablation_seeds"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_parse_seed_dirs() -> None:
-    mod = _script()
+def test_parse_seed_dirs(bench_script: Callable[[str], ModuleType]) -> None:
+    mod = bench_script("tras_ablation_seeds")
     assert mod.parse_seed_dirs(["0=a/b", "1=c"]) == {0: Path("a/b"), 1: Path("c")}
     for bad in (["a/b"], ["x=a"], ["0="], ["0=a", "0=b"], []):
         with pytest.raises(ValueError, match="seed"):
             mod.parse_seed_dirs(bad)
 
 
-def test_compare_resolved_and_unresolved() -> None:
-    mod = _script()
+def test_compare_resolved_and_unresolved(bench_script: Callable[[str], ModuleType]) -> None:
+    mod = bench_script("tras_ablation_seeds")
     # ours 0.30, 0.32 (spread 0.02); other 0.20, 0.21 (spread 0.01): +0.105, same sign, resolved
     mean_diff, diffs, same, resolved = mod.compare({0: 0.30, 1: 0.32}, {0: 0.20, 1: 0.21})
     assert mean_diff == pytest.approx(0.105)
@@ -46,8 +35,8 @@ def test_compare_resolved_and_unresolved() -> None:
         mod.compare({0: 0.3, 1: 0.3}, {0: 0.2})
 
 
-def test_compare_three_seeds() -> None:
-    mod = _script()
+def test_compare_three_seeds(bench_script: Callable[[str], ModuleType]) -> None:
+    mod = bench_script("tras_ablation_seeds")
     ours = {0: 0.30, 1: 0.26, 2: 0.28}  # range 0.04 (max - min over all three, not pairwise)
     # +0.06, +0.05, +0.07: same sign, mean +0.06 > max range 0.04 -> resolved
     mean_diff, diffs, same, resolved = mod.compare(ours, {0: 0.24, 1: 0.21, 2: 0.21})
