@@ -2,9 +2,10 @@
 
 Cost matrices on ``boxes_xyxy`` arrays (IoU, GIoU, cosine distance, RetinaTrack's fused
 similarity, Mahalanobis gating), greedy and Hungarian matching, a constant-velocity box Kalman
-filter batched over all tracks, a track store with a lifecycle and per-track history, and three
+filter batched over all tracks, a track store with a lifecycle and per-track history, three
 trackers composed from these parts (SORT-style, RetinaTrack-style, and `MotionTracker` with
-ByteTrack's, OC-SORT's and BoT-SORT's mechanisms as options).
+ByteTrack's, OC-SORT's and BoT-SORT's mechanisms as options), and offline post-processing of
+finished tracks (`SequenceTracks`: gap interpolation, short-track removal).
 
 References:
     Bewley, A., Ge, Z., Ott, L., Ramos, F., Upcroft, B. 2016. Simple Online and Realtime Tracking.
@@ -43,6 +44,12 @@ from ._kalman import BatchedKalmanFilter, kalman_predict, kalman_update
 from ._layout import StateLayout, boxes_to_measurements, measurements_to_boxes
 from ._matching import MatchResult, greedy_match, hungarian_match
 from ._motion import MotionConfig, MotionTracker
+from ._postprocess import (
+    SequenceTracks,
+    drop_short_tracks,
+    interpolate_tracks,
+    postprocess_tracks,
+)
 from ._retinatrack import RetinaTrackConfig, RetinaTrackTracker
 from ._sort import SortConfig, SortTracker
 from ._store import History, TrackState, TrackStore, reduce_by_owner
@@ -58,6 +65,7 @@ __all__ = [
     "MotionTracker",
     "RetinaTrackConfig",
     "RetinaTrackTracker",
+    "SequenceTracks",
     "SortConfig",
     "SortTracker",
     "StateLayout",
@@ -68,18 +76,21 @@ __all__ = [
     "chi2_gating_threshold",
     "cosine_distance",
     "cosine_similarity",
+    "drop_short_tracks",
     "fuse_appearance",
     "fused_similarity",
     "gate_cost",
     "giou_matrix",
     "greedy_match",
     "hungarian_match",
+    "interpolate_tracks",
     "iou_matrix",
     "iou_xywh",
     "kalman_predict",
     "kalman_update",
     "mahalanobis_gate",
     "measurements_to_boxes",
+    "postprocess_tracks",
     "reduce_by_owner",
     "squared_mahalanobis",
 ]
