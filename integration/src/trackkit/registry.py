@@ -27,7 +27,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["TRACKERS", "TrackerEntry", "make_tracker", "tracker_names", "tracker_options"]
+__all__ = [
+    "POSTPROCESS_OPTIONS",
+    "TRACKERS",
+    "TrackerEntry",
+    "make_tracker",
+    "tracker_names",
+    "tracker_options",
+]
 
 Kind = Literal["sot", "mot"]
 
@@ -339,20 +346,37 @@ def _entry(name: str) -> TrackerEntry:
     return TRACKERS[name]
 
 
+#: Options every ``"mot"`` tracker takes in :func:`make_tracker`: offline post-processing of
+#: its tracks (``trackkit.mot.postprocessed``; ``None``: off).
+POSTPROCESS_OPTIONS: tuple[str, ...] = ("interpolate", "min_track_length")
+
+
 def tracker_options(name: str) -> tuple[str, ...]:
     """The keyword options ``make_tracker(name, ...)`` accepts (``**`` fields not listed)."""
-    params = inspect.signature(_entry(name).build).parameters.values()
-    return tuple(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY)
+    entry = _entry(name)
+    params = inspect.signature(entry.build).parameters.values()
+    own = tuple(p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY)
+    return own + (POSTPROCESS_OPTIONS if entry.kind == "mot" else ())
 
 
 def make_tracker(name: str, **options: Any) -> Any:
     """Build the tracker registered as ``name`` with keyword ``options``.
 
+    Every ``"mot"`` tracker also takes ``interpolate`` (fill gaps of at most this many
+    missing frames) and ``min_track_length`` (drop tracks with fewer reported boxes): offline
+    post-processing of each sequence's tracks (``trackkit.mot.postprocessed``,
+    ``assoc.postprocess_tracks``); ``None`` (default), 0 and 1 leave the tracker online and
+    its output unchanged.
+
     Raises:
-        ValueError: ``name`` is not registered (the message lists the names).
+        ValueError: ``name`` is not registered (the message lists the names), or a bad
+            post-processing option.
         TypeError: an option the tracker does not take (the message lists its options).
     """
     entry = _entry(name)
+    post: dict[str, Any] = {}
+    if entry.kind == "mot":
+        post = {k: options.pop(k) for k in POSTPROCESS_OPTIONS if k in options}
     try:
         inspect.signature(entry.build).bind(**options)
     except TypeError:
@@ -361,4 +385,13 @@ def make_tracker(name: str, **options: Any) -> Any:
             f"tracker {name!r} takes no option {', '.join(map(repr, bad))}; its options: "
             f"{', '.join(tracker_options(name)) or 'none'}"
         ) from None
-    return entry.build(**options)
+    if post:  # check before building a (possibly slow to load) tracker
+        from trackkit.mot import check_postprocess_options
+
+        check_postprocess_options(**post)
+    tracker = entry.build(**options)
+    if post:
+        from trackkit.mot import postprocessed
+
+        tracker = postprocessed(tracker, **post)
+    return tracker

@@ -106,3 +106,24 @@ def sot_tracker_options(name: str, **options: Any) -> dict[str, Any]:
 
     takes = set(tracker_options(name))
     return {k: v for k, v in options.items() if k in takes}
+
+
+def add_postprocess_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--interpolate`` and ``--min-track-length`` (shared with ``trackkit eval mot``)."""
+    parser.add_argument(
+        "--interpolate",
+        type=int,
+        default=None,
+        metavar="MAX_GAP",
+        help="offline: fill each track's gaps of at most MAX_GAP missing frames linearly "
+        "(assoc.interpolate_tracks; default off, 0 = off). The output is final only at the "
+        "end of the sequence",
+    )
+    parser.add_argument(
+        "--min-track-length",
+        type=int,
+        default=None,
+        metavar="N",
+        help="offline: drop tracks with fewer than N reported boxes, before --interpolate "
+        "(assoc.drop_short_tracks; default off, 1 = off)",
+    )

@@ -14,6 +14,7 @@ import numpy as np
 from trackkit._cli._datasets import (
     SOT_FORMAT_HELP,
     SOT_FORMATS,
+    add_postprocess_arguments,
     add_value_ema_argument,
     existing_dir,
     open_sot_dataset,
@@ -206,6 +207,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--device", default=None, help="--tracker: torch device of detecting trackers (retinatrack)"
     )
     mot.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_postprocess_arguments(mot)
     mot.set_defaults(func=_eval_mot)
 
 
@@ -375,6 +377,9 @@ def _eval_mot(args: argparse.Namespace) -> int:
             if "device" not in tracker_options(name):
                 raise CLIError(f"--device does not apply to tracker {name!r}")
             opts["device"] = args.device
+        for key in ("interpolate", "min_track_length"):
+            if getattr(args, key) is not None:
+                opts[key] = getattr(args, key)
         result = run_mot_benchmark(
             make_tracker(name, **opts),
             with_gt,

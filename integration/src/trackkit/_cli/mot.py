@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from trackkit._cli._datasets import existing_dir
+from trackkit._cli._datasets import add_postprocess_arguments, existing_dir
 from trackkit.cli import CLIError
 from trackkit.registry import TRACKERS, tracker_names
 
@@ -141,6 +141,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="VIDEO_OR_FOLDER: track unreadable frames as frames without detections "
         "(default: stop with an error naming the frame)",
     )
+    add_postprocess_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=_run)
 
@@ -159,6 +160,8 @@ def _tracker_options(args: argparse.Namespace, *, progress: bool) -> dict[str, o
         ("detector", args.detector),
         ("init", args.init),
         ("progress", progress or None),
+        ("interpolate", args.interpolate),
+        ("min_track_length", args.min_track_length),
     ):
         if value is None:
             continue
