@@ -860,3 +860,35 @@ def test_accuracy_variant_loads_the_p6_network_with_its_settings(
     assert main(["mot", str(frames), "--tracker", "sort", "--variant", "accuracy",
                  "--out", str(out)]) != 0  # fmt: skip
     assert "--variant does not apply to tracker 'sort'" in capsys.readouterr().err
+
+
+def test_offline_post_processing_options(tiny_trained: tuple[RetinaTrackNet, Path]) -> None:
+    """``interpolate`` / ``min_track_length``: off by default (the online rows), else the
+    online rows through ``postprocess_rows``; the registry's wrapper gives the same."""
+    from trackkit.mot import PostProcessedFrameTracker, postprocess_rows
+    from trackkit.registry import make_tracker
+
+    net, out = tiny_trained
+    seq = _two_people(seed=11, length=12)
+    assert seq.frames is not None
+    plain = RetinaTrackMOT(net)
+    assert plain.interpolate is None and plain.min_track_length is None
+    online, _ = plain.track_frames(seq.frames)
+    seen: list[int] = []
+    post = RetinaTrackMOT(net, interpolate=4, min_track_length=3)
+    rows, _ = post.track_frames(seq.frames, on_frame=lambda t, f, o: seen.append(len(o)))
+    want = postprocess_rows(online, interpolate=4, min_track_length=3)
+    np.testing.assert_array_equal(rows.ids, want.ids)
+    np.testing.assert_array_equal(rows.boxes_xywh, want.boxes_xywh)
+    assert sum(seen) == len(online)  # on_frame sees the online tracks
+    reg = make_tracker("retinatrack", checkpoint=out / "retinatrack.pt", interpolate=4,
+                       min_track_length=3)  # fmt: skip
+    assert isinstance(reg, PostProcessedFrameTracker)
+    assert len(reg.track_frames(seq.frames)[0]) == len(
+        postprocess_rows(reg.tracker.track_frames(seq.frames)[0], interpolate=4,
+                         min_track_length=3)
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="interpolate must be an integer >= 0"):
+        RetinaTrackMOT(net, interpolate=-1)
+    with pytest.raises(ValueError, match="min_track_length must be an integer >= 1"):
+        RetinaTrackMOT(net, min_track_length=0)
