@@ -30,10 +30,10 @@ never trains on (``RETINATRACK_VALIDATION_SEQUENCES``: TUD-Campus), in one run:
 Accuracy variant (docs/mot.md rules 4 and 6): the P6 network ``ACCURACY_CHECKPOINT``
 (``--accuracy-checkpoint``) on frames resized to ``ACCURACY_WIDTH`` = 640 px wide, with its
 own thresholds (``ACCURACY_SCORE_THRESHOLD``, ``ACCURACY_NMS_THRESHOLD``, chosen on the
-training sequences at 640 px; ``RetinaTrackMOT.accuracy_variant()``, ``trackkit mot --variant
-accuracy``): detection AP, rows (a), (b), (d), (f), (f') (``ACCURACY_MOTION_THRESHOLDS``) and
-its speed with 2 passive threads. The 512 px network input stays the default (the CPU-sized
-variant that carries the speed target).
+training sequences at 640 px; ``RetinaTrackMOT.p6_variant()``, ``trackkit mot --variant
+p6-640``, formerly named ``accuracy``): detection AP, rows (a), (b), (d), (f), (f')
+(``ACCURACY_MOTION_THRESHOLDS``) and its speed with 2 passive threads. The 512 px network
+input stays the default (the CPU-sized variant that carries the speed target).
 
 With ``--postprocess G N`` every tracker row is also scored after offline post-processing
 (``assoc.postprocess_tracks``: tracks with fewer than N reported boxes removed, then gaps of at

@@ -809,7 +809,7 @@ def test_train_cli_p6_and_input_width_options(
     assert seen[-1].net == RetinaTrackNetConfig()
 
 
-def test_accuracy_variant_loads_the_p6_network_with_its_settings(
+def test_p6_variant_loads_the_p6_network_with_its_settings(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from trackkit.cli import main
@@ -824,7 +824,7 @@ def test_accuracy_variant_loads_the_p6_network_with_its_settings(
     payload = torch.load(ACCURACY_CHECKPOINT, map_location="cpu", weights_only=True)
     assert payload["compact"] and payload["meta"]["train"]["net"]["extra_levels"] == 1
     assert ACCURACY_CHECKPOINT.stat().st_size < 20e6
-    acc = RetinaTrackMOT.accuracy_variant(association="iou")
+    acc = RetinaTrackMOT.p6_variant(association="iou")
     assert acc.net is not None
     assert acc.net.config == RetinaTrackNetConfig(input_width=640).with_extra_level()
     assert (acc.input_width, acc.score_threshold, acc.nms_threshold) == (
@@ -833,8 +833,8 @@ def test_accuracy_variant_loads_the_p6_network_with_its_settings(
         ACCURACY_NMS_THRESHOLD,
     )
     assert acc.association == "iou"
-    assert RetinaTrackMOT.accuracy_variant(input_width=512).input_width == 512
-    reg = make_tracker("retinatrack", variant="accuracy")
+    assert RetinaTrackMOT.p6_variant(input_width=512).input_width == 512
+    reg = make_tracker("retinatrack", variant="p6-640")
     assert (reg.input_width, reg.score_threshold, reg.net.config) == (
         ACCURACY_WIDTH,
         ACCURACY_SCORE_THRESHOLD,
@@ -845,8 +845,18 @@ def test_accuracy_variant_loads_the_p6_network_with_its_settings(
         TRACKING_SCORE_THRESHOLD,
         RetinaTrackNetConfig(),
     )
-    with pytest.raises(ValueError, match="variant must be"):
+    with pytest.raises(ValueError, match="variant must be one of 'cpu', 'p6-640'"):
         make_tracker("retinatrack", variant="fast")
+    # the old name: the same network, with a DeprecationWarning
+    with pytest.warns(DeprecationWarning, match="variant 'accuracy' is deprecated, use 'p6-640'"):
+        old = make_tracker("retinatrack", variant="accuracy")
+    assert (old.input_width, old.score_threshold, old.net.config) == (
+        reg.input_width,
+        reg.score_threshold,
+        reg.net.config,
+    )
+    with pytest.warns(DeprecationWarning, match=r"accuracy_variant\(\) is deprecated"):
+        assert RetinaTrackMOT.accuracy_variant().input_width == ACCURACY_WIDTH
     frames = tmp_path / "frames"
     frames.mkdir()
     seq = _two_people(SCENE_SEED, 4)
@@ -854,10 +864,20 @@ def test_accuracy_variant_loads_the_p6_network_with_its_settings(
     for t in range(4):
         cv2.imwrite(str(frames / f"{t:06d}.jpg"), seq.frames[t])
     out = tmp_path / "tracks.txt"
-    assert main(["mot", str(frames), "--tracker", "retinatrack", "--variant", "accuracy",
+    assert main(["mot", str(frames), "--tracker", "retinatrack", "--variant", "p6-640",
                  "--out", str(out)]) == 0  # fmt: skip
-    assert out.is_file()
-    assert main(["mot", str(frames), "--tracker", "sort", "--variant", "accuracy",
+    assert out.is_file() and "deprecated" not in capsys.readouterr().err
+    old_out = tmp_path / "tracks_old.txt"
+    assert main(["mot", str(frames), "--tracker", "retinatrack", "--variant", "accuracy",
+                 "--out", str(old_out)]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    note = [line for line in err.splitlines() if "deprecated" in line]
+    assert note == [
+        "trackkit: note: variant 'accuracy' is deprecated, use 'p6-640' (the same 640 px P6 "
+        "network; it tracked worse than the default on the validation sequence)"
+    ]
+    assert old_out.read_bytes() == out.read_bytes()
+    assert main(["mot", str(frames), "--tracker", "sort", "--variant", "p6-640",
                  "--out", str(out)]) != 0  # fmt: skip
     assert "--variant does not apply to tracker 'sort'" in capsys.readouterr().err
 

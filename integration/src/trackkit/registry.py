@@ -21,6 +21,7 @@ Importing this module is light (no torch): a constructor imports what it needs w
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -28,7 +29,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 __all__ = [
+    "DEPRECATED_VARIANT",
+    "DEPRECATED_VARIANT_NOTE",
     "POSTPROCESS_OPTIONS",
+    "RETINATRACK_VARIANTS",
     "TRACKERS",
     "TrackerEntry",
     "make_tracker",
@@ -165,6 +169,17 @@ def _detection_tracker(which: str, *, min_score: float = 0.0, **config: Any) -> 
     return DetectionTracker(tracker_cls(config_cls(**config)), min_score=min_score)
 
 
+#: ``make_tracker("retinatrack", variant=...)``: the default 512 px network and the 640 px
+#: P6 network (docs/mot.md round 6).
+RETINATRACK_VARIANTS: tuple[str, ...] = ("cpu", "p6-640")
+#: The P6 variant's old name, still accepted with a ``DeprecationWarning``.
+DEPRECATED_VARIANT = "accuracy"
+DEPRECATED_VARIANT_NOTE = (
+    "variant 'accuracy' is deprecated, use 'p6-640' (the same 640 px P6 network; it tracked "
+    "worse than the default on the validation sequence)"
+)
+
+
 def _retinatrack(
     *,
     device: str = "cpu",
@@ -179,8 +194,10 @@ def _retinatrack(
     and embeddings, linked by ``association`` (``iou+embedding``, ``iou``, ``embedding``,
     ``sort``); ``min_score`` drops weaker detections; ``input_width`` resizes frames to another
     width than the network's; ``variant``: ``"cpu"`` (the default 512 px network) or
-    ``"accuracy"`` (the slower 640 px P6 network with its own thresholds,
-    ``RetinaTrackMOT.accuracy_variant``); ``progress`` shows a bar over frames."""
+    ``"p6-640"`` (the slower 640 px P6 network with its own thresholds,
+    ``RetinaTrackMOT.p6_variant``; it tracked worse than ``"cpu"`` on the validation
+    sequence; ``"accuracy"`` is its deprecated name and warns with ``DeprecationWarning``);
+    ``progress`` shows a bar over frames."""
     from trackkit.mot.retinatrack import (
         ACCURACY_CHECKPOINT,
         ACCURACY_NMS_THRESHOLD,
@@ -193,9 +210,14 @@ def _retinatrack(
         load_retinatrack_checkpoint,
     )
 
-    if variant not in ("cpu", "accuracy"):
-        raise ValueError(f"variant must be 'cpu' or 'accuracy', got {variant!r}")
-    accurate = variant == "accuracy"
+    if variant == DEPRECATED_VARIANT:
+        warnings.warn(DEPRECATED_VARIANT_NOTE, DeprecationWarning, stacklevel=3)
+        variant = "p6-640"
+    if variant not in RETINATRACK_VARIANTS:
+        raise ValueError(
+            f"variant must be one of {', '.join(map(repr, RETINATRACK_VARIANTS))}, got {variant!r}"
+        )
+    accurate = variant == "p6-640"
     default = ACCURACY_CHECKPOINT if accurate else DEFAULT_CHECKPOINT
     net, _ = load_retinatrack_checkpoint(
         checkpoint if checkpoint is not None else default, device=device

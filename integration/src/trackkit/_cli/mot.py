@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -118,16 +119,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         type=int,
         default=None,
         help="retinatrack: resize frames to this width before the network (default the "
-        "network's: 512 for the CPU-sized variant, 640 for --variant accuracy)",
+        "network's: 512 for the CPU-sized variant, 640 for --variant p6-640)",
     )
     parser.add_argument(
         "--variant",
-        choices=["cpu", "accuracy"],
+        choices=["cpu", "p6-640", "accuracy"],
         default=None,
-        help="retinatrack: cpu (default; the 512 px network) or accuracy (the slower 640 px "
-        "network with a P6 level and its own thresholds, docs/mot.md round 6; despite the "
-        "name it tracked worse than the default on the validation sequence, HOTA 0.323 vs "
-        "0.412, so use it only for scenes with people taller than about 250 px at 512 px)",
+        help="retinatrack: cpu (default; the 512 px network) or p6-640 (the slower 640 px "
+        "network with a P6 level and its own thresholds, docs/mot.md round 6; it tracked "
+        "worse than the default on the validation sequence, HOTA 0.323 vs 0.412, so use it "
+        "only for scenes with people taller than about 250 px at 512 px); accuracy: the "
+        "deprecated name of p6-640",
     )
     parser.add_argument(
         "--association",
@@ -147,10 +149,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def _tracker_options(args: argparse.Namespace, *, progress: bool) -> dict[str, object]:
-    from trackkit.registry import tracker_options
+    from trackkit.registry import DEPRECATED_VARIANT, DEPRECATED_VARIANT_NOTE, tracker_options
 
     opts: dict[str, object] = {"min_score": args.min_score}
     accepted = tracker_options(args.tracker)
+    if args.variant == DEPRECATED_VARIANT and "variant" in accepted:
+        print(f"trackkit: note: {DEPRECATED_VARIANT_NOTE}", file=sys.stderr)
+        args.variant = "p6-640"
     for name, value in (
         ("device", args.device),
         ("checkpoint", args.checkpoint),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -310,18 +311,19 @@ class RetinaTrackMOT:
         self.tracker = make_association(self.association, **self.association_options)
 
     @classmethod
-    def accuracy_variant(
+    def p6_variant(
         cls, *, device: torch.device | str | None = None, **options: Any
     ) -> RetinaTrackMOT:
-        """The 640 px accuracy variant: :data:`ACCURACY_CHECKPOINT` (P3-P6) at
-        :data:`ACCURACY_WIDTH` with :data:`ACCURACY_SCORE_THRESHOLD` /
+        """The ``p6-640`` variant: :data:`ACCURACY_CHECKPOINT` (P3-P6) at
+        :data:`ACCURACY_WIDTH` (640 px) with :data:`ACCURACY_SCORE_THRESHOLD` /
         :data:`ACCURACY_NMS_THRESHOLD`. ``options`` are the other fields (``association``,
         ``min_score``, ``progress``, ...) or overrides of those.
 
-        Named for its larger input, not a measured gain: on the validation sequence
-        (TUD-Campus) it tracked worse than the default 512 px network (best HOTA 0.323 vs
-        0.412; docs/mot.md, round 6). It is meant for scenes whose people are too tall for
-        the default network's anchors at 512 px."""
+        Named for what it is, a P6 network at 640 px, not for a gain: on the validation
+        sequence (TUD-Campus) it tracked worse than the default 512 px network (best HOTA
+        0.323 vs 0.412; docs/mot.md, round 6). It is meant for scenes whose people are too
+        tall for the default network's anchors at 512 px. (The ``ACCURACY_*`` constants keep
+        their round-6 names.)"""
         net, _ = load_retinatrack_checkpoint(ACCURACY_CHECKPOINT, device=device)
         settings: dict[str, Any] = {
             "input_width": ACCURACY_WIDTH,
@@ -329,6 +331,20 @@ class RetinaTrackMOT:
             "nms_threshold": ACCURACY_NMS_THRESHOLD,
         }
         return cls(net, device=device, **{**settings, **options})
+
+    @classmethod
+    def accuracy_variant(
+        cls, *, device: torch.device | str | None = None, **options: Any
+    ) -> RetinaTrackMOT:
+        """Deprecated name of :meth:`p6_variant` (it tracked worse than the default, so
+        "accuracy" misnamed it); warns with ``DeprecationWarning``."""
+        warnings.warn(
+            "RetinaTrackMOT.accuracy_variant() is deprecated, use p6_variant() (the same "
+            "640 px P6 network)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return cls.p6_variant(device=device, **options)
 
     def detect(self, frame_bgr: NDArray[np.uint8]) -> FrameDetections:
         """One frame's detections with this tracker's thresholds (stage times accumulate)."""
