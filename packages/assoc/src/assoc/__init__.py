@@ -5,7 +5,8 @@ similarity, Mahalanobis gating), greedy and Hungarian matching, a constant-veloc
 filter batched over all tracks, a track store with a lifecycle and per-track history, three
 trackers composed from these parts (SORT-style, RetinaTrack-style, and `MotionTracker` with
 ByteTrack's, OC-SORT's and BoT-SORT's mechanisms as options), and offline post-processing of
-finished tracks (`SequenceTracks`: gap interpolation, short-track removal).
+finished tracks (`SequenceTracks`: gap interpolation, short-track removal, Gaussian-process
+smoothing).
 
 References:
     Bewley, A., Ge, Z., Ott, L., Ramos, F., Upcroft, B. 2016. Simple Online and Realtime Tracking.
@@ -17,6 +18,8 @@ References:
         arXiv:2110.06864.
     Cao, J., Pang, J., Weng, X., Khirodkar, R., Kitani, K. 2023. Observation-Centric SORT:
         Rethinking SORT for Robust Multi-Object Tracking. CVPR 2023. arXiv:2203.14360.
+    Du, Y., Zhao, Z., Song, Y., Zhao, Y., Su, F., Gong, T., Meng, H. 2023. StrongSORT: Make
+        DeepSORT Great Again. IEEE Transactions on Multimedia 25. arXiv:2202.13514.
     Aharon, N., Orfaig, R., Bobrovsky, B.-Z. 2022. BoT-SORT: Robust Associations Multi-Pedestrian
         Tracking. arXiv:2206.14651.
     Lu, Z., Rathod, V., Votel, R., Huang, J. 2020. RetinaTrack: Online Single Stage Joint Detection
@@ -47,8 +50,10 @@ from ._motion import MotionConfig, MotionTracker
 from ._postprocess import (
     SequenceTracks,
     drop_short_tracks,
+    gsi_length_scale,
     interpolate_tracks,
     postprocess_tracks,
+    smooth_tracks,
 )
 from ._retinatrack import RetinaTrackConfig, RetinaTrackTracker
 from ._sort import SortConfig, SortTracker
@@ -82,6 +87,7 @@ __all__ = [
     "gate_cost",
     "giou_matrix",
     "greedy_match",
+    "gsi_length_scale",
     "hungarian_match",
     "interpolate_tracks",
     "iou_matrix",
@@ -92,5 +98,6 @@ __all__ = [
     "measurements_to_boxes",
     "postprocess_tracks",
     "reduce_by_owner",
+    "smooth_tracks",
     "squared_mahalanobis",
 ]

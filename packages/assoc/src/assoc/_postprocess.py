@@ -1,9 +1,10 @@
-"""Offline post-processing of finished tracks: gap interpolation and short-track removal.
+"""Offline post-processing of finished tracks: gap interpolation, short-track removal and
+Gaussian-process smoothing.
 
 A tracker's per-frame output (:class:`assoc.Tracks`) stacked over a sequence is a
-:class:`SequenceTracks`: the same columns plus a frame index per row. Both functions work on
-whole tracks at once (sorting, ``np.unique``, ``np.repeat``), never looping over boxes in
-Python.
+:class:`SequenceTracks`: the same columns plus a frame index per row. Interpolation and
+short-track removal work on all tracks at once (sorting, ``np.unique``, ``np.repeat``);
+smoothing does one linear solve per track. None loops over boxes in Python.
 """
 
 from __future__ import annotations
@@ -219,14 +220,168 @@ def interpolate_tracks(tracks: SequenceTracks, *, max_gap: int) -> SequenceTrack
     )
 
 
-def postprocess_tracks(
-    tracks: SequenceTracks, *, max_gap: int = 0, min_length: int = 1
+def _check_positive_float(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+#: Smallest length scale (frames) that :func:`gsi_length_scale` derives from ``tau0``.
+MIN_LENGTH_SCALE = 0.5
+
+
+def gsi_length_scale(tau0: float, length: Any) -> FloatArray:
+    """The RBF length scale of a track of ``length`` rows: ``tau0 * ln(tau0**3 / length)``.
+
+    Du et al. (2023, StrongSORT, Gaussian-smoothed interpolation) tie the length scale to
+    the track's length so that short tracks are smoothed more and long ones less (a long
+    track holds enough boxes to follow its real turns). Clipped to ``[0.5, tau0**2]``
+    frames: at half a frame the kernel matrix's smallest eigenvalue is about 0.73, so with
+    the small default ``noise`` of :func:`smooth_tracks` a box moves by less than 0.02 % of
+    its distance from the track's line (the track is left as it is), and the upper bound
+    keeps a short track of a small ``tau0`` from being flattened.
+
+    Args:
+        tau0: positive number, the scale parameter (Du et al. use 10).
+        length: number of rows of each track (int or array of ints >= 1).
+
+    Returns:
+        ``Array[...]`` float64 length scales in frames, the shape of ``length``.
+
+    Raises:
+        ValueError: ``tau0`` is not a positive finite number, or a length below 1.
+    """
+    tau0 = _check_positive_float("tau0", tau0)
+    n = np.asarray(length, dtype=np.float64)
+    if n.size and (not np.all(np.isfinite(n)) or np.any(n < 1)):
+        raise ValueError(f"length must be >= 1 rows, got {n.min() if n.size else n!r}")
+    scale = tau0 * np.log(tau0**3 / n)
+    return np.clip(scale, MIN_LENGTH_SCALE, max(MIN_LENGTH_SCALE, tau0**2))
+
+
+def smooth_tracks(
+    tracks: SequenceTracks,
+    *,
+    tau0: float | None = None,
+    length_scale: float | None = None,
+    noise: float = 1e-4,
 ) -> SequenceTracks:
-    """:func:`drop_short_tracks` then :func:`interpolate_tracks` (defaults: both off).
+    """Smooth each track's boxes over time by Gaussian-process regression (offline).
+
+    The Gaussian-smoothed interpolation (GSI) of Du et al. (2023, StrongSORT): each
+    coordinate ``c`` of a track's boxes, in ``(center x, center y, width, height)``, is
+    modelled as ``c(t) = m(t) + f(t) + e``, with ``f`` a Gaussian process with the RBF kernel
+    ``k(t, t') = exp(-(t - t')**2 / (2 l**2))`` over the frame index ``t`` and ``e`` white
+    noise of variance ``noise`` (relative to the kernel's unit variance), and replaced by
+    the posterior mean at its own frames::
+
+        c_smooth = m + K (K + noise I)^-1 (c - m) = c - noise (K + noise I)^-1 (c - m)
+
+    (one linear solve per track for the four coordinates). The prior mean ``m`` is the
+    track's least-squares straight line in time (Du et al. use a zero mean), so a box at
+    rest or moving at constant velocity is kept exactly and only the wobble around the line
+    is smoothed: the detector's jitter and anything faster than about ``l`` frames. The
+    length scale ``l`` is ``length_scale``, or :func:`gsi_length_scale` of ``tau0`` and the
+    track's number of rows (shorter tracks are smoothed more). Run it after
+    :func:`interpolate_tracks` (Du et al. smooth the linearly interpolated tracks); gaps
+    left unfilled are handled by the kernel over the real frame indices. Widths and heights
+    are clipped at 0. Ids, frames, scores and row order are kept; tracks of one or two rows
+    are a straight line and are returned as they are. Offline: a track is smoothed once it
+    has ended.
+
+    Args:
+        tracks: the sequence's rows.
+        tau0: the length-scale parameter of :func:`gsi_length_scale` (positive; Du et al.
+            use 10); give either this or ``length_scale``.
+        length_scale: a fixed length scale in frames for every track (positive).
+        noise: observation-noise variance relative to the kernel's (positive; default
+            1e-4: a near-interpolating GP, whose smoothing comes from the RBF kernel's
+            fast-decaying spectrum, removing motion faster than about ``l`` frames;
+            larger values smooth more).
+
+    Returns:
+        The input itself when it has no track of three or more rows; otherwise the same
+        rows with smoothed boxes.
+
+    Raises:
+        TypeError: ``tracks`` is not a :class:`SequenceTracks`.
+        ValueError: neither or both of ``tau0`` and ``length_scale``, or one of them or
+            ``noise`` not a positive finite number.
+    """
+    tracks = _check_tracks(tracks)
+    if (tau0 is None) == (length_scale is None):
+        raise ValueError("give exactly one of tau0 and length_scale")
+    if tau0 is not None:
+        tau0 = _check_positive_float("tau0", tau0)
+    if length_scale is not None:
+        length_scale = _check_positive_float("length_scale", length_scale)
+    noise = _check_positive_float("noise", noise)
+    if len(tracks) < 3:
+        return tracks
+    order = np.lexsort((tracks.frames, tracks.ids))
+    ids = tracks.ids[order]
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    counts = np.diff(np.r_[starts, len(ids)])
+    if counts.max() < 3:
+        return tracks
+    b = tracks.boxes_xyxy[order]
+    xywh = np.concatenate([(b[:, :2] + b[:, 2:]) / 2, b[:, 2:] - b[:, :2]], axis=1)
+    times = tracks.frames[order].astype(np.float64)
+    if length_scale is not None:
+        scales = np.full(counts.shape, length_scale)
+    else:
+        assert tau0 is not None
+        scales = gsi_length_scale(tau0, counts)
+    out = xywh.copy()
+    for start, n, scale in zip(starts, counts, scales, strict=True):
+        if n < 3:
+            continue
+        rows = slice(int(start), int(start + n))
+        t, y = times[rows], xywh[rows]
+        tc = t - t.mean()
+        slope = (tc @ (y - y.mean(axis=0))) / (tc @ tc)
+        resid = y - y.mean(axis=0) - tc[:, None] * slope[None, :]
+        gram = np.exp(-0.5 * ((t[:, None] - t[None, :]) / scale) ** 2)
+        gram[np.diag_indices(int(n))] += noise
+        out[rows] = y - noise * np.linalg.solve(gram, resid)
+    out[:, 2:] = np.maximum(out[:, 2:], 0.0)
+    boxes = np.empty_like(out)
+    boxes[:, :2] = out[:, :2] - out[:, 2:] / 2
+    boxes[:, 2:] = out[:, :2] + out[:, 2:] / 2
+    smoothed = np.empty_like(boxes)
+    smoothed[order] = boxes
+    return SequenceTracks(tracks.frames, tracks.ids, smoothed, tracks.scores)
+
+
+def postprocess_tracks(
+    tracks: SequenceTracks,
+    *,
+    max_gap: int = 0,
+    min_length: int = 1,
+    smooth: float | None = None,
+) -> SequenceTracks:
+    """:func:`drop_short_tracks`, :func:`interpolate_tracks`, then :func:`smooth_tracks`.
 
     Short tracks are removed first, so a track's length counts the boxes the tracker
-    reported, not the filled ones. With ``max_gap = 0`` and ``min_length = 1`` the input is
-    returned unchanged.
+    reported, not the filled ones; the filled tracks are then smoothed (Gaussian-smoothed
+    interpolation, Du et al. 2023) with ``smooth`` as ``tau0`` and the default noise. With
+    the defaults (``max_gap = 0``, ``min_length = 1``, ``smooth`` ``None`` or 0: all off)
+    the input is returned unchanged.
+
+    Raises:
+        ValueError: a bad option (``smooth`` must be ``None``, 0 or a positive number).
     """
+    if smooth is not None and (
+        isinstance(smooth, bool)
+        or not isinstance(smooth, int | float | np.integer | np.floating)
+        or not np.isfinite(smooth)
+        or smooth < 0
+    ):
+        raise ValueError(f"smooth must be None, 0 (off) or a positive tau0, got {smooth!r}")
     kept = drop_short_tracks(tracks, min_length=min_length)
-    return interpolate_tracks(kept, max_gap=max_gap)
+    filled = interpolate_tracks(kept, max_gap=max_gap)
+    if smooth is None or smooth == 0:
+        return filled
+    return smooth_tracks(filled, tau0=float(smooth))
