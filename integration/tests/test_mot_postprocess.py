@@ -1,6 +1,6 @@
 """Offline track post-processing in trackkit: ``postprocess_rows``, the registry's wrapper,
-``RetinaTrackMOT``'s options and ``--interpolate`` / ``--min-track-length`` of ``trackkit
-mot`` and ``trackkit eval mot`` (off by default: today's output bit for bit)."""
+``RetinaTrackMOT``'s options and ``--interpolate`` / ``--min-track-length`` / ``--smooth`` of
+``trackkit mot`` and ``trackkit eval mot`` (off by default: today's output bit for bit)."""
 
 from __future__ import annotations
 
@@ -55,6 +55,28 @@ def test_off_is_the_same_object() -> None:
     assert postprocessed(tracker) is tracker
     assert postprocessed(tracker, interpolate=0, min_track_length=1) is tracker
     assert type(make_tracker("sort", interpolate=0, min_track_length=None)) is type(tracker)
+    assert postprocess_rows(rows, smooth=0) is rows
+    assert postprocess_rows(rows, interpolate=0, smooth=None) is rows
+    assert postprocessed(tracker, smooth=0.0) is tracker
+    assert type(make_tracker("sort", smooth=0)) is type(tracker)
+
+
+def test_smooth_matches_assoc_after_interpolation() -> None:
+    rng = np.random.default_rng(5)
+    f = np.arange(30)
+    boxes = np.stack([10 + 2.0 * f, 5 + 0 * f, 0 * f + 20, 0 * f + 60], axis=1)
+    boxes = boxes + rng.normal(0, 1.5, boxes.shape)
+    keep = (f < 10) | (f > 13)  # a gap of 4 frames
+    rows = MOTRows(f[keep], np.full(keep.sum(), 4), boxes[keep], np.full(keep.sum(), 0.8))
+    out = postprocess_rows(rows, interpolate=5, smooth=10)
+    seq = assoc.SequenceTracks(rows.frames, rows.ids, rows.boxes_xyxy, rows.confidences)
+    want = assoc.smooth_tracks(assoc.interpolate_tracks(seq, max_gap=5), tau0=10)
+    np.testing.assert_array_equal(out.frames, want.frames)
+    np.testing.assert_allclose(out.boxes_xyxy, want.boxes_xyxy, atol=1e-9)
+    assert not np.allclose(out.boxes_xyxy, postprocess_rows(rows, interpolate=5).boxes_xyxy)
+    only = postprocess_rows(rows, smooth=10)  # smoothing alone keeps the rows and their order
+    np.testing.assert_array_equal(only.frames, rows.frames)
+    np.testing.assert_array_equal(only.confidences, rows.confidences)
 
 
 @pytest.mark.parametrize(
@@ -64,6 +86,9 @@ def test_off_is_the_same_object() -> None:
         ({"interpolate": 2.5}, "interpolate must be an integer >= 0"),
         ({"min_track_length": 0}, "min_track_length must be an integer >= 1"),
         ({"min_track_length": True}, "min_track_length must be an integer >= 1"),
+        ({"smooth": -1.0}, r"smooth must be a number >= 0 \(tau0; 0 = off\), got -1.0"),
+        ({"smooth": float("nan")}, "smooth must be a number >= 0"),
+        ({"smooth": "10"}, "smooth must be a number >= 0"),
     ],
 )
 def test_bad_options(options: dict[str, object], message: str) -> None:
@@ -88,23 +113,24 @@ def test_duplicate_rows_and_nan_boxes_are_rejected() -> None:
 
 
 def test_registry_wraps_every_mot_tracker() -> None:
-    assert {"interpolate", "min_track_length"} <= set(tracker_options("sort"))
-    assert {"interpolate", "min_track_length"} <= set(tracker_options("retinatrack"))
+    assert {"interpolate", "min_track_length", "smooth"} <= set(tracker_options("sort"))
+    assert {"interpolate", "min_track_length", "smooth"} <= set(tracker_options("retinatrack"))
     assert "interpolate" not in tracker_options("opencv-kcf")
     with pytest.raises(TypeError, match="takes no option 'interpolate'"):
         make_tracker("opencv-kcf", interpolate=3)
     seq = synthetic_mot_sequence(length=30, num_objects=3, seed=4, render=False)
     plain = make_tracker("sort", min_score=0.0)
-    wrapped = make_tracker("sort", min_score=0.0, interpolate=5, min_track_length=4)
+    wrapped = make_tracker("sort", min_score=0.0, interpolate=5, min_track_length=4, smooth=10)
     assert isinstance(wrapped, PostProcessedTracker)
     assert not isinstance(wrapped, PostProcessedFrameTracker)  # det.txt trackers: no frames
     assert not hasattr(wrapped, "track_frames")
     assert wrapped.min_score == 0.0  # other attributes are the wrapped tracker's
     raw, _ = plain.track(seq)
     got, _ = wrapped.track(seq)
-    want = postprocess_rows(raw, interpolate=5, min_track_length=4)
+    want = postprocess_rows(raw, interpolate=5, min_track_length=4, smooth=10)
     np.testing.assert_array_equal(got.ids, want.ids)
     np.testing.assert_array_equal(got.boxes_xywh, want.boxes_xywh)
+    assert "smooth=10" in repr(wrapped)
 
 
 def _folder(root: Path) -> Path:
@@ -134,8 +160,11 @@ def test_cli_default_is_bit_exact_and_flags_post_process(
     assert main([*base, "--out", str(tmp_path / "c"), "--min-track-length", "1"]) == 0
     assert main([*base, "--out", str(tmp_path / "d"), "--interpolate", "3",
                  "--min-track-length", "5"]) == 0  # fmt: skip
+    assert main([*base, "--out", str(tmp_path / "s0"), "--smooth", "0"]) == 0
+    assert main([*base, "--out", str(tmp_path / "s"), "--interpolate", "3", "--smooth", "10"]) == 0
     text = {k: (tmp_path / k / "sort" / "SYN-01.txt").read_bytes() for k in "abcd"}
-    assert text["a"] == text["b"] == text["c"]
+    text["s0"] = (tmp_path / "s0" / "sort" / "SYN-01.txt").read_bytes()
+    assert text["a"] == text["b"] == text["c"] == text["s0"]
     # today's output: the registry's tracker written directly
     from trackkit.data import read_motchallenge
 
@@ -149,10 +178,21 @@ def test_cli_default_is_bit_exact_and_flags_post_process(
     order_p, order_w = np.lexsort((post.ids, post.frames)), np.lexsort((want.ids, want.frames))
     np.testing.assert_array_equal(post.ids[order_p], want.ids[order_w])
     np.testing.assert_allclose(post.boxes_xywh[order_p], want.boxes_xywh[order_w], atol=1e-2)
+    smoothed = read_mot_rows(tmp_path / "s" / "sort" / "SYN-01.txt")
+    want = postprocess_rows(raw, interpolate=3, smooth=10.0)
+    order_s, order_w = (
+        np.lexsort((smoothed.ids, smoothed.frames)),
+        np.lexsort((want.ids, want.frames)),
+    )
+    np.testing.assert_array_equal(smoothed.ids[order_s], want.ids[order_w])
+    np.testing.assert_allclose(smoothed.boxes_xywh[order_s], want.boxes_xywh[order_w], atol=1e-2)
     capsys.readouterr()
     assert main([*base, "--out", str(tmp_path / "e"), "--interpolate", "-2"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "trackkit: error: interpolate must be an integer >= 0 (max gap in frames), got -2"
+    assert main([*base, "--out", str(tmp_path / "f"), "--smooth", "-1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "trackkit: error: smooth must be a number >= 0 (tau0; 0 = off), got -1.0"
 
 
 def test_eval_mot_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -166,3 +206,8 @@ def test_eval_mot_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     capsys.readouterr()
     assert main([*argv, "--out", str(tmp_path / "c"), "--min-track-length", "0"]) == 2
     assert "min_track_length must be an integer >= 1" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "d"), "--interpolate", "3", "--smooth", "10"]) == 0
+    d = read_mot_rows(tmp_path / "d" / "sort" / "SYN-01.txt")
+    assert len(d) == len(b) and not np.allclose(d.boxes_xywh, b.boxes_xywh, atol=1e-2)
+    assert main([*argv, "--out", str(tmp_path / "e"), "--smooth", "nan"]) == 2
+    assert "smooth must be a number >= 0" in capsys.readouterr().err

@@ -912,3 +912,11 @@ def test_offline_post_processing_options(tiny_trained: tuple[RetinaTrackNet, Pat
         RetinaTrackMOT(net, interpolate=-1)
     with pytest.raises(ValueError, match="min_track_length must be an integer >= 1"):
         RetinaTrackMOT(net, min_track_length=0)
+    assert plain.smooth is None
+    smooth = RetinaTrackMOT(net, interpolate=4, smooth=10.0)
+    np.testing.assert_array_equal(
+        smooth.track_frames(seq.frames)[0].boxes_xywh,
+        postprocess_rows(online, interpolate=4, smooth=10.0).boxes_xywh,
+    )
+    with pytest.raises(ValueError, match="smooth must be a number >= 0"):
+        RetinaTrackMOT(net, smooth=-2.0)

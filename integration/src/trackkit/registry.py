@@ -370,7 +370,7 @@ def _entry(name: str) -> TrackerEntry:
 
 #: Options every ``"mot"`` tracker takes in :func:`make_tracker`: offline post-processing of
 #: its tracks (``trackkit.mot.postprocessed``; ``None``: off).
-POSTPROCESS_OPTIONS: tuple[str, ...] = ("interpolate", "min_track_length")
+POSTPROCESS_OPTIONS: tuple[str, ...] = ("interpolate", "min_track_length", "smooth")
 
 
 def tracker_options(name: str) -> tuple[str, ...]:
@@ -385,8 +385,9 @@ def make_tracker(name: str, **options: Any) -> Any:
     """Build the tracker registered as ``name`` with keyword ``options``.
 
     Every ``"mot"`` tracker also takes ``interpolate`` (fill gaps of at most this many
-    missing frames) and ``min_track_length`` (drop tracks with fewer reported boxes): offline
-    post-processing of each sequence's tracks (``trackkit.mot.postprocessed``,
+    missing frames), ``min_track_length`` (drop tracks with fewer reported boxes) and
+    ``smooth`` (``tau0`` of the Gaussian-process smoothing of each track's boxes, Du et al.
+    2023): offline post-processing of each sequence's tracks (``trackkit.mot.postprocessed``,
     ``assoc.postprocess_tracks``); ``None`` (default), 0 and 1 leave the tracker online and
     its output unchanged.
 

@@ -109,7 +109,8 @@ def sot_tracker_options(name: str, **options: Any) -> dict[str, Any]:
 
 
 def add_postprocess_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--interpolate`` and ``--min-track-length`` (shared with ``trackkit eval mot``)."""
+    """``--interpolate``, ``--min-track-length`` and ``--smooth`` (shared with ``trackkit eval
+    mot``)."""
     parser.add_argument(
         "--interpolate",
         type=int,
@@ -126,4 +127,13 @@ def add_postprocess_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="offline: drop tracks with fewer than N reported boxes, before --interpolate "
         "(assoc.drop_short_tracks; default off, 1 = off)",
+    )
+    parser.add_argument(
+        "--smooth",
+        type=float,
+        default=None,
+        metavar="TAU0",
+        help="offline: after --interpolate, smooth each track's boxes over time by "
+        "Gaussian-process regression with length scale TAU0*ln(TAU0^3/track length) frames "
+        "(assoc.smooth_tracks, StrongSORT's GSI, which uses 10; default off, 0 = off)",
     )

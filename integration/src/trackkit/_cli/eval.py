@@ -377,7 +377,7 @@ def _eval_mot(args: argparse.Namespace) -> int:
             if "device" not in tracker_options(name):
                 raise CLIError(f"--device does not apply to tracker {name!r}")
             opts["device"] = args.device
-        for key in ("interpolate", "min_track_length"):
+        for key in ("interpolate", "min_track_length", "smooth"):
             if getattr(args, key) is not None:
                 opts[key] = getattr(args, key)
         result = run_mot_benchmark(

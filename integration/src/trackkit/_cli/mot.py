@@ -167,6 +167,7 @@ def _tracker_options(args: argparse.Namespace, *, progress: bool) -> dict[str, o
         ("progress", progress or None),
         ("interpolate", args.interpolate),
         ("min_track_length", args.min_track_length),
+        ("smooth", args.smooth),
     ):
         if value is None:
             continue

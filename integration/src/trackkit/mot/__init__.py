@@ -8,7 +8,8 @@ detection and embedding network of Lu et al. 2020 and its tracker, torch) and
 :mod:`trackkit.mot.maml_mot` (MAML-MOT, Chen and Deng 2024: per-track meta-learned
 re-identification on RetinaTrack's detections) are imported only when used; both run their
 frames through :func:`track_frame_source`. :func:`postprocess_rows` (``assoc``'s offline gap
-interpolation and short-track removal on a sequence's rows) and :func:`postprocessed` (a
+interpolation, short-track removal and Gaussian-process smoothing on a sequence's rows) and
+:func:`postprocessed` (a
 tracker wrapped to apply it) are the optional offline step after any of them.
 """
 

@@ -12,50 +12,70 @@ from trackkit.data import MOTRows, MOTSequence
 
 
 def check_postprocess_options(
-    interpolate: Any = None, min_track_length: Any = None
-) -> tuple[int, int]:
-    """``(max_gap, min_length)`` of the two post-processing options (``None``: off, i.e. 0
-    and 1); ``ValueError`` naming the option for a negative gap, a length below 1 or a
-    non-integer."""
+    interpolate: Any = None, min_track_length: Any = None, smooth: Any = None
+) -> tuple[int, int, float]:
+    """``(max_gap, min_length, tau0)`` of the three post-processing options (``None``: off,
+    i.e. 0, 1 and 0.0); ``ValueError`` naming the option for a negative gap, a length below
+    1, a non-integer gap or length, or a negative or non-finite ``smooth``."""
     gap = 0 if interpolate is None else interpolate
     length = 1 if min_track_length is None else min_track_length
+    tau0 = 0.0 if smooth is None else smooth
     if isinstance(gap, bool) or not isinstance(gap, int | np.integer) or gap < 0:
         raise ValueError(f"interpolate must be an integer >= 0 (max gap in frames), got {gap!r}")
     if isinstance(length, bool) or not isinstance(length, int | np.integer) or length < 1:
         raise ValueError(f"min_track_length must be an integer >= 1, got {length!r}")
-    return int(gap), int(length)
+    if (
+        isinstance(tau0, bool)
+        or not isinstance(tau0, int | float | np.integer | np.floating)
+        or not np.isfinite(tau0)
+        or tau0 < 0
+    ):
+        raise ValueError(f"smooth must be a number >= 0 (tau0; 0 = off), got {tau0!r}")
+    return int(gap), int(length), float(tau0)
+
+
+def _is_off(gap: int, length: int, tau0: float) -> bool:
+    return gap == 0 and length == 1 and tau0 == 0
 
 
 def postprocess_rows(
-    rows: MOTRows, *, interpolate: int | None = None, min_track_length: int | None = None
+    rows: MOTRows,
+    *,
+    interpolate: int | None = None,
+    min_track_length: int | None = None,
+    smooth: float | None = None,
 ) -> MOTRows:
-    """Drop short tracks, then fill short gaps, on one sequence's tracker rows (offline).
+    """Drop short tracks, fill short gaps, then smooth, on one sequence's rows (offline).
 
-    :func:`assoc.drop_short_tracks` (tracks with fewer than ``min_track_length`` rows) then
+    :func:`assoc.drop_short_tracks` (tracks with fewer than ``min_track_length`` rows),
     :func:`assoc.interpolate_tracks` (gaps of at most ``interpolate`` missing frames filled
-    linearly; Zhang et al. 2022, ByteTrack; Cao et al. 2023, OC-SORT). Both need the whole
-    sequence, so the result is offline.
+    linearly; Zhang et al. 2022, ByteTrack; Cao et al. 2023, OC-SORT), then
+    :func:`assoc.smooth_tracks` with ``tau0 = smooth`` (Gaussian-process smoothing of each
+    track's boxes, Du et al. 2023, StrongSORT's GSI). All need the whole sequence, so the
+    result is offline.
 
     Args:
         rows: tracker rows (0-based frames, ``xywh`` boxes, ids, scores), one box per
             ``(id, frame)``.
         interpolate: largest gap to fill, in missing frames; ``None`` or 0: off.
         min_track_length: fewest reported boxes a kept track has; ``None`` or 1: off.
+        smooth: ``tau0`` of the smoothing's length scale (``assoc.gsi_length_scale``; Du et
+            al. use 10); ``None`` or 0: off.
 
     Returns:
-        ``rows`` itself when both are off or nothing changes; otherwise new rows ordered
-        by frame (filled rows get linearly interpolated scores; classes and visibility are
-        reset to 1, as in any tracker output).
+        ``rows`` itself when all are off or nothing changes; otherwise new rows (ordered
+        by frame when gaps were filled; filled rows get linearly interpolated scores;
+        classes and visibility are reset to 1, as in any tracker output).
 
     Raises:
         ValueError: a bad option, or rows ``assoc.SequenceTracks`` rejects (a duplicate
             ``(id, frame)``, NaN or inverted boxes), with a one-line message.
     """
-    gap, length = check_postprocess_options(interpolate, min_track_length)
-    if gap == 0 and length == 1:
+    gap, length, tau0 = check_postprocess_options(interpolate, min_track_length, smooth)
+    if _is_off(gap, length, tau0):
         return rows
     seq = assoc.SequenceTracks(rows.frames, rows.ids, rows.boxes_xyxy, rows.confidences)
-    out = assoc.postprocess_tracks(seq, max_gap=gap, min_length=length)
+    out = assoc.postprocess_tracks(seq, max_gap=gap, min_length=length, smooth=tau0 or None)
     if out is seq:
         return rows
     b = out.boxes_xyxy
@@ -70,8 +90,8 @@ class PostProcessedTracker:
     Wraps any :class:`trackkit.eval.SequenceMOTTracker` (``track(sequence)``) and, when the
     wrapped tracker has it, ``track_frames(frames, ...)`` (videos / image folders). Everything
     else is the wrapped tracker's. Built by ``make_tracker(name, interpolate=G,
-    min_track_length=N)`` and the ``--interpolate`` / ``--min-track-length`` options of
-    ``trackkit mot`` and ``trackkit eval mot``.
+    min_track_length=N, smooth=TAU0)`` and the ``--interpolate`` / ``--min-track-length`` /
+    ``--smooth`` options of ``trackkit mot`` and ``trackkit eval mot``.
     """
 
     def __init__(
@@ -80,16 +100,19 @@ class PostProcessedTracker:
         *,
         interpolate: int | None = None,
         min_track_length: int | None = None,
+        smooth: float | None = None,
     ) -> None:
         if not callable(getattr(tracker, "track", None)):
             raise TypeError(f"tracker must have track(sequence), got {type(tracker).__name__}")
-        self.max_gap, self.min_length = check_postprocess_options(interpolate, min_track_length)
+        self.max_gap, self.min_length, self.smooth = check_postprocess_options(
+            interpolate, min_track_length, smooth
+        )
         self.tracker = tracker
 
     def __repr__(self) -> str:
         return (
             f"PostProcessedTracker({self.tracker!r}, interpolate={self.max_gap}, "
-            f"min_track_length={self.min_length})"
+            f"min_track_length={self.min_length}, smooth={self.smooth:g})"
         )
 
     def __getattr__(self, name: str) -> Any:
@@ -98,7 +121,9 @@ class PostProcessedTracker:
         return getattr(self.tracker, name)
 
     def _post(self, rows: MOTRows) -> MOTRows:
-        return postprocess_rows(rows, interpolate=self.max_gap, min_track_length=self.min_length)
+        return postprocess_rows(
+            rows, interpolate=self.max_gap, min_track_length=self.min_length, smooth=self.smooth
+        )
 
     def track(self, sequence: MOTSequence) -> tuple[MOTRows, float]:
         """The wrapped tracker's ``track``, post-processed (the seconds are its own)."""
@@ -120,15 +145,19 @@ class PostProcessedFrameTracker(PostProcessedTracker):
 
 
 def postprocessed(
-    tracker: Any, *, interpolate: int | None = None, min_track_length: int | None = None
+    tracker: Any,
+    *,
+    interpolate: int | None = None,
+    min_track_length: int | None = None,
+    smooth: float | None = None,
 ) -> Any:
-    """``tracker`` itself when both options are off, else the fitting wrapper."""
-    gap, length = check_postprocess_options(interpolate, min_track_length)
-    if gap == 0 and length == 1:
+    """``tracker`` itself when all options are off, else the fitting wrapper."""
+    gap, length, tau0 = check_postprocess_options(interpolate, min_track_length, smooth)
+    if _is_off(gap, length, tau0):
         return tracker
     cls: Callable[..., Any] = (
         PostProcessedFrameTracker
         if callable(getattr(tracker, "track_frames", None))
         else PostProcessedTracker
     )
-    return cls(tracker, interpolate=gap, min_track_length=length)
+    return cls(tracker, interpolate=gap, min_track_length=length, smooth=tau0)

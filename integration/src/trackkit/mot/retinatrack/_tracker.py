@@ -278,6 +278,9 @@ class RetinaTrackMOT:
             Both are off by default: on the training sequences the best setting (gaps up to
             10 frames) raised the default tracker's mean HOTA by 0.007, below the 0.02 that
             docs/mot.md's rule 7 asked for a default.
+        smooth: offline: after ``interpolate``, smooth each track's boxes by Gaussian-process
+            regression with length-scale parameter ``tau0 = smooth``
+            (``assoc.smooth_tracks``, Du et al. 2023; ``None``/0: off, the default).
     """
 
     net: RetinaTrackNet | None = None
@@ -291,6 +294,7 @@ class RetinaTrackMOT:
     progress: bool = False
     interpolate: int | None = None
     min_track_length: int | None = None
+    smooth: float | None = None
     times: StageTimes = field(default_factory=StageTimes)
 
     def __post_init__(self) -> None:
@@ -307,7 +311,7 @@ class RetinaTrackMOT:
             value = getattr(self, name)
             if value is not None and not (0.0 <= value <= 1.0):
                 raise ValueError(f"{name} must lie in [0, 1] or be None, got {value!r}")
-        check_postprocess_options(self.interpolate, self.min_track_length)
+        check_postprocess_options(self.interpolate, self.min_track_length, self.smooth)
         self.tracker = make_association(self.association, **self.association_options)
 
     @classmethod
@@ -396,9 +400,9 @@ class RetinaTrackMOT:
 
         Returns:
             ``(rows, bad_frames)``: MOTChallenge rows (0-based frames, boxes xywh, track ids,
-            detection scores; post-processed when ``interpolate`` / ``min_track_length``
-            are set, while ``on_frame`` sees the online tracks) and the indices of skipped
-            frames.
+            detection scores; post-processed when ``interpolate`` / ``min_track_length`` /
+            ``smooth`` are set, while ``on_frame`` sees the online tracks) and the indices of
+            skipped frames.
         """
         assert self.net is not None
         self.reset()
@@ -414,7 +418,10 @@ class RetinaTrackMOT:
             desc="retinatrack",
         )
         post = postprocess_rows(
-            rows, interpolate=self.interpolate, min_track_length=self.min_track_length
+            rows,
+            interpolate=self.interpolate,
+            min_track_length=self.min_track_length,
+            smooth=self.smooth,
         )
         return post, bad
 
