@@ -38,7 +38,9 @@ input stays the default (the CPU-sized variant that carries the speed target).
 With ``--postprocess G N`` every tracker row is also scored after offline post-processing
 (``assoc.postprocess_tracks``: tracks with fewer than N reported boxes removed, then gaps of at
 most G missing frames filled; docs/mot.md rule 7), next to its raw row, and the best of ours is
-compared with SORT on the public detections raw and post-processed.
+compared with SORT on the public detections raw and post-processed. With ``--smooth TAU0`` as
+well, a third row per tracker adds Gaussian-process smoothing of the post-processed tracks
+(``assoc.smooth_tracks`` with ``tau0``, Du et al. 2023, StrongSORT's GSI; docs/mot.md rule 8).
 
 With ``--with-train`` the training sequences are scored too (marked as seen in training;
 the tracker's thresholds were chosen on them).
@@ -164,34 +166,48 @@ def _add_rows(
     seq: MOTSequence,
     tracks: MOTRows,
     post: list[int] | None,
+    smooth: float | None = None,
 ) -> None:
-    """The raw row and, with ``--postprocess G N``, the post-processed one after it."""
+    """The raw row and, with ``--postprocess G N``, the post-processed one after it (and with
+    ``--smooth TAU0`` the post-processed and smoothed one after that)."""
     if post is None:
         out.append(head | _row(label, _score(seq, tracks)))
         return
     gap, length = post
     out.append(head | {"post": "raw"} | _row(label, _score(seq, tracks)))
     done = postprocess_rows(tracks, interpolate=gap, min_track_length=length)
-    out.append(head | {"post": f"G={gap}, N={length}"} | _row(label, _score(seq, done)))
+    out.append(head | {"post": _post_tag(post)} | _row(label, _score(seq, done)))
+    if smooth:
+        done = postprocess_rows(tracks, interpolate=gap, min_track_length=length, smooth=smooth)
+        tag = _post_tag(post, smooth)
+        out.append(head | {"post": tag} | _row(label, _score(seq, done)))
 
 
-def _post_summary(rows: list[dict[str, Any]], post: list[int]) -> list[str]:
+def _post_tag(post: list[int], smooth: float | None = None) -> str:
+    return f"G={post[0]}, N={post[1]}" + (f", tau0={smooth:g}" if smooth else "")
+
+
+def _post_summary(
+    rows: list[dict[str, Any]], post: list[int], smooth: float | None = None
+) -> list[str]:
     """Best post-processed tracker of ours against SORT on the public detections, raw and
-    post-processed, per validation sequence."""
+    post-processed (and smoothed), per validation sequence."""
     lines = []
-    tag = f"G={post[0]}, N={post[1]}"
+    tags = [_post_tag(post)] + ([_post_tag(post, smooth)] if smooth else [])
     for name in RETINATRACK_VALIDATION_SEQUENCES:
         seq_rows = [r for r in rows if r["sequence"] == name]
         public = {r["post"]: r for r in seq_rows if r["input px"] == "-"}
         ours = [r for r in seq_rows if r["input px"] != "-"]
-        for kind in ("raw", tag):
+        sort_text = f"SORT on the public det.txt raw {public['raw']['HOTA']:.3f}" + "".join(
+            f", {tag} {public[tag]['HOTA']:.3f}" for tag in tags
+        )
+        for kind in ("raw", *tags):
             best = max((r for r in ours if r["post"] == kind), key=lambda r: r["HOTA"])
             lines.append(
                 f"- {name}, {'raw' if kind == 'raw' else 'post-processed (' + kind + ')'}: best "
                 f"tracker of ours {best['tracker']} at {best['input px']} px, HOTA "
-                f"{best['HOTA']:.3f} (IDF1 {best['IDF1']:.3f}, MOTA {best['MOTA']:.3f}); SORT on "
-                f"the public det.txt raw {public['raw']['HOTA']:.3f}, post-processed "
-                f"{public[tag]['HOTA']:.3f}."
+                f"{best['HOTA']:.3f} (IDF1 {best['IDF1']:.3f}, MOTA {best['MOTA']:.3f}); "
+                f"{sort_text}."
             )
     return lines
 
@@ -323,11 +339,21 @@ def main() -> None:
         "row (docs/mot.md rule 7)",
     )
     parser.add_argument(
+        "--smooth",
+        type=float,
+        default=None,
+        metavar="TAU0",
+        help="with --postprocess: also score every tracker row post-processed and then "
+        "smoothed (assoc.smooth_tracks with this tau0; docs/mot.md rule 8)",
+    )
+    parser.add_argument(
         "--speed-only",
         action="store_true",
         help=f"only the speed settings, written to {SPEED_MD.relative_to(ROOT)}",
     )
     args = parser.parse_args()
+    if args.smooth is not None and (args.postprocess is None or not args.smooth > 0):
+        parser.error("--smooth needs --postprocess and a tau0 > 0")
 
     root = args.data or default_mot_root()
     if args.speed_worker:
@@ -436,6 +462,7 @@ def main() -> None:
                 seq,
                 tracks,
                 args.postprocess,
+                args.smooth,
             )
         keep = wide_det.confidences >= ACCURACY_SCORE_THRESHOLD
         wd, we = wide_det.select(keep), wide_emb[keep]
@@ -462,6 +489,7 @@ def main() -> None:
                 seq,
                 tracks,
                 args.postprocess,
+                args.smooth,
             )
         public, _ = make_tracker("sort").track(seq)
         _add_rows(
@@ -471,6 +499,7 @@ def main() -> None:
             seq,
             public,
             args.postprocess,
+            args.smooth,
         )
         print(_table([r for r in trk_rows if r["sequence"] == name]), flush=True)
 
@@ -492,6 +521,7 @@ def main() -> None:
             if args.postprocess
             else ""
         )
+        + (f" --smooth {args.smooth:g}" if args.smooth else "")
         + (" --no-speed" if args.no_speed else "")
         + "` (see its docstring). Network: `"
         + str(args.checkpoint.relative_to(ROOT) if args.checkpoint.is_relative_to(ROOT) else "")
@@ -536,9 +566,16 @@ def main() -> None:
             f"`post`: `raw` is the tracker's own output; `G={args.postprocess[0]}, "
             f"N={args.postprocess[1]}` the same tracks post-processed offline "
             "(`assoc.postprocess_tracks`: tracks with fewer than N reported boxes removed, "
-            "then gaps of at most G missing frames filled linearly; docs/mot.md rule 7).",
+            "then gaps of at most G missing frames filled linearly; docs/mot.md rule 7)"
+            + (
+                f"; `{_post_tag(args.postprocess, args.smooth)}` the post-processed tracks "
+                "then smoothed by Gaussian-process regression (`assoc.smooth_tracks`, Du et al. "
+                "2023's GSI, with this tau0 and noise 1e-4; docs/mot.md rule 8)."
+                if args.smooth
+                else "."
+            ),
             "",
-            *_post_summary(trk_rows, args.postprocess),
+            *_post_summary(trk_rows, args.postprocess, args.smooth),
             "",
         ]
     if speed:
