@@ -280,7 +280,9 @@ class RetinaTrackMOT:
             docs/mot.md's rule 7 asked for a default.
         smooth: offline: after ``interpolate``, smooth each track's boxes by Gaussian-process
             regression with length-scale parameter ``tau0 = smooth``
-            (``assoc.smooth_tracks``, Du et al. 2023; ``None``/0: off, the default).
+            (``assoc.smooth_tracks``, Du et al. 2023; ``None``/0: off, the default: with
+            gaps up to 10 frames and ``tau0`` 10, the best on the training sequences, the
+            default tracker's mean HOTA rose by 0.013, below docs/mot.md rule 8's 0.02).
     """
 
     net: RetinaTrackNet | None = None
