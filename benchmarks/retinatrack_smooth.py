@@ -53,6 +53,14 @@ LONG = ("TUD-Stadtmitte", "PETS09-S3MF1")
 RAW = "raw (G=0, N=1)"
 
 
+def choose_tau0(means: dict[float, float]) -> float:
+    """Rule 8: the ``tau0`` (0 = off) with the best mean HOTA; ties at three decimals go to
+    off, then to the smaller ``tau0``."""
+    if 0.0 not in means or len(means) < 2:
+        raise ValueError(f"need off (0) and at least one tau0, got {sorted(means)}")
+    return max(sorted(means), key=lambda tau: (round(means[tau], 3), -tau))
+
+
 def _label(tau0: float) -> str:
     return f"G={MAX_GAP}, N={MIN_LENGTH}, " + ("off" if tau0 == 0 else f"tau0={tau0:g}")
 
@@ -120,14 +128,15 @@ def main() -> None:
     key = "mean HOTA (8 pairs)"
     tau_of = {_label(t): t for t in TAUS}
     candidates = [g for g in grid if g["setting"] in tau_of]
-    # ties at three decimals: off first, then the smaller tau0
-    best = max(candidates, key=lambda g: (round(g[key], 3), -tau_of[g["setting"]]))
+    chosen = choose_tau0({tau_of[g["setting"]]: g[key] for g in candidates})
+    best = next(g for g in candidates if tau_of[g["setting"]] == chosen)
     off = next(g for g in grid if g["setting"] == _label(0.0))
     raw_g = next(g for g in grid if g["setting"] == RAW)
     own = {}
     for label in TRACKERS:
         col = f"{label.split(' ')[0]} HOTA (4 seqs)"
-        b = max(candidates, key=lambda g, c=col: (round(g[c], 3), -tau_of[g["setting"]]))
+        tau = choose_tau0({tau_of[g["setting"]]: g[col] for g in candidates})
+        b = next(g for g in candidates if tau_of[g["setting"]] == tau)
         own[label] = (b["setting"], b[col], off[col])
     bcol = "(b) HOTA (4 seqs)"
     gain_b = best[bcol] - raw_g[bcol]
