@@ -177,6 +177,17 @@ def _paired(
 
 def _describe(r: dict[str, Any]) -> str:
     c = r.get("slt")
+    soup = r.get("soup")
+    if not c and soup:
+        # a weight average whose members do not share one SLT record (e.g. WiSE-FT: the base
+        # and fine-tuned seeds): name the members and their weights
+        members = soup.get("members") or []
+        weights = soup.get("weights") or [None] * len(members)
+        # a member file is named by its run folder (runs/<run>/detector.pt), a shipped model
+        # by its name
+        labels = [Path(str(m)).parent.name if str(m).endswith(".pt") else str(m) for m in members]
+        parts = [label + ("" if w is None else f" x {w:.3g}") for label, w in zip(labels, weights)]
+        return "weight average of " + ", ".join(parts)
     if not c:
         return "base (shipped)"
     ablation = "+SS" if c["objective"] == "frame" else "+SS+SO"
@@ -187,7 +198,6 @@ def _describe(r: dict[str, Any]) -> str:
         for k, label in (("head_lr", "head lr"), ("bbox_weight", "bbox weight"))
         if c.get(k) is not None
     )
-    soup = r.get("soup")
     seeds = (
         f"uniform weight average (model soup) of seeds {', '.join(map(str, soup['seeds']))}"
         if soup

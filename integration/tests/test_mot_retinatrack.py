@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+import assoc
 import detheads
 from trackkit.data import (
     ArrayFrames,
@@ -346,13 +347,30 @@ def test_tracking_thresholds_override_the_network_config(
 
 
 def test_association_choices() -> None:
-    assert set(ASSOCIATIONS) == {"iou+embedding", "iou", "embedding", "sort"}
+    assert set(ASSOCIATIONS) == {"iou+embedding", "iou", "embedding", "sort", "iou+motion"}
     with pytest.raises(ValueError, match="association must be one of"):
         make_association("hungarian-magic")
     det = FrameDetections.empty(8)
     for name in ASSOCIATIONS:
         out = make_association(name).update(det.boxes_xyxy, det.scores, None)
         assert len(out) == 0
+
+
+def test_iou_motion_is_the_benchmarks_iou_with_the_botsort_motion_model() -> None:
+    # benchmarks/retinatrack.py row (e): make_association("iou", motion=StateLayout.botsort())
+    bot = assoc.StateLayout.botsort()
+    assert make_association("iou+motion").config == make_association("iou", motion=bot).config
+    assert make_association("iou").config.motion is None
+    assert make_association("iou+motion").config.motion is not None
+    rng = np.random.default_rng(3)
+    a, b = make_association("iou+motion"), make_association("iou", motion=bot)
+    for t in range(6):
+        xy = np.array([[10.0, 20.0], [60.0, 20.0]]) + 4.0 * t + rng.normal(0, 0.5, (2, 2))
+        boxes = np.concatenate([xy, xy + 30.0], axis=1)
+        scores = np.array([0.9, 0.8])
+        out_a, out_b = a.update(boxes, scores, None), b.update(boxes, scores, None)
+        np.testing.assert_array_equal(out_a.ids, out_b.ids)
+        np.testing.assert_array_equal(out_a.boxes_xyxy, out_b.boxes_xyxy)
 
 
 def test_iou_and_fused_associations_share_the_chosen_iou_source() -> None:

@@ -133,9 +133,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--association",
-        choices=["iou+embedding", "iou", "embedding", "sort"],
+        choices=["iou+embedding", "iou", "embedding", "sort", "iou+motion"],
         default=None,
-        help="retinatrack: how detections are linked (default iou+embedding, the paper's)",
+        help="retinatrack: how detections are linked (default iou+embedding, the paper's; "
+        "iou+motion: IoU against Kalman-predicted boxes, the best on the validation sequence, "
+        "docs/mot.md)",
     )
     parser.add_argument(
         "--skip-bad-frames",

@@ -56,8 +56,10 @@ ACCURACY_SCORE_THRESHOLD: float = 0.4
 ACCURACY_NMS_THRESHOLD: float = 0.4
 
 #: Association choices: the paper's fused IoU + embedding similarity, its IoU-only and
-#: embedding-only ablations (Lu et al. 2020, Table 3), and SORT (Bewley et al. 2016).
-ASSOCIATIONS: tuple[str, ...] = ("iou+embedding", "iou", "embedding", "sort")
+#: embedding-only ablations (Lu et al. 2020, Table 3), SORT (Bewley et al. 2016), and IoU
+#: with ``assoc``'s BoT-SORT-style Kalman motion model (row (e) of the benchmark, the best
+#: tracker on these detections on the validation sequence, docs/mot.md).
+ASSOCIATIONS: tuple[str, ...] = ("iou+embedding", "iou", "embedding", "sort", "iou+motion")
 
 
 #: Score threshold of the tracker's detections, chosen on the *training* sequences
@@ -96,16 +98,17 @@ def make_association(name: str, **options: Any) -> Any:
     ``max_cosine_distance =`` :data:`EMBEDDING_GATE` calibrated on the training sequences;
     ``iou``: the same tracker fed no embeddings (IoU >= 0.3); both compare boxes as
     :data:`TRACKING_IOU_SOURCE` says (the same IoU for both); ``embedding``: IoU weight 0,
-    embedding weight 1; ``sort``: ``assoc.SortTracker``. ``options`` override config fields.
-    The RetinaTrack associations are the paper's tracker, without ``assoc``'s optional motion
-    model (``motion=None``; pass ``motion=assoc.StateLayout.botsort()`` to add it).
+    embedding weight 1; ``sort``: ``assoc.SortTracker``; ``iou+motion``: ``iou`` with
+    ``motion=assoc.StateLayout.botsort()`` (IoU against each track's Kalman-predicted box).
+    ``options`` override config fields. The other RetinaTrack associations are the paper's
+    tracker, without ``assoc``'s optional motion model (``motion=None``).
     """
     if name == "sort":
         return assoc.SortTracker(assoc.SortConfig(**options))
     if name not in ASSOCIATIONS:
         raise ValueError(f"association must be one of {ASSOCIATIONS}, got {name!r}")
     options = {
-        "motion": None,
+        "motion": assoc.StateLayout.botsort() if name == "iou+motion" else None,
         "max_cosine_distance": EMBEDDING_GATE,
         "iou_source": TRACKING_IOU_SOURCE,
         **options,
