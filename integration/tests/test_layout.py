@@ -16,8 +16,10 @@ import pytest
 
 import trackkit
 
-SRC = Path(trackkit.__file__).resolve().parent
-REPO = SRC.parents[2]
+# The checked sources are the repository's (also where trackkit is installed into site-packages,
+# as in CI's nox sessions: there trackkit.__file__ does not lead to benchmarks/).
+REPO = Path(__file__).resolve().parents[2]
+SRC = REPO / "integration" / "src" / "trackkit"
 BENCHMARKS = REPO / "benchmarks"
 
 
@@ -83,6 +85,7 @@ def test_private_module_rule_itself() -> None:
 
 
 def test_no_module_imports_another_subpackages_private_modules(tmp_path: Path) -> None:
+    assert (SRC / "__init__.py").is_file() and any(BENCHMARKS.glob("*.py"))
     bad: list[str] = []
     for path in sorted(SRC.rglob("*.py")):
         bad += _violations(path, _module_name(path))
