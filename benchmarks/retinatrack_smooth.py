@@ -19,30 +19,20 @@ shared with benchmarks/retinatrack_post.py).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from retinatrack_post import TRACKERS
-from retinatrack_settings import _detect_cached
+from retinatrack_post import TRACKERS, parse_args, score_settings
 
-from trackkit.data import default_mot_root, read_motchallenge
-from trackkit.eval import evaluate_mot, markdown_table
-from trackkit.mot import associate, postprocess_rows
+from trackkit.eval import markdown_table
 from trackkit.mot.retinatrack import (
-    DEFAULT_CHECKPOINT,
     TRACKING_NMS_THRESHOLD,
     TRACKING_SCORE_THRESHOLD,
-    load_retinatrack_checkpoint,
 )
-from trackkit.train import RETINATRACK_TRAIN_SEQUENCES
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_MD = ROOT / "docs" / "benchmarks" / "retinatrack_smooth_settings.md"
@@ -67,64 +57,14 @@ def _label(tau0: float) -> str:
 
 def main() -> None:
     """Run the grid and write the Markdown report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
-    parser.add_argument("--data", type=Path, default=None)
-    parser.add_argument("--cache", type=Path, default=None, help="keep detections here")
-    parser.add_argument("--out-md", type=Path, default=OUT_MD)
-    args = parser.parse_args()
-    torch.set_num_threads(1)
+    args = parse_args(__doc__, OUT_MD)
     t0 = time.perf_counter()
-    net, _ = load_retinatrack_checkpoint(args.checkpoint)
-    names = list(RETINATRACK_TRAIN_SEQUENCES)
-    ds = read_motchallenge(args.data or default_mot_root(), names=names)
-    settings: dict[str, dict[str, Any]] = {RAW: {}} | {
+    options: dict[str, dict[str, Any]] = {RAW: {}} | {
         _label(tau): {"interpolate": MAX_GAP, "min_track_length": MIN_LENGTH, "smooth": tau}
         for tau in TAUS
     }
-    rows: list[dict[str, Any]] = []
-    for name in names:
-        seq = ds[name]
-        assert seq.gt is not None
-        det, emb = _detect_cached(net, seq, TRACKING_NMS_THRESHOLD, args.cache)
-        keep = det.confidences >= TRACKING_SCORE_THRESHOLD
-        d, e = det.select(keep), emb[keep]
-        mot17 = name.startswith("MOT17")
-        for label, (make, use_emb) in TRACKERS.items():
-            raw, _ = associate(make(), d, seq.num_frames, embeddings=e if use_emb else None)
-            for setting, options in settings.items():
-                out = postprocess_rows(raw, **options)
-                s = evaluate_mot(seq.gt, out, seq.num_frames, mot17_preprocessing=mot17)
-                v = s.summary()
-                rows.append(
-                    {"sequence": name, "tracker": label, "setting": setting}
-                    | {k: v[k] for k in ("HOTA", "DetA", "AssA", "MOTA", "IDF1")}
-                    | {k: int(v[k]) for k in ("IDSW", "FP", "FN")}
-                    | {"tracks": len(set(out.ids.tolist()))}
-                )
-        print(f"{name}: {len(d)} detections, {seq.num_frames} frames", flush=True)
-
-    def mean(metric: str, setting: str, tracker: str | None, seqs: tuple[str, ...]) -> float:
-        vals = [
-            r[metric]
-            for r in rows
-            if r["setting"] == setting
-            and (tracker is None or r["tracker"] == tracker)
-            and r["sequence"] in seqs
-        ]
-        return float(np.mean(vals))
-
-    all_seqs = tuple(names)
-    grid: list[dict[str, Any]] = []
-    for setting in settings:
-        g: dict[str, Any] = {"setting": setting}
-        g["mean HOTA (8 pairs)"] = mean("HOTA", setting, None, all_seqs)
-        for label in TRACKERS:
-            short = label.split(" ")[0]
-            g[f"{short} HOTA (4 seqs)"] = mean("HOTA", setting, label, all_seqs)
-            g[f"{short} IDF1 (4 seqs)"] = mean("IDF1", setting, label, all_seqs)
-        g["mean HOTA, 2 long seqs (record)"] = mean("HOTA", setting, None, LONG)
-        grid.append(g)
+    settings = {name: (opts, {"setting": name}) for name, opts in options.items()}
+    names, rows, grid = score_settings(args, settings)
     key = "mean HOTA (8 pairs)"
     tau_of = {_label(t): t for t in TAUS}
     candidates = [g for g in grid if g["setting"] in tau_of]
