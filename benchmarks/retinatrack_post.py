@@ -128,6 +128,22 @@ def score_settings(
     return names, rows, grid
 
 
+def write_report(
+    out_md: Path,
+    header: list[str],
+    summary: list[str],
+    grid: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+) -> None:
+    """Write header, the rule's summary, the grid of means and the per-sequence rows; print
+    all but the per-sequence table."""
+    head = [*header, "", *summary, "", "## Grid (means)", ""]
+    text = [*head, markdown_table(grid, list(grid[0])), ""]
+    text += ["## Per sequence", "", markdown_table(rows, list(rows[0])), ""]
+    out_md.write_text("\n".join(text))
+    print("\n".join(text[: len(head) + 1]))
+
+
 def main() -> None:
     """Run the grid and write the Markdown report."""
     args = parse_args(__doc__, OUT_MD)
@@ -167,7 +183,7 @@ def main() -> None:
         f"{r:.3f})."
         for label, (g, n, h, r) in own.items()
     ]
-    text = [
+    header = [
         "# RetinaTrack round 7: post-processing chosen on the training sequences",
         "",
         f"Written by `python3 benchmarks/retinatrack_post.py` in {time.perf_counter() - t0:.0f} s "
@@ -175,21 +191,8 @@ def main() -> None:
         f"score >= {TRACKING_SCORE_THRESHOLD}, NMS {TRACKING_NMS_THRESHOLD}, on the training "
         f"sequences {', '.join(names)} (seen by the detector in training: optimistic). "
         "The validation sequence is not read.",
-        "",
-        *summary,
-        "",
-        "## Grid (means)",
-        "",
-        markdown_table(grid, list(grid[0])),
-        "",
-        "## Per sequence",
-        "",
-        markdown_table(rows, list(rows[0])),
-        "",
     ]
-    args.out_md.write_text("\n".join(text))
-    print("\n".join(text[: 12 + len(summary)]))
-    print(markdown_table(grid, list(grid[0])))
+    write_report(args.out_md, header, summary, grid, rows)
 
 
 if __name__ == "__main__":

@@ -26,9 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from retinatrack_post import TRACKERS, parse_args, score_settings
+from retinatrack_post import TRACKERS, parse_args, score_settings, write_report
 
-from trackkit.eval import markdown_table
 from trackkit.mot.retinatrack import (
     TRACKING_NMS_THRESHOLD,
     TRACKING_SCORE_THRESHOLD,
@@ -90,7 +89,7 @@ def main() -> None:
         f"For the record, {label}'s own best: {s} (HOTA {h:.3f}; round 7 {r:.3f})."
         for label, (s, h, r) in own.items()
     ]
-    text = [
+    header = [
         "# RetinaTrack round 8: Gaussian-smoothed interpolation chosen on the training sequences",
         "",
         f"Written by `python3 benchmarks/retinatrack_smooth.py` in "
@@ -101,21 +100,8 @@ def main() -> None:
         "is round 7's post-processing (gaps of at most 10 frames filled, no track dropped); "
         "`tau0` the smoothing's length-scale parameter (`assoc.smooth_tracks`, noise 1e-4); "
         f"`{RAW}` the trackers' own output, for the default rule only.",
-        "",
-        *summary,
-        "",
-        "## Grid (means)",
-        "",
-        markdown_table(grid, list(grid[0])),
-        "",
-        "## Per sequence",
-        "",
-        markdown_table(rows, list(rows[0])),
-        "",
     ]
-    args.out_md.write_text("\n".join(text))
-    print("\n".join(text[: 6 + len(summary)]))
-    print(markdown_table(grid, list(grid[0])))
+    write_report(args.out_md, header, summary, grid, rows)
 
 
 if __name__ == "__main__":
