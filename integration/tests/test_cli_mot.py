@@ -56,6 +56,19 @@ def test_mot_tracks_and_scores(
     )
 
 
+def test_mot_data_no_progress_hides_the_sequence_bar(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("assoc")
+    _mot_folder(tmp_path / "data")
+    argv = ["mot", "--data", str(tmp_path / "data"), "--tracker", "sort"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert "seq" in capsys.readouterr().err  # tqdm's bar over sequences ("1/1 [..., seq/s]")
+    assert main([*argv, "--out", str(tmp_path / "b"), "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "| sort |" in captured.out
+
+
 def test_mot_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["mot", "--data", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
     assert "not found" in capsys.readouterr().err

@@ -286,6 +286,7 @@ def _run(args: argparse.Namespace) -> int:
             name=args.tracker,
             results_dir=args.out,
             mot17_preprocessing=args.mot17,
+            progress=not args.no_progress,
         )
         print(mot_results_table([result]))
         for name, s in result.scores.items():
