@@ -113,6 +113,9 @@ def test_eval_mot_runs_registered_trackers(
     assert (tmp_path / "out" / "sort" / "SYN-01.txt").is_file()
     assert (tmp_path / "out" / "bytetrack" / "SYN-01.txt").is_file()
     assert main(argv) == 2 and "needs --out" in capsys.readouterr().err
+    # --no-progress: no tqdm bar on stderr
+    assert main([*argv, "--out", str(tmp_path / "o2"), "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize(

@@ -207,6 +207,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--device", default=None, help="--tracker: torch device of detecting trackers (retinatrack)"
     )
     mot.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    mot.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_postprocess_arguments(mot)
     mot.set_defaults(func=_eval_mot)
 
@@ -372,7 +373,7 @@ def _eval_mot(args: argparse.Namespace) -> int:
             raise CLIError(f"{args.gt}: no sequence with gt/gt.txt to score against")
         opts: dict[str, object] = {"min_score": args.min_score}
         if "progress" in tracker_options(name):
-            opts["progress"] = True
+            opts["progress"] = not args.no_progress
         if args.device is not None:
             if "device" not in tracker_options(name):
                 raise CLIError(f"--device does not apply to tracker {name!r}")
@@ -386,6 +387,7 @@ def _eval_mot(args: argparse.Namespace) -> int:
             name=name,
             results_dir=args.out,
             mot17_preprocessing=args.mot17,
+            progress=not args.no_progress,
         )
         results.append(result)
         print(f"{name}: {len(result.scores)} sequence(s): {', '.join(result.scores)}")
