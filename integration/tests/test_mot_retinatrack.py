@@ -347,7 +347,14 @@ def test_tracking_thresholds_override_the_network_config(
 
 
 def test_association_choices() -> None:
-    assert set(ASSOCIATIONS) == {"iou+embedding", "iou", "embedding", "sort", "iou+motion"}
+    assert set(ASSOCIATIONS) == {
+        "iou+embedding",
+        "iou",
+        "embedding",
+        "sort",
+        "iou+motion",
+        "iou+embedding+motion",
+    }
     with pytest.raises(ValueError, match="association must be one of"):
         make_association("hungarian-magic")
     det = FrameDetections.empty(8)
@@ -371,6 +378,33 @@ def test_iou_motion_is_the_benchmarks_iou_with_the_botsort_motion_model() -> Non
         out_a, out_b = a.update(boxes, scores, None), b.update(boxes, scores, None)
         np.testing.assert_array_equal(out_a.ids, out_b.ids)
         np.testing.assert_array_equal(out_a.boxes_xyxy, out_b.boxes_xyxy)
+
+
+def test_iou_embedding_motion_is_the_fused_association_with_the_botsort_motion_model() -> None:
+    # docs/mot.md round 9, row (g): make_association("iou+embedding", motion=botsort())
+    bot = assoc.StateLayout.botsort()
+    g, ref = make_association("iou+embedding+motion"), make_association("iou+embedding", motion=bot)
+    assert g.config == ref.config
+    assert g.config.motion is not None and make_association("iou+embedding").config.motion is None
+    assert g.config.embedding_weight > 0 and g.config.iou_weight > 0
+    plain = make_association("iou+embedding")
+    emb = np.full((2, 16), 0.25)  # two people who look alike: only the boxes tell them apart
+    for t in range(16):
+        # crossing at 7 px a frame; person 1 is the upper box (y 20), person 2 the lower (y 22)
+        xy = np.array([[10.0 + 7.0 * t, 20.0], [130.0 - 7.0 * t, 22.0]])
+        boxes = np.concatenate([xy, xy + np.array([20.0, 40.0])], axis=1)
+        scores = np.array([0.9, 0.8])
+        out_g, out_r = g.update(boxes, scores, emb), ref.update(boxes, scores, emb)
+        out_p = plain.update(boxes, scores, emb)
+        np.testing.assert_array_equal(out_g.ids, out_r.ids)
+        np.testing.assert_array_equal(out_g.boxes_xyxy, out_r.boxes_xyxy)
+
+    def by_person(out: assoc.Tracks) -> list[int]:
+        return out.ids[np.argsort(out.boxes_xyxy[:, 1])].tolist()
+
+    # the predicted boxes keep the identities through the crossing; the newest boxes swap them
+    assert by_person(out_g) == [1, 2]
+    assert by_person(out_p) == [2, 1]
 
 
 def test_iou_and_fused_associations_share_the_chosen_iou_source() -> None:

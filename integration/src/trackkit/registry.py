@@ -192,12 +192,12 @@ def _retinatrack(
 ) -> Any:
     """RetinaTrack (Lu et al. 2020) on the frames: the shipped (or a given) network's detections
     and embeddings, linked by ``association`` (``iou+embedding``, ``iou``, ``embedding``,
-    ``sort``, ``iou+motion``); ``min_score`` drops weaker detections; ``input_width`` resizes
-    frames to another width than the network's; ``variant``: ``"cpu"`` (the default 512 px
-    network) or ``"p6-640"`` (the slower 640 px P6 network with its own thresholds,
-    ``RetinaTrackMOT.p6_variant``; it tracked worse than ``"cpu"`` on the validation
-    sequence; ``"accuracy"`` is its deprecated name and warns with ``DeprecationWarning``);
-    ``progress`` shows a bar over frames."""
+    ``sort``, ``iou+motion``, ``iou+embedding+motion``); ``min_score`` drops weaker detections;
+    ``input_width`` resizes frames to another width than the network's; ``variant``:
+    ``"cpu"`` (the default 512 px network) or ``"p6-640"`` (the slower 640 px P6 network with
+    its own thresholds, ``RetinaTrackMOT.p6_variant``; it tracked worse than ``"cpu"`` on the
+    validation sequence; ``"accuracy"`` is its deprecated name and warns with
+    ``DeprecationWarning``); ``progress`` shows a bar over frames."""
     from trackkit.mot.retinatrack import (
         ACCURACY_CHECKPOINT,
         ACCURACY_NMS_THRESHOLD,

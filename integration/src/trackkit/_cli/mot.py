@@ -133,11 +133,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--association",
-        choices=["iou+embedding", "iou", "embedding", "sort", "iou+motion"],
+        choices=["iou+embedding", "iou", "embedding", "sort", "iou+motion", "iou+embedding+motion"],
         default=None,
         help="retinatrack: how detections are linked (default iou+embedding, the paper's; "
         "iou+motion: IoU against Kalman-predicted boxes, the best on the validation sequence, "
-        "docs/mot.md)",
+        "docs/mot.md; iou+embedding+motion: the paper's IoU + embedding with the IoU against "
+        "Kalman-predicted boxes, docs/mot.md round 9)",
     )
     parser.add_argument(
         "--skip-bad-frames",

@@ -58,8 +58,19 @@ ACCURACY_NMS_THRESHOLD: float = 0.4
 #: Association choices: the paper's fused IoU + embedding similarity, its IoU-only and
 #: embedding-only ablations (Lu et al. 2020, Table 3), SORT (Bewley et al. 2016), and IoU
 #: with ``assoc``'s BoT-SORT-style Kalman motion model (row (e) of the benchmark, the best
-#: tracker on these detections on the validation sequence, docs/mot.md).
-ASSOCIATIONS: tuple[str, ...] = ("iou+embedding", "iou", "embedding", "sort", "iou+motion")
+#: tracker on these detections on the validation sequence, docs/mot.md), and the paper's fused
+#: IoU + embedding similarity with that motion model (round 9 of docs/mot.md, row (g)).
+ASSOCIATIONS: tuple[str, ...] = (
+    "iou+embedding",
+    "iou",
+    "embedding",
+    "sort",
+    "iou+motion",
+    "iou+embedding+motion",
+)
+
+#: Associations that use ``assoc``'s BoT-SORT-style motion model by default.
+_MOTION_ASSOCIATIONS: tuple[str, ...] = ("iou+motion", "iou+embedding+motion")
 
 
 #: Score threshold of the tracker's detections, chosen on the *training* sequences
@@ -99,16 +110,19 @@ def make_association(name: str, **options: Any) -> Any:
     ``iou``: the same tracker fed no embeddings (IoU >= 0.3); both compare boxes as
     :data:`TRACKING_IOU_SOURCE` says (the same IoU for both); ``embedding``: IoU weight 0,
     embedding weight 1; ``sort``: ``assoc.SortTracker``; ``iou+motion``: ``iou`` with
-    ``motion=assoc.StateLayout.botsort()`` (IoU against each track's Kalman-predicted box).
-    ``options`` override config fields. The other RetinaTrack associations are the paper's
-    tracker, without ``assoc``'s optional motion model (``motion=None``).
+    ``motion=assoc.StateLayout.botsort()`` (IoU against each track's Kalman-predicted box);
+    ``iou+embedding+motion``: ``iou+embedding`` with that motion model (the predicted box
+    counts as one more stored box of the track, with its newest embedding, in the fused IoU +
+    embedding similarity; docs/mot.md round 9). ``options`` override config fields. The other
+    RetinaTrack associations are the paper's tracker, without ``assoc``'s optional motion
+    model (``motion=None``).
     """
     if name == "sort":
         return assoc.SortTracker(assoc.SortConfig(**options))
     if name not in ASSOCIATIONS:
         raise ValueError(f"association must be one of {ASSOCIATIONS}, got {name!r}")
     options = {
-        "motion": assoc.StateLayout.botsort() if name == "iou+motion" else None,
+        "motion": assoc.StateLayout.botsort() if name in _MOTION_ASSOCIATIONS else None,
         "max_cosine_distance": EMBEDDING_GATE,
         "iou_source": TRACKING_IOU_SOURCE,
         **options,
@@ -119,7 +133,7 @@ def make_association(name: str, **options: Any) -> Any:
 
 
 def _uses_embeddings(name: str) -> bool:
-    return name in ("iou+embedding", "embedding")
+    return name in ("iou+embedding", "embedding", "iou+embedding+motion")
 
 
 @dataclass
