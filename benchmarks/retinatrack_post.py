@@ -68,14 +68,19 @@ def parse_args(doc: str, out_md: Path) -> argparse.Namespace:
 
 
 def score_settings(
-    args: argparse.Namespace, settings: dict[str, tuple[dict[str, Any], dict[str, Any]]]
+    args: argparse.Namespace,
+    settings: dict[str, tuple[dict[str, Any], dict[str, Any]]],
+    trackers: dict[str, Any] | None = None,
 ) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
     """Score every post-processing setting on the training sequences for (b) and (e).
 
     ``settings`` maps a setting's name to (``postprocess_rows`` options, the leading columns of
-    its table rows). Returns the sequence names, one row per (sequence, tracker, setting) and
-    one grid row of means per setting (HOTA over the 8 pairs, each tracker's HOTA and IDF1 over
-    the four sequences, and the two long sequences' mean HOTA for the record)."""
+    its table rows); ``trackers`` (default :data:`TRACKERS`, (b) and (e)) maps a label to
+    (a factory of the association, whether it takes embeddings). Returns the sequence names,
+    one row per (sequence, tracker, setting) and one grid row of means per setting (HOTA over
+    the (tracker, sequence) pairs, 8 for the default trackers, each tracker's HOTA and IDF1
+    over the four sequences, and the two long sequences' mean HOTA for the record)."""
+    trackers = TRACKERS if trackers is None else trackers
     torch.set_num_threads(1)
     net, _ = load_retinatrack_checkpoint(args.checkpoint)
     names = list(RETINATRACK_TRAIN_SEQUENCES)
@@ -88,7 +93,7 @@ def score_settings(
         keep = det.confidences >= TRACKING_SCORE_THRESHOLD
         d, e = det.select(keep), emb[keep]
         mot17 = name.startswith("MOT17")
-        for label, (make, use_emb) in TRACKERS.items():
+        for label, (make, use_emb) in trackers.items():
             raw, _ = associate(make(), d, seq.num_frames, embeddings=e if use_emb else None)
             for setting, (options, columns) in settings.items():
                 out = postprocess_rows(raw, **options)
@@ -116,8 +121,8 @@ def score_settings(
     grid: list[dict[str, Any]] = []
     for setting, (_, columns) in settings.items():
         g: dict[str, Any] = dict(columns)
-        g["mean HOTA (8 pairs)"] = mean("HOTA", setting, None, all_seqs)
-        for label in TRACKERS:
+        g[f"mean HOTA ({len(trackers) * len(names)} pairs)"] = mean("HOTA", setting, None, all_seqs)
+        for label in trackers:
             short = label.split(" ")[0]
             g[f"{short} HOTA (4 seqs)"] = mean("HOTA", setting, label, all_seqs)
             g[f"{short} IDF1 (4 seqs)"] = mean("IDF1", setting, label, all_seqs)
