@@ -11,7 +11,8 @@ never trains on (``RETINATRACK_VALIDATION_SEQUENCES``: TUD-Campus), in one run:
   embedding gate calibrated on the training sequences; also with ``assoc``'s default gate),
   both with the IoU source of the tracker's settings (``TRACKING_IOU_SOURCE``) and both
   with the other one (a track's H stored boxes or its newest box),
-  (c) embedding only, (d) SORT, (e) IoU + ``assoc``'s motion model, (f) ``assoc.MotionTracker``
+  (c) embedding only, (d) SORT, (e) IoU + ``assoc``'s motion model, (g) (b) with that motion
+  model (``iou+embedding+motion``, docs/mot.md round 9), (f) ``assoc.MotionTracker``
   without and with embeddings (fed every detection >= 0.05: it applies its own thresholds),
   (f') the same with its detection thresholds chosen on the training sequences
   (``MOTION_THRESHOLDS``);
@@ -442,6 +443,12 @@ def main() -> None:
             ("(c) embedding only", lambda: make_association("embedding"), True, False),
             ("(d) SORT", lambda: make_association("sort"), False, False),
             ("(e) IoU + motion model", lambda: make_association("iou", motion=bot), False, False),
+            (
+                "(g) IoU + embedding + motion model",
+                lambda: make_association("iou+embedding", motion=bot),
+                True,
+                False,
+            ),
             ("(f) MotionTracker", assoc.MotionTracker, False, True),
             ("(f) MotionTracker + embedding", assoc.MotionTracker, True, True),
             (
