@@ -116,6 +116,47 @@ def test_eval_mot_runs_registered_trackers(
     # --no-progress: no tqdm bar on stderr
     assert main([*argv, "--out", str(tmp_path / "o2"), "--no-progress"]) == 0
     assert capsys.readouterr().err == ""
+    # --association is RetinaTrack's: an error for det.txt trackers alone, passed to retinatrack
+    assert main([*argv, "--out", str(tmp_path / "o3"), "--association", "iou"]) == 2
+    assert "--association applies only to --tracker retinatrack" in capsys.readouterr().err
+
+
+def test_eval_mot_association_reaches_retinatrack_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trackkit.registry as registry
+
+    seq = synthetic_mot_sequence(length=8, num_objects=2, seed=1, render=False)
+    assert seq.gt is not None and seq.det is not None
+    folder = tmp_path / "data" / "SYN-01"
+    (folder / "gt").mkdir(parents=True)
+    (folder / "det").mkdir()
+    (folder / "seqinfo.ini").write_text(
+        "[Sequence]\nname=SYN-01\nimDir=img1\nframeRate=25\nseqLength=8\n"
+        "imWidth=320\nimHeight=240\nimExt=.jpg\n"
+    )
+    write_mot_rows(folder / "gt" / "gt.txt", seq.gt)
+    write_mot_rows(folder / "det" / "det.txt", seq.det)
+    calls: dict[str, dict[str, object]] = {}
+    real = registry.make_tracker
+
+    def recording(name: str, **options: object) -> object:
+        calls[name] = options
+        return real("sort")  # links det.txt, so no network is needed here
+
+    monkeypatch.setattr(registry, "make_tracker", recording)
+    argv = ["eval", "mot", "--data", str(tmp_path / "data"), "--tracker", "retinatrack", "sort"]
+    code = main([*argv, "--out", str(tmp_path / "o"), "--association", "iou+motion"])
+    assert code == 0, capsys.readouterr().err
+    assert calls["retinatrack"]["association"] == "iou+motion"
+    assert "association" not in calls["sort"]
+
+
+def test_association_choices_match_retinatrack() -> None:
+    from trackkit._cli._datasets import RETINATRACK_ASSOCIATIONS
+    from trackkit.mot.retinatrack import ASSOCIATIONS
+
+    assert tuple(RETINATRACK_ASSOCIATIONS) == tuple(ASSOCIATIONS)
 
 
 @pytest.mark.parametrize(

@@ -87,6 +87,31 @@ def add_value_ema_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: ``--association`` choices of the RetinaTrack trackers (``trackkit.mot.retinatrack.ASSOCIATIONS``,
+#: spelled out here so that building the parser does not import torch; a test keeps them equal).
+RETINATRACK_ASSOCIATIONS = (
+    "iou+embedding",
+    "iou",
+    "embedding",
+    "sort",
+    "iou+motion",
+    "iou+embedding+motion",
+)
+
+
+def add_association_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--association`` (how RetinaTrack links its detections) to a MOT command."""
+    parser.add_argument(
+        "--association",
+        choices=RETINATRACK_ASSOCIATIONS,
+        default=None,
+        help="retinatrack: how detections are linked (default iou+embedding, the paper's; "
+        "iou+motion: IoU against Kalman-predicted boxes, the best on the validation sequence, "
+        "docs/mot.md; iou+embedding+motion: the paper's IoU + embedding with the IoU against "
+        "Kalman-predicted boxes, docs/mot.md round 9)",
+    )
+
+
 def set_torch_threads(threads: int | None) -> None:
     """Apply a ``--threads`` option: ``None`` or 0 keeps torch's default (one thread per core),
     otherwise it must be >= 1."""

@@ -14,6 +14,7 @@ import numpy as np
 from trackkit._cli._datasets import (
     SOT_FORMAT_HELP,
     SOT_FORMATS,
+    add_association_argument,
     add_postprocess_arguments,
     add_value_ema_argument,
     existing_dir,
@@ -208,6 +209,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     mot.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     mot.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_association_argument(mot)
     add_postprocess_arguments(mot)
     mot.set_defaults(func=_eval_mot)
 
@@ -364,6 +366,11 @@ def _eval_mot(args: argparse.Namespace) -> int:
         raise CLIError(f"{args.gt} is not a MOTChallenge folder: {err}") from None
     results = []
     with_gt = [s for s in dataset if s.gt is not None]
+    if args.association is not None and not any(
+        name in tracker_names("mot") and "association" in tracker_options(name)
+        for name in args.tracker or []
+    ):
+        raise CLIError("--association applies only to --tracker retinatrack")
     for name in args.tracker or []:
         if name not in tracker_names("mot"):
             raise CLIError(
@@ -378,6 +385,8 @@ def _eval_mot(args: argparse.Namespace) -> int:
             if "device" not in tracker_options(name):
                 raise CLIError(f"--device does not apply to tracker {name!r}")
             opts["device"] = args.device
+        if args.association is not None and "association" in tracker_options(name):
+            opts["association"] = args.association
         for key in ("interpolate", "min_track_length", "smooth"):
             if getattr(args, key) is not None:
                 opts[key] = getattr(args, key)

@@ -8,7 +8,11 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from trackkit._cli._datasets import add_postprocess_arguments, existing_dir
+from trackkit._cli._datasets import (
+    add_association_argument,
+    add_postprocess_arguments,
+    existing_dir,
+)
 from trackkit.cli import CLIError
 from trackkit.registry import TRACKERS, tracker_names
 
@@ -131,15 +135,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "only for scenes with people taller than about 250 px at 512 px); accuracy: the "
         "deprecated name of p6-640",
     )
-    parser.add_argument(
-        "--association",
-        choices=["iou+embedding", "iou", "embedding", "sort", "iou+motion", "iou+embedding+motion"],
-        default=None,
-        help="retinatrack: how detections are linked (default iou+embedding, the paper's; "
-        "iou+motion: IoU against Kalman-predicted boxes, the best on the validation sequence, "
-        "docs/mot.md; iou+embedding+motion: the paper's IoU + embedding with the IoU against "
-        "Kalman-predicted boxes, docs/mot.md round 9)",
-    )
+    add_association_argument(parser)
     parser.add_argument(
         "--skip-bad-frames",
         action="store_true",
