@@ -93,3 +93,33 @@ def bench_script() -> Callable[[str], ModuleType]:
         return mod
 
     return load
+
+
+@pytest.fixture(scope="session")
+def write_mot_folder() -> Callable[..., Any]:
+    """``write_mot_folder(root, length=, num_objects=, seed=, keep_det=None)`` writes a synthetic
+    MOTChallenge sequence ``root/SYN-01`` (seqinfo.ini, gt/gt.txt, det/det.txt; no images) and
+    returns ``(folder, sequence)``; ``keep_det`` (a boolean mask over the detections) drops some
+    detections, e.g. to give the trackers gaps."""
+    from trackkit.data import synthetic_mot_sequence, write_mot_rows
+
+    def write(
+        root: Path, *, length: int, num_objects: int, seed: int, keep_det: Any = None
+    ) -> tuple[Path, Any]:
+        seq = synthetic_mot_sequence(
+            length=length, num_objects=num_objects, seed=seed, render=False
+        )
+        assert seq.gt is not None and seq.det is not None
+        folder = root / "SYN-01"
+        (folder / "gt").mkdir(parents=True)
+        (folder / "det").mkdir()
+        (folder / "seqinfo.ini").write_text(
+            f"[Sequence]\nname=SYN-01\nimDir=img1\nframeRate=25\nseqLength={length}\n"
+            "imWidth=320\nimHeight=240\nimExt=.jpg\n"
+        )
+        write_mot_rows(folder / "gt" / "gt.txt", seq.gt)
+        det = seq.det if keep_det is None else seq.det.select(keep_det(len(seq.det)))
+        write_mot_rows(folder / "det" / "det.txt", det)
+        return folder, seq
+
+    return write

@@ -11,6 +11,7 @@ import datetime
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -22,9 +23,7 @@ from trackkit.data import (
     MOTRows,
     read_mot_rows,
     read_simple_sot,
-    synthetic_mot_sequence,
     synthetic_sot_sequence,
-    write_mot_rows,
 )
 from trackkit.eval import (
     evaluate_sot,
@@ -145,23 +144,10 @@ def test_eval_sot_skip_first_and_per_sequence_precision(
 # --- item 4: NaN options, frames of another size, negative ground-truth sizes ----------------
 
 
-def _mot_folder(root: Path) -> Path:
-    seq = synthetic_mot_sequence(length=8, num_objects=2, seed=3, render=False)
-    assert seq.gt is not None and seq.det is not None
-    folder = root / "SYN-01"
-    (folder / "gt").mkdir(parents=True)
-    (folder / "det").mkdir()
-    (folder / "seqinfo.ini").write_text(
-        "[Sequence]\nname=SYN-01\nimDir=img1\nframeRate=25\nseqLength=8\n"
-        "imWidth=320\nimHeight=240\nimExt=.jpg\n"
-    )
-    write_mot_rows(folder / "gt" / "gt.txt", seq.gt)
-    write_mot_rows(folder / "det" / "det.txt", seq.det)
-    return folder
-
-
-def test_mot_min_score_nan_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    _mot_folder(tmp_path / "mot")
+def test_mot_min_score_nan_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], write_mot_folder: Any
+) -> None:
+    write_mot_folder(tmp_path / "mot", length=8, num_objects=2, seed=3)
     argv = ["mot", "--data", str(tmp_path / "mot"), "--out", str(tmp_path / "o")]
     assert main([*argv, "--min-score", "nan"]) == 2
     assert "--min-score must be a number, got nan" in _one_line_error(capsys)
@@ -271,10 +257,10 @@ def test_corrupt_checkpoints_are_one_line_errors(
 
 
 def test_eval_mot_names_file_and_line_of_a_nan_coordinate(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], write_mot_folder: Any
 ) -> None:
     gt = tmp_path / "gt"
-    folder = _mot_folder(gt)
+    folder, _ = write_mot_folder(gt, length=8, num_objects=2, seed=3)
     res = tmp_path / "res" / "t"
     res.mkdir(parents=True)
     lines = (folder / "gt" / "gt.txt").read_text().splitlines()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import pytest
 
 from trackkit.cli import main
-from trackkit.data import MOTRows, synthetic_mot_sequence, synthetic_sot_sequence, write_mot_rows
+from trackkit.data import synthetic_sot_sequence, write_mot_rows
 from trackkit.eval import write_otb_results
 
 
@@ -92,19 +93,9 @@ def test_eval_sot_tracker_errors(
 
 
 def test_eval_mot_runs_registered_trackers(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], write_mot_folder: Any
 ) -> None:
-    seq = synthetic_mot_sequence(length=12, num_objects=3, seed=5, render=False)
-    assert seq.gt is not None and seq.det is not None
-    folder = tmp_path / "data" / "SYN-01"
-    (folder / "gt").mkdir(parents=True)
-    (folder / "det").mkdir()
-    (folder / "seqinfo.ini").write_text(
-        "[Sequence]\nname=SYN-01\nimDir=img1\nframeRate=25\nseqLength=12\n"
-        "imWidth=320\nimHeight=240\nimExt=.jpg\n"
-    )
-    write_mot_rows(folder / "gt" / "gt.txt", seq.gt)
-    write_mot_rows(folder / "det" / "det.txt", seq.det)
+    write_mot_folder(tmp_path / "data", length=12, num_objects=3, seed=5)
     argv = ["eval", "mot", "--data", str(tmp_path / "data"), "--tracker", "sort"]
     extra = ["retinatrack-iou", "motion", "bytetrack", "ocsort", "botsort"]
     code = main([*argv, *extra, "--out", str(tmp_path / "out")])
@@ -122,21 +113,14 @@ def test_eval_mot_runs_registered_trackers(
 
 
 def test_eval_mot_association_reaches_retinatrack_only(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    write_mot_folder: Any,
 ) -> None:
     import trackkit.registry as registry
 
-    seq = synthetic_mot_sequence(length=8, num_objects=2, seed=1, render=False)
-    assert seq.gt is not None and seq.det is not None
-    folder = tmp_path / "data" / "SYN-01"
-    (folder / "gt").mkdir(parents=True)
-    (folder / "det").mkdir()
-    (folder / "seqinfo.ini").write_text(
-        "[Sequence]\nname=SYN-01\nimDir=img1\nframeRate=25\nseqLength=8\n"
-        "imWidth=320\nimHeight=240\nimExt=.jpg\n"
-    )
-    write_mot_rows(folder / "gt" / "gt.txt", seq.gt)
-    write_mot_rows(folder / "det" / "det.txt", seq.det)
+    write_mot_folder(tmp_path / "data", length=8, num_objects=2, seed=1)
     calls: dict[str, dict[str, object]] = {}
     real = registry.make_tracker
 
@@ -184,23 +168,10 @@ def test_eval_sot_missing_results(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "no result file" in capsys.readouterr().err
 
 
-def _mot_folder(root: Path) -> MOTRows:
-    seq = synthetic_mot_sequence(length=12, num_objects=3, seed=5, render=False)
-    assert seq.gt is not None and seq.det is not None
-    folder = root / "SYN-01"
-    (folder / "gt").mkdir(parents=True)
-    (folder / "det").mkdir()
-    (folder / "seqinfo.ini").write_text(
-        "[Sequence]\nname=SYN-01\nimDir=img1\nframeRate=25\nseqLength=12\n"
-        "imWidth=320\nimHeight=240\nimExt=.jpg\n"
-    )
-    write_mot_rows(folder / "gt" / "gt.txt", seq.gt)
-    write_mot_rows(folder / "det" / "det.txt", seq.det)
-    return seq.gt
-
-
-def test_eval_mot_perfect_tracker(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    gt = _mot_folder(tmp_path / "gt")
+def test_eval_mot_perfect_tracker(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], write_mot_folder: Any
+) -> None:
+    gt = write_mot_folder(tmp_path / "gt", length=12, num_objects=3, seed=5)[1].gt
     write_mot_rows(tmp_path / "perfect" / "SYN-01.txt", gt)
     code = main(
         [

@@ -3,37 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from trackkit.cli import main
-from trackkit.data import MOTRows, read_mot_rows, synthetic_mot_sequence, write_mot_rows
-
-
-def _mot_folder(root: Path) -> MOTRows:
-    seq = synthetic_mot_sequence(length=12, num_objects=3, seed=5, render=False)
-    assert seq.gt is not None and seq.det is not None
-    folder = root / "SYN-01"
-    (folder / "gt").mkdir(parents=True)
-    (folder / "det").mkdir()
-    (folder / "seqinfo.ini").write_text(
-        "[Sequence]\nname=SYN-01\nimDir=img1\nframeRate=25\nseqLength=12\n"
-        "imWidth=320\nimHeight=240\nimExt=.jpg\n"
-    )
-    write_mot_rows(folder / "gt" / "gt.txt", seq.gt)
-    write_mot_rows(folder / "det" / "det.txt", seq.det)
-    return seq.gt
+from trackkit.data import read_mot_rows
 
 
 @pytest.mark.parametrize(
     "tracker", ["sort", "retinatrack-iou", "motion", "bytetrack", "ocsort", "botsort"]
 )
 def test_mot_tracks_and_scores(
-    tmp_path: Path, tracker: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, tracker: str, capsys: pytest.CaptureFixture[str], write_mot_folder: Any
 ) -> None:
     pytest.importorskip("assoc")
-    _mot_folder(tmp_path / "data")
+    write_mot_folder(tmp_path / "data", length=12, num_objects=3, seed=5)
     code = main(
         [
             "mot",
@@ -57,10 +43,10 @@ def test_mot_tracks_and_scores(
 
 
 def test_mot_data_no_progress_hides_the_sequence_bar(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], write_mot_folder: Any
 ) -> None:
     pytest.importorskip("assoc")
-    _mot_folder(tmp_path / "data")
+    write_mot_folder(tmp_path / "data", length=12, num_objects=3, seed=5)
     argv = ["mot", "--data", str(tmp_path / "data"), "--tracker", "sort"]
     assert main([*argv, "--out", str(tmp_path / "a")]) == 0
     assert "seq" in capsys.readouterr().err  # tqdm's bar over sequences ("1/1 [..., seq/s]")

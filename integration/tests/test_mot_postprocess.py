@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -133,27 +134,18 @@ def test_registry_wraps_every_mot_tracker() -> None:
     assert "smooth=10" in repr(wrapped)
 
 
-def _folder(root: Path) -> Path:
-    seq = synthetic_mot_sequence(length=40, num_objects=4, seed=7, render=False)
-    assert seq.gt is not None and seq.det is not None
+def _gappy_folder(write_mot_folder: Any, root: Path) -> Path:
     # drop a few detections so that SORT's tracks have gaps to fill
-    det = seq.det.select(np.arange(len(seq.det)) % 7 != 3)
-    folder = root / "SYN-01"
-    (folder / "gt").mkdir(parents=True)
-    (folder / "det").mkdir()
-    (folder / "seqinfo.ini").write_text(
-        "[Sequence]\nname=SYN-01\nimDir=img1\nframeRate=25\nseqLength=40\n"
-        "imWidth=320\nimHeight=240\nimExt=.jpg\n"
+    write_mot_folder(
+        root, length=40, num_objects=4, seed=7, keep_det=lambda n: np.arange(n) % 7 != 3
     )
-    write_mot_rows(folder / "gt" / "gt.txt", seq.gt)
-    write_mot_rows(folder / "det" / "det.txt", det)
     return root
 
 
 def test_cli_default_is_bit_exact_and_flags_post_process(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], write_mot_folder: Any
 ) -> None:
-    data = _folder(tmp_path / "data")
+    data = _gappy_folder(write_mot_folder, tmp_path / "data")
     base = ["mot", "--data", str(data), "--tracker", "sort"]
     assert main([*base, "--out", str(tmp_path / "a")]) == 0
     assert main([*base, "--out", str(tmp_path / "b"), "--interpolate", "0"]) == 0
@@ -195,8 +187,10 @@ def test_cli_default_is_bit_exact_and_flags_post_process(
     assert err == "trackkit: error: smooth must be a number >= 0 (tau0; 0 = off), got -1.0"
 
 
-def test_eval_mot_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = _folder(tmp_path / "data")
+def test_eval_mot_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], write_mot_folder: Any
+) -> None:
+    data = _gappy_folder(write_mot_folder, tmp_path / "data")
     argv = ["eval", "mot", "--data", str(data), "--tracker", "sort"]
     assert main([*argv, "--out", str(tmp_path / "a")]) == 0
     assert main([*argv, "--out", str(tmp_path / "b"), "--interpolate", "3"]) == 0
