@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 import torch
@@ -64,7 +64,7 @@ def tiny_instance_detector() -> Callable[..., Any]:
     with large random weights (so that its scores respond and adaptation matters)."""
     from trackkit.sot import DetectorConfig, InstanceDetector
 
-    def make(head: str = "fcos", seed: int = 0) -> Any:
+    def make(head: Literal["fcos", "retina"] = "fcos", seed: int = 0) -> Any:
         torch.manual_seed(seed)
         det = InstanceDetector(DetectorConfig(head=head, head_channels=8), trunk=_TinyTrunk())
         with torch.no_grad():
