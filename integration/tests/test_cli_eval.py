@@ -136,13 +136,6 @@ def test_eval_mot_association_reaches_retinatrack_only(
     assert "association" not in calls["sort"]
 
 
-def test_association_choices_match_retinatrack() -> None:
-    from trackkit._cli._datasets import RETINATRACK_ASSOCIATIONS
-    from trackkit.mot.retinatrack import ASSOCIATIONS
-
-    assert tuple(RETINATRACK_ASSOCIATIONS) == tuple(ASSOCIATIONS)
-
-
 @pytest.mark.parametrize(
     "argv,message",
     [

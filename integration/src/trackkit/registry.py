@@ -32,6 +32,7 @@ __all__ = [
     "DEPRECATED_VARIANT",
     "DEPRECATED_VARIANT_NOTE",
     "POSTPROCESS_OPTIONS",
+    "RETINATRACK_ASSOCIATIONS",
     "RETINATRACK_VARIANTS",
     "TRACKERS",
     "TrackerEntry",
@@ -172,6 +173,17 @@ def _detection_tracker(which: str, *, min_score: float = 0.0, **config: Any) -> 
 #: ``make_tracker("retinatrack", variant=...)``: the default 512 px network and the 640 px
 #: P6 network (docs/mot.md round 6).
 RETINATRACK_VARIANTS: tuple[str, ...] = ("cpu", "p6-640")
+#: ``make_tracker("retinatrack", association=...)`` and ``--association``: how RetinaTrack links
+#: its detections (``trackkit.mot.retinatrack.ASSOCIATIONS`` is this tuple; see
+#: ``trackkit.mot.retinatrack.make_association``).
+RETINATRACK_ASSOCIATIONS: tuple[str, ...] = (
+    "iou+embedding",
+    "iou",
+    "embedding",
+    "sort",
+    "iou+motion",
+    "iou+embedding+motion",
+)
 #: The P6 variant's old name, still accepted with a ``DeprecationWarning``.
 DEPRECATED_VARIANT = "accuracy"
 DEPRECATED_VARIANT_NOTE = (

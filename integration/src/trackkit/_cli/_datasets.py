@@ -19,6 +19,7 @@ from trackkit.data import (
     read_uav123,
     read_vot,
 )
+from trackkit.registry import RETINATRACK_ASSOCIATIONS
 
 __all__ = ["SOT_FORMATS", "existing_dir", "open_sot_dataset", "sot_tracker_options"]
 
@@ -87,23 +88,11 @@ def add_value_ema_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-#: ``--association`` choices of the RetinaTrack trackers (``trackkit.mot.retinatrack.ASSOCIATIONS``,
-#: spelled out here so that building the parser does not import torch; a test keeps them equal).
-RETINATRACK_ASSOCIATIONS = (
-    "iou+embedding",
-    "iou",
-    "embedding",
-    "sort",
-    "iou+motion",
-    "iou+embedding+motion",
-)
-
-
 def add_association_argument(parser: argparse.ArgumentParser) -> None:
     """Add ``--association`` (how RetinaTrack links its detections) to a MOT command."""
     parser.add_argument(
         "--association",
-        choices=RETINATRACK_ASSOCIATIONS,
+        choices=RETINATRACK_ASSOCIATIONS,  # trackkit.registry's (no torch import)
         default=None,
         help="retinatrack: how detections are linked (default iou+embedding, the paper's; "
         "iou+motion: IoU against Kalman-predicted boxes, the best on the validation sequence, "

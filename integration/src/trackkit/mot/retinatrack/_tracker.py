@@ -21,6 +21,7 @@ from trackkit.mot.retinatrack._network import (
     load_retinatrack_checkpoint,
     preprocess_frames,
 )
+from trackkit.registry import RETINATRACK_ASSOCIATIONS
 
 __all__ = [
     "ACCURACY_CHECKPOINT",
@@ -59,15 +60,9 @@ ACCURACY_NMS_THRESHOLD: float = 0.4
 #: embedding-only ablations (Lu et al. 2020, Table 3), SORT (Bewley et al. 2016), and IoU
 #: with ``assoc``'s BoT-SORT-style Kalman motion model (row (e) of the benchmark, the best
 #: tracker on these detections on the validation sequence, docs/mot.md), and the paper's fused
-#: IoU + embedding similarity with that motion model (round 9 of docs/mot.md, row (g)).
-ASSOCIATIONS: tuple[str, ...] = (
-    "iou+embedding",
-    "iou",
-    "embedding",
-    "sort",
-    "iou+motion",
-    "iou+embedding+motion",
-)
+#: IoU + embedding similarity with that motion model (round 9 of docs/mot.md, row (g)). Defined
+#: in the (torch-free) registry, which the command line reads without importing torch.
+ASSOCIATIONS: tuple[str, ...] = RETINATRACK_ASSOCIATIONS
 
 #: Associations that use ``assoc``'s BoT-SORT-style motion model by default.
 _MOTION_ASSOCIATIONS: tuple[str, ...] = ("iou+motion", "iou+embedding+motion")
