@@ -28,7 +28,7 @@ from ._action import (
 from ._boxes import box_iou_xywh, box_iou_xywh_torch
 from ._detection import DetectionDistillation, detection_distillation_loss
 from ._feature import FeatureAdapter, feature_distillation_loss
-from ._fusion import FusionChoice, fuse_by_value, value_ranking_accuracy
+from ._fusion import FusionChoice, average_agreeing, fuse_by_value, value_ranking_accuracy
 from ._hinton import hinton_distillation_loss, soft_target_loss
 from ._opencv import OpenCVTeacher, available_opencv_kinds
 from ._pool import TeacherPool, TeacherTrajectory, sequence_digest
@@ -53,6 +53,7 @@ __all__ = [
     "TransferChunk",
     "action_distillation_mask",
     "available_opencv_kinds",
+    "average_agreeing",
     "box_iou_xywh",
     "box_iou_xywh_torch",
     "build_transfer_set",

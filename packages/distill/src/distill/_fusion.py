@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
 
+from ._boxes import box_iou_xywh_torch
 from ._checks import check_floating, check_tensor
 
-__all__ = ["FusionChoice", "fuse_by_value", "value_ranking_accuracy"]
+__all__ = ["FusionChoice", "average_agreeing", "fuse_by_value", "value_ranking_accuracy"]
 
 
 class FusionChoice(NamedTuple):
@@ -31,6 +33,8 @@ def fuse_by_value(
     margin: float = 0.0,
     previous_values: torch.Tensor | None = None,
     value_ema: float = 0.0,
+    average_iou: float | None = None,
+    average_temperature: float | None = None,
     validate: bool = True,
 ) -> FusionChoice:
     """Choose, per item, the candidate box with the highest predicted value.
@@ -66,6 +70,10 @@ def fuse_by_value(
             (same shape and dtype as ``values``); ignored when ``value_ema == 0``.
         value_ema: weight of the past in the moving average, in ``[0, 1)``; 0 chooses on the
             current values alone.
+        average_iou: ``None`` (output the chosen box) or the IoU threshold in ``(0, 1]`` above
+            which candidates agree with the chosen one and are averaged with it.
+        average_temperature: ``None`` (equal weights) or the softmax temperature ``> 0`` of the
+            averaging weights; ignored when ``average_iou`` is ``None``.
         validate: check that every item has a valid candidate and that ``previous_index`` lies
             in ``[0, N)`` (``ValueError`` otherwise). These checks read tensor values on the
             host (a device-to-host synchronisation each on a GPU); ``validate=False`` skips them
@@ -76,9 +84,9 @@ def fuse_by_value(
 
     Returns:
         `FusionChoice` with ``candidate_index`` (long ``[...]``), the chosen ``boxes_xywh``
-        ``[..., 4]``, their (unsmoothed) ``value`` ``[...]`` and the ``smoothed_values``
-        ``[..., N]`` the choice was made on (``values`` itself when ``value_ema == 0`` or
-        without ``previous_values``).
+        ``[..., 4]`` (the averaged boxes with ``average_iou``), their (unsmoothed) ``value``
+        ``[...]`` and the ``smoothed_values`` ``[..., N]`` the choice was made on (``values``
+        itself when ``value_ema == 0`` or without ``previous_values``).
     """
     check_floating(candidate_boxes_xywh, "candidate_boxes_xywh")
     check_floating(values, "values")
@@ -100,6 +108,8 @@ def fuse_by_value(
         raise TypeError(f"value_ema must be a number, got {type(value_ema).__name__}")
     if not 0.0 <= value_ema < 1.0:  # also rejects NaN
         raise ValueError(f"value_ema must lie in [0, 1), got {value_ema}")
+    if average_iou is not None:
+        _check_average(average_iou, average_temperature)
     smoothed = values
     if previous_values is not None and value_ema > 0:
         check_tensor(previous_values, "previous_values")
@@ -140,7 +150,120 @@ def fuse_by_value(
         -2, index[..., None, None].expand(*index.shape, 1, 4)
     ).squeeze(-2)
     value = values.gather(-1, index.unsqueeze(-1)).squeeze(-1)
+    if average_iou is not None:
+        boxes = _average(
+            candidate_boxes_xywh, smoothed, index, valid, average_iou, average_temperature
+        )
     return FusionChoice(index, boxes, value, smoothed)
+
+
+def _check_average(iou_threshold: float, temperature: float | None) -> None:
+    for name, x in (("average_iou", iou_threshold), ("average_temperature", temperature)):
+        if x is not None and (isinstance(x, bool) or not isinstance(x, (int, float))):
+            raise TypeError(f"{name} must be a number, got {type(x).__name__}")
+    if not 0.0 < iou_threshold <= 1.0:  # also rejects NaN
+        raise ValueError(f"average_iou must lie in (0, 1], got {iou_threshold}")
+    if temperature is not None and not temperature > 0:  # also rejects NaN
+        raise ValueError(f"average_temperature must be > 0 (or None), got {temperature}")
+
+
+def _average(
+    boxes: torch.Tensor,
+    values: torch.Tensor,
+    index: torch.Tensor,
+    valid: torch.Tensor | None,
+    iou_threshold: float,
+    temperature: float | None,
+) -> torch.Tensor:
+    chosen = boxes.gather(-2, index[..., None, None].expand(*index.shape, 1, 4))  # [..., 1, 4]
+    iou = box_iou_xywh_torch(boxes, chosen)  # [..., N]; 0 for a NaN or empty box
+    is_chosen = torch.arange(boxes.shape[-2], device=boxes.device) == index.unsqueeze(-1)
+    agree = (iou >= iou_threshold) & torch.isfinite(boxes).all(dim=-1)
+    if valid is not None:
+        agree &= valid
+    agree |= is_chosen  # the chosen box always counts, as without averaging
+    if temperature is None or math.isinf(temperature):
+        weights = agree.to(boxes.dtype)
+    else:  # softmax of the values over the agreeing candidates (max-shifted by the softmax)
+        logits = (values.to(boxes.dtype) / temperature).masked_fill(~agree, float("-inf"))
+        weights = torch.softmax(logits, dim=-1)
+        # a non-finite value among the agreeing candidates: equal weights for that item
+        bad = ~torch.isfinite(weights).all(dim=-1, keepdim=True)
+        weights = torch.where(bad, agree.to(boxes.dtype), weights)
+    weights = weights / weights.sum(dim=-1, keepdim=True)
+    # non-agreeing boxes (possibly NaN) must not reach the sum: 0 * NaN is NaN
+    summed = torch.where(agree.unsqueeze(-1), boxes, torch.zeros_like(boxes))
+    return (weights.unsqueeze(-1) * summed).sum(dim=-2)
+
+
+def average_agreeing(
+    candidate_boxes_xywh: torch.Tensor,
+    values: torch.Tensor,
+    index: torch.Tensor,
+    *,
+    iou_threshold: float,
+    temperature: float | None = None,
+    valid: torch.Tensor | None = None,
+    validate: bool = True,
+) -> torch.Tensor:
+    """The weighted mean of the chosen candidate box and the candidate boxes that agree with it.
+
+    An extension of fusion by value (Dunnhofer et al. 2020, eq. 8, picks one box; this is not
+    in the paper): when several candidates (teachers) overlap the chosen one strongly, their
+    errors are partly independent and their mean is expected to lie closer to the target;
+    a candidate that drifted away (IoU below the threshold) is left out, so with disagreeing
+    candidates the output is the chosen box. `fuse_by_value` applies it with ``average_iou``.
+
+    Candidate ``k`` takes part iff it is the chosen one (``index``), or it is valid, its box is
+    finite and ``IoU(box_k, box_index) >= iou_threshold``. Weights: equal
+    (``temperature=None``, the same as ``inf``) or ``softmax(values / temperature)`` over the
+    taking-part candidates (equal weights for an item whose taking-part values are not all
+    finite). The mean of ``x, y, w, h`` equals the mean of the corners. Without agreeing
+    candidates the output is the chosen box exactly.
+
+    Args:
+        candidate_boxes_xywh: ``Tensor[..., N, 4]`` candidate boxes.
+        values: ``Tensor[..., N]`` their values (used by the softmax weights only).
+        index: long ``Tensor[...]``, the chosen candidate per item, in ``[0, N)``.
+        iou_threshold: in ``(0, 1]``.
+        temperature: ``None`` or ``> 0``.
+        valid: optional bool ``Tensor[..., N]``; invalid candidates never take part (the
+            chosen one always does).
+        validate: check that ``index`` lies in ``[0, N)`` (reads it on the host; a
+            device-to-host synchronisation on a GPU); ``False`` skips that check only.
+
+    Returns:
+        ``Tensor[..., 4]`` boxes in the dtype of ``candidate_boxes_xywh``.
+    """
+    check_floating(candidate_boxes_xywh, "candidate_boxes_xywh")
+    check_floating(values, "values")
+    check_tensor(index, "index")
+    if candidate_boxes_xywh.dim() < 2 or candidate_boxes_xywh.shape[-1] != 4:
+        raise ValueError(
+            f"candidate_boxes_xywh must have shape [..., N, 4], got "
+            f"{tuple(candidate_boxes_xywh.shape)}"
+        )
+    shape = candidate_boxes_xywh.shape[:-1]
+    if values.shape != shape:
+        raise ValueError(f"values must have shape {tuple(shape)}, got {tuple(values.shape)}")
+    if shape[-1] < 1:
+        raise ValueError("there must be at least one candidate (N >= 1)")
+    if index.dtype != torch.long or index.shape != shape[:-1]:
+        raise ValueError(
+            f"index must be a long tensor of shape {tuple(shape[:-1])}, got {index.dtype} "
+            f"{tuple(index.shape)}"
+        )
+    if validate and bool(((index < 0) | (index >= shape[-1])).any()):
+        raise ValueError(f"index must lie in [0, {shape[-1]}), got {index}")
+    if valid is not None:
+        check_tensor(valid, "valid")
+        if valid.dtype != torch.bool or valid.shape != shape:
+            raise ValueError(
+                f"valid must be a bool tensor of shape {tuple(shape)}, got {valid.dtype} "
+                f"{tuple(valid.shape)}"
+            )
+    _check_average(iou_threshold, temperature)
+    return _average(candidate_boxes_xywh, values, index, valid, iou_threshold, temperature)
 
 
 def value_ranking_accuracy(
