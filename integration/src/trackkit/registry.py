@@ -119,6 +119,8 @@ def _tras_tracker(
     teachers: str | Any = None,
     parallel: bool = True,
     value_ema: float | None = None,
+    average_iou: float | None = None,
+    average_temperature: float | None = None,
 ) -> Any:
     """TRAS / TRAST / TRASFUST (Dunnhofer et al. 2020) with the shipped or a given student.
 
@@ -127,14 +129,24 @@ def _tras_tracker(
     ``retina-maml`` / ``fcos-maml``; TRAST default csrt, TRASFUST default
     csrt,kcf,mil,medianflow); ``parallel`` (teachers in threads while the student computes);
     ``value_ema`` (moving average of the values before the choice, ``TRASTracker``; default
-    the student's ``fusion_value_ema`` for TRASFUST, else 0).
+    the student's ``fusion_value_ema`` for TRASFUST, else 0); ``average_iou`` and
+    ``average_temperature`` (mean of the agreeing teachers' boxes, ``TRASTracker``; default
+    the student's ``fusion_average_iou`` / ``fusion_average_temperature`` for TRASFUST, else
+    off).
     """
     from trackkit.sot.tras import TRASTracker, load_student, parse_teachers
 
     names = None if teachers is None else parse_teachers(teachers)
     student = load_student(checkpoint, device=device)
     return TRASTracker(
-        student, mode=mode, teachers=names, parallel=parallel, value_ema=value_ema, device=device
+        student,
+        mode=mode,
+        teachers=names,
+        parallel=parallel,
+        value_ema=value_ema,
+        average_iou=average_iou,
+        average_temperature=average_temperature,
+        device=device,
     )
 
 

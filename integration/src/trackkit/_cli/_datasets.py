@@ -88,6 +88,30 @@ def add_value_ema_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_average_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--average-iou TAU`` and ``--average-temperature T`` (TRAST / TRASFUST box
+    averaging of agreeing teachers) to a SOT command."""
+    parser.add_argument(
+        "--average-iou",
+        type=float,
+        default=None,
+        metavar="TAU",
+        help="trast/trasfust: output the mean of the chosen box and the other candidates' "
+        "boxes with IoU >= TAU with it, in [0, 1], 0 = off (not in the paper; "
+        "distill.fuse_by_value); default the student's fusion_average_iou for trasfust, "
+        "else off",
+    )
+    parser.add_argument(
+        "--average-temperature",
+        type=float,
+        default=None,
+        metavar="T",
+        help="trast/trasfust with --average-iou: weight the averaged boxes by a softmax of "
+        "their values at temperature T > 0 (inf = equal weights); default the student's "
+        "fusion_average_temperature for trasfust, else inf",
+    )
+
+
 def add_association_argument(parser: argparse.ArgumentParser) -> None:
     """Add ``--association`` (how RetinaTrack links its detections) to a MOT command."""
     parser.add_argument(

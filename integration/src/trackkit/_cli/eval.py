@@ -15,6 +15,7 @@ from trackkit._cli._datasets import (
     SOT_FORMAT_HELP,
     SOT_FORMATS,
     add_association_argument,
+    add_average_arguments,
     add_postprocess_arguments,
     add_value_ema_argument,
     existing_dir,
@@ -123,6 +124,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "fcos-maml (default csrt / csrt,kcf,mil,medianflow)",
     )
     add_value_ema_argument(sot)
+    add_average_arguments(sot)
     sot.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     sot.add_argument(
         "--batch",
@@ -263,7 +265,12 @@ def _eval_sot(args: argparse.Namespace) -> int:
     results: list[SOTBenchmarkResult] = []
     for name in names:
         options = sot_tracker_options(
-            name, device=args.device, teachers=args.teachers, value_ema=args.value_ema
+            name,
+            device=args.device,
+            teachers=args.teachers,
+            value_ema=args.value_ema,
+            average_iou=args.average_iou,
+            average_temperature=args.average_temperature,
         )
         make = functools.partial(make_tracker, name, **options)
         try:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from trackkit._cli._datasets import (
+    add_average_arguments,
     add_value_ema_argument,
     set_torch_threads,
     sot_tracker_options,
@@ -106,6 +107,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "csrt,kcf,mil,medianflow for trasfust",
     )
     add_value_ema_argument(p)
+    add_average_arguments(p)
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument(
         "--threads",
@@ -152,10 +154,21 @@ def _run(args: argparse.Namespace) -> int:
     set_torch_threads(args.threads)
     init = parse_box(args.init)
     takes = sot_tracker_options(
-        args.tracker, device=args.device, checkpoint=args.checkpoint, value_ema=args.value_ema
+        args.tracker,
+        device=args.device,
+        checkpoint=args.checkpoint,
+        value_ema=args.value_ema,
+        average_iou=args.average_iou,
+        average_temperature=args.average_temperature,
     )
     if args.value_ema is not None and "value_ema" not in takes:
         raise CLIError(f"--value-ema is for tras, trast and trasfust, not {args.tracker}")
+    for flag, key in (
+        ("--average-iou", "average_iou"),
+        ("--average-temperature", "average_temperature"),
+    ):
+        if getattr(args, key) is not None and key not in takes:
+            raise CLIError(f"{flag} is for tras, trast and trasfust, not {args.tracker}")
     if args.checkpoint is not None and "checkpoint" not in takes:
         raise CLIError(f"--checkpoint is for the MAML trackers; {args.tracker} has no checkpoint")
     if "device" in takes:
@@ -173,6 +186,8 @@ def _run(args: argparse.Namespace) -> int:
             checkpoint=args.checkpoint,
             teachers=args.teachers,
             value_ema=args.value_ema,
+            average_iou=args.average_iou,
+            average_temperature=args.average_temperature,
         ),
     )
     fps_in = float(getattr(frames, "fps", 0.0)) or 25.0

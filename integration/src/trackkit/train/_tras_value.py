@@ -300,10 +300,13 @@ def tras_replay_auc(
     mode: str = "trasfust",
     margin: float = 0.0,
     value_ema: float = 0.0,
+    average_iou: float = 0.0,
+    average_temperature: float = float("inf"),
 ) -> list[float]:
     """Success AUC per sequence of ``mode`` (``"trasfust"``, ``"trast"`` with one teacher, or
     ``"tras"`` with none) with ``pool``'s cached runs replayed (``distill.ReplayTeacher``; a
-    reported failure is replayed as one); ``margin`` and ``value_ema`` as in ``TRASTracker``."""
+    reported failure is replayed as one); ``margin``, ``value_ema``, ``average_iou`` (0: off)
+    and ``average_temperature`` as in ``TRASTracker``."""
     from functools import partial
 
     from trackkit.eval import run_sot_sequence
@@ -323,6 +326,8 @@ def tras_replay_auc(
             parallel=False,
             margin=margin,
             value_ema=value_ema,
+            average_iou=average_iou,
+            average_temperature=average_temperature,
         )
         out.append(float(run_sot_sequence(trk, seq).scores.auc))
     return out

@@ -8,7 +8,9 @@ sequence and every candidate state):
   ``rho(F_{t-1}, F_t, b_{t-1})`` and the teacher's ``rho(F_{t-1}, F_t, b^(t)_{t-1})``; the
   student's box is kept when ``v_t >= v_t^(t)``, else the teacher's box is output and the
   student continues from it (``distill.fuse_by_value`` with the student at index 0);
-- ``trasfust``: the teacher whose state has the highest value gives the box (eq. 8).
+- ``trasfust``: the teacher whose state has the highest value gives the box (eq. 8);
+  optionally (``average_iou``, not in the paper) averaged with the boxes of the teachers that
+  agree with it.
 
 Candidates built from the same previous box (after TRAST handed control to its teacher, or at
 the first frame) are the same state and get the value of the first of them, so a tie keeps the
@@ -94,6 +96,15 @@ class TRASTracker:
             (reset at ``init``), and the argmax and the margin apply to ``s_t``; in ``[0, 1)``,
             0 is the paper's per-frame rule. Default: for TRASFUST the student's
             ``meta["fusion_value_ema"]`` where it has one, else 0.
+        average_iou: box averaging after the choice (``distill.fuse_by_value(average_iou=)``;
+            not in the paper): the output box is the mean of the chosen box and the other
+            valid candidates' boxes with IoU at least ``average_iou`` with it (the student
+            continues from that box; the LSTM state follows the chosen candidate). In
+            ``(0, 1]``; 0 turns it off (the chosen box, the paper's rule). Default: for
+            TRASFUST the student's ``meta["fusion_average_iou"]`` where it has one, else off.
+        average_temperature: weights of that mean: ``inf`` equal, else a softmax of the
+            candidates' values at this temperature (``> 0``). Default: for TRASFUST the
+            student's ``meta["fusion_average_temperature"]`` where it has one, else ``inf``.
         device: torch device of the student.
     """
 
@@ -107,6 +118,8 @@ class TRASTracker:
         fast: bool = True,
         margin: float | None = None,
         value_ema: float | None = None,
+        average_iou: float | None = None,
+        average_temperature: float | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
         if mode not in MODES:
@@ -128,6 +141,27 @@ class TRASTracker:
         if not 0.0 <= value_ema < 1.0:  # also rejects NaN
             raise ValueError(f"value_ema must lie in [0, 1), got {value_ema}")
         self.value_ema = float(value_ema)
+        fusion_meta = getattr(model, "meta", {}) if mode == "trasfust" else {}
+        if average_iou is None:  # like the margin, chosen for TRASFUST only
+            average_iou = fusion_meta.get("fusion_average_iou") or 0.0
+        if isinstance(average_iou, bool) or not isinstance(average_iou, (int, float)):
+            raise TypeError(f"average_iou must be a number, got {type(average_iou).__name__}")
+        if not 0.0 <= average_iou <= 1.0:  # also rejects NaN
+            raise ValueError(f"average_iou must lie in [0, 1] (0 = off), got {average_iou}")
+        #: IoU threshold of the box averaging (0 = off).
+        self.average_iou = float(average_iou)
+        if average_temperature is None:
+            average_temperature = fusion_meta.get("fusion_average_temperature") or float("inf")
+        if isinstance(average_temperature, bool) or not isinstance(
+            average_temperature, (int, float)
+        ):
+            raise TypeError(
+                f"average_temperature must be a number, got {type(average_temperature).__name__}"
+            )
+        if not average_temperature > 0:  # also rejects NaN
+            raise ValueError(f"average_temperature must be > 0, got {average_temperature}")
+        #: Softmax temperature of the averaging weights (``inf``: equal weights).
+        self.average_temperature = float(average_temperature)
         if teachers is None:
             pool = getattr(model, "meta", {}).get("fusion_pool") or DEFAULT_TEACHERS
             teachers = {"tras": (), "trast": ("csrt",), "trasfust": parse_teachers(pool)}[mode]
@@ -310,6 +344,10 @@ class TRASTracker:
             if self.value_ema > 0:  # the first frame (no averages yet) uses the raw values
                 hysteresis["previous_values"] = self._smoothed
                 hysteresis["value_ema"] = self.value_ema
+            if self.average_iou > 0:
+                hysteresis["average_iou"] = self.average_iou
+                if np.isfinite(self.average_temperature):
+                    hysteresis["average_temperature"] = self.average_temperature
             choice = fuse_by_value(
                 cand, values, valid=torch.from_numpy(valid).to(dev), validate=False, **hysteresis
             )
