@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +218,27 @@ def test_eval_sot_value_ema_reaches_trasfust(
     assert main([*base, "--value-ema", "1.5", "--out", str(tmp_path / "o2")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("trackkit: error:") and "value_ema must lie in [0, 1)" in err
+
+
+def test_eval_sot_average_iou_reaches_trasfust(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trackkit.sot.tras as tras
+
+    seen: list[tuple[float, float]] = []
+
+    class Recording(tras.TRASTracker):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            seen.append((self.average_iou, self.average_temperature))
+
+    monkeypatch.setattr(tras, "TRASTracker", Recording)
+    data = tmp_path / "data"
+    _sot_dataset(data)
+    base = ["eval", "sot", "--data", str(data), "--tracker", "trasfust", "--teachers", "kcf"]
+    code = main([*base, "--average-iou", "0.7", "--out", str(tmp_path / "o"), "--no-progress"])
+    assert code == 0 and "| trasfust |" in capsys.readouterr().out
+    assert seen and set(seen) == {(0.7, math.inf)}
+    assert main([*base, "--average-temperature", "-1", "--out", str(tmp_path / "o2")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("trackkit: error:") and "average_temperature must be > 0" in err

@@ -118,3 +118,35 @@ def test_track_trasfust_value_ema(
     assert "value_ema must lie in [0, 1)" in capsys.readouterr().err
     assert main([*base, "--tracker", "opencv-kcf", "--value-ema", "0.5"]) == 2
     assert "--value-ema is for tras, trast and trasfust" in capsys.readouterr().err
+
+
+def test_track_trasfust_average_iou(
+    folder: tuple[Path, np.ndarray],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import trackkit.sot.tras as tras
+
+    seen: list[tuple[float, float]] = []
+
+    class Recording(tras.TRASTracker):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+            seen.append((self.average_iou, self.average_temperature))
+
+    monkeypatch.setattr(tras, "TRASTracker", Recording)
+    root, gt = folder
+    base = ["track", str(root), "--init", ",".join(f"{v:.1f}" for v in gt[0]), "--no-progress"]
+    out = tmp_path / "b.txt"
+    options = ["--teachers", "kcf", "--average-iou", "0.6", "--average-temperature", "0.1"]
+    code = main(
+        [*base, "--tracker", "trasfust", *options, "--boxes", str(out), "--max-frames", "4"]
+    )
+    assert code == 0 and np.isfinite(np.loadtxt(out, delimiter=",")).all()
+    assert seen == [(0.6, 0.1)]
+    assert main([*base, "--tracker", "trasfust", "--average-iou", "1.5"]) == 2
+    assert "average_iou must lie in [0, 1]" in capsys.readouterr().err
+    for flag in ("--average-iou", "--average-temperature"):
+        assert main([*base, "--tracker", "opencv-kcf", flag, "0.5"]) == 2
+        assert f"{flag} is for tras, trast and trasfust" in capsys.readouterr().err
