@@ -38,8 +38,11 @@ class _Reference:
     candidate states (the same batch as the tracker's, so the same float rounding), then plain
     per-sequence Python with host tensors and the checked ``seqrl`` / ``distill`` calls."""
 
-    def __init__(self, student: TRASStudent, mode: str, teachers: list[list]) -> None:
+    def __init__(
+        self, student: TRASStudent, mode: str, teachers: list[list], **average: float
+    ) -> None:
         self.student, self.mode, self.teachers = student, mode, teachers
+        self.average = average  # fuse_by_value's average_iou / average_temperature
         cfg = student.config
         self.actions = seqrl.BoxActionConfig(cfg.max_shift, cfg.max_scale)
 
@@ -98,7 +101,7 @@ class _Reference:
                 valid[0] = not any(valid[1:])
             choice = fuse_by_value(
                 torch.stack(cands), torch.tensor(values, dtype=torch.float64),
-                valid=torch.tensor(valid),
+                valid=torch.tensor(valid), **self.average,
             )  # fmt: skip
             k = int(choice.candidate_index)
             self.boxes[i] = choice.boxes_xywh
@@ -119,8 +122,18 @@ def _teacher_boxes(seq, seed: int) -> np.ndarray:  # type: ignore[no-untyped-def
     return boxes
 
 
-@pytest.mark.parametrize("mode", ["tras", "trast", "trasfust"])
-def test_optimised_tracker_gives_the_reference_boxes(mode: str, one_thread: None) -> None:
+@pytest.mark.parametrize(
+    ("mode", "average"),
+    [
+        ("tras", {}),
+        ("trast", {}),
+        ("trasfust", {}),
+        ("trasfust", {"average_iou": 0.6, "average_temperature": 0.1}),  # round 11
+    ],
+)
+def test_optimised_tracker_gives_the_reference_boxes(
+    mode: str, average: dict[str, float], one_thread: None
+) -> None:
     torch.manual_seed(3)
     student = TRASStudent(CFG, pretrained=False).eval()
     with torch.no_grad():  # a policy that moves boxes, so that the runs could diverge
@@ -139,8 +152,9 @@ def test_optimised_tracker_gives_the_reference_boxes(mode: str, one_thread: None
         mode=mode,
         teachers=[lambda q=q: next(q) for q in queues] if k else None,
         parallel=False,
+        **average,  # type: ignore[arg-type]
     )
-    ref = _Reference(trk.student, mode, teachers())  # the same (inference) student copy
+    ref = _Reference(trk.student, mode, teachers(), **average)  # the same (inference) student copy
     first = [s[0] for s in seqs]
     init = np.stack([s.boxes_xywh[0] for s in seqs])
     trk.init_batch(first, init)
