@@ -11,7 +11,10 @@ with the highest IoU in each frame) of the four OpenCV teachers, of the main TRA
 of each ``--oracle-pools`` pool, TRAS, TRAST with each teacher, TRASFUST with several pools (paper
 Table 3) and, where their students exist, the ablation objectives (Table 2). TRASFUST uses the
 student's hysteresis margin (``meta["fusion_margin"]``, chosen on training sequences by
-``trackkit train tras-value``); the main pool is also run with margin 0 (eq. 8 as printed).
+``trackkit train tras-value``) and its box averaging of agreeing teachers
+(``meta["fusion_average_iou"]``, ``meta["fusion_average_temperature"]``, round 11 of
+docs/tras.md; not in the paper); the main pool is also run without the averaging and with
+margin 0 and no averaging (eq. 8 as printed).
 TRAST/TRASFUST replay the teachers' cached runs (``distill.ReplayTeacher``; a frame the
 teacher reported ``ok=False`` is replayed as a failure, so the tracker drops it as it would
 live): the boxes are those of live teachers (MIL samples at random inside OpenCV, so a live MIL
@@ -70,13 +73,20 @@ def _replay(boxes: np.ndarray, success: np.ndarray, name: str) -> ReplayTeacher:
     return ReplayTeacher(b, name=name)
 
 
-def _tras_run(student, seq, mode: str, teachers, runs, margin=None) -> SOTRun:  # type: ignore[no-untyped-def]
+def _tras_run(student, seq, mode: str, teachers, runs, margin=None, average_iou=None) -> SOTRun:  # type: ignore[no-untyped-def]
     r = runs[seq.name]
     specs = [
         partial(_replay, r.boxes_xywh[r.teachers.index(t)], r.success[r.teachers.index(t)], t)
         for t in teachers
     ]
-    trk = TRASTracker(student, mode=mode, teachers=specs or None, parallel=False, margin=margin)
+    trk = TRASTracker(
+        student,
+        mode=mode,
+        teachers=specs or None,
+        parallel=False,
+        margin=margin,
+        average_iou=average_iou,
+    )
     return run_sot_sequence(trk, seq)
 
 
@@ -171,15 +181,33 @@ def main() -> int:
             {s.name: _tras_run(student, s, "trasfust", list(pool), runs) for s in seqs},
         )
         margin = float(student.meta.get("fusion_margin", 0.0))
-        note = f"replayed teachers, margin {margin:g}"
+        tau = float(student.meta.get("fusion_average_iou") or 0.0)
+        temp = student.meta.get("fusion_average_temperature")
+        averaging = f", averaging tau {tau:g}" + (f" softmax T={temp:g}" if temp else "")
+        note = f"replayed teachers, margin {margin:g}" + (averaging if tau > 0 else "")
         rows.append((f"TRASFUST ({'+'.join(pool)})", res, note))
         if fust_main is None:
             fust_main = res
-            if margin > 0:  # the paper's rule (no hysteresis) for comparison
+            if tau > 0:  # the chosen teacher's box (round 10's fusion) for comparison
+                res_box = _result(
+                    f"TRASFUST-{'+'.join(pool)}-no-averaging",
+                    {
+                        s.name: _tras_run(student, s, "trasfust", list(pool), runs, None, 0.0)
+                        for s in seqs
+                    },
+                )
+                rows.append(
+                    (
+                        f"TRASFUST ({'+'.join(pool)}), no averaging",
+                        res_box,
+                        f"replayed teachers, margin {margin:g}",
+                    )
+                )
+            if margin > 0 or tau > 0:  # the paper's rule (no hysteresis, no averaging)
                 res0 = _result(
                     f"TRASFUST-{'+'.join(pool)}-margin0",
                     {
-                        s.name: _tras_run(student, s, "trasfust", list(pool), runs, 0.0)
+                        s.name: _tras_run(student, s, "trasfust", list(pool), runs, 0.0, 0.0)
                         for s in seqs
                     },
                 )
