@@ -236,7 +236,8 @@ def test_eval_sot_average_iou_reaches_trasfust(
     data = tmp_path / "data"
     _sot_dataset(data)
     base = ["eval", "sot", "--data", str(data), "--tracker", "trasfust", "--teachers", "kcf"]
-    code = main([*base, "--average-iou", "0.7", "--out", str(tmp_path / "o"), "--no-progress"])
+    average = ["--average-iou", "0.7", "--average-temperature", "inf"]  # inf: equal weights
+    code = main([*base, *average, "--out", str(tmp_path / "o"), "--no-progress"])
     assert code == 0 and "| trasfust |" in capsys.readouterr().out
     assert seen and set(seen) == {(0.7, math.inf)}
     assert main([*base, "--average-temperature", "-1", "--out", str(tmp_path / "o2")]) == 2
