@@ -199,9 +199,11 @@ class DetectionTTA:
     missed a person counts as 0, so detections only one pass finds are down-weighted), fused
     box = score-weighted mean, fused embedding = L2-normalised score-weighted mean. The fused
     detections then get the tracker's NMS again (WBF can leave two fused boxes that overlap more
-    than the NMS threshold; with one pass this changes nothing), the final score threshold
+    than the NMS threshold; not for a single pass, which comes back unchanged), the final score
+    threshold
     (``score_threshold``; ``None``: the tracker's ``score_threshold``, which fused scores, on
-    another scale than one pass's, may need re-choosing) and the top ``max_detections``.
+    another scale than one pass's, may need re-choosing) and the top ``max_detections`` (each
+    pass also keeps only its top ``max_detections`` at ``pass_score_threshold``).
 
     ``DetectionTTA.parse("flip,448,512,576")`` reads the command line's ``--tta``.
     """
@@ -346,8 +348,10 @@ def fuse_passes(
     """One frame's detections from its augmented passes (``detheads.weighted_box_fusion``).
 
     The passes' detections are fused (:class:`DetectionTTA` explains the scores), then NMS at
-    ``nms_threshold`` (``detheads.nms_mask``), fused score >= ``score_threshold`` and the top
-    ``max_detections`` by fused score, as in one pass's decoding.
+    ``nms_threshold`` (``detheads.nms_mask``; skipped for a single pass, whose decoder applied
+    it already, in network pixels before the boxes were clipped to the frame, so that one pass
+    comes back unchanged), fused score >= ``score_threshold`` and the top ``max_detections``
+    by fused score, as in one pass's decoding.
 
     Raises:
         ValueError: no passes.
@@ -364,7 +368,10 @@ def fuse_passes(
     fused = detheads.weighted_box_fusion(
         boxes, scores, index.long(), len(passes), iou_threshold=iou_threshold, embeddings=emb
     )
-    keep = detheads.nms_mask(fused.boxes_xyxy, fused.scores, nms_threshold)
+    if len(passes) > 1:
+        keep = detheads.nms_mask(fused.boxes_xyxy, fused.scores, nms_threshold)
+    else:  # one pass: fusion is the identity and its decoder already applied NMS
+        keep = torch.ones_like(fused.scores, dtype=torch.bool)
     keep &= fused.scores >= score_threshold
     idx = torch.nonzero(keep).reshape(-1)[:max_detections]  # already sorted by fused score
     assert fused.embeddings is not None
