@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -54,7 +53,7 @@ def _check_inputs(
         raise TypeError(f"pass_index must be an integer Tensor[N], got {type(pass_index).__name__}")
     if pass_index.shape != (n,):
         raise ValueError(f"pass_index must have shape [N] = [{n}], got {tuple(pass_index.shape)}")
-    if isinstance(num_passes, bool) or not isinstance(num_passes, (int, np.integer)):
+    if isinstance(num_passes, bool) or not isinstance(num_passes, int):
         raise TypeError(f"num_passes must be an int, got {type(num_passes).__name__}")
     if num_passes < 1:
         raise ValueError(f"num_passes must be >= 1, got {num_passes}")
@@ -89,49 +88,55 @@ def _check_inputs(
 
 
 def _assign_clusters(
-    boxes: np.ndarray, scores: np.ndarray, passes: np.ndarray, num_passes: int, thr: float
-) -> np.ndarray:
-    """Greedy WBF assignment (float64, host): the cluster of every box, in creation order."""
-    n = len(scores)
-    order = np.argsort(-scores, kind="stable")
-    cluster = np.empty(n, dtype=np.int64)
-    wbox = np.zeros((n, 4))  # running sum of score * box per cluster
-    wsum = np.zeros(n)  # running sum of scores
-    sbox = np.zeros((n, 4))  # running plain sum of boxes (fallback when all scores are 0)
-    count = np.zeros(n)
-    has_pass = np.zeros((n, num_passes), dtype=bool)
+    boxes: Tensor, scores: Tensor, passes: list[int], num_passes: int, thr: float
+) -> Tensor:
+    """Greedy WBF assignment on CPU float64 tensors: the cluster of every box (creation order).
+
+    Sequential by nature (a box's cluster depends on the clusters' fused boxes so far); each
+    step is one vectorised IoU of the box with every cluster's running fused box, and only
+    the joined cluster's fused box is updated.
+    """
+    n = len(passes)
+    order = torch.sort(scores, descending=True, stable=True).indices.tolist()
+    box_list, score_list = boxes.tolist(), scores.tolist()
+    cluster = [0] * n
+    wbox = [[0.0] * 4 for _ in range(n)]  # running sum of score * box per cluster
+    wsum = [0.0] * n  # running sum of scores
+    sbox = [[0.0] * 4 for _ in range(n)]  # plain sum of boxes (used while all scores are 0)
+    count = [0] * n
+    fused = torch.zeros((4, n), dtype=torch.float64)  # x1, y1, x2, y2 rows
+    area = torch.zeros(n, dtype=torch.float64)
+    has_pass = torch.zeros((num_passes, n), dtype=torch.bool)
     f = 0
     for i in order:
-        b = boxes[i]
+        b, s, p = box_list[i], score_list[i], passes[i]
         k = -1
         if f:
-            pos = wsum[:f] > 0
-            fused = np.where(
-                pos[:, None],
-                wbox[:f] / np.where(pos, wsum[:f], 1.0)[:, None],
-                sbox[:f] / np.maximum(count[:f], 1.0)[:, None],
-            )
-            iw = np.minimum(fused[:, 2], b[2]) - np.maximum(fused[:, 0], b[0])
-            ih = np.minimum(fused[:, 3], b[3]) - np.maximum(fused[:, 1], b[1])
-            inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
-            area_f = np.maximum(fused[:, 2] - fused[:, 0], 0.0) * np.maximum(
-                fused[:, 3] - fused[:, 1], 0.0
-            )
+            iw = (fused[2, :f].clamp(max=b[2]) - fused[0, :f].clamp(min=b[0])).clamp(min=0.0)
+            ih = (fused[3, :f].clamp(max=b[3]) - fused[1, :f].clamp(min=b[1])).clamp(min=0.0)
+            inter = iw * ih
             area_b = max(b[2] - b[0], 0.0) * max(b[3] - b[1], 0.0)
-            iou = inter / np.maximum(area_f + area_b - inter, 1e-12)
-            iou[has_pass[:f, passes[i]]] = -1.0  # one box per pass in a cluster
-            best = int(np.argmax(iou))
-            if iou[best] >= thr:
+            iou = inter / (area[:f] + area_b - inter).clamp(min=1e-12)
+            iou.masked_fill_(has_pass[p, :f], -1.0)  # one box per pass in a cluster
+            best = int(torch.argmax(iou))
+            if float(iou[best]) >= thr:
                 k = best
         if k < 0:
             k, f = f, f + 1
         cluster[i] = k
-        wbox[k] += scores[i] * b
-        wsum[k] += scores[i]
-        sbox[k] += b
-        count[k] += 1.0
-        has_pass[k, passes[i]] = True
-    return cluster
+        for c in range(4):
+            wbox[k][c] += s * b[c]
+            sbox[k][c] += b[c]
+        wsum[k] += s
+        count[k] += 1
+        has_pass[p, k] = True
+        if wsum[k] > 0:
+            new = [wbox[k][c] / wsum[k] for c in range(4)]
+        else:
+            new = [sbox[k][c] / count[k] for c in range(4)]
+        fused[:, k] = torch.tensor(new, dtype=torch.float64)
+        area[k] = max(new[2] - new[0], 0.0) * max(new[3] - new[1], 0.0)
+    return torch.tensor(cluster, dtype=torch.long)
 
 
 def weighted_box_fusion(
@@ -160,9 +165,11 @@ def weighted_box_fusion(
     ``P`` passes: a pass that found nothing there counts as a score of 0, so a detection
     found by one pass only is down-weighted; the fused embedding is the L2-normalised
     score-weighted mean of the members' embeddings. The greedy assignment is sequential by
-    nature and runs on the host in float64 (one copy of the ``[N, 4]`` boxes); the fusion is
-    batched on the inputs' device and dtype. With one pass (``num_passes = 1``) every box is
-    its own cluster: boxes and scores come back unchanged (sorted by score).
+    nature and runs on the CPU in float64 (one copy of the ``[N, 4]`` boxes; one vectorised
+    IoU with all clusters per box); the fusion is batched (``index_add_``) on the inputs'
+    device and dtype.
+    With one pass (``num_passes = 1``) every box is its own cluster: boxes and scores come
+    back unchanged (sorted by score).
 
     Args:
         boxes_xyxy: ``Tensor[N, 4]`` boxes of all passes (x1, y1, x2, y2 in image pixels).
@@ -188,15 +195,15 @@ def weighted_box_fusion(
         empty_long = torch.zeros(0, dtype=torch.long, device=device)
         emb = None if embeddings is None else embeddings[:0]
         return FusedDetections(boxes_xyxy[:0], scores[:0], emb, empty_long, empty_long)
-    cluster_np = _assign_clusters(
-        boxes_xyxy.detach().double().cpu().numpy(),
-        scores.detach().double().cpu().numpy(),
-        pass_index.detach().cpu().numpy().astype(np.int64),
+    cluster_cpu = _assign_clusters(
+        boxes_xyxy.detach().to("cpu", torch.float64),
+        scores.detach().to("cpu", torch.float64),
+        pass_index.detach().cpu().tolist(),
         int(num_passes),
         float(iou_threshold),
     )
-    f = int(cluster_np.max()) + 1
-    cluster = torch.from_numpy(cluster_np).to(device)
+    f = int(cluster_cpu.max()) + 1
+    cluster = cluster_cpu.to(device)
     dtype = boxes_xyxy.dtype
     s = scores.to(dtype)
     total = torch.zeros(f, dtype=dtype, device=device).index_add_(0, cluster, s)
