@@ -354,7 +354,7 @@ def validation(args: argparse.Namespace) -> None:
         "",
         f"Written by `python3 benchmarks/retinatrack_tta.py --validation {args.validation} "
         f"--off-score {args.off_score}` in {time.perf_counter() - t0:.0f} s (docs/mot.md, rule "
-        f"10). TUD-Campus ({seq.num_frames} frames) was not trained on; the TTA setting and "
+        f"10). {seq.name} ({seq.num_frames} frames) was not trained on; the TTA setting and "
         "both thresholds were chosen on the training sequences "
         "([retinatrack_tta_settings.md](retinatrack_tta_settings.md)). NMS 0.4 everywhere.",
         "",
