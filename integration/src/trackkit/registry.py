@@ -37,6 +37,7 @@ __all__ = [
     "TRACKERS",
     "TrackerEntry",
     "make_tracker",
+    "parse_tta_spec",
     "tracker_names",
     "tracker_options",
 ]
@@ -196,6 +197,43 @@ RETINATRACK_ASSOCIATIONS: tuple[str, ...] = (
     "iou+motion",
     "iou+embedding+motion",
 )
+
+
+def parse_tta_spec(spec: str) -> tuple[bool, tuple[int, ...] | None, float | None]:
+    """Read RetinaTrack's ``--tta`` text without importing torch: comma-separated ``flip``,
+    input widths (ints >= 32, distinct) and optionally ``score=X`` (X in [0, 1], the final
+    threshold on fused scores) -> ``(flip, widths or None, score or None)``; see
+    ``trackkit.mot.retinatrack.DetectionTTA``.
+
+    Raises:
+        ValueError: a token that is none of these, a repeated token, a width below 32, a
+            score outside [0, 1], or no augmentation at all; the message names ``--tta``.
+    """
+    flip, widths, score = False, [], None
+    for tok in (t.strip() for t in str(spec).split(",")):
+        if tok == "flip" and not flip:
+            flip = True
+        elif tok.startswith("score=") and score is None:
+            try:
+                score = float(tok[len("score=") :])
+            except ValueError:
+                score = float("nan")
+            if not 0.0 <= score <= 1.0:
+                raise ValueError(f"--tta {spec!r}: score must lie in [0, 1], got {tok!r}")
+        elif tok.isdigit() and int(tok) not in widths:
+            if int(tok) < 32:
+                raise ValueError(f"--tta {spec!r}: input widths must be >= 32, got {tok}")
+            widths.append(int(tok))
+        else:
+            raise ValueError(
+                f"--tta {spec!r}: cannot read {tok!r} (expected comma-separated 'flip', "
+                "distinct input widths and optionally 'score=X', e.g. 'flip,448,512,576')"
+            )
+    if not flip and not widths:
+        raise ValueError(f"--tta {spec!r} names no augmentation (give 'flip' and/or widths)")
+    return flip, (tuple(widths) or None), score
+
+
 #: The P6 variant's old name, still accepted with a ``DeprecationWarning``.
 DEPRECATED_VARIANT = "accuracy"
 DEPRECATED_VARIANT_NOTE = (
@@ -213,6 +251,7 @@ def _retinatrack(
     input_width: int | None = None,
     variant: str = "cpu",
     progress: bool = False,
+    tta: Any = None,
 ) -> Any:
     """RetinaTrack (Lu et al. 2020) on the frames: the shipped (or a given) network's detections
     and embeddings, linked by ``association`` (``iou+embedding``, ``iou``, ``embedding``,
@@ -221,7 +260,9 @@ def _retinatrack(
     ``"cpu"`` (the default 512 px network) or ``"p6-640"`` (the slower 640 px P6 network with
     its own thresholds, ``RetinaTrackMOT.p6_variant``; it tracked worse than ``"cpu"`` on the
     validation sequence; ``"accuracy"`` is its deprecated name and warns with
-    ``DeprecationWarning``); ``progress`` shows a bar over frames."""
+    ``DeprecationWarning``); ``progress`` shows a bar over frames; ``tta``: test-time
+    augmentation of the detector (``trackkit.mot.retinatrack.DetectionTTA`` or a ``--tta``
+    string such as ``"flip,448,512,576"``; ``None``: off, the default)."""
     from trackkit.mot.retinatrack import (
         ACCURACY_CHECKPOINT,
         ACCURACY_NMS_THRESHOLD,
@@ -257,6 +298,7 @@ def _retinatrack(
         input_width=input_width,
         device=device,
         progress=progress,
+        tta=tta,
     )
 
 

@@ -19,7 +19,7 @@ from trackkit.data import (
     read_uav123,
     read_vot,
 )
-from trackkit.registry import RETINATRACK_ASSOCIATIONS
+from trackkit.registry import RETINATRACK_ASSOCIATIONS, parse_tta_spec
 
 __all__ = ["SOT_FORMATS", "existing_dir", "open_sot_dataset", "sot_tracker_options"]
 
@@ -122,6 +122,28 @@ def add_association_argument(parser: argparse.ArgumentParser) -> None:
         "iou+motion: IoU against Kalman-predicted boxes, the best on the validation sequence, "
         "docs/mot.md; iou+embedding+motion: the paper's IoU + embedding with the IoU against "
         "Kalman-predicted boxes, docs/mot.md round 9)",
+    )
+
+
+def _tta_text(text: str) -> str:
+    try:
+        parse_tta_spec(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
+def add_tta_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--tta`` (RetinaTrack's test-time augmentation of the detector) to a MOT command."""
+    parser.add_argument(
+        "--tta",
+        type=_tta_text,
+        default=None,
+        metavar="SPEC",
+        help="retinatrack: test-time augmentation of the detector, comma-separated 'flip' "
+        "and/or input widths, optionally 'score=X' (threshold on the fused scores), e.g. "
+        "'flip,448,512,576'; passes fused by weighted box fusion (default off; several times "
+        "slower; docs/mot.md round 10)",
     )
 
 

@@ -17,6 +17,7 @@ from trackkit._cli._datasets import (
     add_association_argument,
     add_average_arguments,
     add_postprocess_arguments,
+    add_tta_argument,
     add_value_ema_argument,
     existing_dir,
     open_sot_dataset,
@@ -212,6 +213,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     mot.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     mot.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_association_argument(mot)
+    add_tta_argument(mot)
     add_postprocess_arguments(mot)
     mot.set_defaults(func=_eval_mot)
 
@@ -378,6 +380,11 @@ def _eval_mot(args: argparse.Namespace) -> int:
         for name in args.tracker or []
     ):
         raise CLIError("--association applies only to --tracker retinatrack")
+    if args.tta is not None and not any(
+        name in tracker_names("mot") and "tta" in tracker_options(name)
+        for name in args.tracker or []
+    ):
+        raise CLIError("--tta applies only to --tracker retinatrack")
     for name in args.tracker or []:
         if name not in tracker_names("mot"):
             raise CLIError(
@@ -394,6 +401,8 @@ def _eval_mot(args: argparse.Namespace) -> int:
             opts["device"] = args.device
         if args.association is not None and "association" in tracker_options(name):
             opts["association"] = args.association
+        if args.tta is not None and "tta" in tracker_options(name):
+            opts["tta"] = args.tta
         for key in ("interpolate", "min_track_length", "smooth"):
             if getattr(args, key) is not None:
                 opts[key] = getattr(args, key)

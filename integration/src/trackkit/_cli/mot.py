@@ -11,6 +11,7 @@ from typing import Any
 from trackkit._cli._datasets import (
     add_association_argument,
     add_postprocess_arguments,
+    add_tta_argument,
     existing_dir,
 )
 from trackkit.cli import CLIError
@@ -136,6 +137,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "deprecated name of p6-640",
     )
     add_association_argument(parser)
+    add_tta_argument(parser)
     parser.add_argument(
         "--skip-bad-frames",
         action="store_true",
@@ -167,6 +169,7 @@ def _tracker_options(args: argparse.Namespace, *, progress: bool) -> dict[str, o
         ("interpolate", args.interpolate),
         ("min_track_length", args.min_track_length),
         ("smooth", args.smooth),
+        ("tta", args.tta),
     ):
         if value is None:
             continue

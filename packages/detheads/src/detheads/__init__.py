@@ -25,6 +25,8 @@ References:
     Zheng, Z., Wang, P., Ren, D., Liu, W., Ye, R., Hu, Q., Zuo, W. 2020. Enhancing Geometric Factors
         in Model Learning and Inference for Object Detection and Instance Segmentation
         (Cluster-NMS). arXiv:2005.03572.
+    Solovyev, R., Wang, W., Gabruseva, T. 2021. Weighted Boxes Fusion: Ensembling Boxes from
+        Different Object Detection Models. Image and Vision Computing 107. arXiv:1910.13302.
 """
 
 from ._anchors import (
@@ -77,6 +79,7 @@ from ._detloss import (
 )
 from ._fcos import FCOSHead
 from ._fpn import FPN
+from ._fusion import FusedDetections, weighted_box_fusion
 from ._losses import (
     centerness_bce_loss,
     centerness_l2_loss,
@@ -111,6 +114,7 @@ __all__: list[str] = [
     "FCOSHead",
     "FCOSTargets",
     "FrozenBatchNorm2d",
+    "FusedDetections",
     "IoUAssignment",
     "MobileNetV2Backbone",
     "MobileNetV2Classifier",
@@ -167,6 +171,7 @@ __all__: list[str] = [
     "retinatrack_loss",
     "sigmoid_focal_loss",
     "smooth_l1_loss",
+    "weighted_box_fusion",
     "xywh_to_xyxy",
     "xyxy_to_xywh",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import time
 import warnings
 from collections.abc import Callable
@@ -14,6 +16,7 @@ import torch
 from numpy.typing import NDArray
 
 import assoc
+import detheads
 from trackkit.data import FrameSource, MOTRows, MOTSequence
 from trackkit.mot import check_postprocess_options, postprocess_rows, track_frame_source
 from trackkit.mot.retinatrack._network import (
@@ -21,7 +24,7 @@ from trackkit.mot.retinatrack._network import (
     load_retinatrack_checkpoint,
     preprocess_frames,
 )
-from trackkit.registry import RETINATRACK_ASSOCIATIONS
+from trackkit.registry import RETINATRACK_ASSOCIATIONS, parse_tta_spec
 
 __all__ = [
     "ACCURACY_CHECKPOINT",
@@ -34,10 +37,13 @@ __all__ = [
     "TRACKING_IOU_SOURCE",
     "TRACKING_NMS_THRESHOLD",
     "TRACKING_SCORE_THRESHOLD",
+    "DetectionTTA",
     "FrameDetections",
     "RetinaTrackMOT",
     "StageTimes",
     "detect_frames",
+    "detect_passes",
+    "fuse_passes",
     "load_default_network",
     "make_association",
 ]
@@ -180,30 +186,84 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def detect_frames(
+@dataclass(frozen=True)
+class DetectionTTA:
+    """Test-time augmentation of the detector: several passes per frame, fused by WBF.
+
+    Each pass runs the network on the frame resized to one of ``widths`` (``None``: the
+    network's own width), and with ``flip`` also on its horizontal mirror image (mirrored back
+    afterwards; a width's frames and mirrored frames go through the network as one batch). Each
+    pass is decoded at ``pass_score_threshold`` and the tracker's NMS threshold; the passes of
+    a frame are fused by ``detheads.weighted_box_fusion`` (Solovyev et al. 2021) at
+    ``iou_threshold``: fused score = sum of the members' scores / number of passes (a pass that
+    missed a person counts as 0, so detections only one pass finds are down-weighted), fused
+    box = score-weighted mean, fused embedding = L2-normalised score-weighted mean. The fused
+    detections then get the tracker's NMS again (WBF can leave two fused boxes that overlap more
+    than the NMS threshold; not for a single pass, which comes back unchanged), the final score
+    threshold
+    (``score_threshold``; ``None``: the tracker's ``score_threshold``, which fused scores, on
+    another scale than one pass's, may need re-choosing) and the top ``max_detections`` (each
+    pass also keeps only its top ``max_detections`` at ``pass_score_threshold``).
+
+    ``DetectionTTA.parse("flip,448,512,576")`` reads the command line's ``--tta``.
+    """
+
+    flip: bool = False
+    widths: tuple[int, ...] | None = None
+    iou_threshold: float = 0.55
+    pass_score_threshold: float = 0.1
+    score_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.flip, bool):
+            raise TypeError(f"flip must be a bool, got {type(self.flip).__name__}")
+        if self.widths is not None:
+            if isinstance(self.widths, (str, bytes)) or not isinstance(self.widths, (tuple, list)):
+                raise TypeError(f"widths must be a tuple of ints, got {self.widths!r}")
+            if len(self.widths) == 0:
+                raise ValueError("widths must hold at least one width (or be None)")
+            widths = tuple(_check_width(w) for w in self.widths)
+            if len(set(widths)) != len(widths):
+                raise ValueError(f"widths must be distinct, got {widths}")
+            object.__setattr__(self, "widths", widths)
+        for name in ("iou_threshold", "pass_score_threshold", "score_threshold"):
+            value = getattr(self, name)
+            if value is None and name == "score_threshold":
+                continue
+            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
+        if self.iou_threshold <= 0.0:
+            raise ValueError(f"iou_threshold must lie in (0, 1], got {self.iou_threshold!r}")
+
+    @classmethod
+    def parse(cls, spec: str) -> DetectionTTA:
+        """``--tta`` text (``trackkit.registry.parse_tta_spec``): comma-separated ``flip``,
+        input widths and optionally ``score=X`` (the final threshold on fused scores), e.g.
+        ``flip``, ``448,512,576``, ``flip,448,512,576,score=0.45``. ``ValueError`` naming
+        ``--tta`` otherwise."""
+        flip, widths, score = parse_tta_spec(spec)
+        try:
+            return cls(flip=flip, widths=widths, score_threshold=score)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"--tta {spec!r}: {err}") from None
+
+    def passes(self, default_width: int) -> list[tuple[int, bool]]:
+        """The (input width, mirrored) pair of every pass, in fusion order."""
+        widths = self.widths if self.widths is not None else (default_width,)
+        return [(w, f) for w in widths for f in ((False, True) if self.flip else (False,))]
+
+
+def _forward_decode(
     net: RetinaTrackNet,
     frames_bgr: list[NDArray[np.uint8]],
-    *,
-    times: StageTimes | None = None,
-    score_threshold: float | None = None,
-    nms_threshold: float | None = None,
-    input_width: int | None = None,
+    width: int,
+    times: StageTimes | None,
+    score_threshold: float | None,
+    nms_threshold: float | None,
 ) -> list[FrameDetections]:
-    """Detections and embeddings of a batch of same-size BGR frames (one forward pass).
-
-    Frames are resized to ``input_width`` pixels wide (``None``: ``net.config.input_width``,
-    the width the network was trained at; the network is fully convolutional, so another
-    width only changes the pixel size of the people it sees); boxes come back in frame pixels,
-    clipped to the frame. ``times`` (optional) accumulates per-stage seconds.
-    ``score_threshold`` / ``nms_threshold`` override the network config's (``None``: keep).
-
-    Raises:
-        ValueError: a frame that is not an ``HxWx3`` uint8 image, an empty frame, or frames of
-            different sizes (from :func:`preprocess_frames`).
-    """
+    """One forward pass of a batch at one width; boxes in frame pixels clipped to the frame."""
     device = next(net.parameters()).device
     t0 = time.perf_counter()
-    width = net.config.input_width if input_width is None else _check_width(input_width)
     images, scale = preprocess_frames(frames_bgr, width, device=device)
     _sync(device)
     t1 = time.perf_counter()
@@ -239,6 +299,139 @@ def detect_frames(
         times.trunk_fpn += t2 - t1
         times.head += t3 - t2
         times.decode_nms += t4 - t3
+    return result
+
+
+def detect_passes(
+    net: RetinaTrackNet,
+    frames_bgr: list[NDArray[np.uint8]],
+    tta: DetectionTTA,
+    *,
+    nms_threshold: float | None = None,
+    times: StageTimes | None = None,
+) -> list[list[FrameDetections]]:
+    """Every augmented pass of ``tta`` over a batch of same-size BGR frames, not yet fused.
+
+    Returns, per frame, one :class:`FrameDetections` per pass in :meth:`DetectionTTA.passes`
+    order (boxes in frame pixels, mirrored passes mirrored back), each decoded at
+    ``tta.pass_score_threshold`` and ``nms_threshold`` (``None``: the network config's). One
+    forward per width: the frames and their mirror images form one batch.
+    """
+    w_frame = frames_bgr[0].shape[1] if len(frames_bgr) else 0
+    out: list[list[FrameDetections]] = [[] for _ in frames_bgr]
+    for width, group in itertools.groupby(tta.passes(net.config.input_width), key=lambda p: p[0]):
+        flips = [f for _, f in group]
+        batch = list(frames_bgr)
+        if True in flips:
+            batch += [np.ascontiguousarray(f[:, ::-1]) for f in frames_bgr]
+        dets = _forward_decode(net, batch, width, times, tta.pass_score_threshold, nms_threshold)
+        n = len(frames_bgr)
+        for i in range(n):
+            for flipped in flips:
+                d = dets[n + i] if flipped else dets[i]
+                if flipped:
+                    b = d.boxes_xyxy.copy()
+                    b[:, [0, 2]] = w_frame - d.boxes_xyxy[:, [2, 0]]
+                    d = FrameDetections(b, d.scores, d.embeddings)
+                out[i].append(d)
+    return out
+
+
+def fuse_passes(
+    passes: list[FrameDetections],
+    *,
+    iou_threshold: float = 0.55,
+    nms_threshold: float = TRACKING_NMS_THRESHOLD,
+    score_threshold: float = 0.0,
+    max_detections: int = 100,
+) -> FrameDetections:
+    """One frame's detections from its augmented passes (``detheads.weighted_box_fusion``).
+
+    The passes' detections are fused (:class:`DetectionTTA` explains the scores), then NMS at
+    ``nms_threshold`` (``detheads.nms_mask``; skipped for a single pass, whose decoder applied
+    it already, in network pixels before the boxes were clipped to the frame, so that one pass
+    comes back unchanged), fused score >= ``score_threshold`` and the top ``max_detections``
+    by fused score, as in one pass's decoding.
+
+    Raises:
+        ValueError: no passes.
+    """
+    if len(passes) == 0:
+        raise ValueError("passes must hold at least one pass's detections")
+    dim = passes[0].embeddings.shape[1]
+    boxes = torch.from_numpy(np.concatenate([p.boxes_xyxy for p in passes]).reshape(-1, 4))
+    scores = torch.from_numpy(np.concatenate([p.scores for p in passes]))
+    emb = torch.from_numpy(np.concatenate([p.embeddings for p in passes]).reshape(-1, dim))
+    index = torch.from_numpy(
+        np.concatenate([np.full(len(p.scores), i) for i, p in enumerate(passes)])
+    )
+    fused = detheads.weighted_box_fusion(
+        boxes, scores, index.long(), len(passes), iou_threshold=iou_threshold, embeddings=emb
+    )
+    if len(passes) > 1:
+        keep = detheads.nms_mask(fused.boxes_xyxy, fused.scores, nms_threshold)
+    else:  # one pass: fusion is the identity and its decoder already applied NMS
+        keep = torch.ones_like(fused.scores, dtype=torch.bool)
+    keep &= fused.scores >= score_threshold
+    idx = torch.nonzero(keep).reshape(-1)[:max_detections]  # already sorted by fused score
+    assert fused.embeddings is not None
+    return FrameDetections(
+        fused.boxes_xyxy[idx].numpy(),
+        fused.scores[idx].numpy(),
+        fused.embeddings[idx].numpy().astype(np.float32, copy=False),
+    )
+
+
+def detect_frames(
+    net: RetinaTrackNet,
+    frames_bgr: list[NDArray[np.uint8]],
+    *,
+    times: StageTimes | None = None,
+    score_threshold: float | None = None,
+    nms_threshold: float | None = None,
+    input_width: int | None = None,
+    tta: DetectionTTA | None = None,
+) -> list[FrameDetections]:
+    """Detections and embeddings of a batch of same-size BGR frames (one forward pass).
+
+    Frames are resized to ``input_width`` pixels wide (``None``: ``net.config.input_width``,
+    the width the network was trained at; the network is fully convolutional, so another
+    width only changes the pixel size of the people it sees); boxes come back in frame pixels,
+    clipped to the frame. ``times`` (optional) accumulates per-stage seconds.
+    ``score_threshold`` / ``nms_threshold`` override the network config's (``None``: keep).
+    ``tta`` (default ``None``: off, one pass): test-time augmentation, :class:`DetectionTTA`
+    (one forward per width; ``input_width`` is then the width of a ``tta`` without
+    ``widths``); ``score_threshold`` then applies to the fused scores unless ``tta`` sets
+    its own.
+
+    Raises:
+        ValueError: a frame that is not an ``HxWx3`` uint8 image, an empty frame, or frames of
+            different sizes (from :func:`preprocess_frames`).
+    """
+    width = net.config.input_width if input_width is None else _check_width(input_width)
+    if tta is None:
+        result = _forward_decode(net, frames_bgr, width, times, score_threshold, nms_threshold)
+        if times is not None:
+            times.frames += len(frames_bgr)
+        return result
+    if tta.widths is None:
+        tta = dataclasses.replace(tta, widths=(width,))
+    per_frame = detect_passes(net, frames_bgr, tta, nms_threshold=nms_threshold, times=times)
+    t1 = time.perf_counter()
+    cfg = net.config
+    final = tta.score_threshold if tta.score_threshold is not None else score_threshold
+    result = [
+        fuse_passes(
+            passes,
+            iou_threshold=tta.iou_threshold,
+            nms_threshold=cfg.nms_threshold if nms_threshold is None else nms_threshold,
+            score_threshold=cfg.score_threshold if final is None else final,
+            max_detections=cfg.max_detections,
+        )
+        for passes in per_frame
+    ]
+    if times is not None:
+        times.decode_nms += time.perf_counter() - t1
         times.frames += len(frames_bgr)
     return result
 
@@ -295,6 +488,11 @@ class RetinaTrackMOT:
             (``assoc.smooth_tracks``, Du et al. 2023; ``None``/0: off, the default: with
             gaps up to 10 frames and ``tau0`` 10, the best on the training sequences, the
             default tracker's mean HOTA rose by 0.013, below docs/mot.md rule 8's 0.02).
+        tta: test-time augmentation of the detector (:class:`DetectionTTA`: mirrored frames
+            and/or several input widths, fused by weighted box fusion; a ``--tta`` string is
+            parsed by :meth:`DetectionTTA.parse`); ``None``: off, the default (one pass).
+            ``score_threshold`` then applies to the fused scores unless the ``tta`` sets its
+            own (docs/mot.md, round 10).
     """
 
     net: RetinaTrackNet | None = None
@@ -309,6 +507,7 @@ class RetinaTrackMOT:
     interpolate: int | None = None
     min_track_length: int | None = None
     smooth: float | None = None
+    tta: DetectionTTA | None = None
     times: StageTimes = field(default_factory=StageTimes)
 
     def __post_init__(self) -> None:
@@ -326,6 +525,10 @@ class RetinaTrackMOT:
             if value is not None and not (0.0 <= value <= 1.0):
                 raise ValueError(f"{name} must lie in [0, 1] or be None, got {value!r}")
         check_postprocess_options(self.interpolate, self.min_track_length, self.smooth)
+        if isinstance(self.tta, str):
+            self.tta = DetectionTTA.parse(self.tta)
+        if self.tta is not None and not isinstance(self.tta, DetectionTTA):
+            raise TypeError(f"tta must be a DetectionTTA, a --tta string or None, got {self.tta!r}")
         self.tracker = make_association(self.association, **self.association_options)
 
     @classmethod
@@ -374,6 +577,7 @@ class RetinaTrackMOT:
             score_threshold=self.score_threshold,
             nms_threshold=self.nms_threshold,
             input_width=self.input_width,
+            tta=self.tta,
         )
         return det
 
