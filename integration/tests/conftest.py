@@ -1,6 +1,7 @@
 """Test configuration: hypothesis runs without deadlines (timings here are noisy), and a
-``one_thread`` fixture for the model tests, a tiny instance detector, a loader of the
-scripts in ``benchmarks/`` and a faked run of the TRASFUST round scripts."""
+``one_thread`` fixture for the model tests, a tiny instance detector, a tiny RetinaTrack
+network configuration, a loader of the scripts in ``benchmarks/`` and a faked run of the
+TRASFUST round scripts."""
 
 import importlib.util
 import sys
@@ -74,6 +75,27 @@ def tiny_instance_detector() -> Callable[..., Any]:
         return det
 
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_rt_config() -> Any:
+    """A tiny ``RetinaTrackNetConfig`` for the RetinaTrack tests (192 px input, 16 FPN channels,
+    one anchor a location, 8-d embeddings) whose network trains and runs in seconds."""
+    from trackkit.mot.retinatrack import RetinaTrackNetConfig
+
+    return RetinaTrackNetConfig(
+        backbone_stages=(3, 6, 13),
+        fpn_channels=16,
+        anchor_sizes=((28.0,), (56.0,), (112.0,)),
+        anchor_ratios=(2.0,),
+        m1=1,
+        m2=1,
+        m3=1,
+        embedding_dim=8,
+        frozen_stages=14,
+        input_width=192,
+        score_threshold=0.3,
+    )
 
 
 @pytest.fixture(scope="session")

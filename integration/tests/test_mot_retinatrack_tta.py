@@ -30,27 +30,13 @@ from trackkit.registry import make_tracker, parse_tta_spec, tracker_options
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TINY = RetinaTrackNetConfig(
-    backbone_stages=(3, 6, 13),
-    fpn_channels=16,
-    anchor_sizes=((28.0,), (56.0,), (112.0,)),
-    anchor_ratios=(2.0,),
-    m1=1,
-    m2=1,
-    m3=1,
-    embedding_dim=8,
-    frozen_stages=14,
-    input_width=192,
-    score_threshold=0.3,
-)
-
 
 @pytest.fixture(scope="module")
-def net() -> RetinaTrackNet:
+def net(tiny_rt_config: RetinaTrackNetConfig) -> RetinaTrackNet:
     """An untrained tiny network whose classification prior is raised so that it detects
     plenty (scores spread around 0.5)."""
     torch.manual_seed(3)
-    n = RetinaTrackNet(TINY).eval()
+    n = RetinaTrackNet(tiny_rt_config).eval()
     with torch.no_grad():
         n.head.cls_logits.bias.fill_(0.0)
     return n
