@@ -1,7 +1,7 @@
 """Test configuration: hypothesis runs without deadlines (timings here are noisy), and a
 ``one_thread`` fixture for the model tests, a tiny instance detector, a tiny RetinaTrack
-network configuration, a loader of the scripts in ``benchmarks/`` and a faked run of the
-TRASFUST round scripts."""
+network configuration, a recorder of TRASTracker options, a loader of the scripts in
+``benchmarks/`` and a faked run of the TRASFUST round scripts."""
 
 import importlib.util
 import sys
@@ -96,6 +96,27 @@ def tiny_rt_config() -> Any:
         input_width=192,
         score_threshold=0.3,
     )
+
+
+@pytest.fixture
+def tras_options_seen(monkeypatch: pytest.MonkeyPatch) -> Callable[..., list[tuple[Any, ...]]]:
+    """``seen = tras_options_seen("average_iou", "average_temperature")`` replaces
+    ``trackkit.sot.tras.TRASTracker`` (for this test) by a subclass that appends those
+    attributes of every tracker built to ``seen``: what the command line passed on."""
+    import trackkit.sot.tras as tras
+
+    def record(*names: str) -> list[tuple[Any, ...]]:
+        seen: list[tuple[Any, ...]] = []
+
+        class Recording(tras.TRASTracker):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                seen.append(tuple(getattr(self, n) for n in names))
+
+        monkeypatch.setattr(tras, "TRASTracker", Recording)
+        return seen
+
+    return record
 
 
 @pytest.fixture(scope="session")
