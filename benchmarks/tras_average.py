@@ -27,14 +27,13 @@ Run: ``python benchmarks/tras_average.py --stage holdout`` then
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tras_value_ema import Settings, run_round, write_stage_report
+from tras_value_ema import Settings, round_parser, run_round, write_stage_report
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "benchmarks" / "tras_round11.md"
@@ -103,15 +102,10 @@ def write_report(record: dict[str, Any], path: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--stage", choices=("holdout", "eval"), required=True)
+    parser = round_parser(__doc__, "runs/tras11/average.json", OUT)
     parser.add_argument("--taus", default="0.5,0.6,0.7,0.8", help="the grid (holdout stage)")
     parser.add_argument("--temperature", type=float, default=0.1, help="of the softmax weights")
     parser.add_argument("--min-gain", type=float, default=0.005, help="over off, to be chosen")
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/sot"))
-    parser.add_argument("--teacher-cache", type=Path, default=Path("runs/tras/teachers"))
-    parser.add_argument("--json", type=Path, default=Path("runs/tras11/average.json"))
-    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
 
     def holdout() -> tuple[Settings, str]:

@@ -176,6 +176,18 @@ def write_stage_report(
     path.write_text("\n".join(lines) + "\n")
 
 
+def round_parser(doc: str, json_path: str, out: Path) -> argparse.ArgumentParser:
+    """The command line ``run_round`` reads: ``--stage``, ``--data``, ``--teacher-cache``,
+    ``--json`` (default ``json_path``) and ``--out`` (default ``out``); a round adds its grid."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--stage", choices=("holdout", "eval"), required=True)
+    parser.add_argument("--data", type=Path, default=Path("../shared/data/sot"))
+    parser.add_argument("--teacher-cache", type=Path, default=Path("runs/tras/teachers"))
+    parser.add_argument("--json", type=Path, default=Path(json_path))
+    parser.add_argument("--out", type=Path, default=out)
+    return parser
+
+
 def run_round(
     script: str,
     args: argparse.Namespace,
@@ -185,9 +197,8 @@ def run_round(
     write_report: Callable[[dict[str, Any], Path], None],
     label: str = "{}",
 ) -> int:
-    """One stage of the round of ``benchmarks/<script>`` (``args``: ``stage``, ``data``,
-    ``teacher_cache``, ``json``, ``out``): the shipped student and pool, the teachers' cached
-    runs.
+    """One stage of the round of ``benchmarks/<script>`` (``args`` from ``round_parser``):
+    the shipped student and pool, the teachers' cached runs.
 
     ``holdout`` gives the hold-out grid and the options to add to the recorded command;
     ``evaluation`` the settings of the evaluation run from the record (or ``SystemExit`` where
@@ -260,13 +271,8 @@ def _alphas(alphas: list[float]) -> Settings:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--stage", choices=("holdout", "eval"), required=True)
+    parser = round_parser(__doc__, "runs/tras7/value_ema.json", OUT)
     parser.add_argument("--alphas", default="0.5,0.8,0.95", help="the grid (holdout stage)")
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/sot"))
-    parser.add_argument("--teacher-cache", type=Path, default=Path("runs/tras/teachers"))
-    parser.add_argument("--json", type=Path, default=Path("runs/tras7/value_ema.json"))
-    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
 
     def holdout() -> tuple[Settings, str]:
