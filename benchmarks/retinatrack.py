@@ -128,7 +128,9 @@ def _detect(
     return MOTRows.concatenate(parts), np.concatenate(embs)
 
 
-def _ap(seq: MOTSequence, det: MOTRows, threshold: float) -> dict[str, float]:
+def detection_columns(seq: MOTSequence, det: MOTRows, threshold: float) -> dict[str, float]:
+    """All-point AP50 of ``det`` against the pedestrian ground truth, recall / precision and
+    the count of detections at score >= ``threshold``, and the ground-truth count (``gt``)."""
     gt = _gt_rows(seq)
     gi, di = gt.split_by_frame(seq.num_frames), det.split_by_frame(seq.num_frames)
     r = detection_average_precision(
@@ -151,13 +153,17 @@ def _score(seq: MOTSequence, tracks: MOTRows) -> MOTScores:
     return evaluate_mot(seq.gt, tracks, seq.num_frames)
 
 
-def _row(name: str, s: MOTScores) -> dict[str, Any]:
+def mot_columns(s: MOTScores) -> dict[str, Any]:
+    """HOTA, DetA, AssA, MOTA, IDF1 and the IDSW, FP, FN counts of a tracker's scores."""
     v = s.summary()
     return {
-        "tracker": name,
         **{k: v[k] for k in ("HOTA", "DetA", "AssA", "MOTA", "IDF1")},
         **{k: int(v[k]) for k in ("IDSW", "FP", "FN")},
     }
+
+
+def _row(name: str, s: MOTScores) -> dict[str, Any]:
+    return {"tracker": name, **mot_columns(s)}
 
 
 def _add_rows(
@@ -412,7 +418,7 @@ def main() -> None:
                 det, emb = _detect(the_net, seq, nms, width)
                 det_rows.append(
                     {"sequence": name, "split": split, "input px": px, "NMS": nms}
-                    | _ap(seq, det, ACCURACY_SCORE_THRESHOLD if wide else thr)
+                    | detection_columns(seq, det, ACCURACY_SCORE_THRESHOLD if wide else thr)
                 )
             if width is not None:
                 wide_det, wide_emb = det, emb

@@ -36,10 +36,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from retinatrack import detection_columns, mot_columns
 from retinatrack_post import write_report
 
 from trackkit.data import MOTRows, MOTSequence, default_mot_root, read_motchallenge
-from trackkit.eval import detection_average_precision, evaluate_mot, markdown_table
+from trackkit.eval import evaluate_mot, markdown_table
 from trackkit.mot import associate
 from trackkit.mot.retinatrack import (
     DEFAULT_CHECKPOINT,
@@ -166,13 +167,6 @@ def _fused(passes: dict[str, list[FrameDetections]], setting: str, floor: float)
     return _to_rows(dets)
 
 
-def _summary(s: Any) -> dict[str, Any]:
-    v = s.summary()
-    return {k: v[k] for k in ("HOTA", "DetA", "AssA", "MOTA", "IDF1")} | {
-        k: int(v[k]) for k in ("IDSW", "FP", "FN")
-    }
-
-
 def _pick_threshold(means: dict[float, float]) -> float:
     return max(means, key=lambda t: (round(means[t], 3), -abs(t - 0.55), t))
 
@@ -195,9 +189,8 @@ def training(args: argparse.Namespace) -> None:
                 d = det.select(det.confidences >= thr)
                 tracks, _ = associate(make_association("iou+motion"), d, seq.num_frames)
                 s = evaluate_mot(seq.gt, tracks, seq.num_frames, mot17_preprocessing=mot17)
-                rows.append(
-                    {"sequence": name, "TTA": setting, "score": thr, "dets": len(d)} | _summary(s)
-                )
+                head = {"sequence": name, "TTA": setting, "score": thr, "dets": len(d)}
+                rows.append(head | mot_columns(s))
         print(f"{name}: scored", flush=True)
     grid: list[dict[str, Any]] = []
     best_thr: dict[str, float] = {}
@@ -249,25 +242,6 @@ def training(args: argparse.Namespace) -> None:
     write_report(args.out_md, header, summary, grid, rows)
 
 
-def _ap(seq: MOTSequence, det: MOTRows, threshold: float) -> dict[str, Any]:
-    assert seq.gt is not None
-    g = seq.gt
-    gt = g.select((g.confidences != 0) & (g.classes == 1))
-    gi, di = gt.split_by_frame(seq.num_frames), det.split_by_frame(seq.num_frames)
-    r = detection_average_precision(
-        [gt.boxes_xywh[i] for i in gi],
-        [det.boxes_xywh[i] for i in di],
-        [det.confidences[i] for i in di],
-    )
-    at = r.scores >= threshold
-    return {
-        "AP50": r.ap,
-        "recall@thr": float(r.recall[at].max()) if at.any() else 0.0,
-        "precision@thr": float(r.precision[at][-1]) if at.any() else 0.0,
-        "dets@thr": int(at.sum()),
-    }
-
-
 def _live_times(tracker: RetinaTrackMOT, seq: MOTSequence) -> tuple[MOTRows, list[float]]:
     assert seq.frames is not None
     stamps = [time.perf_counter()]
@@ -314,10 +288,9 @@ def validation(args: argparse.Namespace) -> None:
     e_rows: MOTRows | None = None
     for setting, dets, thr in variants:
         det, emb = _to_rows(dets)
-        det_rows.append(
-            {"TTA": setting, "score": thr}
-            | _ap(seq, det.select(det.confidences >= AP_THRESHOLD), thr)
-        )
+        quality = detection_columns(seq, det.select(det.confidences >= AP_THRESHOLD), thr)
+        del quality["gt"]  # not a column of this report
+        det_rows.append({"TTA": setting, "score": thr} | quality)
         keep = det.confidences >= thr
         d, e = det.select(keep), emb[keep]
         for label, (assoc_name, use_emb) in labels.items():
@@ -327,11 +300,11 @@ def validation(args: argparse.Namespace) -> None:
             if setting == spec and assoc_name == "iou+motion":
                 e_rows = tracks
             s = evaluate_mot(seq.gt, tracks, seq.num_frames)
-            trk_rows.append({"TTA": setting, "score": thr, "tracker": label} | _summary(s))
+            trk_rows.append({"TTA": setting, "score": thr, "tracker": label} | mot_columns(s))
     public, _ = make_tracker("sort").track(seq)
     trk_rows.append(
         {"TTA": "-", "score": "-", "tracker": "SORT on public det.txt (Faster R-CNN)"}
-        | _summary(evaluate_mot(seq.gt, public, seq.num_frames))
+        | mot_columns(evaluate_mot(seq.gt, public, seq.num_frames))
     )
     # speed and the live path: the tracker's own TTA path gives the benchmark's (e) tracks
     live_off = RetinaTrackMOT(net, association="iou+motion")

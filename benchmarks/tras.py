@@ -38,7 +38,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from distill import ReplayTeacher
 from trackkit.data import read_simple_sot
 from trackkit.eval import (
     SOTBenchmarkResult,
@@ -48,10 +47,9 @@ from trackkit.eval import (
     overlaps_xywh,
     plot_sot_results,
     run_sot_benchmark,
-    run_sot_sequence,
 )
 from trackkit.sot.tras import DEFAULT_TEACHERS, TRASTracker, load_student, parse_teachers
-from trackkit.train import DEFAULT_HOLDOUT, VALIDATION_SEQUENCES, run_teachers
+from trackkit.train import DEFAULT_HOLDOUT, VALIDATION_SEQUENCES, run_teachers, tras_replay_run
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "benchmarks" / "tras.md"
@@ -65,29 +63,6 @@ def _boxes_run(seq, boxes: np.ndarray, fps: float) -> SOTRun:  # type: ignore[no
     scores = evaluate_sot(boxes, seq.boxes_xywh, seq.absent)
     seconds = np.full(len(seq), 1.0 / fps if fps > 0 else 0.0)
     return SOTRun(seq.name, boxes, seconds, scores)
-
-
-def _replay(boxes: np.ndarray, success: np.ndarray, name: str) -> ReplayTeacher:
-    b = boxes.copy()
-    b[1:][~success[1:]] = np.nan  # a reported failure is replayed as one
-    return ReplayTeacher(b, name=name)
-
-
-def _tras_run(student, seq, mode: str, teachers, runs, margin=None, average_iou=None) -> SOTRun:  # type: ignore[no-untyped-def]
-    r = runs[seq.name]
-    specs = [
-        partial(_replay, r.boxes_xywh[r.teachers.index(t)], r.success[r.teachers.index(t)], t)
-        for t in teachers
-    ]
-    trk = TRASTracker(
-        student,
-        mode=mode,
-        teachers=specs or None,
-        parallel=False,
-        margin=margin,
-        average_iou=average_iou,
-    )
-    return run_sot_sequence(trk, seq)
 
 
 def main() -> int:
@@ -169,7 +144,8 @@ def main() -> int:
     trast_main = None
     for t in trast_names:
         res = _result(
-            f"TRAST-{t}", {s.name: _tras_run(student, s, "trast", [t], runs) for s in seqs}
+            f"TRAST-{t}",
+            {s.name: tras_replay_run(student, s, runs, [t], mode="trast") for s in seqs},
         )
         rows.append((f"TRAST ({t})", res, "replayed teacher"))
         if trast_main is None:
@@ -178,7 +154,7 @@ def main() -> int:
     for pool in pools:
         res = _result(
             f"TRASFUST-{'+'.join(pool)}",
-            {s.name: _tras_run(student, s, "trasfust", list(pool), runs) for s in seqs},
+            {s.name: tras_replay_run(student, s, runs, pool) for s in seqs},
         )
         margin = float(student.meta.get("fusion_margin", 0.0))
         tau = float(student.meta.get("fusion_average_iou") or 0.0)
@@ -192,7 +168,7 @@ def main() -> int:
                 res_box = _result(
                     f"TRASFUST-{'+'.join(pool)}-no-averaging",
                     {
-                        s.name: _tras_run(student, s, "trasfust", list(pool), runs, None, 0.0)
+                        s.name: tras_replay_run(student, s, runs, pool, average_iou=0.0)
                         for s in seqs
                     },
                 )
@@ -207,7 +183,7 @@ def main() -> int:
                 res0 = _result(
                     f"TRASFUST-{'+'.join(pool)}-margin0",
                     {
-                        s.name: _tras_run(student, s, "trasfust", list(pool), runs, 0.0, 0.0)
+                        s.name: tras_replay_run(student, s, runs, pool, margin=0.0, average_iou=0.0)
                         for s in seqs
                     },
                 )

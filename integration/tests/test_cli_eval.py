@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -197,42 +198,28 @@ def test_help_is_there(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_eval_sot_value_ema_reaches_trasfust(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    tras_options_seen: Callable[..., list[tuple[Any, ...]]],
 ) -> None:
-    import trackkit.sot.tras as tras
-
-    seen: list[float] = []
-
-    class Recording(tras.TRASTracker):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-            seen.append(self.value_ema)
-
-    monkeypatch.setattr(tras, "TRASTracker", Recording)
+    seen = tras_options_seen("value_ema")
     data = tmp_path / "data"
     _sot_dataset(data)
     base = ["eval", "sot", "--data", str(data), "--tracker", "trasfust", "--teachers", "kcf"]
     code = main([*base, "--value-ema", "0.8", "--out", str(tmp_path / "o"), "--no-progress"])
     assert code == 0 and "| trasfust |" in capsys.readouterr().out
-    assert seen and set(seen) == {0.8}
+    assert seen and set(seen) == {(0.8,)}
     assert main([*base, "--value-ema", "1.5", "--out", str(tmp_path / "o2")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("trackkit: error:") and "value_ema must lie in [0, 1)" in err
 
 
 def test_eval_sot_average_iou_reaches_trasfust(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    tras_options_seen: Callable[..., list[tuple[Any, ...]]],
 ) -> None:
-    import trackkit.sot.tras as tras
-
-    seen: list[tuple[float, float]] = []
-
-    class Recording(tras.TRASTracker):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-            seen.append((self.average_iou, self.average_temperature))
-
-    monkeypatch.setattr(tras, "TRASTracker", Recording)
+    seen = tras_options_seen("average_iou", "average_temperature")
     data = tmp_path / "data"
     _sot_dataset(data)
     base = ["eval", "sot", "--data", str(data), "--tracker", "trasfust", "--teachers", "kcf"]

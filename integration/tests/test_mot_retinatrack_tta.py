@@ -30,27 +30,13 @@ from trackkit.registry import make_tracker, parse_tta_spec, tracker_options
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-TINY = RetinaTrackNetConfig(
-    backbone_stages=(3, 6, 13),
-    fpn_channels=16,
-    anchor_sizes=((28.0,), (56.0,), (112.0,)),
-    anchor_ratios=(2.0,),
-    m1=1,
-    m2=1,
-    m3=1,
-    embedding_dim=8,
-    frozen_stages=14,
-    input_width=192,
-    score_threshold=0.3,
-)
-
 
 @pytest.fixture(scope="module")
-def net() -> RetinaTrackNet:
+def net(tiny_rt_config: RetinaTrackNetConfig) -> RetinaTrackNet:
     """An untrained tiny network whose classification prior is raised so that it detects
     plenty (scores spread around 0.5)."""
     torch.manual_seed(3)
-    n = RetinaTrackNet(TINY).eval()
+    n = RetinaTrackNet(tiny_rt_config).eval()
     with torch.no_grad():
         n.head.cls_logits.bias.fill_(0.0)
     return n
@@ -298,3 +284,33 @@ def test_benchmark_rule_helpers(bench_script: Callable[[str], ModuleType]) -> No
     assert pick({0.45: 0.6101, 0.5: 0.6099, 0.7: 0.5}) == 0.5  # tie: nearer 0.55
     assert pick({0.5: 0.61, 0.6: 0.61}) == 0.6  # equally near: the higher
     assert bench.THRESHOLDS[0] == 0.3 and bench.THRESHOLDS[-1] == 0.7 and len(bench.THRESHOLDS) == 9
+
+
+def test_benchmark_detection_and_tracker_columns(
+    bench_script: Callable[[str], ModuleType],
+) -> None:
+    """The validation's columns (benchmarks/retinatrack.py's): AP50 and the counts at the
+    score threshold against counts by hand; the tracker columns in the reports' order."""
+    from trackkit.data import MOTRows, synthetic_mot_sequence
+    from trackkit.eval import evaluate_mot
+
+    bench = bench_script("retinatrack")
+    seq = synthetic_mot_sequence(length=6, num_objects=2, seed=1, render=False)
+    gt = seq.gt
+    assert gt is not None
+    n = len(gt)
+    far = gt.boxes_xywh + np.array([500.0, 500.0, 0.0, 0.0])  # a false positive by each
+    det = MOTRows(
+        np.concatenate([gt.frames, gt.frames]),
+        np.full(2 * n, -1),
+        np.concatenate([gt.boxes_xywh, far]),
+        np.concatenate([np.full(n, 0.9), np.full(n, 0.3)]),
+    )
+    expected = {"AP50": 1.0, "recall@thr": 1.0, "precision@thr": 1.0, "gt": n, "dets@thr": n}
+    assert bench.detection_columns(seq, det, 0.5) == pytest.approx(expected)
+    low = bench.detection_columns(seq, det, 0.2)
+    assert low == pytest.approx(expected | {"precision@thr": 0.5, "dets@thr": 2 * n})
+    cols = bench.mot_columns(evaluate_mot(gt, gt, seq.num_frames))
+    assert list(cols) == ["HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW", "FP", "FN"]
+    assert cols["HOTA"] == pytest.approx(1.0) and [cols[k] for k in ("IDSW", "FP", "FN")] == [0] * 3
+    assert all(type(cols[k]) is int for k in ("IDSW", "FP", "FN"))

@@ -1,6 +1,7 @@
 """Value-head refit of TRAS for TRASFUST: windows and their targets against slow loops, the
 ridge fit against numpy, the ranking accuracy against a pair loop, the candidates' LSTM
-inputs against single steps, and the whole fit raising the ranking accuracy."""
+inputs against single steps, the whole fit raising the ranking accuracy, and the replay of
+cached teacher runs against a tracker built by hand."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from trackkit.train import (
     build_value_windows,
     fit_tras_value,
     synthetic_training_sequences,
+    tras_replay_auc,
+    tras_replay_run,
     value_head_inputs,
     value_set_features,
 )
@@ -126,3 +129,47 @@ def test_the_fit_raises_the_ranking_accuracy(seqs: list) -> None:
     assert {"trast_good_auc_before", "trast_good_auc_after"} <= set(out)
     with pytest.raises(ValueError, match="target"):
         TRASValueFitConfig(target="q")
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_replay_run_is_the_tracker_on_the_cached_boxes(seqs: list) -> None:
+    """``tras_replay_run`` is TRASFUST / TRAST with ``distill.ReplayTeacher``s built by hand
+    (a reported failure replayed as one); its ``None`` options are the student's stored
+    choices; ``tras_replay_auc`` is the runs' AUC, by default at the paper's rule."""
+    from distill import ReplayTeacher
+    from trackkit.eval import run_sot_sequence
+    from trackkit.sot.tras import TRASTracker
+
+    torch.manual_seed(0)
+    student = TRASStudent(SMALL, pretrained=False).eval()
+    with torch.no_grad():  # an untrained head's values differ by 1e-7; make them differ
+        student.value.weight.mul_(1e5)
+    student.meta = {"fusion_margin": 0.3, "fusion_average_iou": 0.5}
+    runs, pool = _runs(seqs[:2]), ("drift", "good")
+    seq = seqs[0]
+
+    def by_hand(mode: str, names: tuple[str, ...], **kw: float) -> np.ndarray:
+        r = runs[seq.name]
+        teachers = []
+        for name in names:
+            boxes = r.boxes_xywh[r.teachers.index(name)].copy()
+            boxes[1:][~r.success[r.teachers.index(name)][1:]] = np.nan
+            teachers.append(lambda b=boxes, n=name: ReplayTeacher(b, name=n))
+        trk = TRASTracker(student, mode=mode, teachers=teachers, parallel=False, **kw)
+        return run_sot_sequence(trk, seq).boxes_xywh
+
+    stored = tras_replay_run(student, seq, runs, pool)
+    np.testing.assert_array_equal(stored.boxes_xywh, by_hand("trasfust", pool))
+    paper = tras_replay_run(student, seq, runs, pool, margin=0.0, average_iou=0.0)
+    np.testing.assert_array_equal(
+        paper.boxes_xywh, by_hand("trasfust", pool, margin=0.0, average_iou=0.0)
+    )
+    assert not np.array_equal(stored.boxes_xywh, paper.boxes_xywh)  # the stored choices act
+    trast = tras_replay_run(student, seq, runs, ["drift"], mode="trast")
+    np.testing.assert_array_equal(trast.boxes_xywh, by_hand("trast", ("drift",)))
+    aucs = tras_replay_auc(student, seqs[:2], runs, pool)
+    expected = [
+        tras_replay_run(student, s, runs, pool, margin=0.0, average_iou=0.0).scores.auc
+        for s in seqs[:2]
+    ]
+    assert aucs == pytest.approx(expected, abs=0)

@@ -42,7 +42,7 @@ from torch import Tensor
 import distill
 import seqrl
 from trackkit.data import Sequence as SotSequence
-from trackkit.eval import overlaps_xywh
+from trackkit.eval import SOTRun, overlaps_xywh
 from trackkit.sot.tras import TRASStudent, student_crops
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "build_value_windows",
     "fit_tras_value",
     "tras_replay_auc",
+    "tras_replay_run",
     "value_head_inputs",
     "value_set_features",
     "with_student_runs",
@@ -291,6 +292,47 @@ def _replayed(boxes: NDArray[np.float64], success: NDArray[np.bool_], name: str)
     return ReplayTeacher(b, name=name)
 
 
+def tras_replay_run(
+    student: TRASStudent,
+    sequence: SotSequence,
+    runs: dict[str, Any],
+    pool: Sequence[str],
+    *,
+    mode: str = "trasfust",
+    margin: float | None = None,
+    value_ema: float | None = None,
+    average_iou: float | None = None,
+    average_temperature: float | None = None,
+) -> SOTRun:
+    """The ``trackkit.eval.SOTRun`` of ``mode`` (``"trasfust"``, ``"trast"`` with one teacher,
+    or ``"tras"`` with none) on ``sequence`` with ``pool``'s cached runs (``runs[sequence.name]``,
+    a ``TeacherRuns`` of ``run_teachers``) replayed (``distill.ReplayTeacher``; a reported failure
+    is replayed as one), one thread. ``margin``, ``value_ema``, ``average_iou`` and
+    ``average_temperature`` as in ``TRASTracker``: ``None`` is its default (for TRASFUST the
+    student's stored choice)."""
+    from functools import partial
+
+    from trackkit.eval import run_sot_sequence
+    from trackkit.sot.tras import TRASTracker
+
+    r = runs[sequence.name]
+    specs = [
+        partial(_replayed, r.boxes_xywh[r.teachers.index(t)], r.success[r.teachers.index(t)], t)
+        for t in pool
+    ]
+    trk = TRASTracker(
+        student,
+        mode=mode,
+        teachers=specs or None,
+        parallel=False,
+        margin=margin,
+        value_ema=value_ema,
+        average_iou=average_iou,
+        average_temperature=average_temperature,
+    )
+    return run_sot_sequence(trk, sequence)
+
+
 def tras_replay_auc(
     student: TRASStudent,
     sequences: Sequence[SotSequence],
@@ -304,33 +346,24 @@ def tras_replay_auc(
     average_temperature: float = float("inf"),
 ) -> list[float]:
     """Success AUC per sequence of ``mode`` (``"trasfust"``, ``"trast"`` with one teacher, or
-    ``"tras"`` with none) with ``pool``'s cached runs replayed (``distill.ReplayTeacher``; a
-    reported failure is replayed as one); ``margin``, ``value_ema``, ``average_iou`` (0: off)
-    and ``average_temperature`` as in ``TRASTracker``."""
-    from functools import partial
-
-    from trackkit.eval import run_sot_sequence
-    from trackkit.sot.tras import TRASTracker
-
-    out = []
-    for seq in sequences:
-        r = runs[seq.name]
-        specs = [
-            partial(_replayed, r.boxes_xywh[r.teachers.index(t)], r.success[r.teachers.index(t)], t)
-            for t in pool
-        ]
-        trk = TRASTracker(
+    ``"tras"`` with none) with ``pool``'s cached runs replayed (``tras_replay_run``); ``margin``,
+    ``value_ema``, ``average_iou`` (0: off) and ``average_temperature`` as in ``TRASTracker``
+    (the defaults here: the paper's rule, not the student's stored choice)."""
+    replayed = [
+        tras_replay_run(
             student,
+            seq,
+            runs,
+            pool,
             mode=mode,
-            teachers=specs or None,
-            parallel=False,
             margin=margin,
             value_ema=value_ema,
             average_iou=average_iou,
             average_temperature=average_temperature,
         )
-        out.append(float(run_sot_sequence(trk, seq).scores.auc))
-    return out
+        for seq in sequences
+    ]
+    return [float(r.scores.auc) for r in replayed]
 
 
 def with_student_runs(

@@ -88,20 +88,7 @@ def fuse_by_value(
         ``[...]`` and the ``smoothed_values`` ``[..., N]`` the choice was made on (``values``
         itself when ``value_ema == 0`` or without ``previous_values``).
     """
-    check_floating(candidate_boxes_xywh, "candidate_boxes_xywh")
-    check_floating(values, "values")
-    if candidate_boxes_xywh.dim() < 2 or candidate_boxes_xywh.shape[-1] != 4:
-        raise ValueError(
-            f"candidate_boxes_xywh must have shape [..., N, 4], got "
-            f"{tuple(candidate_boxes_xywh.shape)}"
-        )
-    if values.shape != candidate_boxes_xywh.shape[:-1]:
-        raise ValueError(
-            f"values must have shape {tuple(candidate_boxes_xywh.shape[:-1])}, got "
-            f"{tuple(values.shape)}"
-        )
-    if values.shape[-1] < 1:
-        raise ValueError("there must be at least one candidate (N >= 1)")
+    _check_candidates(candidate_boxes_xywh, values)
     if margin < 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
     if isinstance(value_ema, bool) or not isinstance(value_ema, (int, float)):
@@ -122,12 +109,7 @@ def fuse_by_value(
         smoothed = previous_values * value_ema + values * (1.0 - value_ema)
     scores = smoothed
     if valid is not None:
-        check_tensor(valid, "valid")
-        if valid.dtype != torch.bool or valid.shape != values.shape:
-            raise ValueError(
-                f"valid must be a bool tensor of shape {tuple(values.shape)}, got "
-                f"{valid.dtype} {tuple(valid.shape)}"
-            )
+        _check_valid(valid, values.shape)
         if validate and not bool(valid.any(dim=-1).all()):
             raise ValueError("valid: every item needs at least one valid candidate")
         scores = smoothed.masked_fill(~valid, float("-inf"))
@@ -155,6 +137,34 @@ def fuse_by_value(
             candidate_boxes_xywh, smoothed, index, valid, average_iou, average_temperature
         )
     return FusionChoice(index, boxes, value, smoothed)
+
+
+def _check_candidates(candidate_boxes_xywh: torch.Tensor, values: torch.Tensor) -> None:
+    """Floating ``[..., N, 4]`` boxes with floating ``[..., N]`` values, ``N >= 1``."""
+    check_floating(candidate_boxes_xywh, "candidate_boxes_xywh")
+    check_floating(values, "values")
+    if candidate_boxes_xywh.dim() < 2 or candidate_boxes_xywh.shape[-1] != 4:
+        raise ValueError(
+            f"candidate_boxes_xywh must have shape [..., N, 4], got "
+            f"{tuple(candidate_boxes_xywh.shape)}"
+        )
+    if values.shape != candidate_boxes_xywh.shape[:-1]:
+        raise ValueError(
+            f"values must have shape {tuple(candidate_boxes_xywh.shape[:-1])}, got "
+            f"{tuple(values.shape)}"
+        )
+    if values.shape[-1] < 1:
+        raise ValueError("there must be at least one candidate (N >= 1)")
+
+
+def _check_valid(valid: torch.Tensor, shape: torch.Size) -> None:
+    """``valid`` is a bool tensor of ``shape`` (the values' ``[..., N]``)."""
+    check_tensor(valid, "valid")
+    if valid.dtype != torch.bool or valid.shape != shape:
+        raise ValueError(
+            f"valid must be a bool tensor of shape {tuple(shape)}, got {valid.dtype} "
+            f"{tuple(valid.shape)}"
+        )
 
 
 def _check_average(iou_threshold: float, temperature: float | None) -> None:
@@ -235,19 +245,9 @@ def average_agreeing(
     Returns:
         ``Tensor[..., 4]`` boxes in the dtype of ``candidate_boxes_xywh``.
     """
-    check_floating(candidate_boxes_xywh, "candidate_boxes_xywh")
-    check_floating(values, "values")
+    _check_candidates(candidate_boxes_xywh, values)
     check_tensor(index, "index")
-    if candidate_boxes_xywh.dim() < 2 or candidate_boxes_xywh.shape[-1] != 4:
-        raise ValueError(
-            f"candidate_boxes_xywh must have shape [..., N, 4], got "
-            f"{tuple(candidate_boxes_xywh.shape)}"
-        )
-    shape = candidate_boxes_xywh.shape[:-1]
-    if values.shape != shape:
-        raise ValueError(f"values must have shape {tuple(shape)}, got {tuple(values.shape)}")
-    if shape[-1] < 1:
-        raise ValueError("there must be at least one candidate (N >= 1)")
+    shape = values.shape
     if index.dtype != torch.long or index.shape != shape[:-1]:
         raise ValueError(
             f"index must be a long tensor of shape {tuple(shape[:-1])}, got {index.dtype} "
@@ -256,12 +256,7 @@ def average_agreeing(
     if validate and bool(((index < 0) | (index >= shape[-1])).any()):
         raise ValueError(f"index must lie in [0, {shape[-1]}), got {index}")
     if valid is not None:
-        check_tensor(valid, "valid")
-        if valid.dtype != torch.bool or valid.shape != shape:
-            raise ValueError(
-                f"valid must be a bool tensor of shape {tuple(shape)}, got {valid.dtype} "
-                f"{tuple(valid.shape)}"
-            )
+        _check_valid(valid, shape)
     _check_average(iou_threshold, temperature)
     return _average(candidate_boxes_xywh, values, index, valid, iou_threshold, temperature)
 
