@@ -99,6 +99,7 @@ def test_candidate_states_step_from_the_best_candidates_context(seqs: list) -> N
             _, _, state = model.step(feats[best, t][None], state)
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_the_fit_raises_the_ranking_accuracy(seqs: list) -> None:
     torch.manual_seed(0)
     model = TRASStudent(SMALL, pretrained=False).eval()
