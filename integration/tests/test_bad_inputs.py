@@ -213,6 +213,41 @@ def test_unknown_and_unavailable_devices_are_one_line_errors(
     assert "device 'foo'" in _one_line_error(capsys)
 
 
+def test_mot_tras_and_training_devices_fail_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RetinaTrack, MAML-MOT, TRAS and the MOT training recipes check ``device`` first (they
+    ended in torch's AssertionError / RuntimeError traceback before)."""
+    from trackkit.mot.maml_mot import DEFAULT_CHECKPOINT as MAML_MOT_CHECKPOINT
+    from trackkit.mot.maml_mot import load_maml_mot_checkpoint
+    from trackkit.mot.retinatrack import DEFAULT_CHECKPOINT, load_retinatrack_checkpoint
+    from trackkit.sot.tras import load_student
+
+    gone = "cuda:99" if torch.cuda.is_available() else "cuda"
+    for load, path in (
+        (load_retinatrack_checkpoint, DEFAULT_CHECKPOINT),
+        (load_maml_mot_checkpoint, MAML_MOT_CHECKPOINT),
+        (load_student, None),
+    ):
+        for name in ("tpu", gone):
+            with pytest.raises(ValueError, match=f"device '{name}'"):
+                load(path, device=name)
+    frames = tmp_path / "f"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "000001.png"), np.zeros((40, 40, 3), np.uint8))
+    for tracker in ("retinatrack", "maml-mot"):
+        argv = ["mot", str(frames), "--tracker", tracker, "--out", str(tmp_path / "t.txt")]
+        assert main([*argv, "--device", gone, "--no-progress"]) == 2
+        assert f"device '{gone}'" in _one_line_error(capsys)
+    argv = ["track", str(frames), "--init", "5,5,10,10", "--tracker", "tras", "--device", "tpu"]
+    assert main(argv) == 2
+    assert "device 'tpu'" in _one_line_error(capsys)
+    for recipe in ("retinatrack", "maml-mot"):
+        out = tmp_path / recipe
+        assert main(["train", recipe, "--out", str(out), "--device", gone, "--steps", "1"]) == 2
+        assert f"device '{gone}'" in _one_line_error(capsys)
+
+
 # --- item 7: corrupt checkpoints -----------------------------------------------------------
 
 

@@ -280,6 +280,9 @@ def _run_retinatrack(args: argparse.Namespace) -> int:
 
     clip = _retinatrack_clip_config(args)  # bad --crop / --zoom fail before any data is read
     net = _retinatrack_net_config(args)
+    from trackkit._torchutil import resolve_device
+
+    resolve_device(args.device)  # a device that is not there fails before any data is read
     set_torch_threads(args.threads)
     root = args.data or default_mot_root()
     if not Path(root).is_dir():
@@ -357,6 +360,7 @@ def _register_maml_mot(recipes: argparse._SubParsersAction) -> None:  # type: ig
 def _run_maml_mot(args: argparse.Namespace) -> int:
     import sys
 
+    from trackkit._torchutil import resolve_device
     from trackkit.data import default_mot_root
     from trackkit.mot.retinatrack import DEFAULT_CHECKPOINT
     from trackkit.train import (
@@ -367,6 +371,7 @@ def _run_maml_mot(args: argparse.Namespace) -> int:
         train_maml_mot,
     )
 
+    resolve_device(args.device)  # a device that is not there fails before any data is read
     set_torch_threads(args.threads)
     root = args.data or default_mot_root()
     if not Path(root).is_dir():
