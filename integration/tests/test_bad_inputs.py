@@ -248,6 +248,45 @@ def test_mot_tras_and_training_devices_fail_before_any_work(
         assert f"device '{gone}'" in _one_line_error(capsys)
 
 
+def test_usage_errors_are_one_line_and_outputs_into_folders_fail_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argparse's errors (unknown tracker, association, bad --tta) are one line without the
+    usage block; an output path that is a folder, --max-frames 0 and a file as --data's --out
+    fail before tracking (an IsADirectoryError traceback after tracking before)."""
+    frames = tmp_path / "f"
+    frames.mkdir()
+    for t in range(3):
+        cv2.imwrite(str(frames / f"{t + 1:06d}.png"), np.full((40, 40, 3), 60 * t, np.uint8))
+    track = ["track", str(frames), "--init", "5,5,10,10", "--no-progress"]
+    video = ["mot", str(frames), "--tracker", "retinatrack", "--no-progress"]
+    for argv, needle in (
+        ([*track, "--tracker", "foo"], "argument --tracker: invalid choice: 'foo'"),
+        ([*video, "--out", "t.txt", "--association", "foo"], "--association: invalid choice"),
+        ([*video, "--out", "t.txt", "--tta", "flop"], "--tta 'flop'"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and "\n" not in err and "usage:" not in err, err
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    for argv, needle in (
+        ([*track, "--tracker", "opencv-kcf", "--boxes", str(folder)], "--boxes"),
+        ([*track, "--tracker", "opencv-kcf", "--out", str(folder)], "--out"),
+        ([*track, "--tracker", "opencv-kcf", "--max-frames", "0"], "--max-frames must be >= 1"),
+        ([*video, "--out", str(folder)], "is a folder"),
+        ([*video, "--out", str(a_file), "--video", str(folder)], "--video"),
+    ):
+        assert main(argv) == 2, argv
+        assert needle in _one_line_error(capsys)
+    assert main(["track", str(frames), "--init", "-2,-2,10,10", "--tracker", "opencv-kcf"]) == 0
+    capsys.readouterr()
+
+
 # --- item 7: corrupt checkpoints -----------------------------------------------------------
 
 

@@ -63,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--init",
         required=True,
-        help="initial box x,y,w,h in the first frame, 0-based pixels (see --init-base)",
+        help="initial box x,y,w,h in the first frame, 0-based pixels (see --init-base); a "
+        "box starting left of or above the frame may be written --init -20,-5,30,40",
     )
     p.add_argument(
         "--init-base",
@@ -89,7 +90,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="write one 'x,y,w,h' line per frame in the base of --init, after a header line "
         "naming that base",
     )
-    p.add_argument("--device", default="cpu", help="torch device for MAML trackers (cpu, cuda)")
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of the MAML and TRAS trackers (default cpu; cuda, cuda:1, ...)",
+    )
     p.add_argument(
         "--checkpoint",
         type=Path,
@@ -108,7 +113,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     add_value_ema_argument(p)
     add_average_arguments(p)
-    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument(
+        "--max-frames", type=int, default=None, help="stop after this many frames (default: all)"
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -153,6 +160,11 @@ def _run(args: argparse.Namespace) -> int:
 
     set_torch_threads(args.threads)
     init = parse_box(args.init)
+    if args.max_frames is not None and args.max_frames < 1:
+        raise CLIError(f"--max-frames must be >= 1, got {args.max_frames}")
+    for flag, path in (("--out", args.out), ("--boxes", args.boxes)):
+        if path is not None and path.is_dir():  # found before tracking, not after
+            raise CLIError(f"{flag} {path} is a folder; give a file name")
     takes = sot_tracker_options(
         args.tracker,
         device=args.device,
