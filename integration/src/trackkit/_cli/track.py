@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "track",
         help="track one object through a video file or an image folder",
         description=(
-            "Track the object inside --init through a video (mp4, avi, ...) or a folder of "
-            "images (sorted by name). Default tracker: FCOS-MAML with the shipped checkpoint "
-            "(Wang et al. 2020). Boxes are x,y,w,h: top-left corner, width, height, in 0-based "
-            "pixels (the top-left pixel is 0,0) unless --init-base 1."
+            textwrap.fill(
+                "Track the object inside --init through a video (mp4, avi, ...) or a folder of "
+                "images (sorted by name). Default tracker: FCOS-MAML with the shipped checkpoint "
+                "(Wang et al. 2020). Boxes are x,y,w,h: top-left corner, width, height, in 0-based "
+                "pixels (the top-left pixel is 0,0) unless --init-base 1.",
+                80,
+            )
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

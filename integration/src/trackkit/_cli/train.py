@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,11 +42,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     """Add ``trackkit train`` with its ``maml`` recipe."""
     parser = subparsers.add_parser(
         "train",
-        help="train a tracker (offline MAML for FCOS-MAML / Retina-MAML)",
+        help="train a tracker (MAML instance detectors, SLT, soups, TRAS, RetinaTrack, MAML-MOT)",
         description=(
-            "Train a tracker. Recipes: maml (Wang et al. 2020's instance detectors), finalize "
-            "(their lost threshold), slt (sequence-level fine-tuning, Kim et al. 2022), soup (the "
-            "weight average of fine-tuned checkpoints, Wortsman et al. 2022)."
+            textwrap.fill(
+                "Train a tracker. Recipes: maml (Wang et al. 2020's instance detectors), "
+                "finalize (their lost threshold), slt (sequence-level fine-tuning, Kim et al. "
+                "2022), soup (the weight average of fine-tuned checkpoints, Wortsman et al. "
+                "2022), tras and "
+                "tras-value (the TRAS student, Dunnhofer et al. 2020), retinatrack (Lu et al. "
+                "2020), maml-mot (Chen and Deng 2024). Run 'trackkit train RECIPE --help'.",
+                80,
+            )
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
