@@ -362,6 +362,32 @@ class _TupleTracker:
         return np.arange(1, len(scores) + 1), boxes_xyxy, scores
 
 
+@pytest.mark.parametrize("width", ["-20", "0"])
+def test_mot_data_with_a_negative_or_zero_width_detection_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], write_mot_folder: Any, width: str
+) -> None:
+    """A negative width in det.txt is named by file and line when read; a zero width by
+    sequence and frame before association (both were an assoc error naming only 'row 2')."""
+    folder, _ = write_mot_folder(tmp_path / "data", length=6, num_objects=3, seed=0)
+    det = folder / "det" / "det.txt"
+    lines = det.read_text().splitlines()
+    cols = lines[2].split(",")
+    cols[4] = width
+    lines[2] = ",".join(cols)
+    det.write_text("\n".join(lines) + "\n")
+    for tracker in ("sort", "bytetrack"):
+        argv = ["mot", "--data", str(folder), "--tracker", tracker, "--out", str(tmp_path / "o")]
+        assert main([*argv, "--no-progress"]) == 2
+        err = _one_line_error(capsys)
+        if width == "0":
+            assert "SYN-01 det/det.txt" in err and f"frame {cols[0]} (1-based)" in err, err
+        else:
+            assert f"{det}:3: box width -20" in err, err
+    if width == "-20":
+        with pytest.raises(ValueError, match="negative width or height"):
+            read_mot_rows(det)
+
+
 def test_mot_runner_accepts_the_documented_tuple_form() -> None:
     det = MOTRows([0, 0, 1], [-1, -1, -1], [[1, 2, 3, 4], [5, 6, 7, 8], [1, 1, 2, 2]], [1, 1, 1])
     tracks, _ = associate(_TupleTracker(), det, 2)
