@@ -288,6 +288,24 @@ def test_usage_errors_are_one_line_and_outputs_into_folders_fail_first(
     capsys.readouterr()
 
 
+def test_teachers_for_a_non_tras_tracker_and_a_corrupt_tras_resume_fail_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--teachers`` was silently ignored by the other trackers; ``train tras --resume`` of a
+    corrupt file ran the teachers over the data (minutes) before reading it."""
+    frames = tmp_path / "f"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "000001.png"), np.zeros((40, 40, 3), np.uint8))
+    argv = ["track", str(frames), "--init", "5,5,10,10", "--teachers", "csrt"]
+    assert main([*argv, "--tracker", "opencv-kcf"]) == 2
+    assert "--teachers is for trast and trasfust" in _one_line_error(capsys)
+    bad = tmp_path / "state.pt"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    monkeypatch.setenv("TRACKKIT_DATA", str(tmp_path / "no-data"))
+    assert main(["train", "tras", "--out", str(tmp_path / "o"), "--resume", str(bad)]) == 2
+    assert str(bad) in _one_line_error(capsys)
+
+
 # --- item 7: corrupt checkpoints -----------------------------------------------------------
 
 

@@ -185,6 +185,10 @@ def _run(args: argparse.Namespace) -> int:
     ):
         if getattr(args, key) is not None and key not in takes:
             raise CLIError(f"{flag} is for tras, trast and trasfust, not {args.tracker}")
+    if args.teachers is not None and "teachers" not in sot_tracker_options(
+        args.tracker, teachers=args.teachers
+    ):
+        raise CLIError(f"--teachers is for trast and trasfust, not {args.tracker}")
     if args.checkpoint is not None and "checkpoint" not in takes:
         raise CLIError(f"--checkpoint is for the MAML trackers; {args.tracker} has no checkpoint")
     if "device" in takes:
