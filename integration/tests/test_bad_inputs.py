@@ -7,6 +7,7 @@ command line's help and option checks.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import re
@@ -213,6 +214,98 @@ def test_unknown_and_unavailable_devices_are_one_line_errors(
     assert "device 'foo'" in _one_line_error(capsys)
 
 
+def test_mot_tras_and_training_devices_fail_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RetinaTrack, MAML-MOT, TRAS and the MOT training recipes check ``device`` first (they
+    ended in torch's AssertionError / RuntimeError traceback before)."""
+    from trackkit.mot.maml_mot import DEFAULT_CHECKPOINT as MAML_MOT_CHECKPOINT
+    from trackkit.mot.maml_mot import load_maml_mot_checkpoint
+    from trackkit.mot.retinatrack import DEFAULT_CHECKPOINT, load_retinatrack_checkpoint
+    from trackkit.sot.tras import load_student
+
+    gone = "cuda:99" if torch.cuda.is_available() else "cuda"
+    for load, path in (
+        (load_retinatrack_checkpoint, DEFAULT_CHECKPOINT),
+        (load_maml_mot_checkpoint, MAML_MOT_CHECKPOINT),
+        (load_student, None),
+    ):
+        for name in ("tpu", gone):
+            with pytest.raises(ValueError, match=f"device '{name}'"):
+                load(path, device=name)
+    frames = tmp_path / "f"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "000001.png"), np.zeros((40, 40, 3), np.uint8))
+    for tracker in ("retinatrack", "maml-mot"):
+        argv = ["mot", str(frames), "--tracker", tracker, "--out", str(tmp_path / "t.txt")]
+        assert main([*argv, "--device", gone, "--no-progress"]) == 2
+        assert f"device '{gone}'" in _one_line_error(capsys)
+    argv = ["track", str(frames), "--init", "5,5,10,10", "--tracker", "tras", "--device", "tpu"]
+    assert main(argv) == 2
+    assert "device 'tpu'" in _one_line_error(capsys)
+    for recipe in ("retinatrack", "maml-mot"):
+        out = tmp_path / recipe
+        assert main(["train", recipe, "--out", str(out), "--device", gone, "--steps", "1"]) == 2
+        assert f"device '{gone}'" in _one_line_error(capsys)
+
+
+def test_usage_errors_are_one_line_and_outputs_into_folders_fail_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """argparse's errors (unknown tracker, association, bad --tta) are one line without the
+    usage block; an output path that is a folder, --max-frames 0 and a file as --data's --out
+    fail before tracking (an IsADirectoryError traceback after tracking before)."""
+    frames = tmp_path / "f"
+    frames.mkdir()
+    for t in range(3):
+        cv2.imwrite(str(frames / f"{t + 1:06d}.png"), np.full((40, 40, 3), 60 * t, np.uint8))
+    track = ["track", str(frames), "--init", "5,5,10,10", "--no-progress"]
+    video = ["mot", str(frames), "--tracker", "retinatrack", "--no-progress"]
+    for argv, needle in (
+        ([*track, "--tracker", "foo"], "argument --tracker: invalid choice: 'foo'"),
+        ([*video, "--out", "t.txt", "--association", "foo"], "--association: invalid choice"),
+        ([*video, "--out", "t.txt", "--tta", "flop"], "--tta 'flop'"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 2
+        err = capsys.readouterr().err.strip()
+        assert needle in err and "\n" not in err and "usage:" not in err, err
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    for argv, needle in (
+        ([*track, "--tracker", "opencv-kcf", "--boxes", str(folder)], "--boxes"),
+        ([*track, "--tracker", "opencv-kcf", "--out", str(folder)], "--out"),
+        ([*track, "--tracker", "opencv-kcf", "--max-frames", "0"], "--max-frames must be >= 1"),
+        ([*video, "--out", str(folder)], "is a folder"),
+        ([*video, "--out", str(a_file), "--video", str(folder)], "--video"),
+    ):
+        assert main(argv) == 2, argv
+        assert needle in _one_line_error(capsys)
+    assert main(["track", str(frames), "--init", "-2,-2,10,10", "--tracker", "opencv-kcf"]) == 0
+    capsys.readouterr()
+
+
+def test_teachers_for_a_non_tras_tracker_and_a_corrupt_tras_resume_fail_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--teachers`` was silently ignored by the other trackers; ``train tras --resume`` of a
+    corrupt file ran the teachers over the data (minutes) before reading it."""
+    frames = tmp_path / "f"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "000001.png"), np.zeros((40, 40, 3), np.uint8))
+    argv = ["track", str(frames), "--init", "5,5,10,10", "--teachers", "csrt"]
+    assert main([*argv, "--tracker", "opencv-kcf"]) == 2
+    assert "--teachers is for trast and trasfust" in _one_line_error(capsys)
+    bad = tmp_path / "state.pt"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    monkeypatch.setenv("TRACKKIT_DATA", str(tmp_path / "no-data"))
+    assert main(["train", "tras", "--out", str(tmp_path / "o"), "--resume", str(bad)]) == 2
+    assert str(bad) in _one_line_error(capsys)
+
+
 # --- item 7: corrupt checkpoints -----------------------------------------------------------
 
 
@@ -287,6 +380,32 @@ class _TupleTracker:
         return np.arange(1, len(scores) + 1), boxes_xyxy, scores
 
 
+@pytest.mark.parametrize("width", ["-20", "0"])
+def test_mot_data_with_a_negative_or_zero_width_detection_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], write_mot_folder: Any, width: str
+) -> None:
+    """A negative width in det.txt is named by file and line when read; a zero width by
+    sequence and frame before association (both were an assoc error naming only 'row 2')."""
+    folder, _ = write_mot_folder(tmp_path / "data", length=6, num_objects=3, seed=0)
+    det = folder / "det" / "det.txt"
+    lines = det.read_text().splitlines()
+    cols = lines[2].split(",")
+    cols[4] = width
+    lines[2] = ",".join(cols)
+    det.write_text("\n".join(lines) + "\n")
+    for tracker in ("sort", "bytetrack"):
+        argv = ["mot", "--data", str(folder), "--tracker", tracker, "--out", str(tmp_path / "o")]
+        assert main([*argv, "--no-progress"]) == 2
+        err = _one_line_error(capsys)
+        if width == "0":
+            assert "SYN-01 det/det.txt" in err and f"frame {cols[0]} (1-based)" in err, err
+        else:
+            assert f"{det}:3: box width -20" in err, err
+    if width == "-20":
+        with pytest.raises(ValueError, match="negative width or height"):
+            read_mot_rows(det)
+
+
 def test_mot_runner_accepts_the_documented_tuple_form() -> None:
     det = MOTRows([0, 0, 1], [-1, -1, -1], [[1, 2, 3, 4], [5, 6, 7, 8], [1, 1, 2, 2]], [1, 1, 1])
     tracks, _ = associate(_TupleTracker(), det, 2)
@@ -315,6 +434,35 @@ def test_help_has_examples(argv: list[str], capsys: pytest.CaptureFixture[str]) 
         main([*argv, "--help"])
     out = capsys.readouterr().out
     assert "examples:" in out and "trackkit " + argv[0] in out.split("examples:")[1]
+
+
+def _help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    return capsys.readouterr().out
+
+
+def test_help_texts_cite_papers_list_every_recipe_and_keep_continuations(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Found in the help audit: demo cited "paper 000", train's description named 4 of its 8
+    recipes, and eval sot's examples lost their line-continuation backslashes."""
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    recipes = list(commands.choices["train"]._actions[-1].choices)  # type: ignore[union-attr]
+    assert len(recipes) >= 8
+    texts = {
+        " ".join(argv): _help(argv, capsys)
+        for argv in (["demo"], ["track"], ["mot"], ["eval", "sot"], ["eval", "mot"], ["train"])
+    }
+    for name, text in texts.items():
+        assert not re.search(r"paper \d{3}", text), name
+        assert max(len(line) for line in text.splitlines() if not line.startswith(" ")) <= 100
+    description = " ".join(texts["train"].split("positional arguments")[0].split())
+    assert all(re.search(rf"\b{re.escape(r)}\b", description) for r in recipes), description
+    examples = texts["eval sot"].split("examples:")[1]
+    assert "--data ../shared/data/sot \\\n      --sequences" in examples
+    assert "Wang et al. 2020" in " ".join(texts["demo"].split())
 
 
 def test_track_help_names_the_init_base_and_thread_default(

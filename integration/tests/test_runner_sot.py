@@ -85,6 +85,11 @@ def test_benchmark_files_table_and_plot(tmp_path: Path, seqs: list[Sequence]) ->
     assert table.splitlines()[2].startswith("| oracle | 0.952 | 1.000")
     png = plot_sot_results([oracle, still], tmp_path / "plots" / "success.png", title="t")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    # no suffix: the returned path is the file written (it named a file that did not exist)
+    assert plot_sot_results([still], tmp_path / "plots" / "bare") == tmp_path / "plots" / "bare.png"
+    assert (tmp_path / "plots" / "bare.png").is_file()
+    with pytest.raises(ValueError, match="is a folder"):
+        plot_sot_results([still], tmp_path / "plots")
 
 
 def test_otb_result_files_are_one_based(tmp_path: Path) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import re
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from trackkit import _cli
 
@@ -22,9 +24,28 @@ class CLIError(Exception):
     """An error the user can fix; reported as one line without a traceback."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (no usage block), like the rest."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--init -20,-5,30,40`` -> ``--init=-20,-5,30,40`` (argparse reads a value starting with
+    ``-`` as an option; a box partly left of or above the frame starts with one)."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--init" and re.fullmatch(r"-[\d.][\d.,eE+\- ]*", arg):
+            out[-1] = f"--init={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every subcommand found in :mod:`trackkit._cli`."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="trackkit",
         description=(
             "Visual object tracking: run, evaluate and train the trackers of the trackkit "
@@ -43,14 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``trackkit`` console script; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_negative_values(list(sys.argv[1:] if argv is None else argv)))
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
         return 2
     try:
         return int(func(args) or 0)
-    except (CLIError, FileNotFoundError, NotADirectoryError, ValueError) as err:
+    except (CLIError, OSError, ValueError) as err:
+        # OSError: a missing input, an output into a folder or an unwritable place
         print(f"trackkit: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

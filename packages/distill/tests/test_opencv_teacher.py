@@ -120,6 +120,38 @@ def test_bad_initial_boxes() -> None:
         teacher.init(images[0], [1.0, 2.0, 3.0])
 
 
+@pytest.mark.parametrize(
+    ("kind", "too_small", "smallest"),
+    [
+        ("CSRT", (1.0, 50.0), (2.0, 2.0)),
+        ("MOSSE", (0.5, 0.5), (2.0, 2.0)),
+        ("TLD", (1.0, 1.0), None),
+        ("MIL", (4.0, 4.0), (3.0, 6.0)),
+        ("Boosting", (2.0, 9.0), (6.0, 3.0)),
+    ],
+)
+def test_boxes_too_small_for_a_kind_are_rejected_before_opencv(
+    kind: str, too_small: tuple[float, float], smallest: tuple[float, float] | None
+) -> None:
+    """Below these sizes OpenCV 5.0 raised (CSRT, MOSSE) or never returned from init (TLD,
+    MIL, Boosting: this test hung before the check)."""
+    if kind not in available_opencv_kinds():
+        pytest.skip(f"OpenCV lacks {kind}")
+    images, _ = textured_scene(frames=2)
+    teacher = OpenCVTeacher(kind)
+    with pytest.raises(ValueError, match=f"OpenCV {kind} needs an initial box"):
+        teacher.init(images[0], [40.0, 40.0, *too_small])
+    # clipping by the frame border counts: 1 px of this box lies inside the frame
+    with pytest.raises(ValueError, match="needs an initial box"):
+        teacher.init(images[0], [-29.0, 40.0, 30.0, 30.0])
+    if smallest is not None:
+        teacher.init(images[0], [40.0, 40.0, *smallest])
+        box, _ = teacher.update(images[1])
+        assert np.all(np.isfinite(box))
+    kcf = OpenCVTeacher("KCF")  # starts on any box
+    kcf.init(images[0], [40.0, 40.0, *too_small])
+
+
 def test_partly_outside_box_is_clipped_and_tracks() -> None:
     images, gt = textured_scene(frames=5)
     teacher = OpenCVTeacher("CSRT")

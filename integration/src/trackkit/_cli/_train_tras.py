@@ -212,6 +212,10 @@ def _run(args: argparse.Namespace) -> int:
     )
 
     resolve_device(args.device)  # a device that is not there fails here, before any work
+    if args.resume is not None:  # a bad train state fails now, not after the teachers' runs
+        from trackkit.train import load_train_state
+
+        load_train_state(args.resume)
 
     set_torch_threads(args.threads)
     teachers = parse_teachers(args.teachers)

@@ -31,20 +31,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "demo",
         help="track a synthetic sequence with the shipped FCOS-MAML and print the success AUC",
         description=(
-            "Generate a synthetic sequence, track it with the shipped FCOS-MAML model (paper "
-            "000), write the annotated video and print success AUC, precision@20px and speed."
+            "Generate a synthetic sequence, track it with the shipped FCOS-MAML model\n(Wang "
+            "et al. 2020), write the annotated video and print success AUC,\nprecision@20px "
+            "and speed."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--out", type=Path, default=Path("trackkit_demo.mp4"), help="annotated video path"
+        "--out",
+        type=Path,
+        default=Path("trackkit_demo.mp4"),
+        help="annotated video path (default trackkit_demo.mp4)",
     )
-    p.add_argument("--frame-png", type=Path, default=None, help="also save one frame as PNG")
+    p.add_argument(
+        "--frame-png", type=Path, default=None, help="also save one frame as PNG (default: none)"
+    )
     p.add_argument("--length", type=int, default=120, help="frames (default 120)")
     p.add_argument("--seed", type=int, default=7, help="scene seed (default 7)")
-    p.add_argument("--tracker", choices=["fcos-maml", "retina-maml"], default="fcos-maml")
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
+    p.add_argument(
+        "--tracker",
+        choices=["fcos-maml", "retina-maml"],
+        default="fcos-maml",
+        help="shipped instance tracker (default fcos-maml)",
+    )
+    p.add_argument("--device", default="cpu", help="torch device (default cpu; cuda, cuda:1, ...)")
     p.add_argument(
         "--threads",
         type=int,

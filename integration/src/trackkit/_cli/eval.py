@@ -35,11 +35,11 @@ examples:
   trackkit eval sot --data ../shared/data/sot --results runs/sot --plot runs/sot/success.png
 
   # run registered trackers on the data, write their results, score them, plot
-  trackkit eval sot --tracker fcos-maml retina-maml opencv-csrt --data ../shared/data/sot \
+  trackkit eval sot --tracker fcos-maml retina-maml opencv-csrt --data ../shared/data/sot \\
       --sequences Couple Crossing --out runs/sot
 
   # FCOS-MAML on the GPU, 8 sequences at a time (one batched forward per frame)
-  trackkit eval sot --tracker fcos-maml --data ../shared/data/sot --device cuda --batch 8 \
+  trackkit eval sot --tracker fcos-maml --data ../shared/data/sot --device cuda --batch 8 \\
       --out runs/sot
 
 Result files are OTB-style: one "x,y,w,h" line per frame (comma, tab or space separated).
@@ -58,10 +58,9 @@ examples:
 
 --gt (or --data) is a MOTChallenge folder (<SEQ>/seqinfo.ini and <SEQ>/gt/gt.txt); every
 --results folder holds MOTChallenge tracker files <SEQ>.txt ("frame,id,left,top,width,height,
-score,..."). Only
-sequences with a result file are scored. --tracker runs registered trackers first (on every
-sequence with gt) and writes OUT/<tracker>/<SEQ>.txt. Metrics: HOTA, CLEAR MOT, IDF1, computed like
-TrackEval.
+score,..."). Only sequences with a result file are scored. --tracker runs registered
+trackers first (on every sequence with gt) and writes OUT/<tracker>/<SEQ>.txt. Metrics: HOTA,
+CLEAR MOT, IDF1, computed like TrackEval.
 """
 
 

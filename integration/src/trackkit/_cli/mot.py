@@ -188,6 +188,10 @@ def _run_source(args: argparse.Namespace) -> int:
 
     if args.data is not None or args.sequences:
         raise CLIError("give either VIDEO_OR_FOLDER or --data, not both")
+    if args.out.is_dir():  # found before tracking, not after
+        raise CLIError(f"--out {args.out} is a folder; with VIDEO_OR_FOLDER give a file name")
+    if isinstance(args.video, str) and Path(args.video).is_dir():
+        raise CLIError(f"--video {args.video} is a folder; give a file name (e.g. out.mp4)")
     try:
         frames = open_frames(args.source)
     except (FileNotFoundError, ValueError) as err:
@@ -255,9 +259,11 @@ def _run(args: argparse.Namespace) -> int:
         return _run_source(args)
     if args.data is None:
         raise CLIError("give a VIDEO_OR_FOLDER to track or --data (a MOTChallenge folder)")
-    if isinstance(args.video, Path):
+    if isinstance(args.video, (str, Path)):
         raise CLIError("with --data, --video takes no PATH (videos go to OUT/<tracker>/)")
     data = existing_dir(args.data, "data folder (--data)")
+    if args.out.exists() and not args.out.is_dir():
+        raise CLIError(f"--out {args.out} is a file; with --data give a folder")
     names = args.sequences
     if (data / "seqinfo.ini").is_file():  # one sequence folder
         if names:

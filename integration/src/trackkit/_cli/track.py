@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "track",
         help="track one object through a video file or an image folder",
         description=(
-            "Track the object inside --init through a video (mp4, avi, ...) or a folder of "
-            "images (sorted by name). Default tracker: FCOS-MAML with the shipped checkpoint "
-            "(Wang et al. 2020). Boxes are x,y,w,h: top-left corner, width, height, in 0-based "
-            "pixels (the top-left pixel is 0,0) unless --init-base 1."
+            textwrap.fill(
+                "Track the object inside --init through a video (mp4, avi, ...) or a folder of "
+                "images (sorted by name). Default tracker: FCOS-MAML with the shipped checkpoint "
+                "(Wang et al. 2020). Boxes are x,y,w,h: top-left corner, width, height, in 0-based "
+                "pixels (the top-left pixel is 0,0) unless --init-base 1.",
+                80,
+            )
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -63,7 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--init",
         required=True,
-        help="initial box x,y,w,h in the first frame, 0-based pixels (see --init-base)",
+        help="initial box x,y,w,h in the first frame, 0-based pixels (see --init-base); a "
+        "box starting left of or above the frame may be written --init -20,-5,30,40",
     )
     p.add_argument(
         "--init-base",
@@ -89,7 +94,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="write one 'x,y,w,h' line per frame in the base of --init, after a header line "
         "naming that base",
     )
-    p.add_argument("--device", default="cpu", help="torch device for MAML trackers (cpu, cuda)")
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of the MAML and TRAS trackers (default cpu; cuda, cuda:1, ...)",
+    )
     p.add_argument(
         "--checkpoint",
         type=Path,
@@ -108,7 +117,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     add_value_ema_argument(p)
     add_average_arguments(p)
-    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument(
+        "--max-frames", type=int, default=None, help="stop after this many frames (default: all)"
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -153,6 +164,11 @@ def _run(args: argparse.Namespace) -> int:
 
     set_torch_threads(args.threads)
     init = parse_box(args.init)
+    if args.max_frames is not None and args.max_frames < 1:
+        raise CLIError(f"--max-frames must be >= 1, got {args.max_frames}")
+    for flag, path in (("--out", args.out), ("--boxes", args.boxes)):
+        if path is not None and path.is_dir():  # found before tracking, not after
+            raise CLIError(f"{flag} {path} is a folder; give a file name")
     takes = sot_tracker_options(
         args.tracker,
         device=args.device,
@@ -169,6 +185,10 @@ def _run(args: argparse.Namespace) -> int:
     ):
         if getattr(args, key) is not None and key not in takes:
             raise CLIError(f"{flag} is for tras, trast and trasfust, not {args.tracker}")
+    if args.teachers is not None and "teachers" not in sot_tracker_options(
+        args.tracker, teachers=args.teachers
+    ):
+        raise CLIError(f"--teachers is for trast and trasfust, not {args.tracker}")
     if args.checkpoint is not None and "checkpoint" not in takes:
         raise CLIError(f"--checkpoint is for the MAML trackers; {args.tracker} has no checkpoint")
     if "device" in takes:

@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,11 +42,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     """Add ``trackkit train`` with its ``maml`` recipe."""
     parser = subparsers.add_parser(
         "train",
-        help="train a tracker (offline MAML for FCOS-MAML / Retina-MAML)",
+        help="train a tracker (MAML instance detectors, SLT, soups, TRAS, RetinaTrack, MAML-MOT)",
         description=(
-            "Train a tracker. Recipes: maml (Wang et al. 2020's instance detectors), finalize "
-            "(their lost threshold), slt (sequence-level fine-tuning, Kim et al. 2022), soup (the "
-            "weight average of fine-tuned checkpoints, Wortsman et al. 2022)."
+            textwrap.fill(
+                "Train a tracker. Recipes: maml (Wang et al. 2020's instance detectors), "
+                "finalize (their lost threshold), slt (sequence-level fine-tuning, Kim et al. "
+                "2022), soup (the weight average of fine-tuned checkpoints, Wortsman et al. "
+                "2022), tras and "
+                "tras-value (the TRAS student, Dunnhofer et al. 2020), retinatrack (Lu et al. "
+                "2020), maml-mot (Chen and Deng 2024). Run 'trackkit train RECIPE --help'.",
+                80,
+            )
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -280,6 +287,9 @@ def _run_retinatrack(args: argparse.Namespace) -> int:
 
     clip = _retinatrack_clip_config(args)  # bad --crop / --zoom fail before any data is read
     net = _retinatrack_net_config(args)
+    from trackkit._torchutil import resolve_device
+
+    resolve_device(args.device)  # a device that is not there fails before any data is read
     set_torch_threads(args.threads)
     root = args.data or default_mot_root()
     if not Path(root).is_dir():
@@ -357,6 +367,7 @@ def _register_maml_mot(recipes: argparse._SubParsersAction) -> None:  # type: ig
 def _run_maml_mot(args: argparse.Namespace) -> int:
     import sys
 
+    from trackkit._torchutil import resolve_device
     from trackkit.data import default_mot_root
     from trackkit.mot.retinatrack import DEFAULT_CHECKPOINT
     from trackkit.train import (
@@ -367,6 +378,7 @@ def _run_maml_mot(args: argparse.Namespace) -> int:
         train_maml_mot,
     )
 
+    resolve_device(args.device)  # a device that is not there fails before any data is read
     set_torch_threads(args.threads)
     root = args.data or default_mot_root()
     if not Path(root).is_dir():

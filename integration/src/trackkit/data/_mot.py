@@ -161,8 +161,9 @@ def read_mot_rows(path: str | Path, *, mot17_columns: bool | None = None) -> MOT
 
     Raises:
         ValueError: naming the file and line, for fewer than 6 columns, a frame number that is
-            not an integer >= 1, or a NaN / infinite frame, id, box coordinate or score (a NaN
-            box would otherwise match nothing and be scored silently as a false positive).
+            not an integer >= 1, a NaN / infinite frame, id, box coordinate or score (a NaN
+            box would otherwise match nothing and be scored silently as a false positive), or a
+            negative width or height.
     """
     rows = read_numeric_rows(path)
     if rows.shape[0] == 0:
@@ -181,6 +182,13 @@ def read_mot_rows(path: str | Path, *, mot17_columns: bool | None = None) -> MOT
         )
     if np.any(rows[:, 0] < 1) or np.any(rows[:, 0] != np.round(rows[:, 0])):
         raise ValueError(f"{path}: frame numbers (column 1) must be integers >= 1")
+    negative = (rows[:, 4] < 0) | (rows[:, 5] < 0)
+    if negative.any():
+        i = int(np.flatnonzero(negative)[0])
+        raise ValueError(
+            f"{path}:{line_of_row(path, i)}: box width {rows[i, 4]:g}, height {rows[i, 5]:g}: "
+            f"a negative width or height ({int(negative.sum())} such row(s) in the file)"
+        )
     if mot17_columns is None:
         mot17_columns = rows.shape[1] == 9
     n = rows.shape[0]

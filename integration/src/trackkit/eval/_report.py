@@ -85,7 +85,9 @@ def plot_sot_results(
 ) -> Path:
     """Success (overlap) and precision (centre error) plots of several trackers in one PNG.
 
-    Legends carry the AUC and the precision at 20 px, trackers sorted best first.
+    Legends carry the AUC and the precision at 20 px, trackers sorted best first. A ``path``
+    without a suffix gets ``.png`` (as matplotlib would, silently); returns the path written.
+    An existing folder as ``path`` is a ``ValueError``.
     """
     import matplotlib
 
@@ -95,6 +97,10 @@ def plot_sot_results(
     if not results:
         raise ValueError("results is empty")
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"plot path {path} is a folder; give a file name such as success.png")
+    if not path.suffix:
+        path = path.with_suffix(".png")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, (ax_s, ax_p) = plt.subplots(1, 2, figsize=(11, 4.5))
     colors = {r.tracker: f"C{k % 10}" for k, r in enumerate(results)}  # same colour both panels

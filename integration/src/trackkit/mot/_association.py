@@ -33,6 +33,9 @@ def associate(
             ``ValueError``, since it would silently drop every detection).
         embeddings: optional ``[N, D]`` per detection row.
 
+    A kept detection with zero or negative width or height is a ``ValueError`` naming its frame
+    (the Kalman filters cannot start a track on it).
+
     Returns:
         ``(tracks, seconds)``: the reported tracks as MOT rows (0-based frames, ``xywh``) and
         the seconds spent in ``tracker.update`` alone.
@@ -46,6 +49,14 @@ def associate(
         raise ValueError(f"embeddings has {emb.shape[0]} rows for {len(detections)} detections")
     keep = detections.confidences >= min_score
     det = detections.select(keep)
+    empty = np.flatnonzero((det.boxes_xywh[:, 2] <= 0) | (det.boxes_xywh[:, 3] <= 0))
+    if empty.size:
+        i = int(empty[0])
+        raise ValueError(
+            f"{empty.size} detection(s) with zero or negative width or height, the first in "
+            f"frame {int(det.frames[i]) + 1} (1-based): x,y,w,h {det.boxes_xywh[i].tolist()}; "
+            "the association trackers need boxes of positive size (drop those rows)"
+        )
     emb = None if emb is None else emb[keep]
     per_frame = det.split_by_frame(num_frames)
     boxes_xyxy = det.boxes_xyxy
@@ -93,4 +104,9 @@ class DetectionTracker:
         """Associate ``sequence.det``; returns the tracks and the seconds spent in ``update``."""
         if sequence.det is None:
             raise ValueError(f"sequence {sequence.name!r} has no det/det.txt with detections")
-        return associate(self.tracker, sequence.det, sequence.num_frames, min_score=self.min_score)
+        try:
+            return associate(
+                self.tracker, sequence.det, sequence.num_frames, min_score=self.min_score
+            )
+        except ValueError as err:
+            raise ValueError(f"{sequence.name} det/det.txt: {err}") from None

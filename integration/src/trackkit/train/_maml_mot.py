@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 import assoc
 import metalearn
+from trackkit._torchutil import resolve_device
 from trackkit.data import MOTSequence
 from trackkit.mot.maml_mot import (
     DEFAULT_DETECTOR,
@@ -397,9 +398,9 @@ def train_maml_mot(
             no identity with enough detections for a task.
     """
     cfg = config
+    dev = resolve_device(device)  # before any output is written
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    dev = torch.device(device)
     t_start = time.perf_counter()
     detector = Path(detector)
     det_id = _detector_id(detector)

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 import detheads
+from trackkit._torchutil import resolve_device
 from trackkit.data import MOTSequence, read_motchallenge
 from trackkit.mot.retinatrack import (
     RetinaTrackNet,
@@ -171,6 +172,7 @@ def train_retinatrack(
     Returns the network (eval mode) and the loop's :class:`TrainResult`.
     """
     cfg = config
+    device = resolve_device(device)  # a device that is not there fails before any work
     out = Path(out)
     torch.manual_seed(cfg.seed)
     net = RetinaTrackNet(cfg.net, pretrained=pretrained).to(device)

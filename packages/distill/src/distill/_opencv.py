@@ -30,6 +30,17 @@ _CONSTRUCTORS: dict[str, tuple[str, ...]] = {
     "TLD": ("legacy.TrackerTLD_create",),
 }
 
+#: Smallest integer rectangle (side, area) each kind starts on; measured with OpenCV 5.0.
+#: Below it CSRT and MOSSE raise inside OpenCV, TLD (1 px) and the Haar features of MIL and
+#: Boosting (3x5, 4x4, 2x9, 1xN) loop forever in ``init``.
+MIN_INIT_BOX: dict[str, tuple[int, int]] = {
+    "CSRT": (2, 4),
+    "MOSSE": (2, 4),
+    "TLD": (2, 4),
+    "MIL": (3, 18),
+    "Boosting": (3, 18),
+}
+
 _INSTALL_HINT = (
     "OpenCV teachers need OpenCV with the contrib trackers: "
     "pip install 'trackkit-distill[opencv]' (opencv-contrib-python-headless)"
@@ -189,6 +200,13 @@ class OpenCVTeacher:
         wi = max(1, min(int(np.ceil(x2)), width) - xi)
         hi = max(1, min(int(np.ceil(y2)), height) - yi)
         rect = (xi, yi, wi, hi)
+        side, area = MIN_INIT_BOX.get(self.kind, (1, 1))
+        if min(wi, hi) < side or wi * hi < area:
+            raise ValueError(
+                f"OpenCV {self.kind} needs an initial box of at least {side} pixels a side and "
+                f"{area} pixels inside the frame, got {wi}x{hi} at ({xi}, {yi}) (from box_xywh "
+                f"{[round(float(v), 3) for v in box]}); OpenCV fails or never returns on less"
+            )
         try:
             result = tracker.init(frame, rect)
         except cv2.error as err:

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from trackkit._torchutil import load_checkpoint
+from trackkit._torchutil import load_checkpoint, resolve_device
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -230,6 +230,8 @@ def load_maml_mot_checkpoint(
         ValueError: not a readable MAML-MOT checkpoint.
     """
     path = Path(path)
+    if device is not None:
+        device = resolve_device(device)  # a device that is not there fails first
     payload = load_checkpoint(path, what="MAML-MOT checkpoint")
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a trackkit MAML-MOT checkpoint")

@@ -29,6 +29,7 @@ from torch import Tensor
 
 import assoc
 import metalearn
+from trackkit._torchutil import resolve_device
 from trackkit.data import FrameSource, MOTRows, MOTSequence
 from trackkit.mot import track_frame_source
 from trackkit.mot.maml_mot._features import ReidDetections, detect_reid
@@ -187,7 +188,7 @@ class MAMLMOTAssociation:
         self.config = cfg = MAMLMOTConfig() if config is None else config
         if not isinstance(cfg, MAMLMOTConfig):
             raise TypeError(f"config must be a MAMLMOTConfig, got {type(cfg).__name__}")
-        dev = torch.device(device) if device is not None else checkpoint.layer.weight.device
+        dev = resolve_device(device) if device is not None else checkpoint.layer.weight.device
         self.device = dev
         self.layer = checkpoint.layer.to(dev)
         self.bank = checkpoint.bank.to(dev)

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 
 import detheads
+from trackkit._torchutil import resolve_device
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -475,6 +476,8 @@ def load_retinatrack_checkpoint(
         ValueError: the file is not a RetinaTrack checkpoint or does not fit the network.
     """
     path = Path(path)
+    if device is not None:
+        device = resolve_device(device)  # a device that is not there fails before the file
     if not path.is_file():
         raise FileNotFoundError(f"RetinaTrack checkpoint not found: {path}")
     try:

@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from trackkit._torchutil import load_checkpoint, resolve_device
 from trackkit.sot.tras._student import StudentConfig, TRASStudent
 
 __all__ = ["STUDENT_FORMAT", "load_student", "save_student", "shipped_student_path"]
@@ -55,9 +56,10 @@ def load_student(
         ValueError: the file is not a TRAS student or its weights do not fit the architecture.
     """
     p = Path(path) if path is not None else shipped_student_path()
+    resolve_device(device)  # a device that is not there fails before the file is read
     if not p.is_file():
         raise FileNotFoundError(f"no TRAS student at {p} (train one with `trackkit train tras`)")
-    payload = torch.load(p, map_location="cpu", weights_only=True)
+    payload = load_checkpoint(p, what="TRAS student")
     if not isinstance(payload, dict) or payload.get("format") != STUDENT_FORMAT:
         raise ValueError(f"{p}: not a TRAS student file (format {STUDENT_FORMAT!r} expected)")
     config = StudentConfig(**payload["config"])

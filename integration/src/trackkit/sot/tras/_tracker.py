@@ -38,6 +38,7 @@ from torch import Tensor
 
 import seqrl
 from distill import Teacher, check_box_xywh, check_frame, fuse_by_value
+from trackkit._torchutil import resolve_device
 from trackkit.sot.tras._boxes import clamp_box_size
 from trackkit.sot.tras._checkpoint import load_student
 from trackkit.sot.tras._student import TRASStudent, student_crops
@@ -179,7 +180,7 @@ class TRASTracker:
                 raise TypeError(f"teachers: expected names or factories, got {type(s).__name__}")
         self.mode = mode
         self.teacher_specs = specs
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.student = (model.for_inference() if fast else model).to(self.device).eval()
         cfg = self.student.config
         self.actions = seqrl.BoxActionConfig(cfg.max_shift, cfg.max_scale)
