@@ -445,8 +445,8 @@ def _help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
 def test_help_texts_cite_papers_list_every_recipe_and_keep_continuations(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Found in the help audit: demo cited "paper 000", train's description named 4 of its 8
-    recipes, and eval sot's examples lost their line-continuation backslashes."""
+    """Found in the help audit: demo cited an internal paper number, train's description
+    named 4 of its 8 recipes, and eval sot's examples lost their line-continuation backslashes."""
     parser = build_parser()
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     recipes = list(commands.choices["train"]._actions[-1].choices)  # type: ignore[union-attr]
