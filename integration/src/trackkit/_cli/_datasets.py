@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import stat
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,14 @@ from trackkit.data import (
 )
 from trackkit.registry import RETINATRACK_ASSOCIATIONS, parse_tta_spec
 
-__all__ = ["SOT_FORMATS", "existing_dir", "open_sot_dataset", "sot_tracker_options"]
+__all__ = [
+    "SOT_FORMATS",
+    "existing_dir",
+    "open_sot_dataset",
+    "sot_tracker_options",
+    "writable_dir",
+    "writable_file",
+]
 
 #: ``--format`` choices of the single-object commands and their readers.
 SOT_FORMATS: dict[str, Callable[..., Dataset[Sequence]]] = {
@@ -48,6 +57,75 @@ def existing_dir(path: Path, what: str) -> Path:
     if not path.is_dir():
         raise CLIError(f"{what} is not a folder: {path}")
     return path
+
+
+def _nearest_existing(path: Path) -> Path:
+    """``path`` or its deepest ancestor that exists (``.`` for a relative path's first part)."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return candidate
+    return Path.cwd()
+
+
+def _probe_folder(folder: Path, flag: str, path: Path) -> None:
+    """Create (and at once delete) a nameless temporary file in ``folder``: the only test that
+    also holds for root, read-only file systems and pseudo file systems such as /proc, where
+    ``os.access`` says yes and writing fails."""
+    if not folder.is_dir():
+        raise CLIError(f"{flag} {path}: {folder} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise CLIError(
+            f"{flag} {path} cannot be written: nothing can be created in {folder} "
+            f"({err.strerror or err})"
+        ) from None
+
+
+def writable_file(path: Path | str | None, flag: str, *, make_parents: bool = True) -> None:
+    """Check, before any work, that the command can write the output file ``path`` later.
+
+    One-line :class:`CLIError` naming ``flag`` and ``path`` when ``path`` is a folder, an
+    existing file that cannot be opened for writing, or lies in a folder in which no file can be
+    created (an ancestor that is a file, a read-only or pseudo file system such as /proc). The
+    writers of the commands create missing parent folders; ``make_parents=False`` (the
+    annotated-video writer) requires the parent to exist. Leaves nothing behind: an existing
+    file is opened for appending and closed unchanged, a new one is probed with a nameless
+    temporary file in the deepest existing ancestor. ``None`` (no such output) passes.
+    """
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise CLIError(f"{flag} {path} is a folder; give a file name")
+    if path.exists():
+        if not stat.S_ISREG(path.stat().st_mode):
+            return  # a device or a pipe (/dev/null, a FIFO): opening it could block or consume
+        try:
+            with open(path, "ab"):
+                pass
+        except OSError as err:
+            raise CLIError(f"{flag} {path} cannot be written ({err.strerror or err})") from None
+        return
+    if not make_parents and not path.parent.is_dir():
+        raise CLIError(f"{flag} {path}: output folder {path.parent} does not exist")
+    _probe_folder(_nearest_existing(path.parent), flag, path)
+
+
+def writable_dir(path: Path | str | None, flag: str) -> None:
+    """Check, before any work, that the command can create and fill the output folder ``path``.
+
+    One-line :class:`CLIError` naming ``flag`` and ``path`` when ``path`` is a file or no file
+    can be created in it (or, while it does not exist yet, in its deepest existing ancestor,
+    where the command would create it). Creates nothing. ``None`` passes.
+    """
+    if path is None:
+        return
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CLIError(f"{flag} {path} is a file; give a folder")
+    _probe_folder(_nearest_existing(path), flag, path)
 
 
 def open_sot_dataset(

@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from trackkit._cli._datasets import set_torch_threads
+from trackkit._cli._datasets import set_torch_threads, writable_dir
 
 __all__ = ["register_recipe"]
 
@@ -164,6 +164,7 @@ def _run_value(args: argparse.Namespace) -> int:
     )
 
     set_torch_threads(args.threads)
+    writable_dir(args.out, "--out")
     teachers = parse_teachers(args.teachers)
     margins = tuple(float(m) for m in args.margins.split(",") if m.strip())
     config = TRASValueFitConfig(
@@ -212,6 +213,7 @@ def _run(args: argparse.Namespace) -> int:
     )
 
     resolve_device(args.device)  # a device that is not there fails here, before any work
+    writable_dir(args.out, "--out")  # so does an output folder that cannot be written
     if args.resume is not None:  # a bad train state fails now, not after the teachers' runs
         from trackkit.train import load_train_state
 

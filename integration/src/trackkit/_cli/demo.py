@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from trackkit._cli._datasets import set_torch_threads
+from trackkit._cli._datasets import set_torch_threads, writable_file
 
 __all__ = ["register", "run_demo"]
 
@@ -116,7 +116,8 @@ def run_demo(
                 png_frame = img
     if frame_png is not None and png_frame is not None:
         frame_png.parent.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(frame_png), png_frame)
+        if not cv2.imwrite(str(frame_png), png_frame):  # OpenCV returns False, raises nothing
+            raise OSError(f"cannot write the frame PNG {frame_png}")
     return {
         "auc": float(scores.auc),
         "precision": float(scores.precision),
@@ -130,6 +131,16 @@ def _run(args: argparse.Namespace) -> int:
     set_torch_threads(args.threads)
     if args.length < 2:
         raise ValueError(f"--length must be >= 2, got {args.length}")
+    writable_file(args.out, "--out")  # before tracking, not after
+    writable_file(args.frame_png, "--frame-png")
+    if args.frame_png is not None:
+        import cv2
+
+        if not cv2.haveImageWriter(str(args.frame_png)):  # else cv2.error after tracking
+            raise ValueError(
+                f"--frame-png {args.frame_png}: OpenCV cannot write an image of that name; "
+                "give a .png file name"
+            )
     res = run_demo(
         out=args.out,
         length=args.length,

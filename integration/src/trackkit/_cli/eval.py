@@ -23,6 +23,8 @@ from trackkit._cli._datasets import (
     open_sot_dataset,
     set_torch_threads,
     sot_tracker_options,
+    writable_dir,
+    writable_file,
 )
 from trackkit.cli import CLIError
 from trackkit.registry import tracker_names, tracker_options
@@ -232,6 +234,29 @@ def _tracker_dirs(results: Path) -> dict[str, Path]:
     return dirs
 
 
+def _check_sot_outputs(args: argparse.Namespace, *, tracking: bool) -> None:
+    """``--out`` (with --tracker) and the plot file can be written: checked before tracking."""
+    if tracking:
+        writable_dir(args.out, "--out")
+    plot, flag = args.plot, "--plot"
+    if plot is None and tracking:
+        plot, flag = args.out / "success.png", "--out"
+    if plot is None:
+        return
+    if plot.suffix:  # plot_sot_results adds .png to a name without suffix
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        kinds = FigureCanvasBase.get_supported_filetypes()
+        if plot.suffix[1:].lower() not in kinds:
+            raise CLIError(
+                f"{flag} {plot}: matplotlib cannot write {plot.suffix} files; choose from "
+                f"{', '.join('.' + k for k in sorted(kinds))}"
+            )
+    elif not plot.is_dir():
+        plot = plot.with_suffix(".png")
+    writable_file(plot, flag)
+
+
 def _eval_sot(args: argparse.Namespace) -> int:
     from trackkit.eval import (
         BatchSOTTracker,
@@ -258,6 +283,7 @@ def _eval_sot(args: argparse.Namespace) -> int:
         )
     if args.batch < 1:
         raise CLIError(f"--batch must be >= 1, got {args.batch}")
+    _check_sot_outputs(args, tracking=bool(names))
     set_torch_threads(args.threads)
     dataset = open_sot_dataset(
         args.data, args.format, names=args.sequences, coordinate_base=args.coordinate_base
@@ -368,6 +394,8 @@ def _eval_mot(args: argparse.Namespace) -> int:
         raise CLIError("give --results (saved result files) and/or --tracker (run trackers)")
     if args.tracker and args.out is None:
         raise CLIError("--tracker needs --out (where to write the result files)")
+    if args.tracker:
+        writable_dir(args.out, "--out")
     try:
         dataset = read_motchallenge(args.gt)
     except (FileNotFoundError, NotADirectoryError) as err:

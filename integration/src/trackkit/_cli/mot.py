@@ -13,6 +13,8 @@ from trackkit._cli._datasets import (
     add_postprocess_arguments,
     add_tta_argument,
     existing_dir,
+    writable_dir,
+    writable_file,
 )
 from trackkit.cli import CLIError
 from trackkit.registry import TRACKERS, tracker_names
@@ -192,6 +194,9 @@ def _run_source(args: argparse.Namespace) -> int:
         raise CLIError(f"--out {args.out} is a folder; with VIDEO_OR_FOLDER give a file name")
     if isinstance(args.video, str) and Path(args.video).is_dir():
         raise CLIError(f"--video {args.video} is a folder; give a file name (e.g. out.mp4)")
+    writable_file(args.out, "--out")  # an unwritable place, also before tracking
+    if isinstance(args.video, str):
+        writable_file(args.video, "--video", make_parents=False)
     try:
         frames = open_frames(args.source)
     except (FileNotFoundError, ValueError) as err:
@@ -264,6 +269,7 @@ def _run(args: argparse.Namespace) -> int:
     data = existing_dir(args.data, "data folder (--data)")
     if args.out.exists() and not args.out.is_dir():
         raise CLIError(f"--out {args.out} is a file; with --data give a folder")
+    writable_dir(args.out, "--out")
     names = args.sequences
     if (data / "seqinfo.ini").is_file():  # one sequence folder
         if names:

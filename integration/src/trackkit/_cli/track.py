@@ -15,6 +15,7 @@ from trackkit._cli._datasets import (
     add_value_ema_argument,
     set_torch_threads,
     sot_tracker_options,
+    writable_file,
 )
 from trackkit.cli import CLIError
 from trackkit.registry import make_tracker, tracker_names
@@ -166,9 +167,10 @@ def _run(args: argparse.Namespace) -> int:
     init = parse_box(args.init)
     if args.max_frames is not None and args.max_frames < 1:
         raise CLIError(f"--max-frames must be >= 1, got {args.max_frames}")
-    for flag, path in (("--out", args.out), ("--boxes", args.boxes)):
-        if path is not None and path.is_dir():  # found before tracking, not after
-            raise CLIError(f"{flag} {path} is a folder; give a file name")
+    # found before tracking, not after: a folder, an unwritable place (the boxes file's
+    # folders are created; the video's folder must exist)
+    writable_file(args.out, "--out", make_parents=False)
+    writable_file(args.boxes, "--boxes")
     takes = sot_tracker_options(
         args.tracker,
         device=args.device,

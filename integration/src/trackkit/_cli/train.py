@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trackkit._cli._datasets import set_torch_threads
+from trackkit._cli._datasets import set_torch_threads, writable_dir, writable_file
 
 if TYPE_CHECKING:
     from trackkit.mot.retinatrack import RetinaTrackNetConfig
@@ -290,6 +290,7 @@ def _run_retinatrack(args: argparse.Namespace) -> int:
     from trackkit._torchutil import resolve_device
 
     resolve_device(args.device)  # a device that is not there fails before any data is read
+    writable_dir(args.out, "--out")  # so does an output folder that cannot be written
     set_torch_threads(args.threads)
     root = args.data or default_mot_root()
     if not Path(root).is_dir():
@@ -379,6 +380,7 @@ def _run_maml_mot(args: argparse.Namespace) -> int:
     )
 
     resolve_device(args.device)  # a device that is not there fails before any data is read
+    writable_dir(args.out, "--out")  # so does an output folder that cannot be written
     set_torch_threads(args.threads)
     root = args.data or default_mot_root()
     if not Path(root).is_dir():
@@ -424,6 +426,7 @@ def _run_finalize(args: argparse.Namespace) -> int:
     from trackkit.train import VALIDATION_SEQUENCES, choose_lost_threshold, validation_sequences
 
     set_torch_threads(args.threads)
+    writable_file(args.out, "--out")  # before the validation tracking, not after
     try:
         thresholds = [float(t) for t in args.thresholds.split(",")]
     except ValueError:
@@ -479,6 +482,10 @@ def _run_maml(args: argparse.Namespace) -> int:
     )
 
     set_torch_threads(args.threads)
+    if not args.cache_only:
+        writable_dir(args.out, "--out")
+    if args.cache is not None and not args.cache.is_file():  # to be built and saved
+        writable_file(args.cache, "--cache")
     config = MAMLTrainConfig(
         head=args.head,
         method="baseline" if args.baseline else "maml",
@@ -672,6 +679,7 @@ def _run_soup(args: argparse.Namespace) -> int:
     from trackkit._torchutil import load_checkpoint
     from trackkit.sot import SHIPPED_MODELS, shipped_checkpoint, soup_detector_states
 
+    writable_file(args.out, "--out")
     paths = [shipped_checkpoint(m) if m in SHIPPED_MODELS else Path(m) for m in args.members]
     if len(paths) < 2:
         raise ValueError(f"--from: a soup needs at least two checkpoints, got {len(paths)}")
@@ -691,8 +699,6 @@ def _run_soup(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise ValueError(f"--from: {err}") from None
     out = Path(args.out)
-    if out.is_dir():
-        raise ValueError(f"--out: {out} is a folder; give a checkpoint file name")
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(soup, out)
     print(
@@ -716,6 +722,7 @@ def _run_slt(args: argparse.Namespace) -> int:
     )
 
     set_torch_threads(args.threads)
+    writable_dir(args.out, "--out")
     source = str(args.source)
     path = shipped_checkpoint(source) if source in SHIPPED_MODELS else Path(source)
     if not path.is_file():
