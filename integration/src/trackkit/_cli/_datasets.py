@@ -25,6 +25,7 @@ from trackkit.registry import RETINATRACK_ASSOCIATIONS, parse_tta_spec
 
 __all__ = [
     "SOT_FORMATS",
+    "THREADS_HELP",
     "existing_dir",
     "open_sot_dataset",
     "sot_tracker_options",
@@ -48,6 +49,9 @@ SOT_FORMAT_HELP = (
     "e.g. ../shared/data/sot), otb, uav123, vot, got10k (one split folder), lasot, "
     "trackingnet (default: simple)"
 )
+
+#: ``--threads`` help of the commands that keep torch's default unless told.
+THREADS_HELP = "torch CPU threads (default: torch's, one per core)"
 
 
 def existing_dir(path: Path, what: str) -> Path:

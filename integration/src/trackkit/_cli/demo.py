@@ -42,24 +42,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--out",
         type=Path,
         default=Path("trackkit_demo.mp4"),
-        help="annotated video path (default trackkit_demo.mp4)",
+        metavar="VIDEO",
+        help="annotated video path, folders created (default %(default)s)",
     )
     p.add_argument(
-        "--frame-png", type=Path, default=None, help="also save one frame as PNG (default: none)"
+        "--frame-png",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also save one frame (two thirds in) as PNG (default: none)",
     )
-    p.add_argument("--length", type=int, default=120, help="frames (default 120)")
-    p.add_argument("--seed", type=int, default=7, help="scene seed (default 7)")
+    p.add_argument("--length", type=int, default=120, help="frames (default %(default)s)")
+    p.add_argument("--seed", type=int, default=7, help="scene seed (default %(default)s)")
     p.add_argument(
         "--tracker",
         choices=["fcos-maml", "retina-maml"],
         default="fcos-maml",
-        help="shipped instance tracker (default fcos-maml)",
+        help="shipped instance tracker (default %(default)s)",
     )
     p.add_argument("--device", default="cpu", help="torch device (default cpu; cuda, cuda:1, ...)")
     p.add_argument(
         "--threads",
         type=int,
         default=1,
+        metavar="N",
         help="torch CPU threads (default 1, as for `trackkit track`: faster on a shared 2-core "
         "machine, and the printed AUC is the documented one; 0 = torch's default). Other "
         "thread counts change float rounding, which tracking can amplify (2 threads: AUC 0.727).",

@@ -14,6 +14,7 @@ import numpy as np
 from trackkit._cli._datasets import (
     SOT_FORMAT_HELP,
     SOT_FORMATS,
+    THREADS_HELP,
     add_association_argument,
     add_average_arguments,
     add_postprocess_arguments,
@@ -88,7 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         epilog=SOT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sot.add_argument("--data", required=True, type=Path, help="dataset folder")
+    sot.add_argument(
+        "--data", required=True, type=Path, metavar="DIR", help="dataset folder (see --format)"
+    )
     sot.add_argument(
         "--format", default="simple", choices=sorted(SOT_FORMATS), help=SOT_FORMAT_HELP
     )
@@ -96,6 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--results",
         type=Path,
         default=None,
+        metavar="DIR",
         help="folder of result folders (one per tracker), or one tracker's folder of .txt files",
     )
     sot.add_argument(
@@ -116,26 +120,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--out",
         type=Path,
         default=None,
-        help="where --tracker writes OUT/<tracker>/<sequence>.txt (and OUT/success.png)",
+        metavar="DIR",
+        help="where --tracker writes OUT/<tracker>/<sequence>.txt (and OUT/success.png); "
+        "created if missing",
     )
-    sot.add_argument("--device", default="cpu", help="torch device of the deep trackers")
+    sot.add_argument(
+        "--device", default="cpu", help="torch device of the deep trackers (default %(default)s)"
+    )
     sot.add_argument(
         "--teachers",
         default=None,
+        metavar="LIST",
         help="trast/trasfust: comma-separated teacher names, OpenCV or retina-maml / "
         "fcos-maml (default csrt / csrt,kcf,mil,medianflow)",
     )
     add_value_ema_argument(sot)
     add_average_arguments(sot)
-    sot.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    sot.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
     sot.add_argument(
         "--batch",
         type=int,
         default=1,
-        help="deep trackers: track this many sequences at once (one batched forward per frame)",
+        metavar="B",
+        help="deep trackers: track this many sequences at once (one batched forward per frame; "
+        "default %(default)s)",
     )
     sot.add_argument("--no-progress", action="store_true", help="no progress bars")
-    sot.add_argument("--sequences", nargs="+", default=None, metavar="NAME", help="subset")
+    sot.add_argument(
+        "--sequences",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="score only these sequences of --data (default: all)",
+    )
     sot.add_argument(
         "--absent",
         choices=["exclude", "otb"],
@@ -147,8 +164,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--results-base",
         choices=["auto", "0", "1"],
         default="auto",
-        help="coordinate base of result files without a trackkit header (auto: the dataset "
-        "file's base); a header naming another base is an error",
+        help="coordinate base of result files without a trackkit header (default auto: the "
+        "dataset file's base); a header naming another base is an error",
     )
     sot.add_argument(
         "--coordinate-base",
@@ -163,7 +180,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="leave frame 0 (the initialisation box, always exact) out of every score, as "
         "GOT-10k's toolkit does (default: scored, as pysot's OTB evaluation does)",
     )
-    sot.add_argument("--plot", type=Path, default=None, help="write success/precision PNG here")
+    sot.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="write the success and precision plots here (.png added to a name without suffix; "
+        "default: OUT/success.png with --tracker, else none)",
+    )
     sot.add_argument(
         "--per-sequence", action="store_true", help="also print per-sequence AUC and precision"
     )
@@ -181,7 +205,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     mot.add_argument(
-        "--gt", "--data", dest="gt", required=True, type=Path, help="MOTChallenge folder with gt"
+        "--gt",
+        "--data",
+        dest="gt",
+        required=True,
+        type=Path,
+        metavar="DIR",
+        help="MOTChallenge folder with gt",
     )
     mot.add_argument(
         "--results",
@@ -189,7 +219,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=[],
         type=Path,
         metavar="DIR",
-        help="one folder of <SEQ>.txt files per tracker",
+        help="one folder of <SEQ>.txt files per tracker (default: none, only --tracker)",
     )
     mot.add_argument(
         "--tracker",
@@ -198,20 +228,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="NAME",
         help=f"run registered trackers first: {', '.join(tracker_names('mot'))}; needs --out",
     )
-    mot.add_argument("--out", type=Path, default=None, help="where --tracker writes its results")
     mot.add_argument(
-        "--min-score", type=float, default=0.0, help="--tracker: drop detections below this"
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where --tracker writes OUT/<tracker>/<SEQ>.txt; created if missing",
+    )
+    mot.add_argument(
+        "--min-score",
+        type=float,
+        default=0.0,
+        metavar="SCORE",
+        help="--tracker: drop detections scoring below this (default %(default)s)",
     )
     mot.add_argument(
         "--mot17",
         action="store_true",
         help="MOT16/17/20 rules: pedestrians only, matches to distractor classes ignored",
     )
-    mot.add_argument("--per-sequence", action="store_true", help="also print each sequence")
     mot.add_argument(
-        "--device", default=None, help="--tracker: torch device of detecting trackers (retinatrack)"
+        "--per-sequence", action="store_true", help="also print a table of each sequence"
     )
-    mot.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    mot.add_argument(
+        "--device",
+        default=None,
+        help="--tracker: torch device of the detecting trackers, retinatrack and maml-mot "
+        "(default cpu)",
+    )
+    mot.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
     mot.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_association_argument(mot)
     add_tta_argument(mot)

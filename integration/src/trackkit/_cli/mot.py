@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from trackkit._cli._datasets import (
+    THREADS_HELP,
     add_association_argument,
     add_postprocess_arguments,
     add_tta_argument,
@@ -69,22 +70,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="VIDEO_OR_FOLDER",
         help="a video file or image folder to track (instead of --data)",
     )
-    parser.add_argument("--data", type=Path, default=None, help="MOTChallenge or sequence folder")
     parser.add_argument(
-        "--out", required=True, type=Path, help="result file (VIDEO_OR_FOLDER) or output folder"
+        "--data", type=Path, default=None, metavar="DIR", help="MOTChallenge or sequence folder"
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        metavar="PATH",
+        help="result file (VIDEO_OR_FOLDER) or output folder (--data); folders are created",
     )
     parser.add_argument(
         "--tracker",
         choices=tracker_names("mot"),
         default="sort",
+        metavar="NAME",
         help="; ".join(f"{n}: {TRACKERS[n].help}" for n in tracker_names("mot"))
         + " (default sort)",
     )
-    parser.add_argument("--sequences", nargs="+", default=None, metavar="SEQ", help="subset")
+    parser.add_argument(
+        "--sequences",
+        nargs="+",
+        default=None,
+        metavar="SEQ",
+        help="only these sequences of --data (default: all)",
+    )
     parser.add_argument(
         "--min-score",
         type=float,
         default=0.0,
+        metavar="SCORE",
         help="drop detections scoring below this (default 0; -inf keeps all, nan is an error)",
     )
     parser.add_argument(
@@ -99,9 +114,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="also write an annotated video: PATH for VIDEO_OR_FOLDER, OUT/<tracker>/<SEQ>.mp4 "
         "with --data (needs img1/)",
     )
-    parser.add_argument("--device", default=None, help="torch device of detecting trackers")
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="torch device of the detecting trackers, retinatrack and maml-mot (default cpu)",
+    )
     parser.add_argument(
         "--checkpoint",
+        metavar="FILE",
         type=Path,
         default=None,
         help="retinatrack: a network checkpoint instead of the shipped one; maml-mot: a "
@@ -109,6 +129,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument(
         "--detector",
+        metavar="FILE",
         type=Path,
         default=None,
         help="maml-mot: the RetinaTrack network it detects with (default the shipped one)",
@@ -120,7 +141,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="maml-mot: a new track's layer: similarity-weighted bank average (default, eqs. "
         "6-7), the bank's mean, or the meta-learned layer",
     )
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
     parser.add_argument(
         "--input-width",
         type=int,

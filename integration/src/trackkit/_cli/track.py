@@ -68,6 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--init",
         required=True,
+        metavar="X,Y,W,H",
         help="initial box x,y,w,h in the first frame, 0-based pixels (see --init-base); a "
         "box starting left of or above the frame may be written --init -20,-5,30,40",
     )
@@ -87,13 +88,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="NAME",
         help=f"which tracker: {', '.join(tracker_names('sot'))} (default fcos-maml)",
     )
-    p.add_argument("--out", type=Path, default=None, help="write an annotated video (.mp4)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="VIDEO",
+        help="write an annotated video (.mp4) here; its folder must exist (default: none)",
+    )
     p.add_argument(
         "--boxes",
         type=Path,
         default=None,
+        metavar="FILE",
         help="write one 'x,y,w,h' line per frame in the base of --init, after a header line "
-        "naming that base",
+        "naming that base; folders are created (default: none)",
     )
     p.add_argument(
         "--device",
@@ -104,7 +112,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--checkpoint",
         type=Path,
         default=None,
-        help="MAML trackers: a detector checkpoint (an error with opencv-* trackers)",
+        metavar="FILE",
+        help="MAML trackers: a detector checkpoint (default: the tracker's shipped one; an error "
+        "with the other trackers)",
     )
     p.add_argument(
         "--no-online-update", action="store_true", help="MAML trackers: first-frame adaptation only"
@@ -112,6 +122,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--teachers",
         default=None,
+        metavar="LIST",
         help="trast/trasfust: comma-separated teachers (csrt, kcf, mil, medianflow, mosse, "
         "boosting, tld, and the deep retina-maml, fcos-maml); default csrt for trast, "
         "csrt,kcf,mil,medianflow for trasfust",
@@ -119,12 +130,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_value_ema_argument(p)
     add_average_arguments(p)
     p.add_argument(
-        "--max-frames", type=int, default=None, help="stop after this many frames (default: all)"
+        "--max-frames",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stop after this many frames (default: all)",
     )
     p.add_argument(
         "--threads",
         type=int,
         default=1,
+        metavar="N",
         help=f"torch CPU threads (default 1; 0 = torch's default, one per core). {THREADS_WHY}",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

