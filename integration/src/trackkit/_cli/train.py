@@ -101,7 +101,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--lr",
         choices=["kernelwise", "scalar"],
         default="kernelwise",
-        help="inner learning rates: KLLR (default) or one scalar (Table 2 ablation)",
+        help="inner learning rates: kernelwise (KLLR, the default) or scalar (one rate; the "
+        "Table 2 ablation)",
     )
     p.add_argument(
         "--backbone",
