@@ -112,9 +112,10 @@ def writable_file(path: Path | str | None, flag: str, *, make_parents: bool = Tr
         except OSError as err:
             raise CLIError(f"{flag} {path} cannot be written ({err.strerror or err})") from None
         return
-    if not make_parents and not path.parent.is_dir():
+    folder = _nearest_existing(path.parent)
+    _probe_folder(folder, flag, path)
+    if not make_parents and folder != path.parent:
         raise CLIError(f"{flag} {path}: output folder {path.parent} does not exist")
-    _probe_folder(_nearest_existing(path.parent), flag, path)
 
 
 def writable_dir(path: Path | str | None, flag: str) -> None:
