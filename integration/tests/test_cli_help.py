@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import shlex
 from collections.abc import Iterator
 
 import pytest
@@ -132,3 +133,19 @@ def test_listed_names_match_the_libraries(capsys: pytest.CaptureFixture[str]) ->
     for recipe in ("slt", "soup"):
         text = help_of("train", recipe)
         assert all(name in text for name in SHIPPED_MODELS), (recipe, text)
+
+
+def test_every_example_in_the_help_parses() -> None:
+    """The example commands of the epilogs use options that exist, with valid values (parsed
+    only, nothing runs)."""
+    examples = []
+    for _, parser in _commands(build_parser()):
+        text = (parser.epilog or "").replace("\\\n", " ")
+        for line in text.splitlines():
+            command = line.split("#")[0].strip()
+            if command.startswith("trackkit "):
+                examples.append(command)
+    assert len(examples) >= 20
+    for command in set(examples):
+        args = build_parser().parse_args(shlex.split(command)[1:])
+        assert callable(args.func), command

@@ -12,8 +12,9 @@ import importlib
 import pkgutil
 import re
 import sys
+import textwrap
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from trackkit import _cli
 
@@ -24,8 +25,25 @@ class CLIError(Exception):
     """An error the user can fix; reported as one line without a traceback."""
 
 
+def _unbroken_names(formatter: type[argparse.HelpFormatter]) -> type[argparse.HelpFormatter]:
+    """``formatter`` wrapping option help texts only at spaces: argparse's default also breaks
+    after hyphens, which splits option and tracker names (``--trunk-`` / ``weights``)."""
+
+    class Formatter(formatter):  # type: ignore[misc,valid-type]
+        def _split_lines(self, text: str, width: int) -> list[str]:
+            return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    return Formatter
+
+
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose usage errors are one line (no usage block), like the rest."""
+    """An argument parser whose usage errors are one line (no usage block), like the rest, and
+    whose help never breaks a line inside a hyphenated name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        formatter = kwargs.get("formatter_class", argparse.HelpFormatter)
+        kwargs["formatter_class"] = _unbroken_names(formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")

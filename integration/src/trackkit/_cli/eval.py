@@ -85,6 +85,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "thresholds 0:0.05:1, precision at 20 px; plus normalised precision and GOT-10k's "
             "AO / SR@0.5).",
             80,
+            break_on_hyphens=False,
         ),
         epilog=SOT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -200,6 +201,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "Score MOTChallenge-format tracker files against ground truth (CLEAR MOT, IDF1, "
             "HOTA), with the MOTChallenge rules as implemented by TrackEval.",
             80,
+            break_on_hyphens=False,
         ),
         epilog=MOT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -58,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
             "ByteTrack/OC-SORT-style motion, RetinaTrack-style IoU) link the public "
             "detections of det.txt, and the detecting trackers run on img1/.",
             80,
+            break_on_hyphens=False,
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -59,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                 "(Wang et al. 2020). Boxes are x,y,w,h: top-left corner, width, height, in 0-based "
                 "pixels (the top-left pixel is 0,0) unless --init-base 1.",
                 80,
+                break_on_hyphens=False,
             )
         ),
         epilog=EPILOG,

@@ -21,6 +21,38 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
+SLT_EPILOG = """\
+examples:
+  # fine-tune the shipped Retina-MAML (docs/sot.md), two seeds, then their weight average
+  trackkit train slt --from retina-maml --out runs/retina_s0 --steps 40 --length 12 --threads 1
+  trackkit train slt --from retina-maml --out runs/retina_s1 --steps 40 --length 12 --seed 1
+  trackkit train soup --from runs/retina_s0/detector.pt runs/retina_s1/detector.pt \\
+      --out runs/retina_soup.pt
+
+  # continue an interrupted run
+  trackkit train slt --from retina-maml --out runs/retina_s0 --steps 40 --length 12 \\
+      --resume runs/retina_s0/train_state.pt
+"""
+
+RETINATRACK_EPILOG = """\
+examples:
+  # a network from scratch in a fixed time, then fine-tuned from it (docs/mot.md)
+  trackkit train retinatrack --out runs/rt --minutes 47 --threads 1
+  trackkit train retinatrack --out runs/rt_ft --init runs/rt/retinatrack.pt \\
+      --triplet-weight 1.0 --lr 3e-4 --steps 4000 --max-frames 180 --variants 3 --minutes 35
+
+  # continue an interrupted run
+  trackkit train retinatrack --out runs/rt --minutes 47 --resume runs/rt/train_state.pt
+"""
+
+MAML_MOT_EPILOG = """\
+examples:
+  trackkit train maml-mot --out runs/mm --threads 1
+  trackkit train maml-mot --out runs/mm --detector runs/rt/retinatrack.pt
+  trackkit mot --data ../shared/data/mot/TUD-Campus --tracker maml-mot \\
+      --checkpoint runs/mm/maml_mot.pt --out runs/tud
+"""
+
 EPILOG = """\
 examples:
   # build the shared feature cache once, then train FCOS-MAML and Retina-MAML from it
@@ -52,6 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                 "tras-value (the TRAS student, Dunnhofer et al. 2020), retinatrack (Lu et al. "
                 "2020), maml-mot (Chen and Deng 2024). Run 'trackkit train RECIPE --help'.",
                 80,
+                break_on_hyphens=False,
             )
         ),
         epilog=EPILOG,
@@ -66,15 +99,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="meta-train an instance detector (FCOS-MAML or Retina-MAML)",
         description=textwrap.fill(
             (
-                "Offline MAML of Wang et al. 2020 on ../shared/data/sot (minus held-out evaluation "
-                "sequences), the pedestrian identities of ../shared/data/mot and synthetic "
-                "sequences: pairs of images, a support of 3 zoomed "
-                "crops, 4 inner steps with kernel-wise learned rates (KLLR), multi-step loss "
-                "annealing, first-order then second-order. The frozen trunk's features are cached "
-                "once (--cache) and shared by runs. Writes OUT/train_state.pt (resumable), "
+                "Offline MAML of Wang et al. 2020 on ../shared/data/sot (minus held-out "
+                "evaluation sequences), the pedestrian identities of ../shared/data/mot and "
+                "synthetic sequences: pairs of images, a support of 3 zoomed crops, 4 inner "
+                "steps with kernel-wise learned rates (KLLR), multi-step loss annealing, "
+                "first-order then second-order. The frozen trunk's features are cached once "
+                "(--cache) and shared by runs. Writes OUT/train_state.pt (resumable), "
                 "OUT/log.jsonl and OUT/detector.pt."
             ),
             80,
+            break_on_hyphens=False,
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -200,12 +234,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="choose a trained detector's lost threshold on validation data and export it",
         description=textwrap.fill(
             (
-                "Track the validation sequences (4 training sequences of ../shared/data/sot and 4 "
-                "unseen synthetic ones, no online update) once per lost threshold, store the "
+                "Track the validation sequences (4 training sequences of ../shared/data/sot and "
+                "4 unseen synthetic ones, no online update) once per lost threshold, store the "
                 "largest threshold within 0.002 AUC of the best in the checkpoint's meta, and "
-                "write the checkpoint to --out. Never looks at the held-out evaluation sequences."
+                "write the checkpoint to --out. Never looks at the held-out evaluation "
+                "sequences."
             ),
             80,
+            break_on_hyphens=False,
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -258,14 +294,20 @@ def _register_retinatrack(recipes: argparse._SubParsersAction) -> None:  # type:
     r = recipes.add_parser(
         "retinatrack",
         help="train RetinaTrack's joint detection + embedding network (Lu et al. 2020)",
-        description=(
-            "Train the CPU-sized RetinaTrack network (MobileNetV2-FPN, RetinaTrackHead) on "
-            "short clips of the training sequences of ../shared/data/mot (TUD-Campus is held "
-            "out for validation): sigmoid focal + Huber box loss + soft-margin BatchHard "
-            "triplet loss (64 triplets, within clips), photometric and scale augmentation. "
-            "Writes OUT/train_state.pt (resumable, every --checkpoint-every steps), "
-            "OUT/log.jsonl and OUT/retinatrack.pt (the network checkpoint)."
+        description=textwrap.fill(
+            (
+                "Train the CPU-sized RetinaTrack network (MobileNetV2-FPN, RetinaTrackHead) on "
+                "short clips of the training sequences of ../shared/data/mot (TUD-Campus is "
+                "held out for validation): sigmoid focal + Huber box loss + soft-margin "
+                "BatchHard triplet loss (64 triplets, within clips), photometric and scale "
+                "augmentation. Writes OUT/train_state.pt (resumable, every --checkpoint-every "
+                "steps), OUT/log.jsonl and OUT/retinatrack.pt (the network checkpoint)."
+            ),
+            80,
+            break_on_hyphens=False,
         ),
+        epilog=RETINATRACK_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     r.add_argument(
         "--out", metavar="DIR", required=True, type=Path, help="output folder, created if missing"
@@ -453,15 +495,22 @@ def _register_maml_mot(recipes: argparse._SubParsersAction) -> None:  # type: ig
     r = recipes.add_parser(
         "maml-mot",
         help="meta-learn MAML-MOT's re-identification layer (Chen and Deng 2024)",
-        description=(
-            "Cache the re-identification features of the RetinaTrack network's detections on "
-            "the training sequences of ../shared/data/mot (TUD-Campus is held out for "
-            "validation), then meta-learn the last re-identification layer with MAML (one "
-            "inner step, Adam outer loop; tasks = one identity, k support detections, a query "
-            "from another frame, negatives from the same frames). Writes OUT/reid_cache*.pt, "
-            "OUT/train_state.pt (resumable), OUT/log.jsonl and OUT/maml_mot.pt (layer + bank of "
-            "adapted training tasks, recording the detector it was trained on)."
+        description=textwrap.fill(
+            (
+                "Cache the re-identification features of the RetinaTrack network's detections "
+                "on the training sequences of ../shared/data/mot (TUD-Campus is held out for "
+                "validation), then meta-learn the last re-identification layer with MAML (one "
+                "inner step, Adam outer loop; tasks = one identity, k support detections, a "
+                "query from another frame, negatives from the same frames). Writes "
+                "OUT/reid_cache*.pt, OUT/train_state.pt (resumable), OUT/log.jsonl and "
+                "OUT/maml_mot.pt (layer + bank of adapted training tasks, recording the "
+                "detector it was trained on)."
+            ),
+            80,
+            break_on_hyphens=False,
         ),
+        epilog=MAML_MOT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     r.add_argument(
         "--out", metavar="DIR", required=True, type=Path, help="output folder, created if missing"
@@ -741,19 +790,25 @@ def _register_slt(recipes: argparse._SubParsersAction) -> None:  # type: ignore[
     p = recipes.add_parser(
         "slt",
         help="sequence-level fine-tuning (SCST, Kim et al. 2022) of FCOS-MAML / Retina-MAML",
-        description=(
-            "Sequence-level training (Kim et al. 2022) of a trained instance tracker: each "
-            "iteration plays k episodes of T frames (random frame interval up to "
-            "--max-interval, frames without a visible target skipped) twice, with a sampling "
-            "and an argmax tracker sharing weights (first-frame support set and 5-step "
-            "adaptation inside the episode), rewards average overlap and minimises the SCST "
-            "loss plus the box-regression loss. Trains the meta-learned head and its learned "
-            "rates (first-order through the first-frame adaptation). Data: ../shared/data/sot "
-            "minus the held-out evaluation and the SLT validation sequences "
-            "(trackkit.train.SLT_VALIDATION_SEQUENCES), the pedestrian "
-            "identities of ../shared/data/mot and synthetic sequences. Writes "
-            "OUT/train_state.pt (resumable), OUT/log.jsonl and OUT/detector.pt."
+        description=textwrap.fill(
+            (
+                "Sequence-level training (Kim et al. 2022) of a trained instance tracker: each "
+                "iteration plays k episodes of T frames (random frame interval up to "
+                "--max-interval, frames without a visible target skipped) twice, with a "
+                "sampling and an argmax tracker sharing weights (first-frame support set and "
+                "5-step adaptation inside the episode), rewards average overlap and minimises "
+                "the SCST loss plus the box-regression loss. Trains the meta-learned head and "
+                "its learned rates (first-order through the first-frame adaptation). Data: "
+                "../shared/data/sot minus the held-out evaluation and the SLT validation "
+                "sequences (trackkit.train.SLT_VALIDATION_SEQUENCES), the pedestrian identities "
+                "of ../shared/data/mot and synthetic sequences. Writes OUT/train_state.pt "
+                "(resumable), OUT/log.jsonl and OUT/detector.pt."
+            ),
+            80,
+            break_on_hyphens=False,
         ),
+        epilog=SLT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--out", metavar="DIR", required=True, type=Path, help="output folder, created if missing"
@@ -890,12 +945,13 @@ def _register_soup(recipes: argparse._SubParsersAction) -> None:  # type: ignore
                 "Weight averaging of fine-tuned instance-detector checkpoints of one detector, "
                 "e.g. `trackkit train slt` runs of one recipe with different seeds (the uniform "
                 "model soup of Wortsman et al. 2022): every floating-point tensor of the "
-                "meta-learned head, the learned inner rates and the trunk is averaged element-wise "
-                "(a frozen trunk stays bit-exact); integer buffers must be equal. Writes one "
-                "checkpoint that `trackkit track --checkpoint` and `load_detector` read; its "
-                "meta records the members and what differs between them."
+                "meta-learned head, the learned inner rates and the trunk is averaged "
+                "element-wise (a frozen trunk stays bit-exact); integer buffers must be equal. "
+                "Writes one checkpoint that `trackkit track --checkpoint` and `load_detector` "
+                "read; its meta records the members and what differs between them."
             ),
             80,
+            break_on_hyphens=False,
         ),
         epilog=(
             "example:\n  trackkit train soup --from runs/fcos_s0/detector.pt "
