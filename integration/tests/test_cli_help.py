@@ -135,6 +135,18 @@ def test_listed_names_match_the_libraries(capsys: pytest.CaptureFixture[str]) ->
         assert all(name in text for name in SHIPPED_MODELS), (recipe, text)
 
 
+def test_every_command_has_examples() -> None:
+    """docs/trackkit.md promises examples in every command's --help (the groups ``eval`` and
+    ``train`` list their commands instead)."""
+    leaves = 0
+    for path, parser in _commands(build_parser()):
+        if not path or any(isinstance(a, argparse._SubParsersAction) for a in parser._actions):
+            continue
+        leaves += 1
+        assert (parser.epilog or "").startswith("example"), " ".join(path)
+    assert leaves >= 13
+
+
 def test_every_example_in_the_help_parses() -> None:
     """The example commands of the epilogs use options that exist, with valid values (parsed
     only, nothing runs)."""

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -13,6 +14,28 @@ from pathlib import Path
 from trackkit._cli._datasets import THREADS_HELP, set_torch_threads, writable_dir
 
 __all__ = ["register_recipe"]
+
+TRAS_EPILOG = """\
+examples:
+  # TRAS (kd-rl): a 15-epoch warm start on replayed windows, then one A3C round (docs/tras.md)
+  trackkit train tras --out runs/tras/kd-rl --objective kd-rl --workers 2 --rounds 1 \\
+      --episodes-per-round 20 --teacher-processes 1 --threads 1 --warm-epochs 15 \\
+      --warm-windows-per-chunk 2 --lr 3e-5
+
+  # the distillation-only ablation of Table 2; continue it after an interruption
+  trackkit train tras --out runs/tras/kd --objective kd
+  trackkit train tras --out runs/tras/kd --objective kd --resume runs/tras/kd/train_state.pt
+"""
+
+VALUE_EPILOG = """\
+examples:
+  # refit the value head for TRASFUST with Retina-MAML among the candidates (docs/tras.md)
+  trackkit train tras-value --student runs/tras/kd-rl/student.pt \\
+      --teachers csrt,kcf,mil,medianflow,retina-maml --margins 0,0.1,0.2 \\
+      --pools csrt+kcf+mil+medianflow,csrt+retina-maml --out runs/tras/value_fit
+  trackkit track ../shared/data/sot/Crossing/img --init 204,150,17,50 --tracker trasfust \\
+      --checkpoint runs/tras/value_fit/student.pt
+"""
 
 #: Every teacher name ``--teachers`` accepts (``trackkit.sot.tras.TEACHER_NAMES``; spelled out
 #: here so that building the parser imports no torch; a test keeps the two equal).
@@ -24,18 +47,26 @@ def register_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignor
     p = recipes.add_parser(
         "tras",
         help="train the TRAS student (distillation from teachers + A3C)",
-        description=(
-            "Dunnhofer et al. 2020: the OpenCV teachers run once over the training sequences "
-            "(../shared/data/sot minus the held-out and validation sequences, plus the "
-            "pedestrian identities of ../shared/data/mot) through distill's cached TeacherPool "
-            "(--teacher-cache); the transfer set is cut into 32-frame chunks filtered per chunk "
-            "by beta; seqrl's A3C trains the student with half distilling, half autonomous "
-            "workers. --warm-epochs N first trains the distillation (eq. 3), ground-truth "
-            "and value (eq. 7) losses as minibatches on replayed windows of the transfer set, "
-            "whose trunk maps are computed once (--replay-cache); A3C continues from the best "
-            "epoch on held-out training sequences. Writes OUT/train_state.pt after every round "
-            "(--resume continues), OUT/log.jsonl and OUT/student.pt."
+        description=textwrap.fill(
+            (
+                "Dunnhofer et al. 2020: the teachers (--teachers, OpenCV's by default) run once "
+                "over the training "
+                "sequences (../shared/data/sot minus the held-out and validation sequences, "
+                "plus the pedestrian identities of ../shared/data/mot) through distill's cached "
+                "TeacherPool (--teacher-cache); the transfer set is cut into 32-frame chunks "
+                "filtered per chunk by beta; seqrl's A3C trains the student with half "
+                "distilling, half autonomous workers. --warm-epochs N first trains the "
+                "distillation (eq. 3), ground-truth and value (eq. 7) losses as minibatches on "
+                "replayed windows of the transfer set, whose trunk maps are computed once "
+                "(--replay-cache); A3C continues from the best epoch on held-out training "
+                "sequences. Writes OUT/train_state.pt after every round (--resume continues), "
+                "OUT/log.jsonl and OUT/student.pt."
+            ),
+            80,
+            break_on_hyphens=False,
         ),
+        epilog=TRAS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--out", metavar="DIR", required=True, type=Path, help="output folder, created if missing"
@@ -225,15 +256,21 @@ def _register_value_recipe(recipes: argparse._SubParsersAction) -> None:  # type
     p = recipes.add_parser(
         "tras-value",
         help="refit a TRAS student's value head to rank teachers' states (TRASFUST)",
-        description=(
-            "Windows of the training sequences in which every teacher follows its own cached "
-            "run (failures included) are cut; the value head (a linear layer on the LSTM "
-            "output) is refitted by ridge regression so that it ranks the teachers' states "
-            "(the policy, hence TRAS, is unchanged). Held-out training sequences select the "
-            "ridge strength (pairwise ranking accuracy) and TRASFUST's hysteresis margin "
-            "(mean AUC with the teachers replayed), stored in the student file. Writes "
-            "OUT/student.pt and OUT/value_fit.json."
+        description=textwrap.fill(
+            (
+                "Windows of the training sequences in which every teacher follows its own "
+                "cached run (failures included) are cut; the value head (a linear layer on the "
+                "LSTM output) is refitted by ridge regression so that it ranks the teachers' "
+                "states (the policy, hence TRAS, is unchanged). Held-out training sequences "
+                "select the ridge strength (pairwise ranking accuracy) and TRASFUST's "
+                "hysteresis margin (mean AUC with the teachers replayed), stored in the student "
+                "file. Writes OUT/student.pt and OUT/value_fit.json."
+            ),
+            80,
+            break_on_hyphens=False,
         ),
+        epilog=VALUE_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "--out", metavar="DIR", required=True, type=Path, help="output folder, created if missing"

@@ -114,8 +114,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         type=Path,
         default=None,
         metavar="FILE",
-        help="MAML trackers: a detector checkpoint (default: the tracker's shipped one; an error "
-        "with the other trackers)",
+        help="MAML trackers: a detector checkpoint; tras/trast/trasfust: a student file "
+        "(default: the tracker's shipped one; an error with the OpenCV trackers)",
     )
     p.add_argument(
         "--no-online-update", action="store_true", help="MAML trackers: first-frame adaptation only"
@@ -209,7 +209,10 @@ def _run(args: argparse.Namespace) -> int:
     ):
         raise CLIError(f"--teachers is for trast and trasfust, not {args.tracker}")
     if args.checkpoint is not None and "checkpoint" not in takes:
-        raise CLIError(f"--checkpoint is for the MAML trackers; {args.tracker} has no checkpoint")
+        raise CLIError(
+            f"--checkpoint is for the MAML trackers and tras/trast/trasfust; {args.tracker} has "
+            "no checkpoint"
+        )
     if "device" in takes:
         resolve_device(args.device)
     frames = open_frames(args.source)
