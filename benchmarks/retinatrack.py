@@ -12,7 +12,7 @@ never trains on (``RETINATRACK_VALIDATION_SEQUENCES``: TUD-Campus), in one run:
   both with the IoU source of the tracker's settings (``TRACKING_IOU_SOURCE``) and both
   with the other one (a track's H stored boxes or its newest box),
   (c) embedding only, (d) SORT, (e) IoU + ``assoc``'s motion model, (g) (b) with that motion
-  model (``iou+embedding+motion``, docs/mot.md round 9), (f) ``assoc.MotionTracker``
+  model (``iou+embedding+motion``, docs/history/mot.md round 9), (f) ``assoc.MotionTracker``
   without and with embeddings (fed every detection >= 0.05: it applies its own thresholds),
   (f') the same with its detection thresholds chosen on the training sequences
   (``MOTION_THRESHOLDS``);
@@ -28,7 +28,7 @@ never trains on (``RETINATRACK_VALIDATION_SEQUENCES``: TUD-Campus), in one run:
   and reports their ratio. The machine is shared; its load average is printed with the
   numbers, and ``CPU ms`` (CPU time the process used) next to the wall clock.
 
-Accuracy variant (docs/mot.md rules 4 and 6): the P6 network ``ACCURACY_CHECKPOINT``
+Accuracy variant (docs/history/mot.md rules 4 and 6): the P6 network ``ACCURACY_CHECKPOINT``
 (``--accuracy-checkpoint``) on frames resized to ``ACCURACY_WIDTH`` = 640 px wide, with its
 own thresholds (``ACCURACY_SCORE_THRESHOLD``, ``ACCURACY_NMS_THRESHOLD``, chosen on the
 training sequences at 640 px; ``RetinaTrackMOT.p6_variant()``, ``trackkit mot --variant
@@ -38,10 +38,11 @@ input stays the default (the CPU-sized variant that carries the speed target).
 
 With ``--postprocess G N`` every tracker row is also scored after offline post-processing
 (``assoc.postprocess_tracks``: tracks with fewer than N reported boxes removed, then gaps of at
-most G missing frames filled; docs/mot.md rule 7), next to its raw row, and the best of ours is
-compared with SORT on the public detections raw and post-processed. With ``--smooth TAU0`` as
-well, a third row per tracker adds Gaussian-process smoothing of the post-processed tracks
-(``assoc.smooth_tracks`` with ``tau0``, Du et al. 2023, StrongSORT's GSI; docs/mot.md rule 8).
+most G missing frames filled; docs/history/mot.md rule 7), next to its raw row, and the best of
+ours is compared with SORT on the public detections raw and post-processed. With ``--smooth
+TAU0`` as well, a third row per tracker adds Gaussian-process smoothing of the post-processed tracks
+(``assoc.smooth_tracks`` with ``tau0``, Du et al. 2023, StrongSORT's GSI; docs/history/mot.md
+rule 8).
 
 With ``--with-train`` the training sequences are scored too (marked as seen in training;
 the tracker's thresholds were chosen on them).
@@ -96,8 +97,8 @@ AP_THRESHOLD = 0.05
 #: ``assoc.MotionTracker`` thresholds of row (f'): the best mean HOTA on the training sequences
 #: (benchmarks/retinatrack_settings.py -> docs/benchmarks/retinatrack_settings.md).
 MOTION_THRESHOLDS: dict[str, Any] = {"high_threshold": 0.6, "new_track_threshold": 0.6}
-#: (f') thresholds of the accuracy variant, chosen the same way at 640 px (docs/mot.md rule 6;
-#: docs/benchmarks/retinatrack_settings_v6_640.md).
+#: (f') thresholds of the accuracy variant, chosen the same way at 640 px (docs/history/mot.md
+#: rule 6; docs/benchmarks/retinatrack_settings_v6_640.md).
 ACCURACY_MOTION_THRESHOLDS: dict[str, Any] = {"high_threshold": 0.3, "new_track_threshold": 0.4}
 
 
@@ -343,7 +344,7 @@ def main() -> None:
         metavar=("MAX_GAP", "MIN_LENGTH"),
         help="also score every tracker row post-processed offline (assoc.postprocess_tracks: "
         "tracks shorter than MIN_LENGTH dropped, gaps up to MAX_GAP filled), next to its raw "
-        "row (docs/mot.md rule 7)",
+        "row (docs/history/mot.md rule 7)",
     )
     parser.add_argument(
         "--smooth",
@@ -351,7 +352,7 @@ def main() -> None:
         default=None,
         metavar="TAU0",
         help="with --postprocess: also score every tracker row post-processed and then "
-        "smoothed (assoc.smooth_tracks with this tau0; docs/mot.md rule 8)",
+        "smoothed (assoc.smooth_tracks with this tau0; docs/history/mot.md rule 8)",
     )
     parser.add_argument(
         "--speed-only",
@@ -579,11 +580,11 @@ def main() -> None:
             f"`post`: `raw` is the tracker's own output; `G={args.postprocess[0]}, "
             f"N={args.postprocess[1]}` the same tracks post-processed offline "
             "(`assoc.postprocess_tracks`: tracks with fewer than N reported boxes removed, "
-            "then gaps of at most G missing frames filled linearly; docs/mot.md rule 7)"
+            "then gaps of at most G missing frames filled linearly; docs/history/mot.md rule 7)"
             + (
                 f"; `{_post_tag(args.postprocess, args.smooth)}` the post-processed tracks "
                 "then smoothed by Gaussian-process regression (`assoc.smooth_tracks`, Du et al. "
-                "2023's GSI, with this tau0 and noise 1e-4; docs/mot.md rule 8)."
+                "2023's GSI, with this tau0 and noise 1e-4; docs/history/mot.md rule 8)."
                 if args.smooth
                 else "."
             ),

@@ -1,6 +1,6 @@
 """Run ``benchmarks/retinatrack.py`` on a candidate network with its own tracking settings.
 
-The selection rules of docs/mot.md (rounds 5 and 6) measure a candidate network on
+The selection rules of docs/history/mot.md (rounds 5 and 6) measure a candidate network on
 TUD-Campus once, for the record, with the settings its own sweep chose on the training
 sequences (``benchmarks/retinatrack_settings.py``), without changing the shipped constants.
 This wrapper sets them in the modules, then runs the benchmark with the remaining arguments:

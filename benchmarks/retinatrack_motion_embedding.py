@@ -1,4 +1,5 @@
-"""Round 9 of docs/mot.md: IoU + embedding with the motion model, on the *training* sequences.
+"""Round 9 of docs/history/mot.md: IoU + embedding with the motion model, on the *training*
+sequences.
 
 The shipped 512 px network's detections at the tracking settings (score >=
 ``TRACKING_SCORE_THRESHOLD``, NMS ``TRACKING_NMS_THRESHOLD``, with embeddings) of the four
@@ -75,7 +76,8 @@ def main() -> None:
         "# RetinaTrack round 9: IoU + embedding + motion model on the training sequences",
         "",
         "Written by `python3 benchmarks/retinatrack_motion_embedding.py` in "
-        f"{time.perf_counter() - t0:.0f} s (see its docstring and docs/mot.md, rule 9). Shipped "
+        f"{time.perf_counter() - t0:.0f} s (see its docstring and docs/history/mot.md, rule 9). "
+        "Shipped "
         f"512 px network, detections at score >= {TRACKING_SCORE_THRESHOLD}, NMS "
         f"{TRACKING_NMS_THRESHOLD}, on the training sequences {', '.join(names)} (seen by the "
         "detector in training: optimistic). The validation sequence is not read.",

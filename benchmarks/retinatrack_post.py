@@ -1,4 +1,5 @@
-"""Round 7 of docs/mot.md: offline track post-processing, chosen on the *training* sequences.
+"""Round 7 of docs/history/mot.md: offline track post-processing, chosen on the *training*
+sequences.
 
 The shipped 512 px network's detections at the tracking settings (score >=
 ``TRACKING_SCORE_THRESHOLD``, NMS ``TRACKING_NMS_THRESHOLD``, with embeddings) of the four
@@ -192,7 +193,8 @@ def main() -> None:
         "# RetinaTrack round 7: post-processing chosen on the training sequences",
         "",
         f"Written by `python3 benchmarks/retinatrack_post.py` in {time.perf_counter() - t0:.0f} s "
-        "(see its docstring and docs/mot.md, rule 7). Shipped 512 px network, detections at "
+        "(see its docstring and docs/history/mot.md, rule 7). Shipped 512 px network, "
+        "detections at "
         f"score >= {TRACKING_SCORE_THRESHOLD}, NMS {TRACKING_NMS_THRESHOLD}, on the training "
         f"sequences {', '.join(names)} (seen by the detector in training: optimistic). "
         "The validation sequence is not read.",

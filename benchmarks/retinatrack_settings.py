@@ -19,7 +19,7 @@ validation sequence is never read):
   row (f'); the best mean HOTA sets ``MOTION_THRESHOLDS`` in benchmarks/retinatrack.py);
 - the H ablation: stored observations per track (H = 1 vs 8) for (a) and (b);
 - a summary line: (b) (best gate and weights) against (a) at the chosen setting, the
-  training-side test of docs/mot.md's selection rule 3.
+  training-side test of docs/history/mot.md's selection rule 3.
 
 Run: ``python3 benchmarks/retinatrack_settings.py`` (writes
 docs/benchmarks/retinatrack_settings.md; about 6 minutes with one thread; ``--cache DIR``

@@ -1,4 +1,5 @@
-"""Round 8 of docs/mot.md: Gaussian-smoothed interpolation, chosen on the *training* sequences.
+"""Round 8 of docs/history/mot.md: Gaussian-smoothed interpolation, chosen on the *training*
+sequences.
 
 The shipped 512 px network's detections at the tracking settings (score >=
 ``TRACKING_SCORE_THRESHOLD``, NMS ``TRACKING_NMS_THRESHOLD``, with embeddings) of the four
@@ -93,7 +94,8 @@ def main() -> None:
         "# RetinaTrack round 8: Gaussian-smoothed interpolation chosen on the training sequences",
         "",
         f"Written by `python3 benchmarks/retinatrack_smooth.py` in "
-        f"{time.perf_counter() - t0:.0f} s (see its docstring and docs/mot.md, rule 8). Shipped "
+        f"{time.perf_counter() - t0:.0f} s (see its docstring and docs/history/mot.md, rule 8). "
+        "Shipped "
         f"512 px network, detections at score >= {TRACKING_SCORE_THRESHOLD}, NMS "
         f"{TRACKING_NMS_THRESHOLD}, on the training sequences {', '.join(names)} (seen by the "
         "detector in training: optimistic). The validation sequence is not read. `G=10, N=1` "

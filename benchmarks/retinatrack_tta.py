@@ -1,4 +1,4 @@
-"""Round 10 of docs/mot.md: test-time augmentation (TTA) of the RetinaTrack detector.
+"""Round 10 of docs/history/mot.md: test-time augmentation (TTA) of the RetinaTrack detector.
 
 Training mode (default; the validation sequence is never read): every augmented pass of the
 shipped 512 px network over the four training sequences (``RETINATRACK_TRAIN_SEQUENCES``, seen
@@ -233,7 +233,8 @@ def training(args: argparse.Namespace) -> None:
         "# RetinaTrack round 10: test-time augmentation chosen on the training sequences",
         "",
         f"Written by `python3 benchmarks/retinatrack_tta.py` in {time.perf_counter() - t0:.0f} s "
-        "(see its docstring and docs/mot.md, rule 10). Shipped 512 px network, passes at score "
+        "(see its docstring and docs/history/mot.md, rule 10). Shipped 512 px network, passes "
+        "at score "
         f">= 0.1 and NMS {NMS}, fused by weighted box fusion (IoU 0.55), NMS {NMS} again, then "
         f"the final score threshold; association (e) `iou+motion`; training sequences "
         f"{', '.join(names)} (seen by the detector in training: optimistic). The validation "
@@ -334,7 +335,8 @@ def validation(args: argparse.Namespace) -> None:
         "# RetinaTrack round 10: TTA on the validation sequence (TUD-Campus, once)",
         "",
         f"Written by `python3 benchmarks/retinatrack_tta.py --validation {args.validation} "
-        f"--off-score {args.off_score}` in {time.perf_counter() - t0:.0f} s (docs/mot.md, rule "
+        f"--off-score {args.off_score}` in {time.perf_counter() - t0:.0f} s "
+        "(docs/history/mot.md, rule "
         f"10). {seq.name} ({seq.num_frames} frames) was not trained on; the TTA setting and "
         "both thresholds were chosen on the training sequences "
         "([retinatrack_tta_settings.md](retinatrack_tta_settings.md)). NMS 0.4 everywhere.",

@@ -13,7 +13,7 @@ Table 3) and, where their students exist, the ablation objectives (Table 2). TRA
 student's hysteresis margin (``meta["fusion_margin"]``, chosen on training sequences by
 ``trackkit train tras-value``) and its box averaging of agreeing teachers
 (``meta["fusion_average_iou"]``, ``meta["fusion_average_temperature"]``, round 11 of
-docs/tras.md; not in the paper); the main pool is also run without the averaging and with
+docs/history/tras.md; not in the paper); the main pool is also run without the averaging and with
 margin 0 and no averaging (eq. 8 as printed).
 TRAST/TRASFUST replay the teachers' cached runs (``distill.ReplayTeacher``; a frame the
 teacher reported ``ok=False`` is replayed as a failure, so the tracker drops it as it would

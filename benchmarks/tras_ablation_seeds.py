@@ -8,8 +8,8 @@ training or model selection saw. Reported: per objective and seed the success AU
 precision@20px, the mean over seeds and the seed-to-seed spread (max - min), and for TRAS
 (``kd-rl``) against each other objective the mean difference, the per-seed differences, and
 whether the difference is *resolved*: the same sign for every seed and larger than the larger
-of the two objectives' seed spreads (the rule fixed in ``docs/tras.md`` before measuring). An
-objective missing for some seed gets no mean.
+of the two objectives' seed spreads (the rule fixed in ``docs/history/tras.md`` before
+measuring). An objective missing for some seed gets no mean.
 
 Any number of seeds (at least two for a comparison). Run: ``python
 benchmarks/tras_ablation_seeds.py --seed-dirs 0=runs/tras/ablation 1=runs/tras5/seed1

@@ -1,4 +1,4 @@
-"""TRASFUST with the boxes of agreeing teachers averaged (round 11 of docs/tras.md).
+"""TRASFUST with the boxes of agreeing teachers averaged (round 11 of docs/history/tras.md).
 
 TRASFUST (Dunnhofer et al. 2020, eq. 8) outputs the box of the teacher whose state has the
 highest value. ``TRASTracker(average_iou=tau, average_temperature=T)``
@@ -8,7 +8,7 @@ equally or by a softmax of the values at temperature ``T``. The shipped student,
 pool (``meta["fusion_pool"]``) and margin (``meta["fusion_margin"]``) are kept. Teachers replay
 their cached runs (``trackkit.train.tras_replay_auc``), so no teacher runs again.
 
-Two stages, following the rule committed in ``docs/tras.md`` before any measurement:
+Two stages, following the rule committed in ``docs/history/tras.md`` before any measurement:
 
 - ``--stage holdout``: the 9 held-out *training* sequences of the value fit
   (``meta["value_fit"]["holdout_sequences"]``): mean TRASFUST AUC with averaging off and at
@@ -87,7 +87,7 @@ def write_report(record: dict[str, Any], path: Path) -> None:
     off = h["fusion"][OFF]["mean_auc"]
     cand = h["candidate"]
     rule = (
-        f"Rule (docs/tras.md, round 11): candidate `{cand}` "
+        f"Rule (docs/history/tras.md, round 11): candidate `{cand}` "
         f"({h['fusion'][cand]['mean_auc']:.4f}) against `off` {off:.4f} "
         f"(gain {h['fusion'][cand]['mean_auc'] - off:+.4f}, needed >= {h['min_gain']:g}): "
         + ("**chosen**." if h["chosen"] else "**not chosen**.")
@@ -97,7 +97,9 @@ def write_report(record: dict[str, Any], path: Path) -> None:
         "box and the valid teacher boxes with IoU >= X with it, equal or value-softmax weights "
         "(not in the paper)."
     )
-    title = "TRASFUST with the boxes of agreeing teachers averaged (round 11 of docs/tras.md)"
+    title = (
+        "TRASFUST with the boxes of agreeing teachers averaged (round 11 of docs/history/tras.md)"
+    )
     write_stage_report(record, path, title, intro, rule)
 
 

@@ -1,4 +1,4 @@
-"""TRASFUST with the values smoothed over time before the choice (round 7 of docs/tras.md).
+"""TRASFUST with the values smoothed over time before the choice (round 7 of docs/history/tras.md).
 
 TRASFUST (Dunnhofer et al. 2020, eq. 8) picks the teacher whose state has the highest value.
 ``TRASTracker(value_ema=alpha)`` (``distill.fuse_by_value(value_ema=)``) makes that choice,
@@ -8,7 +8,7 @@ and margin (``meta["fusion_margin"]``) are kept; only ``alpha`` changes. Teacher
 cached runs (``trackkit.train.tras_replay_auc``; a reported failure replayed as one), so no
 teacher runs again.
 
-Two stages, following the rule committed in ``docs/tras.md`` before any measurement:
+Two stages, following the rule committed in ``docs/history/tras.md`` before any measurement:
 
 - ``--stage holdout``: the 9 held-out *training* sequences of the value fit
   (``meta["value_fit"]["holdout_sequences"]``): mean TRASFUST AUC at ``alpha = 0`` (the
@@ -253,7 +253,7 @@ def write_report(record: dict[str, Any], path: Path) -> None:
     """The markdown report of whatever stages ``record`` holds."""
     h = record["holdout"]
     rule = (
-        f"Rule (docs/tras.md, round 7): best grid alpha {h['chosen']} "
+        f"Rule (docs/history/tras.md, round 7): best grid alpha {h['chosen']} "
         f"({h['fusion'][str(h['chosen'])]['mean_auc']:.4f}) against the shipped fusion "
         f"{h['fusion']['0.0']['mean_auc']:.4f}: "
         + ("**passes**." if h["passes"] else "**fails** (no evaluation-sequence run).")
@@ -262,7 +262,7 @@ def write_report(record: dict[str, Any], path: Path) -> None:
         "alpha = weight of the past in the moving average of each candidate's value "
         "(0 = the shipped fusion)."
     )
-    title = "TRASFUST with values smoothed over time (round 7 of docs/tras.md)"
+    title = "TRASFUST with values smoothed over time (round 7 of docs/history/tras.md)"
     write_stage_report(record, path, title, intro, rule, column="TRASFUST alpha {}")
 
 

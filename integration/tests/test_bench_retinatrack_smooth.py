@@ -1,4 +1,5 @@
-"""benchmarks/retinatrack_smooth.py and retinatrack.py --smooth: the round-8 rule (docs/mot.md)."""
+"""benchmarks/retinatrack_smooth.py and retinatrack.py --smooth: the round-8 rule
+(docs/history/mot.md)."""
 
 from collections.abc import Callable
 from types import ModuleType

@@ -1,4 +1,4 @@
-"""benchmarks/tras_average.py: the round-11 selection rule (docs/tras.md)."""
+"""benchmarks/tras_average.py: the round-11 selection rule (docs/history/tras.md)."""
 
 from collections.abc import Callable
 from types import ModuleType

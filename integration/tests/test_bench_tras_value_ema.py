@@ -1,4 +1,4 @@
-"""benchmarks/tras_value_ema.py: the round-7 selection rule (docs/tras.md) and the stage
+"""benchmarks/tras_value_ema.py: the round-7 selection rule (docs/history/tras.md) and the stage
 machinery and report writer it shares with the later rounds."""
 
 from collections.abc import Callable

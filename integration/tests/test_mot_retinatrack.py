@@ -383,7 +383,7 @@ def test_iou_motion_is_the_benchmarks_iou_with_the_botsort_motion_model() -> Non
 
 
 def test_iou_embedding_motion_is_the_fused_association_with_the_botsort_motion_model() -> None:
-    # docs/mot.md round 9, row (g): make_association("iou+embedding", motion=botsort())
+    # docs/history/mot.md round 9, row (g): make_association("iou+embedding", motion=botsort())
     bot = assoc.StateLayout.botsort()
     g, ref = make_association("iou+embedding+motion"), make_association("iou+embedding", motion=bot)
     assert g.config == ref.config

@@ -1,5 +1,5 @@
-"""RetinaTrack's test-time augmentation (docs/mot.md round 10): DetectionTTA, the fused path,
-the unchanged default path, the registry, the command line and the benchmark's rule."""
+"""RetinaTrack's test-time augmentation (docs/history/mot.md round 10): DetectionTTA, the fused
+path, the unchanged default path, the registry, the command line and the benchmark's rule."""
 
 from __future__ import annotations
 

@@ -13,7 +13,10 @@ def _files() -> list[pathlib.Path]:
     here = pathlib.Path(__file__).resolve()
     src = sorted((_ROOT / "integration" / "src").rglob("*.py"))
     tests = [p for p in sorted((_ROOT / "integration" / "tests").rglob("*.py")) if p != here]
-    docs = [p for p in sorted((_ROOT / "docs").glob("*.md"))]
+    docs = [
+        *sorted((_ROOT / "docs").glob("*.md")),
+        *sorted((_ROOT / "docs" / "history").glob("*.md")),
+    ]
     extra = [_ROOT / "README.md", _ROOT / "integration" / "README.md"]
     scripts = sorted((_ROOT / "benchmarks").glob("*.py")) + sorted(
         (_ROOT / "examples").glob("*.py")

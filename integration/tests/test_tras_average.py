@@ -1,5 +1,5 @@
 """TRASFUST with the boxes of agreeing teachers averaged (``average_iou``, round 11 of
-docs/tras.md): off is today's tracker, the mean follows a plain per-frame reference, and
+docs/history/tras.md): off is today's tracker, the mean follows a plain per-frame reference, and
 disagreeing teachers leave the pick and its box unchanged."""
 
 from __future__ import annotations

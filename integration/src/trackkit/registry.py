@@ -184,7 +184,7 @@ def _detection_tracker(which: str, *, min_score: float = 0.0, **config: Any) -> 
 
 
 #: ``make_tracker("retinatrack", variant=...)``: the default 512 px network and the 640 px
-#: P6 network (docs/mot.md round 6).
+#: P6 network (docs/history/mot.md round 6).
 RETINATRACK_VARIANTS: tuple[str, ...] = ("cpu", "p6-640")
 #: ``make_tracker("retinatrack", association=...)`` and ``--association``: how RetinaTrack links
 #: its detections (``trackkit.mot.retinatrack.ASSOCIATIONS`` is this tuple; see

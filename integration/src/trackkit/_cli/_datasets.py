@@ -204,7 +204,7 @@ def add_association_argument(parser: argparse.ArgumentParser) -> None:
         help="retinatrack: how detections are linked (default iou+embedding, the paper's; "
         "iou+motion: IoU against Kalman-predicted boxes, the best on the validation sequence, "
         "docs/mot.md; iou+embedding+motion: the paper's IoU + embedding with the IoU against "
-        "Kalman-predicted boxes, docs/mot.md round 9)",
+        "Kalman-predicted boxes, docs/history/mot.md round 9)",
     )
 
 
@@ -226,7 +226,7 @@ def add_tta_argument(parser: argparse.ArgumentParser) -> None:
         help="retinatrack: test-time augmentation of the detector, comma-separated 'flip' "
         "and/or input widths, optionally 'score=X' (threshold on the fused scores), e.g. "
         "'flip,448,512,576'; passes fused by weighted box fusion (default off; several times "
-        "slower; docs/mot.md round 10)",
+        "slower; docs/history/mot.md round 10)",
     )
 
 

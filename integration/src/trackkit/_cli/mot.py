@@ -155,7 +155,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         choices=["cpu", "p6-640", "accuracy"],
         default=None,
         help="retinatrack: cpu (default; the 512 px network) or p6-640 (the slower 640 px "
-        "network with a P6 level and its own thresholds, docs/mot.md round 6; it tracked "
+        "network with a P6 level and its own thresholds, docs/history/mot.md round 6; it tracked "
         "worse than the default on the validation sequence, HOTA 0.323 vs 0.412, so use it "
         "only for scenes with people taller than about 250 px at 512 px); accuracy: the "
         "deprecated name of p6-640",

@@ -51,7 +51,7 @@ __all__ = [
 #: The shipped network checkpoint (``trackkit train retinatrack``, see docs/mot.md).
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "weights" / "retinatrack.pt"
 
-#: The 640 px accuracy variant's network (docs/mot.md rule 6): the shipped network with a P6
+#: The 640 px accuracy variant's network (docs/history/mot.md rule 6): the shipped network with a P6
 #: level, fine-tuned at 640 px on 384 x 448 windows (``RetinaTrackNetConfig.extra_levels=1``).
 ACCURACY_CHECKPOINT = DEFAULT_CHECKPOINT.with_name("retinatrack_p6.pt")
 #: Input width of the accuracy variant.
@@ -66,8 +66,8 @@ ACCURACY_NMS_THRESHOLD: float = 0.4
 #: embedding-only ablations (Lu et al. 2020, Table 3), SORT (Bewley et al. 2016), and IoU
 #: with ``assoc``'s BoT-SORT-style Kalman motion model (row (e) of the benchmark, the best
 #: tracker on these detections on the validation sequence, docs/mot.md), and the paper's fused
-#: IoU + embedding similarity with that motion model (round 9 of docs/mot.md, row (g)). Defined
-#: in the (torch-free) registry, which the command line reads without importing torch.
+#: IoU + embedding similarity with that motion model (round 9 of docs/history/mot.md, row (g)).
+#: Defined in the (torch-free) registry, which the command line reads without importing torch.
 ASSOCIATIONS: tuple[str, ...] = RETINATRACK_ASSOCIATIONS
 
 #: Associations that use ``assoc``'s BoT-SORT-style motion model by default.
@@ -114,8 +114,8 @@ def make_association(name: str, **options: Any) -> Any:
     ``motion=assoc.StateLayout.botsort()`` (IoU against each track's Kalman-predicted box);
     ``iou+embedding+motion``: ``iou+embedding`` with that motion model (the predicted box
     counts as one more stored box of the track, with its newest embedding, in the fused IoU +
-    embedding similarity; docs/mot.md round 9). ``options`` override config fields. The other
-    RetinaTrack associations are the paper's tracker, without ``assoc``'s optional motion
+    embedding similarity; docs/history/mot.md round 9). ``options`` override config fields. The
+    other RetinaTrack associations are the paper's tracker, without ``assoc``'s optional motion
     model (``motion=None``).
     """
     if name == "sort":
@@ -482,17 +482,17 @@ class RetinaTrackMOT:
             ``interpolate`` (``assoc.drop_short_tracks``; ``None``/1: off, the default).
             Both are off by default: on the training sequences the best setting (gaps up to
             10 frames) raised the default tracker's mean HOTA by 0.007, below the 0.02 that
-            docs/mot.md's rule 7 asked for a default.
+            docs/history/mot.md's rule 7 asked for a default.
         smooth: offline: after ``interpolate``, smooth each track's boxes by Gaussian-process
             regression with length-scale parameter ``tau0 = smooth``
             (``assoc.smooth_tracks``, Du et al. 2023; ``None``/0: off, the default: with
             gaps up to 10 frames and ``tau0`` 10, the best on the training sequences, the
-            default tracker's mean HOTA rose by 0.013, below docs/mot.md rule 8's 0.02).
+            default tracker's mean HOTA rose by 0.013, below docs/history/mot.md rule 8's 0.02).
         tta: test-time augmentation of the detector (:class:`DetectionTTA`: mirrored frames
             and/or several input widths, fused by weighted box fusion; a ``--tta`` string is
             parsed by :meth:`DetectionTTA.parse`); ``None``: off, the default (one pass).
             ``score_threshold`` then applies to the fused scores unless the ``tta`` sets its
-            own (docs/mot.md, round 10).
+            own (docs/history/mot.md, round 10).
     """
 
     net: RetinaTrackNet | None = None
@@ -542,7 +542,7 @@ class RetinaTrackMOT:
 
         Named for what it is, a P6 network at 640 px, not for a gain: on the validation
         sequence (TUD-Campus) it tracked worse than the default 512 px network (best HOTA
-        0.323 vs 0.412; docs/mot.md, round 6). It is meant for scenes whose people are too
+        0.323 vs 0.412; docs/history/mot.md, round 6). It is meant for scenes whose people are too
         tall for the default network's anchors at 512 px. (The ``ACCURACY_*`` constants keep
         their round-6 names.)"""
         net, _ = load_retinatrack_checkpoint(ACCURACY_CHECKPOINT, device=device)

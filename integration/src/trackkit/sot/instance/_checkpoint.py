@@ -38,7 +38,7 @@ FORMAT = "trackkit.sot.InstanceDetector/1"
 #: Shipped checkpoints inside the package (``trackkit/weights``). ``fcos-maml-slt`` is
 #: ``fcos-maml`` after sequence-level training (Kim et al. 2022; ``trackkit train slt``, 40
 #: iterations, box weight 0.2): the uniform weight average of two training seeds
-#: (``trackkit train soup``, Wortsman et al. 2022), chosen by the rule in ``docs/sot.md``.
+#: (``trackkit train soup``, Wortsman et al. 2022), chosen by the rule in ``docs/history/sot.md``.
 SHIPPED_MODELS = {
     "fcos-maml": "fcos_maml.pt",
     "retina-maml": "retina_maml.pt",
