@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validate import FloatArray, check_boxes_xyxy, check_embeddings
+from ._validate import FloatArray, as_real_array, check_boxes_xyxy, check_embeddings, check_number
 
 
 def _areas(boxes_xyxy: FloatArray) -> FloatArray:
@@ -148,11 +148,9 @@ def fused_similarity(
     Returns:
         ``Array[N, M]`` float64 similarity (higher is more alike).
     """
-    for name, weight in (("iou_weight", iou_weight), ("embedding_weight", embedding_weight)):
-        if not np.isfinite(weight) or weight < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {weight!r}")
-    if not 0.0 <= iou_truncation <= 1.0:
-        raise ValueError(f"iou_truncation must lie in [0, 1], got {iou_truncation!r}")
+    check_number("iou_weight", iou_weight, low=0.0)
+    check_number("embedding_weight", embedding_weight, low=0.0)
+    check_number("iou_truncation", iou_truncation, low=0.0, high=1.0)
     boxes_a = check_boxes_xyxy("boxes_xyxy_a", boxes_xyxy_a)
     boxes_b = check_boxes_xyxy("boxes_xyxy_b", boxes_xyxy_b)
     emb_a = check_embeddings("embeddings_a", embeddings_a, rows=boxes_a.shape[0])
@@ -173,7 +171,25 @@ def iou_xywh(boxes_a: FloatArray, boxes_b: FloatArray) -> FloatArray:
     no validation, so callers filter absent (NaN) boxes first. Rows are compared element by
     element; pass ``a[:, None]`` and ``b[None]`` for the ``[N, M]`` matrix. The same IoU as
     :func:`iou_matrix` on the boxes converted to ``xyxy``, up to float rounding.
+
+    Raises:
+        ValueError: an argument is not a real array with last dimension 4, or the leading
+            dimensions do not broadcast (shape checks only; values are not checked).
     """
+    if not (type(boxes_a) is np.ndarray and boxes_a.dtype == np.float64):
+        boxes_a = as_real_array("boxes_a", boxes_a)
+    if not (type(boxes_b) is np.ndarray and boxes_b.dtype == np.float64):
+        boxes_b = as_real_array("boxes_b", boxes_b)
+    for name, boxes in (("boxes_a", boxes_a), ("boxes_b", boxes_b)):
+        if boxes.ndim < 1 or boxes.shape[-1] != 4:
+            raise ValueError(f"{name} must have shape [..., 4] (xywh), got shape {boxes.shape}")
+    try:
+        np.broadcast_shapes(boxes_a.shape[:-1], boxes_b.shape[:-1])
+    except ValueError:
+        raise ValueError(
+            f"boxes_a and boxes_b leading dimensions must broadcast, got shapes "
+            f"{boxes_a.shape} and {boxes_b.shape}"
+        ) from None
     a1, b1 = boxes_a[..., :2], boxes_b[..., :2]
     a2, b2 = a1 + boxes_a[..., 2:], b1 + boxes_b[..., 2:]
     wh = np.clip(np.minimum(a2, b2) - np.maximum(a1, b1), 0, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validate import FloatArray, as_real_array, check_finite
+from ._validate import FloatArray, as_real_array, check_finite, check_number
 
 __all__ = ["fuse_appearance"]
 
@@ -45,15 +45,10 @@ def fuse_appearance(
         ValueError: shapes differ or are not 2-D, values are not finite or out of range, or a
             weight / threshold is out of range.
     """
-    for name, weight in (("iou_weight", iou_weight), ("appearance_weight", appearance_weight)):
-        if not np.isfinite(weight) or weight < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {weight!r}")
-    if not 0.0 <= iou_truncation <= 1.0:
-        raise ValueError(f"iou_truncation must lie in [0, 1], got {iou_truncation!r}")
-    if not 0.0 <= max_appearance_distance <= 2.0:
-        raise ValueError(
-            f"max_appearance_distance must lie in [0, 2], got {max_appearance_distance!r}"
-        )
+    check_number("iou_weight", iou_weight, low=0.0)
+    check_number("appearance_weight", appearance_weight, low=0.0)
+    check_number("iou_truncation", iou_truncation, low=0.0, high=1.0)
+    check_number("max_appearance_distance", max_appearance_distance, low=0.0, high=2.0)
     i = as_real_array("iou", iou)
     a = as_real_array("appearance", appearance)
     if i.ndim != 2:

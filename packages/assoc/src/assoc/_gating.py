@@ -6,7 +6,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.stats import chi2
 
-from ._validate import FloatArray, as_real_array, check_cost_matrix, check_finite
+from ._validate import (
+    FloatArray,
+    as_real_array,
+    check_cost_matrix,
+    check_finite,
+    check_number,
+)
 
 
 def squared_mahalanobis(
@@ -60,8 +66,7 @@ def chi2_gating_threshold(dim: int, *, probability: float = 0.95) -> float:
     """
     if isinstance(dim, bool) or not isinstance(dim, int | np.integer) or dim < 1:
         raise ValueError(f"dim must be an integer >= 1, got {dim!r}")
-    if not 0.0 < probability < 1.0:
-        raise ValueError(f"probability must lie in (0, 1), got {probability!r}")
+    check_number("probability", probability, low=0.0, high=1.0, low_open=True, high_open=True)
     return float(chi2.ppf(probability, df=int(dim)))
 
 
@@ -100,8 +105,12 @@ def gate_cost(cost: ArrayLike, admissible: ArrayLike, *, gated_cost: float = np.
     Args:
         cost: ``Array[N, M]`` cost matrix.
         admissible: ``Array[N, M]`` bool, ``True`` where a pair may match.
-        gated_cost: value written where ``admissible`` is False.
+        gated_cost: value written where ``admissible`` is False: a real number or ``+inf``
+            (NaN and ``-inf`` are rejected, as in ``cost``).
     """
+    gated_cost = check_number("gated_cost", gated_cost, inf_ok=True)
+    if gated_cost == -np.inf:
+        raise ValueError("gated_cost must not be -inf (use +inf for forbidden pairs)")
     matrix = check_cost_matrix("cost", cost).copy()
     mask = np.asarray(admissible)
     if mask.dtype != np.bool_ or mask.shape != matrix.shape:

@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._gating import chi2_gating_threshold, squared_mahalanobis
 from ._layout import StateLayout, boxes_to_measurements, measurements_to_boxes
-from ._validate import FloatArray, IntArray
+from ._validate import FloatArray, IntArray, as_real_array, check_finite
 
 
 def kalman_predict(
@@ -29,7 +29,39 @@ def kalman_predict(
 
     Returns:
         ``(mean[N, n], covariance[N, n, n])``, new arrays.
+
+    Raises:
+        ValueError: an argument is not a finite real array of the shape above.
     """
+    mean, covariance = _check_state(mean, covariance)
+    n = mean.shape[1]
+    transition = _check_matrix("transition", transition, (n, n))
+    process_noise = _check_matrix("process_noise", process_noise, (n, n))
+    return predict_unchecked(mean, covariance, transition, process_noise)
+
+
+def _check_state(mean: Any, covariance: Any) -> tuple[FloatArray, FloatArray]:
+    mu = as_real_array("mean", mean)
+    if mu.ndim != 2:
+        raise ValueError(f"mean must have shape (N, n), got shape {mu.shape}")
+    n = mu.shape[1]
+    cov = _check_matrix("covariance", covariance, (mu.shape[0], n, n))
+    check_finite("mean", mu)
+    return mu, cov
+
+
+def _check_matrix(name: str, value: Any, shape: tuple[int, ...]) -> FloatArray:
+    array = as_real_array(name, value)
+    if array.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got shape {array.shape}")
+    check_finite(name, array)
+    return array
+
+
+def predict_unchecked(
+    mean: FloatArray, covariance: FloatArray, transition: FloatArray, process_noise: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`kalman_predict` on validated arrays (the filter's hot path)."""
     new_mean = mean @ transition.T
     new_cov = transition @ covariance @ transition.T + process_noise
     return new_mean, new_cov
@@ -56,7 +88,30 @@ def kalman_update(
 
     Returns:
         ``(mean[N, n], covariance[N, n, n])``, new arrays.
+
+    Raises:
+        ValueError: an argument is not a finite real array of the shape above.
     """
+    mean, covariance = _check_state(mean, covariance)
+    n_rows, n = mean.shape
+    h = as_real_array("measurement_matrix", measurement_matrix)
+    if h.ndim != 2 or h.shape[1] != n:
+        raise ValueError(f"measurement_matrix must have shape (m, {n}), got shape {h.shape}")
+    check_finite("measurement_matrix", h)
+    m = h.shape[0]
+    z = _check_matrix("measurement", measurement, (n_rows, m))
+    r = _check_matrix("measurement_noise", measurement_noise, (m, m))
+    return update_unchecked(mean, covariance, z, h, r)
+
+
+def update_unchecked(
+    mean: FloatArray,
+    covariance: FloatArray,
+    measurement: FloatArray,
+    measurement_matrix: FloatArray,
+    measurement_noise: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """:func:`kalman_update` on validated arrays (the filter's hot path)."""
     h = measurement_matrix
     residual = measurement - mean @ h.T  # [N, m]
     pht = covariance @ h.T  # [N, n, m]
@@ -142,12 +197,12 @@ class BatchedKalmanFilter:
             rows: optional ``Array[K]`` distinct row indices; all rows if omitted.
         """
         if rows is None:
-            self.mean, self.covariance = kalman_predict(
+            self.mean, self.covariance = predict_unchecked(
                 self.mean, self.covariance, self._f, self._process_noise(self.mean)
             )
             return
         index = self._rows(rows)
-        mean, cov = kalman_predict(
+        mean, cov = predict_unchecked(
             self.mean[index], self.covariance[index], self._f, self._process_noise(self.mean[index])
         )
         self.mean[index] = mean
@@ -185,7 +240,7 @@ class BatchedKalmanFilter:
         if index.size == 0:
             return
         prior = self.mean[index]
-        mean, cov = kalman_update(
+        mean, cov = update_unchecked(
             prior, self.covariance[index], z, self._h, self._measurement_noise(prior)
         )
         self.mean[index] = mean

@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validate import FloatArray, check_boxes_xyxy
+from ._validate import FloatArray, as_real_array, check_boxes_xyxy, check_finite, check_number
 
 Measurement = Literal["xysr", "xyah", "cxcywh"]
 MEASUREMENTS: tuple[str, ...] = ("xysr", "xyah", "cxcywh")
@@ -110,6 +110,8 @@ class StateLayout:
             raise ValueError(f"noise_scale must be one of {NOISE_SCALES}, got {self.noise_scale!r}")
         if self.measurement not in MEASUREMENTS:
             raise ValueError(f"measurement must be one of {MEASUREMENTS}, got {self.measurement!r}")
+        if not isinstance(self.velocity_of, tuple | list):
+            raise ValueError(f"velocity_of must be a tuple of ints, got {self.velocity_of!r}")
         velocity = tuple(self.velocity_of)
         if len(set(velocity)) != len(velocity) or any(
             isinstance(k, bool) or not isinstance(k, int) or not 0 <= k < 4 for k in velocity
@@ -122,14 +124,13 @@ class StateLayout:
             ("process_noise", self.process_noise, dim_x, True),
         )
         for name, values, length, zero_ok in checks:
-            array = np.asarray(values, dtype=np.float64)
+            array = as_real_array(name, values)
             if array.shape != (length,):
                 raise ValueError(f"{name} must hold {length} values, got {values!r}")
             if not np.all(np.isfinite(array)) or np.any(array < 0 if zero_ok else array <= 0):
                 sign = ">= 0" if zero_ok else "> 0"
                 raise ValueError(f"{name} must be finite and {sign}, got {values!r}")
-        if not np.isfinite(self.dt) or self.dt <= 0:
-            raise ValueError(f"dt must be a finite number > 0, got {self.dt!r}")
+        check_number("dt", self.dt, low=0.0, low_open=True)
 
     @property
     def dim_x(self) -> int:
@@ -255,9 +256,10 @@ def measurements_to_boxes(measurements: ArrayLike, measurement: Measurement = "x
     """
     if measurement not in MEASUREMENTS:
         raise ValueError(f"measurement must be one of {MEASUREMENTS}, got {measurement!r}")
-    z = np.asarray(measurements, dtype=np.float64)
+    z = as_real_array("measurements", measurements)
     if z.ndim != 2 or z.shape[1] != 4:
         raise ValueError(f"measurements must have shape (N, 4), got shape {z.shape}")
+    check_finite("measurements", z)
     return boxes_unchecked(z, measurement)
 
 

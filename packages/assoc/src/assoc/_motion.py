@@ -20,7 +20,14 @@ from ._layout import (
 from ._matching import hungarian_pairs_unchecked
 from ._store import TrackState, TrackStore
 from ._tracks import Tracks
-from ._validate import FloatArray, IntArray, check_embeddings, check_positive_int, check_vector
+from ._validate import (
+    FloatArray,
+    IntArray,
+    check_embeddings,
+    check_number,
+    check_positive_int,
+    check_vector,
+)
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 _CONFIRMED = int(TrackState.CONFIRMED)
@@ -170,12 +177,8 @@ class MotionConfig:
                 f"low_threshold must not exceed high_threshold, got {self.low_threshold} > "
                 f"{self.high_threshold}"
             )
-        if not np.isfinite(self.memory_per_hit) or self.memory_per_hit < 0:
-            raise ValueError(
-                f"memory_per_hit must be a finite number >= 0, got {self.memory_per_hit!r}"
-            )
-        if not np.isfinite(self.momentum) or self.momentum < 0:
-            raise ValueError(f"momentum must be a finite number >= 0, got {self.momentum!r}")
+        check_number("memory_per_hit", self.memory_per_hit, low=0.0)
+        check_number("momentum", self.momentum, low=0.0)
         check_positive_int("delta_t", self.delta_t)
         check_positive_int("max_age", self.max_age, minimum=0)
         check_positive_int("tentative_max_age", self.tentative_max_age, minimum=0)

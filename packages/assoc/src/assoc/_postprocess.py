@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 
 from ._tracks import Tracks
-from ._validate import FloatArray, IntArray, as_real_array, check_boxes_xyxy, check_finite
+from ._validate import (
+    FloatArray,
+    IntArray,
+    _describe,
+    as_real_array,
+    check_boxes_xyxy,
+    check_finite,
+)
 
 
 def _check_int_column(name: str, value: Any) -> IntArray:
@@ -119,6 +126,19 @@ class SequenceTracks:
         idx = np.asarray(mask_or_index)
         if idx.size == 0 and idx.dtype.kind not in "bi":
             idx = idx.astype(np.int64)  # an empty list picks no rows
+        n = self.frames.shape[0]
+        if idx.dtype.kind == "b":
+            if idx.shape != (n,):
+                raise ValueError(
+                    f"mask_or_index as a bool mask must have shape ({n},), got {idx.shape}"
+                )
+        elif idx.dtype.kind not in "iu" or idx.ndim != 1:
+            raise ValueError(
+                f"mask_or_index must be a bool mask of shape ({n},) or a 1-D int index array, "
+                f"got {_describe(mask_or_index)}"
+            )
+        elif idx.size and (idx.min() < -n or idx.max() >= n):
+            raise ValueError(f"mask_or_index entries must lie in [-{n}, {n}), got {idx.tolist()}")
         return SequenceTracks(
             self.frames[idx], self.ids[idx], self.boxes_xyxy[idx], self.scores[idx]
         )
@@ -254,7 +274,7 @@ def gsi_length_scale(tau0: float, length: Any) -> FloatArray:
         ValueError: ``tau0`` is not a positive finite number, or a length below 1.
     """
     tau0 = _check_positive_float("tau0", tau0)
-    n = np.asarray(length, dtype=np.float64)
+    n = as_real_array("length", length)
     if n.size and (not np.all(np.isfinite(n)) or np.any(n < 1)):
         raise ValueError(f"length must be >= 1 rows, got {n.min() if n.size else n!r}")
     scale = tau0 * np.log(tau0**3 / n)

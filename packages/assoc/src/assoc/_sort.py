@@ -14,7 +14,7 @@ from ._layout import StateLayout, check_positive_boxes, measurements_unchecked
 from ._matching import hungarian_pairs_unchecked
 from ._store import TrackState, TrackStore
 from ._tracks import Tracks
-from ._validate import check_embeddings, check_positive_int, check_vector
+from ._validate import check_embeddings, check_number, check_positive_int, check_vector
 
 
 @dataclass(frozen=True)
@@ -41,14 +41,15 @@ class SortConfig:
     backend: Literal["lap", "scipy"] = "lap"
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.iou_threshold <= 1.0:
-            raise ValueError(f"iou_threshold must lie in [0, 1], got {self.iou_threshold!r}")
+        check_number("iou_threshold", self.iou_threshold, low=0.0, high=1.0)
         check_positive_int("max_age", self.max_age, minimum=0)
         check_positive_int("min_hits", self.min_hits, minimum=0)
         if not isinstance(self.layout, StateLayout):
             raise ValueError(f"layout must be a StateLayout, got {type(self.layout).__name__}")
         if self.backend not in ("lap", "scipy"):
             raise ValueError(f"backend must be 'lap' or 'scipy', got {self.backend!r}")
+        if not isinstance(self.report_warmup, bool):
+            raise ValueError(f"report_warmup must be a bool, got {self.report_warmup!r}")
 
 
 class SortTracker:

@@ -12,6 +12,7 @@ from ._costs import cosine_distance, iou_matrix
 from ._validate import (
     FloatArray,
     IntArray,
+    as_real_array,
     check_boxes_xyxy,
     check_embeddings,
     check_positive_int,
@@ -70,10 +71,12 @@ def reduce_by_owner(
     """
     if reduce not in ("max", "min"):
         raise ValueError(f"reduce must be 'max' or 'min', got {reduce!r}")
-    matrix = np.asarray(values, dtype=np.float64)
+    matrix = as_real_array("values", values)
     rows = np.asarray(owner)
     if matrix.ndim != 2:
         raise ValueError(f"values must have shape (K, M), got shape {matrix.shape}")
+    if np.isnan(matrix).any():
+        raise ValueError("values must not hold NaN")
     if rows.shape != (matrix.shape[0],) or (rows.size and rows.dtype.kind not in "iu"):
         raise ValueError(f"owner must be an int array of shape ({matrix.shape[0]},), got {rows!r}")
     num_rows = check_positive_int("num_rows", num_rows, minimum=0)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import FloatArray, IntArray
+from ._validate import FloatArray, IntArray, as_real_array, check_boxes_xyxy, check_finite
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,16 @@ class Tracks:
     scores: FloatArray
 
     def __post_init__(self) -> None:
-        ids = np.array(self.ids, dtype=np.int64).reshape(-1)
-        boxes = np.array(self.boxes_xyxy, dtype=np.float64).reshape(-1, 4)
-        scores = np.array(self.scores, dtype=np.float64).reshape(-1)
+        raw_ids = np.asarray(self.ids)
+        if raw_ids.size and raw_ids.dtype.kind not in "iu":
+            raise ValueError(f"ids must be integers, got dtype {raw_ids.dtype}")
+        ids = np.array(raw_ids, dtype=np.int64).reshape(-1)
+        boxes = check_boxes_xyxy("boxes_xyxy", self.boxes_xyxy).copy()
+        scores = as_real_array("scores", self.scores).copy()
+        if scores.ndim > 1:
+            raise ValueError(f"scores must have shape (M,), got shape {scores.shape}")
+        scores = scores.reshape(-1)
+        check_finite("scores", scores)
         if not ids.shape[0] == boxes.shape[0] == scores.shape[0]:
             raise ValueError(
                 f"ids, boxes_xyxy and scores must have equal length, got {ids.shape[0]}, "

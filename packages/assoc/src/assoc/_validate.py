@@ -109,6 +109,38 @@ def check_threshold(name: str, value: Any) -> float | None:
     return float(value)
 
 
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    inf_ok: bool = False,
+) -> float:
+    """Validate a real number (not bool, not NaN; infinite only with ``inf_ok``) in a range.
+
+    ``low``/``high`` bound it (inclusive unless ``low_open``/``high_open``); the message names
+    ``name`` and the range. One scalar check, cheap enough for every config and call.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    number = float(value)
+    finite = np.isfinite(number)
+    if np.isnan(number) or not (finite or inf_ok):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    too_low = low is not None and (number <= low if low_open else number < low)
+    too_high = high is not None and (number >= high if high_open else number > high)
+    if too_low or too_high:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        raise ValueError(f"{name} must lie in {left}{lo}, {hi}{right}, got {value!r}")
+    return number
+
+
 def check_positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
     """Validate an integer ``>= minimum``."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:

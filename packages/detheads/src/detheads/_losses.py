@@ -7,6 +7,9 @@ or padding). Normalisation by the number of positives is :func:`normalize_by_pos
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -33,8 +36,26 @@ def reduce_loss(loss: Tensor, reduction: str, weights: Tensor | None = None) -> 
 
 
 def _check_pair(name: str, a: Tensor, b: Tensor) -> None:
+    """Shape, dtype and device checks of a loss's two tensors (metadata only, no host sync)."""
+    for label, t in (("input", a), ("target", b)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: {label} must be a torch.Tensor, got {type(t).__name__}")
+        if not t.is_floating_point():
+            raise TypeError(f"{name}: {label} must be a floating tensor, got dtype {t.dtype}")
     if a.shape != b.shape:
         raise ValueError(f"{name}: input {tuple(a.shape)} and target {tuple(b.shape)} differ")
+    if a.device != b.device:
+        raise ValueError(f"{name}: input on {a.device} and target on {b.device} differ")
+
+
+def _check_real(name: str, value: object) -> float:
+    """A finite Python/numpy real hyperparameter (not bool) -> float; TypeError/ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return number
 
 
 def sigmoid_focal_loss(
@@ -54,6 +75,9 @@ def sigmoid_focal_loss(
     ``logsigmoid``) and free of in-place ops (second-order differentiable).
     """
     _check_pair("sigmoid_focal_loss", logits, targets)
+    alpha = _check_real("alpha", alpha)
+    if _check_real("gamma", gamma) < 0:
+        raise ValueError(f"gamma must be >= 0, got {gamma}")
     p = torch.sigmoid(logits)
     ce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
     p_t = p * targets + (1 - p) * (1 - targets)
@@ -76,7 +100,7 @@ def smooth_l1_loss(
     ``0.5 x^2 / beta`` for ``|x| < beta`` else ``|x| - 0.5 beta``; ``beta = 0`` is plain L1.
     """
     _check_pair("smooth_l1_loss", input, target)
-    if beta < 0:
+    if _check_real("beta", beta) < 0:
         raise ValueError(f"beta must be >= 0, got {beta}")
     diff = (input - target).abs()
     if beta == 0:
@@ -100,7 +124,7 @@ def huber_loss(
     smooth_l1(beta=delta)``).
     """
     _check_pair("huber_loss", input, target)
-    if delta <= 0:
+    if _check_real("delta", delta) <= 0:
         raise ValueError(f"delta must be > 0, got {delta}")
     diff = (input - target).abs()
     loss = torch.where(diff <= delta, 0.5 * diff * diff, delta * (diff - 0.5 * delta))

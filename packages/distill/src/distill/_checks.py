@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -20,6 +23,16 @@ def check_floating(value: object, argument: str) -> torch.Tensor:
     if not tensor.is_floating_point():
         raise TypeError(f"{argument} must be a floating-point tensor, got dtype {tensor.dtype}")
     return tensor
+
+
+def check_real(value: object, argument: str) -> float:
+    """Raise TypeError unless ``value`` is a real number (not bool), ValueError if not finite."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{argument} must be a real number, got {type(value).__name__} {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{argument} must be finite, got {value!r}")
+    return number
 
 
 def check_same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 
 from ._boxes import box_iou_xywh_torch
-from ._checks import check_floating, check_tensor
+from ._checks import check_floating, check_real, check_tensor
 
 __all__ = ["FusionChoice", "average_agreeing", "fuse_by_value", "value_ranking_accuracy"]
 
@@ -89,7 +89,7 @@ def fuse_by_value(
         itself when ``value_ema == 0`` or without ``previous_values``).
     """
     _check_candidates(candidate_boxes_xywh, values)
-    if margin < 0:
+    if check_real(margin, "margin") < 0:
         raise ValueError(f"margin must be >= 0, got {margin}")
     if isinstance(value_ema, bool) or not isinstance(value_ema, (int, float)):
         raise TypeError(f"value_ema must be a number, got {type(value_ema).__name__}")

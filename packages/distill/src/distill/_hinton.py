@@ -5,13 +5,13 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_floating, check_same_shape, check_tensor
+from ._checks import check_floating, check_real, check_same_shape, check_tensor
 
 __all__ = ["hinton_distillation_loss", "soft_target_loss"]
 
 
 def _check_temperature(temperature: float) -> float:
-    if not temperature > 0:
+    if check_real(temperature, "temperature") <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     return float(temperature)
 
@@ -78,7 +78,7 @@ def hinton_distillation_loss(
             f"targets must have shape {tuple(student_logits.shape[:-1])}, got "
             f"{tuple(targets.shape)}"
         )
-    if not 0.0 <= alpha <= 1.0:
+    if not 0.0 <= check_real(alpha, "alpha") <= 1.0:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
     soft = soft_target_loss(student_logits, teacher_logits, temperature=temperature)
     num_classes = student_logits.shape[-1]

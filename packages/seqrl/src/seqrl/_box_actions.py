@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._checks import check_finite, check_positive, check_tensor
+from ._checks import check_broadcast, check_finite, check_positive, check_tensor
 from ._iou import box_iou_xywh
 
 
@@ -93,6 +93,7 @@ def apply_box_action(
     if validate:
         check_finite(actions, "actions")
     _check_boxes(boxes_xywh, "boxes_xywh", validate=validate)
+    check_broadcast(("actions", actions), ("boxes_xywh", boxes_xywh))
     a = actions.clamp(-1.0, 1.0)
     x, y, w, h = boxes_xywh.unbind(-1)
     dx, dy, dw, dh = a.unbind(-1)

@@ -77,6 +77,15 @@ def check_int(value: int, name: str, *, minimum: int) -> None:
         raise ValueError(f"{name} must be >= {minimum}, got {value}")
 
 
+def check_broadcast(*named: tuple[str, Tensor]) -> None:
+    """Raise ValueError naming the tensors unless their shapes broadcast (metadata only)."""
+    try:
+        torch.broadcast_shapes(*(tensor.shape for _, tensor in named))
+    except RuntimeError:
+        shapes = ", ".join(f"{name} {tuple(tensor.shape)}" for name, tensor in named)
+        raise ValueError(f"shapes do not broadcast: {shapes}") from None
+
+
 def check_choice(value: str, name: str, choices: tuple[str, ...]) -> None:
     """Raise ValueError unless ``value`` is one of ``choices``."""
     if value not in choices:

@@ -15,7 +15,7 @@ import math
 import torch
 from torch import Tensor
 
-from ._checks import check_finite, check_positive, check_tensor
+from ._checks import check_broadcast, check_finite, check_positive, check_tensor
 
 
 def _check_actions(value: Tensor, name: str) -> None:
@@ -66,6 +66,7 @@ def gaussian_log_prob(actions: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
     _check_actions(actions, "actions")
     _check_actions(mu, "mu")
     _check_actions(sigma, "sigma")
+    check_broadcast(("actions", actions), ("mu", mu), ("sigma", sigma))
     if bool((sigma <= 0).any()):
         raise ValueError("sigma must be > 0 everywhere")
     z = (actions - mu) / sigma
