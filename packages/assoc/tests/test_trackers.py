@@ -453,9 +453,7 @@ def test_retinatrack_birth_threshold_and_min_hits_equal_a_slow_loop_reference(
     assert reported > 0
 
 
-def test_retinatrack_birth_threshold_continues_but_never_starts_tracks_on_weak_detections() -> (
-    None
-):
+def test_retinatrack_birth_threshold_continues_but_never_starts_tracks_on_weak_detections() -> None:
     for motion in (None, assoc.StateLayout.botsort()):
         tracker = assoc.RetinaTrackTracker(
             assoc.RetinaTrackConfig(birth_threshold=0.6, motion=motion)
@@ -493,7 +491,7 @@ def test_retinatrack_min_hits_reports_from_the_confirming_frame_on_never_retroac
 
 @pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), float("inf"), "0.5", True])
 def test_retinatrack_birth_threshold_is_checked(bad: object) -> None:
-    with pytest.raises(ValueError, match="^birth_threshold must be None or a number in"):
+    with pytest.raises(ValueError, match=r"^birth_threshold must be None or a number in"):
         assoc.RetinaTrackConfig(birth_threshold=bad)  # type: ignore[arg-type]
     assert assoc.RetinaTrackConfig().birth_threshold is None
     assert assoc.RetinaTrackConfig(birth_threshold=0).birth_threshold == 0
