@@ -119,9 +119,10 @@ def add_association_argument(parser: argparse.ArgumentParser) -> None:
         choices=RETINATRACK_ASSOCIATIONS,  # trackkit.registry's (no torch import)
         default=None,
         help="retinatrack: how detections are linked (default iou+embedding, the paper's; "
-        "iou+motion: IoU against Kalman-predicted boxes, the best on the validation sequence, "
-        "docs/mot.md; iou+embedding+motion: the paper's IoU + embedding with the IoU against "
-        "Kalman-predicted boxes, docs/mot.md round 9)",
+        "iou+motion: IoU against Kalman-predicted boxes, the best on the validation sequence "
+        "with --score 0.55 (its default since round 11 is --score 0.35 --birth-score 0.55, "
+        "chosen on the training sequences, docs/mot.md); iou+embedding+motion: the paper's "
+        "IoU + embedding with the IoU against Kalman-predicted boxes, docs/mot.md round 9)",
     )
 
 
