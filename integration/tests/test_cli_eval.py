@@ -136,6 +136,16 @@ def test_eval_mot_association_reaches_retinatrack_only(
     assert code == 0, capsys.readouterr().err
     assert calls["retinatrack"]["association"] == "iou+motion"
     assert "association" not in calls["sort"]
+    # round 11's --score / --birth-score / --min-hits reach retinatrack only, unset: absent
+    assert all(k not in calls["retinatrack"] for k in ("score", "birth_score", "min_hits"))
+    hyst = ["--score", "0.3", "--birth-score", "0.6", "--min-hits", "2"]
+    assert main([*argv, "--out", str(tmp_path / "o2"), *hyst]) == 0, capsys.readouterr().err
+    assert calls["retinatrack"]["score"] == 0.3 and calls["retinatrack"]["birth_score"] == 0.6
+    assert calls["retinatrack"]["min_hits"] == 2
+    assert not {"score", "birth_score", "min_hits"} & set(calls["sort"])
+    sort_only = ["eval", "mot", "--data", str(tmp_path / "data"), "--tracker", "sort"]
+    assert main([*sort_only, "--out", str(tmp_path / "o3"), "--min-hits", "2"]) == 2
+    assert "--min-hits applies only to --tracker retinatrack" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ import assoc
 import detheads
 from trackkit.data import (
     ArrayFrames,
+    MOTRows,
     MOTSequence,
     read_mot_rows,
     synthetic_mot_sequence,
@@ -983,3 +984,138 @@ def test_offline_post_processing_options(tiny_trained: tuple[RetinaTrackNet, Pat
     )
     with pytest.raises(ValueError, match="smooth must be a number >= 0"):
         RetinaTrackMOT(net, smooth=-2.0)
+
+
+# ------------------------------------------ round 11: score hysteresis and online confirmation
+
+
+def _reference_rows(
+    net: RetinaTrackNet, frames: list[np.ndarray], low: float, association: str, **options: object
+) -> MOTRows:
+    """The tracker's path written out: detections at ``low`` (NMS 0.4), then ``assoc``."""
+    from trackkit.mot import associate
+
+    parts, embs = [], []
+    for t, frame in enumerate(frames):
+        (d,) = detect_frames(net, [frame], score_threshold=low, nms_threshold=0.4)
+        b = d.boxes_xyxy
+        xywh = np.concatenate([b[:, :2], b[:, 2:] - b[:, :2]], axis=1)
+        parts.append(MOTRows(np.full(len(b), t), np.full(len(b), -1), xywh, d.scores))
+        embs.append(d.embeddings)
+    tracks, _ = associate(
+        make_association(association, **options),
+        MOTRows.concatenate(parts),
+        len(frames),
+        embeddings=np.concatenate(embs) if "embedding" in association else None,
+    )
+    return tracks
+
+
+def _same_rows(a: MOTRows, b: MOTRows) -> bool:
+    return all(
+        np.array_equal(getattr(a, k), getattr(b, k))
+        for k in ("frames", "ids", "boxes_xywh", "confidences")
+    )
+
+
+def test_score_hysteresis_and_min_hits_reach_the_tracker_defaults_unchanged(
+    tiny_trained: tuple[RetinaTrackNet, Path],
+) -> None:
+    from trackkit.mot.retinatrack import MOTION_BIRTH_THRESHOLD, MOTION_SCORE_THRESHOLD
+    from trackkit.registry import make_tracker
+
+    net, run = tiny_trained
+    seq = _two_people(seed=9, length=10)
+    assert seq.frames is not None
+    frames = [seq.frames[t] for t in range(seq.num_frames)]
+    # The default (iou+embedding, 0.55, no birth threshold, min_hits 1) is today's path.
+    default = RetinaTrackMOT(net)
+    assert default.score_threshold == TRACKING_SCORE_THRESHOLD
+    assert default.tracker.config.birth_threshold is None
+    assert default.tracker.config.min_hits == 1
+    rows, _ = default.track_frames(seq.frames)
+    assert len(rows) > 0
+    assert _same_rows(rows, _reference_rows(net, frames, 0.55, "iou+embedding"))
+    # iou+motion: round 11's hysteresis unless a score is given
+    motion = RetinaTrackMOT(net, association="iou+motion")
+    assert motion.score_threshold == MOTION_SCORE_THRESHOLD == 0.35
+    assert motion.tracker.config.birth_threshold == MOTION_BIRTH_THRESHOLD == 0.55
+    got, _ = motion.track_frames(seq.frames)
+    assert _same_rows(got, _reference_rows(net, frames, 0.35, "iou+motion", birth_threshold=0.55))
+    old = RetinaTrackMOT(net, association="iou+motion", score_threshold=0.55)
+    assert old.tracker.config.birth_threshold is None
+    # Any low / birth / min_hits through make_tracker equals the written-out path.
+    for association in ("iou+embedding", "iou+motion"):
+        options = {"birth_threshold": 0.6, "min_hits": 2}
+        live = make_tracker(
+            "retinatrack",
+            checkpoint=run / "retinatrack.pt",
+            association=association,
+            score=0.2,
+            birth_score=0.6,
+            min_hits=2,
+        )
+        got, _ = live.track_frames(seq.frames)
+        want = _reference_rows(net, frames, 0.2, association, **options)
+        assert _same_rows(got, want) and len(got) > 0, association
+        plain = _reference_rows(net, frames, 0.2, association)
+        assert len(got) < len(plain)  # confirmation and the birth threshold drop boxes
+    with pytest.raises(ValueError, match="birth_score and min_hits apply to the RetinaTrack"):
+        make_tracker("retinatrack", checkpoint=run / "retinatrack.pt", association="sort",
+                     min_hits=2)  # fmt: skip
+    with pytest.raises(ValueError, match="score_threshold must be a number in"):
+        RetinaTrackMOT(net, score_threshold="auto")
+    with pytest.raises(ValueError, match="birth_threshold must be None or a number"):
+        RetinaTrackMOT(net, association_options={"birth_threshold": 2.0})
+
+
+def test_cli_score_birth_score_and_min_hits(
+    tiny_trained: tuple[RetinaTrackNet, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from trackkit.cli import main
+    from trackkit.data import open_frames
+    from trackkit.registry import make_tracker
+
+    _, run = tiny_trained
+    ckpt = str(run / "retinatrack.pt")
+    seq = _two_people(SCENE_SEED, 8)
+    _write_mot_folder(tmp_path / "data", seq)
+    frames = tmp_path / "data" / "SYN-RT" / "img1"
+    argv = ["mot", str(frames), "--tracker", "retinatrack", "--checkpoint", ckpt, "--no-progress"]
+
+    def run_cli(name: str, *extra: str) -> bytes:
+        out = tmp_path / f"{name}.txt"
+        assert main([*argv, *extra, "--out", str(out)]) == 0, capsys.readouterr().err
+        return out.read_bytes()
+
+    # Without the new flags the output is the old default's, byte for byte.
+    default = run_cli("default")
+    assert default == run_cli("explicit", "--score", "0.55", "--min-hits", "1")
+    reference = make_tracker("retinatrack", checkpoint=ckpt)
+    assert reference.score_threshold == 0.55 and reference.tracker.config.birth_threshold is None
+    write_mot_rows(tmp_path / "ref.txt", reference.track_frames(open_frames(frames))[0])
+    assert default == (tmp_path / "ref.txt").read_bytes()
+    # iou+motion's default is round 11's hysteresis; --score 0.55 gives the old iou+motion.
+    motion = run_cli("motion", "--association", "iou+motion")
+    assert motion == run_cli("motion2", "--association", "iou+motion", "--score", "0.35",
+                             "--birth-score", "0.55")  # fmt: skip
+    hyst = run_cli("hyst", "--score", "0.2", "--birth-score", "0.6", "--min-hits", "2")
+    assert len(read_mot_rows(tmp_path / "hyst.txt")) > 0 and hyst != default
+    for extra, message in [
+        (["--birth-score", "1.5"], "--birth-score must be a number in [0, 1], got '1.5'"),
+        (["--score", "nan"], "--score must be a number in [0, 1], got 'nan'"),
+        (["--min-hits", "0"], "--min-hits must be an integer >= 1, got '0'"),
+        (["--association", "sort", "--min-hits", "2"], "apply to the RetinaTrack associations"),
+    ]:
+        try:  # argparse's usage errors exit with 2, trackkit's errors return 2
+            code = main([*argv, *extra, "--out", str(tmp_path / "x.txt")])
+        except SystemExit as exit_:
+            code = exit_.code
+        assert code == 2, extra
+        err = capsys.readouterr().err.strip()
+        assert message in err and "\n" not in err, err
+    assert main(["mot", str(frames), "--tracker", "sort", "--score", "0.3",
+                 "--out", str(tmp_path / "x.txt")]) == 2  # fmt: skip
+    assert "--score does not apply to tracker 'sort'" in capsys.readouterr().err

@@ -252,6 +252,9 @@ def _retinatrack(
     variant: str = "cpu",
     progress: bool = False,
     tta: Any = None,
+    score: float | None = None,
+    birth_score: float | None = None,
+    min_hits: int | None = None,
 ) -> Any:
     """RetinaTrack (Lu et al. 2020) on the frames: the shipped (or a given) network's detections
     and embeddings, linked by ``association`` (``iou+embedding``, ``iou``, ``embedding``,
@@ -262,7 +265,14 @@ def _retinatrack(
     validation sequence; ``"accuracy"`` is its deprecated name and warns with
     ``DeprecationWarning``); ``progress`` shows a bar over frames; ``tta``: test-time
     augmentation of the detector (``trackkit.mot.retinatrack.DetectionTTA`` or a ``--tta``
-    string such as ``"flip,448,512,576"``; ``None``: off, the default)."""
+    string such as ``"flip,448,512,576"``; ``None``: off, the default). Score hysteresis and
+    online confirmation (docs/mot.md round 11): ``score`` is the detection score threshold
+    (the low one; ``None``: the variant's, and for ``iou+motion`` on the ``cpu`` variant round
+    11's 0.35 with birth threshold 0.55, ``RetinaTrackMOT``'s ``"association"`` default),
+    ``birth_score`` the score a detection needs to start a track
+    (``assoc.RetinaTrackConfig.birth_threshold``), ``min_hits`` the consecutive hits before a
+    track is reported (online, never retroactively); ``None`` leaves them at the defaults.
+    ``birth_score`` / ``min_hits`` with ``association="sort"`` are a ``ValueError``."""
     from trackkit.mot.retinatrack import (
         ACCURACY_CHECKPOINT,
         ACCURACY_NMS_THRESHOLD,
@@ -270,7 +280,6 @@ def _retinatrack(
         ACCURACY_WIDTH,
         DEFAULT_CHECKPOINT,
         TRACKING_NMS_THRESHOLD,
-        TRACKING_SCORE_THRESHOLD,
         RetinaTrackMOT,
         load_retinatrack_checkpoint,
     )
@@ -289,9 +298,21 @@ def _retinatrack(
     )
     if accurate and input_width is None:
         input_width = ACCURACY_WIDTH
+    options: dict[str, Any] = {}
+    for name, value in (("birth_threshold", birth_score), ("min_hits", min_hits)):
+        if value is not None:
+            options[name] = value
+    if options and association == "sort":
+        raise ValueError(
+            "birth_score and min_hits apply to the RetinaTrack associations, not 'sort'"
+        )
+    threshold: float | str = (
+        score if score is not None else (ACCURACY_SCORE_THRESHOLD if accurate else "association")
+    )
     return RetinaTrackMOT(
         net,
-        score_threshold=ACCURACY_SCORE_THRESHOLD if accurate else TRACKING_SCORE_THRESHOLD,
+        score_threshold=threshold,
+        association_options=options,
         nms_threshold=ACCURACY_NMS_THRESHOLD if accurate else TRACKING_NMS_THRESHOLD,
         association=association,
         min_score=min_score,

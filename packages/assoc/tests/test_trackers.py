@@ -307,11 +307,14 @@ def slow_cos(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class SlowRetinaTrack:
-    """Lu et al. 2020, sec. 3.5 written out with loops (no motion model, min_hits = 1)."""
+    """Lu et al. 2020, sec. 3.5 written out with loops (no motion model), with this library's
+    ``birth_threshold`` (an unmatched detection scoring below it starts no track) and
+    ``min_hits`` (reported from the ``min_hits``-th consecutive hit on; confirmed stays
+    confirmed)."""
 
     def __init__(self, cfg: assoc.RetinaTrackConfig) -> None:
         self.cfg = cfg
-        self.tracks: list[dict] = []  # id, boxes / embeddings newest first, since
+        self.tracks: list[dict] = []  # id, boxes / embeddings newest first, since, streak
         self.next_id = 1
 
     def similarity(self, track: dict, box: np.ndarray, emb: np.ndarray | None) -> float:
@@ -331,7 +334,12 @@ class SlowRetinaTrack:
             best = max(best, value)
         return best
 
-    def update(self, boxes: np.ndarray, embs: np.ndarray | None) -> list[int]:
+    def update(
+        self, boxes: np.ndarray, embs: np.ndarray | None, scores: np.ndarray | None = None
+    ) -> dict[int, int]:
+        """Returns ``{detection index: track id}`` of the detections reported this frame."""
+        cfg = self.cfg
+        scores = np.ones(len(boxes)) if scores is None else scores
         pairs = []
         for r, track in enumerate(self.tracks):
             for c, box in enumerate(boxes):
@@ -346,20 +354,29 @@ class SlowRetinaTrack:
                 assigned[c] = r
         for track in self.tracks:
             track["since"] += 1
-        out = []
+            track["streak"] = 0
+        out = {}
         for c, box in enumerate(boxes):
             emb = None if embs is None else embs[c]
             if c in assigned:
                 track = self.tracks[assigned[c]]
                 track["since"] = 0
-            else:
-                track = {"id": self.next_id, "boxes": [], "embs": [], "since": 0}
+                track["streak"] = track["old_streak"] + 1
+            elif cfg.birth_threshold is None or scores[c] >= cfg.birth_threshold:
+                track = {"id": self.next_id, "boxes": [], "embs": [], "since": 0, "streak": 1}
+                track["confirmed"] = False
                 self.next_id += 1
                 self.tracks.append(track)
-            track["boxes"] = [box, *track["boxes"]][: self.cfg.history]
-            track["embs"] = [emb, *track["embs"]][: self.cfg.history]
-            out.append(track["id"])
-        self.tracks = [t for t in self.tracks if t["since"] <= self.cfg.max_age]
+            else:
+                continue  # too weak to start a track
+            track["confirmed"] = track["confirmed"] or track["streak"] >= cfg.min_hits
+            track["boxes"] = [box, *track["boxes"]][: cfg.history]
+            track["embs"] = [emb, *track["embs"]][: cfg.history]
+            if track["confirmed"]:
+                out[c] = track["id"]
+        self.tracks = [t for t in self.tracks if t["since"] <= cfg.max_age]
+        for track in self.tracks:
+            track["old_streak"] = track["streak"]
         return out
 
 
@@ -395,9 +412,89 @@ def test_retinatrack_equals_a_slow_loop_reference(
         e = embs if embeddings else None
         out = fast.update(boxes, np.ones(len(boxes)), e)
         ids = slow.update(boxes, e)
-        # Tracks come out in birth order, detections in input order: compare as box -> id.
-        got = {tuple(b): i for b, i in zip(out.boxes_xyxy.tolist(), out.ids.tolist(), strict=True)}
-        assert got == {tuple(b): i for b, i in zip(boxes.tolist(), ids, strict=True)}
+        assert len(ids) == len(boxes)
+        assert as_box_ids(out) == {tuple(boxes[c]): i for c, i in ids.items()}
+
+
+def as_box_ids(out: assoc.Tracks) -> dict[tuple[float, ...], int]:
+    # Tracks come out in birth order, detections in input order: compare as box -> id.
+    return {tuple(b): i for b, i in zip(out.boxes_xyxy.tolist(), out.ids.tolist(), strict=True)}
+
+
+@pytest.mark.parametrize("min_hits", [1, 2, 3])
+@pytest.mark.parametrize("birth", [None, 0.5, 0.8])
+@pytest.mark.parametrize("embeddings", [False, True])
+@pytest.mark.parametrize("seed", range(4))
+def test_retinatrack_birth_threshold_and_min_hits_equal_a_slow_loop_reference(
+    min_hits: int, birth: float | None, embeddings: bool, seed: int
+) -> None:
+    cfg = assoc.RetinaTrackConfig(
+        motion=None,
+        iou_source="latest",
+        history=4,
+        max_age=5,
+        max_cosine_distance=1.2,
+        birth_threshold=birth,
+        min_hits=min_hits,
+    )
+    fast, slow = assoc.RetinaTrackTracker(cfg), SlowRetinaTrack(cfg)
+    rng = np.random.default_rng(100 + seed)
+    reported = 0
+    for boxes, embs in random_scene(seed, frames=40):
+        scores = rng.uniform(0.3, 1.0, len(boxes))
+        e = embs if embeddings else None
+        out = fast.update(boxes, scores, e)
+        ids = slow.update(boxes, e, scores)
+        assert as_box_ids(out) == {tuple(boxes[c]): i for c, i in ids.items()}
+        np.testing.assert_array_equal(
+            out.scores, [scores[np.flatnonzero((boxes == b).all(1))[0]] for b in out.boxes_xyxy]
+        )
+        reported += len(out)
+    assert reported > 0
+
+
+def test_retinatrack_birth_threshold_continues_but_never_starts_tracks_on_weak_detections() -> None:
+    for motion in (None, assoc.StateLayout.botsort()):
+        tracker = assoc.RetinaTrackTracker(
+            assoc.RetinaTrackConfig(birth_threshold=0.6, motion=motion)
+        )
+        # A weak detection alone starts nothing; a strong one starts track 1.
+        assert len(tracker.update(box_at(0), [0.4])) == 0
+        assert len(tracker.store) == 0
+        assert tracker.update(box_at(0), [0.7]).ids.tolist() == [1]
+        # Track 1 continues on weak detections (reported with their scores); a second weak
+        # person far away starts no track, a strong one does (id 2).
+        out = tracker.update(np.concatenate([box_at(3), box_at(300)]), [0.3, 0.5])
+        assert out.ids.tolist() == [1]
+        np.testing.assert_array_equal(out.scores, [0.3])
+        out = tracker.update(np.concatenate([box_at(6), box_at(300)]), [0.35, 0.6])
+        assert sorted(out.ids.tolist()) == [1, 2]
+        # Without the option every detection starts a track (today's tracker).
+        plain = assoc.RetinaTrackTracker(assoc.RetinaTrackConfig(motion=motion))
+        assert plain.update(box_at(0), [0.01]).ids.tolist() == [1]
+
+
+def test_retinatrack_min_hits_reports_from_the_confirming_frame_on_never_retroactively() -> None:
+    tracker = assoc.RetinaTrackTracker(assoc.RetinaTrackConfig(min_hits=3, max_age=5))
+    seen = [tracker.update(box_at(10 + 3 * t), [0.9]).ids.tolist() for t in range(4)]
+    assert seen == [[], [], [1], [1]]
+    # A miss resets only a tentative track's streak: a confirmed track is reported on its
+    # next hit, while a new track that misses needs three consecutive hits again.
+    assert len(tracker.update(np.zeros((0, 4)), np.zeros(0))) == 0
+    assert tracker.update(box_at(22), [0.9]).ids.tolist() == [1]
+    young = assoc.RetinaTrackTracker(assoc.RetinaTrackConfig(min_hits=2, max_age=5))
+    assert len(young.update(box_at(0), [0.9])) == 0
+    assert len(young.update(np.zeros((0, 4)), np.zeros(0))) == 0
+    assert len(young.update(box_at(2), [0.9])) == 0  # streak 1 again, still tentative
+    assert young.update(box_at(4), [0.9]).ids.tolist() == [1]
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), float("inf"), "0.5", True])
+def test_retinatrack_birth_threshold_is_checked(bad: object) -> None:
+    with pytest.raises(ValueError, match=r"^birth_threshold must be None or a number in"):
+        assoc.RetinaTrackConfig(birth_threshold=bad)  # type: ignore[arg-type]
+    assert assoc.RetinaTrackConfig().birth_threshold is None
+    assert assoc.RetinaTrackConfig(birth_threshold=0).birth_threshold == 0
 
 
 @pytest.mark.parametrize(("iou_source", "same_id"), [("history", True), ("latest", False)])

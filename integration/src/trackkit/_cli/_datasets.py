@@ -202,9 +202,10 @@ def add_association_argument(parser: argparse.ArgumentParser) -> None:
         choices=RETINATRACK_ASSOCIATIONS,  # trackkit.registry's (no torch import)
         default=None,
         help="retinatrack: how detections are linked (default iou+embedding, the paper's; "
-        "iou+motion: IoU against Kalman-predicted boxes, the best on the validation sequence, "
-        "docs/mot.md; iou+embedding+motion: the paper's IoU + embedding with the IoU against "
-        "Kalman-predicted boxes, docs/history/mot.md round 9)",
+        "iou+motion: IoU against Kalman-predicted boxes, the best on the validation sequence "
+        "with --score 0.55 (its default since round 11 is --score 0.35 --birth-score 0.55, "
+        "chosen on the training sequences, docs/mot.md); iou+embedding+motion: the paper's "
+        "IoU + embedding with the IoU against Kalman-predicted boxes, docs/history/mot.md round 9)",
     )
 
 
@@ -227,6 +228,60 @@ def add_tta_argument(parser: argparse.ArgumentParser) -> None:
         "and/or input widths, optionally 'score=X' (threshold on the fused scores), e.g. "
         "'flip,448,512,576'; passes fused by weighted box fusion (default off; several times "
         "slower; docs/history/mot.md round 10)",
+    )
+
+
+def _unit_score(flag: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not 0.0 <= value <= 1.0:
+            raise argparse.ArgumentTypeError(f"{flag} must be a number in [0, 1], got {text!r}")
+        return value
+
+    return parse
+
+
+def _min_hits(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--min-hits must be an integer >= 1, got {text!r}")
+    return value
+
+
+def add_hysteresis_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add RetinaTrack's ``--score``, ``--birth-score`` and ``--min-hits`` (score hysteresis
+    and online confirmation, docs/mot.md round 11) to a MOT command."""
+    parser.add_argument(
+        "--score",
+        type=_unit_score("--score"),
+        default=None,
+        metavar="LOW",
+        help="retinatrack: detection score threshold, the low one with --birth-score "
+        "(default 0.55, chosen on the training sequences; --association iou+motion: 0.35 "
+        "with a birth score of 0.55, docs/mot.md round 11; --variant p6-640: 0.4)",
+    )
+    parser.add_argument(
+        "--birth-score",
+        type=_unit_score("--birth-score"),
+        default=None,
+        metavar="HIGH",
+        help="retinatrack: a detection scoring below HIGH may continue a track but starts no "
+        "new one (score hysteresis, ByteTrack's new-track threshold; default none; 0.55 for "
+        "--association iou+motion when --score is not given)",
+    )
+    parser.add_argument(
+        "--min-hits",
+        type=_min_hits,
+        default=None,
+        metavar="N",
+        help="retinatrack: report a track from its N-th consecutive matched frame on (online: "
+        "its first N-1 boxes are never written; default 1)",
     )
 
 

@@ -17,6 +17,7 @@ from trackkit._cli._datasets import (
     THREADS_HELP,
     add_association_argument,
     add_average_arguments,
+    add_hysteresis_arguments,
     add_postprocess_arguments,
     add_tta_argument,
     add_value_ema_argument,
@@ -261,6 +262,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     mot.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
     mot.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_association_argument(mot)
+    add_hysteresis_arguments(mot)
     add_tta_argument(mot)
     add_postprocess_arguments(mot)
     mot.set_defaults(func=_eval_mot)
@@ -459,6 +461,13 @@ def _eval_mot(args: argparse.Namespace) -> int:
         for name in args.tracker or []
     ):
         raise CLIError("--tta applies only to --tracker retinatrack")
+    for key in ("score", "birth_score", "min_hits"):
+        if getattr(args, key) is not None and not any(
+            name in tracker_names("mot") and key in tracker_options(name)
+            for name in args.tracker or []
+        ):
+            flag = "--" + key.replace("_", "-")
+            raise CLIError(f"{flag} applies only to --tracker retinatrack")
     for name in args.tracker or []:
         if name not in tracker_names("mot"):
             raise CLIError(
@@ -477,6 +486,9 @@ def _eval_mot(args: argparse.Namespace) -> int:
             opts["association"] = args.association
         if args.tta is not None and "tta" in tracker_options(name):
             opts["tta"] = args.tta
+        for key in ("score", "birth_score", "min_hits"):
+            if getattr(args, key) is not None and key in tracker_options(name):
+                opts[key] = getattr(args, key)
         for key in ("interpolate", "min_track_length", "smooth"):
             if getattr(args, key) is not None:
                 opts[key] = getattr(args, key)

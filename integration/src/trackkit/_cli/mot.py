@@ -11,6 +11,7 @@ from typing import Any
 from trackkit._cli._datasets import (
     THREADS_HELP,
     add_association_argument,
+    add_hysteresis_arguments,
     add_postprocess_arguments,
     add_tta_argument,
     existing_dir,
@@ -161,6 +162,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "deprecated name of p6-640",
     )
     add_association_argument(parser)
+    add_hysteresis_arguments(parser)
     add_tta_argument(parser)
     parser.add_argument(
         "--skip-bad-frames",
@@ -194,6 +196,9 @@ def _tracker_options(args: argparse.Namespace, *, progress: bool) -> dict[str, o
         ("min_track_length", args.min_track_length),
         ("smooth", args.smooth),
         ("tta", args.tta),
+        ("score", args.score),
+        ("birth_score", args.birth_score),
+        ("min_hits", args.min_hits),
     ):
         if value is None:
             continue

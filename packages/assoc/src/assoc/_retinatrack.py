@@ -55,6 +55,12 @@ class RetinaTrackConfig:
             moving person, so the paper's IoU-only fallback (40-frame memory) matches by stale
             boxes; the prediction restores SORT-like motion. Detections then need positive
             width and height.
+        birth_threshold: this library's addition, ``None`` (default) for the paper's tracker:
+            score hysteresis (ByteTrack's ``new_track_threshold``, Zhang et al. 2022). Every
+            detection passed to :meth:`RetinaTrackTracker.update` may continue a track, but
+            an unmatched one starts a new track only if it scores at least this; the caller's
+            own score filter is then the *low* threshold. Matching stays one greedy stage over
+            all detections. A number in [0, 1].
     """
 
     iou_weight: float = 0.5
@@ -67,6 +73,7 @@ class RetinaTrackConfig:
     min_hits: int = 1
     motion: StateLayout | None = field(default_factory=StateLayout.botsort)
     iou_source: Literal["history", "latest"] = "history"
+    birth_threshold: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("iou_weight", "embedding_weight"):
@@ -90,6 +97,13 @@ class RetinaTrackConfig:
             raise ValueError(
                 f"motion must be a StateLayout or None, got {type(self.motion).__name__}"
             )
+        birth = self.birth_threshold
+        if birth is not None and (
+            isinstance(birth, bool)
+            or not isinstance(birth, (int, float, np.integer, np.floating))
+            or not 0.0 <= birth <= 1.0
+        ):
+            raise ValueError(f"birth_threshold must be None or a number in [0, 1], got {birth!r}")
 
 
 class RetinaTrackTracker:
@@ -101,11 +115,15 @@ class RetinaTrackTracker:
     ``iou_weight * IoU_trunc + embedding_weight * cos``, disallows pairs whose cosine distance
     exceeds ``max_cosine_distance``, takes the best entry per track, runs
     :func:`greedy_match` (best first), appends matched observations to their tracks, starts a
-    track for every unmatched detection and removes tracks unseen for more than ``max_age``
+    track for every unmatched detection (with ``birth_threshold``: every unmatched detection
+    scoring at least that) and removes tracks unseen for more than ``max_age``
     frames. Without embeddings it matches on plain IoU (at least ``min_iou``).
 
     Output rule: tracks matched or born this frame that are confirmed (with the default
-    ``min_hits = 1``: all of them); boxes and scores are the matched detections'.
+    ``min_hits = 1``: all of them); boxes and scores are the matched detections'. Online: a
+    track with ``min_hits > 1`` is reported from the frame of its ``min_hits``-th consecutive
+    hit on, never retroactively; until then it is TENTATIVE (still matched, and removed like
+    any track after ``max_age`` unmatched frames).
 
     Args:
         config: a :class:`RetinaTrackConfig`; the paper's defaults if omitted.
@@ -166,7 +184,8 @@ class RetinaTrackTracker:
         Args:
             boxes_xyxy: ``Array[M, 4]`` detections ``(x1, y1, x2, y2)``; ``M = 0`` is fine.
             scores: ``Array[M]`` detection scores (filter by score before calling, as the paper
-                does).
+                does; with ``birth_threshold`` they also decide which unmatched detections
+                start tracks).
             embeddings: ``Array[M, D]`` detection embeddings, or ``None`` for IoU-only
                 tracking. Pass them on every frame or on none until :meth:`reset`.
 
@@ -191,6 +210,8 @@ class RetinaTrackTracker:
             kf.freeze_shrinking_sizes()
             kf.predict()
         matches, _, unmatched = greedy_match(self._similarity(boxes, emb), maximize=True)
+        if self.config.birth_threshold is not None:
+            unmatched = unmatched[score[unmatched] >= self.config.birth_threshold]
         rows, cols = matches[:, 0], matches[:, 1]
         if kf is not None:
             layout = kf.layout

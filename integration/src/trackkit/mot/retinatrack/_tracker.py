@@ -34,6 +34,8 @@ __all__ = [
     "ASSOCIATIONS",
     "DEFAULT_CHECKPOINT",
     "EMBEDDING_GATE",
+    "MOTION_BIRTH_THRESHOLD",
+    "MOTION_SCORE_THRESHOLD",
     "TRACKING_IOU_SOURCE",
     "TRACKING_NMS_THRESHOLD",
     "TRACKING_SCORE_THRESHOLD",
@@ -101,6 +103,18 @@ EMBEDDING_GATE: float = 1.0
 #: training sequences (``docs/benchmarks/retinatrack_settings.md``).
 TRACKING_IOU_SOURCE: str = "latest"
 
+#: Score hysteresis of the ``iou+motion`` association (docs/mot.md, round 11): detections
+#: scoring >= :data:`MOTION_SCORE_THRESHOLD` reach the tracker and may continue tracks, a new
+#: track needs >= :data:`MOTION_BIRTH_THRESHOLD` (``assoc.RetinaTrackConfig.birth_threshold``,
+#: ByteTrack's ``new_track_threshold``, Zhang et al. 2022). Chosen by rule 11 on the training
+#: sequences (``benchmarks/retinatrack_hysteresis.py``: mean HOTA of ``iou+motion`` 0.618 vs
+#: 0.603 with :data:`TRACKING_SCORE_THRESHOLD` alone, over low 0.25-0.55 x birth none / 0.55 /
+#: 0.65 x ``min_hits`` 1-3); :class:`RetinaTrackMOT`'s default for ``iou+motion`` when its
+#: ``score_threshold`` is left at ``"association"``. On the validation sequence it scored
+#: HOTA 0.372 against 0.412 at 0.55 without a birth threshold (``score_threshold=0.55``).
+MOTION_SCORE_THRESHOLD: float = 0.35
+MOTION_BIRTH_THRESHOLD: float = 0.55
+
 
 def make_association(name: str, **options: Any) -> Any:
     """An ``assoc`` tracker for one of :data:`ASSOCIATIONS`.
@@ -114,8 +128,11 @@ def make_association(name: str, **options: Any) -> Any:
     ``motion=assoc.StateLayout.botsort()`` (IoU against each track's Kalman-predicted box);
     ``iou+embedding+motion``: ``iou+embedding`` with that motion model (the predicted box
     counts as one more stored box of the track, with its newest embedding, in the fused IoU +
-    embedding similarity; docs/history/mot.md round 9). ``options`` override config fields. The
-    other RetinaTrack associations are the paper's tracker, without ``assoc``'s optional motion
+    embedding similarity; docs/history/mot.md round 9). ``options`` override config fields (e.g.
+    ``birth_threshold`` and ``min_hits`` of the RetinaTrack associations: score hysteresis and
+    online confirmation, docs/history/mot.md round 11; :class:`RetinaTrackMOT` sets ``iou+motion``'s
+    birth threshold, not this function). The other
+    RetinaTrack associations are the paper's tracker, without ``assoc``'s optional motion
     model (``motion=None``).
     """
     if name == "sort":
@@ -131,6 +148,15 @@ def make_association(name: str, **options: Any) -> Any:
     if name == "embedding":
         options = {"iou_weight": 0.0, "embedding_weight": 1.0, **options}
     return assoc.RetinaTrackTracker(assoc.RetinaTrackConfig(**options))
+
+
+def _default_thresholds(association: str, tta: DetectionTTA | None) -> tuple[float, dict[str, Any]]:
+    """The detection score threshold and association options of ``score_threshold =
+    "association"``: ``iou+motion`` (without a TTA score of its own) gets round 11's
+    hysteresis, every other association :data:`TRACKING_SCORE_THRESHOLD`."""
+    if association == "iou+motion" and (tta is None or tta.score_threshold is None):
+        return MOTION_SCORE_THRESHOLD, {"birth_threshold": MOTION_BIRTH_THRESHOLD}
+    return TRACKING_SCORE_THRESHOLD, {}
 
 
 def _uses_embeddings(name: str) -> bool:
@@ -462,9 +488,19 @@ class RetinaTrackMOT:
     Args:
         net: the network; the shipped checkpoint when omitted.
         association: one of :data:`ASSOCIATIONS` (default the paper's ``iou+embedding``).
-        association_options: config overrides for :func:`make_association`.
-        score_threshold: detection score threshold (default :data:`TRACKING_SCORE_THRESHOLD`,
-            chosen on the training sequences; ``None``: the network config's).
+        association_options: config overrides for :func:`make_association`, e.g.
+            ``{"birth_threshold": 0.55, "min_hits": 2}`` (``assoc.RetinaTrackConfig``: a new
+            track needs a detection scoring >= 0.55; a track is reported from its second
+            consecutive hit on, never retroactively; docs/mot.md round 11).
+        score_threshold: detection score threshold, the *low* one when the association has a
+            birth threshold. ``"association"`` (default): :data:`TRACKING_SCORE_THRESHOLD`,
+            chosen on the training sequences, except for ``iou+motion``, which then gets
+            round 11's score hysteresis (:data:`MOTION_SCORE_THRESHOLD` 0.35 and, unless
+            ``association_options`` sets one, ``birth_threshold =``
+            :data:`MOTION_BIRTH_THRESHOLD` 0.55; with a ``tta`` that sets its own score,
+            :data:`TRACKING_SCORE_THRESHOLD` and no birth threshold). A number: that
+            threshold, and no default birth threshold. ``None``: the network config's.
+            After construction the attribute holds the number (or ``None``) in use.
         nms_threshold: NMS IoU threshold (default :data:`TRACKING_NMS_THRESHOLD`; ``None``:
             the network config's).
         min_score: detections scoring below this are dropped before association (on top of
@@ -498,7 +534,7 @@ class RetinaTrackMOT:
     net: RetinaTrackNet | None = None
     association: str = "iou+embedding"
     association_options: dict[str, Any] = field(default_factory=dict)
-    score_threshold: float | None = TRACKING_SCORE_THRESHOLD
+    score_threshold: float | str | None = "association"
     nms_threshold: float | None = TRACKING_NMS_THRESHOLD
     min_score: float = 0.0
     input_width: int | None = None
@@ -520,15 +556,28 @@ class RetinaTrackMOT:
             self.input_width = _check_width(self.input_width)
         if not np.isfinite(self.min_score):
             raise ValueError(f"min_score must be a finite number, got {self.min_score}")
+        if isinstance(self.tta, str):
+            self.tta = DetectionTTA.parse(self.tta)
+        if self.tta is not None and not isinstance(self.tta, DetectionTTA):
+            raise TypeError(f"tta must be a DetectionTTA, a --tta string or None, got {self.tta!r}")
+        if not isinstance(self.association_options, dict):
+            raise TypeError(
+                f"association_options must be a dict, got {type(self.association_options).__name__}"
+            )
+        if isinstance(self.score_threshold, str):
+            if self.score_threshold != "association":
+                raise ValueError(
+                    "score_threshold must be a number in [0, 1], None or 'association', got "
+                    f"{self.score_threshold!r}"
+                )
+            score, defaults = _default_thresholds(self.association, self.tta)
+            self.score_threshold = score
+            self.association_options = {**defaults, **self.association_options}
         for name in ("score_threshold", "nms_threshold"):
             value = getattr(self, name)
             if value is not None and not (0.0 <= value <= 1.0):
                 raise ValueError(f"{name} must lie in [0, 1] or be None, got {value!r}")
         check_postprocess_options(self.interpolate, self.min_track_length, self.smooth)
-        if isinstance(self.tta, str):
-            self.tta = DetectionTTA.parse(self.tta)
-        if self.tta is not None and not isinstance(self.tta, DetectionTTA):
-            raise TypeError(f"tta must be a DetectionTTA, a --tta string or None, got {self.tta!r}")
         self.tracker = make_association(self.association, **self.association_options)
 
     @classmethod
@@ -569,7 +618,7 @@ class RetinaTrackMOT:
 
     def detect(self, frame_bgr: NDArray[np.uint8]) -> FrameDetections:
         """One frame's detections with this tracker's thresholds (stage times accumulate)."""
-        assert self.net is not None
+        assert self.net is not None and not isinstance(self.score_threshold, str)
         (det,) = detect_frames(
             self.net,
             [frame_bgr],
