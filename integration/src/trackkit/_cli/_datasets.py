@@ -335,3 +335,30 @@ def add_postprocess_arguments(parser: argparse.ArgumentParser) -> None:
         "Gaussian-process regression with length scale TAU0*ln(TAU0^3/track length) frames "
         "(assoc.smooth_tracks, StrongSORT's GSI, which uses 10; default off, 0 = off)",
     )
+
+
+def add_sot_training_data(p: argparse.ArgumentParser, *, no_data: bool = False) -> None:
+    """Add the SOT training-data options of ``train maml``, ``slt``, ``tras`` and ``tras-value``.
+
+    ``--data`` (simple-layout SOT folder), with ``no_data`` also ``--no-data`` (synthetic
+    sequences only), then ``--mot`` / ``--no-mot`` (pedestrian identities of a MOTChallenge
+    folder added as training sequences).
+    """
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="simple-layout SOT folder (default $TRACKKIT_DATA/sot or ../shared/data/sot)",
+    )
+    if no_data:
+        p.add_argument("--no-data", action="store_true", help="synthetic sequences only")
+    p.add_argument(
+        "--mot",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="MOTChallenge folder with images whose pedestrian identities are added as training "
+        "sequences (default $TRACKKIT_DATA/mot or ../shared/data/mot when it exists)",
+    )
+    p.add_argument("--no-mot", action="store_true", help="do not add MOT identities")

@@ -11,7 +11,12 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from trackkit._cli._datasets import THREADS_HELP, set_torch_threads, writable_dir
+from trackkit._cli._datasets import (
+    THREADS_HELP,
+    add_sot_training_data,
+    set_torch_threads,
+    writable_dir,
+)
 
 __all__ = ["register_recipe"]
 
@@ -185,22 +190,7 @@ def register_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignor
         help="stop once this many rounds are done in total, counting resumed ones (--resume "
         "continues; default: run all --rounds)",
     )
-    p.add_argument(
-        "--data",
-        metavar="DIR",
-        type=Path,
-        default=None,
-        help="simple-layout SOT folder (default $TRACKKIT_DATA/sot or ../shared/data/sot)",
-    )
-    p.add_argument(
-        "--mot",
-        metavar="DIR",
-        type=Path,
-        default=None,
-        help="MOTChallenge folder with images whose pedestrian identities are added as training "
-        "sequences (default $TRACKKIT_DATA/mot or ../shared/data/mot when it exists)",
-    )
-    p.add_argument("--no-mot", action="store_true", help="do not add MOT identities")
+    add_sot_training_data(p)
     p.add_argument(
         "--teacher-cache",
         metavar="DIR",
@@ -322,22 +312,7 @@ def _register_value_recipe(recipes: argparse._SubParsersAction) -> None:  # type
         default=0,
         help="seed of the held-out sequences and of the windows (default %(default)s)",
     )
-    p.add_argument(
-        "--data",
-        metavar="DIR",
-        type=Path,
-        default=None,
-        help="simple-layout SOT folder (default $TRACKKIT_DATA/sot or ../shared/data/sot)",
-    )
-    p.add_argument(
-        "--mot",
-        metavar="DIR",
-        type=Path,
-        default=None,
-        help="MOTChallenge folder with images whose pedestrian identities are added as training "
-        "sequences (default $TRACKKIT_DATA/mot or ../shared/data/mot when it exists)",
-    )
-    p.add_argument("--no-mot", action="store_true", help="do not add MOT identities")
+    add_sot_training_data(p)
     p.add_argument(
         "--teacher-cache",
         metavar="DIR",

@@ -13,7 +13,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from trackkit._cli._datasets import THREADS_HELP, set_torch_threads, writable_dir, writable_file
+from trackkit._cli._datasets import (
+    THREADS_HELP,
+    add_sot_training_data,
+    set_torch_threads,
+    writable_dir,
+    writable_file,
+)
 
 if TYPE_CHECKING:
     from trackkit.mot.retinatrack import RetinaTrackNetConfig
@@ -180,23 +186,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=None,
         help="continue from a train_state.pt (default: start afresh)",
     )
-    p.add_argument(
-        "--data",
-        metavar="DIR",
-        type=Path,
-        default=None,
-        help="simple-layout SOT folder (default $TRACKKIT_DATA/sot or ../shared/data/sot)",
-    )
-    p.add_argument("--no-data", action="store_true", help="synthetic sequences only")
-    p.add_argument(
-        "--mot",
-        metavar="DIR",
-        type=Path,
-        default=None,
-        help="MOTChallenge folder with images whose pedestrian identities are added as training "
-        "sequences (default $TRACKKIT_DATA/mot or ../shared/data/mot when it exists)",
-    )
-    p.add_argument("--no-mot", action="store_true", help="do not add MOT identities")
+    add_sot_training_data(p, no_data=True)
     p.add_argument(
         "--holdout",
         metavar="LIST",
@@ -908,23 +898,7 @@ def _register_slt(recipes: argparse._SubParsersAction) -> None:  # type: ignore[
         default=None,
         help="continue from a train_state.pt (default: start afresh)",
     )
-    p.add_argument(
-        "--data",
-        metavar="DIR",
-        type=Path,
-        default=None,
-        help="simple-layout SOT folder (default $TRACKKIT_DATA/sot or ../shared/data/sot)",
-    )
-    p.add_argument("--no-data", action="store_true", help="synthetic sequences only")
-    p.add_argument(
-        "--mot",
-        metavar="DIR",
-        type=Path,
-        default=None,
-        help="MOTChallenge folder with images whose pedestrian identities are added as training "
-        "sequences (default $TRACKKIT_DATA/mot or ../shared/data/mot when it exists)",
-    )
-    p.add_argument("--no-mot", action="store_true", help="do not add MOT identities")
+    add_sot_training_data(p, no_data=True)
     p.add_argument(
         "--synthetic",
         type=int,
