@@ -127,8 +127,9 @@ def _tras_tracker(
 
     Options: ``device``; ``checkpoint`` (a student file of ``trackkit train tras``);
     ``teachers`` (``"csrt,kcf"`` or a list of names: OpenCV trackers or trackkit's deep
-    ``retina-maml`` / ``fcos-maml``; TRAST default csrt, TRASFUST default
-    csrt,kcf,mil,medianflow); ``parallel`` (teachers in threads while the student computes);
+    ``retina-maml`` / ``fcos-maml``; TRAST default csrt, TRASFUST default the student's
+    ``fusion_pool``: csrt,retina-maml for the shipped student, csrt,kcf,mil,medianflow for a
+    student without one); ``parallel`` (teachers in threads while the student computes);
     ``value_ema`` (moving average of the values before the choice, ``TRASTracker``; default
     the student's ``fusion_value_ema`` for TRASFUST, else 0); ``average_iou`` and
     ``average_temperature`` (mean of the agreeing teachers' boxes, ``TRASTracker``; default

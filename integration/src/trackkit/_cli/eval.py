@@ -134,7 +134,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=None,
         metavar="LIST",
         help="trast/trasfust: comma-separated teacher names, OpenCV or retina-maml / "
-        "fcos-maml (default csrt / csrt,kcf,mil,medianflow)",
+        "fcos-maml (default: csrt for trast; for trasfust the student's pool, "
+        "csrt,retina-maml for the shipped student, else csrt,kcf,mil,medianflow)",
     )
     add_value_ema_argument(sot)
     add_average_arguments(sot)

@@ -125,8 +125,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         default=None,
         metavar="LIST",
         help="trast/trasfust: comma-separated teachers (csrt, kcf, mil, medianflow, mosse, "
-        "boosting, tld, and the deep retina-maml, fcos-maml); default csrt for trast, "
-        "csrt,kcf,mil,medianflow for trasfust",
+        "boosting, tld, and the deep retina-maml, fcos-maml); default csrt for trast; for "
+        "trasfust the student's pool (the shipped student: csrt,retina-maml; a student "
+        "without one: csrt,kcf,mil,medianflow)",
     )
     add_value_ema_argument(p)
     add_average_arguments(p)
