@@ -212,3 +212,68 @@ def test_max_seconds_stops_and_saves_a_resumable_state(
     assert load_train_state(result.state_path)["step"] == 3
     with pytest.raises(ValueError, match="max_seconds"):
         run_training(step_fn, TrainState(), tmp_path / "b", steps=2, max_seconds=0.0)
+
+
+def _diverging(
+    nan_at: int, key: str = "loss", *, poison: bool = True
+) -> tuple[TrainState, Any, nn.Module]:
+    """``_recipe`` whose step ``nan_at`` (0-based) reports a NaN ``key`` (and, with ``poison``,
+    leaves NaN weights, as the update of a diverged step does)."""
+    state, step_fn, net = _recipe()
+
+    def bad_step(step: int) -> dict[str, Any]:
+        metrics = step_fn(step)
+        if step == nan_at and poison:
+            with torch.no_grad():
+                for p in net.parameters():
+                    p.fill_(float("nan"))  # the update that produced the NaN loss
+        if step == nan_at:
+            metrics[key] = float("nan")
+        return metrics
+
+    return state, bad_step, net
+
+
+@pytest.mark.parametrize("key", ["loss", "query_loss"])
+def test_a_nan_loss_stops_before_saving_it(tmp_path: Path, key: str) -> None:
+    from trackkit.train import NonFiniteLossError
+
+    state, step_fn, _ = _diverging(nan_at=7, key=key)
+    with pytest.raises(NonFiniteLossError, match=rf"step 8: non-finite {key}=nan.*holds step 5"):
+        run_training(step_fn, state, tmp_path, steps=20, checkpoint_every=5, progress=False)
+    saved = load_train_state(tmp_path / "train_state.pt")
+    assert saved["step"] == 5
+    assert all(torch.isfinite(v).all() for v in saved["modules"]["net"].values())
+    last = _log(tmp_path / "log.jsonl")[-1]
+    assert last["step"] == 8 and np.isnan(last[key])
+    # the saved state resumes
+    state, step_fn, net = _recipe(seed=9)
+    run_training(
+        step_fn,
+        state,
+        tmp_path,
+        steps=20,
+        checkpoint_every=5,
+        resume=tmp_path / "train_state.pt",
+        progress=False,
+    )
+    assert state.step == 20 and all(torch.isfinite(p).all() for p in net.parameters())
+
+
+def test_a_nan_loss_before_any_checkpoint_says_so(tmp_path: Path) -> None:
+    from trackkit.train import NonFiniteLossError
+
+    state, step_fn, _ = _diverging(nan_at=1)
+    with pytest.raises(NonFiniteLossError, match="no state was saved yet"):
+        run_training(step_fn, state, tmp_path, steps=20, checkpoint_every=5, progress=False)
+    assert not (tmp_path / "train_state.pt").exists()
+
+
+def test_nan_in_other_metrics_or_with_the_guard_off_keeps_training(tmp_path: Path) -> None:
+    state, step_fn, _ = _diverging(nan_at=3, key="ao", poison=False)  # not a loss
+    assert run_training(step_fn, state, tmp_path / "a", steps=6, progress=False).finished
+    state, step_fn, _ = _diverging(nan_at=3)
+    res = run_training(
+        step_fn, state, tmp_path / "b", steps=6, progress=False, stop_on_nonfinite=False
+    )
+    assert res.finished and np.isnan(_log(tmp_path / "b" / "log.jsonl")[-1]["loss"])

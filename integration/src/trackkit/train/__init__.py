@@ -19,7 +19,13 @@ from trackkit.train._data import (
     synthetic_training_sequences,
     training_sequences,
 )
-from trackkit.train._loop import TrainResult, TrainState, load_train_state, run_training
+from trackkit.train._loop import (
+    NonFiniteLossError,
+    TrainResult,
+    TrainState,
+    load_train_state,
+    run_training,
+)
 from trackkit.train._maml import MAMLTrainConfig, train_instance_detector
 from trackkit.train._maml_mot import (
     MAMLMOTTrainConfig,
@@ -99,6 +105,7 @@ __all__ = [
     "MAMLMOTTrainConfig",
     "MAMLTrainConfig",
     "MOTClipSampler",
+    "NonFiniteLossError",
     "ReidFeatureCache",
     "RetinaTrackTrainConfig",
     "SLTTrainConfig",

@@ -197,6 +197,21 @@ def _number(v: Any) -> float | None:
     return None
 
 
+class NonFiniteLossError(ValueError):
+    """A training step reported a NaN or infinite loss; the run stopped before saving it."""
+
+
+def _nonfinite_losses(metrics: Mapping[str, Any]) -> list[str]:
+    """``name=value`` of every loss metric (``loss`` or ``*_loss``) that is NaN or infinite."""
+    bad = []
+    for k, v in metrics.items():
+        if k == "loss" or k.endswith("_loss"):
+            x = _number(v)
+            if x is not None and not math.isfinite(x):
+                bad.append(f"{k}={x}")
+    return bad
+
+
 def run_training(
     step_fn: StepFn,
     state: TrainState,
@@ -214,6 +229,7 @@ def run_training(
     progress: bool = True,
     desc: str = "train",
     running_window: int = 20,
+    stop_on_nonfinite: bool = True,
 ) -> TrainResult:
     """Run ``step_fn`` for steps ``state.step .. steps - 1`` with checkpoints, log and bar.
 
@@ -238,9 +254,18 @@ def run_training(
         progress: show the tqdm bar.
         desc: the bar's label.
         running_window: steps averaged for the bar's running metrics.
+        stop_on_nonfinite: when a step's metric ``loss`` or ``*_loss`` is NaN or infinite, log
+            that step, save nothing more and raise :class:`NonFiniteLossError` naming the
+            metric and the step of the last saved state (the optimiser has already applied
+            that step, so the in-memory weights are suspect; resume from ``train_state.pt``,
+            e.g. with a lower learning rate). False: keep training (the bar's running means
+            skip non-finite values; the log records them).
 
     Returns:
         a :class:`TrainResult`.
+
+    Raises:
+        NonFiniteLossError: a non-finite loss, with ``stop_on_nonfinite``.
     """
     for name, value in (
         ("steps", steps),
@@ -266,6 +291,7 @@ def run_training(
         state.load_state_dict(load_train_state(resume), may_change=may_change)
     state_path = out / "train_state.pt"
     last = steps if stop_after is None else min(steps, stop_after)
+    saved_step = state.step if resume is not None else None
     elapsed0 = state.elapsed_s
     t0 = time.perf_counter()
     window: dict[str, deque[float]] = {}
@@ -282,6 +308,19 @@ def run_training(
                 metrics = dict(step_fn(step))
                 state.step = step + 1
                 state.elapsed_s = elapsed0 + time.perf_counter() - t0
+                bad = _nonfinite_losses(metrics) if stop_on_nonfinite else []
+                if bad:
+                    write({"step": step + 1, "elapsed_s": round(state.elapsed_s, 1), **metrics})
+                    kept = (
+                        f"{state_path} holds step {saved_step}"
+                        if saved_step is not None
+                        else "no state was saved yet"
+                    )
+                    raise NonFiniteLossError(
+                        f"training step {step + 1}: non-finite {', '.join(bad)}; stopped "
+                        f"without saving it ({kept}; resume from it, e.g. with a lower "
+                        "learning rate)"
+                    )
                 for k, v in metrics.items():
                     x = _number(v)
                     if x is not None and math.isfinite(x):
@@ -300,6 +339,7 @@ def run_training(
                 out_of_time = max_seconds is not None and state.elapsed_s >= max_seconds
                 if (step + 1) % checkpoint_every == 0 or step + 1 == last or out_of_time:
                     _save(state_path, state)
+                    saved_step = state.step
                 if out_of_time:
                     break
             if state.step >= last and not state_path.exists():
