@@ -47,8 +47,8 @@ def test_track_folder_writes_boxes_and_video(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--init", "1,2,3"], "four comma-separated"),
-        (["--init", "a,b,c,d"], "four comma-separated"),
+        (["--init", "1,2,3"], "four numbers x,y,w,h"),
+        (["--init", "a,b,c,d"], "four numbers x,y,w,h"),
         (["--init", "5000,5000,10,10"], "does not overlap"),
         (["--init", "1,2,nan,4"], "--init must be finite"),
         (["--init", "1,2,-3,4"], "--init must have positive width"),

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import stat
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from trackkit.cli import CLIError
 from trackkit.data import (
     Dataset,
+    MOTSequence,
     Sequence,
+    is_mot_sequence,
     read_got10k,
     read_lasot,
     read_otb,
@@ -26,11 +29,17 @@ from trackkit.registry import RETINATRACK_ASSOCIATIONS, parse_tta_spec
 __all__ = [
     "SOT_FORMATS",
     "THREADS_HELP",
+    "VIDEO_OUT_SUFFIXES",
+    "add_threads_argument",
     "existing_dir",
+    "mot_fallback_notes",
+    "open_mot_dataset",
     "open_sot_dataset",
+    "set_torch_threads",
     "sot_tracker_options",
     "writable_dir",
     "writable_file",
+    "writable_video",
 ]
 
 #: ``--format`` choices of the single-object commands and their readers.
@@ -50,8 +59,23 @@ SOT_FORMAT_HELP = (
     "trackingnet (default: simple)"
 )
 
-#: ``--threads`` help of the commands that keep torch's default unless told.
-THREADS_HELP = "torch CPU threads (default: torch's, one per core)"
+#: ``--threads`` help of the training recipes, which keep torch's default unless told.
+THREADS_HELP = (
+    "torch CPU threads (default: torch's own, normally one per core; the tracking commands "
+    "track, demo, mot and eval default to 1)"
+)
+
+#: Why the tracking commands default to one thread (measured: benchmarks/track_threads.py).
+THREADS_WHY = (
+    "One thread because torch's default (one per core) collapses when the machine is shared: "
+    "on a loaded 2-core machine --threads 1 ran 2.3 frames/s, 2 threads 0.2-0.3 "
+    "(docs/benchmarks/track_threads.md); try 0 on an idle many-core machine."
+)
+
+#: Suffixes of annotated-video outputs that OpenCV's ``mp4v`` writer produces a readable file
+#: for (checked by writing and reading back one frame: .webm, .gif and no suffix fail to open,
+#: an image suffix such as .png opens OpenCV's image-sequence writer and writes no video).
+VIDEO_OUT_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v")
 
 
 def existing_dir(path: Path, what: str) -> Path:
@@ -118,6 +142,21 @@ def writable_file(path: Path | str | None, flag: str, *, make_parents: bool = Tr
         raise CLIError(f"{flag} {path}: output folder {path.parent} does not exist")
 
 
+def writable_video(path: Path | str | None, flag: str, *, make_parents: bool = True) -> None:
+    """:func:`writable_file` for an annotated video, whose suffix must also be one OpenCV's
+    ``mp4v`` writer turns into a video (:data:`VIDEO_OUT_SUFFIXES`): found before the work,
+    where the writer failed after it. ``None`` passes."""
+    if path is None:
+        return
+    path = Path(path)
+    writable_file(path, flag, make_parents=make_parents)
+    if path.suffix.lower() not in VIDEO_OUT_SUFFIXES:
+        raise CLIError(
+            f"{flag} {path}: an annotated video needs one of the suffixes "
+            f"{', '.join(VIDEO_OUT_SUFFIXES)}"
+        )
+
+
 def writable_dir(path: Path | str | None, flag: str) -> None:
     """Check, before any work, that the command can create and fill the output folder ``path``.
 
@@ -156,6 +195,44 @@ def open_sot_dataset(
         return SOT_FORMATS[fmt](path, **kwargs)
     except (FileNotFoundError, NotADirectoryError, KeyError) as err:
         raise CLIError(f"{path} does not look like a {fmt!r} dataset: {err}") from None
+
+
+def open_mot_dataset(
+    path: Path, flag: str, *, names: list[str] | None = None
+) -> tuple[Dataset[MOTSequence], Path]:
+    """Open ``path`` (the ``flag`` option) as MOTChallenge data: a folder of sequences or one
+    sequence folder (``trackkit.data.is_mot_sequence``). Returns the dataset and the folder
+    that holds its sequences; one-line :class:`CLIError` for a folder in another layout."""
+    data = existing_dir(path, f"data folder ({flag})")
+    one = (data / "seqinfo.ini").is_file() or (
+        is_mot_sequence(data)  # without seqinfo.ini: unless it holds sequences itself
+        and not any(p.is_dir() and is_mot_sequence(p) for p in data.iterdir())
+    )
+    if one:
+        if names:
+            raise CLIError(f"--sequences needs a folder of sequences, {flag} is one sequence")
+        names, data = [data.name], data.parent
+    from trackkit.data import read_motchallenge  # looked up now: tests replace it
+
+    try:
+        return read_motchallenge(data, names=names), data
+    except (FileNotFoundError, NotADirectoryError) as err:
+        raise CLIError(f"{data} is not a MOTChallenge folder: {err}") from None
+
+
+def mot_fallback_notes(seqs: Iterable[MOTSequence]) -> None:
+    """Print one note per sequence whose length was not in a ``seqinfo.ini`` (the reader's
+    fallback), so that a missing file does not pass unnoticed."""
+    for seq in seqs:
+        source = seq.meta.get("seqlength_from")
+        if source is None:
+            continue
+        where = "its images in img1/" if source == "img1" else "the last frame of gt.txt/det.txt"
+        print(
+            f"trackkit: note: {seq.name}: no seqLength (seqinfo.ini missing or without it); "
+            f"{seq.num_frames} frames, from {where}",
+            file=sys.stderr,
+        )
 
 
 def add_value_ema_argument(parser: argparse.ArgumentParser) -> None:
@@ -285,13 +362,33 @@ def add_hysteresis_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def set_torch_threads(threads: int | None) -> None:
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--threads N`` (default 1, 0 = torch's default) to a tracking command (track,
+    demo, mot, eval sot, eval mot); the training recipes keep torch's default
+    (:data:`THREADS_HELP`)."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"torch CPU threads (default 1; 0 = torch's default, one per core). {THREADS_WHY}",
+    )
+
+
+def set_torch_threads(threads: int | None, *, if_loaded: bool = False) -> None:
     """Apply a ``--threads`` option: ``None`` or 0 keeps torch's default (one thread per core),
-    otherwise it must be >= 1."""
+    otherwise it must be >= 1 (checked first, in every case).
+
+    ``if_loaded``: leave torch alone when it is not imported yet (the association-only MOT
+    trackers run without torch; call this after building the tracker, which imports it when
+    it needs it).
+    """
     if threads is None or threads == 0:
         return
     if threads < 1:
         raise ValueError(f"--threads must be >= 1 (or 0 for torch's default), got {threads}")
+    if if_loaded and "torch" not in sys.modules:
+        return
     import torch
 
     torch.set_num_threads(threads)

@@ -47,6 +47,13 @@ examples:
 TEACHERS_TEXT = "csrt, kcf, mil, medianflow, mosse, boosting, tld, retina-maml, fcos-maml"
 
 
+def default_workers() -> int:
+    """``--workers`` left unset: one A3C worker per CPU core of the machine it runs on, at least
+    2 (the minimum of the kd-rl and kd-gt objectives, whose workers are half distilling, half
+    autonomous). Resolved at run time, so the help text is the same on every machine."""
+    return max(2, os.cpu_count() or 2)
+
+
 def register_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``tras`` recipe to ``trackkit train``."""
     p = recipes.add_parser(
@@ -85,8 +92,9 @@ def register_recipe(recipes: argparse._SubParsersAction) -> None:  # type: ignor
     p.add_argument(
         "--workers",
         type=int,
-        default=os.cpu_count() or 2,
-        help="A3C workers (default: the number of CPU cores, here %(default)s)",
+        default=None,
+        help="A3C workers (default: the number of CPU cores, at least 2; kd-rl and kd-gt need 2 "
+        "or more)",
     )
     p.add_argument(
         "--rounds",
@@ -403,7 +411,7 @@ def _run(args: argparse.Namespace) -> int:
     root, mot_root = _data_roots(args)
     config = TRASTrainConfig(
         objective=args.objective,
-        workers=args.workers,
+        workers=default_workers() if args.workers is None else args.workers,
         rounds=args.rounds,
         episodes_per_round=args.episodes_per_round,
         t_max=args.t_max,

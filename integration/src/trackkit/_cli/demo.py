@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from trackkit._cli._datasets import set_torch_threads, writable_file
+from trackkit._cli._datasets import set_torch_threads, writable_file, writable_video
 
 __all__ = ["register", "run_demo"]
 
@@ -43,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         type=Path,
         default=Path("trackkit_demo.mp4"),
         metavar="VIDEO",
-        help="annotated video path, folders created (default %(default)s)",
+        help="annotated video path (.mp4, .avi, .mov, .mkv or .m4v), folders created "
+        "(default %(default)s)",
     )
     p.add_argument(
         "--frame-png",
@@ -137,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
     set_torch_threads(args.threads)
     if args.length < 2:
         raise ValueError(f"--length must be >= 2, got {args.length}")
-    writable_file(args.out, "--out")  # before tracking, not after
+    writable_video(args.out, "--out")  # before tracking, not after
     writable_file(args.frame_png, "--frame-png")
     if args.frame_png is not None:
         import cv2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -14,14 +15,16 @@ import numpy as np
 from trackkit._cli._datasets import (
     SOT_FORMAT_HELP,
     SOT_FORMATS,
-    THREADS_HELP,
     add_association_argument,
     add_average_arguments,
     add_hysteresis_arguments,
     add_postprocess_arguments,
+    add_threads_argument,
     add_tta_argument,
     add_value_ema_argument,
     existing_dir,
+    mot_fallback_notes,
+    open_mot_dataset,
     open_sot_dataset,
     set_torch_threads,
     sot_tracker_options,
@@ -60,7 +63,8 @@ examples:
   trackkit eval mot --gt ../shared/data/mot15 --results runs/mot15/sort runs/mot15/retinatrack
   trackkit eval mot --gt ../shared/data/mot --results runs/mot17/sort --mot17 --per-sequence
 
---gt (or --data) is a MOTChallenge folder (<SEQ>/seqinfo.ini and <SEQ>/gt/gt.txt); every
+--gt (or --data) is a MOTChallenge folder (<SEQ>/seqinfo.ini and <SEQ>/gt/gt.txt) or one
+sequence folder (without seqinfo.ini: its length from img1/, else gt/det, with a note); every
 --results folder holds MOTChallenge tracker files <SEQ>.txt ("frame,id,left,top,width,height,
 score,..."). Only sequences with a result file are scored. --tracker runs registered
 trackers first (on every sequence with gt) and writes OUT/<tracker>/<SEQ>.txt. Metrics: HOTA,
@@ -139,7 +143,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     add_value_ema_argument(sot)
     add_average_arguments(sot)
-    sot.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
+    add_threads_argument(sot)
     sot.add_argument(
         "--batch",
         type=int,
@@ -215,7 +219,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         required=True,
         type=Path,
         metavar="DIR",
-        help="MOTChallenge folder with gt",
+        help="MOTChallenge folder with gt, or one sequence folder",
     )
     mot.add_argument(
         "--results",
@@ -260,7 +264,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="--tracker: torch device of the detecting trackers, retinatrack and maml-mot "
         "(default cpu)",
     )
-    mot.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
+    add_threads_argument(mot)
     mot.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_association_argument(mot)
     add_hysteresis_arguments(mot)
@@ -334,7 +338,7 @@ def _eval_sot(args: argparse.Namespace) -> int:
     if args.batch < 1:
         raise CLIError(f"--batch must be >= 1, got {args.batch}")
     _check_sot_outputs(args, tracking=bool(names))
-    set_torch_threads(args.threads)
+    set_torch_threads(args.threads, if_loaded=True)  # checks the value; torch is set later
     dataset = open_sot_dataset(
         args.data, args.format, names=args.sequences, coordinate_base=args.coordinate_base
     )
@@ -354,6 +358,7 @@ def _eval_sot(args: argparse.Namespace) -> int:
             first = make()
         except ValueError as err:  # e.g. an OpenCV kind this OpenCV lacks
             raise CLIError(str(err)) from None
+        set_torch_threads(args.threads, if_loaded=True)  # scoring alone needs no torch
         batched = args.batch > 1 and isinstance(first, BatchSOTTracker)
         if args.batch > 1 and not batched:
             print(f"{name}: tracks one sequence at a time (no batched tracking)")
@@ -427,8 +432,26 @@ def _eval_sot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _note_other_classes(seqs: list[Any], *, mot17: bool) -> None:
+    """Without ``--mot17``, say which ground truths have considered rows of classes other than
+    pedestrian (MOT16/17/20 files): they are scored as targets then."""
+    if mot17:
+        return
+    for seq in seqs:
+        gt = seq.gt
+        other = (gt.classes != 1) & (gt.confidences != 0)
+        if other.any():
+            kinds = sorted(set(gt.classes[other].tolist()))
+            print(
+                f"trackkit: note: {seq.name}: gt.txt has {int(other.sum())} considered row(s) of "
+                f"class(es) {', '.join(map(str, kinds))} (not pedestrian); they are scored as "
+                "targets unless --mot17",
+                file=sys.stderr,
+            )
+
+
 def _eval_mot(args: argparse.Namespace) -> int:
-    from trackkit.data import read_mot_rows, read_motchallenge
+    from trackkit.data import read_mot_rows
     from trackkit.eval import (
         MOTBenchmarkResult,
         MOTScores,
@@ -439,19 +462,19 @@ def _eval_mot(args: argparse.Namespace) -> int:
     from trackkit.registry import make_tracker
 
     existing_dir(args.gt, "ground-truth folder (--gt / --data)")
-    set_torch_threads(args.threads)
+    set_torch_threads(args.threads, if_loaded=True)  # checks the value; torch is set later
     if not args.results and not args.tracker:
         raise CLIError("give --results (saved result files) and/or --tracker (run trackers)")
     if args.tracker and args.out is None:
         raise CLIError("--tracker needs --out (where to write the result files)")
     if args.tracker:
         writable_dir(args.out, "--out")
-    try:
-        dataset = read_motchallenge(args.gt)
-    except (FileNotFoundError, NotADirectoryError) as err:
-        raise CLIError(f"{args.gt} is not a MOTChallenge folder: {err}") from None
+    dataset, _ = open_mot_dataset(args.gt, "--gt")
     results = []
-    with_gt = [s for s in dataset if s.gt is not None]
+    seqs = list(dataset)
+    mot_fallback_notes(seqs)
+    with_gt = [s for s in seqs if s.gt is not None]
+    _note_other_classes(with_gt, mot17=args.mot17)
     if args.association is not None and not any(
         name in tracker_names("mot") and "association" in tracker_options(name)
         for name in args.tracker or []
@@ -493,8 +516,10 @@ def _eval_mot(args: argparse.Namespace) -> int:
         for key in ("interpolate", "min_track_length", "smooth"):
             if getattr(args, key) is not None:
                 opts[key] = getattr(args, key)
+        tracker = make_tracker(name, **opts)
+        set_torch_threads(args.threads, if_loaded=True)
         result = run_mot_benchmark(
-            make_tracker(name, **opts),
+            tracker,
             with_gt,
             name=name,
             results_dir=args.out,
@@ -506,15 +531,19 @@ def _eval_mot(args: argparse.Namespace) -> int:
     for folder in args.results:
         existing_dir(folder, "results folder (--results)")
         scores: dict[str, MOTScores] = {}
-        for seq in dataset:
+        for seq in seqs:
             path = folder / f"{seq.name}.txt"
             if not path.is_file():
                 continue
             if seq.gt is None:
                 raise CLIError(f"{args.gt / seq.name}: no gt/gt.txt to score against")
-            scores[seq.name] = evaluate_mot(
-                seq.gt, read_mot_rows(path), seq.num_frames, mot17_preprocessing=args.mot17
-            )
+            rows = read_mot_rows(path, num_frames=seq.num_frames)
+            try:
+                scores[seq.name] = evaluate_mot(
+                    seq.gt, rows, seq.num_frames, mot17_preprocessing=args.mot17
+                )
+            except ValueError as err:  # e.g. an id twice in one frame: name the file
+                raise CLIError(f"{path}: {err}") from None
         if not scores:
             raise CLIError(
                 f"{folder}: no <SEQ>.txt for any sequence of {args.gt} "

@@ -9,14 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from trackkit._cli._datasets import (
-    THREADS_HELP,
     add_association_argument,
     add_hysteresis_arguments,
     add_postprocess_arguments,
+    add_threads_argument,
     add_tta_argument,
     existing_dir,
+    mot_fallback_notes,
+    open_mot_dataset,
+    set_torch_threads,
     writable_dir,
     writable_file,
+    writable_video,
 )
 from trackkit.cli import CLIError
 from trackkit.registry import TRACKERS, tracker_names
@@ -40,7 +44,8 @@ examples:
 
 With a VIDEO_OR_FOLDER, --out is the MOTChallenge result file and --video PATH an optional
 annotated video; only trackers that detect on the frames (retinatrack, maml-mot) can do this.
---data is a MOTChallenge folder (<SEQ>/seqinfo.ini, <SEQ>/det/det.txt) or one sequence folder.
+--data is a MOTChallenge folder (<SEQ>/seqinfo.ini, <SEQ>/det/det.txt) or one sequence folder;
+a sequence without seqinfo.ini takes its length from img1/ (else gt/det) and says so in a note.
 The tracks are written as MOTChallenge files OUT/<tracker>/<SEQ>.txt; sequences with
 gt/gt.txt are scored (HOTA, MOTA, IDF1). The det.txt trackers (sort, retinatrack-iou) need no
 images (except for --video); retinatrack and maml-mot detect on img1/.
@@ -113,8 +118,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         const=True,
         default=None,
         metavar="PATH",
-        help="also write an annotated video: PATH for VIDEO_OR_FOLDER, OUT/<tracker>/<SEQ>.mp4 "
-        "with --data (needs img1/)",
+        help="also write an annotated video: PATH (.mp4, .avi, .mov, .mkv or .m4v) for "
+        "VIDEO_OR_FOLDER, OUT/<tracker>/<SEQ>.mp4 with --data (needs img1/); frames of another "
+        "size than the first are scaled to it (default: none)",
     )
     parser.add_argument(
         "--device",
@@ -143,7 +149,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="maml-mot: a new track's layer: similarity-weighted bank average (default, eqs. "
         "6-7), the bank's mean, or the meta-learned layer",
     )
-    parser.add_argument("--threads", type=int, default=None, metavar="N", help=THREADS_HELP)
+    add_threads_argument(parser)
     parser.add_argument(
         "--input-width",
         type=int,
@@ -223,12 +229,13 @@ def _run_source(args: argparse.Namespace) -> int:
         raise CLIError(f"--video {args.video} is a folder; give a file name (e.g. out.mp4)")
     writable_file(args.out, "--out")  # an unwritable place, also before tracking
     if isinstance(args.video, str):
-        writable_file(args.video, "--video", make_parents=False)
+        writable_video(args.video, "--video", make_parents=False)
     try:
         frames = open_frames(args.source)
     except (FileNotFoundError, ValueError) as err:
         raise CLIError(str(err)) from None
     tracker = make_tracker(args.tracker, **_tracker_options(args, progress=not args.no_progress))
+    set_torch_threads(args.threads, if_loaded=True)
     if not hasattr(tracker, "track_frames"):
         raise CLIError(
             f"tracker {args.tracker!r} links det.txt detections and cannot track a video; "
@@ -239,7 +246,8 @@ def _run_source(args: argparse.Namespace) -> int:
         if args.video is True:
             raise CLIError("--video needs a PATH with VIDEO_OR_FOLDER (e.g. --video out.mp4)")
         fps = float(getattr(frames, "fps", 0.0) or 25.0)
-        video = AnnotatedVideoWriter(args.video, fps=fps)
+        # a folder of mixed frame sizes: later frames are scaled to the first one's size
+        video = AnnotatedVideoWriter(args.video, fps=fps, resize=True)
 
     def on_frame(t: int, frame: object, out: object) -> None:
         if video is None or frame is None:
@@ -279,37 +287,30 @@ def _xywh(b: object) -> Any:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from trackkit._cli._datasets import set_torch_threads
-    from trackkit.data import AnnotatedVideoWriter, read_motchallenge, write_mot_rows
+    from trackkit.data import AnnotatedVideoWriter, write_mot_rows
     from trackkit.eval import mot_results_table, run_mot_benchmark
     from trackkit.registry import make_tracker
 
     if args.min_score != args.min_score:  # NaN would drop every detection without a word
         raise CLIError("--min-score must be a number, got nan")
-    set_torch_threads(args.threads)
+    set_torch_threads(args.threads, if_loaded=True)  # checks the value; torch is set later
     if args.source is not None:
         return _run_source(args)
     if args.data is None:
         raise CLIError("give a VIDEO_OR_FOLDER to track or --data (a MOTChallenge folder)")
     if isinstance(args.video, (str, Path)):
         raise CLIError("with --data, --video takes no PATH (videos go to OUT/<tracker>/)")
-    data = existing_dir(args.data, "data folder (--data)")
+    existing_dir(args.data, "data folder (--data)")
     if args.out.exists() and not args.out.is_dir():
         raise CLIError(f"--out {args.out} is a file; with --data give a folder")
     writable_dir(args.out, "--out")
-    names = args.sequences
-    if (data / "seqinfo.ini").is_file():  # one sequence folder
-        if names:
-            raise CLIError("--sequences needs a folder of sequences, --data is one sequence")
-        names, data = [data.name], data.parent
-    try:
-        dataset = read_motchallenge(data, names=names)
-    except (FileNotFoundError, NotADirectoryError) as err:
-        raise CLIError(f"{data} is not a MOTChallenge folder: {err}") from None
+    dataset, data = open_mot_dataset(args.data, "--data", names=args.sequences)
     tracker = make_tracker(args.tracker, **_tracker_options(args, progress=False))
+    set_torch_threads(args.threads, if_loaded=True)
     out = args.out / args.tracker
     out.mkdir(parents=True, exist_ok=True)
     seqs = list(dataset)
+    mot_fallback_notes(seqs)
     detects = hasattr(tracker, "track_frames")
     for seq in seqs:
         if detects and seq.frames is None:
@@ -346,7 +347,7 @@ def _run(args: argparse.Namespace) -> int:
             tracks, _ = tracker.track(seq)
             per_frame = tracks.split_by_frame(seq.num_frames)
             path = out / f"{seq.name}.mp4"
-            with AnnotatedVideoWriter(path, fps=seq.frame_rate or 25.0) as video:
+            with AnnotatedVideoWriter(path, fps=seq.frame_rate or 25.0, resize=True) as video:
                 for t in range(seq.num_frames):
                     rows = per_frame[t]
                     video.write(

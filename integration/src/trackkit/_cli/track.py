@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 import textwrap
 import time
@@ -12,10 +13,12 @@ from typing import Any
 
 from trackkit._cli._datasets import (
     add_average_arguments,
+    add_threads_argument,
     add_value_ema_argument,
     set_torch_threads,
     sot_tracker_options,
     writable_file,
+    writable_video,
 )
 from trackkit.cli import CLIError
 from trackkit.registry import make_tracker, tracker_names
@@ -39,13 +42,6 @@ examples:
 `trackkit eval sot --results` reads them back in the right base without options.
 """
 
-#: Why ``--threads`` defaults to 1 (measured: benchmarks/track_threads.py).
-THREADS_WHY = (
-    "One thread because torch's default (one per core) collapses when the machine is shared: "
-    "on a loaded 2-core machine --threads 1 ran 2.3 frames/s, 2 threads 0.2-0.3 "
-    "(docs/benchmarks/track_threads.md); try 0 on an idle many-core machine."
-)
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``track`` subcommand."""
@@ -55,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         description=(
             textwrap.fill(
                 "Track the object inside --init through a video (mp4, avi, ...) or a folder of "
-                "images (sorted by name). Default tracker: FCOS-MAML with the shipped checkpoint "
+                "images (jpg, png, bmp, tif, webp; in natural order, 2.jpg before 10.jpg; "
+                "hidden files skipped). Default tracker: FCOS-MAML with the shipped checkpoint "
                 "(Wang et al. 2020). Boxes are x,y,w,h: top-left corner, width, height, in 0-based "
                 "pixels (the top-left pixel is 0,0) unless --init-base 1.",
                 80,
@@ -70,8 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--init",
         required=True,
         metavar="X,Y,W,H",
-        help="initial box x,y,w,h in the first frame, 0-based pixels (see --init-base); a "
-        "box starting left of or above the frame may be written --init -20,-5,30,40",
+        help="initial box x,y,w,h in the first frame, 0-based pixels (see --init-base); "
+        "commas, spaces or tabs between the numbers ('205 151 17 50', a pasted ground-truth "
+        "line, in quotes); a box starting left of or above the frame may be written --init "
+        "-20,-5,30,40",
     )
     p.add_argument(
         "--init-base",
@@ -94,7 +93,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         type=Path,
         default=None,
         metavar="VIDEO",
-        help="write an annotated video (.mp4) here; its folder must exist (default: none)",
+        help="write an annotated video here (.mp4, .avi, .mov, .mkv or .m4v); its folder must "
+        "exist (default: none)",
     )
     p.add_argument(
         "--boxes",
@@ -138,26 +138,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="N",
         help="stop after this many frames (default: all)",
     )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        metavar="N",
-        help=f"torch CPU threads (default 1; 0 = torch's default, one per core). {THREADS_WHY}",
-    )
+    add_threads_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
 
 
+#: What separates the four numbers of ``--init``: commas, semicolons, spaces or tabs (a line
+#: pasted from a ground-truth file), optionally inside brackets or parentheses.
+_BOX_SEPARATORS = re.compile(r"[,;\s]+")
+
+
 def parse_box(text: str) -> list[float]:
-    """``"x,y,w,h"`` -> four floats (ValueError naming the option otherwise)."""
-    parts = text.replace(" ", "").split(",")
+    """``"x,y,w,h"`` -> four floats (ValueError naming the option otherwise).
+
+    The numbers may also be separated by semicolons, spaces or tabs (``"205\t151\t17\t50"``,
+    pasted from a ground-truth file) and enclosed in ``[]`` or ``()``.
+    """
+    inner = text.strip()
+    if inner[:1] + inner[-1:] in ("[]", "()"):
+        inner = inner[1:-1]
+    parts = [v for v in _BOX_SEPARATORS.split(inner.strip()) if v]
     try:
         values = [float(v) for v in parts]
     except ValueError:
         values = []
     if len(values) != 4:
-        raise ValueError(f"--init must be four comma-separated numbers x,y,w,h, got {text!r}")
+        raise ValueError(
+            f"--init must be four numbers x,y,w,h (separated by commas, spaces or tabs), "
+            f"got {text!r}"
+        )
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f"--init must be finite, got {text!r}")
     if values[2] <= 0 or values[3] <= 0:
@@ -187,7 +196,7 @@ def _run(args: argparse.Namespace) -> int:
         raise CLIError(f"--max-frames must be >= 1, got {args.max_frames}")
     # found before tracking, not after: a folder, an unwritable place (the boxes file's
     # folders are created; the video's folder must exist)
-    writable_file(args.out, "--out", make_parents=False)
+    writable_video(args.out, "--out", make_parents=False)
     writable_file(args.boxes, "--boxes")
     takes = sot_tracker_options(
         args.tracker,
@@ -256,8 +265,8 @@ def _run(args: argparse.Namespace) -> int:
             writer.close()
     if args.boxes is not None:
         write_otb_results(args.boxes, np.asarray(boxes), coordinate_base=args.init_base)
-    fps = (n - 1) / spent if spent > 0 else float("nan")
-    print(f"tracked {n} frames with {args.tracker}: {fps:.1f} frames per second", file=sys.stderr)
+    speed = f"{(n - 1) / spent:.1f} frames per second" if spent > 0 else "speed not measured"
+    print(f"tracked {n} frame(s) with {args.tracker}: {speed}", file=sys.stderr)
     if args.out is not None:
         print(f"annotated video: {args.out}", file=sys.stderr)
     if args.boxes is not None:

@@ -20,6 +20,7 @@ from trackkit._cli._datasets import (
     writable_dir,
     writable_file,
 )
+from trackkit.cli import CLIError
 
 if TYPE_CHECKING:
     from trackkit.mot.retinatrack import RetinaTrackNetConfig
@@ -62,7 +63,7 @@ examples:
 EPILOG = """\
 examples:
   # build the shared feature cache once, then train FCOS-MAML and Retina-MAML from it
-  trackkit train maml --out runs/unused --cache runs/cache.pt --cache-only
+  trackkit train maml --cache runs/cache.pt --cache-only
   trackkit train maml --out runs/fcos_maml --cache runs/cache.pt --steps 1500 --threads 1
   trackkit train maml --out runs/retina_maml --head retina --cache runs/cache.pt
 
@@ -122,9 +123,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument(
         "--out",
         metavar="DIR",
-        required=True,
         type=Path,
-        help="output folder, created if missing (unused with --cache-only)",
+        default=None,
+        help="output folder, created if missing; required unless --cache-only (which writes "
+        "only --cache) (default: none)",
     )
     p.add_argument(
         "--head",
@@ -214,7 +216,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help="feature cache file: read if it exists (then the data options are not used), else "
         "built and saved there (default: built in memory, not saved)",
     )
-    p.add_argument("--cache-only", action="store_true", help="build the cache and stop")
+    p.add_argument(
+        "--cache-only",
+        action="store_true",
+        help="build the cache, save it to --cache (required) and stop; needs no --out",
+    )
     p.add_argument("--threads", metavar="N", type=int, default=None, help=THREADS_HELP)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run_maml)
@@ -686,7 +692,14 @@ def _run_maml(args: argparse.Namespace) -> int:
     )
 
     set_torch_threads(args.threads)
-    if not args.cache_only:
+    if args.cache_only:
+        if args.cache is None:
+            raise CLIError("--cache-only needs --cache FILE (where the cache is saved)")
+        if args.resume is not None:
+            raise CLIError("--cache-only trains nothing; --resume does not apply")
+    elif args.out is None:
+        raise CLIError("--out DIR is required (unless --cache-only builds only the --cache)")
+    else:
         writable_dir(args.out, "--out")
     if args.cache is not None and not args.cache.is_file():  # to be built and saved
         writable_file(args.cache, "--cache")

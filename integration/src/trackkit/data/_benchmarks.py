@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from trackkit.data._dataset import Dataset
 from trackkit.data._sequence import ImageFiles, Sequence
-from trackkit.data._simple import IMAGE_SUFFIXES, boxes_from_rows, list_images
+from trackkit.data._simple import boxes_from_rows, is_image_file, list_images
 from trackkit.data._text import read_numeric_rows
 
 __all__ = [
@@ -67,7 +67,7 @@ def _numbered_images(folder: Path) -> list[tuple[int, Path]]:
         raise NotADirectoryError(f"image folder not found: {folder}")
     out = []
     for p in folder.iterdir():
-        if p.suffix.lower() not in IMAGE_SUFFIXES:
+        if not is_image_file(p):
             continue
         digits = _NUMBER.findall(p.stem)
         if not digits:

@@ -30,6 +30,7 @@ __all__ = [
     "MOT17_CLASSES",
     "MOTRows",
     "MOTSequence",
+    "is_mot_sequence",
     "read_mot_rows",
     "read_motchallenge",
     "read_seqinfo",
@@ -148,14 +149,28 @@ class MOTRows:
         return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:]], axis=1)
 
 
-def read_mot_rows(path: str | Path, *, mot17_columns: bool | None = None) -> MOTRows:
+def _check_frames(rows: MOTRows, path: str | Path, num_frames: int) -> None:
+    """``ValueError`` naming file and line when a row's frame lies beyond ``num_frames``."""
+    if len(rows) and rows.frames.max() >= num_frames:
+        i = int(np.argmax(rows.frames))
+        raise ValueError(
+            f"{path}:{line_of_row(path, i)}: frame {rows.frames[i] + 1} is beyond the "
+            f"sequence's {num_frames} frames (seqLength)"
+        )
+
+
+def read_mot_rows(
+    path: str | Path, *, mot17_columns: bool | None = None, num_frames: int | None = None
+) -> MOTRows:
     """Read a MOTChallenge ``gt.txt``, ``det.txt`` or tracker result file.
 
     Args:
-        path: the text file (comma separated; at least 6 columns).
+        path: the text file (comma, tab or space separated; at least 6 columns).
         mot17_columns: whether columns 8-9 are MOT16/17/20 ``class, visibility``. ``None``
             (default) decides by the column count: exactly 9 columns -> yes; 10 (MOT15, world
             coordinates) or 7 (detections) -> no.
+        num_frames: the sequence's length; a row of a later frame is then a ``ValueError``
+            naming file and line (default: not checked).
 
     Returns :class:`MOTRows` with 0-based frames and boxes.
 
@@ -180,8 +195,13 @@ def read_mot_rows(path: str | Path, *, mot17_columns: bool | None = None) -> MOT
             f"{path}:{line_of_row(path, i)}: {', '.join(cols)} is not a finite number "
             f"({int(bad.sum())} such row(s) in the file)"
         )
-    if np.any(rows[:, 0] < 1) or np.any(rows[:, 0] != np.round(rows[:, 0])):
-        raise ValueError(f"{path}: frame numbers (column 1) must be integers >= 1")
+    bad = (rows[:, 0] < 1) | (rows[:, 0] != np.round(rows[:, 0]))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{path}:{line_of_row(path, i)}: frame {rows[i, 0]:g}: frame numbers (column 1) must "
+            "be integers >= 1 (MOTChallenge files count frames from 1)"
+        )
     negative = (rows[:, 4] < 0) | (rows[:, 5] < 0)
     if negative.any():
         i = int(np.flatnonzero(negative)[0])
@@ -197,7 +217,10 @@ def read_mot_rows(path: str | Path, *, mot17_columns: bool | None = None) -> MOT
     boxes[:, :2] -= 1.0
     classes = rows[:, 7].astype(np.int64) if mot17_columns else np.ones(n, dtype=np.int64)
     vis = rows[:, 8] if mot17_columns and rows.shape[1] > 8 else np.ones(n)
-    return MOTRows(rows[:, 0].astype(np.int64) - 1, rows[:, 1], boxes, conf, classes, vis)
+    out = MOTRows(rows[:, 0].astype(np.int64) - 1, rows[:, 1], boxes, conf, classes, vis)
+    if num_frames is not None:
+        _check_frames(out, path, num_frames)
+    return out
 
 
 def write_mot_rows(path: str | Path, rows: MOTRows) -> None:
@@ -219,25 +242,46 @@ def write_mot_rows(path: str | Path, rows: MOTRows) -> None:
     path.write_text("\n".join(lines) + ("\n" if lines else ""))
 
 
-def read_seqinfo(path: str | Path) -> dict[str, Any]:
-    """Read a MOTChallenge ``seqinfo.ini`` (``[Sequence]`` section) with typed numbers."""
+_SEQINFO_KEYS = {
+    "seqlength": "seqLength",
+    "imwidth": "imWidth",
+    "imheight": "imHeight",
+    "framerate": "frameRate",
+}
+
+
+def read_seqinfo(path: str | Path, *, optional_length: bool = False) -> dict[str, Any]:
+    """Read a MOTChallenge ``seqinfo.ini`` (``[Sequence]`` section) with typed numbers.
+
+    Keys are lower case (``seqlength``, ``imdir``, ...); a blank value counts as missing. A
+    missing ``seqLength`` is a ``ValueError`` unless ``optional_length``; a number that is not
+    one (``seqLength=five``, a negative size) is a ``ValueError`` naming the file and the key.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"seqinfo.ini not found: {path}")
     parser = configparser.ConfigParser()
     try:
-        parser.read_string(path.read_text())
+        parser.read_string(path.read_text(encoding="utf-8-sig"))  # a BOM from Windows editors
     except configparser.Error as err:
         raise ValueError(f"{path}: not a valid ini file ({err.__class__.__name__})") from None
-    if "Sequence" not in parser:
+    section = next((n for n in parser.sections() if n.lower() == "sequence"), None)
+    if section is None:
         raise ValueError(f"{path}: no [Sequence] section")
-    info: dict[str, Any] = dict(parser["Sequence"])
-    for key in ("seqlength", "imwidth", "imheight"):
-        if key in info:
-            info[key] = int(info[key])
-    if "framerate" in info:
-        info["framerate"] = float(info["framerate"])
-    if "seqlength" not in info:
+    info: dict[str, Any] = dict(parser[section])
+    for key, name in _SEQINFO_KEYS.items():
+        text = str(info.pop(key, "")).strip()
+        if not text:  # a blank value counts as a missing one
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not np.isfinite(value) or value < 0 or (key != "framerate" and value != int(value)):
+            kind = "a number >= 0" if key == "framerate" else "an integer >= 0"
+            raise ValueError(f"{path}: {name}={text!r} is not {kind}")
+        info[key] = value if key == "framerate" else int(value)
+    if "seqlength" not in info and not optional_length:
         raise ValueError(f"{path}: seqLength missing")
     return info
 
@@ -268,6 +312,29 @@ class MOTSequence:
         return self.num_frames
 
 
+def is_mot_sequence(folder: str | Path) -> bool:
+    """Whether ``folder`` is one MOTChallenge sequence: it has a ``seqinfo.ini``, or (the
+    fallback of :func:`read_motchallenge` for folders without one) an ``img1/`` folder, a
+    ``gt/gt.txt`` or a ``det/det.txt``."""
+    folder = Path(folder)
+    return (folder / "seqinfo.ini").is_file() or any(
+        (folder / part).exists() for part in ("img1", "gt/gt.txt", "det/det.txt")
+    )
+
+
+def _sequence_images(img_dir: Path, ext: str | None) -> list[Path]:
+    """The frames of ``img_dir``: the files with seqinfo's ``imExt`` when there are any (a
+    stray thumbnail of another type is left out), else every image (:func:`list_images`)."""
+    images = list_images(img_dir)
+    if ext:
+        suffix = ext.strip().lower()
+        suffix = suffix if suffix.startswith(".") else f".{suffix}"
+        same = [p for p in images if p.suffix.lower() == suffix]
+        if same:
+            return same
+    return images
+
+
 def read_motchallenge(
     root: str | Path, *, names: list[str] | None = None, mot17_columns: bool | None = None
 ) -> Dataset[MOTSequence]:
@@ -275,36 +342,59 @@ def read_motchallenge(
 
     Sequences are the sub-folders with a ``seqinfo.ini``; ``gt``, ``det`` and images are
     optional (MOT15 association-only data has no images). ``mot17_columns`` is passed to
-    :func:`read_mot_rows` for ``gt.txt``.
+    :func:`read_mot_rows` for ``gt.txt``. The frames are the images of ``imDir`` (default
+    ``img1``) in natural order, only those with ``imExt`` when it is given and some have it.
+
+    Fallback for sequences without ``seqinfo.ini`` (or without ``seqLength`` in it): a
+    sub-folder with ``img1/``, ``gt/gt.txt`` or ``det/det.txt`` is a sequence too
+    (:func:`is_mot_sequence`); its length is the number of images in ``img1/``, else the last
+    frame of ``gt.txt`` and ``det.txt``. ``seq.meta["seqlength_from"]`` then says which
+    (``"img1"`` or ``"gt/det"``), and the frame rate and image size are 0 (unknown).
     """
     root = Path(root)
     if not root.is_dir():
         raise NotADirectoryError(f"MOTChallenge folder not found: {root}")
-    available = sorted(p.name for p in root.iterdir() if (p / "seqinfo.ini").is_file())
+    available = sorted(p.name for p in root.iterdir() if p.is_dir() and is_mot_sequence(p))
     if names is None:
         names = available
     missing = [n for n in names if n not in available]
     if missing:
-        raise FileNotFoundError(f"{root}: no sequences {missing} (need <SEQ>/seqinfo.ini)")
+        raise FileNotFoundError(
+            f"{root}: no sequences {missing} (need <SEQ>/seqinfo.ini, <SEQ>/img1/, "
+            "<SEQ>/gt/gt.txt or <SEQ>/det/det.txt)"
+        )
     if not names:
-        raise FileNotFoundError(f"{root}: no sequence folders with a seqinfo.ini")
+        raise FileNotFoundError(
+            f"{root}: no sequence folders (<SEQ>/ with seqinfo.ini, img1/, gt/gt.txt or "
+            "det/det.txt)"
+        )
 
     def load(name: str) -> MOTSequence:
         folder = root / name
-        info = read_seqinfo(folder / "seqinfo.ini")
-        length = int(info["seqlength"])
+        ini = folder / "seqinfo.ini"
+        info = read_seqinfo(ini, optional_length=True) if ini.is_file() else {"name": name}
         gt_path, det_path = folder / "gt" / "gt.txt", folder / "det" / "det.txt"
         gt = read_mot_rows(gt_path, mot17_columns=mot17_columns) if gt_path.is_file() else None
         det = read_mot_rows(det_path, mot17_columns=False) if det_path.is_file() else None
-        for label, rows in (("gt.txt", gt), ("det.txt", det)):
-            if rows is not None and len(rows) and rows.frames.max() >= length:
-                raise ValueError(
-                    f"{folder}: {label} has frame {rows.frames.max() + 1} > seqLength {length}"
-                )
-        img_dir = folder / str(info.get("imdir", "img1"))
+        img_dir = folder / str(info.get("imdir", "img1")).strip()
+        images = _sequence_images(img_dir, info.get("imext")) if img_dir.is_dir() else None
+        if "seqlength" not in info:  # the documented fallback
+            if images is not None:
+                info["seqlength"], info["seqlength_from"] = len(images), "img1"
+            else:
+                last = [int(r.frames.max()) + 1 for r in (gt, det) if r is not None and len(r)]
+                info["seqlength"], info["seqlength_from"] = max(last, default=0), "gt/det"
+        length = int(info["seqlength"])
+        if length < 1:
+            raise ValueError(
+                f"{folder}: no frames (seqLength {length}; no images in {img_dir.name}/ and no "
+                "rows in gt.txt or det.txt)"
+            )
+        for path, rows in ((gt_path, gt), (det_path, det)):
+            if rows is not None:
+                _check_frames(rows, path, length)
         frames = None
-        if img_dir.is_dir():
-            images = list_images(img_dir)
+        if images is not None:
             if len(images) < length:
                 raise ValueError(f"{img_dir}: {len(images)} images for seqLength {length}")
             frames = ImageFiles(images[:length])

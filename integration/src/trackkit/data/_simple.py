@@ -9,6 +9,7 @@ numbers are based. Boxes are converted to trackkit's 0-based convention on readi
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +19,42 @@ from trackkit.data._dataset import Dataset
 from trackkit.data._sequence import ImageFiles, Sequence
 from trackkit.data._text import line_of_row, read_numeric_rows
 
-__all__ = ["IMAGE_SUFFIXES", "boxes_from_rows", "list_images", "read_simple_sot"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "boxes_from_rows",
+    "is_image_file",
+    "list_images",
+    "natural_key",
+    "read_simple_sot",
+]
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> tuple[Any, ...]:
+    """Sort key putting ``2.jpg`` before ``10.jpg``: runs of digits compare as numbers, the
+    text between them as text, ties (``1.jpg``, ``01.jpg``) by the whole name."""
+    parts = _DIGITS.split(name)  # text, digits, text, ...: one type per position
+    return (*(int(t) if i % 2 else t for i, t in enumerate(parts)), name)
+
+
+def is_image_file(path: Path) -> bool:
+    """An image name: one of :data:`IMAGE_SUFFIXES` (any case), not hidden (``.DS_Store``,
+    macOS's ``._0001.jpg`` resource forks on copied folders, editors' ``.#`` files)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
 def list_images(folder: str | Path) -> list[Path]:
-    """Image files (jpg, jpeg, png, bmp) of a folder, sorted by name."""
+    """Image files of a folder (:func:`is_image_file`: jpg, jpeg, png, bmp, tif, tiff, webp,
+    hidden files left out) in natural order (:func:`natural_key`: ``1.jpg, 2.jpg, 10.jpg``;
+    zero-padded names sort as before)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise NotADirectoryError(f"image folder not found: {folder}")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    images = [p for p in folder.iterdir() if is_image_file(p) and not p.is_dir()]
+    return sorted(images, key=lambda p: natural_key(p.name))
 
 
 def boxes_from_rows(
@@ -44,7 +70,9 @@ def boxes_from_rows(
     if coordinate_base not in (0, 1):
         raise ValueError(f"coordinate_base must be 0 or 1, got {coordinate_base!r}")
     if rows.ndim != 2 or rows.shape[1] != 4:
-        raise ValueError(f"{source}: expected 4 values per line (x,y,w,h), got {rows.shape}")
+        got = rows.shape[1] if rows.ndim == 2 else rows.shape
+        hint = " (a VOT polygon file? read it with --format vot, read_vot)" if got == 8 else ""
+        raise ValueError(f"{source}: expected 4 values per line (x,y,w,h), got {got}{hint}")
     boxes = rows.astype(np.float64).copy()
     with np.errstate(invalid="ignore"):
         negative = (boxes[:, 2] < 0) | (boxes[:, 3] < 0)

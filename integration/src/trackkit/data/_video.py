@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from trackkit.data._sequence import FrameSource, ImageFiles
-from trackkit.data._simple import list_images
+from trackkit.data._simple import IMAGE_SUFFIXES, list_images
 
 __all__ = ["AnnotatedVideoWriter", "VideoFrames", "draw_boxes", "id_color", "open_frames"]
 
@@ -32,7 +32,16 @@ class VideoFrames:
             raise FileNotFoundError(f"video file not found: {self.path}")
         self._cap = cv2.VideoCapture(str(self.path))
         if not self._cap.isOpened():
-            raise ValueError(f"cannot open video file (unsupported format?): {self.path}")
+            raise ValueError(
+                f"cannot open video file (not a video, an unsupported codec, or no frames): "
+                f"{self.path}"
+            )
+        probe = cv2.VideoCapture(str(self.path))  # a container without one decodable frame
+        has_frame = probe.grab()
+        probe.release()
+        if not has_frame:
+            self._cap.release()
+            raise ValueError(f"video file has no frames that OpenCV can decode: {self.path}")
         self.fps = float(self._cap.get(cv2.CAP_PROP_FPS)) or 0.0
         self._next = 0
         self._length: int | None = None
@@ -89,7 +98,8 @@ def open_frames(path: str | Path) -> FrameSource:
     if path.is_dir():
         images = list_images(path)
         if not images:
-            raise ValueError(f"no images (jpg, png, bmp) in folder: {path}")
+            kinds = ", ".join(s[1:] for s in IMAGE_SUFFIXES)
+            raise ValueError(f"no images ({kinds}) in folder: {path}")
         return ImageFiles(images)
     if not path.exists():
         raise FileNotFoundError(f"no such video file or image folder: {path}")
@@ -167,10 +177,14 @@ class AnnotatedVideoWriter:
         with AnnotatedVideoWriter("out.mp4", fps=25) as video:
             video.write(frame, boxes_xywh=boxes, ids=ids, scores=scores)
 
-    The frame size is taken from the first frame; later frames must match it.
+    The frame size is taken from the first frame; later frames must match it, or with
+    ``resize=True`` (the command line's fallback for a folder of mixed frame sizes) are scaled
+    to it after their boxes are drawn.
     """
 
-    def __init__(self, path: str | Path, *, fps: float = 25.0, fourcc: str = "mp4v") -> None:
+    def __init__(
+        self, path: str | Path, *, fps: float = 25.0, fourcc: str = "mp4v", resize: bool = False
+    ) -> None:
         if fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
         if len(fourcc) != 4:
@@ -180,6 +194,7 @@ class AnnotatedVideoWriter:
             raise FileNotFoundError(f"output folder does not exist: {self.path.parent}")
         self.fps = float(fps)
         self.fourcc = fourcc
+        self.resize = bool(resize)
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
         self.frames_written = 0
@@ -215,7 +230,9 @@ class AnnotatedVideoWriter:
                 raise ValueError(f"OpenCV cannot write {self.fourcc} video to {self.path}")
             self._writer, self._size = writer, size
         elif size != self._size:
-            raise ValueError(f"frame size {size} differs from the first frame's {self._size}")
+            if not self.resize:
+                raise ValueError(f"frame size {size} differs from the first frame's {self._size}")
+            frame = cv2.resize(frame, self._size, interpolation=cv2.INTER_AREA)
         self._writer.write(np.ascontiguousarray(frame))
         self.frames_written += 1
 
