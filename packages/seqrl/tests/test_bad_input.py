@@ -75,4 +75,3 @@ def test_mismatched_devices_are_one_line_errors(name: str, call: object) -> None
         call()  # type: ignore[operator]
     assert name in str(info.value)
     assert "\n" not in str(info.value)
-

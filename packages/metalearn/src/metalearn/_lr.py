@@ -31,7 +31,7 @@ def _shapes(params: Mapping[str, Any], *, what: str) -> dict[str, torch.Size]:
             out[name] = value.shape
         elif isinstance(value, (torch.Size, tuple, list)):
             if not all(
-                isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 0
+                isinstance(d, numbers.Integral) and not isinstance(d, bool) and int(d) >= 0
                 for d in value
             ):
                 raise ValueError(
@@ -212,7 +212,7 @@ class FixedLR(nn.Module):
         super().__init__()
         if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
             raise TypeError(f"lr must be a float, got {type(lr).__name__}")
-        self.lr = check_real("lr", lr, low=0.0)
+        self.lr: float = check_real("lr", lr, low=0.0)
         # Non-persistent: follows ``.to(device)`` without changing the state_dict.
         self._rate: Tensor
         self.register_buffer("_rate", torch.tensor(self.lr), persistent=False)

@@ -91,9 +91,9 @@ def identity_task_indices(
     """
     if not isinstance(identities, Tensor) or not isinstance(frames, Tensor):
         raise TypeError("identities and frames must be tensors")
-    for name, t in (("identities", identities), ("frames", frames)):
-        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-            raise TypeError(f"{name} must be an integer tensor, got dtype {t.dtype}")
+    for name, given in (("identities", identities), ("frames", frames)):
+        if given.is_floating_point() or given.is_complex() or given.dtype == torch.bool:
+            raise TypeError(f"{name} must be an integer tensor, got dtype {given.dtype}")
     if identities.device != frames.device:
         raise ValueError(f"identities are on {identities.device} but frames on {frames.device}")
     if identities.dim() != 1 or identities.shape != frames.shape:
