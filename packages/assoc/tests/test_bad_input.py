@@ -70,6 +70,14 @@ CASES = [
     ("report_warmup", lambda: assoc.SortConfig(report_warmup="yes")),  # type: ignore[arg-type]
     ("momentum", lambda: assoc.MotionConfig(momentum="a")),  # type: ignore[arg-type]
     ("memory_per_hit", lambda: assoc.MotionConfig(memory_per_hit=None)),  # type: ignore[arg-type]
+    # api13: RetinaTrackConfig's weights were a raw "'<' not supported" TypeError for a string
+    ("iou_weight", lambda: assoc.RetinaTrackConfig(iou_weight="0.5")),  # type: ignore[arg-type]
+    ("embedding_weight", lambda: assoc.RetinaTrackConfig(embedding_weight=None)),  # type: ignore[arg-type]
+    ("embedding_weight", lambda: assoc.RetinaTrackConfig(embedding_weight=float("nan"))),
+    ("iou_weight", lambda: assoc.RetinaTrackConfig(iou_weight=-0.1)),
+    ("iou_truncation", lambda: assoc.RetinaTrackConfig(iou_truncation="a")),  # type: ignore[arg-type]
+    ("min_iou", lambda: assoc.RetinaTrackConfig(min_iou=float("nan"))),
+    ("max_cosine_distance", lambda: assoc.RetinaTrackConfig(max_cosine_distance=[0.5])),  # type: ignore[arg-type]
     ("dt", lambda: assoc.StateLayout(dt="1")),  # type: ignore[arg-type]
     ("velocity_of", lambda: assoc.StateLayout(velocity_of=None)),  # type: ignore[arg-type]
     ("process_noise", lambda: assoc.StateLayout(process_noise="abc")),  # type: ignore[arg-type]

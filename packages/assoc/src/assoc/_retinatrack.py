@@ -18,6 +18,7 @@ from ._validate import (
     FloatArray,
     check_boxes_xyxy,
     check_embeddings,
+    check_number,
     check_positive_int,
     check_vector,
 )
@@ -77,17 +78,10 @@ class RetinaTrackConfig:
 
     def __post_init__(self) -> None:
         for name in ("iou_weight", "embedding_weight"):
-            value = getattr(self, name)
-            if not np.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+            check_number(name, getattr(self, name), low=0.0)
         for name in ("iou_truncation", "min_iou"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
-        if not 0.0 <= self.max_cosine_distance <= 2.0:
-            raise ValueError(
-                f"max_cosine_distance must lie in [0, 2], got {self.max_cosine_distance!r}"
-            )
+            check_number(name, getattr(self, name), low=0.0, high=1.0)
+        check_number("max_cosine_distance", self.max_cosine_distance, low=0.0, high=2.0)
         check_positive_int("max_age", self.max_age, minimum=0)
         check_positive_int("history", self.history)
         check_positive_int("min_hits", self.min_hits)

@@ -8,21 +8,36 @@ Order convention shared by heads, anchors, assignment and decoding: levels in or
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
+from ._checks import check_device_arg, check_int, check_real, check_reals
+
 
 def _check_sizes(feature_sizes: Sequence[tuple[int, int]], strides: Sequence[float]) -> None:
+    for name, value in (("feature_sizes", feature_sizes), ("strides", strides)):
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+            raise TypeError(f"{name} must be a sequence, got {type(value).__name__}")
     if len(feature_sizes) != len(strides) or len(strides) == 0:
         raise ValueError(
             f"feature_sizes ({len(feature_sizes)}) and strides ({len(strides)}) must be "
             "non-empty and of equal length"
         )
     for hw in feature_sizes:
-        if len(hw) != 2 or min(hw) < 1:
-            raise ValueError(f"feature_sizes entries must be (H, W) >= 1, got {hw!r}")
+        _check_hw(hw)
+    check_reals("strides", strides)
+
+
+def _check_hw(hw: object) -> None:
+    """A feature size ``(H, W)`` of two ints >= 1."""
+    if not isinstance(hw, Sequence) or isinstance(hw, (str, bytes)) or len(hw) != 2:
+        raise ValueError(f"feature_sizes entries must be (H, W) >= 1, got {hw!r}")
+    for v in hw:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+            raise ValueError(f"feature_sizes entries must be (H, W) ints >= 1, got {hw!r}")
 
 
 def grid_points(
@@ -36,8 +51,13 @@ def grid_points(
     """Centres of the cells of one level: ``Tensor[H * W, 2]`` (x, y) = ((j, i) + offset) * stride.
 
     ``offset=0.5`` is FCOS's ``floor(s / 2) + j * s`` for even strides; ``offset=0`` is
-    torchvision's anchor-generator convention.
+    torchvision's anchor-generator convention. ``feature_size`` holds ints >= 1, ``stride`` is a
+    finite number > 0, ``offset`` a finite number, ``device`` one this machine has.
     """
+    _check_hw(feature_size)
+    check_real("stride", stride, low=0.0, low_open=True)
+    check_real("offset", offset)
+    check_device_arg("device", device)
     h, w = feature_size
     ys = (torch.arange(h, device=device, dtype=dtype) + offset) * stride
     xs = (torch.arange(w, device=device, dtype=dtype) + offset) * stride
@@ -59,8 +79,9 @@ def cell_anchors(
     """
     if len(sizes) == 0 or len(aspect_ratios) == 0:
         raise ValueError("sizes and aspect_ratios must be non-empty")
-    if min(sizes) <= 0 or min(aspect_ratios) <= 0:
-        raise ValueError(f"sizes and aspect_ratios must be > 0, got {sizes}, {aspect_ratios}")
+    check_reals("sizes", sizes)
+    check_reals("aspect_ratios", aspect_ratios)
+    check_device_arg("device", device)
     s = torch.tensor(list(sizes), device=device, dtype=dtype)
     r = torch.tensor(list(aspect_ratios), device=device, dtype=dtype)
     h_ratio = torch.sqrt(r)
@@ -75,6 +96,8 @@ def retinanet_sizes(
     octave_scales: Sequence[float] = (1.0, 2 ** (1 / 3), 2 ** (2 / 3)),
 ) -> tuple[tuple[float, ...], ...]:
     """RetinaNet's per-level anchor sizes (Lin et al. 2017): base x {2^0, 2^1/3, 2^2/3}."""
+    check_reals("base_sizes", base_sizes)
+    check_reals("octave_scales", octave_scales)
     return tuple(tuple(float(b * o) for o in octave_scales) for b in base_sizes)
 
 
@@ -102,6 +125,7 @@ def make_anchors(
     ``aspect_ratios=(1.0,)``: a single 64x64 anchor per location.
     """
     _check_sizes(feature_sizes, strides)
+    check_device_arg("device", device)
     if len(sizes) != len(strides):
         raise ValueError(f"sizes has {len(sizes)} levels, strides {len(strides)}")
     if len({len(s) for s in sizes}) != 1:
@@ -124,6 +148,7 @@ def make_points(
 ) -> tuple[Tensor, Tensor]:
     """FCOS locations of all levels: ``(points Tensor[P, 2] (x, y), point_strides Tensor[P])``."""
     _check_sizes(feature_sizes, strides)
+    check_device_arg("device", device)
     pts, st = [], []
     for hw, stride in zip(feature_sizes, strides, strict=True):
         p = grid_points(hw, stride, offset=offset, device=device, dtype=dtype)
@@ -134,6 +159,9 @@ def make_points(
 
 def level_sizes(feature_sizes: Sequence[tuple[int, int]], num_anchors: int = 1) -> list[int]:
     """Number of anchors (or points) per level, ``H_l * W_l * K``, to split ``A`` by level."""
+    check_int("num_anchors", num_anchors, minimum=1)
+    for hw in feature_sizes:
+        _check_hw(hw)
     return [int(h) * int(w) * num_anchors for h, w in feature_sizes]
 
 

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from ._boxes import box_area, box_iou, check_boxes
+from ._checks import check_index_tensor, check_int, check_last_dim, check_real, check_same_device
 
 
 class IoUAssignment(NamedTuple):
@@ -54,11 +55,18 @@ def _prepare_gt(
         raise ValueError(f"gt_boxes must be Tensor[B, G, 4] xyxy, got {shape}")
     if gt_valid is None:
         gt_valid = torch.ones(gt_boxes.shape[:2], dtype=torch.bool, device=gt_boxes.device)
-    elif gt_valid.shape != gt_boxes.shape[:2] or gt_valid.dtype != torch.bool:
-        raise ValueError(
-            f"gt_valid must be a bool Tensor{list(gt_boxes.shape[:2])}, got "
+    elif (
+        not isinstance(gt_valid, Tensor)
+        or gt_valid.shape != gt_boxes.shape[:2]
+        or gt_valid.dtype != torch.bool
+    ):
+        got = (
             f"{gt_valid.dtype} {tuple(gt_valid.shape)}"
+            if isinstance(gt_valid, Tensor)
+            else type(gt_valid).__name__
         )
+        raise ValueError(f"gt_valid must be a bool Tensor{list(gt_boxes.shape[:2])}, got {got}")
+    check_same_device(("gt_boxes", gt_boxes), ("gt_valid", gt_valid))
     if validate:
         check_boxes("gt_boxes", gt_boxes, valid=gt_valid)
     return gt_boxes, gt_valid
@@ -69,6 +77,7 @@ def gather_gt(values: Tensor, matched_gt: Tensor) -> Tensor:
 
     With ``G == 0`` returns zeros.
     """
+    check_index_tensor("matched_gt", matched_gt)
     b, a = matched_gt.shape
     rest = values.shape[2:]
     if values.shape[1] == 0:
@@ -98,9 +107,13 @@ def assign_by_iou(
         anchors_xyxy: ``Tensor[A, 4]`` or per image ``Tensor[B, A, 4]``.
         gt_boxes: ``Tensor[B, G, 4]`` padded boxes; ``gt_valid``: ``Tensor[B, G]`` bool.
     """
+    check_real("pos_iou", pos_iou, low=0.0, high=1.0)
+    check_real("neg_iou", neg_iou, low=0.0, high=1.0)
     if not 0 <= neg_iou <= pos_iou <= 1:
         raise ValueError(f"need 0 <= neg_iou <= pos_iou <= 1, got {neg_iou}, {pos_iou}")
     gt_boxes, gt_valid = _prepare_gt(gt_boxes, gt_valid, validate=validate)
+    check_last_dim("anchors_xyxy", anchors_xyxy, 4, floating=True)
+    check_same_device(("gt_boxes", gt_boxes), ("anchors_xyxy", anchors_xyxy))
     b, g = gt_boxes.shape[:2]
     anchors = anchors_xyxy if anchors_xyxy.dim() == 3 else anchors_xyxy[None]
     a = anchors.shape[1]
@@ -142,7 +155,10 @@ def assign_identities(
         ``Tensor[B, A]`` long: the identity of the best-overlapping box if its IoU >=
         ``iou_threshold``, else -1.
     """
+    check_real("iou_threshold", iou_threshold, low=0.0, high=1.0)
     gt_boxes, gt_valid = _prepare_gt(gt_boxes, gt_valid, validate=validate)
+    check_index_tensor("gt_ids", gt_ids)
+    check_same_device(("gt_boxes", gt_boxes), ("gt_ids", gt_ids))
     if gt_ids.shape != gt_boxes.shape[:2] or gt_ids.dtype.is_floating_point:
         raise ValueError(
             f"gt_ids must be an integer Tensor{list(gt_boxes.shape[:2])}, got "
@@ -171,6 +187,14 @@ def point_scale_ranges(
     """Per-point ``(min, max)`` regression range ``Tensor[P, 2]`` from per-level ranges."""
     if len(level_sizes) != len(ranges):
         raise ValueError(f"{len(level_sizes)} levels but {len(ranges)} ranges")
+    for i, (n, pair) in enumerate(zip(level_sizes, ranges, strict=True)):
+        check_int(f"level_sizes[{i}]", n)
+        if not isinstance(pair, Sequence) or len(pair) != 2:
+            raise ValueError(f"ranges[{i}] must be a pair (min, max), got {pair!r}")
+        lo = check_real(f"ranges[{i}] min", pair[0], inf_ok=True)
+        hi = check_real(f"ranges[{i}] max", pair[1], inf_ok=True)
+        if lo > hi:
+            raise ValueError(f"ranges[{i}] must have min <= max, got {pair!r}")
     parts = [
         torch.tensor([lo, hi], device=device, dtype=dtype).expand(n, 2)
         for n, (lo, hi) in zip(level_sizes, ranges, strict=True)
@@ -202,9 +226,17 @@ def assign_fcos(
             (single-level tracking heads).
         center_sampling_radius: 1.5 (FCOS improvements); 0 = plain inside-box sampling.
     """
-    if center_sampling_radius < 0:
-        raise ValueError(f"center_sampling_radius must be >= 0, got {center_sampling_radius}")
+    check_real("center_sampling_radius", center_sampling_radius, low=0.0)
     gt_boxes, gt_valid = _prepare_gt(gt_boxes, gt_valid, validate=validate)
+    check_last_dim("points_xy", points_xy, 2, floating=True)
+    if not isinstance(point_strides, Tensor):
+        raise TypeError(f"point_strides must be a Tensor[P], got {type(point_strides).__name__}")
+    tensors = [("gt_boxes", gt_boxes), ("points_xy", points_xy), ("point_strides", point_strides)]
+    if scale_ranges is not None:
+        if not isinstance(scale_ranges, Tensor):
+            raise TypeError(f"scale_ranges must be a Tensor[P, 2], got {type(scale_ranges)}")
+        tensors.append(("scale_ranges", scale_ranges))
+    check_same_device(*tensors)
     b, g = gt_boxes.shape[:2]
     p = points_xy.shape[0]
     if point_strides.shape != (p,):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ._checks import check_broadcast, check_last_dim, check_real, check_same_device
+
 
 def check_boxes(name: str, boxes: Tensor, *, valid: Tensor | None = None) -> None:
     """Raise if ``boxes`` is not a finite ``Tensor[..., 4]`` with ``x2 >= x1`` and ``y2 >= y1``.
@@ -47,6 +49,7 @@ def check_box_shape(name: str, boxes: Tensor) -> None:
 
 def box_area(boxes: Tensor) -> Tensor:
     """Area of ``Tensor[..., 4]`` xyxy boxes -> ``Tensor[...]`` (0 for degenerate boxes)."""
+    check_last_dim("boxes", boxes, 4)
     return (boxes[..., 2] - boxes[..., 0]).clamp(min=0) * (boxes[..., 3] - boxes[..., 1]).clamp(
         min=0
     )
@@ -58,10 +61,13 @@ def box_iou(boxes1: Tensor, boxes2: Tensor, *, eps: float = 1e-9) -> Tensor:
     Leading dimensions broadcast. Two empty boxes have IoU 0.
 
     Raises:
-        ValueError: an argument whose last dimension is not 4 (or that has fewer than 2 dims).
+        ValueError: an argument whose last dimension is not 4 (or that has fewer than 2 dims),
+            arguments on different devices, ``eps`` not a finite number > 0.
     """
     check_box_shape("boxes1", boxes1)
     check_box_shape("boxes2", boxes2)
+    check_same_device(("boxes1", boxes1), ("boxes2", boxes2))
+    check_real("eps", eps, low=0.0, low_open=True)
     lt = torch.maximum(boxes1[..., :, None, :2], boxes2[..., None, :, :2])
     rb = torch.minimum(boxes1[..., :, None, 2:], boxes2[..., None, :, 2:])
     wh = (rb - lt).clamp(min=0)
@@ -72,6 +78,7 @@ def box_iou(boxes1: Tensor, boxes2: Tensor, *, eps: float = 1e-9) -> Tensor:
 
 def elementwise_iou(boxes1: Tensor, boxes2: Tensor, *, eps: float = 1e-7) -> Tensor:
     """IoU of matching rows: ``Tensor[..., 4]`` x ``Tensor[..., 4]`` -> ``Tensor[...]``."""
+    _check_rows(boxes1, boxes2, eps)
     lt = torch.maximum(boxes1[..., :2], boxes2[..., :2])
     rb = torch.minimum(boxes1[..., 2:], boxes2[..., 2:])
     wh = (rb - lt).clamp(min=0)
@@ -82,6 +89,7 @@ def elementwise_iou(boxes1: Tensor, boxes2: Tensor, *, eps: float = 1e-7) -> Ten
 
 def elementwise_giou(boxes1: Tensor, boxes2: Tensor, *, eps: float = 1e-7) -> Tensor:
     """Generalised IoU of matching rows (Rezatofighi et al. 2019), in [-1, 1]."""
+    _check_rows(boxes1, boxes2, eps)
     lt = torch.maximum(boxes1[..., :2], boxes2[..., :2])
     rb = torch.minimum(boxes1[..., 2:], boxes2[..., 2:])
     wh = (rb - lt).clamp(min=0)
@@ -95,12 +103,23 @@ def elementwise_giou(boxes1: Tensor, boxes2: Tensor, *, eps: float = 1e-7) -> Te
     return iou - (enc_area - union) / (enc_area + eps)
 
 
+def _check_rows(boxes1: Tensor, boxes2: Tensor, eps: float) -> None:
+    """Shape, broadcast and device checks of the element-wise IoUs (metadata only)."""
+    check_last_dim("boxes1", boxes1, 4)
+    check_last_dim("boxes2", boxes2, 4)
+    check_broadcast(("boxes1", boxes1), ("boxes2", boxes2))
+    check_same_device(("boxes1", boxes1), ("boxes2", boxes2))
+    check_real("eps", eps, low=0.0, low_open=True)
+
+
 def xywh_to_xyxy(boxes_xywh: Tensor) -> Tensor:
     """``(x, y, w, h)`` top-left corner and size -> ``(x1, y1, x2, y2)``."""
+    check_last_dim("boxes_xywh", boxes_xywh, 4)
     xy, wh = boxes_xywh[..., :2], boxes_xywh[..., 2:]
     return torch.cat([xy, xy + wh], dim=-1)
 
 
 def xyxy_to_xywh(boxes_xyxy: Tensor) -> Tensor:
     """``(x1, y1, x2, y2)`` -> ``(x, y, w, h)`` top-left corner and size."""
+    check_last_dim("boxes_xyxy", boxes_xyxy, 4)
     return torch.cat([boxes_xyxy[..., :2], boxes_xyxy[..., 2:] - boxes_xyxy[..., :2]], dim=-1)

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from ._boxes import box_iou
+from ._checks import check_int, check_last_dim, check_outputs, check_real, check_same_device
 from ._coding import decode_deltas, decode_ltrb
 
 
@@ -65,9 +66,33 @@ def nms_mask(
         valid: optional ``Tensor[B, N]`` bool; invalid boxes neither survive nor suppress.
 
     Raises:
-        ValueError: shapes that do not match, or a NaN score / non-finite box among the valid
-            entries (see :func:`check_finite_detections`).
+        TypeError: non-tensors, non-floating boxes/scores, non-integer ``classes``, non-bool
+            ``valid``, a non-number ``iou_threshold``.
+        ValueError: shapes that do not match, tensors on different devices, an
+            ``iou_threshold`` outside [0, 1] or NaN, or a NaN score / non-finite box among the
+            valid entries (see :func:`check_finite_detections`).
     """
+    check_real("iou_threshold", iou_threshold, low=0.0, high=1.0)
+    check_last_dim("boxes_xyxy", boxes_xyxy, 4, floating=True)
+    _check_scores(scores, boxes_xyxy)
+    if boxes_xyxy.dim() not in (2, 3) or scores.dim() != boxes_xyxy.dim() - 1:
+        raise ValueError(
+            f"boxes_xyxy [B, N, 4] or [N, 4] and scores [B, N] or [N] expected, got "
+            f"{tuple(boxes_xyxy.shape)} and {tuple(scores.shape)}"
+        )
+    for name, t, ok in (
+        ("classes", classes, lambda x: not (x.is_floating_point() or x.is_complex())),
+        ("valid", valid, lambda x: x.dtype == torch.bool),
+    ):
+        if t is None:
+            continue
+        if not isinstance(t, Tensor) or not ok(t):
+            got = t.dtype if isinstance(t, Tensor) else type(t).__name__
+            kind = "an integer" if name == "classes" else "a bool"
+            raise TypeError(f"{name} must be {kind} tensor, got {got}")
+        if t.shape != scores.shape:
+            raise ValueError(f"{name} {tuple(t.shape)} does not match scores {tuple(scores.shape)}")
+        check_same_device(("scores", scores), (name, t))
     squeeze = boxes_xyxy.dim() == 2
     if squeeze:
         boxes_xyxy, scores = boxes_xyxy[None], scores[None]
@@ -105,10 +130,25 @@ def nms_mask(
     return out[0] if squeeze else out
 
 
+def _check_scores(scores: object, boxes_xyxy: Tensor) -> None:
+    if not isinstance(scores, Tensor) or not scores.is_floating_point():
+        got = scores.dtype if isinstance(scores, Tensor) else type(scores).__name__
+        raise TypeError(f"scores must be a floating tensor, got {got}")
+    check_same_device(("boxes_xyxy", boxes_xyxy), ("scores", scores))
+
+
 def batched_nms(
     boxes_xyxy: Tensor, scores: Tensor, classes: Tensor, iou_threshold: float
 ) -> Tensor:
-    """Class-wise NMS of one set ``Tensor[N, 4]``: kept indices sorted by decreasing score."""
+    """Class-wise NMS of one set ``Tensor[N, 4]``: kept indices sorted by decreasing score.
+
+    ``classes`` is an integer ``Tensor[N]``; errors as :func:`nms_mask`.
+    """
+    check_last_dim("boxes_xyxy", boxes_xyxy, 4)
+    if boxes_xyxy.dim() != 2:
+        raise ValueError(f"boxes_xyxy must be Tensor[N, 4], got {tuple(boxes_xyxy.shape)}")
+    if classes is None:
+        raise TypeError("classes must be an integer Tensor[N], got None")
     keep = nms_mask(boxes_xyxy, scores, iou_threshold, classes=classes)
     kept = torch.nonzero(keep).reshape(-1)
     return kept[torch.argsort(scores[kept], descending=True, stable=True)]
@@ -144,22 +184,49 @@ def postprocess_detections(
         long, ``"anchor_idx": [D]`` long (index into A), and ``extras[k]: [D, ...]``; sorted
         by decreasing score.
 
+    Empty input is no error: ``B = 0`` images give ``[]``, ``A = 0`` anchors (or ``N = 0``
+    classes) one empty dict per image.
+
     Raises:
-        ValueError: mismatched shapes, or a NaN score / non-finite box anywhere
-            (:func:`check_finite_detections`): NaN is never ranked or dropped silently.
+        TypeError: non-tensor or non-floating scores/boxes, non-number thresholds, non-int
+            counts.
+        ValueError: mismatched shapes or devices, a NaN/inf ``score_threshold``, an
+            ``nms_threshold`` outside [0, 1], negative ``level_sizes``, or a NaN score /
+            non-finite box anywhere (:func:`check_finite_detections`): NaN is never ranked or
+            dropped silently.
     """
+    check_last_dim("boxes_xyxy", boxes_xyxy, 4, floating=True)
+    _check_scores(scores, boxes_xyxy)
+    score_threshold = check_real("score_threshold", score_threshold)
+    check_real("nms_threshold", nms_threshold, low=0.0, high=1.0)
     if scores.dim() == 2:
         scores = scores[..., None]
+    if scores.dim() != 3:
+        raise ValueError(f"scores must be Tensor[B, A, N] or [B, A], got {tuple(scores.shape)}")
     b, a, n = scores.shape
     if boxes_xyxy.shape != (b, a, 4):
         raise ValueError(f"boxes_xyxy {tuple(boxes_xyxy.shape)} does not match scores {(b, a, n)}")
-    check_finite_detections(scores, boxes_xyxy)
-    sizes = [a] if level_sizes is None else list(level_sizes)
+    for name, v in (("topk_per_level", topk_per_level), ("max_detections", max_detections)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if level_sizes is None:
+        sizes = [a]
+    elif isinstance(level_sizes, Sequence):
+        sizes = [check_int(f"level_sizes[{i}]", v) for i, v in enumerate(level_sizes)]
+    else:
+        raise TypeError(f"level_sizes must be a sequence of ints, got {type(level_sizes)}")
     if sum(sizes) != a:
         raise ValueError(f"level_sizes sum to {sum(sizes)}, scores have A = {a}")
-    for name, v in (("topk_per_level", topk_per_level), ("max_detections", max_detections)):
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    for key, value in (extras or {}).items():
+        if not isinstance(value, Tensor) or value.shape[:2] != (b, a):
+            got = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
+            raise ValueError(f"extras[{key!r}] must be Tensor[B, A, ...], got {got}")
+        check_same_device(("boxes_xyxy", boxes_xyxy), (f"extras[{key!r}]", value))
+    if b == 0:
+        return []
+    if a == 0 or n == 0:
+        return [_empty_detections(boxes_xyxy, scores, extras) for _ in range(b)]
+    check_finite_detections(scores, boxes_xyxy)
     cand_scores, cand_flat = [], []
     start = 0
     for size in sizes:
@@ -191,8 +258,6 @@ def postprocess_detections(
     result_labels = torch.gather(labels, 1, sel)
     gathered = {}
     for key, value in (extras or {}).items():
-        if value.shape[:2] != (b, a):
-            raise ValueError(f"extras[{key!r}] must be Tensor[B, A, ...], got {tuple(value.shape)}")
         rest = value.shape[2:]
         idx = result_anchor.reshape(b, k, *([1] * len(rest))).expand(b, k, *rest)
         gathered[key] = torch.gather(value, 1, idx)
@@ -208,6 +273,21 @@ def postprocess_detections(
         det.update({key: v[i, :c] for key, v in gathered.items()})
         out.append(det)
     return out
+
+
+def _empty_detections(
+    boxes_xyxy: Tensor, scores: Tensor, extras: Mapping[str, Tensor] | None
+) -> dict[str, Tensor]:
+    """One image's result without detections (the dtypes and devices of a real one)."""
+    idx = torch.zeros(0, dtype=torch.long, device=scores.device)
+    det = {
+        "boxes_xyxy": boxes_xyxy.new_zeros((0, 4)),
+        "scores": scores.new_zeros((0,)),
+        "labels": idx,
+        "anchor_idx": idx.clone(),
+    }
+    det.update({k: v.new_zeros((0, *v.shape[2:])) for k, v in (extras or {}).items()})
+    return det
 
 
 def decode_retinanet(
@@ -233,6 +313,10 @@ def decode_retinanet(
             outputs' anchor count ``A``.
     """
     _require(outputs, ("cls_logits", "bbox_deltas"))
+    check_last_dim("anchors_xyxy", anchors_xyxy, 4, floating=True)
+    check_same_device(
+        ("outputs['bbox_deltas']", outputs["bbox_deltas"]), ("anchors_xyxy", anchors_xyxy)
+    )
     a = outputs["bbox_deltas"].shape[1]
     if (
         anchors_xyxy.shape != (a, 4)
@@ -243,6 +327,8 @@ def decode_retinanet(
             f"is {tuple(outputs['bbox_deltas'].shape)}, outputs['cls_logits'] is "
             f"{tuple(outputs['cls_logits'].shape)}), got {tuple(anchors_xyxy.shape)}"
         )
+    if isinstance(extra_keys, (str, bytes)):
+        raise TypeError(f"extra_keys must be a sequence of names, not the string {extra_keys!r}")
     boxes = decode_deltas(outputs["bbox_deltas"], anchors_xyxy[None], weights=coder_weights)
     return postprocess_detections(
         torch.sigmoid(outputs["cls_logits"]),
@@ -277,6 +363,14 @@ def decode_fcos(
             ``[A, 2]`` / ``[A]`` with the outputs' location count ``A``.
     """
     _require(outputs, ("centerness_logits", "bbox_ltrb"))
+    check_last_dim("points_xy", points_xy, 2, floating=True)
+    if not isinstance(point_strides, Tensor):
+        raise TypeError(f"point_strides must be a Tensor[A], got {type(point_strides).__name__}")
+    check_same_device(
+        ("outputs['bbox_ltrb']", outputs["bbox_ltrb"]),
+        ("points_xy", points_xy),
+        ("point_strides", point_strides),
+    )
     a = outputs["bbox_ltrb"].shape[1]
     if points_xy.shape != (a, 2):
         raise ValueError(
@@ -288,6 +382,18 @@ def decode_fcos(
             f"point_strides must have shape [A] with A = {a}, got {tuple(point_strides.shape)}"
         )
     ctr = torch.sigmoid(outputs["centerness_logits"])
+    if ctr.shape != outputs["bbox_ltrb"].shape[:2]:
+        raise ValueError(
+            f"outputs['centerness_logits'] {tuple(ctr.shape)} must be [B, A] = "
+            f"{tuple(outputs['bbox_ltrb'].shape[:2])}"
+        )
+    if "cls_logits" in outputs and (
+        outputs["cls_logits"].dim() != 3 or outputs["cls_logits"].shape[:2] != ctr.shape
+    ):
+        raise ValueError(
+            f"outputs['cls_logits'] {tuple(outputs['cls_logits'].shape)} must be [B, A, N] with "
+            f"[B, A] = {tuple(ctr.shape)}"
+        )
     if "cls_logits" in outputs:
         scores = torch.sqrt(torch.sigmoid(outputs["cls_logits"]) * ctr[..., None])
     else:
@@ -305,6 +411,4 @@ def decode_fcos(
 
 
 def _require(outputs: Mapping[str, Tensor], keys: Sequence[str]) -> None:
-    missing = [k for k in keys if k not in outputs]
-    if missing:
-        raise ValueError(f"outputs lacks {missing}; it has {sorted(outputs)}")
+    check_outputs(outputs, keys)

@@ -31,6 +31,13 @@ from ._assign import (
     assign_identities,
     gather_gt,
 )
+from ._checks import (
+    check_index_tensor,
+    check_int,
+    check_outputs,
+    check_real,
+    check_same_device,
+)
 from ._coding import centerness_target, decode_deltas, decode_ltrb, encode_deltas
 from ._losses import (
     centerness_bce_loss,
@@ -53,6 +60,8 @@ NORMALIZE_MODES = ("batch", "image")
 def _check_labels(
     gt_labels: Tensor, gt_boxes: Tensor, gt_valid: Tensor, num_classes: int, validate: bool
 ) -> None:
+    check_index_tensor("gt_labels", gt_labels)
+    check_same_device(("gt_boxes", gt_boxes), ("gt_labels", gt_labels))
     if gt_labels.shape != gt_boxes.shape[:2] or gt_labels.dtype.is_floating_point:
         raise ValueError(
             f"gt_labels must be an integer Tensor{list(gt_boxes.shape[:2])}, got "
@@ -75,8 +84,25 @@ def _check_normalize(normalize: str, min_positives: float) -> None:
         raise ValueError(f"normalize must be one of {NORMALIZE_MODES}, got {normalize!r}")
     if isinstance(min_positives, bool) or not isinstance(min_positives, (int, float)):
         raise TypeError(f"min_positives must be a number, got {type(min_positives).__name__}")
-    if not min_positives > 0:
-        raise ValueError(f"min_positives must be > 0, got {min_positives}")
+    check_real("min_positives", min_positives, low=0.0, low_open=True)
+
+
+def _check_hyper(**values: float) -> None:
+    """Finite real loss hyperparameters (checked even when the chosen loss does not use them,
+    so a typo never waits for another ``reg_loss``); IoUs in [0, 1], the rest >= 0."""
+    for name, value in values.items():
+        if name.endswith("_iou"):
+            check_real(name, value, low=0.0, high=1.0)
+        else:
+            check_real(name, value, low=0.0)
+
+
+def _check_devices(outputs: Mapping[str, Tensor], **tensors: Tensor | None) -> None:
+    """Every given tensor on the device of the first output."""
+    key = next(iter(outputs))
+    named = [(f"outputs[{key!r}]", outputs[key])]
+    named += [(k, t) for k, t in tensors.items() if isinstance(t, Tensor)]
+    check_same_device(*named)
 
 
 def _normalized(
@@ -243,6 +269,9 @@ def retinanet_target_loss(
     if reg_loss not in REG_LOSSES_RETINA:
         raise ValueError(f"reg_loss must be one of {REG_LOSSES_RETINA}, got {reg_loss!r}")
     _check_normalize(normalize, min_positives)
+    check_outputs(outputs, ("cls_logits", "bbox_deltas"))
+    _check_hyper(alpha=alpha, gamma=gamma, beta=beta, delta=delta)
+    _check_devices(outputs, cls_targets=targets.cls_targets, anchors_xyxy=anchors_xyxy)
     logits, deltas = outputs["cls_logits"], outputs["bbox_deltas"]
     if logits.shape != targets.cls_targets.shape or deltas.shape != targets.deltas.shape:
         raise ValueError(
@@ -296,7 +325,18 @@ def _retinanet_loss(
     if reg_loss not in REG_LOSSES_RETINA:
         raise ValueError(f"reg_loss must be one of {REG_LOSSES_RETINA}, got {reg_loss!r}")
     _check_normalize(normalize, min_positives)
+    check_outputs(outputs, ("cls_logits", "bbox_deltas"))
+    _check_hyper(pos_iou=pos_iou, neg_iou=neg_iou, alpha=alpha, gamma=gamma, beta=beta, delta=delta)
+    _check_devices(
+        outputs,
+        anchors_xyxy=anchors_xyxy,
+        gt_boxes=gt_boxes,
+        gt_labels=gt_labels,
+        gt_valid=gt_valid,
+    )
     logits, deltas = outputs["cls_logits"], outputs["bbox_deltas"]
+    if logits.dim() != 3:
+        raise ValueError(f"outputs['cls_logits'] must be [B, A, N], got {tuple(logits.shape)}")
     b, a, n = logits.shape
     if deltas.shape != (b, a, 4) or anchors_xyxy.shape != (a, 4):
         raise ValueError(
@@ -526,6 +566,8 @@ def fcos_target_loss(
         ``{"loss", "loss_ctr", "loss_reg", "num_pos"}``; ``loss = (ctr + reg) / divisor``.
     """
     _check_normalize(normalize, min_positives)
+    check_outputs(outputs, ("centerness_logits", "bbox_ltrb"))
+    _check_devices(outputs, targets=targets.ltrb, points_xy=points_xy, point_strides=point_strides)
     parts = _fcos_sums(
         outputs,
         targets,
@@ -588,7 +630,20 @@ def fcos_loss(
             f"centerness_loss must be one of {CENTERNESS_LOSSES}, got {centerness_loss!r}"
         )
     _check_normalize(normalize, min_positives)
+    check_outputs(outputs, ("centerness_logits", "bbox_ltrb"))
+    _check_hyper(alpha=alpha, gamma=gamma, center_sampling_radius=center_sampling_radius)
+    _check_devices(
+        outputs,
+        points_xy=points_xy,
+        point_strides=point_strides,
+        gt_boxes=gt_boxes,
+        gt_labels=gt_labels,
+        gt_valid=gt_valid,
+        scale_ranges=scale_ranges,
+    )
     ctr, ltrb = outputs["centerness_logits"], outputs["bbox_ltrb"]
+    if ctr.dim() != 2:
+        raise ValueError(f"outputs['centerness_logits'] must be [B, P], got {tuple(ctr.shape)}")
     b, p = ctr.shape
     if ltrb.shape != (b, p, 4) or points_xy.shape != (p, 2):
         raise ValueError(
@@ -612,7 +667,13 @@ def fcos_loss(
     parts: dict[str, Tensor] = {}
     has_cls = "cls_logits" in outputs
     if has_cls:
+        check_outputs(outputs, ("cls_logits",))
         logits = outputs["cls_logits"]
+        if logits.dim() != 3 or logits.shape[:2] != (b, p):
+            raise ValueError(
+                f"outputs['cls_logits'] must be [B, P, N] = [{b}, {p}, N], got "
+                f"{tuple(logits.shape)}"
+            )
         n = logits.shape[-1]
         if gt_labels is None:
             gt_labels = torch.zeros(gt_boxes.shape[:2], dtype=torch.long, device=gt_boxes.device)
@@ -673,6 +734,14 @@ def retinatrack_loss(
     Returns:
         ``{"loss", "loss_cls", "loss_reg", "loss_emb", "num_pos", "num_identified"}``.
     """
+    check_outputs(outputs, ("cls_logits", "bbox_deltas", "embeddings"))
+    _check_hyper(identity_iou=identity_iou, margin=margin, embedding_weight=embedding_weight)
+    if num_triplets is not None:
+        check_int("num_triplets", num_triplets, minimum=1)
+    check_index_tensor("gt_ids", gt_ids)
+    if clip_ids is not None:
+        check_index_tensor("clip_ids", clip_ids)
+    _check_devices(outputs, gt_ids=gt_ids, clip_ids=clip_ids)
     det, assign = _retinanet_loss(
         outputs,
         anchors_xyxy,

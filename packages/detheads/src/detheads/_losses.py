@@ -27,6 +27,10 @@ def reduce_loss(loss: Tensor, reduction: str, weights: Tensor | None = None) -> 
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     if weights is not None:
+        if not isinstance(weights, Tensor):
+            raise TypeError(f"weights must be a tensor, got {type(weights).__name__}")
+        if weights.device != loss.device:
+            raise ValueError(f"weights are on {weights.device} but the loss on {loss.device}")
         loss = loss * weights
     if reduction == "sum":
         return loss.sum()
@@ -187,7 +191,10 @@ def centerness_l2_loss(
 
 
 def normalize_by_positives(loss_sum: Tensor, num_positives: Tensor | float) -> Tensor:
-    """Divide a summed loss by ``max(num_positives, 1)`` (RetinaNet / FCOS normalisation)."""
+    """Divide a summed loss by ``max(num_positives, 1)`` (RetinaNet / FCOS normalisation).
+
+    A number ``num_positives`` must be finite and >= 0; a tensor one is used as it is.
+    """
     if isinstance(num_positives, Tensor):
         return loss_sum / num_positives.to(loss_sum.dtype).clamp(min=1.0)
-    return loss_sum / max(float(num_positives), 1.0)
+    return loss_sum / max(_check_real("num_positives", num_positives), 1.0)

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ._checks import check_index_tensor, check_int, check_real, check_same_device
 from ._losses import REDUCTIONS
 
 
@@ -22,6 +23,12 @@ def gather_identity_embeddings(
     Returns:
         ``(Tensor[M, E], Tensor[M] identities, Tensor[M] clips)`` for the M identified anchors.
     """
+    check_index_tensor("identities", identities)
+    if not isinstance(embeddings, Tensor):
+        raise TypeError(f"embeddings must be a Tensor[B, A, E], got {type(embeddings).__name__}")
+    check_same_device(("embeddings", embeddings), ("identities", identities))
+    if identities.dim() != 2:
+        raise ValueError(f"identities must be Tensor[B, A], got {tuple(identities.shape)}")
     b, a = identities.shape
     if embeddings.shape[:2] != (b, a):
         raise ValueError(
@@ -30,6 +37,8 @@ def gather_identity_embeddings(
         )
     if clip_ids is None:
         clip_ids = torch.arange(b, device=identities.device)
+    check_index_tensor("clip_ids", clip_ids)
+    check_same_device(("identities", identities), ("clip_ids", clip_ids))
     if clip_ids.shape != (b,):
         raise ValueError(f"clip_ids must be Tensor[{b}], got {tuple(clip_ids.shape)}")
     mask = identities >= 0
@@ -66,6 +75,19 @@ def batch_hard_triplet_loss(
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    check_real("margin", margin, low=0.0)
+    check_real("eps", eps, low=0.0, low_open=True)
+    if num_samples is not None:
+        check_int("num_samples", num_samples, minimum=1)
+    if not isinstance(embeddings, Tensor) or not embeddings.is_floating_point():
+        got = embeddings.dtype if isinstance(embeddings, Tensor) else type(embeddings).__name__
+        raise TypeError(f"embeddings must be a floating Tensor[M, E], got {got}")
+    check_index_tensor("identities", identities)
+    named = [("embeddings", embeddings), ("identities", identities)]
+    if clips is not None:
+        check_index_tensor("clips", clips)
+        named.append(("clips", clips))
+    check_same_device(*named)
     if embeddings.dim() != 2:
         raise ValueError(f"embeddings must be Tensor[M, E], got {tuple(embeddings.shape)}")
     m = embeddings.shape[0]

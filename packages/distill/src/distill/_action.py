@@ -61,6 +61,9 @@ def masked_action_distillation_loss(
         mask: ``Tensor[..., T]`` of 0/1 (float or bool), e.g. `action_distillation_mask`.
         reduction: ``"none"`` returns the per-interaction sums ``Tensor[...]``; ``"sum"`` adds
             them; ``"mean"`` averages them over the leading dimensions.
+
+    NaN or inf actions propagate to a NaN/inf loss, also at steps with ``m_t = 0`` (the mask
+    multiplies, ``0 * NaN = NaN``): a NaN action is never hidden. Values are not read.
     """
     check_floating(student_actions, "student_actions")
     check_floating(teacher_actions, "teacher_actions")

@@ -68,6 +68,9 @@ def detection_distillation_loss(
 
     Returns:
         `DetectionDistillation` (``score``, ``box``, ``num_positive``; ``.total`` sums them).
+
+    NaN or inf logits propagate to a NaN/inf ``score`` (as in torch; values are not read); a
+    NaN box regression at a teacher-positive location gives a NaN ``box``.
     """
     for value, argument in (
         (student_cls_logits, "student_cls_logits"),

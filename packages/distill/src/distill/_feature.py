@@ -68,6 +68,8 @@ def feature_distillation_loss(
         student_features: ``Tensor[B, Cs, ...]``.
         teacher_features: ``Tensor[B, Ct, ...]``; must match the adapted student features.
         adapter: e.g. a `FeatureAdapter` when ``Cs != Ct``; ``None`` compares directly.
+
+    NaN or inf features propagate to a NaN/inf loss (as in torch; values are not read).
     """
     check_floating(student_features, "student_features")
     check_floating(teacher_features, "teacher_features")

@@ -35,6 +35,10 @@ def soft_target_loss(
 
     Returns:
         Scalar: the mean over all leading positions of ``T^2 * KL``.
+
+    NaN or inf in the logits propagates to a NaN/inf loss (as in torch): nothing is masked
+    or replaced, so a diverged student or teacher shows in the loss instead of training on a
+    wrong number. Tensor values are not read (no host synchronisation).
     """
     check_floating(student_logits, "student_logits")
     check_floating(teacher_logits, "teacher_logits")
@@ -69,6 +73,11 @@ def hinton_distillation_loss(
         targets: long ``Tensor[...]`` class indices.
         temperature: ``T > 0``.
         alpha: weight of the soft term in ``[0, 1]``.
+
+    NaN or inf in the logits propagates to a NaN/inf loss (as in torch): nothing is masked
+    or replaced, so a diverged student or teacher shows in the loss instead of training on a
+    wrong number. Tensor values are not read (no host synchronisation). A NaN teacher logit
+    gives NaN even with ``alpha = 0`` (``0 * NaN``).
     """
     check_tensor(targets, "targets")
     if targets.dtype != torch.long:

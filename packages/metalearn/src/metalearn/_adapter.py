@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ._checks import check_tensor
 from ._functional import functional_forward
 from ._inner import (
     LossFn,
@@ -25,7 +26,7 @@ from ._inner import (
     resolve_adapted,
 )
 from ._lr import FixedLR, LearnedLR
-from ._tree import check_device, leading_size, stack_trees, tree_map
+from ._tree import check_device, leading_size, stack_trees, tree_leaves, tree_map
 
 __all__ = ["Adapter"]
 
@@ -93,10 +94,13 @@ class Adapter:
     def set_init(self, init: Mapping[str, Tensor]) -> None:
         """Set the weights `adapt` starts from (copied, detached); does not reset the buffer."""
         named = dict(self.model.named_parameters())
+        if not isinstance(init, Mapping):
+            raise TypeError(f"init must be a mapping name -> tensor, got {type(init).__name__}")
         missing = [n for n in self.names if n not in init]
         if missing:
             raise ValueError(f"init lacks adapted parameters {missing}")
         for n in self.names:
+            check_tensor(f"init[{n!r}]", init[n], floating=True)
             if init[n].shape != named[n].shape:
                 raise ValueError(
                     f"init[{n!r}] has shape {tuple(init[n].shape)}, "
@@ -117,6 +121,7 @@ class Adapter:
 
     def __call__(self, *inputs: Any) -> Any:
         """Run the model with the current fast weights (no grad)."""
+        check_device(inputs, self.device, what="inputs")
         with torch.no_grad():
             return functional_forward(self.model, self.fast_weights, inputs)
 
@@ -130,6 +135,8 @@ class Adapter:
 
         When full, the oldest unpinned sample is evicted; ValueError if every slot is pinned.
         """
+        if next(tree_leaves(inputs), None) is None:
+            raise TypeError(f"inputs must be a tensor or a tuple of tensors, got {type(inputs)}")
         sample = tree_map(lambda t: t.detach(), (inputs, targets))
         check_device(sample, self.device, what="sample")
         pinned = pinned or not self._samples

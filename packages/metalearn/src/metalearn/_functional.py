@@ -93,10 +93,13 @@ def functional_forward(
         kwargs: keyword arguments for the module's forward.
 
     Raises:
-        TypeError: ``model`` is not an ``nn.Module``.
+        TypeError: ``model`` is not an ``nn.Module``, or a ``params`` value is not a tensor.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    for name, value in params.items():
+        if not isinstance(value, Tensor):
+            raise TypeError(f"params[{name!r}] must be a torch.Tensor, got {type(value).__name__}")
     kw = dict(kwargs) if kwargs else None
     clone = _thread_copy(model)
     if clone is not None:

@@ -10,12 +10,14 @@ gradients if it requires grad).
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeAlias
 
 import torch
 from torch import Tensor, nn
 
+from ._checks import check_int, check_param_dict, check_real, check_tensor
 from ._functional import functional_forward
 from ._lr import FixedLR, LearnedLR
 from ._tree import check_device, leading_size
@@ -52,8 +54,8 @@ LRLike: TypeAlias = "LearnedLR | FixedLR | float"
 def _as_lr(lr: Any) -> LearnedLR | FixedLR:
     if isinstance(lr, (LearnedLR, FixedLR)):
         return lr
-    if isinstance(lr, (int, float)) and not isinstance(lr, bool):
-        return FixedLR(float(lr))
+    if isinstance(lr, numbers.Real) and not isinstance(lr, bool):
+        return FixedLR(check_real("lr", lr, low=0.0))
     raise TypeError(f"lr must be a LearnedLR, FixedLR or a float, got {type(lr).__name__}")
 
 
@@ -105,7 +107,9 @@ def _check_batch(batch: Any, *, what: str) -> None:
 def _wanted_steps(steps: int, at_steps: Sequence[int] | None) -> frozenset[int]:
     if at_steps is None:
         return frozenset(range(steps + 1))
-    wanted = frozenset(int(k) for k in at_steps)
+    if isinstance(at_steps, (str, bytes)) or not isinstance(at_steps, Sequence):
+        raise TypeError(f"at_steps must be a sequence of ints, got {type(at_steps).__name__}")
+    wanted = frozenset(check_int("at_steps entries", k, minimum=-(2**62)) for k in at_steps)
     bad = sorted(k for k in wanted if not 0 <= k <= steps)
     if bad:
         raise ValueError(f"at_steps {bad} outside 0..{steps}")
@@ -167,6 +171,9 @@ def gradient_descent(
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    if not callable(loss_of_params):
+        raise TypeError(f"loss_of_params must be callable, got {type(loss_of_params).__name__}")
+    check_param_dict("params", params)
     rate = _as_lr(lr)
     if not track_graph:
         return _descend_without_graph(loss_of_params, params, steps, rate)
@@ -178,7 +185,7 @@ def gradient_descent(
     history = [theta]
     with torch.enable_grad():
         for k in range(steps):
-            loss = loss_of_params(theta)
+            loss = _checked_loss(loss_of_params(theta))
             grads = torch.autograd.grad(
                 loss,
                 [theta[n] for n in names],
@@ -190,6 +197,19 @@ def gradient_descent(
             theta = {n: theta[n] - scaled[n] for n in names}
             history.append(theta)
     return history
+
+
+def _checked_loss(loss: Any) -> Tensor:
+    """The support loss must be a scalar tensor that depends on the parameters (metadata)."""
+    if not isinstance(loss, Tensor) or loss.dim() != 0:
+        shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
+        raise ValueError(f"loss_of_params must return a scalar tensor, got {shape}")
+    if not loss.requires_grad:
+        raise ValueError(
+            "loss_of_params returned a loss without a graph to params (it does not depend on "
+            "the parameters it was given)"
+        )
+    return loss
 
 
 def _descend_without_graph(
@@ -205,7 +225,7 @@ def _descend_without_graph(
     for k in range(steps):
         with torch.enable_grad():
             leaf = {n: p.detach().requires_grad_(True) for n, p in theta.items()}
-            loss = loss_of_params(leaf)
+            loss = _checked_loss(loss_of_params(leaf))
             grads = torch.autograd.grad(
                 loss, [leaf[n] for n in names], allow_unused=True, materialize_grads=True
             )
@@ -261,7 +281,7 @@ def inner_loop(
         missing = [n for n in names if n not in params]
         if missing:
             raise ValueError(f"params lacks adapted parameters {missing}")
-        theta0 = {n: params[n] for n in names}
+        theta0 = {n: check_tensor(f"params[{n!r}]", params[n], floating=True) for n in names}
         for n in names:
             if theta0[n].shape != named[n].shape:
                 raise ValueError(

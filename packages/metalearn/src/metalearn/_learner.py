@@ -15,9 +15,11 @@ from typing import Literal, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from ._checks import check_real, check_same_device
 from ._inner import (
     LossFn,
     _as_lr,
+    _check_batch,
     _check_lr_names,
     _wanted_steps,
     batch_loss,
@@ -39,7 +41,8 @@ class MAMLConfig:
 
     Attributes:
         inner_steps: K inner GD steps (Wang et al. 2020: 4; Chen and Deng 2024: 1).
-        outer_lr: Adam learning rate of the default outer optimiser (both papers: 1e-4).
+        outer_lr: Adam learning rate of the default outer optimiser (both papers: 1e-4); a
+            finite number > 0.
         schedule: multi-step loss weights and first-order -> second-order switch by epoch.
         batching: "loop" (any model; tasks one by one, backward per task, lowest memory) or
             "vmap" (`torch.func.vmap` over stacked tasks; needs same-shape tasks and a vmappable
@@ -56,8 +59,7 @@ class MAMLConfig:
             raise TypeError(f"inner_steps must be an int, got {self.inner_steps!r}")
         if self.inner_steps < 0:
             raise ValueError(f"inner_steps must be >= 0, got {self.inner_steps}")
-        if not self.outer_lr > 0:
-            raise ValueError(f"outer_lr must be > 0, got {self.outer_lr}")
+        check_real("outer_lr", self.outer_lr, low=0.0, low_open=True)
         if not isinstance(self.schedule, MultiStepSchedule):
             raise TypeError(f"schedule must be a MultiStepSchedule, got {self.schedule!r}")
         target = self.schedule.target
@@ -130,6 +132,12 @@ class MetaLearner:
         self.lr = _as_lr(lr)
         _check_lr_names(self.lr, self.adapted)
         check_device(list(self.lr.parameters()), named[self.adapted[0]].device, what="lr")
+        if query_loss_fn is not None and not callable(query_loss_fn):
+            raise TypeError(f"query_loss_fn must be callable, got {type(query_loss_fn).__name__}")
+        if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(
+                f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+            )
         self.loss_fn = loss_fn
         self.query_loss_fn = query_loss_fn if query_loss_fn is not None else loss_fn
         if optimizer is None:
@@ -172,12 +180,16 @@ class MetaLearner:
             raise TypeError("tasks must be a sequence of Task, got a single Task")
         if not isinstance(tasks, Sequence) or len(tasks) == 0:
             raise ValueError("tasks must be a non-empty sequence of Task(support, query)")
+        device = self.model_device()
         out = []
         for i, t in enumerate(tasks):
             if not isinstance(t, tuple) or len(t) != 2:
                 raise TypeError(
                     f"tasks[{i}] must be a Task(support, query), got {type(t).__name__}"
                 )
+            _check_batch(t[0], what=f"tasks[{i}].support")
+            _check_batch(t[1], what=f"tasks[{i}].query")
+            check_same_device(f"tasks[{i}]", t, device, other="the model's adapted parameters")
             out.append(Task(*t))
         return out
 
@@ -241,8 +253,15 @@ class MetaLearner:
         """One outer update: zero grads, meta-gradient over the task batch, optimiser step.
 
         Args:
-            tasks: T tasks `(support, query)`; the objective is their mean.
-            epoch: training progress, drives the multi-step weights and the FO -> SO switch.
+            tasks: T tasks `(support, query)`, each batch non-empty and on the model's
+                device; the objective is their mean.
+            epoch: training progress (a finite number >= 0), drives the multi-step weights and
+                the FO -> SO switch.
+
+        Raises:
+            ValueError: a NaN or infinite meta-loss. The optimiser does not step (so NaN
+                gradients never reach the parameters) and the gradients are cleared; the
+                model and the rates are as before the call.
         """
         task_list = self._check_tasks(tasks)
         fo = self.config.schedule.first_order(epoch)
@@ -269,6 +288,12 @@ class MetaLearner:
             stacked = torch.stack(per_task)
             per_step = stacked.mean(dim=0)
             total = multi_step_loss(stacked, w).mean()
+        if not bool(torch.isfinite(total)):  # one host read per outer step
+            self.optimizer.zero_grad(set_to_none=True)
+            raise ValueError(
+                f"the meta-loss is {total.item()} (NaN or inf in a task's data, the model's "
+                "output or the rates); the optimiser step was skipped, the model is unchanged"
+            )
         self.optimizer.step()
         skipped = torch.tensor([k not in wanted for k in range(len(w))], device=per_step.device)
         per_step = per_step.masked_fill(skipped, float("nan"))

@@ -8,11 +8,14 @@ the last step's rates (online adaptation often runs more steps than meta-trainin
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from ._checks import check_real
 
 __all__ = ["ElementwiseLR", "FixedLR", "KernelwiseLR", "LearnedLR", "ScalarLR"]
 
@@ -27,12 +30,25 @@ def _shapes(params: Mapping[str, Any], *, what: str) -> dict[str, torch.Size]:
         if isinstance(value, Tensor):
             out[name] = value.shape
         elif isinstance(value, (torch.Size, tuple, list)):
-            out[name] = torch.Size(value)
+            if not all(
+                isinstance(d, numbers.Integral) and not isinstance(d, bool) and int(d) >= 0
+                for d in value
+            ):
+                raise ValueError(
+                    f"{what}: params[{name!r}] must be a shape of ints >= 0, got {value!r}"
+                )
+            out[name] = torch.Size(int(d) for d in value)
         else:
             raise TypeError(
                 f"{what}: params[{name!r}] must be a Tensor or a shape, got {type(value).__name__}"
             )
     return out
+
+
+def _check_step(step: Any) -> int:
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
+        raise ValueError(f"step must be an int >= 0, got {step!r}")
+    return int(step)
 
 
 def _check_per_step(per_step: int | None) -> None:
@@ -52,6 +68,8 @@ class LearnedLR(nn.Module):
 
     names: tuple[str, ...]
     per_step: int | None
+    #: Whether the rates' shapes follow the parameters' (False: one scalar fits every shape).
+    shape_bound: bool = True
 
     def __init__(self, shapes: Mapping[str, torch.Size], *, per_step: int | None) -> None:
         super().__init__()
@@ -65,6 +83,7 @@ class LearnedLR(nn.Module):
         raise NotImplementedError
 
     def _add(self, shape: torch.Size, init: float) -> None:
+        init = check_real("init", init, low=0.0)
         rate_shape = self._rate_shape(shape)
         if self.per_step is not None:
             rate_shape = (self.per_step, *rate_shape)
@@ -81,12 +100,25 @@ class LearnedLR(nn.Module):
             ) from None
         rate = self.rates[index]
         if self.per_step is not None:
-            rate = rate[min(int(step), self.per_step - 1)]
+            rate = rate[min(_check_step(step), self.per_step - 1)]
         ndim = len(self.shapes[name])
         return rate.reshape(tuple(rate.shape) + (1,) * (ndim - rate.dim()))
 
     def forward(self, grads: Mapping[str, Tensor], step: int = 0) -> dict[str, Tensor]:
-        """Scaled gradients `{name: alpha_name(step) * grads[name]}`."""
+        """Scaled gradients `{name: alpha_name(step) * grads[name]}`.
+
+        Raises:
+            ValueError: a gradient whose shape is not the one the rates were built for
+                (a shape check, no host synchronisation); `ScalarLR` fits any shape.
+        """
+        if self.shape_bound:
+            for name, g in grads.items():
+                built = self.shapes.get(name)
+                if built is not None and g.shape != built:
+                    raise ValueError(
+                        f"{type(self).__name__} was built for {name!r} of shape "
+                        f"{tuple(built)}, got a gradient of shape {tuple(g.shape)}"
+                    )
         return {name: self.rate(name, step) * g for name, g in grads.items()}
 
     def extra_repr(self) -> str:
@@ -99,9 +131,11 @@ class ScalarLR(LearnedLR):
 
     Args:
         params: adapted parameters (name -> tensor or shape); only names and shapes are used.
-        init: initial rate.
+        init: initial rate, a finite number >= 0.
         per_step: if an int K, one scalar per inner step (MAML++).
     """
+
+    shape_bound = False
 
     def __init__(
         self, params: Mapping[str, Any], *, init: float = 1e-3, per_step: int | None = None
@@ -118,7 +152,7 @@ class ScalarLR(LearnedLR):
             raise KeyError(f"ScalarLR has no learning rate for parameter {name!r}")
         rate = self.rates[0]
         if self.per_step is not None:
-            rate = rate[min(int(step), self.per_step - 1)]
+            rate = rate[min(_check_step(step), self.per_step - 1)]
         return rate
 
 
@@ -132,7 +166,7 @@ class KernelwiseLR(LearnedLR):
 
     Args:
         params: adapted parameters (name -> tensor or shape).
-        init: initial rate, 0.001 in Wang et al. 2020 (Sec. 4.2).
+        init: initial rate (finite, >= 0), 0.001 in Wang et al. 2020 (Sec. 4.2).
         per_step: if an int K, one set of rates per inner step (MAML++).
     """
 
@@ -152,7 +186,7 @@ class ElementwiseLR(LearnedLR):
 
     Args:
         params: adapted parameters (name -> tensor or shape).
-        init: initial rate.
+        init: initial rate, a finite number >= 0.
         per_step: if an int K, one set of rates per inner step (MAML++).
     """
 
@@ -171,14 +205,14 @@ class FixedLR(nn.Module):
     """A constant learning rate for every parameter (plain MAML, no learnable parameters).
 
     Args:
-        lr: the rate alpha.
+        lr: the rate alpha, a finite number >= 0 (0 leaves the parameters unchanged).
     """
 
     def __init__(self, lr: float) -> None:
         super().__init__()
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)):
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real):
             raise TypeError(f"lr must be a float, got {type(lr).__name__}")
-        self.lr = float(lr)
+        self.lr: float = check_real("lr", lr, low=0.0)
         # Non-persistent: follows ``.to(device)`` without changing the state_dict.
         self._rate: Tensor
         self.register_buffer("_rate", torch.tensor(self.lr), persistent=False)

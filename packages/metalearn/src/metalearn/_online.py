@@ -19,8 +19,14 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
+from ._checks import (
+    check_param_dict,
+    check_real,
+    check_same_device,
+    check_tensor,
+)
 from ._functional import functional_forward
-from ._inner import LRLike, _as_lr, _check_lr_names, gradient_descent
+from ._inner import LRLike, _as_lr, _check_lr_names, gradient_descent, resolve_adapted
 from ._tree import leading_size, tree_leaves, tree_map
 
 __all__ = ["BATCHING_MODES", "SampleLossFn", "SupportBuffer", "adapt_batched", "weighted_mean"]
@@ -39,7 +45,12 @@ def weighted_mean(losses: Tensor, weights: Tensor) -> Tensor:
     """``sum_i w_i l_i / max(sum_i w_i, 1)``: the support loss of a weighted buffer.
 
     With unit weights this is the plain mean over the used samples (an empty buffer gives 0).
+    Values are not read (no host synchronisation): NaN losses or weights give a NaN result.
     """
+    check_tensor("losses", losses)
+    check_tensor("weights", weights)
+    if losses.device != weights.device:
+        raise ValueError(f"losses are on {losses.device} but weights on {weights.device}")
     if losses.shape != weights.shape:
         raise ValueError(
             f"per-sample losses {tuple(losses.shape)} and weights {tuple(weights.shape)} differ"
@@ -88,8 +99,12 @@ class SupportBuffer:
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity <= n_pinned:
             raise ValueError(f"capacity must be an int > n_pinned={n_pinned}, got {capacity!r}")
         ref = leaves[0]
+        check_same_device("samples", samples, ref.device, other="samples' first tensor")
         if weights is None:
             weights = torch.ones(b, n_pinned, device=ref.device)
+        elif not isinstance(weights, Tensor) or weights.device != ref.device:
+            got = weights.device if isinstance(weights, Tensor) else type(weights).__name__
+            raise TypeError(f"weights must be a Tensor on the samples' {ref.device}, got {got}")
         elif weights.shape != (b, n_pinned) or not bool((weights > 0).all()):
             raise ValueError(
                 f"weights must be a positive Tensor[{b}, {n_pinned}], got {tuple(weights.shape)}"
@@ -121,20 +136,27 @@ class SupportBuffer:
         Args:
             sample: pytree like the buffer's, every leaf ``Tensor[B, ...]`` without the slot dim.
             mask: ``BoolTensor[B]``; sequences where it is False keep their buffer unchanged.
-            weight: positive weight of the new samples (a float or ``Tensor[B]``; a float is
-                checked on the host, a tensor's check reads it back from the device).
+            weight: finite positive weight of the new samples (a float or ``Tensor[B]``; a
+                float is checked on the host, a tensor's check reads it back from the device).
         """
         b = self.weights.shape[0]
-        if mask.shape != (b,) or mask.dtype != torch.bool:
-            raise ValueError(
-                f"mask must be a bool Tensor[{b}], got {mask.dtype} {tuple(mask.shape)}"
-            )
+        dev = self.weights.device
+        if not isinstance(mask, Tensor) or mask.shape != (b,) or mask.dtype != torch.bool:
+            got = f"{mask.dtype} {tuple(mask.shape)}" if isinstance(mask, Tensor) else type(mask)
+            raise ValueError(f"mask must be a bool Tensor[{b}], got {got}")
+        check_same_device("mask", mask, dev, other="the buffer")
+        check_same_device("sample", sample, dev, other="the buffer")
         if isinstance(weight, Tensor):
+            check_same_device("weight", weight, dev, other="the buffer")
+            if weight.shape not in ((), (b,)):
+                raise ValueError(
+                    f"weight must be a Tensor[{b}] or a 0-d tensor, got {weight.shape}"
+                )
             # Checking a tensor's values reads them on the host (a device synchronisation).
-            if bool((weight <= 0).any()):
-                raise ValueError(f"weight must be positive, got {weight!r}")
-        elif not weight > 0:
-            raise ValueError(f"weight must be positive, got {weight!r}")
+            if not bool(((weight > 0) & torch.isfinite(weight)).all()):
+                raise ValueError(f"weight must be finite and positive, got {weight!r}")
+        else:
+            check_real("weight", weight, low=0.0, low_open=True)
         w_new = torch.as_tensor(weight, dtype=self.weights.dtype, device=self.weights.device)
         rows = torch.arange(b, device=mask.device)
         slot = self.next_slot
@@ -157,6 +179,9 @@ class SupportBuffer:
 
     def select(self, index: Tensor) -> SupportBuffer:
         """The buffers of sequences ``index`` (``LongTensor[b]``), as a new object (copies)."""
+        if not isinstance(index, Tensor) or index.is_floating_point() or index.is_complex():
+            got = index.dtype if isinstance(index, Tensor) else type(index).__name__
+            raise TypeError(f"index must be an integer or bool tensor, got {got}")
         return SupportBuffer(
             tree_map(lambda t: t[index], self.samples),
             self.weights[index],
@@ -243,7 +268,16 @@ def adapt_batched(
 
     Returns:
         name -> ``Tensor[B, *shape]`` adapted fast weights (detached unless ``differentiable``).
-        A sequence whose weights are all zero keeps its fast weights.
+        A sequence whose weights are all zero keeps its fast weights; ``B = 0`` returns the
+        (empty) ``params``.
+
+    Raises:
+        TypeError/ValueError: names that are not parameters of ``model``, shapes that are not
+            ``[B, *parameter shape]``, non-floating params, ``support``/``weights`` on another
+            device than ``params``, a NaN/inf/negative float ``lr``, mismatched ``B``.
+            Tensor values are not read (no host synchronisation): NaN in ``params``,
+            ``support`` or ``weights`` gives NaN fast weights for that sequence (weights
+            must be finite and >= 0; :class:`SupportBuffer` keeps them so).
     """
     if batching not in BATCHING_MODES:
         raise ValueError(f"batching must be one of {BATCHING_MODES}, got {batching!r}")
@@ -253,16 +287,30 @@ def adapt_batched(
         raise ValueError("params must be a non-empty mapping name -> Tensor[B, *shape]")
     if not isinstance(support, (tuple, list)) or len(support) != 2:
         raise TypeError("support must be a pair (inputs, targets)")
-    names = list(params)
+    check_param_dict("params", params)
+    names = resolve_adapted(model, list(params))
     b = leading_size(dict(params), what="params")
+    named = dict(model.named_parameters())
+    for k in names:
+        if params[k].shape[1:] != named[k].shape:
+            raise ValueError(
+                f"params[{k!r}] must be Tensor[B, *{tuple(named[k].shape)}], got "
+                f"{tuple(params[k].shape)}"
+            )
+    dev = params[names[0]].device
+    check_same_device("support", support, dev, other="params")
     if leading_size(support, what="support") != b:
         raise ValueError(f"support must have the leading size B={b} of params")
+    if b == 0:  # no sequences: nothing to adapt
+        return {k: params[k] if differentiable else params[k].detach() for k in names}
     n = leading_size(tree_map(lambda t: t[0], support), what="support samples")
-    dev = params[names[0]].device
     if weights is None:
         weights = torch.ones(b, n, device=dev)
+    elif not isinstance(weights, Tensor):
+        raise TypeError(f"weights must be a Tensor[{b}, {n}], got {type(weights).__name__}")
     elif weights.shape != (b, n):
         raise ValueError(f"weights must be Tensor[{b}, {n}], got {tuple(weights.shape)}")
+    check_same_device("weights", weights, dev, other="params")
     rate = _as_lr(lr)
     _check_lr_names(rate, names)
     if differentiable and batching != "loop":

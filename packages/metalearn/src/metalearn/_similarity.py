@@ -7,11 +7,13 @@ task's support features: `theta_new = (1/lambda) sum_i gamma_i theta_i`, `lambda
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor
 
+from ._checks import check_real, check_same_device, check_tensor
 from ._tree import stack_trees
 
 __all__ = ["similarity_weighted_init", "task_similarity"]
@@ -28,11 +30,15 @@ def task_similarity(new_feature: Tensor, task_features: Tensor, *, eps: float = 
         new_feature: `Tensor[D]`, feature of the new task's first sample, or `Tensor[B, D]`
             for B new tasks at once (one batched computation, e.g. every track born in a frame).
         task_features: `Tensor[T, D]` (one feature per task) or `Tensor[T, k, D]`.
-        eps: guards zero norms.
+        eps: guards zero norms (a finite number > 0).
 
     Returns:
-        `Tensor[T]` in [-1, 1] (`Tensor[B, T]` for a batch of new features).
+        `Tensor[T]` in [-1, 1] (`Tensor[B, T]` for a batch of new features). A NaN feature
+        gives NaN similarities (values are not read here: no host synchronisation).
     """
+    check_tensor("new_feature", new_feature)
+    check_tensor("task_features", task_features)
+    eps = check_real("eps", eps, low=0.0, low_open=True)
     if new_feature.dim() not in (1, 2):
         raise ValueError(
             f"new_feature must be Tensor[D] or Tensor[B, D], got shape {tuple(new_feature.shape)}"
@@ -72,9 +78,10 @@ def similarity_weighted_init(
         task_features: `Tensor[T, D]` or `Tensor[T, k, D]`, training tasks' support features.
         task_params: adapted parameters of the T training tasks, either a dict of stacked
             `Tensor[T, ...]` or a sequence of T dicts.
-        min_similarity: similarities below this are set to zero before normalising (the paper
-            normalises raw cosines, which can cancel to lambda ~ 0 when some are negative; the
-            default 0.0 keeps only positively similar tasks). None uses the raw cosines.
+        min_similarity: a finite number or None; similarities below this are set to zero
+            before normalising (the paper normalises raw cosines, which can cancel to
+            lambda ~ 0 when some are negative; the default 0.0 keeps only positively similar
+            tasks). None uses the raw cosines.
         fallback: parameters (name -> `Tensor[...]`, e.g. the meta-learned initialisation)
             for a new task whose similarities sum to zero; without it such a task raises
             `ValueError`.
@@ -82,10 +89,35 @@ def similarity_weighted_init(
     Returns:
         Dict name -> `Tensor[...]` (`Tensor[B, ...]` for a batch of new features), usable as
         `Adapter(init=...)`, `inner_loop(params=...)` or `adapt_batched(params=...)`.
+
+    A NaN similarity (a NaN feature) is below every `min_similarity`, so such a task counts
+    as dissimilar to all training tasks: it gets `fallback` or the ValueError. With
+    `min_similarity=None` it gives NaN parameters. With T = 0 training tasks every new task
+    is degenerate in the same way.
     """
-    stacked = (
-        dict(task_params) if isinstance(task_params, Mapping) else stack_trees(list(task_params))
-    )
+    if isinstance(task_params, Mapping):
+        stacked = dict(task_params)
+    elif isinstance(task_params, Sequence) and len(task_params) > 0:
+        stacked = stack_trees(list(task_params))
+    else:
+        raise ValueError("task_params must be a dict of stacked tensors or a non-empty sequence")
+    if not stacked:
+        raise ValueError("task_params holds no parameters")
+    if min_similarity is not None:
+        min_similarity = check_real("min_similarity", min_similarity)
+    for name, value in stacked.items():
+        check_tensor(f"task_params[{name!r}]", value, floating=True)
+        check_same_device(
+            f"task_params[{name!r}]", value, task_features.device, other="task_features"
+        )
+    if fallback is not None:
+        if not isinstance(fallback, Mapping):
+            raise TypeError(f"fallback must be a mapping name -> tensor, got {type(fallback)}")
+        for name, value in fallback.items():
+            check_tensor(f"fallback[{name!r}]", value, floating=True)
+            check_same_device(
+                f"fallback[{name!r}]", value, task_features.device, other="task_features"
+            )
     gamma = task_similarity(new_feature, task_features)
     batched = gamma.dim() == 2
     gamma = gamma if batched else gamma.unsqueeze(0)  # Tensor[B, T]
@@ -118,7 +150,9 @@ def similarity_weighted_init(
     w = gamma / torch.where(degenerate, torch.ones_like(lam), lam)  # Tensor[B, T]
     out = {}
     for name, value in stacked.items():
-        mixed = (w.to(value) @ value.reshape(t, -1)).reshape((w.shape[0], *value.shape[1:]))
+        mixed = (w.to(value) @ value.reshape(t, math.prod(value.shape[1:]))).reshape(
+            (w.shape[0], *value.shape[1:])
+        )
         if fallback is not None:
             keep = degenerate.reshape((-1,) + (1,) * (value.dim() - 1))
             mixed = torch.where(keep, fallback[name].to(mixed).expand_as(mixed), mixed)

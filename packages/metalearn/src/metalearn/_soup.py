@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -100,6 +101,8 @@ def _check_weights(weights: Sequence[float] | None, n: int) -> list[float]:
         return [1.0 / n] * n
     if isinstance(weights, (str, bytes)) or not isinstance(weights, Sequence):
         raise TypeError("weights must be a sequence of numbers or None")
+    if not all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in weights):
+        raise TypeError(f"weights must be numbers, got {list(weights)!r}")
     w = [float(x) for x in weights]
     if len(w) != n:
         raise ValueError(f"weights: got {len(w)} weights for {n} states")

@@ -78,9 +78,9 @@ def identity_task_indices(
     among that identity's admissible detections, then the support without replacement.
 
     Args:
-        identities: `Tensor[N]` int identity of each detection (make it unique per sequence,
-            e.g. `seq_id * 100000 + track_id`).
-        frames: `Tensor[N]` int frame index of each detection.
+        identities: `Tensor[N]` integer identity of each detection (make it unique per
+            sequence, e.g. `seq_id * 100000 + track_id`); float and bool dtypes are rejected.
+        frames: `Tensor[N]` integer frame index of each detection, on the same device.
         k: support size (Chen and Deng 2024: k crops).
         num_tasks: number of tasks T to sample (identities may repeat).
         generator: CPU random generator.
@@ -91,6 +91,11 @@ def identity_task_indices(
     """
     if not isinstance(identities, Tensor) or not isinstance(frames, Tensor):
         raise TypeError("identities and frames must be tensors")
+    for name, given in (("identities", identities), ("frames", frames)):
+        if given.is_floating_point() or given.is_complex() or given.dtype == torch.bool:
+            raise TypeError(f"{name} must be an integer tensor, got dtype {given.dtype}")
+    if identities.device != frames.device:
+        raise ValueError(f"identities are on {identities.device} but frames on {frames.device}")
     if identities.dim() != 1 or identities.shape != frames.shape:
         raise ValueError(
             f"identities and frames must be 1-D of equal length, got {tuple(identities.shape)} "
@@ -138,6 +143,10 @@ def gather_task(samples: Any, support_idx: Tensor, query_idx: Tensor) -> Task:
             `Tensor[T, q]` for stacked tasks.
     """
     leading_size(samples, what="samples")
+    for name, idx in (("support_idx", support_idx), ("query_idx", query_idx)):
+        if not isinstance(idx, Tensor) or idx.is_floating_point() or idx.dtype == torch.bool:
+            got = idx.dtype if isinstance(idx, Tensor) else type(idx).__name__
+            raise TypeError(f"{name} must be an integer tensor, got {got}")
     if query_idx.dim() == support_idx.dim() - 1:
         query_idx = query_idx.unsqueeze(-1)
     return Task(

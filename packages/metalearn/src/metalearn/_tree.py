@@ -46,6 +46,11 @@ def stack_trees(trees: Sequence[Any], *, dim: int = 0) -> Any:
     if isinstance(first, Tensor):
         if not all(isinstance(t, Tensor) for t in trees):
             raise TypeError("stack_trees: a tensor leaf is not a tensor in every tree")
+        devices = {t.device for t in trees}
+        if len(devices) != 1:
+            raise ValueError(
+                f"stack_trees: tensor leaves on several devices {sorted(map(str, devices))}"
+            )
         shapes = {tuple(t.shape) for t in trees}
         if len(shapes) != 1:
             raise ValueError(

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
+from ._checks import check_param_dict, check_same_device
 from ._inner import LossFn, _as_lr, _check_lr_names, _wanted_steps, batch_loss
 from ._lr import FixedLR, LearnedLR
 from ._tasks import Task
@@ -50,12 +51,18 @@ def vmap_query_losses(
     Returns:
         `Tensor[T, K+1]`: query loss of each task at theta_0 .. theta_K.
     """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps must be an int >= 0, got {steps!r}")
+    if not isinstance(tasks, Task):
+        raise TypeError(f"tasks must be a stacked Task (stack_tasks), got {type(tasks).__name__}")
+    check_param_dict("theta0", theta0)
     q_loss = query_loss_fn if query_loss_fn is not None else loss_fn
     names = list(theta0)
     wanted = _wanted_steps(steps, at_steps)
     rate = _as_lr(lr)
     _check_lr_names(rate, names)
     device = next(iter(theta0.values())).device
+    check_same_device("tasks", tasks, device, other="theta0")
 
     def one_task(support: object, query: object) -> Tensor:
         def support_loss(theta: dict[str, Tensor]) -> Tensor:

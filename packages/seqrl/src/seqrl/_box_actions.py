@@ -25,7 +25,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from ._checks import check_broadcast, check_finite, check_positive, check_tensor
+from ._checks import (
+    check_broadcast,
+    check_finite,
+    check_positive,
+    check_same_device,
+    check_tensor,
+)
 from ._iou import box_iou_xywh
 
 
@@ -87,6 +93,7 @@ def apply_box_action(
         ``Tensor[..., 4]`` new boxes in xywh (differentiable in ``actions`` inside the range).
     """
     cfg = config if config is not None else BoxActionConfig()
+    check_same_device(("actions", actions), ("boxes_xywh", boxes_xywh))
     check_tensor(actions, "actions")
     if actions.ndim == 0 or actions.shape[-1] != 4:
         raise ValueError(f"actions must have shape [..., 4], got {tuple(actions.shape)}")
@@ -129,6 +136,9 @@ def box_action_iou(
     Returns:
         ``Tensor[...]`` IoU in [0, 1] (differentiable in ``actions`` where the IoU is).
     """
+    check_same_device(
+        ("actions", actions), ("boxes_xywh", boxes_xywh), ("targets_xywh", targets_xywh)
+    )
     moved = apply_box_action(actions, boxes_xywh, config=config, validate=validate)
     check_tensor(targets_xywh, "targets_xywh")
     if targets_xywh.shape != moved.shape:
@@ -160,6 +170,7 @@ def box_action_to_target(
         ``apply_box_action(box_action_to_target(b, g), b) == g``.
     """
     cfg = config if config is not None else BoxActionConfig()
+    check_same_device(("boxes_xywh", boxes_xywh), ("target_boxes_xywh", target_boxes_xywh))
     _check_boxes(boxes_xywh, "boxes_xywh", validate=validate)
     _check_boxes(target_boxes_xywh, "target_boxes_xywh", validate=validate)
     x, y, w, h = boxes_xywh.unbind(-1)

@@ -90,3 +90,15 @@ def check_choice(value: str, name: str, choices: tuple[str, ...]) -> None:
     """Raise ValueError unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
+def check_same_device(*named: tuple[str, Any]) -> None:
+    """Raise ValueError naming the tensors unless all of them share one device.
+
+    Metadata only (no host synchronisation); arguments that are not tensors are skipped (their
+    type is checked elsewhere). Call it before any check that reads values.
+    """
+    tensors = [(name, t) for name, t in named if isinstance(t, Tensor)]
+    if len({t.device for _, t in tensors}) > 1:
+        where = ", ".join(f"{name} on {t.device}" for name, t in tensors)
+        raise ValueError(f"tensors must share one device, got {where}")

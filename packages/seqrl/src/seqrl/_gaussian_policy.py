@@ -15,7 +15,13 @@ import math
 import torch
 from torch import Tensor
 
-from ._checks import check_broadcast, check_finite, check_positive, check_tensor
+from ._checks import (
+    check_broadcast,
+    check_finite,
+    check_positive,
+    check_same_device,
+    check_tensor,
+)
 
 
 def _check_actions(value: Tensor, name: str) -> None:
@@ -40,6 +46,7 @@ def gaussian_box_sigma(
     Returns:
         ``Tensor[..., 4]`` per-dimension standard deviations.
     """
+    check_same_device(("mu", mu), ("target_action", target_action))
     _check_actions(mu, "mu")
     _check_actions(target_action, "target_action")
     if mu.shape != target_action.shape:
@@ -63,6 +70,7 @@ def gaussian_log_prob(actions: Tensor, mu: Tensor, sigma: Tensor) -> Tensor:
     Returns:
         ``Tensor[...]``.
     """
+    check_same_device(("actions", actions), ("mu", mu), ("sigma", sigma))
     _check_actions(actions, "actions")
     _check_actions(mu, "mu")
     _check_actions(sigma, "sigma")
@@ -100,6 +108,7 @@ def sample_box_action(
         ``(action, log_prob)``: ``action Tensor[..., 4]`` clamped to [-1, 1] and detached;
         ``log_prob Tensor[...]`` of the unclamped draw, differentiable w.r.t. ``mu``.
     """
+    check_same_device(("mu", mu), ("sigma", sigma))
     _check_actions(mu, "mu")
     _check_actions(sigma, "sigma")
     if mu.shape != sigma.shape:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from ._checks import check_same_device
+
 
 def box_iou_xywh(boxes_a_xywh: Tensor, boxes_b_xywh: Tensor) -> Tensor:
     """Element-wise IoU of two equally shaped box tensors.
@@ -15,6 +17,7 @@ def box_iou_xywh(boxes_a_xywh: Tensor, boxes_b_xywh: Tensor) -> Tensor:
     Returns:
         ``Tensor[...]`` IoU in [0, 1] (0 where the union is empty).
     """
+    check_same_device(("boxes_a_xywh", boxes_a_xywh), ("boxes_b_xywh", boxes_b_xywh))
     if boxes_a_xywh.shape != boxes_b_xywh.shape or boxes_a_xywh.shape[-1:] != (4,):
         raise ValueError(
             "boxes_a_xywh and boxes_b_xywh must both have shape [..., 4], got "

@@ -25,6 +25,7 @@ from ._checks import (
     check_int,
     check_nonempty,
     check_positive,
+    check_same_device,
     check_tensor,
 )
 
@@ -55,7 +56,9 @@ def bootstrap_value(v_T: Tensor | float, terminal: Any, *, like: Tensor) -> Tens
     """``v_T`` where the segment was cut (bootstrap), 0 where the episode ended (terminal).
 
     Args:
-        v_T: ``Tensor[...]`` (or float) value of the state after the last step.
+        v_T: ``Tensor[...]`` (or float) value of the state after the last step; copied to
+            ``like``'s device (the one argument that may sit elsewhere, e.g. a bootstrap value
+            computed by the model on its device).
         terminal: bool / ``bool Tensor[...]``: True where the episode ended.
         like: a ``Tensor[..., T]`` series whose leading shape, dtype and device to follow.
 
@@ -101,6 +104,7 @@ def n_step_returns(
     Returns:
         ``Tensor[..., T]`` detached returns.
     """
+    check_same_device(("r_t", r_t), ("v_t", v_t))
     _series(r_t, "r_t")
     _series(v_t, "v_t")
     _same_shape(r_t, v_t, "r_t", "v_t")
@@ -154,6 +158,7 @@ def discounted_returns(
 
 def td_advantages(r_t: Tensor, v_t: Tensor, v_tp1: Tensor, *, gamma: float = 1.0) -> Tensor:
     """One-step advantages ``r_t + gamma v_tp1 - v_t`` (Dunnhofer et al. 2020, eq. 6), detached."""
+    check_same_device(("r_t", r_t), ("v_t", v_t), ("v_tp1", v_tp1))
     _series(r_t, "r_t")
     _series(v_t, "v_t")
     _series(v_tp1, "v_tp1")
@@ -175,6 +180,7 @@ def policy_gradient_loss(log_prob_t: Tensor, advantage_t: Tensor) -> Tensor:
 
     The advantage is treated as a constant (detached).
     """
+    check_same_device(("log_prob_t", log_prob_t), ("advantage_t", advantage_t))
     _series(log_prob_t, "log_prob_t")
     _series(advantage_t, "advantage_t")
     _same_shape(log_prob_t, advantage_t, "log_prob_t", "advantage_t")
@@ -183,6 +189,7 @@ def policy_gradient_loss(log_prob_t: Tensor, advantage_t: Tensor) -> Tensor:
 
 def value_loss(returns_t: Tensor, v_t: Tensor) -> Tensor:
     """``sum_t 0.5 (R_t - v_t)^2`` (eq. 7), summed over time, mean over batch dims."""
+    check_same_device(("returns_t", returns_t), ("v_t", v_t))
     _series(returns_t, "returns_t")
     _series(v_t, "v_t")
     _same_shape(returns_t, v_t, "returns_t", "v_t")
@@ -243,6 +250,12 @@ def actor_critic_loss(
     Returns:
         :class:`ActorCriticLoss`.
     """
+    check_same_device(
+        ("log_prob_t", log_prob_t),
+        ("v_t", v_t),
+        ("r_t", r_t),
+        ("entropy_t", entropy_t),
+    )
     _series(log_prob_t, "log_prob_t")
     _series(v_t, "v_t")
     _series(r_t, "r_t")
@@ -293,6 +306,7 @@ def fit_linear_value(
     """
     check_tensor(features, "features")
     check_tensor(returns, "returns")
+    check_same_device(("features", features), ("returns", returns))
     if features.ndim < 1 or features.shape[:-1] != returns.shape:
         raise ValueError(
             f"returns must have shape {tuple(features.shape[:-1])} (features [..., D]), "

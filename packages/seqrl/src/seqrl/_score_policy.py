@@ -20,6 +20,7 @@ from ._checks import (
     check_ndim,
     check_nonempty,
     check_positive,
+    check_same_device,
     check_tensor,
 )
 
@@ -123,6 +124,7 @@ def candidate_log_prob(log_probs: Tensor, indices: Tensor) -> Tensor:
     check_ndim(log_probs, "log_probs", (2,), "[B, N]")
     if not isinstance(indices, Tensor) or indices.dtype not in (torch.int32, torch.int64):
         raise TypeError(f"indices must be an integer Tensor[B], got {indices!r:.80}")
+    check_same_device(("log_probs", log_probs), ("indices", indices))
     if indices.shape != log_probs.shape[:1]:
         raise ValueError(
             f"indices must have shape [B]={tuple(log_probs.shape[:1])}, got {tuple(indices.shape)}"

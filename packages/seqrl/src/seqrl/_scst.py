@@ -14,7 +14,14 @@ from typing import Any, Literal, Protocol
 import torch
 from torch import Tensor
 
-from ._checks import check_choice, check_finite, check_ndim, check_nonempty, check_tensor
+from ._checks import (
+    check_choice,
+    check_finite,
+    check_ndim,
+    check_nonempty,
+    check_same_device,
+    check_tensor,
+)
 
 StepMode = Literal["sample", "argmax"]
 
@@ -39,6 +46,12 @@ def scst_loss(
     Returns:
         Scalar loss; gradients flow into ``log_probs`` only (rewards are constants).
     """
+    check_same_device(
+        ("log_probs", log_probs),
+        ("reward_sample", reward_sample),
+        ("reward_greedy", reward_greedy),
+        ("mask", mask),
+    )
     check_tensor(log_probs, "log_probs")
     check_ndim(log_probs, "log_probs", (2,), "[B, T]")
     check_nonempty(log_probs, "log_probs")
