@@ -24,6 +24,7 @@ from trackkit.sot.tras import (
     StudentConfig,
     TRASStudent,
     TRASTracker,
+    clamp_box_centre,
     clamp_box_size,
     student_crops,
 )
@@ -88,7 +89,7 @@ class _Reference:
                 values.append(float(v[rows[first]]))
             wh = torch.tensor([frame.shape[1], frame.shape[0]], dtype=torch.float64)
             own = seqrl.apply_box_action(mu[rows[0]].double(), self.boxes[i], config=self.actions)
-            own = clamp_box_size(own, wh)
+            own = clamp_box_centre(clamp_box_size(own, wh), wh)
             cands, valid = [own], [True]
             for j, teacher in enumerate(self.teachers[i]):
                 box, ok = teacher.update(frame)

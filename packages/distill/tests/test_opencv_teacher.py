@@ -91,7 +91,14 @@ class _Garbage:
         return True, (float("nan"), 1.0, 0.0, 2.0)
 
 
-@pytest.mark.parametrize("broken", [_Exploding, _Lost, _Garbage])
+class _OffFrame:
+    """OpenCV 5.0's TLD reported success with boxes like this, far outside a 320x240 frame."""
+
+    def update(self, frame: np.ndarray) -> tuple[bool, tuple[float, ...]]:
+        return True, (906.0, 22.0, 28.0, 20.0)
+
+
+@pytest.mark.parametrize("broken", [_Exploding, _Lost, _Garbage, _OffFrame])
 def test_failure_returns_last_box_and_false(broken: type) -> None:
     images, gt = textured_scene(frames=3)
     teacher = OpenCVTeacher("KCF")
@@ -150,6 +157,18 @@ def test_boxes_too_small_for_a_kind_are_rejected_before_opencv(
         assert np.all(np.isfinite(box))
     kcf = OpenCVTeacher("KCF")  # starts on any box
     kcf.init(images[0], [40.0, 40.0, *too_small])
+
+
+def test_a_box_opencv_cannot_start_on_is_a_one_line_value_error() -> None:
+    """MIL asserts inside OpenCV on a box spanning the frame (no room for its negative
+    samples): a one-line ``ValueError`` naming the box, not a multi-line ``RuntimeError``."""
+    if "MIL" not in available_opencv_kinds():
+        pytest.skip("OpenCV lacks MIL")
+    images, _ = textured_scene(frames=1)
+    height, width = images[0].shape[:2]
+    with pytest.raises(ValueError, match=rf"OpenCV MIL cannot start on box \(0, 0, {width}") as err:
+        OpenCVTeacher("MIL").init(images[0], [0.0, 0.0, float(width), float(height)])
+    assert "\n" not in str(err.value)
 
 
 def test_partly_outside_box_is_clipped_and_tracks() -> None:

@@ -95,15 +95,18 @@ class OpenCVTeacher:
             original KCF and rarely reports failure. Parameters appear in ``name``.
 
     Behaviour: the initial box must have positive size and overlap the frame (else
-    ``ValueError``); a partly outside box is clipped to the frame before OpenCV sees it. Frames
-    must be ``H x W x 3`` uint8 BGR and keep the initial frame's size. OpenCV is initialised on
-    the smallest integer-pixel rectangle that contains the (clipped) box. When OpenCV reports a
-    lost target, returns an empty or non-finite box, or raises inside ``update``, the teacher
-    returns its last good box with ``success=False`` and keeps trying on later frames: no
-    OpenCV exception escapes mid-sequence. The returned box is that of OpenCV (integer pixels
-    for the main-module API, float for ``cv2.legacy``). MIL and TLD sample at random inside
-    OpenCV and ``cv2.setRNGSeed`` does not make them repeatable (checked with OpenCV 5.0), so
-    two runs can differ slightly; `TeacherPool`'s cache pins one run.
+    ``ValueError``); a partly outside box is clipped to the frame before OpenCV sees it. A box
+    OpenCV cannot start on (MIL on a box spanning nearly the whole frame: no room for its
+    negative samples) is a one-line ``ValueError`` naming the box. Frames must be
+    ``H x W x 3`` uint8 BGR and keep the initial frame's size. OpenCV is initialised on the
+    smallest integer-pixel rectangle that contains the (clipped) box. When OpenCV reports a
+    lost target, returns an empty or non-finite box or one wholly outside the frame (TLD did,
+    reporting success), or raises inside ``update``, the teacher returns its last good box
+    with ``success=False`` and keeps trying on later frames: no OpenCV exception escapes
+    mid-sequence. The returned box is that of OpenCV (integer pixels for the main-module API,
+    float for ``cv2.legacy``). MIL and TLD sample at random inside OpenCV and
+    ``cv2.setRNGSeed`` does not make them repeatable (checked with OpenCV 5.0), so two runs
+    can differ slightly; `TeacherPool`'s cache pins one run.
 
     Raises:
         ImportError: OpenCV is missing.
@@ -210,9 +213,17 @@ class OpenCVTeacher:
         try:
             result = tracker.init(frame, rect)
         except cv2.error as err:
-            raise RuntimeError(f"OpenCV {self.kind} failed to initialise on {rect}: {err}") from err
+            # OpenCV asserts on boxes it cannot sample around (MIL: a box spanning the frame
+            # leaves no room for its negative samples); one line, naming the box.
+            reason = str(err).strip().splitlines()[-1] if str(err).strip() else "cv2.error"
+            raise ValueError(
+                f"OpenCV {self.kind} cannot start on box {rect} in a {width}x{height} frame "
+                f"({reason})"
+            ) from err
         if result is False:
-            raise RuntimeError(f"OpenCV {self.kind} refused to initialise on box {rect}")
+            raise ValueError(
+                f"OpenCV {self.kind} refused to start on box {rect} in a {width}x{height} frame"
+            )
         self._tracker = tracker
         self._last = box.copy()
         self._frame_shape = frame.shape
@@ -234,5 +245,8 @@ class OpenCVTeacher:
         box = np.asarray(rect, dtype=np.float64).reshape(-1)
         if not ok or box.shape != (4,) or not np.all(np.isfinite(box)) or np.any(box[2:] <= 0):
             return self._last.copy(), False
+        height, width = frame.shape[:2]
+        if box[0] >= width or box[1] >= height or box[0] + box[2] <= 0 or box[1] + box[3] <= 0:
+            return self._last.copy(), False  # "found" wholly outside the frame (seen from TLD)
         self._last = box
         return box.copy(), True

@@ -16,7 +16,12 @@ from torch import Tensor, nn
 
 import detheads
 from metalearn import functional_forward
-from trackkit.mot.retinatrack import RetinaTrackNet, StageTimes, preprocess_frames
+from trackkit.mot.retinatrack import (
+    RetinaTrackNet,
+    StageTimes,
+    boxes_to_frame,
+    preprocess_frames,
+)
 
 __all__ = ["ReidDetections", "detect_reid", "reid_layer", "reid_layer_name"]
 
@@ -143,18 +148,18 @@ def detect_reid(
             max_detections=cfg.max_detections,
             extra_keys=("embeddings", "reid_features"),
         )
-    hgt, wid = frames_bgr[0].shape[:2]
     result = []
     for det in dets:
-        boxes = det["boxes_xyxy"].double().cpu().numpy() / scale
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, wid)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, hgt)
+        boxes, keep = boxes_to_frame(
+            det["boxes_xyxy"].double().cpu().numpy(), scale, frames_bgr[0].shape[:2]
+        )
+        index = torch.as_tensor(np.flatnonzero(keep), device=device)
         result.append(
             ReidDetections(
-                boxes,
-                det["scores"].double().cpu().numpy(),
-                det["embeddings"].float().cpu().numpy(),
-                det["reid_features"].float(),
+                boxes[keep],
+                det["scores"].double().cpu().numpy()[keep],
+                det["embeddings"].float().cpu().numpy()[keep],
+                det["reid_features"].float()[index],
             )
         )
     t4 = time.perf_counter()

@@ -23,6 +23,7 @@ __all__ = [
     "IMAGENET_STD",
     "RetinaTrackNet",
     "RetinaTrackNetConfig",
+    "boxes_to_frame",
     "load_retinatrack_checkpoint",
     "mobilenet_block_stride",
     "preprocess_frames",
@@ -418,6 +419,30 @@ def preprocess_frames(
         np.multiply(out, inv_std, out=out)
     t = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2)  # channels-last view
     return t, scale
+
+
+def boxes_to_frame(
+    boxes_xyxy: NDArray[np.float64], scale: float, frame_hw: tuple[int, int]
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Network-pixel boxes -> frame pixels (divided by ``scale``, clipped to the frame), and
+    which of them to keep: those with positive width and height after clipping.
+
+    The inverse of :func:`preprocess_frames`. The network also sees the padding right of and
+    below the resized frame (up to 31 rows of it, a quarter of the input for a 1920x270
+    frame at 512 px); a box that lies there, wholly outside the frame, clips to zero height or
+    width, which the Kalman filters of the associations reject and no track should report.
+
+    Args:
+        boxes_xyxy: ``float64 [N, 4]`` in network pixels.
+        scale: ``preprocess_frames``'s scale (network pixels per frame pixel).
+        frame_hw: the frame's ``(height, width)``.
+    """
+    h, w = frame_hw
+    boxes = boxes_xyxy / scale
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+    keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    return boxes, keep
 
 
 def _frozen_keys(net: RetinaTrackNet) -> list[str]:

@@ -21,6 +21,7 @@ from trackkit.data import FrameSource, MOTRows, MOTSequence
 from trackkit.mot import check_postprocess_options, postprocess_rows, track_frame_source
 from trackkit.mot.retinatrack._network import (
     RetinaTrackNet,
+    boxes_to_frame,
     load_retinatrack_checkpoint,
     preprocess_frames,
 )
@@ -287,7 +288,8 @@ def _forward_decode(
     score_threshold: float | None,
     nms_threshold: float | None,
 ) -> list[FrameDetections]:
-    """One forward pass of a batch at one width; boxes in frame pixels clipped to the frame."""
+    """One forward pass of a batch at one width; boxes in frame pixels clipped to the frame
+    (boxes wholly outside it, in the padding, dropped: :func:`boxes_to_frame`)."""
     device = next(net.parameters()).device
     t0 = time.perf_counter()
     images, scale = preprocess_frames(frames_bgr, width, device=device)
@@ -306,17 +308,16 @@ def _forward_decode(
             score_threshold=score_threshold,
             nms_threshold=nms_threshold,
         )
-    h, w = frames_bgr[0].shape[:2]
     result = []
     for d in dets:
-        boxes = d["boxes_xyxy"].double().cpu().numpy() / scale
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+        boxes, keep = boxes_to_frame(
+            d["boxes_xyxy"].double().cpu().numpy(), scale, frames_bgr[0].shape[:2]
+        )
         result.append(
             FrameDetections(
-                boxes,
-                d["scores"].double().cpu().numpy(),
-                d["embeddings"].float().cpu().numpy(),
+                boxes[keep],
+                d["scores"].double().cpu().numpy()[keep],
+                d["embeddings"].float().cpu().numpy()[keep],
             )
         )
     t4 = time.perf_counter()

@@ -9,7 +9,7 @@ head rates the teacher's state higher (TRAST), or choosing among a teacher pool 
 ``distill.OpenCVTeacher`` objects.
 """
 
-from trackkit.sot.tras._boxes import MIN_BOX_SIDE, clamp_box_size
+from trackkit.sot.tras._boxes import MIN_BOX_SIDE, clamp_box_centre, clamp_box_size
 from trackkit.sot.tras._checkpoint import (
     STUDENT_FORMAT,
     load_student,
@@ -48,6 +48,7 @@ __all__ = [
     "TRASStudent",
     "TRASTracker",
     "TeacherSpec",
+    "clamp_box_centre",
     "clamp_box_size",
     "load_student",
     "make_teacher",

@@ -17,7 +17,10 @@ the first frame) are the same state and get the value of the first of them, so a
 student (TRAST's ``v_t >= v_t^(t)``) or the first such teacher whatever the float rounding of
 the batched forward. The LSTM continues from the chosen candidate's state and returns every
 ``reset_every`` (32)
-frames to its state after the first prediction (Gordon et al. 2018). Candidate states are
+frames to its state after the first prediction (Gordon et al. 2018). The student's box keeps
+its sides in ``[MIN_BOX_SIDE, 2 x frame side]`` and its centre inside the frame
+(``clamp_box_size``, ``clamp_box_centre``; not in the paper): a target that leaves the frame
+leaves a box across the border, never one drifting away. Candidate states are
 built from the previous boxes, so teachers track frame ``t`` in threads while the student
 computes (``parallel=True``; OpenCV releases the GIL). A teacher that raises, reports
 ``ok=False`` or returns a non-finite or empty box is dropped for that frame and kept for the
@@ -39,7 +42,7 @@ from torch import Tensor
 import seqrl
 from distill import Teacher, check_box_xywh, check_frame, fuse_by_value
 from trackkit._torchutil import resolve_device
-from trackkit.sot.tras._boxes import clamp_box_size
+from trackkit.sot.tras._boxes import clamp_box_centre, clamp_box_size
 from trackkit.sot.tras._checkpoint import load_student
 from trackkit.sot.tras._student import TRASStudent, student_crops
 from trackkit.sot.tras._teachers import DEFAULT_TEACHERS, make_teacher, parse_teachers
@@ -313,7 +316,7 @@ class TRASTracker:
         own = seqrl.apply_box_action(
             mu.reshape(b, n, 4)[:, 0].double(), boxes, config=self.actions, validate=False
         )
-        own = clamp_box_size(own, self._frame_wh)
+        own = clamp_box_centre(clamp_box_size(own, self._frame_wh), self._frame_wh)
         if not k:
             out = own.cpu().numpy()  # the one device-to-host copy of the frame
             self._boxes = np.array(out, dtype=np.float64)
