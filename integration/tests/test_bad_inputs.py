@@ -165,8 +165,12 @@ def test_instance_tracker_rejects_a_frame_of_another_size() -> None:
     tracker.init(seq[0], seq.boxes_xywh[0])
     tracker.update(seq[1])
     bigger = cv2.resize(seq[2], (192, 144))
-    with pytest.raises(ValueError, match=r"frame 0 is 192x144 but its sequence started with 96x72"):
+    with pytest.raises(ValueError, match=r"^the frame is 192x144 but its sequence started with"):
         tracker.update(bigger)
+    batch = fcos_maml()
+    batch.init_batch([seq[0], seq[0]], np.stack([seq.boxes_xywh[0]] * 2))
+    with pytest.raises(ValueError, match=r"the frame of sequence 1 \(0-based\) is 192x144"):
+        batch.update_batch([seq[1], bigger])
 
 
 def test_negative_groundtruth_width_is_an_error(tmp_path: Path) -> None:

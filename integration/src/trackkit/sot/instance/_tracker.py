@@ -63,8 +63,9 @@ def check_frame_sizes(sizes: NDArray[np.int64], init_sizes: NDArray[np.int64]) -
         return  # the caller reports a wrong frame count
     i = int(np.flatnonzero((sizes != init_sizes).any(axis=1))[0])
     (w, h), (w0, h0) = sizes[i].tolist(), init_sizes[i].tolist()
+    which = "the frame" if len(sizes) == 1 else f"the frame of sequence {i} (0-based)"
     raise ValueError(
-        f"frame {i} is {w}x{h} but its sequence started with {w0}x{h0} frames; boxes are tracked "
+        f"{which} is {w}x{h} but its sequence started with {w0}x{h0} frames; boxes are tracked "
         "in the first frame's pixels, so call init() again for a video of another size"
     )
 
