@@ -468,6 +468,15 @@ def _write_mot_folder(root: Path, seq: MOTSequence) -> None:
     write_mot_rows(folder / "gt" / "gt.txt", seq.gt)
 
 
+def _scene_on_disk(
+    tiny_trained: tuple[RetinaTrackNet, Path], root: Path, length: int
+) -> tuple[str, Path]:
+    """The tiny network's checkpoint and the image folder of a written two-person scene."""
+    _, run = tiny_trained
+    _write_mot_folder(root / "data", _two_people(SCENE_SEED, length))
+    return str(run / "retinatrack.pt"), root / "data" / "SYN-RT" / "img1"
+
+
 def test_cli_mot_on_an_image_folder_and_a_motchallenge_folder(
     tiny_trained: tuple[RetinaTrackNet, Path],
     tmp_path: Path,
@@ -475,11 +484,7 @@ def test_cli_mot_on_an_image_folder_and_a_motchallenge_folder(
 ) -> None:
     from trackkit.cli import main
 
-    _, run = tiny_trained
-    ckpt = str(run / "retinatrack.pt")
-    seq = _two_people(SCENE_SEED, 12)
-    _write_mot_folder(tmp_path / "data", seq)
-    frames = tmp_path / "data" / "SYN-RT" / "img1"
+    ckpt, frames = _scene_on_disk(tiny_trained, tmp_path, 12)
     out = tmp_path / "tracks.txt"
     video = tmp_path / "annotated.mp4"
     argv = ["mot", str(frames), "--tracker", "retinatrack", "--checkpoint", ckpt]
@@ -1078,11 +1083,7 @@ def test_cli_score_birth_score_and_min_hits(
     from trackkit.data import open_frames
     from trackkit.registry import make_tracker
 
-    _, run = tiny_trained
-    ckpt = str(run / "retinatrack.pt")
-    seq = _two_people(SCENE_SEED, 8)
-    _write_mot_folder(tmp_path / "data", seq)
-    frames = tmp_path / "data" / "SYN-RT" / "img1"
+    ckpt, frames = _scene_on_disk(tiny_trained, tmp_path, 8)
     argv = ["mot", str(frames), "--tracker", "retinatrack", "--checkpoint", ckpt, "--no-progress"]
 
     def run_cli(name: str, *extra: str) -> bytes:
